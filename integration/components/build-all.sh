@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Builds (once, cached) every component the sandbox and the integration tests need.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/versions.env"
+"$HERE/build.sh" etcd >/dev/null
+"$HERE/build.sh" kwok >/dev/null
+"$HERE/build.sh" kubernetes "$KUBERNETES_FROM" kube-apiserver kubeadm kubectl >/dev/null
+"$HERE/build.sh" kubernetes "$KUBERNETES_TO" kube-apiserver kubeadm kubectl kube-controller-manager kube-scheduler >/dev/null
+"$HERE/build.sh" cluster-api >/dev/null
