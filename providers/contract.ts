@@ -29,15 +29,18 @@ export interface MachineProvider {
   readonly contractVersion: typeof PROVIDER_CONTRACT_VERSION;
   readonly name: string;
   /** Checks the desired image / launch template exist and resolves `$Latest`/`$Default` to numbers. */
-  resolveDesired(desired: { version: string; imageId?: string }): Promise<{ desired?: Desired; problems: ProviderProblem[] }>;
+  resolveDesired(desired: {
+    version: string;
+    imageId?: string;
+  }): Promise<{ desired?: Desired; problems: ProviderProblem[] }>;
   /** Machines linked to the given providerIds plus every machine tagged for this cluster (replacements). */
   listMachines(providerIds: string[]): Promise<Machine[]>;
   /** Creates (or finds, by token) the replacement. */
   createReplacement(request: ReplacementRequest): Promise<Machine>;
   /** Terminates and waits until terminated. Succeeds when already terminated or gone. */
   terminate(machineId: string, timeoutMs: number): Promise<void>;
-  /** API load balancer membership. */
-  apiTargets(): Promise<ApiTarget[]>;
+  /** API load balancer membership; undefined when no load balancer is configured. */
+  apiTargets(): Promise<ApiTarget[] | undefined>;
   registerApiTarget(machineId: string): Promise<void>;
   /** Deregisters and waits until the target has finished draining. */
   deregisterApiTarget(machineId: string, timeoutMs: number): Promise<void>;
@@ -50,7 +53,15 @@ export function assertProvider(candidate: unknown): asserts candidate is Machine
       `provider ${p?.name ?? '(unnamed)'} implements contract ${String(p?.contractVersion)}, kubeswap needs ${PROVIDER_CONTRACT_VERSION}`,
     );
   }
-  for (const method of ['resolveDesired', 'listMachines', 'createReplacement', 'terminate', 'apiTargets', 'registerApiTarget', 'deregisterApiTarget'] as const) {
+  for (const method of [
+    'resolveDesired',
+    'listMachines',
+    'createReplacement',
+    'terminate',
+    'apiTargets',
+    'registerApiTarget',
+    'deregisterApiTarget',
+  ] as const) {
     if (typeof p[method] !== 'function') throw new Error(`provider ${p.name} lacks ${method}()`);
   }
 }

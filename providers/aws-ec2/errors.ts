@@ -1,0 +1,72 @@
+// The provider's one coded error. `code` is stable (the engine and scenarios match on it), `hint`
+// says what to do, `cause` keeps the AWS error. Expected "not there" answers from resolveDesired are
+// ProviderProblems instead; this is for failures.
+import type { ProviderProblem } from '../contract.ts';
+
+export type ProviderErrorCode =
+  | 'image.not-found'
+  | 'capacity.insufficient'
+  | 'replacement.token-reused'
+  | 'replacement.not-returned'
+  | 'launch-template.not-found'
+  | 'launch-template.version-not-found'
+  | 'terminate.protected'
+  | 'terminate.timeout'
+  | 'api-target.draining-timeout'
+  | 'aws.throttled'
+  | 'aws.request-failed'
+  | 'options.invalid';
+
+export class ProviderError extends Error {
+  override readonly name = 'ProviderError';
+  readonly code: ProviderErrorCode;
+  readonly hint?: string;
+
+  constructor(code: ProviderErrorCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.code = code;
+    if (options.hint !== undefined) this.hint = options.hint;
+  }
+
+  toProblem(): ProviderProblem {
+    return { code: this.code, message: this.message, ...(this.hint ? { hint: this.hint } : {}) };
+  }
+}
+
+/** AWS SDK v3 error name (EC2 has no modeled exception classes: `e.name === e.Code`). */
+export function awsErrorName(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && 'name' in error ? String(error.name) : undefined;
+}
+
+// From @smithy/core/retry's THROTTLING_ERROR_CODES plus EC2's own; the SDK already retries these a
+// few times, we add a slower backoff on top because a whole run hitting the account's rate limit is common in CI.
+const THROTTLING = new Set([
+  'RequestLimitExceeded',
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'EC2ThrottledException',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'TooManyRequestsException',
+  'SlowDown',
+  'PriorRequestNotComplete',
+]);
+
+export function isThrottling(error: unknown): boolean {
+  return THROTTLING.has(awsErrorName(error) ?? '');
+}
+
+/** Wraps anything that is not already a ProviderError with "failed to ..." context. */
+export function wrapAwsError(action: string, error: unknown): ProviderError {
+  if (error instanceof ProviderError) return error;
+  const name = awsErrorName(error) ?? 'Error';
+  const detail = error instanceof Error ? error.message : String(error);
+  if (isThrottling(error)) {
+    return new ProviderError('aws.throttled', `failed to ${action}: still throttled after retries (${name})`, {
+      hint: 'the account is hitting the EC2 API rate limit; re-run later (the run resumes where it stopped)',
+      cause: error,
+    });
+  }
+  return new ProviderError('aws.request-failed', `failed to ${action}: ${name}: ${detail}`, { cause: error });
+}

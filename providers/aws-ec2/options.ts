@@ -1,0 +1,92 @@
+// Settings of the AWS EC2 provider, their defaults, and the tag names it writes and reads.
+// Every interval and timeout is an option so tests (and moto) run at millisecond pace.
+import type { EC2ClientConfig } from '@aws-sdk/client-ec2';
+import { ProviderError } from './errors.ts';
+
+export interface ThrottleRetryOptions {
+  /** Retries on top of the SDK's own attempts (each retry is one SDK `send`, itself up to 3 tries). */
+  retries: number;
+  minTimeoutMs: number;
+  maxTimeoutMs: number;
+  /** Upper bound on the time spent retrying one call. */
+  maxRetryTimeMs: number;
+}
+
+export interface AwsEc2ProviderOptions {
+  region: string;
+  /** Endpoint override (moto, LocalStack); the SDK also honours AWS_ENDPOINT_URL. */
+  endpoint?: string;
+  /** Static keys or a provider; default: the SDK's credential chain. */
+  credentials?: EC2ClientConfig['credentials'];
+  /** Launch template id (`lt-...`) or name. */
+  launchTemplate: string;
+  /** `$Latest`, `$Default` (default) or a version number; always resolved to a number. */
+  launchTemplateVersion?: string;
+  /** ELBv2 target group in front of the kube-apiservers; without it the API target calls are no-ops. */
+  targetGroupArn?: string;
+  clusterName: string;
+  /** Kubernetes version -> image id, consulted before looking for an image tagged `kubernetes-version`. */
+  images?: Record<string, string>;
+  /** Poll interval while waiting for termination and draining. */
+  pollIntervalMs?: number;
+  /** When set, the target group's deregistration delay is set to this before the first deregistration. */
+  deregistrationDelaySeconds?: number;
+  throttleRetry?: Partial<ThrottleRetryOptions>;
+}
+
+export interface ResolvedOptions extends AwsEc2ProviderOptions {
+  launchTemplateVersion: string;
+  pollIntervalMs: number;
+  throttleRetry: ThrottleRetryOptions;
+}
+
+export const DEFAULT_POLL_INTERVAL_MS = 2_000;
+export const DEFAULT_THROTTLE_RETRY: ThrottleRetryOptions = {
+  retries: 5,
+  minTimeoutMs: 1_000,
+  maxTimeoutMs: 20_000,
+  maxRetryTimeMs: 120_000,
+};
+
+/** Tags the provider writes at launch and reads back to find what a run created. */
+export const TAG = {
+  role: 'kubeswap.io/role',
+  runId: 'kubeswap.io/run-id',
+  replaces: 'kubeswap.io/replaces',
+  token: 'kubeswap.io/token',
+  /** Images are found by this tag when no image id is given. */
+  kubernetesVersion: 'kubernetes-version',
+  launchTemplateId: 'aws:ec2launchtemplate:id',
+  launchTemplateVersion: 'aws:ec2launchtemplate:version',
+} as const;
+export const CONTROL_PLANE_ROLE = 'control-plane';
+
+/** The tag the AWS cloud provider uses to tell which cluster owns a resource. */
+export function clusterTagKey(clusterName: string): string {
+  return `kubernetes.io/cluster/${clusterName}`;
+}
+
+export function resolveOptions(options: AwsEc2ProviderOptions): ResolvedOptions {
+  const problems: string[] = [];
+  if (!options.region) problems.push('region is required');
+  if (!options.clusterName) problems.push('clusterName is required');
+  if (!options.launchTemplate) problems.push('launchTemplate (id or name) is required');
+  const version = options.launchTemplateVersion ?? '$Default';
+  if (!/^(\$Latest|\$Default|[1-9][0-9]*)$/.test(version)) {
+    problems.push(`launchTemplateVersion ${version} is not $Latest, $Default or a version number`);
+  }
+  if (options.pollIntervalMs !== undefined && !(options.pollIntervalMs > 0))
+    problems.push('pollIntervalMs must be > 0');
+  if (options.deregistrationDelaySeconds !== undefined && !(options.deregistrationDelaySeconds >= 0)) {
+    problems.push('deregistrationDelaySeconds must be >= 0');
+  }
+  if (problems.length > 0) {
+    throw new ProviderError('options.invalid', `invalid aws-ec2 provider options: ${problems.join('; ')}`);
+  }
+  return {
+    ...options,
+    launchTemplateVersion: version,
+    pollIntervalMs: options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
+    throttleRetry: { ...DEFAULT_THROTTLE_RETRY, ...options.throttleRetry },
+  };
+}

@@ -1,0 +1,21 @@
+// Where a replacement may land when its own subnet has no capacity: the other subnets of the
+// replaced machine's VPC in the same AZ (same AZ keeps etcd members spread as they were).
+import type { Machine } from '../../src/engine/model.ts';
+import type { Ec2Port } from './ec2-port.ts';
+
+/** Other subnets of the same VPC and AZ, sorted by id so every run tries them in the same order. */
+export async function siblingSubnets(ec2: Ec2Port, replaces: Machine): Promise<string[]> {
+  if (!replaces.subnetId) return [];
+  const [own] = await ec2.describeSubnets({ SubnetIds: [replaces.subnetId] });
+  if (!own?.VpcId) return [];
+  const siblings = await ec2.describeSubnets({
+    Filters: [
+      { Name: 'vpc-id', Values: [own.VpcId] },
+      { Name: 'availability-zone', Values: [own.AvailabilityZone ?? replaces.zone] },
+    ],
+  });
+  return siblings
+    .map((s) => s.SubnetId)
+    .filter((id): id is string => id !== undefined && id !== replaces.subnetId)
+    .sort();
+}

@@ -1,0 +1,51 @@
+// terminate: end an instance and wait until EC2 reports it terminated. Already terminated or
+// unknown counts as done, so a re-run after a kill passes through.
+import type { Ec2Port } from './ec2-port.ts';
+import { awsErrorName, ProviderError } from './errors.ts';
+import { instanceIdOf } from './instances.ts';
+import { pollUntil } from './poll.ts';
+
+export async function terminate(
+  ec2: Ec2Port,
+  machineId: string,
+  timeoutMs: number,
+  pollIntervalMs: number,
+): Promise<void> {
+  const instanceId = instanceIdOf(machineId) ?? machineId;
+  const state = async () =>
+    (await ec2.describeInstances([{ Name: 'instance-id', Values: [instanceId] }]))[0]?.State?.Name;
+
+  const before = await state();
+  if (before === undefined || before === 'terminated') return;
+  if (before !== 'shutting-down') {
+    try {
+      await ec2.terminateInstances([instanceId]);
+    } catch (error) {
+      const name = awsErrorName(error);
+      if (name === 'InvalidInstanceID.NotFound') return;
+      if (name === 'OperationNotPermitted') {
+        throw new ProviderError(
+          'terminate.protected',
+          `instance ${instanceId} cannot be terminated: ${String(error)}`,
+          {
+            hint: `turn off termination protection (aws ec2 modify-instance-attribute --instance-id ${instanceId} --no-disable-api-termination) and re-run`,
+            cause: error,
+          },
+        );
+      }
+      throw error;
+    }
+  }
+  const done = await pollUntil(
+    async () => {
+      const now = await state();
+      return now === undefined || now === 'terminated';
+    },
+    { intervalMs: pollIntervalMs, timeoutMs },
+  );
+  if (!done) {
+    throw new ProviderError('terminate.timeout', `instance ${instanceId} was not terminated within ${timeoutMs} ms`, {
+      hint: 'check the instance in the EC2 console; re-run once it is terminated',
+    });
+  }
+}

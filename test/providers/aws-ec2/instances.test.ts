@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { instanceIdOf } from '../../../providers/aws-ec2/index.ts';
+import { assertProvider } from '../../../providers/contract.ts';
+import { ec2Mock, instance, provider } from './builders.ts';
+
+const ec2 = ec2Mock;
+
+describe('aws-ec2 machines', () => {
+  beforeEach(() => ec2.reset());
+
+  it('implements the provider contract', () => {
+    assertProvider(provider());
+  });
+
+  for (const [input, expected] of [
+    ['aws:///us-east-1a/i-0abc123', 'i-0abc123'],
+    ['aws:////i-0abc123', 'i-0abc123'],
+    ['i-0abc123', 'i-0abc123'],
+    ['gce://project/zone/vm', undefined],
+    ['aws:///us-east-1a/not-an-instance', undefined],
+  ] as const) {
+    it(`reads the instance id ${expected ?? 'nothing'} from ${input}`, () => {
+      assert.equal(instanceIdOf(input), expected);
+    });
+  }
+
+  it('lists linked instances and tagged replacements once each, oldest first, mapped to machines', async () => {
+    const linked = instance({
+      InstanceId: 'i-0old',
+      State: { Name: 'running' },
+      LaunchTime: new Date('2026-01-01T00:00:00Z'),
+      Tags: [
+        { Key: 'aws:ec2launchtemplate:id', Value: 'lt-1' },
+        { Key: 'aws:ec2launchtemplate:version', Value: '2' },
+      ],
+    });
+    const replacement = instance({
+      InstanceId: 'i-0new',
+      Tags: [
+        { Key: 'kubeswap.io/replaces', Value: 'i-0old' },
+        { Key: 'kubeswap.io/run-id', Value: 'run-1' },
+      ],
+    });
+    ec2
+      .on(DescribeInstancesCommand)
+      .callsFake((input) =>
+        input.Filters?.some((f: { Name: string }) => f.Name === 'instance-id')
+          ? { Reservations: [{ Instances: [linked] }] }
+          : { Reservations: [{ Instances: [replacement] }, { Instances: [linked] }] },
+      );
+    const machines = await provider().listMachines(['aws:///us-east-1a/i-0old', 'aws:///us-east-1a/i-0old']);
+    assert.deepEqual(
+      machines.map((m) => [m.id, m.state, m.replaces, m.runId, m.launchTemplate?.version]),
+      [
+        ['i-0old', 'running', undefined, undefined, '2'],
+        ['i-0new', 'pending', 'i-0old', 'run-1', undefined],
+      ],
+    );
+    assert.equal(machines[1]?.providerId, 'aws:///us-east-1a/i-0new');
+  });
+
+  it('follows NextToken through every page of instances', async () => {
+    ec2
+      .on(DescribeInstancesCommand)
+      .resolvesOnce({ Reservations: [{ Instances: [instance({ InstanceId: 'i-01' })] }], NextToken: 'p2' })
+      .resolves({ Reservations: [{ Instances: [instance({ InstanceId: 'i-02' })] }] });
+    const machines = await provider().listMachines([]);
+    assert.deepEqual(
+      machines.map((m) => m.id),
+      ['i-01', 'i-02'],
+    );
+    assert.equal(ec2.commandCalls(DescribeInstancesCommand)[1]!.args[0].input.NextToken, 'p2');
+  });
+});

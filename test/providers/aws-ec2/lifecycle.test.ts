@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict';
+import { DescribeInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import {
+  DeregisterTargetsCommand,
+  DescribeTargetGroupAttributesCommand,
+  DescribeTargetHealthCommand,
+  ModifyTargetGroupAttributesCommand,
+  RegisterTargetsCommand,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { awsError, ec2Mock, elbMock, instance, provider, TG_ARN } from './builders.ts';
+
+const ec2 = ec2Mock;
+const elb = elbMock;
+
+function described(state: string) {
+  return { Reservations: [{ Instances: [instance({ InstanceId: 'i-0old', State: { Name: state as 'running' } })] }] };
+}
+function health(state: string) {
+  return {
+    TargetHealthDescriptions: [{ Target: { Id: 'i-0old', Port: 6443 }, TargetHealth: { State: state as 'healthy' } }],
+  };
+}
+
+describe('aws-ec2 terminate', () => {
+  beforeEach(() => ec2.reset());
+
+  it('terminates a running instance and polls until it is terminated', async () => {
+    ec2
+      .on(DescribeInstancesCommand)
+      .resolvesOnce(described('running'))
+      .resolvesOnce(described('shutting-down'))
+      .resolvesOnce(described('shutting-down'))
+      .resolves(described('terminated'));
+    ec2.on(TerminateInstancesCommand).resolves({});
+    await provider().terminate('i-0old', 1_000);
+    assert.deepEqual(ec2.commandCalls(TerminateInstancesCommand)[0]!.args[0].input, { InstanceIds: ['i-0old'] });
+    assert.equal(ec2.commandCalls(DescribeInstancesCommand).length, 4);
+  });
+
+  it('succeeds without a call when the instance is already terminated or gone', async () => {
+    ec2.on(DescribeInstancesCommand).resolvesOnce(described('terminated')).resolves({ Reservations: [] });
+    await provider().terminate('i-0old', 1_000);
+    await provider().terminate('aws:///us-east-1a/i-0old', 1_000);
+    assert.equal(ec2.commandCalls(TerminateInstancesCommand).length, 0);
+  });
+
+  it('treats InvalidInstanceID.NotFound from TerminateInstances as already done', async () => {
+    ec2.on(DescribeInstancesCommand).resolves(described('running'));
+    ec2.on(TerminateInstancesCommand).rejects(awsError('InvalidInstanceID.NotFound'));
+    await provider().terminate('i-0old', 1_000);
+  });
+
+  it('fails with terminate.timeout when the instance stays up past the timeout', async () => {
+    ec2.on(DescribeInstancesCommand).resolves(described('shutting-down'));
+    await assert.rejects(provider({ pollIntervalMs: 5 }).terminate('i-0old', 30), { code: 'terminate.timeout' });
+    assert.equal(ec2.commandCalls(TerminateInstancesCommand).length, 0);
+  });
+
+  it('names termination protection as the reason when EC2 refuses', async () => {
+    ec2.on(DescribeInstancesCommand).resolves(described('running'));
+    ec2.on(TerminateInstancesCommand).rejects(awsError('OperationNotPermitted'));
+    await assert.rejects(provider().terminate('i-0old', 1_000), { code: 'terminate.protected' });
+  });
+
+  it('retries a throttled describe and still terminates once', async () => {
+    ec2
+      .on(DescribeInstancesCommand)
+      .rejectsOnce(awsError('RequestLimitExceeded'))
+      .resolvesOnce(described('running'))
+      .resolves(described('terminated'));
+    ec2.on(TerminateInstancesCommand).resolves({});
+    await provider().terminate('i-0old', 1_000);
+    assert.equal(ec2.commandCalls(TerminateInstancesCommand).length, 1);
+  });
+});
+
+describe('aws-ec2 API targets', () => {
+  beforeEach(() => elb.reset());
+
+  it('deregisters the target and waits until it has finished draining', async () => {
+    elb
+      .on(DescribeTargetHealthCommand)
+      .resolvesOnce(health('healthy'))
+      .resolvesOnce(health('draining'))
+      .resolvesOnce(health('draining'))
+      .resolves(health('unused'));
+    elb.on(DeregisterTargetsCommand).resolves({});
+    await provider().deregisterApiTarget('i-0old', 1_000);
+    assert.deepEqual(elb.commandCalls(DeregisterTargetsCommand)[0]!.args[0].input, {
+      TargetGroupArn: TG_ARN,
+      Targets: [{ Id: 'i-0old' }],
+    });
+    const polls = elb.commandCalls(DescribeTargetHealthCommand);
+    assert.equal(polls.length, 4);
+    // Always with Targets: without them healthy peers never turn unused.
+    assert.ok(polls.every((c) => c.args[0].input.Targets?.[0]?.Id === 'i-0old'));
+  });
+
+  it('fails with api-target.draining-timeout while the target keeps draining', async () => {
+    elb.on(DescribeTargetHealthCommand).resolves(health('draining'));
+    elb.on(DeregisterTargetsCommand).resolves({});
+    await assert.rejects(provider({ pollIntervalMs: 5 }).deregisterApiTarget('i-0old', 30), {
+      code: 'api-target.draining-timeout',
+    });
+  });
+
+  it('skips deregistration of a target that is not registered', async () => {
+    elb.on(DescribeTargetHealthCommand).resolves(health('unused'));
+    await provider().deregisterApiTarget('aws:///us-east-1a/i-0old', 1_000);
+    assert.equal(elb.commandCalls(DeregisterTargetsCommand).length, 0);
+  });
+
+  it('sets the target group deregistration delay once when configured and different', async () => {
+    elb.on(DescribeTargetHealthCommand).resolves(health('unused'));
+    elb.on(DescribeTargetGroupAttributesCommand).resolves({
+      Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: '300' }],
+    });
+    elb.on(ModifyTargetGroupAttributesCommand).resolves({});
+    const p = provider({ deregistrationDelaySeconds: 5 });
+    await p.deregisterApiTarget('i-0old', 1_000);
+    await p.deregisterApiTarget('i-0old', 1_000);
+    assert.deepEqual(
+      elb.commandCalls(ModifyTargetGroupAttributesCommand).map((c) => c.args[0].input),
+      [{ TargetGroupArn: TG_ARN, Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: '5' }] }],
+    );
+  });
+
+  it('registers by instance id and lists the group membership as API targets', async () => {
+    elb.on(RegisterTargetsCommand).resolves({});
+    elb.on(DescribeTargetHealthCommand).resolves({
+      TargetHealthDescriptions: [
+        { Target: { Id: 'i-0a' }, TargetHealth: { State: 'healthy' } },
+        { Target: { Id: 'i-0b' }, TargetHealth: { State: 'draining' } },
+      ],
+    });
+    const p = provider();
+    await p.registerApiTarget('aws:///us-east-1b/i-0new');
+    assert.deepEqual(elb.commandCalls(RegisterTargetsCommand)[0]!.args[0].input.Targets, [{ Id: 'i-0new' }]);
+    assert.deepEqual(await p.apiTargets(), [
+      { machineId: 'i-0a', state: 'healthy' },
+      { machineId: 'i-0b', state: 'draining' },
+    ]);
+  });
+
+  it('has no API targets and does nothing without a target group', async () => {
+    const p = provider({ targetGroupArn: undefined });
+    assert.equal(await p.apiTargets(), undefined);
+    await p.registerApiTarget('i-0new');
+    await p.deregisterApiTarget('i-0old', 1_000);
+    assert.equal(elb.calls().length, 0);
+  });
+});
