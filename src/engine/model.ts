@@ -3,7 +3,12 @@
 // built once per pass and never mutated.
 
 /** Static pods kubeadm runs on every control-plane node (mirror pods `<component>-<node>`). */
-export const CONTROL_PLANE_COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const;
+export const CONTROL_PLANE_COMPONENTS = [
+  'etcd',
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kube-scheduler',
+] as const;
 export type ControlPlaneComponent = (typeof CONTROL_PLANE_COMPONENTS)[number];
 
 export interface StaticPodView {

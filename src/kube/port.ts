@@ -40,6 +40,16 @@ export interface DisruptionBudgetView {
   currentHealthy: number;
   desiredHealthy: number;
   matchLabels: Record<string, string>;
+  /** Set-based part of the selector, ANDed with matchLabels. */
+  matchExpressions?: LabelRequirement[];
+  /** The budget has no selector at all: it selects no pod (an empty selector selects every pod in policy/v1). */
+  selectsNone?: boolean;
+}
+
+export interface LabelRequirement {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  values?: string[];
 }
 
 export type EvictionResult = 'evicted' | 'gone' | 'blocked';
@@ -51,6 +61,8 @@ export interface LeaseView {
   leaseDurationSeconds?: number;
   acquireTime?: Date;
   renewTime?: Date;
+  /** Number of holder changes; carried through replace so it is not reset. */
+  leaseTransitions?: number;
   resourceVersion: string;
 }
 
@@ -81,6 +93,8 @@ export interface NodeEvent {
   reason: string;
   message: string;
   type: 'Normal' | 'Warning';
+  /** What kubeswap did or failed to do (Event `action`, e.g. `Drain`); defaults to `reason`. */
+  action?: string;
 }
 
 /** Thrown by replace*() when the object changed since it was read (HTTP 409): re-read and retry. */
@@ -91,6 +105,8 @@ export class ConflictError extends Error {
 export interface KubePort {
   /** gitVersion of the apiserver answering (e.g. through the load balancer). */
   serverVersion(): Promise<string>;
+  /** Client URLs from the etcd mirror pods' kubeadm.kubernetes.io/etcd.advertise-client-urls annotation. */
+  etcdClientUrls(): Promise<string[]>;
   /** Every Node, with the control-plane static pods (kube-system mirror pods) attached to control-plane nodes. */
   listNodes(): Promise<NodeView[]>;
   deleteNode(name: string): Promise<'deleted' | 'gone'>;

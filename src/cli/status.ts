@@ -1,0 +1,53 @@
+// `kubeswap status` and `kubeswap unlock`: read the lock and the progress record; break a stale lock.
+
+import { KUBEADM_NAMESPACE } from '../engine/observe.ts';
+import { readProgress } from '../engine/progress.ts';
+import { LOCK_NAME } from '../engine/run.ts';
+import { breakLock } from '../kube/lease-lock.ts';
+import { EXIT } from './exit-codes.ts';
+import type { Io } from './main.ts';
+import type { Settings } from './settings.ts';
+import { openKubeFor } from './wiring.ts';
+
+export async function showStatus(settings: Settings, io: Io): Promise<number> {
+  const kube = openKubeFor(settings);
+  try {
+    const [lease, progress] = await Promise.all([kube.getLease(KUBEADM_NAMESPACE, LOCK_NAME), readProgress(kube)]);
+    const lock = lease?.holderIdentity
+      ? {
+          holder: lease.holderIdentity,
+          renewedAt: lease.renewTime?.toISOString(),
+          ttlSeconds: lease.leaseDurationSeconds,
+        }
+      : undefined;
+    if (settings.output === 'json') {
+      io.stdout.write(`${JSON.stringify({ code: 'status', lock: lock ?? null, progress: progress ?? null })}\n`);
+      return EXIT.ok;
+    }
+    io.stdout.write(
+      lock ? `Lock: held by ${lock.holder}, renewed ${lock.renewedAt}, ttl ${lock.ttlSeconds}s\n` : 'Lock: free\n',
+    );
+    if (!progress) io.stdout.write('Progress: no run recorded\n');
+    else {
+      io.stdout.write(
+        `Run ${progress.runId} (${progress.state}): target ${progress.version}, image ${progress.imageId}\n`,
+      );
+      io.stdout.write(`  started ${progress.startedAt}, updated ${progress.updatedAt}, last: ${progress.last}\n`);
+      for (const [node, phase] of Object.entries(progress.machines)) io.stdout.write(`  ${node}: ${phase}\n`);
+    }
+    return EXIT.ok;
+  } finally {
+    kube.close();
+  }
+}
+
+export async function unlock(settings: Settings, io: Io): Promise<number> {
+  const kube = openKubeFor(settings);
+  try {
+    const result = await breakLock(kube, { namespace: KUBEADM_NAMESPACE, name: LOCK_NAME, now: new Date() });
+    io.stdout.write(result.broken ? `Lock broken (was held by ${result.holder}).\n` : 'Lock was free.\n');
+    return EXIT.ok;
+  } finally {
+    kube.close();
+  }
+}

@@ -1,0 +1,77 @@
+// Builds the engine's ports from validated settings: the one place that knows which adapter
+// implements which port.
+import { readFileSync } from 'node:fs';
+import { createAwsEc2Provider } from '../../providers/aws-ec2/index.ts';
+import { assertProvider } from '../../providers/contract.ts';
+import { systemClock } from '../engine/clock.ts';
+import { KubeswapError } from '../engine/errors.ts';
+import type { EventSink } from '../engine/events.ts';
+import { DEFAULT_ENGINE_OPTIONS, type EngineOptions, type Ports } from '../engine/ports.ts';
+import { openEtcd } from '../etcd/client.ts';
+import { openKube } from '../kube/client.ts';
+import type { KubePort } from '../kube/port.ts';
+import type { Settings } from './settings.ts';
+
+export interface Wired {
+  ports: Ports;
+  close(): void;
+}
+
+export function openKubeFor(settings: Settings): KubePort {
+  return openKube({ kubeconfig: settings.kubeconfig, context: settings.context });
+}
+
+export async function wire(settings: Settings, emit: EventSink, kube = openKubeFor(settings)): Promise<Wired> {
+  const endpoints = settings.etcd.endpoints.length > 0 ? settings.etcd.endpoints : await kube.etcdClientUrls();
+  if (endpoints.length === 0) {
+    throw new KubeswapError(
+      'invalid',
+      'etcd.no-endpoints',
+      'no etcd endpoints given and none found on the etcd static pods',
+      {
+        hint: 'pass --etcd-endpoints https://<ip>:2379[,...]',
+      },
+    );
+  }
+  const tls =
+    settings.etcd.ca && settings.etcd.cert && settings.etcd.key
+      ? {
+          ca: readFileSync(settings.etcd.ca),
+          cert: readFileSync(settings.etcd.cert),
+          key: readFileSync(settings.etcd.key),
+        }
+      : undefined;
+  const etcd = openEtcd({ endpoints, tls });
+  const provider = createAwsEc2Provider({
+    region: settings.provider.region ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'] ?? '',
+    endpoint: settings.provider.endpoint,
+    launchTemplate: settings.provider.launchTemplate ?? '',
+    launchTemplateVersion: settings.provider.launchTemplateVersion,
+    targetGroupArn: settings.provider.targetGroupArn,
+    clusterName: settings.provider.clusterName ?? '',
+    images: settings.provider.images,
+    deregistrationDelaySeconds: settings.provider.deregistrationDelaySeconds,
+    pollIntervalMs: Math.min(settings.pollIntervalMs, 2000),
+  });
+  assertProvider(provider);
+  return {
+    ports: { kube, etcd, provider, clock: systemClock, emit },
+    close: () => {
+      etcd.close();
+      provider.destroy();
+      kube.close();
+    },
+  };
+}
+
+export function engineOptions(settings: Settings): EngineOptions {
+  return {
+    ...DEFAULT_ENGINE_OPTIONS,
+    gatePasses: settings.gatePasses,
+    machineTimeoutMs: settings.machineTimeoutMs,
+    drainTimeoutMs: settings.drainTimeoutMs,
+    pollIntervalMs: settings.pollIntervalMs,
+    snapshotDir: settings.snapshotDir,
+    dryRun: settings.dryRun,
+  };
+}

@@ -1,0 +1,150 @@
+// Executes exactly one planned step. Every step first asks "already done?" (inside the port calls:
+// removing a gone member, terminating a terminated VM and deleting a gone Node all succeed), so a
+// re-run after a crash at any point simply repeats the step it was in.
+import { createHash } from 'node:crypto';
+import { drainNode } from '../kube/drain.ts';
+import { formatDuration } from './clock.ts';
+import { KubeswapError } from './errors.ts';
+import type { EventCode } from './events.ts';
+import { hex } from './gate.ts';
+import type { Desired } from './model.ts';
+import { DRAINED_ANNOTATION } from './planner.ts';
+import type { EngineOptions, Ports } from './ports.ts';
+import type { Step } from './steps.ts';
+
+export interface RunContext {
+  runId: string;
+  desired: Desired;
+  options: EngineOptions;
+  /** User data for a replacement (render mode); undefined keeps the launch template's. */
+  userDataFor?: (step: Extract<Step, { kind: 'create-replacement' }>) => Promise<string | undefined>;
+}
+
+/** RunInstances idempotency token: same run, machine and attempt -> same instance (<= 64 chars). */
+export function replacementToken(runId: string, oldMachineId: string, attempt: number): string {
+  const digest = createHash('sha256').update(`${runId}/${oldMachineId}/${attempt}`).digest('hex');
+  return `kubeswap-${digest.slice(0, 48)}`;
+}
+
+export async function act(step: Step, ports: Ports, ctx: RunContext, machine: string): Promise<void> {
+  const emit = (code: EventCode, message: string, data?: Record<string, unknown>, level: 'info' | 'warn' = 'info') =>
+    ports.emit({ code, at: ports.clock.now().toISOString(), level, message, machine, data });
+  const nodeEvent = (node: string, reason: string, message: string, type: 'Normal' | 'Warning' = 'Normal') =>
+    ports.kube.recordNodeEvent({ node, reason, message, type }).catch(() => undefined);
+
+  switch (step.kind) {
+    case 'create-replacement': {
+      const token = replacementToken(ctx.runId, step.old.id, step.attempt);
+      const userData = await ctx.userDataFor?.(step);
+      const replacement = await ports.provider.createReplacement({
+        replaces: step.old,
+        runId: ctx.runId,
+        token,
+        desired: ctx.desired,
+        userData,
+        tags: { 'kubeswap.io/attempt': String(step.attempt) },
+      });
+      emit('swap.started', `replacing ${step.oldNode} (${step.old.id})`, {
+        oldMachine: step.old.id,
+        attempt: step.attempt,
+      });
+      emit('replacement.created', `created replacement ${replacement.id} in ${replacement.zone}`, {
+        replacement: replacement.id,
+        imageId: replacement.imageId,
+        zone: replacement.zone,
+      });
+      await nodeEvent(step.oldNode, 'ReplacementCreated', `kubeswap created ${replacement.id} to replace this machine`);
+      return;
+    }
+    case 'register-target':
+      await ports.provider.registerApiTarget(step.machineId);
+      emit('target.registered', `registered ${step.node} (${step.machineId}) with the API target group`);
+      return;
+    case 'deregister-target':
+      await ports.provider.deregisterApiTarget(step.machineId, ctx.options.deregisterTimeoutMs);
+      emit('target.deregistered', `deregistered ${step.node} (${step.machineId}); draining finished`);
+      return;
+    case 'drain': {
+      emit('node.drain-started', `cordoning and draining ${step.node}`);
+      await nodeEvent(step.node, 'Draining', 'kubeswap is draining this node to replace its machine');
+      const result = await drainNode(ports.kube, step.node, {
+        timeoutMs: ctx.options.drainTimeoutMs,
+        pollMs: Math.min(ctx.options.pollIntervalMs, 5000),
+        clock: ports.clock,
+      });
+      if (!result.ok) {
+        const blockers = result.blocking.map((b) => `${b.pod}${b.pdbs.length ? ` (PDB ${b.pdbs.join(', ')})` : ''}`);
+        emit(
+          'node.drain-blocked',
+          `drain of ${step.node} timed out; blocked: ${blockers.join(', ')}`,
+          { blocking: result.blocking },
+          'warn',
+        );
+        throw new KubeswapError(
+          'needs-person',
+          'node.drain-blocked',
+          `drain of ${step.node} did not finish within ${formatDuration(ctx.options.drainTimeoutMs)}: ${blockers.join(', ')}`,
+          {
+            hint: `the replacement is serving and ${step.node} is cordoned; relax the PodDisruptionBudget(s) or move the pods, then re-run (or raise --drain-timeout)`,
+          },
+        );
+      }
+      await ports.kube.annotateNode(step.node, { [DRAINED_ANNOTATION]: ctx.runId });
+      emit('node.drained', `drained ${step.node}`);
+      return;
+    }
+    case 'move-leader':
+      await ports.etcd.moveLeader(step.toId);
+      emit('etcd.leader-moved', `moved etcd leadership from ${step.node} to member ${hex(step.toId)}`, {
+        from: hex(step.fromId),
+        to: hex(step.toId),
+      });
+      return;
+    case 'remove-member':
+      await ports.etcd.removeMember(step.member.id);
+      emit('etcd.member-removed', `removed etcd member ${step.node} (${hex(step.member.id)})`, {
+        member: hex(step.member.id),
+      });
+      return;
+    case 'terminate':
+      await ports.provider.terminate(step.machineId, ctx.options.terminateTimeoutMs);
+      emit('machine.terminated', `terminated ${step.machineId} (${step.node})`);
+      return;
+    case 'delete-node':
+      await ports.kube.deleteNode(step.node);
+      emit('node.deleted', `deleted node ${step.node}`);
+      emit('swap.finished', `replaced ${step.node}`);
+      return;
+    case 'rollback':
+      await rollback(step, ports, ctx, emit);
+      return;
+  }
+}
+
+async function rollback(
+  step: Extract<Step, { kind: 'rollback' }>,
+  ports: Ports,
+  ctx: RunContext,
+  emit: (code: EventCode, message: string, data?: Record<string, unknown>, level?: 'info' | 'warn') => void,
+): Promise<never> {
+  const r = step.replacement;
+  emit('replacement.failed', `replacement ${r.id} failed: ${step.reason}`, { replacement: r.id }, 'warn');
+  if (step.registered) await ports.provider.deregisterApiTarget(r.id, ctx.options.deregisterTimeoutMs);
+  // Its member first: a learner or a fresh voter leaked by a failed join blocks every later join.
+  for (const member of step.members) await ports.etcd.removeMember(member.id);
+  await ports.provider.terminate(r.id, ctx.options.terminateTimeoutMs);
+  if (step.node) await ports.kube.deleteNode(step.node);
+  emit('replacement.rolled-back', `rolled back replacement ${r.id}; ${step.oldNode} untouched`, {
+    replacement: r.id,
+    removedMembers: step.members.map((m) => hex(m.id)),
+    deletedNode: step.node,
+  });
+  throw new KubeswapError(
+    'rolled-back',
+    'replacement.rolled-back',
+    `replacement ${r.id} for ${step.oldNode} failed and was rolled back: ${step.reason}`,
+    {
+      hint: 'the cluster is as it was before this swap; fix the cause (image, user data, capacity) and re-run',
+    },
+  );
+}

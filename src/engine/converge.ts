@@ -1,0 +1,88 @@
+// The loop: observe -> plan -> act one step -> observe again, until done, blocked or failed.
+// Waiting is a short poll of the live state (the plan says what it waits for), so the run reacts
+// within one poll interval of the world changing.
+import { act, type RunContext } from './act.ts';
+import { KubeswapError } from './errors.ts';
+import type { EventCode } from './events.ts';
+import { observe } from './observe.ts';
+import { gateFor, plan } from './planner.ts';
+import type { Ports } from './ports.ts';
+import { type Decision, describeStep } from './steps.ts';
+
+export interface ConvergeHooks {
+  /** Called after each step completed (progress record). */
+  afterStep?: (decision: Extract<Decision, { kind: 'step' }>) => Promise<void>;
+  signal?: AbortSignal;
+}
+
+export interface ConvergeResult {
+  steps: number;
+  swaps: number;
+  passes: number;
+}
+
+export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHooks = {}): Promise<ConvergeResult> {
+  const emit = (code: EventCode, message: string, machine?: string, data?: Record<string, unknown>) =>
+    ports.emit({ code, at: ports.clock.now().toISOString(), level: 'info', message, machine, data });
+  let streak = 0;
+  let steps = 0;
+  let swaps = 0;
+  let passes = 0;
+  let lastWait = '';
+  const withTargets = (await ports.provider.apiTargets()) !== undefined;
+  for (;;) {
+    if (hooks.signal?.aborted) throw interrupted();
+    const snapshot = await observe(ports, { withTargets });
+    passes++;
+    const gate = gateFor(snapshot);
+    streak = gate.ok ? streak + 1 : 0;
+    const decision = plan({
+      snapshot,
+      desired: ctx.desired,
+      runId: ctx.runId,
+      gateStreak: streak,
+      gatePasses: ctx.options.gatePasses,
+      machineTimeoutMs: ctx.options.machineTimeoutMs,
+    });
+    switch (decision.kind) {
+      case 'done':
+        return { steps, swaps, passes };
+      case 'blocked':
+        throw new KubeswapError(steps > 0 ? 'needs-person' : 'blocked', decision.code, decision.reason, {
+          hint: decision.hint,
+        });
+      case 'wait': {
+        const key = `${decision.code}:${decision.reason}`;
+        if (key !== lastWait) emit('wait', decision.reason, decision.machine, { reason: decision.code });
+        lastWait = key;
+        await ports.clock.sleep(ctx.options.pollIntervalMs, hooks.signal).catch((err) => {
+          if (hooks.signal?.aborted) throw interrupted();
+          throw err;
+        });
+        continue;
+      }
+      case 'step': {
+        lastWait = '';
+        if (gate.ok && decision.step.kind === 'create-replacement') {
+          emit('gate.passed', `health gate passed ${streak} consecutive times`, decision.machine);
+        }
+        emit('plan.step', describeStep(decision.step), decision.machine, {
+          step: decision.step.kind,
+          reason: decision.reason,
+        });
+        await act(decision.step, ports, ctx, decision.machine);
+        steps++;
+        if (decision.step.kind === 'delete-node') swaps++;
+        // A step changes the world: the gate must hold anew on what it left behind.
+        if (decision.step.kind === 'create-replacement') streak = 0;
+        await hooks.afterStep?.(decision);
+      }
+    }
+  }
+}
+
+export function interrupted(): KubeswapError {
+  return new KubeswapError('interrupted', 'run.interrupted', 'interrupted', {
+    hint: 're-run the same command to resume',
+  });
+}

@@ -1,0 +1,59 @@
+// Builds one Snapshot per pass. Reads run in parallel where they are independent; nothing here
+// writes. A failure to read a system the plan depends on is an error, not an empty list.
+import { parseClusterConfiguration } from '../kubeadm/cluster-config.ts';
+import { KubeswapError } from './errors.ts';
+import type { EtcdEndpointHealth } from './model.ts';
+import type { Ports } from './ports.ts';
+import type { ClusterConfigView, Snapshot } from './snapshot.ts';
+
+export const KUBEADM_NAMESPACE = 'kube-system';
+export const KUBEADM_CONFIG = 'kubeadm-config';
+
+export async function readClusterConfig(ports: Pick<Ports, 'kube'>): Promise<ClusterConfigView> {
+  const cm = await ports.kube.getConfigMap(KUBEADM_NAMESPACE, KUBEADM_CONFIG);
+  const text = cm?.data['ClusterConfiguration'];
+  if (!text) {
+    throw new KubeswapError(
+      'invalid',
+      'cluster.not-kubeadm',
+      'kube-system/kubeadm-config has no ClusterConfiguration',
+      {
+        hint: 'kubeswap upgrades clusters built by kubeadm; check --kubeconfig/--context point at one',
+      },
+    );
+  }
+  const config = parseClusterConfiguration(text);
+  return { apiVersion: config.apiVersion, kubernetesVersion: config.kubernetesVersion };
+}
+
+export async function observe(ports: Ports, options: { withTargets: boolean }): Promise<Snapshot> {
+  const at = ports.clock.now();
+  const [kubeadm, nodes, members, alarms] = await Promise.all([
+    readClusterConfig(ports),
+    ports.kube.listNodes(),
+    ports.etcd.memberList(),
+    ports.etcd.alarms(),
+  ]);
+  const endpoints = [...new Set(members.flatMap((m) => m.clientUrls))];
+  const providerIds = nodes.filter((n) => n.controlPlane && n.providerId).map((n) => n.providerId!);
+  const [health, machines, apiTargets] = await Promise.all([
+    ports.etcd.health(endpoints),
+    ports.provider.listMachines(providerIds),
+    options.withTargets ? ports.provider.apiTargets() : Promise.resolve(undefined),
+  ]);
+  return {
+    at,
+    kubeadm,
+    nodes,
+    etcd: { members, alarms, endpoints: health, leaderId: agreedLeader(health) },
+    machines,
+    apiTargets,
+  };
+}
+
+/** The leader most healthy endpoints report; undefined when none answered. */
+function agreedLeader(health: EtcdEndpointHealth[]): string | undefined {
+  const votes = new Map<string, number>();
+  for (const h of health) if (h.healthy && h.leaderId) votes.set(h.leaderId, (votes.get(h.leaderId) ?? 0) + 1);
+  return [...votes.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+}

@@ -1,0 +1,40 @@
+// Everything the engine touches, injected: outside systems behind ports, plus the clock and the sink.
+import type { MachineProvider } from '../../providers/contract.ts';
+import type { EtcdPort } from '../etcd/port.ts';
+import type { KubePort } from '../kube/port.ts';
+import type { Clock } from './clock.ts';
+import type { EventSink } from './events.ts';
+
+export interface Ports {
+  kube: KubePort;
+  etcd: EtcdPort;
+  provider: MachineProvider;
+  clock: Clock;
+  emit: EventSink;
+}
+
+/** Every interval and timeout of a run, each with a documented default (README "Options"). */
+export interface EngineOptions {
+  gatePasses: number;
+  machineTimeoutMs: number;
+  drainTimeoutMs: number;
+  /** How long a deregistered API target may take to finish draining. */
+  deregisterTimeoutMs: number;
+  terminateTimeoutMs: number;
+  pollIntervalMs: number;
+  lockTtlSeconds: number;
+  snapshotDir: string;
+  dryRun: boolean;
+}
+
+export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
+  gatePasses: 3,
+  machineTimeoutMs: 20 * 60_000,
+  drainTimeoutMs: 10 * 60_000,
+  deregisterTimeoutMs: 10 * 60_000,
+  terminateTimeoutMs: 10 * 60_000,
+  pollIntervalMs: 1000,
+  lockTtlSeconds: 60,
+  snapshotDir: '.',
+  dryRun: false,
+};

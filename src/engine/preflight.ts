@@ -1,0 +1,59 @@
+// Everything that must hold before a run changes anything, collected and reported together
+// (changesets config rules): a bad input is refused with every problem at once, exit 2.
+import { validateUpgrade } from '../kubeadm/versions.ts';
+import type { Problem } from './errors.ts';
+import type { Desired, NodeView } from './model.ts';
+import type { Ports } from './ports.ts';
+import type { ClusterConfigView } from './snapshot.ts';
+
+export interface UpgradeRequest {
+  /** `vX.Y.Z`; absent = keep the cluster's version (image rotation). */
+  version?: string;
+  imageId?: string;
+  force: boolean;
+}
+
+export interface Preflight {
+  problems: Problem[];
+  desired?: Desired;
+  from: string;
+}
+
+export async function preflight(
+  ports: Pick<Ports, 'provider'>,
+  cluster: ClusterConfigView,
+  nodes: NodeView[],
+  request: UpgradeRequest,
+): Promise<Preflight> {
+  const problems: Problem[] = [];
+  const from = cluster.kubernetesVersion;
+  const version = request.version ?? from;
+  const controlPlane = nodes.filter((n) => n.controlPlane);
+  if (controlPlane.length === 0) {
+    problems.push({
+      code: 'cluster.no-control-plane',
+      message: 'no Node carries the node-role.kubernetes.io/control-plane label',
+      hint: 'kubeswap replaces kubeadm control-plane machines; check --kubeconfig/--context',
+    });
+  }
+  problems.push(
+    ...validateUpgrade({
+      from,
+      to: version,
+      kubelets: nodes.map((n) => ({ node: n.name, version: n.kubeletVersion, controlPlane: n.controlPlane })),
+      imageChange: request.imageId !== undefined || request.force,
+    }),
+  );
+  for (const node of controlPlane) {
+    if (!node.providerId) {
+      problems.push({
+        code: 'node.no-provider-id',
+        message: `control-plane node ${node.name} has no spec.providerID, so its machine cannot be found`,
+      });
+    }
+  }
+  const resolved = await ports.provider.resolveDesired({ version, imageId: request.imageId });
+  problems.push(...resolved.problems);
+  const desired = resolved.desired ? { ...resolved.desired, force: request.force } : undefined;
+  return { problems, desired, from };
+}

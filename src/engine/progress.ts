@@ -1,0 +1,63 @@
+// The progress record: a ConfigMap next to the cluster (KCP keeps in-flight state on the objects it
+// manages). A hint for reporting and for resuming with the same run id; the truth is always
+// re-derived from live state.
+import { randomBytes } from 'node:crypto';
+import type { KubePort } from '../kube/port.ts';
+import { KUBEADM_NAMESPACE } from './observe.ts';
+
+export const PROGRESS_CONFIGMAP = 'kubeswap-progress';
+
+export interface ProgressRecord {
+  runId: string;
+  version: string;
+  imageId: string;
+  state: 'running' | 'finished' | 'failed';
+  startedAt: string;
+  updatedAt: string;
+  /** Last step or outcome, human readable. */
+  last: string;
+  /** Node name -> phase of each machine this run touched. */
+  machines: Record<string, string>;
+}
+
+export async function readProgress(kube: KubePort): Promise<ProgressRecord | undefined> {
+  const cm = await kube.getConfigMap(KUBEADM_NAMESPACE, PROGRESS_CONFIGMAP);
+  const raw = cm?.data['progress'];
+  if (!raw) return undefined;
+  try {
+    return JSON.parse(raw) as ProgressRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+export function newRunId(now: Date): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').slice(0, 15).toLowerCase();
+  return `${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Writes the record, retrying on conflicts (another writer is only ever this run's earlier self). */
+export async function writeProgress(kube: KubePort, record: ProgressRecord): Promise<void> {
+  const data = { progress: JSON.stringify(record, null, 2) };
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const cm = await kube.getConfigMap(KUBEADM_NAMESPACE, PROGRESS_CONFIGMAP);
+    if (!cm) {
+      const created = await kube.createConfigMap({
+        namespace: KUBEADM_NAMESPACE,
+        name: PROGRESS_CONFIGMAP,
+        data,
+        labels: { 'app.kubernetes.io/managed-by': 'kubeswap' },
+        annotations: {},
+      });
+      if (created === 'created') return;
+      continue;
+    }
+    try {
+      await kube.replaceConfigMap({ ...cm, data });
+      return;
+    } catch (err) {
+      if ((err as Error).name !== 'ConflictError') throw err;
+    }
+  }
+  throw new Error('could not write the progress record after 5 conflicts');
+}

@@ -1,0 +1,221 @@
+// `apply` and `plan` as commented checklists over the pieces: preflight, lock, progress record,
+// etcd snapshot, cluster preparation, then the converge loop.
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { acquireLock, releaseLock, renewLock } from '../kube/lease-lock.ts';
+import { formatDuration } from './clock.ts';
+import { converge } from './converge.ts';
+import { invalid, KubeswapError } from './errors.ts';
+import type { EventCode } from './events.ts';
+import type { GateResult } from './gate.ts';
+import type { Desired } from './model.ts';
+import { KUBEADM_NAMESPACE, observe, readClusterConfig } from './observe.ts';
+import { findSwaps, gateFor, plan } from './planner.ts';
+import type { EngineOptions, Ports } from './ports.ts';
+import { preflight, type UpgradeRequest } from './preflight.ts';
+import { prepareCluster } from './prepare.ts';
+import { newRunId, type ProgressRecord, readProgress, writeProgress } from './progress.ts';
+import { type Candidate, orderCandidates } from './selection.ts';
+import { controlPlaneMachines, unlinkedMembers } from './snapshot.ts';
+import type { Decision } from './steps.ts';
+
+export const LOCK_NAME = 'kubeswap-lock';
+
+export interface PlanReport {
+  from: string;
+  desired: Desired;
+  runId: string;
+  candidates: Candidate[];
+  upToDate: string[];
+  orphans: string[];
+  gate: GateResult;
+  next: Decision;
+  /** Replacement in flight from an earlier, interrupted run. */
+  inFlight?: string;
+}
+
+export interface RunOutcome {
+  result: 'done' | 'nothing-to-do' | 'dry-run';
+  runId: string;
+  swaps: number;
+  snapshotFile?: string;
+  durationMs: number;
+  report: PlanReport;
+}
+
+/** Observe and validate; no change to anything. Throws `invalid` with every problem found. */
+export async function inspect(ports: Ports, request: UpgradeRequest): Promise<PlanReport> {
+  const cluster = await readClusterConfig(ports);
+  const nodes = await ports.kube.listNodes();
+  const checked = await preflight(ports, cluster, nodes, request);
+  if (checked.problems.length > 0 || !checked.desired) throw invalid(checked.problems);
+  const progress = await readProgress(ports.kube);
+  const runId = resumableRun(progress, checked.desired)?.runId ?? 'planned';
+  const withTargets = (await ports.provider.apiTargets()) !== undefined;
+  const snapshot = await observe(ports, { withTargets });
+  const gate = gateFor(snapshot);
+  const cps = controlPlaneMachines(snapshot);
+  const candidates = orderCandidates(cps, checked.desired, runId);
+  const next = plan({
+    snapshot,
+    desired: checked.desired,
+    runId,
+    gateStreak: gate.ok ? Number.MAX_SAFE_INTEGER : 0,
+    gatePasses: 1,
+    machineTimeoutMs: Number.MAX_SAFE_INTEGER,
+  });
+  return {
+    from: checked.from,
+    desired: checked.desired,
+    runId,
+    candidates,
+    upToDate: cps.filter((cp) => !candidates.some((c) => c.cp.name === cp.name)).map((cp) => cp.name),
+    orphans: unlinkedMembers(snapshot).map(
+      (m) => `etcd member ${m.name || '(unstarted)'} ${BigInt(m.id).toString(16)}`,
+    ),
+    gate,
+    next,
+    inFlight: findSwaps(snapshot).live[0]?.replacement.id,
+  };
+}
+
+function resumableRun(progress: ProgressRecord | undefined, desired: Desired): ProgressRecord | undefined {
+  if (progress?.state !== 'running') return undefined;
+  return progress.version === desired.version && progress.imageId === desired.imageId ? progress : undefined;
+}
+
+export async function apply(
+  ports: Ports,
+  request: UpgradeRequest,
+  options: EngineOptions,
+  signal?: AbortSignal,
+): Promise<RunOutcome> {
+  const started = ports.clock.now().getTime();
+  const emit = (code: EventCode, message: string, data?: Record<string, unknown>) =>
+    ports.emit({ code, at: ports.clock.now().toISOString(), level: 'info', message, data });
+  const elapsed = () => ports.clock.now().getTime() - started;
+
+  // 1. Validate everything before touching anything.
+  const report = await inspect(ports, request);
+  emit('preflight.passed', `upgrade ${report.from} -> ${report.desired.version} with image ${report.desired.imageId}`);
+  const versionBehind = report.from !== report.desired.version;
+  if (report.next.kind === 'done' && !versionBehind) {
+    emit('run.nothing-to-do', 'every control-plane machine already matches the target');
+    return { result: 'nothing-to-do', runId: report.runId, swaps: 0, durationMs: elapsed(), report };
+  }
+  if (report.next.kind === 'blocked') {
+    throw new KubeswapError('blocked', report.next.code, report.next.reason, { hint: report.next.hint });
+  }
+  if (options.dryRun) {
+    for (const c of report.candidates)
+      emit('dry-run.step', `would replace ${c.cp.name}: ${c.reasons.map((r) => r.message).join('; ')}`);
+    return { result: 'dry-run', runId: report.runId, swaps: 0, durationMs: elapsed(), report };
+  }
+
+  // 2. One run at a time: a Lease in kube-system, renewed while we run.
+  const progress = await readProgress(ports.kube);
+  if (progress?.state === 'running' && !resumableRun(progress, report.desired)) {
+    throw new KubeswapError(
+      'blocked',
+      'run.other-target-in-progress',
+      `an unfinished run ${progress.runId} targets ${progress.version} / ${progress.imageId}`,
+      {
+        hint: `re-run with --to ${progress.version} to finish it first`,
+      },
+    );
+  }
+  const runId = resumableRun(progress, report.desired)?.runId ?? newRunId(ports.clock.now());
+  const holder = `${runId}@${hostname()}#${process.pid}`;
+  const lock = { namespace: KUBEADM_NAMESPACE, name: LOCK_NAME, holder, ttlSeconds: options.lockTtlSeconds };
+  const acquired = await acquireLock(ports.kube, { ...lock, now: ports.clock.now() });
+  if (!acquired.acquired) {
+    throw new KubeswapError(
+      'blocked',
+      'lock.held',
+      `another kubeswap run holds the lock (${acquired.holder}) until ${acquired.expiresAt?.toISOString() ?? 'it is released'}`,
+      {
+        hint: 'wait for it to finish; if it died on another machine, `kubeswap unlock` breaks the lock',
+      },
+    );
+  }
+  emit('lock.acquired', `lock acquired by ${holder}`);
+  const renewal = setInterval(
+    () => void renewLock(ports.kube, { ...lock, now: ports.clock.now() }).catch(() => undefined),
+    (options.lockTtlSeconds * 1000) / 3,
+  );
+  renewal.unref();
+
+  const record: ProgressRecord = {
+    runId,
+    version: report.desired.version,
+    imageId: report.desired.imageId,
+    state: 'running',
+    startedAt: progress?.runId === runId ? progress.startedAt : ports.clock.now().toISOString(),
+    updatedAt: ports.clock.now().toISOString(),
+    last: 'started',
+    machines: progress?.runId === runId ? progress.machines : {},
+  };
+  try {
+    emit(
+      progress?.runId === runId ? 'run.resumed' : 'run.started',
+      `run ${runId}: ${report.candidates.length} machine(s) to replace`,
+      {
+        runId,
+        machines: report.candidates.map((c) => c.cp.name),
+      },
+    );
+    await writeProgress(ports.kube, record);
+
+    // 3. A copy of etcd before any change, kept locally.
+    const file = path.join(options.snapshotDir, `kubeswap-etcd-${runId}-${Date.now()}.db`);
+    const snap = await ports.etcd.snapshot(file);
+    emit('etcd.snapshot-saved', `etcd snapshot saved to ${snap.file} (${snap.bytes} bytes)`, {
+      file: snap.file,
+      bytes: snap.bytes,
+    });
+
+    // 4. kubeadm-config version and endpoints, kubelet config and RBAC for the target.
+    await prepareCluster(ports, report.from, report.desired.version);
+
+    // 5. Replace machines one at a time until the plan says done.
+    const result = await converge(
+      ports,
+      { runId, desired: report.desired, options },
+      {
+        signal,
+        afterStep: async (d) => {
+          record.machines[d.machine] = d.step.kind;
+          record.last = `${d.step.kind} ${d.machine}`;
+          record.updatedAt = ports.clock.now().toISOString();
+          await writeProgress(ports.kube, record);
+        },
+      },
+    );
+    await writeProgress(ports.kube, {
+      ...record,
+      state: 'finished',
+      last: 'finished',
+      updatedAt: ports.clock.now().toISOString(),
+    });
+    emit('run.finished', `replaced ${result.swaps} machine(s) in ${formatDuration(elapsed())}`, {
+      swaps: result.swaps,
+      durationMs: elapsed(),
+    });
+    return { result: 'done', runId, swaps: result.swaps, snapshotFile: snap.file, durationMs: elapsed(), report };
+  } catch (err) {
+    const failure = err instanceof KubeswapError ? err.failure : 'internal';
+    // An interrupted or rolled-back run keeps `running` so a re-run resumes with the same run id.
+    if (failure !== 'interrupted' && failure !== 'rolled-back') {
+      await writeProgress(ports.kube, {
+        ...record,
+        state: 'running',
+        last: `failed: ${(err as Error).message}`.slice(0, 500),
+      }).catch(() => undefined);
+    }
+    throw err;
+  } finally {
+    clearInterval(renewal);
+    await releaseLock(ports.kube, { ...lock, now: ports.clock.now() }).catch(() => undefined);
+    emit('lock.released', 'lock released');
+  }
+}

@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { KubeswapError } from '../../src/engine/errors.ts';
+import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from '../../src/engine/ports.ts';
+import { apply } from '../../src/engine/run.ts';
+import { TO } from './builders.ts';
+import { FakeWorld } from './fake-world.ts';
+
+const options: EngineOptions = {
+  ...DEFAULT_ENGINE_OPTIONS,
+  gatePasses: 2,
+  machineTimeoutMs: 60_000,
+  pollIntervalMs: 1000,
+  snapshotDir: '/tmp',
+};
+const request = { version: TO, force: false };
+
+async function failure(p: Promise<unknown>): Promise<KubeswapError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof KubeswapError) return err;
+    throw err;
+  }
+  assert.fail('expected the run to fail');
+}
+
+describe('apply over the fake world', () => {
+  it('replaces every machine of a 3-machine control plane and leaves 3 voting members', async () => {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    const outcome = await apply(world.ports(), request, options);
+    assert.equal(outcome.swaps, 3);
+    assert.equal(world.members.length, 3);
+    assert.ok(world.members.every((m) => !m.isLearner && m.name.startsWith('node-')));
+    assert.ok([...world.nodes.values()].every((n) => n.kubeletVersion === TO));
+    assert.equal(world.machines.filter((m) => m.state === 'running').length, 3);
+    assert.match(
+      world.configMaps.get('kube-system/kubeadm-config')!.data['ClusterConfiguration']!,
+      /kubernetesVersion: v1\.37\.2/,
+    );
+    const codes = world.log.codes();
+    assert.equal(codes.filter((c) => c === 'swap.finished').length, 3);
+    assert.ok(codes.indexOf('kubeadm-config.version-bumped') < codes.indexOf('replacement.created'));
+    assert.ok(codes.indexOf('etcd.snapshot-saved') < codes.indexOf('kubeadm-config.version-bumped'));
+  });
+
+  it('drains before removing the member and terminates before deleting the Node', async () => {
+    const world = new FakeWorld(['cp-a']);
+    await apply(world.ports(), request, options);
+    const order = (prefix: string) => world.calls.findIndex((c) => c.startsWith(prefix));
+    assert.ok(order('cordon cp-a') < order('removeMember'));
+    assert.ok(order('terminate i-cp-a') < order('deleteNode cp-a'));
+    assert.ok(order('register') < order('deregister i-cp-a'));
+  });
+
+  it('reports nothing to do on a second run', async () => {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    await apply(world.ports(), request, options);
+    const again = await apply(world.ports(), request, options);
+    assert.equal(again.result, 'nothing-to-do');
+  });
+
+  it('rolls back a replacement that never boots: exit class rolled-back, old machines untouched', async () => {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    world.pendingFault = 'never-boots';
+    const err = await failure(apply(world.ports(), request, options));
+    assert.equal(err.failure, 'rolled-back');
+    assert.deepEqual(
+      world.machines.filter((m) => m.state === 'running').map((m) => m.id),
+      ['i-cp-a', 'i-cp-b', 'i-cp-c'],
+    );
+    assert.equal(world.members.length, 3);
+    assert.ok(world.log.codes().includes('replacement.rolled-back'));
+  });
+
+  it('removes the learner a dying join leaked, then a re-run completes', async () => {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    world.pendingFault = 'dies-after-member-add';
+    const err = await failure(apply(world.ports(), request, options));
+    assert.equal(err.failure, 'rolled-back');
+    assert.ok(world.members.every((m) => !m.isLearner));
+    const outcome = await apply(world.ports(), request, options);
+    assert.equal(outcome.swaps, 3);
+  });
+
+  for (const boundary of [
+    'createReplacement',
+    'register',
+    'deregister',
+    'cordon',
+    'moveLeader',
+    'removeMember',
+    'terminate',
+    'deleteNode',
+  ]) {
+    it(`resumes to completion after a crash before ${boundary}`, async () => {
+      const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+      world.crashBefore = boundary;
+      await assert.rejects(apply(world.ports(), request, options), /simulated crash/);
+      // The crashed process is gone; its lease holder pid is still "alive" (it is us), so expire it.
+      world.now += 10 * 60_000;
+      const outcome = await apply(world.ports(), request, options);
+      assert.equal(outcome.result, 'done');
+      assert.equal(world.members.length, 3);
+      assert.equal(world.machines.filter((m) => m.state === 'running').length, 3);
+      assert.equal(world.machines.filter((m) => m.replaces).length, 3, 'no duplicate replacement was launched');
+    });
+  }
+
+  it('refuses a second run while another holds the lock', async () => {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    world.leases.set('kube-system/kubeswap-lock', {
+      namespace: 'kube-system',
+      name: 'kubeswap-lock',
+      holderIdentity: 'other@elsewhere#1',
+      leaseDurationSeconds: 60,
+      renewTime: new Date(world.now),
+      resourceVersion: '1',
+    });
+    const err = await failure(apply(world.ports(), request, options));
+    assert.deepEqual([err.failure, err.code], ['blocked', 'lock.held']);
+    assert.equal(world.calls.length, 0);
+  });
+
+  it('dry-run changes nothing', async () => {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    const outcome = await apply(world.ports(), request, { ...options, dryRun: true });
+    assert.equal(outcome.result, 'dry-run');
+    assert.equal(world.calls.length, 0);
+    assert.match(world.configMaps.get('kube-system/kubeadm-config')!.data['ClusterConfiguration']!, /v1\.36\.3/);
+  });
+});

@@ -1,0 +1,142 @@
+// Builders for planner tests: a healthy cluster of N control-plane machines at one version, and
+// small edits on top. Plain objects only: the planner is a pure function.
+import type { Desired, EtcdMember, Machine, NodeView } from '../../src/engine/model.ts';
+import type { Snapshot } from '../../src/engine/snapshot.ts';
+
+export const FROM = 'v1.36.3';
+export const TO = 'v1.37.2';
+export const OLD_IMAGE = 'ami-old';
+export const NEW_IMAGE = 'ami-new';
+export const RUN = 'run-1';
+
+export const desired = (over: Partial<Desired> = {}): Desired => ({
+  version: TO,
+  imageId: NEW_IMAGE,
+  force: false,
+  ...over,
+});
+
+export function node(name: string, over: Partial<NodeView> = {}): NodeView {
+  const ready = (component: string) => ({ component, name: `${component}-${name}`, ready: true }) as const;
+  return {
+    name,
+    providerId: `aws:///us-east-1a/i-${name}`,
+    ready: true,
+    unschedulable: false,
+    controlPlane: true,
+    kubeletVersion: FROM,
+    createdAt: new Date(`2026-01-0${name.length % 9}T00:00:00Z`),
+    labels: {},
+    annotations: {},
+    staticPods: {
+      etcd: ready('etcd') as NodeView['staticPods']['etcd'],
+      'kube-apiserver': ready('kube-apiserver') as NodeView['staticPods']['etcd'],
+      'kube-controller-manager': ready('kube-controller-manager') as NodeView['staticPods']['etcd'],
+      'kube-scheduler': ready('kube-scheduler') as NodeView['staticPods']['etcd'],
+    },
+    ...over,
+  };
+}
+
+export function machine(name: string, over: Partial<Machine> = {}): Machine {
+  return {
+    id: `i-${name}`,
+    providerId: `aws:///us-east-1a/i-${name}`,
+    zone: 'us-east-1a',
+    imageId: OLD_IMAGE,
+    state: 'running',
+    launchedAt: new Date('2026-01-01T00:00:00Z'),
+    tags: {},
+    ...over,
+  };
+}
+
+let nextId = 1000n;
+export function member(name: string, over: Partial<EtcdMember> = {}): EtcdMember {
+  nextId += 1n;
+  return {
+    id: (BigInt(name.length) * 1_000_000_000_000n + nextId).toString(),
+    name,
+    peerUrls: [],
+    clientUrls: [`https://${name}:2379`],
+    isLearner: false,
+    ...over,
+  };
+}
+
+/** A healthy cluster: every node Ready, one member per node, first member leads. */
+export function cluster(names: string[], at = new Date('2026-06-01T00:00:00Z')): Snapshot {
+  const members = names.map((n) => member(n));
+  return {
+    at,
+    kubeadm: { apiVersion: 'kubeadm.k8s.io/v1beta4', kubernetesVersion: TO },
+    nodes: names.map((n, i) => node(n, { createdAt: new Date(Date.UTC(2026, 0, i + 1)) })),
+    etcd: {
+      members,
+      leaderId: members[0]?.id,
+      alarms: [],
+      endpoints: members.map((m) => ({
+        endpoint: m.clientUrls[0]!,
+        memberId: m.id,
+        healthy: true,
+        leaderId: members[0]?.id,
+        tookMs: 1,
+      })),
+    },
+    machines: names.map((n) => machine(n)),
+    apiTargets: names.map((n) => ({ machineId: `i-${n}`, state: 'healthy' as const })),
+  };
+}
+
+/** Adds a replacement `r` for `old` at the given stage of its join. */
+export function withReplacement(
+  s: Snapshot,
+  old: string,
+  stage: 'launched' | 'learner' | 'joined',
+  over: Partial<Machine> = {},
+): Snapshot {
+  const r = machine(`r-${old}`, { imageId: NEW_IMAGE, replaces: `i-${old}`, runId: RUN, launchedAt: s.at, ...over });
+  const next: Snapshot = { ...s, machines: [...s.machines, r], etcd: { ...s.etcd } };
+  if (stage === 'learner') {
+    next.etcd.members = [...s.etcd.members, member('', { isLearner: true, clientUrls: [] })];
+  }
+  if (stage === 'joined') {
+    const m = member(`r-${old}`);
+    next.nodes = [...s.nodes, node(`r-${old}`, { kubeletVersion: TO, providerId: r.providerId, createdAt: s.at })];
+    next.etcd.members = [...s.etcd.members, m];
+    next.etcd.endpoints = [
+      ...s.etcd.endpoints,
+      { endpoint: m.clientUrls[0]!, memberId: m.id, healthy: true, leaderId: s.etcd.leaderId, tookMs: 1 },
+    ];
+  }
+  return next;
+}
+
+export function editNode(s: Snapshot, name: string, over: Partial<NodeView>): Snapshot {
+  return { ...s, nodes: s.nodes.map((n) => (n.name === name ? { ...n, ...over } : n)) };
+}
+
+export function setTarget(
+  s: Snapshot,
+  machineId: string,
+  state: 'healthy' | 'unused' | 'draining' | 'initial',
+): Snapshot {
+  const others = (s.apiTargets ?? []).filter((t) => t.machineId !== machineId);
+  return { ...s, apiTargets: [...others, { machineId, state }] };
+}
+
+export function removeMember(s: Snapshot, name: string): Snapshot {
+  const gone = s.etcd.members.find((m) => m.name === name);
+  return {
+    ...s,
+    etcd: {
+      ...s.etcd,
+      members: s.etcd.members.filter((m) => m !== gone),
+      endpoints: s.etcd.endpoints.filter((e) => e.memberId !== gone?.id),
+    },
+  };
+}
+
+export function setMachine(s: Snapshot, id: string, over: Partial<Machine>): Snapshot {
+  return { ...s, machines: s.machines.map((m) => (m.id === id ? { ...m, ...over } : m)) };
+}

@@ -1,0 +1,230 @@
+// An in-memory cluster behind our own ports (KubePort, EtcdPort, MachineProvider) for engine tests.
+// Its spec: a launched replacement "boots" on the next clock tick (joins etcd as a learner, gets
+// promoted, registers a Ready Node with Ready static pods) unless told to fail; terminating a
+// machine stops it; removing a member drops it; the fake clock advances on every sleep.
+import type { MachineProvider, ReplacementRequest } from '../../providers/contract.ts';
+import type { Clock } from '../../src/engine/clock.ts';
+import { EventLog } from '../../src/engine/events.ts';
+import type { ApiTarget, EtcdMember, Machine, NodeView } from '../../src/engine/model.ts';
+import type { Ports } from '../../src/engine/ports.ts';
+import type { EtcdPort } from '../../src/etcd/port.ts';
+import { type ConfigMapView, ConflictError, type KubePort, type LeaseView } from '../../src/kube/port.ts';
+import { FROM, machine, member, NEW_IMAGE, node, OLD_IMAGE, TO } from './builders.ts';
+
+export type JoinFault = 'never-boots' | 'dies-after-member-add';
+
+export class FakeWorld {
+  now = new Date('2026-06-01T00:00:00Z').getTime();
+  nodes = new Map<string, NodeView>();
+  members: EtcdMember[] = [];
+  leaderId = '';
+  machines: Machine[] = [];
+  targets = new Map<string, ApiTarget['state']>();
+  configMaps = new Map<string, ConfigMapView>();
+  leases = new Map<string, LeaseView>();
+  pendingFault?: JoinFault;
+  faults = new Map<string, JoinFault>();
+  calls: string[] = [];
+  /** Throws once when this call is made: simulates kill -9 at a step boundary. */
+  crashBefore?: string;
+  readonly log = new EventLog();
+  private rv = 1;
+
+  constructor(names: string[]) {
+    for (const [i, name] of names.entries()) {
+      this.nodes.set(name, node(name, { createdAt: new Date(Date.UTC(2026, 0, i + 1)) }));
+      this.members.push(member(name));
+      this.machines.push(machine(name));
+      this.targets.set(`i-${name}`, 'healthy');
+    }
+    this.leaderId = this.members[0]!.id;
+    this.configMaps.set('kube-system/kubeadm-config', {
+      namespace: 'kube-system',
+      name: 'kubeadm-config',
+      data: {
+        ClusterConfiguration: `apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: ${FROM}\n`,
+      },
+      labels: {},
+      annotations: {},
+      resourceVersion: '1',
+    });
+    this.configMaps.set('kube-system/kubelet-config', {
+      namespace: 'kube-system',
+      name: 'kubelet-config',
+      data: {},
+      labels: {},
+      annotations: {},
+      resourceVersion: '1',
+    });
+  }
+
+  private record(call: string) {
+    this.calls.push(call);
+    if (this.crashBefore && call.startsWith(this.crashBefore)) {
+      this.crashBefore = undefined;
+      throw new Error(`simulated crash before ${call}`);
+    }
+  }
+
+  /** Boots every launched replacement that has not joined yet. */
+  tick() {
+    for (const m of this.machines) {
+      if (m.state !== 'running' || !m.replaces) continue;
+      const name = `node-${m.id}`;
+      if (this.nodes.has(name) || this.faults.get(m.id) === 'never-boots') continue;
+      if (this.faults.get(m.id) === 'dies-after-member-add') {
+        if (!this.members.some((x) => x.isLearner)) this.members.push(member('', { isLearner: true, clientUrls: [] }));
+        continue;
+      }
+      this.members.push(member(name));
+      this.nodes.set(name, node(name, { providerId: m.providerId, kubeletVersion: TO, createdAt: new Date(this.now) }));
+    }
+  }
+
+  clock: Clock = {
+    now: () => new Date(this.now),
+    sleep: async (ms) => {
+      this.now += ms;
+      this.tick();
+    },
+  };
+
+  kube: KubePort = {
+    serverVersion: async () => FROM,
+    etcdClientUrls: async () => this.members.flatMap((m) => m.clientUrls),
+    listNodes: async () => [...this.nodes.values()],
+    deleteNode: async (name) => {
+      this.record(`deleteNode ${name}`);
+      return this.nodes.delete(name) ? 'deleted' : 'gone';
+    },
+    annotateNode: async (name, annotations) => {
+      const n = this.nodes.get(name);
+      if (!n) return;
+      const next = { ...n.annotations };
+      for (const [k, v] of Object.entries(annotations))
+        if (v === null) delete next[k];
+        else next[k] = v;
+      this.nodes.set(name, { ...n, annotations: next });
+    },
+    setUnschedulable: async (name, unschedulable) => {
+      this.record(`cordon ${name}`);
+      const n = this.nodes.get(name);
+      if (n) this.nodes.set(name, { ...n, unschedulable });
+    },
+    recordNodeEvent: async () => {},
+    podsOnNode: async () => [],
+    evictPod: async () => 'evicted',
+    podExists: async () => false,
+    listDisruptionBudgets: async () => [],
+    getConfigMap: async (ns, name) => this.configMaps.get(`${ns}/${name}`),
+    createConfigMap: async (cm) => {
+      const key = `${cm.namespace}/${cm.name}`;
+      if (this.configMaps.has(key)) return 'exists';
+      this.configMaps.set(key, { ...cm, resourceVersion: String(++this.rv) });
+      return 'created';
+    },
+    replaceConfigMap: async (cm) => {
+      const key = `${cm.namespace}/${cm.name}`;
+      if (this.configMaps.get(key)?.resourceVersion !== cm.resourceVersion) throw new ConflictError(key);
+      const next = { ...cm, resourceVersion: String(++this.rv) };
+      this.configMaps.set(key, next);
+      return next;
+    },
+    deleteConfigMap: async (ns, name) => (this.configMaps.delete(`${ns}/${name}`) ? 'deleted' : 'gone'),
+    getSecret: async () => undefined,
+    listSecrets: async () => [],
+    createSecret: async () => 'created',
+    deleteSecret: async () => 'gone',
+    ensureRbac: async () => [],
+    rbacExists: async () => true,
+    getLease: async (ns, name) => this.leases.get(`${ns}/${name}`),
+    createLease: async (lease) => {
+      const key = `${lease.namespace}/${lease.name}`;
+      if (this.leases.has(key)) return 'exists';
+      this.leases.set(key, { ...lease, resourceVersion: String(++this.rv) });
+      return 'created';
+    },
+    replaceLease: async (lease) => {
+      const key = `${lease.namespace}/${lease.name}`;
+      if (this.leases.get(key)?.resourceVersion !== lease.resourceVersion) throw new ConflictError(key);
+      const next = { ...lease, resourceVersion: String(++this.rv) };
+      this.leases.set(key, next);
+      return next;
+    },
+    deleteLease: async (ns, name) => (this.leases.delete(`${ns}/${name}`) ? 'deleted' : 'gone'),
+    close: () => {},
+  };
+
+  etcd: EtcdPort = {
+    memberList: async () => this.members.map((m) => ({ ...m })),
+    health: async (endpoints) =>
+      endpoints.map((endpoint) => {
+        const m = this.members.find((x) => x.clientUrls.includes(endpoint));
+        return { endpoint, memberId: m?.id, healthy: !!m && !m.isLearner, leaderId: this.leaderId, tookMs: 1 };
+      }),
+    alarms: async () => [],
+    moveLeader: async (to) => {
+      this.record(`moveLeader ${to}`);
+      this.leaderId = to;
+    },
+    removeMember: async (id) => {
+      this.record(`removeMember ${id}`);
+      if (this.members.length === 1 && this.members[0]!.id === id)
+        throw new Error('refusing to remove the last member');
+      this.members = this.members.filter((m) => m.id !== id);
+      if (this.leaderId === id) this.leaderId = this.members.find((m) => !m.isLearner)?.id ?? '';
+    },
+    snapshot: async (file) => ({ file, bytes: 42 }),
+    endpoints: () => this.members.flatMap((m) => m.clientUrls),
+    close: () => {},
+  };
+
+  provider: MachineProvider = {
+    contractVersion: 1,
+    name: 'fake',
+    resolveDesired: async ({ version, imageId }) => ({
+      desired: { version, imageId: imageId ?? (version === TO ? NEW_IMAGE : OLD_IMAGE), force: false },
+      problems: [],
+    }),
+    listMachines: async () => this.machines.map((m) => ({ ...m })),
+    createReplacement: async (req: ReplacementRequest) => {
+      this.record(`createReplacement ${req.replaces.id}`);
+      const existing = this.machines.find((m) => m.tags['token'] === req.token);
+      if (existing) return existing;
+      const id = `i-r${this.machines.length}`;
+      const m = machine(id.slice(2), {
+        id,
+        providerId: `aws:///us-east-1a/${id}`,
+        imageId: req.desired.imageId,
+        replaces: req.replaces.id,
+        runId: req.runId,
+        launchedAt: new Date(this.now),
+        tags: { token: req.token },
+      });
+      this.machines.push(m);
+      if (this.pendingFault) this.faults.set(id, this.pendingFault);
+      this.pendingFault = undefined;
+      return m;
+    },
+    terminate: async (id) => {
+      this.record(`terminate ${id}`);
+      const m = this.machines.find((x) => x.id === id);
+      if (m) m.state = 'terminated';
+      for (const [name, n] of this.nodes)
+        if (n.providerId === m?.providerId) this.nodes.set(name, { ...n, ready: false });
+    },
+    apiTargets: async () => [...this.targets.entries()].map(([machineId, state]) => ({ machineId, state })),
+    registerApiTarget: async (id) => {
+      this.record(`register ${id}`);
+      this.targets.set(id, 'healthy');
+    },
+    deregisterApiTarget: async (id) => {
+      this.record(`deregister ${id}`);
+      this.targets.set(id, 'unused');
+    },
+  };
+
+  ports(): Ports {
+    return { kube: this.kube, etcd: this.etcd, provider: this.provider, clock: this.clock, emit: this.log.sink };
+  }
+}

@@ -1,0 +1,200 @@
+import assert from 'node:assert/strict';
+import { DRAINED_ANNOTATION, type PlanInput, plan } from '../../src/engine/planner.ts';
+import type { Snapshot } from '../../src/engine/snapshot.ts';
+import type { Decision } from '../../src/engine/steps.ts';
+import {
+  cluster,
+  desired,
+  editNode,
+  FROM,
+  NEW_IMAGE,
+  RUN,
+  removeMember,
+  setMachine,
+  setTarget,
+  TO,
+  withReplacement,
+} from './builders.ts';
+
+const input = (snapshot: Snapshot, over: Partial<PlanInput> = {}): PlanInput => ({
+  snapshot,
+  desired: desired(),
+  runId: RUN,
+  gateStreak: 3,
+  gatePasses: 3,
+  machineTimeoutMs: 600_000,
+  ...over,
+});
+
+const stepKind = (d: Decision) => (d.kind === 'step' ? d.step.kind : d.kind);
+
+describe('planner', () => {
+  it('replaces the oldest outdated machine first once the gate held N times', () => {
+    const d = plan(input(cluster(['cp-a', 'cp-b', 'cp-c'])));
+    assert.equal(d.kind, 'step');
+    assert.equal(d.kind === 'step' && d.step.kind, 'create-replacement');
+    assert.equal(d.kind === 'step' && d.machine, 'cp-a');
+    assert.match(d.kind === 'step' ? d.reason : '', /kubelet v1\.36\.3 != v1\.37\.2/);
+  });
+
+  it('waits while the gate has not held for the configured number of passes', () => {
+    const d = plan(input(cluster(['cp-a', 'cp-b', 'cp-c']), { gateStreak: 2 }));
+    assert.deepEqual([d.kind, d.kind === 'wait' && d.code], ['wait', 'gate.settling']);
+  });
+
+  it('waits with reasons when a control-plane node is NotReady', () => {
+    const d = plan(input(editNode(cluster(['cp-a', 'cp-b', 'cp-c']), 'cp-b', { ready: false }), { gateStreak: 0 }));
+    assert.equal(d.kind, 'wait');
+    assert.match(d.kind === 'wait' ? d.reason : '', /node cp-b is not Ready/);
+  });
+
+  it('puts a machine marked for replacement before older ones', () => {
+    const s = editNode(cluster(['cp-a', 'cp-b', 'cp-c']), 'cp-c', { annotations: { 'kubeswap.io/replace': '' } });
+    const d = plan(input(s));
+    assert.equal(d.kind === 'step' && d.machine, 'cp-c');
+  });
+
+  it('is done when every machine runs the target version and image', () => {
+    let s = cluster(['cp-a', 'cp-b', 'cp-c']);
+    s = {
+      ...s,
+      nodes: s.nodes.map((n) => ({ ...n, kubeletVersion: TO })),
+      machines: s.machines.map((m) => ({ ...m, imageId: NEW_IMAGE })),
+    };
+    assert.deepEqual(plan(input(s)), { kind: 'done' });
+  });
+
+  it('replaces machines at the target version whose image differs (image rotation)', () => {
+    let s = cluster(['cp-a', 'cp-b', 'cp-c']);
+    s = { ...s, nodes: s.nodes.map((n) => ({ ...n, kubeletVersion: FROM })) };
+    const d = plan(input(s, { desired: desired({ version: FROM }) }));
+    assert.match(d.kind === 'step' ? d.reason : '', /image ami-old != ami-new/);
+  });
+
+  it('waits for a replacement that is still joining', () => {
+    const d = plan(input(withReplacement(cluster(['cp-a', 'cp-b', 'cp-c']), 'cp-a', 'learner')));
+    assert.deepEqual([d.kind, d.kind === 'wait' && d.code], ['wait', 'replacement.joining']);
+  });
+
+  it('rolls back a replacement that did not join within the machine timeout, removing its learner', () => {
+    const base = cluster(['cp-a', 'cp-b', 'cp-c']);
+    const s = withReplacement(base, 'cp-a', 'learner', { launchedAt: new Date(base.at.getTime() - 700_000) });
+    const d = plan(input(s));
+    assert.equal(stepKind(d), 'rollback');
+    assert.equal(d.kind === 'step' && d.step.kind === 'rollback' && d.step.members.length, 1);
+    assert.equal(d.kind === 'step' && d.step.kind === 'rollback' && d.step.members[0]?.isLearner, true);
+  });
+
+  it('never creates a second replacement while one is in flight', () => {
+    const d = plan(input(withReplacement(cluster(['cp-a', 'cp-b', 'cp-c']), 'cp-a', 'launched')));
+    assert.notEqual(stepKind(d), 'create-replacement');
+  });
+
+  it('retires the old machine in the safe order once the replacement joined', () => {
+    let s = withReplacement(cluster(['cp-a', 'cp-b', 'cp-c']), 'cp-a', 'joined');
+    const sequence: string[] = [];
+    // Apply each planned step's effect by hand, as the real world would, and record the order.
+    for (let i = 0; i < 10; i++) {
+      const d = plan(input(s));
+      if (d.kind !== 'step') {
+        sequence.push(d.kind);
+        break;
+      }
+      sequence.push(d.step.kind);
+      const step = d.step;
+      if (step.kind === 'create-replacement') break;
+      if (step.kind === 'register-target') s = setTarget(s, step.machineId, 'healthy');
+      else if (step.kind === 'deregister-target') s = setTarget(s, step.machineId, 'unused');
+      else if (step.kind === 'drain')
+        s = editNode(s, 'cp-a', { unschedulable: true, annotations: { [DRAINED_ANNOTATION]: RUN } });
+      else if (step.kind === 'move-leader') s = { ...s, etcd: { ...s.etcd, leaderId: step.toId } };
+      else if (step.kind === 'remove-member') s = removeMember(s, 'cp-a');
+      else if (step.kind === 'terminate') s = setMachine(s, 'i-cp-a', { state: 'terminated' });
+      else if (step.kind === 'delete-node') s = { ...s, nodes: s.nodes.filter((n) => n.name !== 'cp-a') };
+    }
+    assert.deepEqual(sequence, [
+      'register-target',
+      'deregister-target',
+      'drain',
+      'move-leader',
+      'remove-member',
+      'terminate',
+      'delete-node',
+      'create-replacement',
+    ]);
+  });
+
+  it('does not move leadership when the old member does not lead', () => {
+    let s = withReplacement(cluster(['cp-a', 'cp-b', 'cp-c']), 'cp-a', 'joined');
+    s = setTarget(setTarget(s, 'i-r-cp-a', 'healthy'), 'i-cp-a', 'unused');
+    s = editNode(s, 'cp-a', { unschedulable: true, annotations: { [DRAINED_ANNOTATION]: RUN } });
+    const other = s.etcd.members.find((m) => m.name === 'cp-b')!.id;
+    s = { ...s, etcd: { ...s.etcd, leaderId: other } };
+    assert.equal(stepKind(plan(input(s))), 'remove-member');
+  });
+
+  it('refuses to remove a member when the rest would lose quorum', () => {
+    let s = withReplacement(cluster(['cp-a', 'cp-b', 'cp-c']), 'cp-a', 'joined');
+    s = setTarget(setTarget(s, 'i-r-cp-a', 'healthy'), 'i-cp-a', 'unused');
+    s = editNode(s, 'cp-a', { unschedulable: true, annotations: { [DRAINED_ANNOTATION]: RUN } });
+    const b = s.etcd.members.find((m) => m.name === 'cp-b')!.id;
+    const c = s.etcd.members.find((m) => m.name === 'cp-c')!.id;
+    s = {
+      ...s,
+      etcd: {
+        ...s.etcd,
+        leaderId: c,
+        endpoints: s.etcd.endpoints.map((e) => (e.memberId === b ? { ...e, healthy: false } : e)),
+      },
+    };
+    const d = plan(input(s, { gateStreak: 0 }));
+    assert.notEqual(stepKind(d), 'remove-member');
+  });
+
+  it('does not roll back once the old machine is being retired', () => {
+    const base = cluster(['cp-a', 'cp-b', 'cp-c']);
+    let s = withReplacement(base, 'cp-a', 'joined', { launchedAt: new Date(base.at.getTime() - 10_000_000) });
+    s = editNode(s, 'cp-a', { unschedulable: true });
+    assert.notEqual(stepKind(plan(input(s))), 'rollback');
+  });
+
+  it('blocks on an etcd member that belongs to no node, naming it in hex', () => {
+    let s = cluster(['cp-a', 'cp-b', 'cp-c']);
+    s = {
+      ...s,
+      nodes: s.nodes.map((n) => ({ ...n, kubeletVersion: TO })),
+      machines: s.machines.map((m) => ({ ...m, imageId: NEW_IMAGE })),
+    };
+    s = {
+      ...s,
+      etcd: {
+        ...s.etcd,
+        members: [
+          ...s.etcd.members,
+          { id: '18446744073709551615', name: 'ghost', peerUrls: [], clientUrls: [], isLearner: false },
+        ],
+      },
+    };
+    const d = plan(input(s));
+    assert.equal(d.kind, 'blocked');
+    assert.match(d.kind === 'blocked' ? `${d.reason} ${d.hint}` : '', /ffffffffffffffff/);
+  });
+
+  it('continues an interrupted rollback: a terminated replacement whose Node remains', () => {
+    let s = withReplacement(cluster(['cp-a', 'cp-b', 'cp-c']), 'cp-a', 'joined');
+    s = setMachine(s, 'i-r-cp-a', { state: 'terminated' });
+    assert.equal(stepKind(plan(input(s))), 'rollback');
+  });
+
+  it('counts attempts so a retry after a rollback gets a fresh idempotency token', () => {
+    let s = cluster(['cp-a', 'cp-b', 'cp-c']);
+    s = withReplacement(s, 'cp-a', 'launched', { state: 'terminated' });
+    const d = plan(input(s));
+    assert.equal(d.kind === 'step' && d.step.kind === 'create-replacement' && d.step.attempt, 2);
+  });
+
+  it('replaces a single-machine control plane through a second member', () => {
+    const d = plan(input(cluster(['solo'])));
+    assert.equal(stepKind(d), 'create-replacement');
+  });
+});
