@@ -36,14 +36,25 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
     case 'create-replacement': {
       const token = replacementToken(ctx.runId, step.old.id, step.attempt);
       const userData = await ctx.userDataFor?.(step);
-      const replacement = await ports.provider.createReplacement({
-        replaces: step.old,
-        runId: ctx.runId,
-        token,
-        desired: ctx.desired,
-        userData,
-        tags: { 'kubeswap.io/attempt': String(step.attempt) },
-      });
+      const replacement = await ports.provider
+        .createReplacement({
+          replaces: step.old,
+          runId: ctx.runId,
+          token,
+          desired: ctx.desired,
+          userData,
+          tags: { 'kubeswap.io/attempt': String(step.attempt) },
+        })
+        .catch((err: unknown) => {
+          // No capacity anywhere the old machine may move: nothing was created, the old one is untouched.
+          if ((err as { code?: string }).code === 'capacity.insufficient') {
+            throw new KubeswapError('rolled-back', 'replacement.no-capacity', (err as Error).message, {
+              hint: (err as { hint?: string }).hint ?? 'retry later or choose another instance type in the launch template',
+              cause: err,
+            });
+          }
+          throw err;
+        });
       emit('swap.started', `replacing ${step.oldNode} (${step.old.id})`, {
         oldMachine: step.old.id,
         attempt: step.attempt,

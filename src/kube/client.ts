@@ -1,0 +1,92 @@
+// The KubePort over @kubernetes/client-node 2.x: loads the kubeconfig, builds the API clients with a
+// request timeout, and assembles the concern modules. Nothing here interprets cluster state.
+import { type KubeconfigOptions, type KubeconfigSummary, loadKubeconfig } from './config.ts';
+import { createLease, deleteLease, getLease, replaceLease } from './leases.ts';
+import {
+  annotateNode,
+  deleteNode,
+  etcdClientUrls,
+  listNodes,
+  recordNodeEvent,
+  setUnschedulable,
+} from './nodes.ts';
+import {
+  createConfigMap,
+  createSecret,
+  deleteConfigMap,
+  deleteSecret,
+  getConfigMap,
+  getSecret,
+  listSecrets,
+  replaceConfigMap,
+} from './objects.ts';
+import { evictPod, listDisruptionBudgets, podExists, podsOnNode } from './pods.ts';
+import type { KubePort } from './port.ts';
+import { ensureRbac, rbacExists } from './rbac.ts';
+import { connectApis, DEFAULT_REQUEST_TIMEOUT_MS, type KubeApis } from './transport.ts';
+
+export interface OpenKubeOptions extends KubeconfigOptions {
+  /** Per-request timeout; a request that takes longer fails with KubeUnavailableError. */
+  timeoutMs?: number;
+}
+
+/** The port plus where it points, for messages ("talking to X as Y"). */
+export interface Kube extends KubePort {
+  readonly summary: KubeconfigSummary;
+}
+
+/** Opens the port. Throws KubeConfigError when no usable kubeconfig or context is found; makes no request. */
+export function openKube(options: OpenKubeOptions = {}): Kube {
+  const { kc, summary } = loadKubeconfig(options);
+  const apis = connectApis(kc, summary, options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
+  return { summary, ...kubePortOver(apis) };
+}
+
+/** Loads the kubeconfig only to describe it (server, context, user), e.g. for `plan` output and errors. */
+export function kubeconfigSummary(options: KubeconfigOptions = {}): KubeconfigSummary {
+  return loadKubeconfig(options).summary;
+}
+
+export function kubePortOver(apis: KubeApis): KubePort {
+  return {
+    serverVersion: async () => {
+      try {
+        return (await apis.version.getCode()).gitVersion;
+      } catch (err) {
+        throw apis.fail(err, 'read the API server version');
+      }
+    },
+    etcdClientUrls: () => etcdClientUrls(apis),
+    listNodes: () => listNodes(apis),
+    deleteNode: (name) => deleteNode(apis, name),
+    annotateNode: (name, annotations) => annotateNode(apis, name, annotations),
+    setUnschedulable: (name, unschedulable) => setUnschedulable(apis, name, unschedulable),
+    recordNodeEvent: (event) => recordNodeEvent(apis, event),
+
+    podsOnNode: (node) => podsOnNode(apis, node),
+    evictPod: (namespace, name) => evictPod(apis, namespace, name),
+    podExists: (namespace, name, uid) => podExists(apis, namespace, name, uid),
+    listDisruptionBudgets: (namespace) => listDisruptionBudgets(apis, namespace),
+
+    getConfigMap: (namespace, name) => getConfigMap(apis, namespace, name),
+    createConfigMap: (cm) => createConfigMap(apis, cm),
+    replaceConfigMap: (cm) => replaceConfigMap(apis, cm),
+    deleteConfigMap: (namespace, name) => deleteConfigMap(apis, namespace, name),
+
+    getSecret: (namespace, name) => getSecret(apis, namespace, name),
+    listSecrets: (namespace, options) => listSecrets(apis, namespace, options),
+    createSecret: (secret) => createSecret(apis, secret),
+    deleteSecret: (namespace, name) => deleteSecret(apis, namespace, name),
+
+    ensureRbac: (objects) => ensureRbac(apis, objects),
+    rbacExists: (object) => rbacExists(apis, object),
+
+    getLease: (namespace, name) => getLease(apis, namespace, name),
+    createLease: (lease) => createLease(apis, lease),
+    replaceLease: (lease) => replaceLease(apis, lease),
+    deleteLease: (namespace, name) => deleteLease(apis, namespace, name),
+
+    close: () => apis.close(),
+  };
+}
+

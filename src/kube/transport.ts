@@ -1,0 +1,92 @@
+// The typed API clients of @kubernetes/client-node 2.x, built over one Configuration whose middleware
+// every call goes through: a request timeout (2.x, like 1.x, has none by default) and a shared
+// connection pool (2.0.1 builds a fresh undici Agent for every request in applySecurityAuthentication,
+// so each call would open a new TLS connection and leave an idle socket behind).
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  createConfiguration,
+  type KubeConfig,
+  type ObservableMiddleware,
+  Observable,
+  PolicyV1Api,
+  RbacAuthorizationV1Api,
+  type RequestContext,
+  ServerConfiguration,
+  setHeaderMiddleware,
+  VersionApi,
+} from '@kubernetes/client-node';
+import { type KubeError, type KubeIdentity, kubeError } from './errors.ts';
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+/** What each concern module (nodes, pods, objects, rbac, leases) needs to talk to the API server. */
+export interface KubeApis {
+  core: CoreV1Api;
+  policy: PolicyV1Api;
+  rbac: RbacAuthorizationV1Api;
+  coordination: CoordinationV1Api;
+  version: VersionApi;
+  who: KubeIdentity;
+  /** Wraps a failure of `operation` for the user; call sites handle the statuses they expect first. */
+  fail(err: unknown, operation: string): KubeError;
+  /** Closes pooled connections so the process can exit promptly. */
+  close(): void;
+}
+
+type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
+
+export function connectApis(kc: KubeConfig, who: KubeIdentity, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): KubeApis {
+  const pool = sharedDispatcher();
+  const configuration = createConfiguration({
+    baseServer: new ServerConfiguration(who.server, {}),
+    authMethods: { default: kc },
+    // Order does not matter: the generated ObservableAPI reverses this array in place on every call.
+    middleware: [setHeaderMiddleware('User-Agent', 'kubeswap'), requestTimeout(timeoutMs), pool.middleware],
+  });
+  return {
+    core: new CoreV1Api(configuration),
+    policy: new PolicyV1Api(configuration),
+    rbac: new RbacAuthorizationV1Api(configuration),
+    coordination: new CoordinationV1Api(configuration),
+    version: new VersionApi(configuration),
+    who,
+    fail: (err, operation) => kubeError(err, operation, who),
+    close: pool.close,
+  };
+}
+
+/** Aborts a request (headers and body) that takes longer than `ms`; undici rejects with a TimeoutError. */
+export function requestTimeout(ms: number): ObservableMiddleware {
+  return {
+    pre: (ctx) => {
+      ctx.setSignal(AbortSignal.timeout(ms));
+      return new Observable(Promise.resolve(ctx));
+    },
+    post: (res) => new Observable(Promise.resolve(res)),
+  };
+}
+
+/**
+ * Reuses the dispatcher the library built for the first request. Our KubeConfig never changes
+ * cluster or user, so every later one would be identical. (An exec plugin that rotates client
+ * certificates would keep its first certificate; token-based plugins are unaffected: tokens are headers.)
+ */
+function sharedDispatcher(): { middleware: ObservableMiddleware; close(): void } {
+  let shared: Dispatcher | undefined;
+  return {
+    middleware: {
+      pre: (ctx) => {
+        if (shared) ctx.setDispatcher(shared);
+        else shared = ctx.getDispatcher();
+        return new Observable(Promise.resolve(ctx));
+      },
+      post: (res) => new Observable(Promise.resolve(res)),
+    },
+    close: () => {
+      const dispatcher = shared as { close?: () => Promise<void> } | undefined;
+      shared = undefined;
+      void dispatcher?.close?.().catch(() => {});
+    },
+  };
+}
