@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { flattenFile, resolveSettings } from '../../src/cli/settings.ts';
+
+const base = { launchTemplate: 'lt-1' };
+
+describe('settings', () => {
+  it('layers defaults < file < env/flags', () => {
+    const file = flattenFile({ to: 'v1.37.1', drainTimeout: '5m', provider: { region: 'eu-west-1', launchTemplate: 'lt-file' } });
+    const { settings, problems } = resolveSettings('apply', [file, { to: 'v1.37.2' }]);
+    assert.deepEqual(problems, []);
+    assert.equal(settings.to, 'v1.37.2');
+    assert.equal(settings.drainTimeoutMs, 300_000);
+    assert.equal(settings.machineTimeoutMs, 20 * 60_000);
+    assert.equal(settings.provider.region, 'eu-west-1');
+    assert.equal(settings.provider.launchTemplate, 'lt-file');
+  });
+
+  it('maps the grouped etcd and provider keys of a config file to flag names', () => {
+    const flat = flattenFile({ etcd: { endpoints: ['https://a:2379'], ca: 'ca.crt' }, provider: { name: 'aws-ec2', endpoint: 'http://x' } });
+    assert.deepEqual(flat, { etcdEndpoints: ['https://a:2379'], etcdCa: 'ca.crt', provider: 'aws-ec2', awsEndpoint: 'http://x' });
+  });
+
+  it('reports every problem at once', () => {
+    const { problems } = resolveSettings('apply', [
+      { to: '1.37', maxSurge: 2, gatePasses: 0, output: 'yaml', drainTimeout: 'soon', etcdEndpoints: 'a:2379', etcdCa: '/nope/ca.crt' },
+    ]);
+    const codes = problems.map((p) => p.code).sort();
+    assert.deepEqual(codes, [
+      'input.duration',
+      'input.etcd-endpoint',
+      'input.file-missing',
+      'input.gate-passes',
+      'input.launch-template',
+      'input.max-surge',
+      'input.output',
+      'input.version',
+    ]);
+  });
+
+  it('needs a target for plan and apply but not for status', () => {
+    assert.ok(resolveSettings('apply', [base]).problems.some((p) => p.code === 'input.no-target'));
+    assert.deepEqual(resolveSettings('status', [{}]).problems, []);
+  });
+
+  it('splits comma-separated etcd endpoints', () => {
+    const { settings } = resolveSettings('plan', [{ ...base, to: 'v1.37.2', etcdEndpoints: 'https://a:2379, https://b:2379' }]);
+    assert.deepEqual(settings.etcd.endpoints, ['https://a:2379', 'https://b:2379']);
+  });
+});
