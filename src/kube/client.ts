@@ -2,14 +2,7 @@
 // request timeout, and assembles the concern modules. Nothing here interprets cluster state.
 import { type KubeconfigOptions, type KubeconfigSummary, loadKubeconfig } from './config.ts';
 import { createLease, deleteLease, getLease, replaceLease } from './leases.ts';
-import {
-  annotateNode,
-  deleteNode,
-  etcdClientUrls,
-  listNodes,
-  recordNodeEvent,
-  setUnschedulable,
-} from './nodes.ts';
+import { annotateNode, deleteNode, etcdClientUrls, listNodes, recordNodeEvent, setUnschedulable } from './nodes.ts';
 import {
   createConfigMap,
   createSecret,
@@ -89,4 +82,3 @@ export function kubePortOver(apis: KubeApis): KubePort {
     close: () => apis.close(),
   };
 }
-

@@ -3,7 +3,7 @@
 // (or fail with a confusing "HTTP protocol is not allowed"), so we resolve the source ourselves.
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeConfigError, type KubeIdentity } from './errors.ts';
 
@@ -48,7 +48,7 @@ export function loadKubeconfig(options: KubeconfigOptions = {}, env?: Kubeconfig
       source = options.kubeconfig;
     } else if (kubeconfigEnv) {
       // Merged like kubectl: the first file that sets current-context wins; missing files are skipped.
-      const files = kubeconfigEnv.split(':').filter((f) => f && exists(f));
+      const files = kubeconfigEnv.split(delimiter).filter((f) => f && exists(f));
       if (files.length === 0) throw new KubeConfigError(`no file named in $KUBECONFIG exists (${kubeconfigEnv})`);
       kc.loadFromFile(files[0]!);
       for (const file of files.slice(1)) mergeFirstWins(kc, file);

@@ -55,7 +55,8 @@ export async function drainNode(kube: KubePort, node: string, options: DrainOpti
     for (const uid of evicted.keys()) if (!onNode.has(uid)) evicted.delete(uid);
     if (refused.size === 0 && evicted.size === 0) return { ok: true };
 
-    if (clock.now().getTime() >= deadline) return { ok: false, blocking: await describeBlockers(kube, refused, evicted) };
+    if (clock.now().getTime() >= deadline)
+      return { ok: false, blocking: await describeBlockers(kube, refused, evicted) };
     await clock.sleep(Math.min(options.pollMs, Math.max(0, deadline - clock.now().getTime())), signal);
   }
 }
@@ -68,7 +69,11 @@ async function describeBlockers(
   const budgets = refused.size > 0 ? await kube.listDisruptionBudgets() : [];
   const name = (p: PodOnNode) => `${p.namespace}/${p.name}`;
   return [
-    ...[...refused.values()].map((p) => ({ pod: name(p), pdbs: budgetsBlocking(p, budgets), waitingFor: 'eviction' as const })),
+    ...[...refused.values()].map((p) => ({
+      pod: name(p),
+      pdbs: budgetsBlocking(p, budgets),
+      waitingFor: 'eviction' as const,
+    })),
     ...[...terminating.values()].map((p) => ({ pod: name(p), pdbs: [], waitingFor: 'termination' as const })),
   ];
 }

@@ -71,12 +71,15 @@ export type AcquireResult =
 
 export async function acquireLock(kube: KubePort, options: LockOptions): Promise<AcquireResult> {
   const { namespace = LOCK_NAMESPACE, name = LOCK_NAME, holder, ttlSeconds, now } = options;
-  // Two rounds: losing a create or replace race once means re-reading and judging the winner.
-  for (let round = 0; ; round++) {
+  // Losing a create or replace race means re-reading and judging the winner; a third loss in a row means
+  // someone else is actively writing the lease, so refuse rather than spin.
+  for (let round = 0; round < 3; round++) {
     const lease = await kube.getLease(namespace, name);
     if (!lease) {
       const fresh = { namespace, name, holderIdentity: holder, leaseDurationSeconds: ttlSeconds, leaseTransitions: 0 };
-      if ((await kube.createLease({ ...fresh, acquireTime: now, renewTime: now })) === 'created') return { acquired: true };
+      if ((await kube.createLease({ ...fresh, acquireTime: now, renewTime: now })) === 'created') {
+        return { acquired: true };
+      }
       continue;
     }
     const state = lockState(lease, holder, now, options.pidAlive);
@@ -92,8 +95,7 @@ export async function acquireLock(kube: KubePort, options: LockOptions): Promise
         leaseTransitions: (lease.leaseTransitions ?? 0) + (takeover ? 1 : 0),
       });
     } catch (err) {
-      if (err instanceof ConflictError && round === 0) continue;
-      if (err instanceof ConflictError) return refusedAfterRace(kube, namespace, name, now);
+      if (err instanceof ConflictError) continue;
       throw err;
     }
     if (state.kind === 'expired' || state.kind === 'dead-process') {
@@ -101,11 +103,16 @@ export async function acquireLock(kube: KubePort, options: LockOptions): Promise
     }
     return { acquired: true };
   }
+  return refusedAfterRace(kube, namespace, name, now);
 }
 
 async function refusedAfterRace(kube: KubePort, namespace: string, name: string, now: Date): Promise<AcquireResult> {
   const lease = await kube.getLease(namespace, name);
-  return { acquired: false, holder: lease?.holderIdentity ?? '(unknown)', expiresAt: (lease && leaseExpiry(lease)) ?? now };
+  return {
+    acquired: false,
+    holder: lease?.holderIdentity ?? '(unknown)',
+    expiresAt: (lease && leaseExpiry(lease)) ?? now,
+  };
 }
 
 export type RenewResult = { renewed: true } | { renewed: false; holder?: string };

@@ -3,9 +3,9 @@
 // V1MicroTime serializes with 6. Read back, the library hands these fields over as strings.
 import { type V1Lease, V1MicroTime } from '@kubernetes/client-node';
 import { statusCode } from './errors.ts';
-import { toDate } from './wire.ts';
 import { ConflictError, type LeaseView } from './port.ts';
 import type { KubeApis } from './transport.ts';
+import { toDate } from './wire.ts';
 
 export function toLeaseView(lease: V1Lease): LeaseView {
   const spec = lease.spec ?? {};

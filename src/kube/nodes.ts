@@ -1,17 +1,17 @@
 // Nodes as the engine sees them: readiness, role, machine link, kubelet version, and the mirror pods
 // of the control-plane static pods kubeadm runs on them.
 import { hostname } from 'node:os';
-import { PatchStrategy, setHeaderOptions, type V1Node, type V1Pod, V1MicroTime } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, V1MicroTime, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import {
   CONTROL_PLANE_COMPONENTS,
   type ControlPlaneComponent,
   type NodeView,
   type StaticPodView,
 } from '../engine/model.ts';
-import type { NodeEvent } from './port.ts';
-import { listAll, toDate } from './wire.ts';
 import { statusCode } from './errors.ts';
+import type { NodeEvent } from './port.ts';
 import type { KubeApis } from './transport.ts';
+import { listAll, toDate } from './wire.ts';
 
 export const CONTROL_PLANE_LABEL = 'node-role.kubernetes.io/control-plane';
 /** kubeadm before 1.20 labelled control-plane nodes only with this; 1.20-1.24 set both. */
@@ -83,7 +83,9 @@ export const ETCD_CLIENT_URLS_ANNOTATION = 'kubeadm.kubernetes.io/etcd.advertise
 export function etcdClientUrlsOf(kubeSystemPods: V1Pod[]): string[] {
   const urls = kubeSystemPods
     .filter((p) => p.metadata?.name?.startsWith('etcd-') && p.metadata.annotations?.[ETCD_CLIENT_URLS_ANNOTATION])
-    .sort((a, b) => (a.spec?.nodeName ?? a.metadata?.name ?? '').localeCompare(b.spec?.nodeName ?? b.metadata?.name ?? ''))
+    .sort((a, b) =>
+      (a.spec?.nodeName ?? a.metadata?.name ?? '').localeCompare(b.spec?.nodeName ?? b.metadata?.name ?? ''),
+    )
     .flatMap((p) => p.metadata!.annotations![ETCD_CLIENT_URLS_ANNOTATION]!.split(','))
     .map((u) => u.trim())
     .filter(Boolean);

@@ -1,10 +1,10 @@
 // ConfigMaps (kubeadm-config, kubelet-config, our progress record) and Secrets (bootstrap tokens,
 // kubeadm-certs). Writes are create-if-missing or replace guarded by resourceVersion, never blind.
 import type { V1ConfigMap, V1Secret } from '@kubernetes/client-node';
-import { listAll } from './wire.ts';
-import { type ConfigMapView, ConflictError, type SecretView } from './port.ts';
 import { statusCode } from './errors.ts';
+import { type ConfigMapView, ConflictError, type SecretView } from './port.ts';
 import type { KubeApis } from './transport.ts';
+import { listAll } from './wire.ts';
 
 export function toConfigMapView(cm: V1ConfigMap): ConfigMapView {
   return {
@@ -20,7 +20,8 @@ export function toConfigMapView(cm: V1ConfigMap): ConfigMapView {
 /** Secret data arrives base64-encoded; values we handle (tokens, PEM, keys) are text. */
 export function toSecretView(secret: V1Secret): SecretView {
   const data: Record<string, string> = {};
-  for (const [key, value] of Object.entries(secret.data ?? {})) data[key] = Buffer.from(value, 'base64').toString('utf8');
+  for (const [key, value] of Object.entries(secret.data ?? {}))
+    data[key] = Buffer.from(value, 'base64').toString('utf8');
   return {
     namespace: secret.metadata?.namespace ?? '',
     name: secret.metadata?.name ?? '',
@@ -53,7 +54,10 @@ export async function getConfigMap(apis: KubeApis, namespace: string, name: stri
 export async function createConfigMap(apis: KubeApis, cm: Omit<ConfigMapView, 'resourceVersion'>) {
   const { namespace, name, labels, annotations, data } = cm;
   try {
-    await apis.core.createNamespacedConfigMap({ namespace, body: { metadata: { namespace, name, labels, annotations }, data } });
+    await apis.core.createNamespacedConfigMap({
+      namespace,
+      body: { metadata: { namespace, name, labels, annotations }, data },
+    });
     return 'created' as const;
   } catch (err) {
     if (statusCode(err) === 409) return 'exists' as const;
@@ -95,12 +99,22 @@ export async function getSecret(apis: KubeApis, namespace: string, name: string)
   }
 }
 
-export async function listSecrets(apis: KubeApis, namespace: string, options: { labelSelector?: string; type?: string }) {
+export async function listSecrets(
+  apis: KubeApis,
+  namespace: string,
+  options: { labelSelector?: string; type?: string },
+) {
   // Secrets support the `type` field selector, so filtering happens on the server.
   const fieldSelector = options.type ? `type=${options.type}` : undefined;
   try {
     const secrets = await listAll((_continue) =>
-      apis.core.listNamespacedSecret({ namespace, labelSelector: options.labelSelector, fieldSelector, limit: 500, _continue }),
+      apis.core.listNamespacedSecret({
+        namespace,
+        labelSelector: options.labelSelector,
+        fieldSelector,
+        limit: 500,
+        _continue,
+      }),
     );
     return secrets.map(toSecretView);
   } catch (err) {

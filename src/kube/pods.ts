@@ -1,11 +1,11 @@
 // Drain primitives: the pods on a node, the policy/v1 Eviction API, and the PodDisruptionBudgets
 // that make the API server refuse an eviction (HTTP 429).
 import type { V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
-import { MIRROR_ANNOTATION } from './nodes.ts';
-import { listAll } from './wire.ts';
-import type { DisruptionBudgetView, LabelRequirement, PodOnNode } from './port.ts';
 import { statusCode } from './errors.ts';
+import { MIRROR_ANNOTATION } from './nodes.ts';
+import type { DisruptionBudgetView, LabelRequirement, PodOnNode } from './port.ts';
 import type { KubeApis } from './transport.ts';
+import { listAll } from './wire.ts';
 
 export function toPodOnNode(pod: V1Pod): PodOnNode {
   return {
@@ -80,7 +80,11 @@ export async function podsOnNode(apis: KubeApis, node: string): Promise<PodOnNod
   }
 }
 
-export async function evictPod(apis: KubeApis, namespace: string, name: string): Promise<'evicted' | 'gone' | 'blocked'> {
+export async function evictPod(
+  apis: KubeApis,
+  namespace: string,
+  name: string,
+): Promise<'evicted' | 'gone' | 'blocked'> {
   try {
     await apis.core.createNamespacedPodEviction({
       namespace,

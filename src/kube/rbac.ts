@@ -72,7 +72,7 @@ export async function rbacExists(
   object: Pick<RbacObject, 'kind' | 'name'> & { namespace?: string },
 ): Promise<boolean> {
   const { rbac } = apis;
-  const { name, namespace } = object;
+  const { name } = object;
   try {
     switch (object.kind) {
       case 'Role':
