@@ -62,14 +62,19 @@ export class EtcdClient implements EtcdPort {
     return this.pool.any(this.known, 'etcd member list', (c) => c.memberList());
   }
 
+  /** Never throws: an endpoint that cannot even be dialled is reported unhealthy with the reason. */
   async health(endpoints: string[] = this.known): Promise<EtcdEndpointHealth[]> {
     return Promise.all(
       endpoints.map(async (endpoint) => {
-        const connection = this.pool.connection(endpoint);
-        const health = await checkEndpoint(connection);
-        // No status answer means the channel itself failed: start the next check on a fresh one.
-        if (!health.healthy && health.memberId === undefined) this.pool.retire(connection);
-        return health;
+        try {
+          const connection = this.pool.connection(endpoint);
+          const health = await checkEndpoint(connection);
+          // No status answer means the channel itself failed: start the next check on a fresh one.
+          if (!health.healthy && health.memberId === undefined) this.pool.retire(connection);
+          return health;
+        } catch (err) {
+          return { endpoint, healthy: false, error: err instanceof Error ? err.message : String(err), tookMs: 0 };
+        }
       }),
     );
   }
@@ -93,7 +98,11 @@ export class EtcdClient implements EtcdPort {
     const failures: string[] = [];
     for (const endpoint of ordered) {
       try {
-        const { endpoint: _from, ...result } = await saveSnapshot(this.pool.connection(endpoint), file, this.snapshotTimeoutMs);
+        const { endpoint: _from, ...result } = await saveSnapshot(
+          this.pool.connection(endpoint),
+          file,
+          this.snapshotTimeoutMs,
+        );
         return result;
       } catch (err) {
         failures.push(err instanceof Error ? err.message : String(err));

@@ -4,9 +4,9 @@
 import { noop } from 'cockatiel';
 import { Etcd3, EtcdPermissionDeniedError, type ISnapshotResponse } from 'etcd3';
 import type { EtcdAlarm, EtcdMember } from '../engine/model.ts';
-import type { EtcdTls } from './port.ts';
 import { toEtcdError } from './errors.ts';
 import { toAlarms, toMember } from './members.ts';
+import type { EtcdTls } from './port.ts';
 
 /** What `maintenance.status()` says about the member serving an endpoint. */
 export interface EndpointStatus {
@@ -137,9 +137,10 @@ class Etcd3Connection implements EndpointConnection {
     let first = true;
     try {
       for await (const message of messages) {
-        const revision = first ? message.header?.revision : undefined;
+        const header = first ? message.header : undefined;
+        const revision = header?.revision && String(header.revision) !== '0' ? String(header.revision) : undefined;
         first = false;
-        yield { blob: message.blob, ...(revision !== undefined ? { revision: String(revision) } : {}) };
+        yield { blob: message.blob, ...(revision ? { revision } : {}) };
       }
     } catch (err) {
       throw toEtcdError(err, this.endpoint, 'snapshot', timeoutMs);

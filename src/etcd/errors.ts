@@ -22,6 +22,8 @@ export type EtcdErrorCode =
   | 'etcd.no-other-member'
   | 'etcd.leader-unknown'
   | 'etcd.target-not-voter'
+  | 'etcd.cluster-unhealthy'
+  | 'etcd.not-enough-started'
   | 'etcd.snapshot-failed'
   | 'etcd.request-failed';
 
@@ -38,15 +40,20 @@ const FAILURE: Record<EtcdErrorCode, FailureClass> = {
   'etcd.no-other-member': 'blocked',
   'etcd.leader-unknown': 'blocked',
   'etcd.target-not-voter': 'blocked',
+  'etcd.cluster-unhealthy': 'blocked',
+  'etcd.not-enough-started': 'blocked',
   'etcd.snapshot-failed': 'internal',
   'etcd.request-failed': 'internal',
 };
 
 const HINT: Partial<Record<EtcdErrorCode, string>> = {
   'etcd.tls': 'check --etcd-ca/--etcd-cert/--etcd-key (kubeadm: etcd/ca.crt, apiserver-etcd-client.crt/.key)',
-  'etcd.permission-denied': 'use a client certificate etcd accepts, e.g. kubeadm\'s apiserver-etcd-client',
+  'etcd.permission-denied': "use a client certificate etcd accepts, e.g. kubeadm's apiserver-etcd-client",
   'etcd.unreachable': 'check --etcd-endpoints and that the members listen on their client URLs',
   'etcd.timeout': 'a member that does not answer within the deadline is down, partitioned, or lost quorum',
+  'etcd.cluster-unhealthy':
+    'etcd accepts membership changes only after the serving member has been connected to every voting member for 5 s; wait, or remove a dead member first',
+  'etcd.not-enough-started': 'the change would leave fewer started members than a quorum',
 };
 
 export class EtcdError extends KubeswapError {
@@ -74,6 +81,13 @@ export function toEtcdError(err: unknown, endpoint: string, action: string, time
   const make = (code: EtcdErrorCode, message: string) => new EtcdError(code, message, { endpoint, cause: err });
   if (/member not found/i.test(detail)) return make('etcd.member-not-found', `${at}: member not found`);
   if (/not leader/i.test(detail)) return make('etcd.not-leader', `${at}: this member is not the etcd leader`);
+  // ErrGRPCUnhealthy (UNAVAILABLE) answers a membership change while the serving member has not been
+  // connected to every voter for 5 s (etcdserver isConnectedFullySince): an answer, not a transport failure.
+  if (/unhealthy cluster/i.test(detail))
+    return make('etcd.cluster-unhealthy', `${at}: refused, etcd reports an unhealthy cluster`);
+  if (/not enough started members/i.test(detail)) {
+    return make('etcd.not-enough-started', `${at}: refused, not enough started members would remain`);
+  }
   if (err instanceof GRPCDeadlineExceededError) {
     const within = timeoutMs === undefined ? '' : ` within ${timeoutMs} ms`;
     return make('etcd.timeout', `${at}: no answer${within} (member down, partitioned, or without quorum)`);

@@ -28,7 +28,8 @@ export async function checkEndpoint(
   if (status.status === 'fulfilled') Object.assign(result, statusFields(status.value));
 
   if (read.status === 'rejected') return { ...result, error: messageOf(read.reason) };
-  if (alarms.status === 'rejected') return { ...result, error: `unable to fetch the alarm list: ${messageOf(alarms.reason)}` };
+  if (alarms.status === 'rejected')
+    return { ...result, error: `unable to fetch the alarm list: ${messageOf(alarms.reason)}` };
   if (alarms.value.length > 0) return { ...result, error: `active alarm(s): ${alarmNames(alarms.value)}` };
   return { ...result, healthy: true };
 }

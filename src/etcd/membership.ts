@@ -35,9 +35,14 @@ export async function moveLeader(
   targetId: string,
 ): Promise<void> {
   const target = members.find((m) => m.id === targetId);
-  if (!target) throw new EtcdError('etcd.member-not-found', `cannot move etcd leadership to ${targetId}: no such member`);
+  if (!target) {
+    throw new EtcdError('etcd.member-not-found', `cannot move etcd leadership to ${targetId}: no such member`);
+  }
   if (target.isLearner || !target.name) {
-    throw new EtcdError('etcd.target-not-voter', `cannot move etcd leadership to ${describeMember(target)}: not a started voting member`);
+    throw new EtcdError(
+      'etcd.target-not-voter',
+      `cannot move etcd leadership to ${describeMember(target)}: not a started voting member`,
+    );
   }
   const endpoints = candidateEndpoints(configured, members);
   for (let attempt = 1; ; attempt++) {
@@ -46,9 +51,12 @@ export async function moveLeader(
     if (leaderId === targetId) return;
     const leader = located.find((l) => l.status.memberId === leaderId);
     if (!leaderId || !leader) {
-      throw new EtcdError('etcd.leader-unknown', leaderId
-        ? `cannot move etcd leadership: leader ${leaderId} answers at none of ${endpoints.join(', ')}`
-        : `cannot move etcd leadership: no endpoint reports a leader (${located.length}/${endpoints.length} answered)`);
+      throw new EtcdError(
+        'etcd.leader-unknown',
+        leaderId
+          ? `cannot move etcd leadership: leader ${leaderId} answers at none of ${endpoints.join(', ')}`
+          : `cannot move etcd leadership: no endpoint reports a leader (${located.length}/${endpoints.length} answered)`,
+      );
     }
     try {
       await pool.use(leader.endpoint, (c) => c.moveLeader(targetId));
@@ -76,8 +84,12 @@ export async function removeMember(
     throw new EtcdError('etcd.last-member', `refusing to remove ${describeMember(member)}: it is the last etcd member`);
   }
   const own = new Set(member.clientUrls.map(normalizeEndpoint));
-  const others = candidateEndpoints(configured, members.filter((m) => m.id !== id)).filter((e) => !own.has(e));
+  const others = candidateEndpoints(
+    configured,
+    members.filter((m) => m.id !== id),
+  ).filter((e) => !own.has(e));
   const failures: string[] = [];
+  let refusal: EtcdError | undefined;
   for (const endpoint of others) {
     let outcome: 'removed' | 'same-member';
     try {
@@ -90,14 +102,19 @@ export async function removeMember(
     } catch (err) {
       // A lost answer to an applied removal shows up here on the next endpoint as "member not found".
       if (isMemberNotFound(err)) return 'gone';
-      // Anything etcd itself refused (e.g. quorum of started members) would be refused everywhere.
-      if (!isTransportFailure(err)) throw err;
+      // "unhealthy cluster" is judged by the serving member (its own peer connections): another may accept.
+      if (err instanceof EtcdError && err.code === 'etcd.cluster-unhealthy') refusal = err;
+      // Anything else etcd refused (e.g. not enough started members) would be refused everywhere.
+      else if (!isTransportFailure(err)) throw err;
       failures.push((err as Error).message);
       continue;
     }
     if (outcome === 'removed') return 'removed';
     failures.push(`${endpoint} is served by the member being removed`);
   }
-  throw new EtcdError('etcd.no-other-member',
-    `cannot remove ${describeMember(member)}: no other member answered (${failures.join('; ') || 'no endpoints'})`);
+  if (refusal) throw refusal;
+  throw new EtcdError(
+    'etcd.no-other-member',
+    `cannot remove ${describeMember(member)}: no other member answered (${failures.join('; ') || 'no endpoints'})`,
+  );
 }

@@ -6,6 +6,8 @@ import { normalizeEndpoint } from './members.ts';
 
 const TRANSPORT_FAILURES = new Set<string>(['etcd.unreachable', 'etcd.timeout', 'etcd.tls']);
 
+const ACTIONABLE: EtcdErrorCode[] = ['etcd.tls', 'etcd.permission-denied'];
+
 export function isTransportFailure(err: unknown): boolean {
   return err instanceof EtcdError && TRANSPORT_FAILURES.has(err.code);
 }
@@ -52,11 +54,14 @@ export class EndpointPool {
     } catch (err) {
       const failures = err instanceof AggregateError ? err.errors : [err];
       const detail = failures.map((f) => (f instanceof Error ? f.message : String(f))).join('; ');
-      // One shared cause (every endpoint rejects our certificate, say) keeps its code; a mix is summarized.
       const codes = new Set(failures.map((f) => (f instanceof EtcdError ? f.code : 'etcd.request-failed')));
       const [only] = codes;
+      // A certificate problem is the actionable cause even when some members are also down.
+      const actionable = ACTIONABLE.find((c) => codes.has(c));
       const code: EtcdErrorCode =
-        codes.size === 1 && only ? only : failures.every(isTransportFailure) ? 'etcd.unreachable' : 'etcd.request-failed';
+        (codes.size === 1 && only) ||
+        actionable ||
+        (failures.every(isTransportFailure) ? 'etcd.unreachable' : 'etcd.request-failed');
       throw new EtcdError(code, `${action} failed at every etcd endpoint: ${detail}`, { cause: err });
     }
   }

@@ -8,7 +8,12 @@ export function caCertHash(caPem: string | Buffer): string {
   try {
     certificate = new X509Certificate(caPem);
   } catch (err) {
-    throw new KubeswapError('invalid', 'kubeadm.ca-invalid', `the cluster CA is not a PEM certificate: ${(err as Error).message}`, { cause: err });
+    throw new KubeswapError(
+      'invalid',
+      'kubeadm.ca-invalid',
+      `the cluster CA is not a PEM certificate: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   const spki = certificate.publicKey.export({ type: 'spki', format: 'der' });
   return `sha256:${createHash('sha256').update(spki).digest('hex')}`;

@@ -1,13 +1,17 @@
 // The kubeadm-config ConfigMap (kube-system): ClusterConfiguration in kubeadm.k8s.io/v1beta2|v1beta3|v1beta4
 // and, up to kubeadm 1.21 only, ClusterStatus. We read a few fields and change exactly one value, leaving
 // the API version, every other field, comment and quote as kubeadm (or a person) wrote them.
-import { isMap, isScalar, parseDocument, type Document, type Scalar } from 'yaml';
+import { type Document, isMap, isScalar, parseDocument, type Scalar } from 'yaml';
 import { KubeswapError } from '../engine/errors.ts';
 import { parseTargetVersion } from './versions.ts';
 
 export const CLUSTER_CONFIGURATION_KEY = 'ClusterConfiguration';
 export const CLUSTER_STATUS_KEY = 'ClusterStatus';
-export const KUBEADM_API_VERSIONS = ['kubeadm.k8s.io/v1beta2', 'kubeadm.k8s.io/v1beta3', 'kubeadm.k8s.io/v1beta4'] as const;
+export const KUBEADM_API_VERSIONS = [
+  'kubeadm.k8s.io/v1beta2',
+  'kubeadm.k8s.io/v1beta3',
+  'kubeadm.k8s.io/v1beta4',
+] as const;
 export type KubeadmApiVersion = (typeof KUBEADM_API_VERSIONS)[number];
 
 export interface ExtraArg {
@@ -40,7 +44,8 @@ function invalid(code: string, message: string, cause?: unknown): KubeswapError 
 
 function parseYaml(text: string, what: string): Document.Parsed {
   const doc = parseDocument(text);
-  if (doc.errors.length > 0) throw invalid('kubeadm.config-invalid', `${what} is not valid YAML: ${doc.errors[0]!.message}`);
+  if (doc.errors.length > 0)
+    throw invalid('kubeadm.config-invalid', `${what} is not valid YAML: ${doc.errors[0]!.message}`);
   if (!isMap(doc.contents)) throw invalid('kubeadm.config-invalid', `${what} is not a YAML mapping`);
   return doc;
 }
@@ -60,13 +65,17 @@ export function parseClusterConfiguration(text: string): ClusterConfiguration {
   const config = parseYaml(text, `kubeadm-config ${CLUSTER_CONFIGURATION_KEY}`).toJS() as Record<string, any>;
   const apiVersion = config['apiVersion'];
   if (!KUBEADM_API_VERSIONS.includes(apiVersion)) {
-    throw invalid('kubeadm.api-version-unsupported', `ClusterConfiguration apiVersion "${apiVersion}" is not one of ${KUBEADM_API_VERSIONS.join(', ')}`);
+    throw invalid(
+      'kubeadm.api-version-unsupported',
+      `ClusterConfiguration apiVersion "${apiVersion}" is not one of ${KUBEADM_API_VERSIONS.join(', ')}`,
+    );
   }
   if (config['kind'] !== undefined && config['kind'] !== 'ClusterConfiguration') {
     throw invalid('kubeadm.config-invalid', `kubeadm-config ${CLUSTER_CONFIGURATION_KEY} has kind "${config['kind']}"`);
   }
   const kubernetesVersion = str(config['kubernetesVersion']);
-  if (!kubernetesVersion) throw invalid('kubeadm.no-kubernetes-version', 'ClusterConfiguration has no kubernetesVersion');
+  if (!kubernetesVersion)
+    throw invalid('kubeadm.no-kubernetes-version', 'ClusterConfiguration has no kubernetesVersion');
   const etcd = config['etcd'] ?? {};
   const networking = config['networking'] ?? {};
   return {
@@ -76,7 +85,11 @@ export function parseClusterConfiguration(text: string): ClusterConfiguration {
     clusterName: str(config['clusterName']),
     imageRepository: str(config['imageRepository']),
     certificatesDir: str(config['certificatesDir']),
-    networking: { dnsDomain: str(networking.dnsDomain), podSubnet: str(networking.podSubnet), serviceSubnet: str(networking.serviceSubnet) },
+    networking: {
+      dnsDomain: str(networking.dnsDomain),
+      podSubnet: str(networking.podSubnet),
+      serviceSubnet: str(networking.serviceSubnet),
+    },
     etcd: etcd.external
       ? {
           mode: 'external',
@@ -85,7 +98,12 @@ export function parseClusterConfiguration(text: string): ClusterConfiguration {
           certFile: str(etcd.external.certFile),
           keyFile: str(etcd.external.keyFile),
         }
-      : { mode: 'local', dataDir: str(etcd.local?.dataDir), imageTag: str(etcd.local?.imageTag), extraArgs: extraArgs(etcd.local?.extraArgs) },
+      : {
+          mode: 'local',
+          dataDir: str(etcd.local?.dataDir),
+          imageTag: str(etcd.local?.imageTag),
+          extraArgs: extraArgs(etcd.local?.extraArgs),
+        },
   };
 }
 
@@ -114,7 +132,11 @@ export function bumpKubernetesVersion(text: string, to: string): VersionBump {
   const previous = String(node.value);
   if (previous === target.text) return { text, changed: false, previous };
   const [start, valueEnd] = node.range;
-  return { text: text.slice(0, start) + quoted(target.text, node.type) + text.slice(valueEnd), changed: true, previous };
+  return {
+    text: text.slice(0, start) + quoted(target.text, node.type) + text.slice(valueEnd),
+    changed: true,
+    previous,
+  };
 }
 
 function quoted(value: string, type: Scalar.Type | undefined): string {

@@ -18,7 +18,11 @@ export interface ClusterStatus {
 function parse(text: string) {
   const doc = parseDocument(text);
   if (doc.errors.length > 0 || !isMap(doc.contents)) {
-    throw new KubeswapError('invalid', 'kubeadm.config-invalid', `kubeadm-config ClusterStatus is not a YAML mapping: ${doc.errors[0]?.message ?? ''}`);
+    throw new KubeswapError(
+      'invalid',
+      'kubeadm.config-invalid',
+      `kubeadm-config ClusterStatus is not a YAML mapping: ${doc.errors[0]?.message ?? ''}`,
+    );
   }
   return doc;
 }
@@ -27,7 +31,10 @@ export function parseClusterStatus(text: string): ClusterStatus {
   const status = parse(text).toJS() as { apiVersion?: string; apiEndpoints?: Record<string, Partial<ApiEndpoint>> };
   const apiEndpoints: Record<string, ApiEndpoint> = {};
   for (const [node, endpoint] of Object.entries(status.apiEndpoints ?? {})) {
-    apiEndpoints[node] = { advertiseAddress: String(endpoint?.advertiseAddress ?? ''), bindPort: Number(endpoint?.bindPort ?? 6443) };
+    apiEndpoints[node] = {
+      advertiseAddress: String(endpoint?.advertiseAddress ?? ''),
+      bindPort: Number(endpoint?.bindPort ?? 6443),
+    };
   }
   return { apiVersion: String(status.apiVersion ?? ''), apiEndpoints };
 }

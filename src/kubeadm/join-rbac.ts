@@ -26,7 +26,11 @@ const JOIN_RBAC: JoinRbacRow[] = [
     sinceMinor: 0,
     why: 'join reads the Node of its own name with the bootstrap token (AllowBootstrapTokensToGetNodes)',
     objects: [
-      { kind: 'ClusterRole', name: 'kubeadm:get-nodes', rules: [{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }] },
+      {
+        kind: 'ClusterRole',
+        name: 'kubeadm:get-nodes',
+        rules: [{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }],
+      },
       clusterRoleBinding('kubeadm:get-nodes', 'kubeadm:get-nodes', bootstrappers),
     ],
   },
@@ -82,7 +86,11 @@ const JOIN_RBAC: JoinRbacRow[] = [
     // From 1.29 admin.conf carries group kubeadm:cluster-admins instead of system:masters.
     sinceMinor: 29,
     why: 'admin.conf written by kubeadm >= 1.29 authenticates as group kubeadm:cluster-admins',
-    objects: [clusterRoleBinding('kubeadm:cluster-admins', 'cluster-admin', [{ kind: 'Group', name: 'kubeadm:cluster-admins' }])],
+    objects: [
+      clusterRoleBinding('kubeadm:cluster-admins', 'cluster-admin', [
+        { kind: 'Group', name: 'kubeadm:cluster-admins' },
+      ]),
+    ],
   },
 ];
 

@@ -47,7 +47,9 @@ export function kubeletConfigRbac(version: KubeVersion): RbacObject[] {
       kind: 'Role',
       namespace: KUBELET_CONFIG_NAMESPACE,
       name,
-      rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get'], resourceNames: [kubeletConfigMapName(version)] }],
+      rules: [
+        { apiGroups: [''], resources: ['configmaps'], verbs: ['get'], resourceNames: [kubeletConfigMapName(version)] },
+      ],
     },
     {
       kind: 'RoleBinding',
@@ -64,11 +66,16 @@ export function kubeletConfigRbac(version: KubeVersion): RbacObject[] {
 
 function version(text: string, what: string): KubeVersion {
   const parsed = parseKubeVersion(text);
-  if (!parsed) throw new KubeswapError('invalid', 'version.invalid', `${what} version "${text}" is not a Kubernetes version`);
+  if (!parsed)
+    throw new KubeswapError('invalid', 'version.invalid', `${what} version "${text}" is not a Kubernetes version`);
   return parsed;
 }
 
-export function kubeletConfigPlan(fromVersion: string, toVersion: string, existing: { configMaps: readonly string[] }): KubeletConfigPlan {
+export function kubeletConfigPlan(
+  fromVersion: string,
+  toVersion: string,
+  existing: { configMaps: readonly string[] },
+): KubeletConfigPlan {
   const from = version(fromVersion, 'current');
   const to = version(toVersion, 'target');
   const source = kubeletConfigMapName(from);
@@ -106,9 +113,14 @@ export async function ensureKubeletConfigAndRbac(kube: KubePort, plan: KubeletCo
   }
   if (missing.length > 0) {
     const source = plan.copy ? ` (and its source ${plan.copy.from} is missing too)` : '';
-    throw new KubeswapError('blocked', 'kubeadm.kubelet-config-missing', `kube-system/${missing.join(', ')} does not exist${source}`, {
-      hint: 'joining nodes download their kubelet configuration from it; re-upload it with `kubeadm init phase upload-config kubelet`',
-    });
+    throw new KubeswapError(
+      'blocked',
+      'kubeadm.kubelet-config-missing',
+      `kube-system/${missing.join(', ')} does not exist${source}`,
+      {
+        hint: 'joining nodes download their kubelet configuration from it; re-upload it with `kubeadm init phase upload-config kubelet`',
+      },
+    );
   }
   return created;
 }

@@ -110,7 +110,11 @@ export function assessUpgrade(input: UpgradeCheckInput): UpgradeAssessment {
   const to = parseTargetVersion(input.to);
   const from = parseKubeVersion(input.from);
   if (!to) {
-    problems.push({ code: 'version.invalid', message: `target version "${input.to}" is not a Kubernetes version`, hint: 'use vX.Y.Z, e.g. v1.37.2' });
+    problems.push({
+      code: 'version.invalid',
+      message: `target version "${input.to}" is not a Kubernetes version`,
+      hint: 'use vX.Y.Z, e.g. v1.37.2',
+    });
   }
   if (!from) {
     problems.push({
@@ -121,7 +125,10 @@ export function assessUpgrade(input: UpgradeCheckInput): UpgradeAssessment {
   }
   const unreadable = input.kubelets.filter((k) => !parseKubeVersion(k.version)).map((k) => k.node);
   if (unreadable.length > 0) {
-    problems.push({ code: 'kubelet.version-unreadable', message: `kubelet version unreadable on ${nodeList(unreadable)}` });
+    problems.push({
+      code: 'kubelet.version-unreadable',
+      message: `kubelet version unreadable on ${nodeList(unreadable)}`,
+    });
   }
   if (!to || !from) return { atTarget: false, nothingToDo: false, problems };
 
@@ -142,23 +149,34 @@ export function validateUpgrade(input: UpgradeCheckInput): Problem[] {
 function kindProblems(kind: UpgradeKind, from: KubeVersion, to: KubeVersion, allowPatchDowngrade: boolean): Problem[] {
   switch (kind) {
     case 'major-change':
-      return [{ code: 'version.major-change', message: `cannot change the major version from ${from.text} to ${to.text}` }];
+      return [
+        { code: 'version.major-change', message: `cannot change the major version from ${from.text} to ${to.text}` },
+      ];
     case 'skips-minor':
-      return [{
-        code: 'version.skips-minor',
-        message: `${from.text} -> ${to.text} skips a minor version; kubeadm upgrades one minor at a time`,
-        hint: `upgrade to v${from.major}.${from.minor + 1}.x first`,
-      }];
+      return [
+        {
+          code: 'version.skips-minor',
+          message: `${from.text} -> ${to.text} skips a minor version; kubeadm upgrades one minor at a time`,
+          hint: `upgrade to v${from.major}.${from.minor + 1}.x first`,
+        },
+      ];
     case 'minor-downgrade':
-      return [{ code: 'version.minor-downgrade', message: `${from.text} -> ${to.text} is a minor downgrade, which Kubernetes does not support` }];
+      return [
+        {
+          code: 'version.minor-downgrade',
+          message: `${from.text} -> ${to.text} is a minor downgrade, which Kubernetes does not support`,
+        },
+      ];
     case 'patch-downgrade':
       return allowPatchDowngrade
         ? []
-        : [{
-            code: 'version.patch-downgrade',
-            message: `${from.text} -> ${to.text} is a patch downgrade`,
-            hint: 'patch downgrades are possible but must be asked for explicitly',
-          }];
+        : [
+            {
+              code: 'version.patch-downgrade',
+              message: `${from.text} -> ${to.text} is a patch downgrade`,
+              hint: 'patch downgrades are possible but must be asked for explicitly',
+            },
+          ];
     default:
       return [];
   }
@@ -190,7 +208,11 @@ function skewProblems(kubelets: readonly KubeletVersionReport[], to: KubeVersion
     });
   }
   if (newer.length > 0) {
-    problems.push({ code: 'kubelet.newer-than-target', message: `kubelets newer than ${to.text}: ${nodeList(newer)}`, hint: 'a kubelet must never be newer than the apiserver' });
+    problems.push({
+      code: 'kubelet.newer-than-target',
+      message: `kubelets newer than ${to.text}: ${nodeList(newer)}`,
+      hint: 'a kubelet must never be newer than the apiserver',
+    });
   }
   if (controlPlaneBehind.length > 0) {
     problems.push({
