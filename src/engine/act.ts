@@ -49,7 +49,8 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
           // No capacity anywhere the old machine may move: nothing was created, the old one is untouched.
           if ((err as { code?: string }).code === 'capacity.insufficient') {
             throw new KubeswapError('rolled-back', 'replacement.no-capacity', (err as Error).message, {
-              hint: (err as { hint?: string }).hint ?? 'retry later or choose another instance type in the launch template',
+              hint:
+                (err as { hint?: string }).hint ?? 'retry later or choose another instance type in the launch template',
               cause: err,
             });
           }

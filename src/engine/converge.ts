@@ -29,6 +29,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
   let swaps = 0;
   let passes = 0;
   let lastWait = '';
+  let transientRetries = 0;
   const withTargets = (await ports.provider.apiTargets()) !== undefined;
   for (;;) {
     if (hooks.signal?.aborted) throw interrupted();
@@ -70,7 +71,19 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
           step: decision.step.kind,
           reason: decision.reason,
         });
-        await act(decision.step, ports, ctx, decision.machine);
+        try {
+          await act(decision.step, ports, ctx, decision.machine);
+        } catch (err) {
+          if (!isTransient(err) || ++transientRetries > MAX_TRANSIENT_RETRIES) throw err;
+          // etcd refuses membership changes for 5 s after the last one ("unhealthy cluster"), and
+          // a member may be briefly unreachable while another restarts: observe again and re-plan.
+          emit('wait', `${describeStep(decision.step)}: ${(err as Error).message}; retrying`, decision.machine, {
+            reason: (err as KubeswapError).code,
+          });
+          await ports.clock.sleep(ctx.options.pollIntervalMs, hooks.signal);
+          continue;
+        }
+        transientRetries = 0;
         steps++;
         if (decision.step.kind === 'delete-node') swaps++;
         // A step changes the world: the gate must hold anew on what it left behind.
@@ -79,6 +92,19 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
       }
     }
   }
+}
+
+/** About a minute at the default poll interval: longer than etcd's 5 s reconfiguration guard. */
+const MAX_TRANSIENT_RETRIES = 60;
+const TRANSIENT = new Set([
+  'etcd.cluster-unhealthy',
+  'etcd.not-enough-started',
+  'etcd.leader-unknown',
+  'etcd.not-leader',
+]);
+
+function isTransient(err: unknown): boolean {
+  return err instanceof KubeswapError && TRANSIENT.has(err.code);
 }
 
 export function interrupted(): KubeswapError {

@@ -46,7 +46,7 @@ export interface EtcdEndpointHealth {
   endpoint: string;
   /** Member answering at this endpoint, when it answered. */
   memberId?: string;
-  /** As `etcdctl endpoint health`: a linearizable read within the deadline and no CORRUPT alarm. */
+  /** As `etcdctl endpoint health` (3.6): a linearizable read within the deadline and no active alarm. */
   healthy: boolean;
   leaderId?: string;
   isLearner?: boolean;

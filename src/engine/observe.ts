@@ -1,8 +1,8 @@
 // Builds one Snapshot per pass. Reads run in parallel where they are independent; nothing here
 // writes. A failure to read a system the plan depends on is an error, not an empty list.
+import { agreedLeader } from '../etcd/members.ts';
 import { parseClusterConfiguration } from '../kubeadm/cluster-config.ts';
 import { KubeswapError } from './errors.ts';
-import type { EtcdEndpointHealth } from './model.ts';
 import type { Ports } from './ports.ts';
 import type { ClusterConfigView, Snapshot } from './snapshot.ts';
 
@@ -45,15 +45,13 @@ export async function observe(ports: Ports, options: { withTargets: boolean }): 
     at,
     kubeadm,
     nodes,
-    etcd: { members, alarms, endpoints: health, leaderId: agreedLeader(health) },
+    etcd: {
+      members,
+      alarms,
+      endpoints: health,
+      leaderId: agreedLeader(health.filter((h) => h.healthy).map((h) => h.leaderId)),
+    },
     machines,
     apiTargets,
   };
-}
-
-/** The leader most healthy endpoints report; undefined when none answered. */
-function agreedLeader(health: EtcdEndpointHealth[]): string | undefined {
-  const votes = new Map<string, number>();
-  for (const h of health) if (h.healthy && h.leaderId) votes.set(h.leaderId, (votes.get(h.leaderId) ?? 0) + 1);
-  return [...votes.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
 }

@@ -51,11 +51,7 @@ export function rfc3339(at: Date): string {
  * The Secret kubeadm's encodeTokenSecretData writes. A join token authenticates and signs cluster-info in the
  * kubeadm default-node-token group; a TTL proxy (copycerts createShortLivedBootstrapToken) has no usages at all.
  */
-export function tokenSecret(
-  id: string,
-  secret: string,
-  options: NewTokenOptions,
-): Omit<SecretView, 'resourceVersion'> {
+export function tokenSecret(id: string, secret: string, options: NewTokenOptions): Omit<SecretView, 'resourceVersion'> {
   const expires = new Date(options.now.getTime() + options.ttlSeconds * 1000);
   const data: Record<string, string> = {
     'token-id': id,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { main, type Io } from '../../src/cli/main.ts';
+import { type Io, main } from '../../src/cli/main.ts';
 
 function io(): Io & { out: string[]; err: string[] } {
   const out: string[] = [];
@@ -32,7 +32,10 @@ describe('kubeswap command line', () => {
 
   it('refuses a malformed version before contacting anything, exit 2', async () => {
     const t = io();
-    assert.equal(await main(['plan', '--to', 'latest', '--launch-template', 'lt-1', '--kubeconfig', '/nonexistent'], t), 2);
+    assert.equal(
+      await main(['plan', '--to', 'latest', '--launch-template', 'lt-1', '--kubeconfig', '/nonexistent'], t),
+      2,
+    );
     const text = t.err.join('');
     assert.match(text, /--to latest is not a Kubernetes version/);
     assert.match(text, /--kubeconfig \/nonexistent does not exist/);

@@ -5,7 +5,11 @@ const base = { launchTemplate: 'lt-1' };
 
 describe('settings', () => {
   it('layers defaults < file < env/flags', () => {
-    const file = flattenFile({ to: 'v1.37.1', drainTimeout: '5m', provider: { region: 'eu-west-1', launchTemplate: 'lt-file' } });
+    const file = flattenFile({
+      to: 'v1.37.1',
+      drainTimeout: '5m',
+      provider: { region: 'eu-west-1', launchTemplate: 'lt-file' },
+    });
     const { settings, problems } = resolveSettings('apply', [file, { to: 'v1.37.2' }]);
     assert.deepEqual(problems, []);
     assert.equal(settings.to, 'v1.37.2');
@@ -16,13 +20,29 @@ describe('settings', () => {
   });
 
   it('maps the grouped etcd and provider keys of a config file to flag names', () => {
-    const flat = flattenFile({ etcd: { endpoints: ['https://a:2379'], ca: 'ca.crt' }, provider: { name: 'aws-ec2', endpoint: 'http://x' } });
-    assert.deepEqual(flat, { etcdEndpoints: ['https://a:2379'], etcdCa: 'ca.crt', provider: 'aws-ec2', awsEndpoint: 'http://x' });
+    const flat = flattenFile({
+      etcd: { endpoints: ['https://a:2379'], ca: 'ca.crt' },
+      provider: { name: 'aws-ec2', endpoint: 'http://x' },
+    });
+    assert.deepEqual(flat, {
+      etcdEndpoints: ['https://a:2379'],
+      etcdCa: 'ca.crt',
+      provider: 'aws-ec2',
+      awsEndpoint: 'http://x',
+    });
   });
 
   it('reports every problem at once', () => {
     const { problems } = resolveSettings('apply', [
-      { to: '1.37', maxSurge: 2, gatePasses: 0, output: 'yaml', drainTimeout: 'soon', etcdEndpoints: 'a:2379', etcdCa: '/nope/ca.crt' },
+      {
+        to: '1.37',
+        maxSurge: 2,
+        gatePasses: 0,
+        output: 'yaml',
+        drainTimeout: 'soon',
+        etcdEndpoints: 'a:2379',
+        etcdCa: '/nope/ca.crt',
+      },
     ]);
     const codes = problems.map((p) => p.code).sort();
     assert.deepEqual(codes, [
@@ -43,7 +63,9 @@ describe('settings', () => {
   });
 
   it('splits comma-separated etcd endpoints', () => {
-    const { settings } = resolveSettings('plan', [{ ...base, to: 'v1.37.2', etcdEndpoints: 'https://a:2379, https://b:2379' }]);
+    const { settings } = resolveSettings('plan', [
+      { ...base, to: 'v1.37.2', etcdEndpoints: 'https://a:2379, https://b:2379' },
+    ]);
     assert.deepEqual(settings.etcd.endpoints, ['https://a:2379', 'https://b:2379']);
   });
 });
