@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline/promises';
 import yargs from 'yargs';
 import { describeError, invalid, KubeswapError } from '../engine/errors.ts';
 import { EventLog, fanOut } from '../engine/events.ts';
+import { asPreflightError } from '../engine/preflight-errors.ts';
 import { apply, inspect } from '../engine/run.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
 import { globalOptions, upgradeOptions } from './options.ts';
@@ -102,11 +103,15 @@ async function run(command: Settings['command'], args: FlatInput, io: Io): Promi
     if (allProblems.length > 0) throw invalid(allProblems);
     if (command === 'status') return await showStatus(settings, io);
     if (command === 'unlock') return await unlock(settings, io);
-    const wired = await wire(settings, emit);
+    const wired = await wire(settings, emit).catch((err: unknown) => {
+      throw asPreflightError(err);
+    });
     close = wired.close;
     const request = { version: settings.to, imageId: settings.image, force: settings.force };
     if (command === 'plan') {
-      const report = await inspect(wired.ports, request);
+      const report = await inspect(wired.ports, request).catch((err: unknown) => {
+        throw asPreflightError(err);
+      });
       if (settings.output === 'json')
         io.stdout.write(`${JSON.stringify({ code: 'plan.report', ...serializable(report) })}\n`);
       else io.stdout.write(formatPlan(report));
@@ -115,7 +120,9 @@ async function run(command: Settings['command'], args: FlatInput, io: Io): Promi
     }
     const options = engineOptions(settings);
     if (!settings.yes && !settings.dryRun) {
-      const report = await inspect(wired.ports, request);
+      const report = await inspect(wired.ports, request).catch((err: unknown) => {
+        throw asPreflightError(err);
+      });
       if (report.next.kind === 'done' && report.from === report.desired.version) {
         // Nothing would change: no confirmation needed.
       } else if (!io.stdinIsTTY && !io.confirm) {

@@ -13,6 +13,7 @@ import { KUBEADM_NAMESPACE, observe, readClusterConfig } from './observe.ts';
 import { findSwaps, gateFor, plan } from './planner.ts';
 import type { EngineOptions, Ports } from './ports.ts';
 import { preflight, type UpgradeRequest } from './preflight.ts';
+import { asPreflightError } from './preflight-errors.ts';
 import { prepareCluster } from './prepare.ts';
 import { newRunId, type ProgressRecord, readProgress, writeProgress } from './progress.ts';
 import { type Candidate, orderCandidates } from './selection.ts';
@@ -96,7 +97,9 @@ export async function apply(
   const elapsed = () => ports.clock.now().getTime() - started;
 
   // 1. Validate everything before touching anything.
-  const report = await inspect(ports, request);
+  const report = await inspect(ports, request).catch((err: unknown) => {
+    throw asPreflightError(err);
+  });
   emit('preflight.passed', `upgrade ${report.from} -> ${report.desired.version} with image ${report.desired.imageId}`);
   const versionBehind = report.from !== report.desired.version;
   if (report.next.kind === 'done' && !versionBehind) {

@@ -3,9 +3,9 @@
 // Kept apart from KubePort so the common port and its fakes stay unchanged; fold it in when the port grows bytes.
 import type { V1OwnerReference, V1Secret } from '@kubernetes/client-node';
 import type { BinarySecret, SecretBytesPort } from '../kubeadm/kubeadm-certs.ts';
+import type { OpenKubeOptions } from './client.ts';
 import { loadKubeconfig } from './config.ts';
 import { statusCode } from './errors.ts';
-import type { OpenKubeOptions } from './client.ts';
 import { connectApis, DEFAULT_REQUEST_TIMEOUT_MS, type KubeApis } from './transport.ts';
 
 export function openSecretBytes(options: OpenKubeOptions = {}): SecretBytesPort & { close(): void } {

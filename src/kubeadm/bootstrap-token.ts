@@ -109,20 +109,28 @@ export async function findRunToken(
 }
 
 export interface TokenCleanup {
+  /** Only this run's tokens (a run's own cleanup); default: every run's. */
+  runId?: string;
   /** The run starting or resuming: its tokens stay. */
   keepRunId?: string;
-  /** Delete only tokens that expire before this instant; without it every other kubeswap token goes. */
+  purpose?: TokenPurpose;
+  /** Token ids that stay (e.g. the one just created). */
+  keepIds?: readonly string[];
+  /** Only tokens that expire before this instant. */
   expiresBefore?: Date;
 }
 
 /**
- * Deletes tokens earlier kubeswap runs left (a killed run never reached its cleanup). Only Secrets carrying our
- * run label are touched: tokens made by `kubeadm token create` or by people have no such label.
+ * Deletes kubeswap's tokens: at the start of a run those a killed run left (it never reached its cleanup), at the
+ * end the run's own. Only Secrets carrying our run label are touched: `kubeadm token create` tokens have none.
  */
 export async function cleanupRunTokens(kube: KubePort, cleanup: TokenCleanup = {}): Promise<string[]> {
+  const selector = [cleanup.runId ? `${RUN_ID_LABEL}=${cleanup.runId}` : RUN_ID_LABEL];
+  if (cleanup.purpose) selector.push(`${TOKEN_PURPOSE_LABEL}=${cleanup.purpose}`);
   const deleted: string[] = [];
-  for (const secret of await kubeswapTokens(kube, RUN_ID_LABEL)) {
+  for (const secret of await kubeswapTokens(kube, selector.join(','))) {
     if (cleanup.keepRunId !== undefined && secret.labels[RUN_ID_LABEL] === cleanup.keepRunId) continue;
+    if (cleanup.keepIds?.includes(secret.data['token-id'] ?? '')) continue;
     if (cleanup.expiresBefore) {
       const expires = new Date(secret.data.expiration ?? '');
       if (!Number.isNaN(expires.getTime()) && expires >= cleanup.expiresBefore) continue;

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { KubeswapError, type Problem } from '../engine/errors.ts';
 import type { KubePort, RbacObject } from '../kube/port.ts';
 import { createBootstrapToken, RUN_ID_LABEL, tokenSecretName } from './bootstrap-token.ts';
+import { caCertHash } from './ca-pin.ts';
 import { BOOTSTRAP_TOKEN_GROUP } from './join-rbac.ts';
 
 export const KUBEADM_CERTS_SECRET = 'kubeadm-certs';
@@ -131,6 +132,8 @@ export interface UploadCertsOptions {
   now: Date;
   /** Reuse a key (a resumed run); default: a fresh one. */
   certificateKey?: string;
+  /** The cluster CA pin: a PKI dir of another cluster is refused before anything is uploaded. */
+  expectedCaPin?: string;
 }
 
 /** UploadCerts: proxy token, sealed files, Secret owned by the token, RBAC. Returns the key (never log it). */
@@ -140,6 +143,16 @@ export async function uploadKubeadmCerts(
   options: UploadCertsOptions,
 ): Promise<{ certificateKey: string; proxyTokenId: string }> {
   const files = await readPkiDir(options.pkiDir);
+  if (options.expectedCaPin && caCertHash(files.get('ca.crt')!) !== options.expectedCaPin) {
+    throw new KubeswapError(
+      'invalid',
+      'pki-dir.foreign-ca',
+      `--pki-dir ${options.pkiDir}: ca.crt is not this cluster's CA`,
+      {
+        hint: 'copy the PKI of a control-plane machine of this cluster (its /etc/kubernetes/pki)',
+      },
+    );
+  }
   const certificateKey = options.certificateKey ?? createCertificateKey();
   const data: Record<string, Buffer> = {};
   for (const [file, bytes] of files) data[secretKeyFor(file)] = sealCert(bytes, certificateKey);

@@ -1,0 +1,106 @@
+// `npm run bench`: a 3-machine FROM -> TO upgrade on the sandbox with a boot delay B (default 20 s).
+// Prints total wall time, the unavoidable waits (replacement boot+join, API target draining, the
+// configured gate passes), the tool's overhead per swap and total/unavoidable, the delay between a
+// replacement turning Ready and the tool's next step, and calls per swap to each outside system.
+// A script, not a test: it prints numbers and asserts nothing.
+import { parseArgs } from 'node:util';
+import { engineOptions, wire } from '../../src/cli/wiring.ts';
+import { EventLog, type KubeswapEvent } from '../../src/engine/events.ts';
+import { apply } from '../../src/engine/run.ts';
+import { upSandbox } from '../sandbox/index.ts';
+import { CallCounter } from './counting.ts';
+import { ReadinessWatch } from './readiness-watch.ts';
+import { readSettingsForSandbox } from './sandbox-settings.ts';
+
+const { values } = parseArgs({
+  options: {
+    'boot-delay': { type: 'string', default: '20' },
+    'gate-passes': { type: 'string', default: '2' },
+    'poll-interval': { type: 'string', default: '1s' },
+  },
+});
+const bootDelay = Number(values['boot-delay']);
+const deregistrationDelay = 2;
+console.log(`bench: bringing up a 3-machine sandbox (boot delay ${bootDelay}s)...`);
+const sb = await upSandbox({
+  controlPlanes: 3,
+  bootDelaySeconds: bootDelay,
+  deregistrationDelaySeconds: deregistrationDelay,
+  ownerPid: process.pid,
+});
+try {
+  const settings = readSettingsForSandbox(sb, {
+    gatePasses: values['gate-passes']!,
+    pollInterval: values['poll-interval']!,
+  });
+  const log = new EventLog();
+  const counter = new CallCounter();
+  const wired = await wire(settings, log.sink);
+  const ports = {
+    ...wired.ports,
+    kube: counter.wrap('kubernetes', wired.ports.kube),
+    etcd: counter.wrap('etcd', wired.ports.etcd),
+    provider: counter.wrap('aws', wired.ports.provider),
+  };
+  const watch = new ReadinessWatch(sb).start();
+  const started = Date.now();
+  const outcome = await apply(ports, { version: sb.versions.to, force: false }, engineOptions(settings));
+  const totalMs = Date.now() - started;
+  const ready = await watch.stop();
+  wired.close();
+  report(log.events, ready, totalMs, outcome.swaps, counter, settings.gatePasses, settings.pollIntervalMs);
+} finally {
+  await sb.down();
+}
+
+function report(
+  events: KubeswapEvent[],
+  readyAt: Map<string, number>,
+  totalMs: number,
+  swaps: number,
+  counter: CallCounter,
+  gatePasses: number,
+  pollMs: number,
+) {
+  const t = (e: KubeswapEvent) => Date.parse(e.at);
+  const created = events.filter((e) => e.code === 'replacement.created');
+  let unavoidable = 0;
+  const readyToNext: number[] = [];
+  console.log('\nper swap:');
+  for (const [i, c] of created.entries()) {
+    const id = String(c.data?.['replacement']);
+    const ready = readyAt.get(id);
+    const next = events.find((e) => e.code === 'plan.step' && ready !== undefined && t(e) >= ready);
+    const deregStep = events.find(
+      (e, j) => e.code === 'plan.step' && e.data?.['step'] === 'deregister-target' && j > events.indexOf(c),
+    );
+    const dereg = events.find((e, j) => e.code === 'target.deregistered' && j > events.indexOf(c));
+    const finished = events.find((e, j) => e.code === 'swap.finished' && j > events.indexOf(c));
+    const join = ready !== undefined ? ready - t(c) : Number.NaN;
+    const draining = deregStep && dereg ? t(dereg) - t(deregStep) : 0;
+    const gatePolicy = gatePasses * pollMs;
+    const swapUnavoidable = join + draining + gatePolicy;
+    const swapStart = events.find(
+      (e, j) => e.code === 'plan.step' && j < events.indexOf(c) && e.data?.['step'] === 'create-replacement',
+    );
+    const duration = finished && swapStart ? t(finished) - t(swapStart) : Number.NaN;
+    unavoidable += swapUnavoidable;
+    if (next && ready !== undefined) readyToNext.push(t(next) - ready);
+    console.log(
+      `  swap ${i + 1}: ${(duration / 1000).toFixed(1)} s; replacement boot+join ${(join / 1000).toFixed(1)} s, target draining ${(draining / 1000).toFixed(1)} s, gate policy ${(gatePolicy / 1000).toFixed(1)} s; overhead ${((duration - swapUnavoidable) / 1000).toFixed(1)} s; Ready -> next step ${next && ready !== undefined ? `${t(next) - ready} ms` : 'n/a'}`,
+    );
+  }
+  console.log('\nsummary:');
+  console.log(`  total wall time            ${(totalMs / 1000).toFixed(1)} s (${swaps} swaps)`);
+  console.log(`  unavoidable waits          ${(unavoidable / 1000).toFixed(1)} s`);
+  console.log(
+    `  overhead per swap          ${((totalMs - unavoidable) / 1000 / Math.max(swaps, 1)).toFixed(2)} s (includes preflight, snapshot and preparation)`,
+  );
+  console.log(`  total / unavoidable        ${(totalMs / unavoidable).toFixed(2)}`);
+  console.log(`  Ready -> next step         ${readyToNext.map((x) => `${x} ms`).join(', ')}`);
+  console.log(
+    `  calls per swap             kubernetes ${(counter.total('kubernetes') / swaps).toFixed(0)}, etcd ${(counter.total('etcd') / swaps).toFixed(0)}, aws ${(counter.total('aws') / swaps).toFixed(0)}`,
+  );
+  const top = [...counter.counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8);
+  console.log(`  most frequent calls        ${top.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+}

@@ -1,0 +1,228 @@
+// What the end-to-end scenarios share: running kubeswap as a real process (JSON events, exit code,
+// optional SIGKILL at an event), an API probe through the load balancer, and reading the cluster's
+// truth (etcd members, Nodes, instances) straight from the real components.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import * as k8s from '@kubernetes/client-node';
+import type { KubeswapEvent } from '../../src/engine/events.ts';
+import type { EtcdMember } from '../../src/engine/model.ts';
+import { openEtcd } from '../../src/etcd/client.ts';
+import type { Sandbox } from '../sandbox/index.ts';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+export interface KubeswapRun {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  events: KubeswapEvent[];
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  /** SIGKILL the process right after it emits an event matching this (a crash at a step boundary). */
+  killAfter?: (event: KubeswapEvent) => boolean;
+  timeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** `kubeswap <args> --output json` against the sandbox's config. */
+export function kubeswap(sb: Sandbox, args: string[], options: RunOptions = {}): Promise<KubeswapRun> {
+  const defaults = [
+    ...(args.includes('--config') ? [] : ['--config', join(sb.stateDir, 'kubeswap.yaml')]),
+    ...(args.includes('--output') ? [] : ['--output', 'json']),
+  ];
+  const child = spawn(process.execPath, ['--import', 'tsx', join(HERE, 'kubeswap-process.ts'), ...args, ...defaults], {
+    env: { ...process.env, ...sandboxEnv(sb), ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const run: KubeswapRun = { exitCode: null, signal: null, events: [], stdout: '', stderr: '' };
+  let buffered = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    run.stdout += chunk;
+    buffered += chunk;
+    let nl = buffered.indexOf('\n');
+    while (nl >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      nl = buffered.indexOf('\n');
+      if (!line.startsWith('{')) continue;
+      const event = JSON.parse(line) as KubeswapEvent;
+      run.events.push(event);
+      if (options.killAfter?.(event)) child.kill('SIGKILL');
+    }
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    run.stderr += chunk;
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 15 * 60_000);
+  return new Promise((resolve) => {
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      run.exitCode = code;
+      run.signal = signal;
+      resolve(run);
+    });
+  });
+}
+
+/** The shell exports of DIR/env as an object (KUBECONFIG, AWS endpoint and test credentials). */
+export function sandboxEnv(sb: Sandbox): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of readFileSync(join(sb.stateDir, 'env'), 'utf8').split('\n')) {
+    const m = /^export ([A-Z_0-9]+)=['"]?(.*?)['"]?$/.exec(line.trim());
+    if (m) env[m[1]!] = m[2]!;
+  }
+  return env;
+}
+
+export const codes = (run: KubeswapRun) => run.events.map((e) => e.code);
+
+export function describeRun(run: KubeswapRun): string {
+  return `exit ${run.exitCode} ${run.signal ?? ''}\n${run.events.map((e) => `${e.code}: ${e.message}`).join('\n')}\n${run.stderr.slice(-3000)}`;
+}
+
+/** GETs /version through the load balancer every `intervalMs`, recording failures and the longest gap. */
+export class ApiProbe {
+  requests = 0;
+  failures: string[] = [];
+  longestGapMs = 0;
+  private lastOk = Date.now();
+  private stopped = false;
+  private loop?: Promise<void>;
+
+  constructor(
+    private readonly sb: Sandbox,
+    private readonly intervalMs = 200,
+  ) {}
+
+  start(): this {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(this.sb.kubeconfig);
+    const user = kc.getCurrentUser();
+    const cluster = kc.getCurrentCluster()!;
+    const agent = new https.Agent({
+      ca: cluster.caData
+        ? Buffer.from(cluster.caData, 'base64')
+        : cluster.caFile
+          ? readFileSync(cluster.caFile)
+          : undefined,
+      cert: user?.certData ? Buffer.from(user.certData, 'base64') : undefined,
+      key: user?.keyData ? Buffer.from(user.keyData, 'base64') : undefined,
+      keepAlive: false,
+    });
+    const url = new URL('/version', cluster.server);
+    const once = () =>
+      new Promise<void>((resolve, reject) => {
+        const req = https.get(
+          url,
+          { agent, timeout: 2000, headers: user?.token ? { authorization: `Bearer ${user.token}` } : {} },
+          (res) => {
+            res.resume();
+            res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
+          },
+        );
+        req.on('timeout', () => req.destroy(new Error('timeout')));
+        req.on('error', reject);
+      });
+    this.loop = (async () => {
+      while (!this.stopped) {
+        this.requests++;
+        try {
+          await once();
+          const now = Date.now();
+          this.longestGapMs = Math.max(this.longestGapMs, now - this.lastOk);
+          this.lastOk = now;
+        } catch (err) {
+          this.failures.push(`${new Date().toISOString()} ${(err as Error).message}`);
+        }
+        await new Promise((r) => setTimeout(r, this.intervalMs));
+      }
+    })();
+    return this;
+  }
+
+  async stop(): Promise<{ requests: number; failures: string[]; longestGapMs: number }> {
+    this.stopped = true;
+    await this.loop;
+    return { requests: this.requests, failures: this.failures, longestGapMs: this.longestGapMs };
+  }
+}
+
+/** The cluster's truth, read from the real components. */
+export async function clusterTruth(sb: Sandbox) {
+  const etcd = openEtcd({
+    endpoints: sb.refresh().etcd.endpoints,
+    tls: { ca: readFileSync(sb.etcd.caFile), cert: readFileSync(sb.etcd.certFile), key: readFileSync(sb.etcd.keyFile) },
+  });
+  let members: EtcdMember[];
+  try {
+    members = await etcd.memberList();
+  } finally {
+    etcd.close();
+  }
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(sb.kubeconfig);
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const nodes = (await core.listNode({ labelSelector: 'node-role.kubernetes.io/control-plane' })).items;
+  const cm = await core.readNamespacedConfigMap({ name: 'kubeadm-config', namespace: 'kube-system' });
+  const ec2 = new EC2Client({
+    region: sb.aws.region,
+    endpoint: sb.aws.endpoint,
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+  });
+  const reservations = (await ec2.send(new DescribeInstancesCommand({}))).Reservations ?? [];
+  ec2.destroy();
+  const instances = reservations.flatMap((r) => r.Instances ?? []);
+  return {
+    members,
+    nodes: nodes.map((n) => ({
+      name: n.metadata!.name!,
+      ready: n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+      version: n.status?.nodeInfo?.kubeletVersion,
+      providerId: n.spec?.providerID,
+    })),
+    kubernetesVersion: /kubernetesVersion:\s*(\S+)/.exec(cm.data?.['ClusterConfiguration'] ?? '')?.[1],
+    running: instances
+      .filter((i) => i.State?.Name === 'running')
+      .map((i) => ({ id: i.InstanceId!, image: i.ImageId! })),
+    terminated: instances.filter((i) => i.State?.Name === 'terminated').map((i) => i.InstanceId!),
+  };
+}
+
+export type ClusterTruth = Awaited<ReturnType<typeof clusterTruth>>;
+
+/** Registers one more image for `version` in moto (image rotation at the same version). */
+export async function registerImage(sb: Sandbox, version: string, name: string): Promise<string> {
+  const { RegisterImageCommand } = await import('@aws-sdk/client-ec2');
+  const ec2 = new EC2Client({
+    region: sb.aws.region,
+    endpoint: sb.aws.endpoint,
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+  });
+  try {
+    const out = await ec2.send(
+      new RegisterImageCommand({
+        Name: name,
+        RootDeviceName: '/dev/xvda',
+        TagSpecifications: [{ ResourceType: 'image', Tags: [{ Key: 'kubernetes-version', Value: version }] }],
+      }),
+    );
+    return out.ImageId!;
+  } finally {
+    ec2.destroy();
+  }
+}
+
+/** The parts of the cluster a refused or rolled-back run must leave exactly as they were. */
+export function essentials(t: ClusterTruth) {
+  return {
+    members: t.members.map((m) => `${m.id}:${m.name}:${m.isLearner}`).sort(),
+    nodes: t.nodes.map((n) => `${n.name}:${n.version}:${n.providerId}`).sort(),
+    running: t.running.map((i) => i.id).sort(),
+  };
+}

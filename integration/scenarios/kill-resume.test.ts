@@ -1,0 +1,68 @@
+// (e) kill -9 at each step boundary in turn (right after a step starts and right after it finished),
+// re-running after every kill; then run to completion. After every kill: quorum intact, at most one
+// replacement in flight, and never a duplicate replacement.
+import assert from 'node:assert/strict';
+import type { KubeswapEvent } from '../../src/engine/events.ts';
+import { type Sandbox, upSandbox } from '../sandbox/index.ts';
+import { clusterTruth, describeRun, kubeswap } from './harness.ts';
+
+/** Where to kill, in the order a swap passes them: [event code, step kind for plan.step]. */
+const BOUNDARIES: Array<[KubeswapEvent['code'], string?]> = [
+  ['plan.step', 'create-replacement'],
+  ['replacement.created'],
+  ['plan.step', 'register-target'],
+  ['target.registered'],
+  ['plan.step', 'deregister-target'],
+  ['target.deregistered'],
+  ['plan.step', 'drain'],
+  ['node.drained'],
+  ['plan.step', 'remove-member'],
+  ['etcd.member-removed'],
+  ['plan.step', 'terminate'],
+  ['machine.terminated'],
+  ['plan.step', 'delete-node'],
+  ['node.deleted'],
+];
+
+describe('scenario: kill -9 at every step boundary, then resume', function () {
+  this.timeout(40 * 60_000);
+  let sb: Sandbox;
+  before(async () => {
+    sb = await upSandbox({ controlPlanes: 3, ownerPid: process.pid });
+  });
+  after(async () => {
+    await sb?.down();
+  });
+
+  const apply = (killAfter?: (e: KubeswapEvent) => boolean) =>
+    kubeswap(sb, ['apply', '--to', sb.versions.to, '--yes', '--gate-passes', '2'], { killAfter });
+
+  for (const [code, step] of BOUNDARIES) {
+    it(`survives a kill right after ${code}${step ? ` (${step})` : ''}`, async () => {
+      const run = await apply((e) => e.code === code && (!step || e.data?.['step'] === step));
+      assert.equal(run.signal, 'SIGKILL', `the run reached ${code}: ${describeRun(run)}`);
+      const t = await clusterTruth(sb);
+      const voters = t.members.filter((m) => !m.isLearner && m.name);
+      assert.ok(voters.length >= 3, `at least 3 started voters: ${t.members.map((m) => m.name).join(',')}`);
+      const extra = t.running.length - 3;
+      assert.ok(extra <= 1, `at most one replacement in flight (${t.running.length} running)`);
+    });
+  }
+
+  it('completes on the final re-run with no duplicate replacements', async () => {
+    const before = await clusterTruth(sb);
+    const run = await apply();
+    assert.equal(run.exitCode, 0, describeRun(run));
+    const after = await clusterTruth(sb);
+    assert.equal(after.members.length, 3);
+    assert.ok(after.nodes.every((n) => n.ready && n.version === sb.versions.to));
+    assert.equal(after.running.length, 3);
+    // 3 original + 3 replacements in all: a resumed run found its replacement instead of launching another.
+    assert.equal(
+      after.running.length + after.terminated.length,
+      6,
+      `instances: ${JSON.stringify(after.running)} ${after.terminated}`,
+    );
+    void before;
+  });
+});

@@ -1,0 +1,52 @@
+// (f) a replacement that never boots is rolled back: exit 3, cluster exactly as before.
+// (g) a join that dies after adding its etcd member: the learner is removed, exit 3.
+// Both leave the cluster as it was, so they share one sandbox; a final run then completes.
+import assert from 'node:assert/strict';
+import { type Sandbox, upSandbox } from '../sandbox/index.ts';
+import { clusterTruth, codes, describeRun, essentials, kubeswap } from './harness.ts';
+
+describe('scenario: failed replacements are rolled back', function () {
+  this.timeout(20 * 60_000);
+  let sb: Sandbox;
+  before(async () => {
+    sb = await upSandbox({ controlPlanes: 3, ownerPid: process.pid });
+  });
+  after(async () => {
+    await sb?.down();
+  });
+
+  const apply = () =>
+    kubeswap(sb, ['apply', '--to', sb.versions.to, '--yes', '--gate-passes', '2', '--machine-timeout', '45s']);
+
+  it('(f) tears down a replacement that never boots and exits 3', async () => {
+    const before = await clusterTruth(sb);
+    await sb.fault({ kind: 'never-boot', next: true });
+    const run = await apply();
+    assert.equal(run.exitCode, 3, describeRun(run));
+    assert.ok(codes(run).includes('replacement.rolled-back'));
+    const after = await clusterTruth(sb);
+    assert.deepEqual(essentials(after), essentials(before));
+    const created = run.events.find((e) => e.code === 'replacement.created')!.data!['replacement'] as string;
+    assert.ok(after.terminated.includes(created), 'the replacement instance is terminated');
+  });
+
+  it('(g) removes the learner a dying join left behind and exits 3', async () => {
+    const before = await clusterTruth(sb);
+    await sb.fault({ kind: 'die-after-member-add', next: true });
+    const run = await apply();
+    assert.equal(run.exitCode, 3, describeRun(run));
+    const rolledBack = run.events.find((e) => e.code === 'replacement.rolled-back')!;
+    assert.equal((rolledBack.data!['removedMembers'] as string[]).length, 1, 'the leaked learner was removed');
+    const after = await clusterTruth(sb);
+    assert.deepEqual(essentials(after), essentials(before));
+    assert.ok(after.members.every((m) => !m.isLearner));
+  });
+
+  it('completes on a re-run once the fault is gone', async () => {
+    const run = await apply();
+    assert.equal(run.exitCode, 0, describeRun(run));
+    const after = await clusterTruth(sb);
+    assert.equal(after.members.length, 3);
+    assert.ok(after.nodes.every((n) => n.version === sb.versions.to));
+  });
+});

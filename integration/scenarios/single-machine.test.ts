@@ -1,0 +1,27 @@
+// (c) a 1-machine control plane: 1 -> 2 -> 1 members, never fewer than one.
+import assert from 'node:assert/strict';
+import { type Sandbox, upSandbox } from '../sandbox/index.ts';
+import { clusterTruth, describeRun, kubeswap } from './harness.ts';
+
+describe('scenario: single control-plane machine', function () {
+  this.timeout(15 * 60_000);
+  let sb: Sandbox;
+  before(async () => {
+    sb = await upSandbox({ controlPlanes: 1, ownerPid: process.pid });
+  });
+  after(async () => {
+    await sb?.down();
+  });
+
+  it('replaces the only machine through a second member', async () => {
+    const before = await clusterTruth(sb);
+    const run = await kubeswap(sb, ['apply', '--to', sb.versions.to, '--yes', '--gate-passes', '2']);
+    assert.equal(run.exitCode, 0, describeRun(run));
+    const after = await clusterTruth(sb);
+    assert.equal(after.members.length, 1);
+    assert.notEqual(after.members[0]!.id, before.members[0]!.id);
+    assert.equal(after.nodes.length, 1);
+    assert.equal(after.nodes[0]!.version, sb.versions.to);
+    assert.ok(after.terminated.includes(before.running[0]!.id));
+  });
+});

@@ -1,0 +1,65 @@
+// (a) 3 machines FROM -> TO: every machine replaced, old instances terminated, old Nodes gone, 3 healthy
+// voting members, kubeadm-config at TO; an API probe through the load balancer runs the whole time.
+import assert from 'node:assert/strict';
+import { type Sandbox, upSandbox } from '../sandbox/index.ts';
+import { ApiProbe, clusterTruth, codes, describeRun, kubeswap } from './harness.ts';
+
+describe('scenario: 3-machine upgrade FROM -> TO', function () {
+  this.timeout(20 * 60_000);
+  let sb: Sandbox;
+  before(async () => {
+    sb = await upSandbox({ controlPlanes: 3, ownerPid: process.pid });
+  });
+  after(async () => {
+    await sb?.down();
+  });
+
+  it('plans every machine, oldest first, and exits 0', async () => {
+    const run = await kubeswap(sb, ['plan', '--to', sb.versions.to]);
+    assert.equal(run.exitCode, 0, describeRun(run));
+    const report = JSON.parse(run.stdout.trim().split('\n').at(-1)!);
+    assert.deepEqual(
+      report.machines.map((m: { node: string }) => m.node),
+      sb.machines.map((m) => m.node),
+    );
+  });
+
+  it('replaces all three machines while the API stays up', async () => {
+    const before = await clusterTruth(sb);
+    const probe = new ApiProbe(sb).start();
+    const run = await kubeswap(sb, ['apply', '--to', sb.versions.to, '--yes', '--gate-passes', '2']);
+    const api = await probe.stop();
+    console.log(
+      `      API probe: ${api.requests} requests, ${api.failures.length} failed, longest gap ${api.longestGapMs} ms`,
+    );
+    if (api.failures.length) console.log(`      failures: ${api.failures.slice(0, 5).join('; ')}`);
+    assert.equal(run.exitCode, 0, describeRun(run));
+    assert.equal(codes(run).filter((c) => c === 'swap.finished').length, 3);
+
+    const after = await clusterTruth(sb);
+    assert.equal(after.kubernetesVersion, sb.versions.to);
+    assert.equal(after.members.length, 3);
+    assert.ok(
+      after.members.every((m) => !m.isLearner && m.name),
+      'three started voting members',
+    );
+    assert.equal(after.nodes.length, 3);
+    assert.ok(
+      after.nodes.every((n) => n.ready && n.version === sb.versions.to),
+      JSON.stringify(after.nodes),
+    );
+    for (const old of before.running) assert.ok(after.terminated.includes(old.id), `${old.id} terminated`);
+    const oldNames = new Set(before.nodes.map((n) => n.name));
+    assert.ok(
+      after.nodes.every((n) => !oldNames.has(n.name)),
+      'old Nodes deleted',
+    );
+    assert.ok(after.running.every((i) => i.image === sb.aws.images[sb.versions.to]));
+  });
+
+  it('finds nothing to do on a second run', async () => {
+    const run = await kubeswap(sb, ['apply', '--to', sb.versions.to, '--yes']);
+    assert.equal(run.exitCode, 0, describeRun(run));
+    assert.ok(codes(run).includes('run.nothing-to-do'));
+  });
+});

@@ -1,0 +1,182 @@
+// Render mode (`--user-data render`): kubeswap hands each replacement what `kubeadm join` needs instead of relying
+// on the launch template's user data. Before the first replacement: clear what a killed run left, make (or, on a
+// resumed run, reuse) a short-lived join token, pin the cluster CA, upload the control-plane certificates when
+// asked; per machine: render the cloud-init; at the end of the run (done, failed or rolled back): delete them.
+// Nothing here emits or logs: `summary` is the only description meant for output, and it holds no secret.
+import { parse } from 'yaml';
+import type { JoinHooks } from '../../templates/cloud-config.ts';
+import { renderControlPlaneJoin } from '../../templates/control-plane-join.ts';
+import { joinApiVersion } from '../../templates/join-configuration.ts';
+import type { KubePort } from '../kube/port.ts';
+import { cleanupRunTokens, createBootstrapToken, findRunToken, JoinCredentials } from '../kubeadm/bootstrap-token.ts';
+import { caCertHash } from '../kubeadm/ca-pin.ts';
+import {
+  deleteKubeadmCerts,
+  isCertificateKey,
+  type SecretBytesPort,
+  uploadKubeadmCerts,
+} from '../kubeadm/kubeadm-certs.ts';
+import { invalid, KubeswapError, type Problem } from './errors.ts';
+
+export const DEFAULT_TOKEN_TTL_SECONDS = 3600;
+
+export interface RenderModeOptions {
+  runId: string;
+  targetVersion: string;
+  /** host:port the machines join through; default: the server in kube-public/cluster-info. */
+  apiServerEndpoint?: string;
+  /** The cluster CA (PEM) to pin; default: the CA in kube-public/cluster-info, which token discovery trusts too. */
+  caCertPem?: string;
+  /** Join token lifetime: the whole run plus margin (default 1 h). */
+  ttlSeconds?: number;
+  /** (a) The user ran `kubeadm init phase upload-certs --upload-certs` and gives its key. */
+  certificateKey?: string;
+  /** (b) kubeswap uploads ca, sa, front-proxy-ca and etcd/ca from this dir under a fresh key. */
+  pkiDir?: string;
+  /** Needed with pkiDir: kubeadm-certs holds binary values (src/kube/secret-bytes.ts). */
+  secretBytes?: SecretBytesPort;
+  hooks?: JoinHooks;
+  kubeletExtraArgs?: Record<string, string>;
+  /** How a machine names itself when the engine passes no name (default IMDSv2 local-hostname). */
+  nodeName?: 'imds-local-hostname' | 'hostname';
+  now: Date;
+}
+
+export interface RenderModeSummary {
+  tokenId: string;
+  tokenExpires: string;
+  tokenReused: boolean;
+  caCertHash: string;
+  certificates: 'uploaded' | 'user-key' | 'none';
+  /** Secrets a killed run left behind, deleted before this run made its own. */
+  removedLeftovers: string[];
+}
+
+export interface RenderMode {
+  readonly summary: RenderModeSummary;
+  /** Cloud-init for one replacement control-plane machine (contains secrets: pass it only to the provider). */
+  userDataFor(replacementNodeName?: string): string;
+  /** Deletes this run's tokens and the kubeadm-certs it uploaded; safe to call more than once. */
+  cleanup(): Promise<void>;
+}
+
+export async function prepareRenderMode(kube: KubePort, options: RenderModeOptions): Promise<RenderMode> {
+  const ttlSeconds = options.ttlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
+  const problems = optionProblems(options, ttlSeconds);
+  if (problems.length > 0) throw invalid(problems);
+
+  // 1. What the machines trust: the endpoint and CA from cluster-info unless given.
+  const info = options.apiServerEndpoint && options.caCertPem ? undefined : await clusterInfo(kube);
+  const apiServerEndpoint = options.apiServerEndpoint ?? info!.apiServerEndpoint;
+  const caPin = caCertHash(options.caCertPem ?? info!.caCertPem);
+
+  // 2. A killed run never reached its cleanup: remove its tokens and its kubeadm-certs upload (never the user's).
+  const removedLeftovers = await cleanupRunTokens(kube, { keepRunId: options.runId });
+  if ((await deleteKubeadmCerts(kube, { exceptRunId: options.runId })) === 'deleted') {
+    removedLeftovers.push('kube-system/kubeadm-certs');
+  }
+
+  // 3. The join token: a resumed run keeps its token while at least half its lifetime is left.
+  const now = options.now;
+  let token = await findRunToken(kube, options.runId, 'join');
+  const tokenReused = token !== undefined && token.expires.getTime() - now.getTime() >= (ttlSeconds * 1000) / 2;
+  if (!tokenReused) {
+    token = await createBootstrapToken(kube, { runId: options.runId, ttlSeconds, now, purpose: 'join' });
+    await cleanupRunTokens(kube, { runId: options.runId, purpose: 'join', keepIds: [token.id] });
+  }
+
+  // 4. Certificates: upload first (the Secret moves to the new TTL proxy token), then drop older proxies of this run.
+  let certificateKey = options.certificateKey;
+  if (options.pkiDir) {
+    const uploaded = await uploadKubeadmCerts(kube, options.secretBytes!, {
+      pkiDir: options.pkiDir,
+      runId: options.runId,
+      ttlSeconds,
+      now,
+      expectedCaPin: caPin,
+    });
+    certificateKey = uploaded.certificateKey;
+    await cleanupRunTokens(kube, { runId: options.runId, purpose: 'kubeadm-certs', keepIds: [uploaded.proxyTokenId] });
+  }
+
+  const credentials = new JoinCredentials(token!.token, [caPin], certificateKey);
+  const summary: RenderModeSummary = {
+    tokenId: token!.id,
+    tokenExpires: token!.expires.toISOString(),
+    tokenReused,
+    caCertHash: caPin,
+    certificates: options.pkiDir ? 'uploaded' : certificateKey ? 'user-key' : 'none',
+    removedLeftovers,
+  };
+  return {
+    summary,
+    userDataFor: (replacementNodeName) =>
+      renderControlPlaneJoin({
+        kubernetesVersion: options.targetVersion,
+        apiServerEndpoint,
+        credentials,
+        nodeName: replacementNodeName ? { fixed: replacementNodeName } : (options.nodeName ?? 'imds-local-hostname'),
+        kubeletExtraArgs: options.kubeletExtraArgs,
+        hooks: options.hooks,
+      }),
+    cleanup: async () => {
+      // Both deletions are attempted even if one fails, so one API error does not strand the other secret.
+      const results = await Promise.allSettled([
+        cleanupRunTokens(kube, { runId: options.runId }),
+        deleteKubeadmCerts(kube, { runId: options.runId }),
+      ]);
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    },
+  };
+}
+
+function optionProblems(options: RenderModeOptions, ttlSeconds: number): Problem[] {
+  const problems: Problem[] = [];
+  try {
+    joinApiVersion(options.targetVersion);
+  } catch (err) {
+    problems.push({ code: 'render.version-unsupported', message: (err as Error).message });
+  }
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds < 60) {
+    problems.push({ code: 'token-ttl.invalid', message: `--token-ttl must be at least 60 s (got ${ttlSeconds})` });
+  }
+  if (options.certificateKey !== undefined && options.pkiDir !== undefined) {
+    problems.push({
+      code: 'certificates.conflict',
+      message: '--certificate-key and --pki-dir exclude each other',
+      hint: 'give --certificate-key after your own `kubeadm init phase upload-certs`, or --pki-dir for kubeswap to upload',
+    });
+  }
+  if (options.certificateKey !== undefined && !isCertificateKey(options.certificateKey)) {
+    problems.push({ code: 'certificate-key.invalid', message: '--certificate-key must be 64 hex characters' });
+  }
+  if (options.pkiDir !== undefined && !options.secretBytes) {
+    problems.push({
+      code: 'internal.secret-bytes-missing',
+      message: 'render mode with --pki-dir needs a SecretBytesPort',
+    });
+  }
+  return problems;
+}
+
+/**
+ * kube-public/cluster-info, the kubeconfig kubeadm publishes for token discovery (phases/bootstraptoken/clusterinfo):
+ * its server is the endpoint joins use and its CA is what the pin must match.
+ */
+async function clusterInfo(kube: KubePort): Promise<{ apiServerEndpoint: string; caCertPem: string }> {
+  const cm = await kube.getConfigMap('kube-public', 'cluster-info');
+  const kubeconfig = cm?.data.kubeconfig ? (parse(cm.data.kubeconfig) as any) : undefined;
+  const cluster = kubeconfig?.clusters?.[0]?.cluster;
+  const server: unknown = cluster?.server;
+  const caData: unknown = cluster?.['certificate-authority-data'];
+  if (typeof server !== 'string' || typeof caData !== 'string') {
+    throw new KubeswapError(
+      'invalid',
+      'render.cluster-info-missing',
+      'kube-public/cluster-info is missing or has no server and CA: cannot tell machines where and whom to trust',
+      { hint: 'run `kubeadm init phase bootstrap-token` on a control-plane machine, or pass the API endpoint and CA' },
+    );
+  }
+  return { apiServerEndpoint: new URL(server).host, caCertPem: Buffer.from(caData, 'base64').toString('utf8') };
+}
