@@ -125,7 +125,6 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
     case 'delete-node':
       await ports.kube.deleteNode(step.node);
       emit('node.deleted', `deleted node ${step.node}`);
-      emit('swap.finished', `replaced ${step.node}`);
       return;
     case 'rollback':
       await rollback(step, ports, ctx, emit);

@@ -2,6 +2,7 @@
 // Waiting is a short poll of the live state (the plan says what it waits for), so the run reacts
 // within one poll interval of the world changing.
 import { act, type RunContext } from './act.ts';
+import { formatDuration } from './clock.ts';
 import { KubeswapError } from './errors.ts';
 import type { EventCode } from './events.ts';
 import { observe } from './observe.ts';
@@ -30,6 +31,8 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
   let passes = 0;
   let lastWait = '';
   let transientRetries = 0;
+  /** When this process started each swap; a resumed swap has no start here. */
+  const swapStarted = new Map<string, number>();
   const withTargets = (await ports.provider.apiTargets()) !== undefined;
   for (;;) {
     if (hooks.signal?.aborted) throw interrupted();
@@ -85,7 +88,20 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
         }
         transientRetries = 0;
         steps++;
-        if (decision.step.kind === 'delete-node') swaps++;
+        if (decision.step.kind === 'create-replacement') swapStarted.set(decision.machine, ports.clock.now().getTime());
+        if (decision.step.kind === 'delete-node') {
+          swaps++;
+          const started = swapStarted.get(decision.machine);
+          const durationMs = started === undefined ? undefined : ports.clock.now().getTime() - started;
+          emit(
+            'swap.finished',
+            `replaced ${decision.machine}${durationMs === undefined ? ' (resumed)' : ` in ${formatDuration(durationMs)}`}`,
+            decision.machine,
+            {
+              durationMs,
+            },
+          );
+        }
         // A step changes the world: the gate must hold anew on what it left behind.
         if (decision.step.kind === 'create-replacement') streak = 0;
         await hooks.afterStep?.(decision);
