@@ -13,12 +13,14 @@ import { caCertHash } from '../kubeadm/ca-pin.ts';
 import {
   deleteKubeadmCerts,
   isCertificateKey,
+  KUBEADM_CERTS_SECRET,
   type SecretBytesPort,
   uploadKubeadmCerts,
 } from '../kubeadm/kubeadm-certs.ts';
 import { invalid, KubeswapError, type Problem } from './errors.ts';
 
 export const DEFAULT_TOKEN_TTL_SECONDS = 3600;
+const EC2_USER_DATA_LIMIT = 16 * 1024;
 
 export interface RenderModeOptions {
   runId: string;
@@ -69,6 +71,45 @@ export async function prepareRenderMode(kube: KubePort, options: RenderModeOptio
   const info = options.apiServerEndpoint && options.caCertPem ? undefined : await clusterInfo(kube);
   const apiServerEndpoint = options.apiServerEndpoint ?? info!.apiServerEndpoint;
   const caPin = caCertHash(options.caCertPem ?? info!.caCertPem);
+  const render = (credentials: JoinCredentials, replacementNodeName?: string) =>
+    renderControlPlaneJoin({
+      kubernetesVersion: options.targetVersion,
+      apiServerEndpoint,
+      credentials,
+      nodeName: replacementNodeName ? { fixed: replacementNodeName } : (options.nodeName ?? 'imds-local-hostname'),
+      kubeletExtraArgs: options.kubeletExtraArgs,
+      hooks: options.hooks,
+    });
+  // EC2 refuses user data over 16 KB (before base64): find out before creating anything, not at a launch mid-run.
+  // Placeholder secrets have the real lengths; 63 characters is the longest node name label.
+  const withKey = options.certificateKey !== undefined || options.pkiDir !== undefined;
+  const placeholder = new JoinCredentials(
+    `${'a'.repeat(6)}.${'b'.repeat(16)}`,
+    [caPin],
+    withKey ? 'f'.repeat(64) : undefined,
+  );
+  const size = Buffer.byteLength(render(placeholder, 'x'.repeat(63)));
+  if (size > EC2_USER_DATA_LIMIT) {
+    throw invalid([
+      {
+        code: 'render.user-data-too-large',
+        message: `rendered user data is ${size} bytes; EC2 accepts at most ${EC2_USER_DATA_LIMIT}`,
+        hint: 'move long hooks into a script baked into the image and call it from the hook',
+      },
+    ]);
+  }
+
+  // (a) The key is useless without the user's upload, which kubeadm expires after 2 h: check it is there now.
+  if (options.certificateKey && !(await kube.getSecret('kube-system', KUBEADM_CERTS_SECRET))) {
+    throw invalid([
+      {
+        code: 'certificate-key.no-upload',
+        message:
+          '--certificate-key given but Secret kube-system/kubeadm-certs does not exist (kubeadm expires it after 2 h)',
+        hint: 'run `kubeadm init phase upload-certs --upload-certs` on a control-plane machine and pass the new key',
+      },
+    ]);
+  }
 
   // 2. A killed run never reached its cleanup: remove its tokens and its kubeadm-certs upload (never the user's).
   const removedLeftovers = await cleanupRunTokens(kube, { keepRunId: options.runId });
@@ -76,27 +117,46 @@ export async function prepareRenderMode(kube: KubePort, options: RenderModeOptio
     removedLeftovers.push('kube-system/kubeadm-certs');
   }
 
+  // Both deletions are attempted even if one fails, so one API error does not strand the other secret.
+  const cleanup = async () => {
+    const results = await Promise.allSettled([
+      cleanupRunTokens(kube, { runId: options.runId }),
+      deleteKubeadmCerts(kube, { runId: options.runId }),
+    ]);
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  };
+
   // 3. The join token: a resumed run keeps its token while at least half its lifetime is left.
+  // 4. Certificates: upload first (the Secret moves to the new TTL proxy token), then drop older proxies of this run.
   const now = options.now;
   let token = await findRunToken(kube, options.runId, 'join');
   const tokenReused = token !== undefined && token.expires.getTime() - now.getTime() >= (ttlSeconds * 1000) / 2;
-  if (!tokenReused) {
-    token = await createBootstrapToken(kube, { runId: options.runId, ttlSeconds, now, purpose: 'join' });
-    await cleanupRunTokens(kube, { runId: options.runId, purpose: 'join', keepIds: [token.id] });
-  }
-
-  // 4. Certificates: upload first (the Secret moves to the new TTL proxy token), then drop older proxies of this run.
   let certificateKey = options.certificateKey;
-  if (options.pkiDir) {
-    const uploaded = await uploadKubeadmCerts(kube, options.secretBytes!, {
-      pkiDir: options.pkiDir,
-      runId: options.runId,
-      ttlSeconds,
-      now,
-      expectedCaPin: caPin,
-    });
-    certificateKey = uploaded.certificateKey;
-    await cleanupRunTokens(kube, { runId: options.runId, purpose: 'kubeadm-certs', keepIds: [uploaded.proxyTokenId] });
+  try {
+    if (!tokenReused) {
+      token = await createBootstrapToken(kube, { runId: options.runId, ttlSeconds, now, purpose: 'join' });
+      await cleanupRunTokens(kube, { runId: options.runId, purpose: 'join', keepIds: [token.id] });
+    }
+    if (options.pkiDir) {
+      const uploaded = await uploadKubeadmCerts(kube, options.secretBytes!, {
+        pkiDir: options.pkiDir,
+        runId: options.runId,
+        ttlSeconds,
+        now,
+        expectedCaPin: caPin,
+      });
+      certificateKey = uploaded.certificateKey;
+      await cleanupRunTokens(kube, {
+        runId: options.runId,
+        purpose: 'kubeadm-certs',
+        keepIds: [uploaded.proxyTokenId],
+      });
+    }
+  } catch (err) {
+    // The caller gets no handle to clean up with when preparation fails: leave no token behind.
+    await cleanup().catch(() => undefined);
+    throw err;
   }
 
   const credentials = new JoinCredentials(token!.token, [caPin], certificateKey);
@@ -108,26 +168,11 @@ export async function prepareRenderMode(kube: KubePort, options: RenderModeOptio
     certificates: options.pkiDir ? 'uploaded' : certificateKey ? 'user-key' : 'none',
     removedLeftovers,
   };
+  const userDataFor = (replacementNodeName?: string) => render(credentials, replacementNodeName);
   return {
     summary,
-    userDataFor: (replacementNodeName) =>
-      renderControlPlaneJoin({
-        kubernetesVersion: options.targetVersion,
-        apiServerEndpoint,
-        credentials,
-        nodeName: replacementNodeName ? { fixed: replacementNodeName } : (options.nodeName ?? 'imds-local-hostname'),
-        kubeletExtraArgs: options.kubeletExtraArgs,
-        hooks: options.hooks,
-      }),
-    cleanup: async () => {
-      // Both deletions are attempted even if one fails, so one API error does not strand the other secret.
-      const results = await Promise.allSettled([
-        cleanupRunTokens(kube, { runId: options.runId }),
-        deleteKubeadmCerts(kube, { runId: options.runId }),
-      ]);
-      const failed = results.find((r) => r.status === 'rejected');
-      if (failed) throw failed.reason;
-    },
+    userDataFor,
+    cleanup,
   };
 }
 
@@ -178,5 +223,8 @@ async function clusterInfo(kube: KubePort): Promise<{ apiServerEndpoint: string;
       { hint: 'run `kubeadm init phase bootstrap-token` on a control-plane machine, or pass the API endpoint and CA' },
     );
   }
-  return { apiServerEndpoint: new URL(server).host, caCertPem: Buffer.from(caData, 'base64').toString('utf8') };
+  // kubeadm wants host:port (net.SplitHostPort); URL drops the default 443, so put it back.
+  const url = new URL(server);
+  const apiServerEndpoint = `${url.hostname}:${url.port || '443'}`;
+  return { apiServerEndpoint, caCertPem: Buffer.from(caData, 'base64').toString('utf8') };
 }

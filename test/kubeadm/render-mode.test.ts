@@ -1,0 +1,204 @@
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { parse } from 'yaml';
+import { parseUserData } from '../../integration/sandbox/join.ts';
+import { KubeswapError } from '../../src/engine/errors.ts';
+import { prepareRenderMode, type RenderModeOptions } from '../../src/engine/render-mode.ts';
+import { createBootstrapToken } from '../../src/kubeadm/bootstrap-token.ts';
+import { openCert } from '../../src/kubeadm/kubeadm-certs.ts';
+import { FakeKube, fakePkiDir } from './fake-kube.ts';
+import { fixture } from './fixtures.ts';
+
+const now = new Date('2026-03-01T10:00:00Z');
+const caPin = fixture('ca.crt.sha256').trim();
+
+function clusterInfoKubeconfig(server: string): string {
+  const ca = Buffer.from(fixture('ca.crt')).toString('base64');
+  return `apiVersion: v1\nkind: Config\nclusters:\n- name: ""\n  cluster:\n    certificate-authority-data: ${ca}\n    server: ${server}\n`;
+}
+
+function cluster(): FakeKube {
+  return new FakeKube().withConfigMap('kube-public', 'cluster-info', {
+    kubeconfig: clusterInfoKubeconfig('https://api.example.internal:6443'),
+  });
+}
+
+/** What `kubeadm init phase upload-certs --upload-certs` leaves: no kubeswap label. */
+const userUpload = {
+  namespace: 'kube-system',
+  name: 'kubeadm-certs',
+  type: 'Opaque',
+  data: { 'ca.crt': 'sealed' },
+  labels: {},
+};
+
+const base: RenderModeOptions = { runId: 'run-2', targetVersion: 'v1.37.2', now };
+const joinTokens = (fake: FakeKube) =>
+  [...fake.secrets.values()].filter((s) => s.labels['kubeswap.io/token-purpose'] === 'join');
+
+describe('render mode', () => {
+  it('creates a join token, pins the cluster-info CA and renders a control-plane join for the engine', async () => {
+    const fake = cluster().withSecret(userUpload);
+    const mode = await prepareRenderMode(fake.port(), { ...base, certificateKey: 'ab'.repeat(32) });
+    const [token] = joinTokens(fake);
+    assert.equal(mode.summary.tokenId, token!.bytes['token-id']!.toString());
+    assert.equal(mode.summary.caCertHash, caPin);
+    assert.equal(mode.summary.certificates, 'user-key');
+    const intent = parseUserData(mode.userDataFor('cp-new'));
+    assert.equal(intent.kind, 'join');
+    assert.deepEqual(intent.kind === 'join' && intent.request, {
+      token: `${token!.bytes['token-id']}.${token!.bytes['token-secret']}`,
+      apiServerEndpoint: 'api.example.internal:6443',
+      caCertHashes: [caPin],
+      unsafeSkipCAVerification: false,
+      controlPlane: true,
+      certificateKey: 'ab'.repeat(32),
+      nodeName: 'cp-new',
+    });
+  });
+
+  it('keeps the port kubeadm needs when cluster-info names the default https port implicitly', async () => {
+    const fake = new FakeKube().withConfigMap('kube-public', 'cluster-info', {
+      kubeconfig: clusterInfoKubeconfig('https://api.example.internal'),
+    });
+    const mode = await prepareRenderMode(fake.port(), base);
+    const intent = parseUserData(mode.userDataFor());
+    assert.equal(intent.kind === 'join' && intent.request.apiServerEndpoint, 'api.example.internal:443');
+  });
+
+  it('keeps secrets out of its summary', async () => {
+    const fake = cluster().withSecret(userUpload);
+    const mode = await prepareRenderMode(fake.port(), { ...base, certificateKey: 'ab'.repeat(32) });
+    const secret = joinTokens(fake)[0]!.bytes['token-secret']!.toString();
+    const text = JSON.stringify(mode.summary);
+    assert.equal(text.includes(secret) || text.includes('ab'.repeat(32)), false);
+  });
+
+  it('deletes tokens and the kubeadm-certs upload a killed run left, before making its own', async () => {
+    const fake = cluster();
+    const killed = await createBootstrapToken(fake.port(), { runId: 'run-1', ttlSeconds: 3600, now, purpose: 'join' });
+    const dir = fakePkiDir();
+    try {
+      await prepareRenderMode(fake.port(), { ...base, runId: 'run-1', pkiDir: dir, secretBytes: fake.secretBytes() });
+      const mode = await prepareRenderMode(fake.port(), { ...base, pkiDir: dir, secretBytes: fake.secretBytes() });
+      assert.ok(mode.summary.removedLeftovers.includes(killed.secretName));
+      assert.ok(mode.summary.removedLeftovers.includes('kube-system/kubeadm-certs'));
+      const runs = new Set([...fake.secrets.values()].map((s) => s.labels['kubeswap.io/run-id']));
+      assert.deepEqual([...runs], ['run-2']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('uploads the PKI dir under a fresh key that the rendered user data carries, and cleans everything up', async () => {
+    const fake = cluster();
+    const dir = fakePkiDir();
+    try {
+      const mode = await prepareRenderMode(fake.port(), { ...base, pkiDir: dir, secretBytes: fake.secretBytes() });
+      assert.equal(mode.summary.certificates, 'uploaded');
+      const join = parse(parse(mode.userDataFor()).write_files[0].content);
+      const key = join.controlPlane.certificateKey as string;
+      const sealed = fake.secrets.get('kube-system/kubeadm-certs')!.bytes['ca.crt']!;
+      assert.equal(openCert(sealed, key).toString(), fixture('ca.crt'));
+      await mode.cleanup();
+      await mode.cleanup();
+      assert.deepEqual(fake.secretNames(), []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reuses the token of a resumed run while half its lifetime is left, and replaces it after', async () => {
+    const fake = cluster();
+    const first = await prepareRenderMode(fake.port(), base);
+    const soon = await prepareRenderMode(fake.port(), { ...base, now: new Date(now.getTime() + 10 * 60_000) });
+    assert.equal(soon.summary.tokenReused, true);
+    assert.equal(soon.summary.tokenId, first.summary.tokenId);
+    const late = await prepareRenderMode(fake.port(), { ...base, now: new Date(now.getTime() + 40 * 60_000) });
+    assert.equal(late.summary.tokenReused, false);
+    assert.deepEqual(
+      joinTokens(fake).map((s) => s.bytes['token-id']!.toString()),
+      [late.summary.tokenId],
+    );
+  });
+
+  it('tries every deletion in cleanup even when one fails, then reports the failure', async () => {
+    const fake = cluster();
+    const dir = fakePkiDir();
+    try {
+      const mode = await prepareRenderMode(fake.port(), { ...base, pkiDir: dir, secretBytes: fake.secretBytes() });
+      fake.failDelete.add(`bootstrap-token-${mode.summary.tokenId}`);
+      await assert.rejects(mode.cleanup(), /injected failure/);
+      assert.equal(fake.secrets.has('kube-system/kubeadm-certs'), false);
+      await mode.cleanup();
+      assert.deepEqual(fake.secretNames(), []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('collects every invalid option in one refusal and touches nothing', async () => {
+    const fake = cluster();
+    await assert.rejects(
+      prepareRenderMode(fake.port(), {
+        ...base,
+        targetVersion: 'v1.21.14',
+        ttlSeconds: 5,
+        certificateKey: 'nothex',
+        pkiDir: '/nowhere',
+      }),
+      (err) => {
+        assert.ok(err instanceof KubeswapError);
+        assert.deepEqual(
+          err.problems.map((p) => p.code),
+          [
+            'render.version-unsupported',
+            'token-ttl.invalid',
+            'certificates.conflict',
+            'certificate-key.invalid',
+            'internal.secret-bytes-missing',
+          ],
+        );
+        return true;
+      },
+    );
+    assert.deepEqual(fake.secretNames(), []);
+  });
+
+  it('refuses a certificate key when the kubeadm-certs upload it belongs to is gone, and keeps a user upload', async () => {
+    await assert.rejects(
+      prepareRenderMode(cluster().port(), { ...base, certificateKey: 'ab'.repeat(32) }),
+      (err) => err instanceof KubeswapError && err.code === 'certificate-key.no-upload',
+    );
+    const fake = cluster().withSecret(userUpload);
+    const mode = await prepareRenderMode(fake.port(), { ...base, certificateKey: 'ab'.repeat(32) });
+    await mode.cleanup();
+    assert.deepEqual(fake.secretNames(), ['kube-system/kubeadm-certs']);
+  });
+
+  it('leaves no token behind when the certificates cannot be uploaded', async () => {
+    const fake = cluster();
+    await assert.rejects(
+      prepareRenderMode(fake.port(), { ...base, pkiDir: '/nonexistent-pki', secretBytes: fake.secretBytes() }),
+      (err) => err instanceof KubeswapError && err.code === 'pki-dir.missing-file',
+    );
+    assert.deepEqual(fake.secretNames(), []);
+  });
+
+  it('refuses user data EC2 would reject (over 16 KB) before creating anything', async () => {
+    const fake = cluster();
+    const hooks = { beforeJoin: Array.from({ length: 400 }, (_, i) => `echo preparing step ${i} of the site setup`) };
+    await assert.rejects(
+      prepareRenderMode(fake.port(), { ...base, hooks }),
+      (err) => err instanceof KubeswapError && err.code === 'render.user-data-too-large',
+    );
+    assert.deepEqual(fake.secretNames(), []);
+  });
+
+  it('refuses when cluster-info is missing and no endpoint and CA were given', async () => {
+    await assert.rejects(
+      prepareRenderMode(new FakeKube().port(), base),
+      (err) => err instanceof KubeswapError && err.code === 'render.cluster-info-missing',
+    );
+  });
+});
