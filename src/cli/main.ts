@@ -119,6 +119,11 @@ async function run(command: Settings['command'], args: FlatInput, io: Io): Promi
       return exitCode;
     }
     const options = engineOptions(settings);
+    const closePorts = close;
+    close = () => {
+      closePorts();
+      (options.render?.secretBytes as { close?: () => void } | undefined)?.close?.();
+    };
     if (!settings.yes && !settings.dryRun) {
       const report = await inspect(wired.ports, request).catch((err: unknown) => {
         throw asPreflightError(err);

@@ -42,6 +42,23 @@ export function upgradeOptions(y: Argv): Argv {
       describe: 'consecutive healthy observations before each swap (default 3)',
     })
     .option('poll-interval', { type: 'string', describe: 'how often to observe while waiting (default 1s)' })
+    .option('user-data', {
+      type: 'string',
+      describe: 'launch-template (default) or render: kubeswap renders the kubeadm join',
+    })
+    .option('certificate-key', {
+      type: 'string',
+      describe: 'render mode: key of your `kubeadm init phase upload-certs` (prefer KUBESWAP_CERTIFICATE_KEY)',
+    })
+    .option('pki-dir', {
+      type: 'string',
+      describe: 'render mode: upload ca, sa, front-proxy-ca, etcd/ca from here for the run',
+    })
+    .option('ca-cert', {
+      type: 'string',
+      describe: 'render mode: the cluster CA to pin (default: the CA in kube-public/cluster-info)',
+    })
+    .option('token-ttl', { type: 'string', describe: 'render mode: join token lifetime (default 1h)' })
     .option('snapshot-dir', {
       type: 'string',
       describe: 'where to write the etcd snapshot taken before the first swap',

@@ -26,6 +26,9 @@ export interface Settings {
     images: Record<string, string>;
     deregistrationDelaySeconds?: number;
   };
+  /** launch-template: the image bootstraps itself; render: kubeswap renders the kubeadm join (templates/). */
+  userData: 'launch-template' | 'render';
+  render: { certificateKey?: string; pkiDir?: string; caCert?: string; tokenTtlMs: number };
   maxSurge: 0 | 1;
   machineTimeoutMs: number;
   drainTimeoutMs: number;
@@ -51,6 +54,8 @@ const DEFAULTS: FlatInput = {
   pollInterval: '1s',
   snapshotDir: '.',
   output: 'text',
+  userData: 'launch-template',
+  tokenTtl: '1h',
 };
 
 /** Config-file shape -> flat keys: `etcd.endpoints` -> etcdEndpoints, `provider.region` -> region. */
@@ -139,7 +144,7 @@ export function resolveSettings(
         code: 'input.etcd-endpoint',
         message: `etcd endpoint ${e} is not a URL like https://10.0.0.1:2379`,
       });
-  for (const k of ['etcdCa', 'etcdCert', 'etcdKey', 'kubeconfig'] as const) {
+  for (const k of ['etcdCa', 'etcdCert', 'etcdKey', 'kubeconfig', 'caCert'] as const) {
     const file = str(k);
     if (file && !existsSync(file))
       problems.push({ code: 'input.file-missing', message: `--${kebab(k)} ${file} does not exist` });
@@ -153,6 +158,27 @@ export function resolveSettings(
       message: 'the aws-ec2 provider needs --launch-template (id or name)',
     });
   }
+  const userData = str('userData');
+  if (userData !== 'launch-template' && userData !== 'render') {
+    problems.push({
+      code: 'input.user-data',
+      message: `--user-data must be launch-template or render, got ${userData}`,
+    });
+  }
+  const certificateKey = str('certificateKey');
+  const pkiDir = str('pkiDir');
+  if (certificateKey && pkiDir) {
+    problems.push({ code: 'input.certificates', message: 'give --certificate-key or --pki-dir, not both' });
+  }
+  if ((certificateKey || pkiDir) && userData !== 'render') {
+    problems.push({
+      code: 'input.certificates',
+      message: '--certificate-key and --pki-dir only apply with --user-data render',
+    });
+  }
+  if (pkiDir && !existsSync(pkiDir))
+    problems.push({ code: 'input.file-missing', message: `--pki-dir ${pkiDir} does not exist` });
+  const tokenTtlMs = duration('tokenTtl');
   const images = (merged['images'] && typeof merged['images'] === 'object' ? merged['images'] : {}) as Record<
     string,
     string
@@ -179,6 +205,8 @@ export function resolveSettings(
       deregistrationDelaySeconds:
         merged['deregistrationDelaySeconds'] === undefined ? undefined : Number(merged['deregistrationDelaySeconds']),
     },
+    userData: userData === 'render' ? 'render' : 'launch-template',
+    render: { certificateKey, pkiDir, caCert: str('caCert'), tokenTtlMs },
     maxSurge: maxSurge === 0 ? 0 : 1,
     machineTimeoutMs: duration('machineTimeout'),
     drainTimeoutMs: duration('drainTimeout'),

@@ -10,6 +10,7 @@ import { DEFAULT_ENGINE_OPTIONS, type EngineOptions, type Ports } from '../engin
 import { openEtcd } from '../etcd/client.ts';
 import { openKube } from '../kube/client.ts';
 import type { KubePort } from '../kube/port.ts';
+import { openSecretBytes } from '../kube/secret-bytes.ts';
 import type { Settings } from './settings.ts';
 
 export interface Wired {
@@ -65,7 +66,20 @@ export async function wire(settings: Settings, emit: EventSink, kube = openKubeF
 }
 
 export function engineOptions(settings: Settings): EngineOptions {
+  const r = settings.render;
   return {
+    render:
+      settings.userData === 'render'
+        ? {
+            tokenTtlSeconds: Math.round(r.tokenTtlMs / 1000),
+            certificateKey: r.certificateKey,
+            pkiDir: r.pkiDir,
+            caCertPem: r.caCert ? readFileSync(r.caCert, 'utf8') : undefined,
+            secretBytes: r.pkiDir
+              ? openSecretBytes({ kubeconfig: settings.kubeconfig, context: settings.context })
+              : undefined,
+          }
+        : undefined,
     ...DEFAULT_ENGINE_OPTIONS,
     gatePasses: settings.gatePasses,
     machineTimeoutMs: settings.machineTimeoutMs,

@@ -16,6 +16,8 @@ export const EVENT_CODES = [
   'kubeadm-config.version-bumped',
   'kubeadm-config.endpoints-reconciled',
   'kubelet-config.ensured',
+  'bootstrap.prepared',
+  'bootstrap.cleaned',
   'plan.machine',
   'plan.orphan',
   'plan.step',

@@ -2,6 +2,7 @@
 import type { MachineProvider } from '../../providers/contract.ts';
 import type { EtcdPort } from '../etcd/port.ts';
 import type { KubePort } from '../kube/port.ts';
+import type { SecretBytesPort } from '../kubeadm/kubeadm-certs.ts';
 import type { Clock } from './clock.ts';
 import type { EventSink } from './events.ts';
 
@@ -25,6 +26,17 @@ export interface EngineOptions {
   lockTtlSeconds: number;
   snapshotDir: string;
   dryRun: boolean;
+  /** Render mode: kubeswap hands each replacement its kubeadm join; undefined = launch template's user data. */
+  render?: RenderRequest;
+}
+
+export interface RenderRequest {
+  tokenTtlSeconds: number;
+  certificateKey?: string;
+  pkiDir?: string;
+  /** The cluster CA to pin (PEM); default: the CA in kube-public/cluster-info. */
+  caCertPem?: string;
+  secretBytes?: SecretBytesPort;
 }
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {

@@ -11,11 +11,12 @@ import type { GateResult } from './gate.ts';
 import type { Desired } from './model.ts';
 import { KUBEADM_NAMESPACE, observe, readClusterConfig } from './observe.ts';
 import { findSwaps, gateFor, plan } from './planner.ts';
-import type { EngineOptions, Ports } from './ports.ts';
+import type { EngineOptions, Ports, RenderRequest } from './ports.ts';
 import { preflight, type UpgradeRequest } from './preflight.ts';
 import { asPreflightError } from './preflight-errors.ts';
 import { prepareCluster } from './prepare.ts';
 import { newRunId, type ProgressRecord, readProgress, writeProgress } from './progress.ts';
+import { prepareRenderMode, type RenderMode } from './render-mode.ts';
 import { type Candidate, orderCandidates } from './selection.ts';
 import { controlPlaneMachines, unlinkedMembers } from './snapshot.ts';
 import type { Decision } from './steps.ts';
@@ -78,6 +79,33 @@ export async function inspect(ports: Ports, request: UpgradeRequest): Promise<Pl
     next,
     inFlight: findSwaps(snapshot).live[0]?.replacement.id,
   };
+}
+
+async function prepareBootstrap(
+  ports: Ports,
+  runId: string,
+  version: string,
+  request: RenderRequest,
+): Promise<RenderMode> {
+  const mode = await prepareRenderMode(ports.kube, {
+    runId,
+    targetVersion: version,
+    now: ports.clock.now(),
+    ttlSeconds: request.tokenTtlSeconds,
+    certificateKey: request.certificateKey,
+    pkiDir: request.pkiDir,
+    caCertPem: request.caCertPem,
+    secretBytes: request.secretBytes,
+  });
+  const s = mode.summary;
+  ports.emit({
+    code: 'bootstrap.prepared',
+    at: ports.clock.now().toISOString(),
+    level: 'info',
+    message: `join token ${s.tokenId} (${s.tokenReused ? 'reused' : 'new'}, expires ${s.tokenExpires}), CA pin ${s.caCertHash}, certificates: ${s.certificates}`,
+    data: { ...s },
+  });
+  return mode;
 }
 
 function resumableRun(progress: ProgressRecord | undefined, desired: Desired): ProgressRecord | undefined {
@@ -158,6 +186,8 @@ export async function apply(
     last: 'started',
     machines: progress?.runId === runId ? progress.machines : {},
   };
+  let render: RenderMode | undefined;
+  let keepBootstrap = false;
   try {
     emit(
       progress?.runId === runId ? 'run.resumed' : 'run.started',
@@ -180,10 +210,14 @@ export async function apply(
     // 4. kubeadm-config version and endpoints, kubelet config and RBAC for the target.
     await prepareCluster(ports, report.from, report.desired.version);
 
-    // 5. Replace machines one at a time until the plan says done.
+    // 5. Render mode: a short-lived join token (and certificates) for this run's replacements.
+    render = options.render ? await prepareBootstrap(ports, runId, report.desired.version, options.render) : undefined;
+    const userDataFor = render ? async () => render!.userDataFor() : undefined;
+
+    // 6. Replace machines one at a time until the plan says done.
     const result = await converge(
       ports,
-      { runId, desired: report.desired, options },
+      { runId, desired: report.desired, options, userDataFor },
       {
         signal,
         afterStep: async (d) => {
@@ -215,8 +249,17 @@ export async function apply(
         last: `failed: ${(err as Error).message}`.slice(0, 500),
       }).catch(() => undefined);
     }
+    keepBootstrap = failure === 'interrupted';
     throw err;
   } finally {
+    // An interrupted run keeps its token so the resumed run reuses it; every other end deletes it.
+    if (render && !keepBootstrap) {
+      await render.cleanup().then(
+        () => emit('bootstrap.cleaned', 'join token and uploaded certificates deleted'),
+        (err: unknown) =>
+          emit('bootstrap.cleaned', `cleanup failed: ${(err as Error).message}; the token expires on its own`),
+      );
+    }
     clearInterval(renewal);
     await releaseLock(ports.kube, { ...lock, now: ports.clock.now() }).catch(() => undefined);
     emit('lock.released', 'lock released');
