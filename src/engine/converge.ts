@@ -36,7 +36,18 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
   const withTargets = (await ports.provider.apiTargets()) !== undefined;
   for (;;) {
     if (hooks.signal?.aborted) throw interrupted();
-    const snapshot = await observe(ports, { withTargets });
+    let snapshot: Awaited<ReturnType<typeof observe>>;
+    try {
+      snapshot = await observe(ports, { withTargets });
+    } catch (err) {
+      // A member or API server restarting mid-swap: look again shortly rather than fail the run.
+      if (!isTransient(err) || ++transientRetries > MAX_TRANSIENT_RETRIES) throw err;
+      emit('wait', `observing the cluster failed: ${(err as Error).message}; retrying`, undefined, {
+        reason: 'observe.failed',
+      });
+      await ports.clock.sleep(ctx.options.pollIntervalMs, hooks.signal);
+      continue;
+    }
     passes++;
     const gate = gateFor(snapshot);
     streak = gate.ok ? streak + 1 : 0;

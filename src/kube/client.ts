@@ -1,6 +1,7 @@
 // The KubePort over @kubernetes/client-node 2.x: loads the kubeconfig, builds the API clients with a
 // request timeout, and assembles the concern modules. Nothing here interprets cluster state.
 import { type KubeconfigOptions, type KubeconfigSummary, loadKubeconfig } from './config.ts';
+import { KubeUnavailableError } from './errors.ts';
 import { createLease, deleteLease, getLease, replaceLease } from './leases.ts';
 import { annotateNode, deleteNode, etcdClientUrls, listNodes, recordNodeEvent, setUnschedulable } from './nodes.ts';
 import {
@@ -32,7 +33,37 @@ export interface Kube extends KubePort {
 export function openKube(options: OpenKubeOptions = {}): Kube {
   const { kc, summary } = loadKubeconfig(options);
   const apis = connectApis(kc, summary, options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
-  return { summary, ...kubePortOver(apis) };
+  return { summary, ...retryingOnLostConnections(kubePortOver(apis), apis.reconnect) };
+}
+
+const RETRY_DELAYS_MS = [200, 1000, 3000];
+
+/**
+ * Behind a load balancer a kept-alive connection stays pinned to the API server it first reached, also
+ * after that server was deregistered (ELB connection draining) and then lost its etcd member: the
+ * connection then dies mid-run. Every port call is safe to repeat (reads; creates answer "exists";
+ * replaces are resourceVersion-guarded), so on a lost connection or a 5xx we reconnect and try again.
+ */
+export function retryingOnLostConnections(port: KubePort, reconnect: () => void, delays = RETRY_DELAYS_MS): KubePort {
+  const wrapped = {} as Record<string, unknown>;
+  for (const [name, fn] of Object.entries(port)) {
+    if (typeof fn !== 'function' || name === 'close') {
+      wrapped[name] = fn;
+      continue;
+    }
+    wrapped[name] = async (...args: unknown[]) => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await fn(...args);
+        } catch (err) {
+          if (!(err instanceof KubeUnavailableError) || attempt >= delays.length) throw err;
+          reconnect();
+          await new Promise((resolve) => setTimeout(resolve, delays[attempt]));
+        }
+      }
+    };
+  }
+  return wrapped as unknown as KubePort;
 }
 
 /** Loads the kubeconfig only to describe it (server, context, user), e.g. for `plan` output and errors. */

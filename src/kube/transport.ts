@@ -32,6 +32,8 @@ export interface KubeApis {
   fail(err: unknown, operation: string): KubeError;
   /** Closes pooled connections so the process can exit promptly. */
   close(): void;
+  /** Drops the pooled connection: the next request opens a new one (see client.ts retries). */
+  reconnect(): void;
 }
 
 type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
@@ -53,6 +55,7 @@ export function connectApis(kc: KubeConfig, who: KubeIdentity, timeoutMs = DEFAU
     who,
     fail: (err, operation) => kubeError(err, operation, who),
     close: pool.close,
+    reconnect: pool.close,
   };
 }
 
