@@ -48,18 +48,21 @@ export class EtcdClient implements EtcdPort {
     return [...this.known];
   }
 
-  /**
-   * Adds every member's advertised client URL to the endpoints (e.g. seeded with one address from the
-   * etcd mirror pod's annotation), so health and snapshots reach all members. Returns the new list.
-   */
+  /** Replaces the endpoints with what the members advertise (e.g. seeded with one address). */
   async discoverEndpoints(): Promise<string[]> {
-    const members = await this.memberList();
-    this.known = [...new Set([...this.known, ...endpointsFromMembers(members)])];
+    await this.memberList();
     return this.endpoints();
   }
 
-  memberList(): Promise<EtcdMember[]> {
-    return this.pool.any(this.known, 'etcd member list', (c) => c.memberList());
+  /**
+   * Also follows membership: the endpoints become what the members advertise. A rolling replacement
+   * retires every seed endpoint the run started with, so without this the port would lose the cluster.
+   */
+  async memberList(): Promise<EtcdMember[]> {
+    const members = await this.pool.any(this.known, 'etcd member list', (c) => c.memberList());
+    const advertised = endpointsFromMembers(members);
+    if (advertised.length > 0) this.known = advertised;
+    return members;
   }
 
   /** Never throws: an endpoint that cannot even be dialled is reported unhealthy with the reason. */

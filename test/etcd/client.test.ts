@@ -93,11 +93,18 @@ describe('etcd port: reads', () => {
     const etcd = new FakeEtcd(3);
     const port = client(etcd, ['10.0.0.2:2379']);
     assert.deepEqual(await port.discoverEndpoints(), [
-      'https://10.0.0.2:2379',
       'https://10.0.0.1:2379',
+      'https://10.0.0.2:2379',
       'https://10.0.0.3:2379',
     ]);
-    assert.deepEqual(port.endpoints(), ['https://10.0.0.2:2379', 'https://10.0.0.1:2379', 'https://10.0.0.3:2379']);
+  });
+
+  it('follows membership: the endpoints of removed members are dropped, new members added', async () => {
+    const etcd = new FakeEtcd(3);
+    const port = client(etcd);
+    await port.removeMember(etcd.member(0).id);
+    await port.memberList();
+    assert.deepEqual(port.endpoints(), ['https://10.0.0.2:2379', 'https://10.0.0.3:2379']);
   });
 });
 
