@@ -35,6 +35,7 @@ export function kubeswap(sb: Sandbox, args: string[], options: RunOptions = {}):
   const defaults = [
     ...(args.includes('--config') ? [] : ['--config', join(sb.stateDir, 'kubeswap.yaml')]),
     ...(args.includes('--output') ? [] : ['--output', 'json']),
+    ...(args[0] === 'apply' && !args.includes('--snapshot-dir') ? ['--snapshot-dir', sb.stateDir] : []),
   ];
   const child = spawn(process.execPath, ['--import', 'tsx', join(HERE, 'kubeswap-process.ts'), ...args, ...defaults], {
     env: { ...process.env, ...sandboxEnv(sb), ...options.env },
