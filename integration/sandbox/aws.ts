@@ -1,0 +1,163 @@
+// The sandbox's AWS account in moto: VPC, subnets in 3 AZs, one image per Kubernetes version, the control-plane
+// launch template (its user data is the self-join recipe), the API target group, and the control-plane instances.
+import {
+  CreateLaunchTemplateCommand,
+  CreateSubnetCommand,
+  CreateTagsCommand,
+  CreateVpcCommand,
+  DescribeInstancesCommand,
+  EC2Client,
+  type Instance,
+  RegisterImageCommand,
+  RunInstancesCommand,
+  type Tag,
+} from '@aws-sdk/client-ec2';
+import {
+  CreateTargetGroupCommand,
+  DescribeTargetHealthCommand,
+  ElasticLoadBalancingV2Client,
+  ModifyTargetGroupAttributesCommand,
+  RegisterTargetsCommand,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { AWS_REGION, AWS_TEST_CREDENTIALS } from './state.ts';
+
+export const VERSION_TAG = 'kubernetes-version';
+export const ROLE_TAG = 'kubeswap.io/role';
+export const clusterTag = (clusterName: string) => `kubernetes.io/cluster/${clusterName}`;
+export const AZS = ['us-east-1a', 'us-east-1b', 'us-east-1c'];
+
+export interface AwsClients {
+  ec2: EC2Client;
+  elb: ElasticLoadBalancingV2Client;
+}
+
+export function awsClients(endpoint: string): AwsClients {
+  const common = { region: AWS_REGION, endpoint, credentials: AWS_TEST_CREDENTIALS, maxAttempts: 5 };
+  return { ec2: new EC2Client(common), elb: new ElasticLoadBalancingV2Client(common) };
+}
+
+export interface AwsTopology {
+  vpcId: string;
+  subnetIds: string[];
+  images: Record<string, string>;
+  launchTemplateId: string;
+  targetGroupArn: string;
+}
+
+export async function createTopology(
+  aws: AwsClients,
+  clusterName: string,
+  versions: string[],
+  joinRecipe: string,
+  deregistrationDelaySeconds: number,
+): Promise<AwsTopology> {
+  const clusterTags: Tag[] = [{ Key: clusterTag(clusterName), Value: 'owned' }];
+  const vpc = await aws.ec2.send(new CreateVpcCommand({ CidrBlock: '10.0.0.0/16' }));
+  const vpcId = vpc.Vpc!.VpcId!;
+  const subnetIds: string[] = [];
+  for (const [i, az] of AZS.entries()) {
+    const subnet = await aws.ec2.send(
+      new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `10.0.${i + 1}.0/24`, AvailabilityZone: az }),
+    );
+    subnetIds.push(subnet.Subnet!.SubnetId!);
+  }
+  const images: Record<string, string> = {};
+  for (const version of versions) {
+    const image = await aws.ec2.send(
+      new RegisterImageCommand({
+        Name: `kubeswap-sandbox-node-${version}`,
+        Description: `control-plane image with kubelet and kubeadm ${version}`,
+        Architecture: 'x86_64',
+        RootDeviceName: '/dev/xvda',
+        VirtualizationType: 'hvm',
+      }),
+    );
+    // moto ignores TagSpecifications on RegisterImage, so tag it afterwards.
+    await aws.ec2.send(
+      new CreateTagsCommand({
+        Resources: [image.ImageId!],
+        Tags: [{ Key: VERSION_TAG, Value: version }, ...clusterTags],
+      }),
+    );
+    images[version] = image.ImageId!;
+  }
+  const from = versions[0]!;
+  const template = await aws.ec2.send(
+    new CreateLaunchTemplateCommand({
+      LaunchTemplateName: `${clusterName}-control-plane`,
+      LaunchTemplateData: {
+        ImageId: images[from],
+        InstanceType: 't3.large',
+        UserData: Buffer.from(joinRecipe).toString('base64'),
+        MetadataOptions: { HttpTokens: 'required' },
+        TagSpecifications: [
+          { ResourceType: 'instance', Tags: [...clusterTags, { Key: ROLE_TAG, Value: 'control-plane' }] },
+        ],
+      },
+    }),
+  );
+  const tg = await aws.elb.send(
+    new CreateTargetGroupCommand({
+      Name: `${clusterName}-api`.slice(0, 32),
+      Protocol: 'TCP',
+      Port: 6443,
+      VpcId: vpcId,
+      TargetType: 'instance',
+      HealthCheckProtocol: 'TCP',
+    }),
+  );
+  const targetGroupArn = tg.TargetGroups![0]!.TargetGroupArn!;
+  await aws.elb.send(
+    new ModifyTargetGroupAttributesCommand({
+      TargetGroupArn: targetGroupArn,
+      Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: String(deregistrationDelaySeconds) }],
+    }),
+  );
+  return { vpcId, subnetIds, images, launchTemplateId: template.LaunchTemplate!.LaunchTemplateId!, targetGroupArn };
+}
+
+/** The initial control-plane VMs, one per subnet in turn, launched from the template like any later one. */
+export async function launchInitialInstances(aws: AwsClients, topo: AwsTopology, count: number): Promise<Instance[]> {
+  const instances: Instance[] = [];
+  for (let i = 0; i < count; i++) {
+    const out = await aws.ec2.send(
+      new RunInstancesCommand({
+        MinCount: 1,
+        MaxCount: 1,
+        LaunchTemplate: { LaunchTemplateId: topo.launchTemplateId, Version: '$Latest' },
+        SubnetId: topo.subnetIds[i % topo.subnetIds.length],
+      }),
+    );
+    instances.push(out.Instances![0]!);
+  }
+  return instances;
+}
+
+export async function registerTargets(aws: AwsClients, targetGroupArn: string, instanceIds: string[]): Promise<void> {
+  await aws.elb.send(
+    new RegisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: instanceIds.map((Id) => ({ Id })) }),
+  );
+}
+
+/** Instance ids the target group would send traffic to (registered and not draining or unused). */
+export async function servingTargets(aws: AwsClients, targetGroupArn: string): Promise<string[]> {
+  const out = await aws.elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }));
+  return (out.TargetHealthDescriptions ?? [])
+    .filter((t) => ['healthy', 'initial', 'unhealthy'].includes(t.TargetHealth?.State ?? ''))
+    .map((t) => t.Target!.Id!);
+}
+
+export async function clusterInstances(aws: AwsClients, clusterName: string): Promise<Instance[]> {
+  const instances: Instance[] = [];
+  let NextToken: string | undefined;
+  do {
+    const out = await aws.ec2.send(
+      new DescribeInstancesCommand({ Filters: [{ Name: 'tag-key', Values: [clusterTag(clusterName)] }], NextToken }),
+    );
+    for (const r of out.Reservations ?? []) instances.push(...(r.Instances ?? []));
+    NextToken = out.NextToken;
+  } while (NextToken);
+  return instances;
+}
+
+export const tagValue = (tags: Tag[] | undefined, key: string) => tags?.find((t) => t.Key === key)?.Value;

@@ -1,0 +1,53 @@
+// Cluster API CRDs (Machine, MachineSet, MachineDeployment, KubeadmControlPlane, KubeadmConfig, ...) read from the
+// Go module cache at run time. They are created, not client-side applied: the KCP CRD exceeds the 256 KiB
+// last-applied annotation limit.
+
+import { execFile } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { retrying } from './processes.ts';
+
+const run = promisify(execFile);
+
+const CRD_DIRS = [
+  'core/config/crd/bases',
+  'config/crd/bases',
+  'controlplane/kubeadm/config/crd/bases',
+  'bootstrap/kubeadm/config/crd/bases',
+];
+
+export function clusterApiCrdFiles(moduleDir: string): string[] {
+  const files: string[] = [];
+  for (const dir of CRD_DIRS) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(join(moduleDir, dir));
+    } catch {
+      continue; // config/crd/bases moved to core/ in v1.14
+    }
+    files.push(...names.filter((n) => n.endsWith('.yaml')).map((n) => join(moduleDir, dir, n)));
+  }
+  return files;
+}
+
+/**
+ * Server-side apply with the real kubectl: @kubernetes/client-node's typed serializer would drop the CRDs'
+ * `x-kubernetes-*` schema keys (they arrive dashed from YAML), which the apiserver then rejects.
+ */
+export async function installClusterApiCrds(
+  kubectl: string,
+  kubeconfig: string,
+  moduleDir: string,
+  log: (l: string) => void,
+): Promise<void> {
+  const files = clusterApiCrdFiles(moduleDir);
+  if (files.length === 0) throw new Error(`no Cluster API CRDs under ${moduleDir}`);
+  const args = ['--kubeconfig', kubeconfig, 'apply', '--server-side', '--field-manager=kubeswap-sandbox'];
+  await retrying(
+    () => run(kubectl, [...args, ...files.flatMap((f) => ['-f', f])], { maxBuffer: 16 * 1024 * 1024 }),
+    3,
+    2000,
+  );
+  log(`crds: ${files.length} Cluster API CRDs installed`);
+}

@@ -1,0 +1,224 @@
+// Programmatic API of the sandbox, for the CLI and for integration tests' before/after hooks:
+//   const sb = await upSandbox({ controlPlanes: 3 }); ... await sb.down();
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { buildComponent, FROM_BINARIES, kwokModuleDir, readVersions, resolveVersion, TO_BINARIES } from './binaries.ts';
+import type { FaultRequest } from './faults.ts';
+import { isAlive, readPidFiles, sleep, waitFor } from './processes.ts';
+import type { MachineStatus } from './publish.ts';
+import { ensureDir, paths, readJson, type SandboxDescription, type SandboxPlan, writeJson } from './state.ts';
+
+export type { FaultRequest, LaunchFault, RunningFault } from './faults.ts';
+export type { MachineStatus } from './publish.ts';
+export type { MachineRecord, SandboxDescription } from './state.ts';
+
+const run = promisify(execFile);
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface UpOptions {
+  controlPlanes?: number;
+  workers?: number;
+  from?: string;
+  to?: string;
+  bootDelaySeconds?: number;
+  deregistrationDelaySeconds?: number;
+  stateDir?: string;
+  clusterName?: string;
+  /** Tie the sandbox's life to this process (tests): the daemon tears down when it is gone. */
+  ownerPid?: number;
+  /** With ownerPid: the owner guards only the bring-up (a killed `up` leaves nothing behind). */
+  ownerOnlyUntilReady?: boolean;
+  log?: (line: string) => void;
+  timeoutMs?: number;
+}
+
+export interface SandboxStatus {
+  machines: MachineStatus[];
+  faults: unknown;
+  loadBalancer: string[];
+}
+
+export interface Sandbox extends SandboxDescription {
+  /** Re-reads sandbox.json (machines change as the simulator joins and terminates them). */
+  refresh(): SandboxDescription;
+  status(): Promise<SandboxStatus>;
+  fault(request: FaultRequest): Promise<string>;
+  down(): Promise<void>;
+  /** Runs the sandbox's etcdctl against its members over TLS; resolves stdout. */
+  etcdctl(args: string[]): Promise<string>;
+  /** Runs kubectl (FROM) with the admin kubeconfig; resolves stdout. */
+  kubectl(args: string[]): Promise<string>;
+  /** Polls status() until a machine of this instance reaches one of `states`. */
+  waitForMachine(instanceId: string, states: string[], timeoutMs?: number): Promise<MachineStatus>;
+}
+
+export async function upSandbox(options: UpOptions = {}): Promise<Sandbox> {
+  const log = options.log ?? (() => {});
+  const versions = readVersions(REPO_ROOT);
+  const known = [versions.from, versions.to];
+  const from = resolveVersion(options.from, versions.from, known);
+  const to = resolveVersion(options.to, versions.to, known);
+  const stateDir = resolve(options.stateDir ?? mkdtempSync(join(tmpdir(), 'kubeswap-sandbox-')));
+  if (existsSync(paths(stateDir).daemonPid)) throw new Error(`${stateDir} already holds a sandbox; run down first`);
+  ensureDir(stateDir);
+  try {
+    writeJson(paths(stateDir).plan, await planSandbox(stateDir, from, to, options, log));
+  } catch (err) {
+    rmSync(stateDir, { recursive: true, force: true });
+    throw err;
+  }
+  await startDaemon(stateDir, log, options.timeoutMs ?? 300_000);
+  return attachSandbox(stateDir);
+}
+
+/** Sizes, versions and the located (or freshly built) binaries, for the daemon. */
+async function planSandbox(
+  stateDir: string,
+  from: string,
+  to: string,
+  options: UpOptions,
+  log: (line: string) => void,
+): Promise<SandboxPlan> {
+  return {
+    stateDir,
+    repoRoot: REPO_ROOT,
+    clusterName: options.clusterName ?? 'sandbox',
+    controlPlanes: options.controlPlanes ?? 3,
+    workers: options.workers ?? 0,
+    bootDelaySeconds: options.bootDelaySeconds ?? 2,
+    deregistrationDelaySeconds: options.deregistrationDelaySeconds ?? 2,
+    versions: { from, to },
+    binaries: {
+      etcdDir: await buildComponent(REPO_ROOT, ['etcd'], log),
+      kwokDir: await buildComponent(REPO_ROOT, ['kwok'], log),
+      kwokModuleDir: await kwokModuleDir(REPO_ROOT),
+      clusterApiDir: await buildComponent(REPO_ROOT, ['cluster-api'], log),
+      kubernetes: {
+        [from]: await buildComponent(REPO_ROOT, ['kubernetes', from, ...FROM_BINARIES], log),
+        [to]: await buildComponent(REPO_ROOT, ['kubernetes', to, ...TO_BINARIES], log),
+      },
+    },
+    ownerPid: options.ownerPid,
+    ownerOnlyUntilReady: options.ownerOnlyUntilReady,
+  };
+}
+
+async function startDaemon(stateDir: string, log: (line: string) => void, timeoutMs: number): Promise<void> {
+  const dir = paths(stateDir);
+  const out = openSync(join(ensureDir(dir.logs), 'daemon.log'), 'a');
+  const daemon = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(REPO_ROOT, 'integration/sandbox/daemon.ts'), stateDir],
+    {
+      cwd: REPO_ROOT,
+      detached: true,
+      stdio: ['ignore', out, out],
+    },
+  );
+  daemon.unref();
+  log(`daemon ${daemon.pid} bringing the sandbox up (log: ${join(dir.logs, 'daemon.log')})`);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (existsSync(dir.ready)) return;
+    const failed = existsSync(dir.failed) || !isAlive(daemon.pid!);
+    if (failed || Date.now() > deadline) {
+      const why = existsSync(dir.failed)
+        ? readFileSync(dir.failed, 'utf8').trim()
+        : failed
+          ? 'daemon exited'
+          : 'timeout';
+      const tail = readFileSync(join(dir.logs, 'daemon.log'), 'utf8').split('\n').slice(-30).join('\n');
+      await downSandbox(stateDir);
+      throw new Error(`sandbox up failed: ${why}\n${tail}`);
+    }
+    await sleep(500);
+  }
+}
+
+/** A handle on an existing sandbox (e.g. one `npm run sandbox -- up` made). */
+export function attachSandbox(stateDir: string): Sandbox {
+  const dir = paths(stateDir);
+  const description = readJson<SandboxDescription>(dir.description);
+  const control = async (path: string, body?: unknown) => {
+    const res = await fetch(`${description.control}${path}`, {
+      method: body ? 'POST' : 'GET',
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const json = (await res.json()) as { error?: string };
+    if (!res.ok) throw new Error(json.error ?? `control ${path}: HTTP ${res.status}`);
+    return json;
+  };
+  const plan = readJson<SandboxPlan>(dir.plan);
+  const sandbox: Sandbox = {
+    ...description,
+    refresh: () => readJson<SandboxDescription>(dir.description),
+    status: async () => (await control('/status')) as unknown as SandboxStatus,
+    fault: async (request) => ((await control('/fault', request)) as { applied: string }).applied,
+    down: () => downSandbox(stateDir),
+    etcdctl: async (args) => {
+      const d = readJson<SandboxDescription>(dir.description);
+      const tls = [`--cacert=${d.etcd.caFile}`, `--cert=${d.etcd.certFile}`, `--key=${d.etcd.keyFile}`];
+      const { stdout } = await run(join(plan.binaries.etcdDir, 'etcdctl'), [
+        `--endpoints=${d.etcd.endpoints.join(',')}`,
+        ...tls,
+        ...args,
+      ]);
+      return stdout;
+    },
+    kubectl: async (args) => {
+      const kubectl = join(plan.binaries.kubernetes[plan.versions.from]!, 'kubectl');
+      const { stdout } = await run(kubectl, ['--kubeconfig', description.kubeconfig, ...args]);
+      return stdout;
+    },
+    waitForMachine: async (instanceId, states, timeoutMs = 180_000) =>
+      waitFor(
+        `machine ${instanceId} to be ${states.join(' or ')}`,
+        async () => {
+          const m = (await sandbox.status()).machines.find((x) => x.instanceId === instanceId);
+          return m && states.includes(m.state) ? m : undefined;
+        },
+        timeoutMs,
+        500,
+      ),
+  };
+  return sandbox;
+}
+
+/** Stops every process of the sandbox (its process group) and removes the state dir. */
+export async function downSandbox(stateDir: string, graceMs = 10_000): Promise<void> {
+  const dir = paths(stateDir);
+  const daemonPid = existsSync(dir.daemonPid) ? Number(readFileSync(dir.daemonPid, 'utf8').trim()) : undefined;
+  const groupAlive = () => daemonPid !== undefined && signalGroup(daemonPid, 0);
+  if (daemonPid) signalGroup(daemonPid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (groupAlive() && Date.now() < deadline) await sleep(200);
+  if (daemonPid) signalGroup(daemonPid, 'SIGKILL');
+  // Anything that left the group (it should not) is still named by its pid file.
+  for (const pid of Object.values(readPidFiles(dir.pids))) {
+    if (isAlive(pid) && ownedBy(pid, stateDir)) process.kill(pid, 'SIGKILL');
+  }
+  rmSync(stateDir, { recursive: true, force: true });
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Only kill a recorded pid when its command line still names this sandbox (pids get reused). */
+function ownedBy(pid: number, stateDir: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(stateDir);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,147 @@
+// What a machine's user data asks for, and the checks `kubeadm join --control-plane` makes before it touches etcd:
+// token discovery (the Secret, its expiry, the cluster-info signature), the CA pin, the kubelet version skew and,
+// with --certificate-key, that the uploaded control-plane certs decrypt. Pure functions: the simulator feeds facts.
+import { createDecipheriv, createHash, createHmac, timingSafeEqual, X509Certificate } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
+import { parse, parseAllDocuments } from 'yaml';
+
+/** The launch template's own user data: the image bootstraps itself with credentials it already holds. */
+export const JOIN_RECIPE_MARKER = '# kubeswap-sandbox: self-join';
+
+export function renderJoinRecipe(clusterName: string): string {
+  return [
+    '#!/bin/bash',
+    JOIN_RECIPE_MARKER,
+    `# The image fetches its join credentials for cluster ${clusterName} from the secret store at boot and runs`,
+    '# kubeadm join --control-plane; the sandbox simulator plays that (version skew still checked).',
+    '',
+  ].join('\n');
+}
+
+export interface JoinRequest {
+  token?: string;
+  apiServerEndpoint?: string;
+  caCertHashes: string[];
+  unsafeSkipCAVerification: boolean;
+  controlPlane: boolean;
+  certificateKey?: string;
+  nodeName?: string;
+}
+
+export type UserDataIntent = { kind: 'recipe' } | { kind: 'join'; request: JoinRequest } | { kind: 'none' };
+
+export function parseUserData(raw: string): UserDataIntent {
+  if (raw.includes(JOIN_RECIPE_MARKER)) return { kind: 'recipe' };
+  for (const text of candidateTexts(raw)) {
+    const fromYaml = joinConfigurationIn(text);
+    if (fromYaml) return { kind: 'join', request: fromYaml };
+  }
+  for (const text of candidateTexts(raw)) {
+    const fromCommand = joinCommandIn(text);
+    if (fromCommand) return { kind: 'join', request: fromCommand };
+  }
+  return { kind: 'none' };
+}
+
+/** The texts a kubeadm JoinConfiguration may hide in: MIME parts, cloud-config write_files/runcmd, or the whole. */
+function candidateTexts(raw: string): string[] {
+  const texts = [raw];
+  const boundary = raw.match(/boundary="?([^"\s;]+)"?/)?.[1];
+  const parts = boundary ? raw.split(`--${boundary}`).map((p) => p.replace(/^[\s\S]*?\r?\n\r?\n/, '')) : [raw];
+  for (const part of parts) {
+    if (!part.trimStart().startsWith('#cloud-config')) {
+      texts.push(part);
+      continue;
+    }
+    let doc: any;
+    try {
+      doc = parse(part);
+    } catch {
+      continue;
+    }
+    for (const file of doc?.write_files ?? []) texts.push(decodeWriteFile(file));
+    for (const cmd of [...(doc?.runcmd ?? []), ...(doc?.bootcmd ?? [])]) {
+      texts.push(Array.isArray(cmd) ? cmd.join(' ') : String(cmd));
+    }
+  }
+  return texts;
+}
+
+function decodeWriteFile(file: { content?: string; encoding?: string }): string {
+  const content = file.content ?? '';
+  const encoding = (file.encoding ?? '').toLowerCase();
+  if (['b64', 'base64'].includes(encoding)) return Buffer.from(content, 'base64').toString('utf8');
+  if (['gz+b64', 'gzip+base64', 'gz+base64', 'gzip+b64'].includes(encoding)) {
+    return gunzipSync(Buffer.from(content, 'base64')).toString('utf8');
+  }
+  return content;
+}
+
+function joinConfigurationIn(text: string): JoinRequest | undefined {
+  if (!text.includes('JoinConfiguration')) return undefined;
+  for (const doc of parseAllDocuments(text)) {
+    let value: any;
+    try {
+      value = doc.toJS();
+    } catch {
+      continue;
+    }
+    if (value?.kind !== 'JoinConfiguration') continue;
+    const bootstrap = value.discovery?.bootstrapToken ?? {};
+    return {
+      token: bootstrap.token ?? value.discovery?.tlsBootstrapToken,
+      apiServerEndpoint: bootstrap.apiServerEndpoint,
+      caCertHashes: bootstrap.caCertHashes ?? [],
+      unsafeSkipCAVerification: Boolean(bootstrap.unsafeSkipCAVerification),
+      controlPlane: value.controlPlane !== undefined && value.controlPlane !== null,
+      certificateKey: value.controlPlane?.certificateKey,
+      nodeName: value.nodeRegistration?.name,
+    };
+  }
+  return undefined;
+}
+
+function joinCommandIn(text: string): JoinRequest | undefined {
+  const line = text.split('\n').find((l) => /kubeadm\s+join\b/.test(l) && !l.trimStart().startsWith('#'));
+  if (!line) return undefined;
+  const flag = (name: string) => line.match(new RegExp(`--${name}[= ]+(\\S+)`))?.[1];
+  const hashes = [...line.matchAll(/--discovery-token-ca-cert-hash[= ]+(\S+)/g)].map((m) => m[1]!);
+  return {
+    token: flag('token') ?? flag('discovery-token'),
+    apiServerEndpoint: line.match(/kubeadm\s+join\s+([^-\s]\S*)/)?.[1],
+    caCertHashes: hashes,
+    unsafeSkipCAVerification: /--discovery-token-unsafe-skip-ca-verification/.test(line),
+    controlPlane: /--control-plane\b/.test(line),
+    certificateKey: flag('certificate-key'),
+    nodeName: flag('node-name'),
+  };
+}
+
+/** kubeadm's CA pin: sha256 of the CA certificate's DER SubjectPublicKeyInfo. */
+export function caCertHash(caPem: string): string {
+  const spki = new X509Certificate(caPem).publicKey.export({ type: 'spki', format: 'der' });
+  return `sha256:${createHash('sha256').update(spki).digest('hex')}`;
+}
+
+/** Verifies a detached HS256 JWS as the bootstrap signer writes it into cluster-info (key = token secret). */
+export function verifyDetachedJws(detached: string, content: string, tokenSecret: string): boolean {
+  const [header, empty, signature] = detached.split('.');
+  if (!header || empty !== '' || !signature) return false;
+  const input = `${header}.${Buffer.from(content).toString('base64url')}`;
+  const expected = createHmac('sha256', tokenSecret).update(input).digest();
+  const given = Buffer.from(signature, 'base64url');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** kubeadm copycerts: AES-256-GCM with the hex certificate key, nonce prepended to the sealed bytes. */
+export function decryptUploadedCert(sealed: Buffer, certificateKeyHex: string): Buffer {
+  const key = Buffer.from(certificateKeyHex, 'hex');
+  if (key.length !== 32) throw new Error('certificate key must be 32 bytes of hex');
+  const nonce = sealed.subarray(0, 12);
+  const tag = sealed.subarray(sealed.length - 16);
+  const decipher = createDecipheriv('aes-256-gcm', key, nonce);
+  decipher.setAuthTag(tag);
+  return Buffer.concat([decipher.update(sealed.subarray(12, sealed.length - 16)), decipher.final()]);
+}
+
+export const minorOf = (version: string) => Number(version.replace(/^v/, '').split('.')[1]);

@@ -1,0 +1,126 @@
+// One control-plane machine's processes: its certs (made by kubeadm from the shared authorities), its etcd member
+// and its kube-apiserver of the machine's own version, plus the Node and mirror pods its kubelet would publish.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { apiServerArgs, apiServerReady } from './control-plane.ts';
+import { etcdArgs } from './etcd.ts';
+import { renderInitConfig, writeConfig } from './kubeadm.ts';
+import { markNodeDead, registerMachine, setMirrorPodReady } from './nodes.ts';
+import { allocatePort, retrying, waitFor } from './processes.ts';
+import { apiServerProcess, binaryOf, etcdProcess, type Machine, type Runtime } from './runtime.ts';
+
+export interface MachineSeed {
+  instanceId: string;
+  node: string;
+  az: string;
+  privateIp: string;
+  instanceType: string;
+  version: string;
+}
+
+export async function newMachine(rt: Runtime, seed: MachineSeed): Promise<Machine> {
+  const dir = join(rt.stateDir, 'machines', seed.node);
+  mkdirSync(join(dir, 'pki'), { recursive: true });
+  const machine: Machine = {
+    ...seed,
+    state: 'booting',
+    detail: '',
+    etcdMemberId: '',
+    ports: { etcdClient: await allocatePort(), etcdPeer: await allocatePort(), apiServer: await allocatePort() },
+    dir,
+    pkiDir: join(dir, 'pki'),
+    etcdDataDir: join(dir, 'etcd'),
+  };
+  rt.machines.set(seed.instanceId, machine);
+  return machine;
+}
+
+/** kubeadm makes the machine's serving and client certs with its own node name, as join does on the VM. */
+export async function createCerts(rt: Runtime, m: Machine): Promise<void> {
+  const config = writeConfig(
+    join(m.dir, 'kubeadm.yaml'),
+    renderInitConfig(rt.cluster, {
+      nodeName: m.node,
+      apiServerPort: m.ports.apiServer,
+      advertiseAddress: m.privateIp,
+      certificatesDir: m.pkiDir,
+    }),
+  );
+  const kubeadm = rt.plan.binaries.kubernetes[m.version] ? rt.kubeadm(m.version) : rt.kubeadm(rt.plan.versions.from);
+  await kubeadm.createMachineCerts(config, join(rt.stateDir, 'pki'), m.pkiDir);
+}
+
+export function startEtcd(rt: Runtime, m: Machine, initialCluster: string, state: 'new' | 'existing'): void {
+  const spec = { name: m.node, clientPort: m.ports.etcdClient, peerPort: m.ports.etcdPeer, dataDir: m.etcdDataDir };
+  rt.processes.start(
+    etcdProcess(m),
+    join(rt.plan.binaries.etcdDir, 'etcd'),
+    etcdArgs({ ...spec, pkiDir: m.pkiDir }, initialCluster, state),
+  );
+}
+
+/** Restarts a member from its data dir; etcd ignores --initial-cluster once the data dir exists. */
+export function restartEtcd(rt: Runtime, m: Machine): void {
+  startEtcd(rt, m, `${m.node}=https://127.0.0.1:${m.ports.etcdPeer}`, 'existing');
+}
+
+export function startApiServer(rt: Runtime, m: Machine): void {
+  const spec = { port: m.ports.apiServer, etcdClientPort: m.ports.etcdClient, pkiDir: m.pkiDir };
+  rt.processes.start(apiServerProcess(m), binaryOf(rt.plan, m.version, 'kube-apiserver'), apiServerArgs(spec));
+}
+
+export async function waitApiServerReady(m: Machine, timeoutMs = 120_000): Promise<void> {
+  await waitFor(
+    `kube-apiserver of ${m.node} to be ready`,
+    async () => ((await apiServerReady(m.ports.apiServer, m.pkiDir)) ? true : undefined),
+    timeoutMs,
+    500,
+  );
+}
+
+export async function registerNode(rt: Runtime, m: Machine, controlPlane: boolean): Promise<void> {
+  await registerMachine(
+    rt.core,
+    { ...m, controlPlane },
+    {
+      apiServerPort: m.ports.apiServer,
+      etcdClientUrl: `https://127.0.0.1:${m.ports.etcdClient}`,
+      etcdVersion: rt.etcdVersion,
+    },
+  );
+}
+
+/** The VM is gone: its processes stop and its kubelet stops posting status. */
+export async function terminateMachine(rt: Runtime, m: Machine): Promise<void> {
+  if (m.terminating || m.state === 'terminated') return;
+  m.terminating = true;
+  const hadNode = m.state === 'running';
+  await Promise.all([rt.processes.stop(apiServerProcess(m), 3000), rt.processes.stop(etcdProcess(m), 3000)]);
+  m.state = 'terminated';
+  m.detail = 'instance terminated';
+  if (hadNode)
+    await retrying(() => markNodeDead(rt.core, m.node)).catch((err) => rt.log(`mark ${m.node} dead: ${err}`));
+  rt.publish();
+}
+
+/** A static pod's container died: the kubelet reports its mirror pod not Ready. */
+export async function reportCrash(rt: Runtime, m: Machine, component: string): Promise<void> {
+  if (m.state !== 'running') return;
+  rt.log(`${m.node}: ${component} crashed`);
+  await retrying(() => setMirrorPodReady(rt.core, `${component}-${m.node}`, false)).catch((err) =>
+    rt.log(`report ${component}-${m.node} not ready: ${err}`),
+  );
+}
+
+/** The kubelet restarts crashed static pods: bring back whatever of the machine is down. */
+export async function healMachine(rt: Runtime, m: Machine): Promise<void> {
+  if (!rt.processes.has(etcdProcess(m))) {
+    restartEtcd(rt, m);
+    await retrying(() => setMirrorPodReady(rt.core, `etcd-${m.node}`, true));
+  }
+  if (!rt.processes.has(apiServerProcess(m))) {
+    startApiServer(rt, m);
+    await waitApiServerReady(m);
+    await retrying(() => setMirrorPodReady(rt.core, `kube-apiserver-${m.node}`, true));
+  }
+}

@@ -1,0 +1,193 @@
+// What a control-plane machine's kubelet would publish: its Node (registered like the kubelet does, kept Ready by
+// kwok) and the mirror pods of its static pods, carrying the annotations kubeadm reads endpoints from.
+import { createHash } from 'node:crypto';
+import * as k8s from '@kubernetes/client-node';
+
+export const KWOK_ANNOTATION = 'kwok.x-k8s.io/node';
+export const CONTROL_PLANE_LABEL = 'node-role.kubernetes.io/control-plane';
+export const APISERVER_ENDPOINT_ANNOTATION = 'kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint';
+export const ETCD_URLS_ANNOTATION = 'kubeadm.kubernetes.io/etcd.advertise-client-urls';
+export const MIRROR_ANNOTATION = 'kubernetes.io/config.mirror';
+
+export interface MachineIdentity {
+  node: string;
+  instanceId: string;
+  az: string;
+  privateIp: string;
+  instanceType: string;
+  version: string;
+  controlPlane: boolean;
+}
+
+export function nodeObject(m: MachineIdentity, etcdVersion: string): k8s.V1Node {
+  const labels: Record<string, string> = {
+    'kubernetes.io/hostname': m.node,
+    'kubernetes.io/os': 'linux',
+    'kubernetes.io/arch': 'amd64',
+    'node.kubernetes.io/instance-type': m.instanceType,
+    'topology.kubernetes.io/region': m.az.slice(0, -1),
+    'topology.kubernetes.io/zone': m.az,
+  };
+  // kubeadm's mark-control-plane sets these on the initial machines; joins get them the same way.
+  if (m.controlPlane) {
+    labels[CONTROL_PLANE_LABEL] = '';
+    labels['node.kubernetes.io/exclude-from-external-load-balancers'] = '';
+  }
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name: m.node,
+      labels,
+      annotations: {
+        [KWOK_ANNOTATION]: 'fake',
+        'node.alpha.kubernetes.io/ttl': '0',
+        'volumes.kubernetes.io/controller-managed-attach-detach': 'true',
+      },
+    },
+    spec: {
+      providerID: `aws:///${m.az}/${m.instanceId}`,
+      taints: m.controlPlane ? [{ key: CONTROL_PLANE_LABEL, effect: 'NoSchedule' }] : [],
+    },
+    status: {
+      addresses: [
+        { type: 'InternalIP', address: m.privateIp },
+        { type: 'Hostname', address: m.node },
+      ],
+      nodeInfo: {
+        architecture: 'amd64',
+        bootID: m.instanceId,
+        containerRuntimeVersion: `containerd://1.7.27`,
+        kernelVersion: '6.1.0-sandbox',
+        kubeProxyVersion: m.version,
+        kubeletVersion: m.version,
+        machineID: m.instanceId,
+        operatingSystem: 'linux',
+        osImage: `kubeswap sandbox node ${m.version} (etcd ${etcdVersion})`,
+        systemUUID: m.instanceId,
+      },
+    },
+  };
+}
+
+export interface StaticPodEndpoints {
+  apiServerPort: number;
+  etcdClientUrl: string;
+  etcdVersion: string;
+}
+
+/** Mirror pods of the four kubeadm static pods, owned by the Node like the kubelet makes them. */
+export function mirrorPods(m: MachineIdentity, node: k8s.V1Node, ep: StaticPodEndpoints): k8s.V1Pod[] {
+  const components: { name: string; image: string; annotations: Record<string, string> }[] = [
+    {
+      name: 'etcd',
+      image: `registry.k8s.io/etcd:${ep.etcdVersion.replace(/^v/, '')}-0`,
+      annotations: { [ETCD_URLS_ANNOTATION]: ep.etcdClientUrl },
+    },
+    {
+      name: 'kube-apiserver',
+      image: `registry.k8s.io/kube-apiserver:${m.version}`,
+      annotations: { [APISERVER_ENDPOINT_ANNOTATION]: `127.0.0.1:${ep.apiServerPort}` },
+    },
+    { name: 'kube-controller-manager', image: `registry.k8s.io/kube-controller-manager:${m.version}`, annotations: {} },
+    { name: 'kube-scheduler', image: `registry.k8s.io/kube-scheduler:${m.version}`, annotations: {} },
+  ];
+  return components.map((c) => {
+    const hash = createHash('md5').update(`${m.node}/${c.name}/${c.image}`).digest('hex');
+    return {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: `${c.name}-${m.node}`,
+        namespace: 'kube-system',
+        labels: { component: c.name, tier: 'control-plane' },
+        annotations: {
+          ...c.annotations,
+          [MIRROR_ANNOTATION]: hash,
+          'kubernetes.io/config.hash': hash,
+          'kubernetes.io/config.source': 'file',
+        },
+        ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: m.node, uid: node.metadata!.uid!, controller: true }],
+      },
+      spec: {
+        nodeName: m.node,
+        hostNetwork: true,
+        priorityClassName: 'system-node-critical',
+        priority: 2000001000,
+        tolerations: [{ operator: 'Exists', effect: 'NoExecute' }],
+        containers: [{ name: c.name, image: c.image, command: [c.name] }],
+      },
+    };
+  });
+}
+
+const strategic = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch);
+const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+
+export async function registerMachine(core: k8s.CoreV1Api, m: MachineIdentity, ep: StaticPodEndpoints): Promise<void> {
+  const node = await core.createNode({ body: nodeObject(m, ep.etcdVersion) });
+  if (!m.controlPlane) return;
+  for (const pod of mirrorPods(m, node, ep)) await core.createNamespacedPod({ namespace: 'kube-system', body: pod });
+}
+
+/** A dead kubelet: kwok stops heartbeating the Node and its Ready condition goes Unknown, as the node controller sets it. */
+export async function markNodeDead(core: k8s.CoreV1Api, node: string): Promise<void> {
+  await core.patchNode({ name: node, body: { metadata: { annotations: { [KWOK_ANNOTATION]: null } } } }, merge);
+  const now = new Date().toISOString();
+  await core.patchNodeStatus(
+    {
+      name: node,
+      body: {
+        status: {
+          conditions: [
+            {
+              type: 'Ready',
+              status: 'Unknown',
+              reason: 'NodeStatusUnknown',
+              message: 'Kubelet stopped posting node status.',
+              lastHeartbeatTime: now,
+              lastTransitionTime: now,
+            },
+          ],
+        },
+      },
+    },
+    strategic,
+  );
+}
+
+/** How the kubelet reports a static pod whose container keeps crashing (or is back). */
+export async function setMirrorPodReady(core: k8s.CoreV1Api, pod: string, ready: boolean): Promise<void> {
+  const now = new Date().toISOString();
+  const status = ready ? 'True' : 'False';
+  const current = await core.readNamespacedPod({ name: pod, namespace: 'kube-system' });
+  const container = current.spec!.containers[0]!;
+  await core.patchNamespacedPodStatus(
+    {
+      name: pod,
+      namespace: 'kube-system',
+      body: {
+        status: {
+          phase: 'Running',
+          conditions: [
+            { type: 'Ready', status, lastTransitionTime: now },
+            { type: 'ContainersReady', status, lastTransitionTime: now },
+          ],
+          containerStatuses: [
+            {
+              name: container.name,
+              image: container.image,
+              imageID: '',
+              ready,
+              restartCount: ready ? 0 : 1,
+              state: ready
+                ? { running: { startedAt: now } }
+                : { waiting: { reason: 'CrashLoopBackOff', message: 'back-off restarting failed container' } },
+            },
+          ],
+        },
+      },
+    },
+    strategic,
+  );
+}

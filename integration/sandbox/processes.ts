@@ -1,0 +1,171 @@
+// Child processes of the sandbox daemon. They stay in the daemon's process group, so `down` (or the daemon's own
+// shutdown) ends all of them with one group signal; pid files let `status` and faults address single processes.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+export interface Supervised {
+  name: string;
+  child: ChildProcess;
+  /** Resolves with the exit code (or signal name) once the process is gone. */
+  exited: Promise<number | string>;
+  /** True when the sandbox stopped it on purpose (termination, fault, shutdown). */
+  stopping: boolean;
+}
+
+export class ProcessTable {
+  private readonly running = new Map<string, Supervised>();
+  /** Called when a process dies without the sandbox asking it to (a crash). */
+  onCrash: (name: string, code: number | string) => void = () => {};
+
+  constructor(
+    private readonly pidDir: string,
+    private readonly logDir: string,
+  ) {}
+
+  start(name: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Supervised {
+    if (this.running.has(name)) throw new Error(`process ${name} is already running`);
+    const log = openSync(join(this.logDir, `${name}.log`), 'a');
+    const child = spawn(command, args, { stdio: ['ignore', log, log], env });
+    const entry: Supervised = { name, child, stopping: false, exited: Promise.resolve(0) };
+    entry.exited = new Promise((resolve) => {
+      child.on('exit', (code, signal) => {
+        this.running.delete(name);
+        rmSync(join(this.pidDir, `${name}.pid`), { force: true });
+        const result = code ?? signal ?? 'unknown';
+        if (!entry.stopping) this.onCrash(name, result);
+        resolve(result);
+      });
+      child.on('error', (err) => {
+        this.running.delete(name);
+        if (!entry.stopping) this.onCrash(name, err.message);
+        resolve(err.message);
+      });
+    });
+    if (child.pid) writeFileSync(join(this.pidDir, `${name}.pid`), `${child.pid}\n`);
+    this.running.set(name, entry);
+    return entry;
+  }
+
+  has(name: string): boolean {
+    return this.running.has(name);
+  }
+
+  names(): string[] {
+    return [...this.running.keys()];
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
+  async stop(name: string, graceMs = 5000, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const entry = this.running.get(name);
+    if (!entry) return;
+    entry.stopping = true;
+    entry.child.kill(signal);
+    const timer = setTimeout(() => entry.child.kill('SIGKILL'), graceMs);
+    await entry.exited;
+    clearTimeout(timer);
+  }
+
+  /** Kill without the crash callback being suppressed: a fault, as if the process died by itself. */
+  crash(name: string): boolean {
+    const entry = this.running.get(name);
+    if (!entry) return false;
+    entry.child.kill('SIGKILL');
+    return true;
+  }
+
+  async stopAll(graceMs = 5000): Promise<void> {
+    await Promise.all(this.names().map((n) => this.stop(n, graceMs)));
+  }
+}
+
+/** A port the kernel says is free right now on 127.0.0.1 (servers bind to loopback only). */
+export async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+/** Ports handed out in this process are never handed out twice, even before their server binds. */
+const handedOut = new Set<number>();
+export async function allocatePort(): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Pids recorded in DIR/pids, by process name. */
+export function readPidFiles(pidDir: string): Record<string, number> {
+  const pids: Record<string, number> = {};
+  let files: string[] = [];
+  try {
+    files = readdirSync(pidDir);
+  } catch {
+    return pids;
+  }
+  for (const file of files.filter((f) => f.endsWith('.pid'))) {
+    const pid = Number(readFileSync(join(pidDir, file), 'utf8').trim());
+    if (pid > 0) pids[file.slice(0, -4)] = pid;
+  }
+  return pids;
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls `probe` until it returns a value other than undefined, or throws after `timeoutMs` with the last error. */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+  intervalMs = 250,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      const reason = last instanceof Error ? `: ${last.message.split('\n')[0]}` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${reason}`);
+    }
+    await sleep(intervalMs);
+  }
+}
+
+/** Retries `action` a few times: API calls through the load balancer can hit a backend that just died. */
+export async function retrying<T>(action: () => Promise<T>, attempts = 5, delayMs = 1000): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await action();
+    } catch (err) {
+      if (i >= attempts) throw err;
+      await sleep(delayMs);
+    }
+  }
+}

@@ -1,0 +1,45 @@
+// "Healthy" for `sandbox up`: every running machine's Node Ready with its four mirror pods Ready, etcd with one
+// leader, and the API answering through the load balancer.
+import { etcdClient, listMembers } from './etcd.ts';
+import { waitFor } from './processes.ts';
+import type { Runtime } from './runtime.ts';
+
+export async function waitClusterSettled(rt: Runtime, timeoutMs = 120_000): Promise<void> {
+  const running = [...rt.machines.values()].filter((m) => m.state === 'running');
+  await waitFor(
+    'control-plane Nodes and mirror pods Ready',
+    async () => {
+      const nodes = await rt.core.listNode();
+      const pods = await rt.core.listNamespacedPod({ namespace: 'kube-system' });
+      for (const m of running) {
+        const node = nodes.items.find((n) => n.metadata?.name === m.node);
+        if (!isReady(node?.status?.conditions)) return undefined;
+        // The node controller taints a freshly registered Node not-ready until it sees it Ready: wait for that too.
+        if (node?.spec?.taints?.some((t) => t.key.startsWith('node.kubernetes.io/'))) return undefined;
+        for (const c of ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler']) {
+          const pod = pods.items.find((p) => p.metadata?.name === `${c}-${m.node}`);
+          if (!isReady(pod?.status?.conditions)) return undefined;
+        }
+      }
+      return true;
+    },
+    timeoutMs,
+    500,
+  );
+  const client = etcdClient(
+    running.map((m) => `https://127.0.0.1:${m.ports.etcdClient}`),
+    rt.etcdTls,
+  );
+  try {
+    const members = await listMembers(client);
+    if (members.length !== running.length || members.some((m) => m.isLearner)) {
+      throw new Error(`etcd has ${members.length} members for ${running.length} machines`);
+    }
+  } finally {
+    client.close();
+  }
+}
+
+export function isReady(conditions: { type: string; status: string }[] | undefined): boolean {
+  return conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}

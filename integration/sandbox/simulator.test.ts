@@ -1,0 +1,266 @@
+// The machine simulator against real components: joins from user data (refused and accepted), the load balancer
+// following target registration, termination, and each fault injection.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { get } from 'node:https';
+import { join } from 'node:path';
+import { RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import * as k8s from '@kubernetes/client-node';
+import { parse, stringify } from 'yaml';
+import { awsClients, registerTargets } from './aws.ts';
+import { etcdClient, listMembers, type Member } from './etcd.ts';
+import { type Sandbox, upSandbox } from './index.ts';
+import { caPinOf, createBootstrapToken, kubeClients, renderJoinUserData } from './join-fixtures.ts';
+import { sleep, waitFor } from './processes.ts';
+
+describe('sandbox machine simulator (real components)', function () {
+  this.timeout(600_000);
+  let sb: Sandbox;
+  let core: k8s.CoreV1Api;
+  let aws: ReturnType<typeof awsClients>;
+  let joinUserData: string;
+
+  const members = async (): Promise<Member[]> => {
+    const client = etcdClient(sb.refresh().etcd.endpoints, sb.etcd);
+    try {
+      return await listMembers(client);
+    } finally {
+      client.close();
+    }
+  };
+  const removeMember = async (id: string) => {
+    const client = etcdClient(sb.refresh().etcd.endpoints, sb.etcd);
+    try {
+      await client.cluster.memberRemove({ ID: id });
+    } finally {
+      client.close();
+    }
+  };
+  const launch = async (version: string, userData?: string): Promise<string> => {
+    const out = await aws.ec2.send(
+      new RunInstancesCommand({
+        MinCount: 1,
+        MaxCount: 1,
+        LaunchTemplate: { LaunchTemplateId: sb.aws.launchTemplateId, Version: '$Latest' },
+        ImageId: sb.aws.images[version],
+        SubnetId: sb.aws.subnetIds[1],
+        UserData: userData ? Buffer.from(userData).toString('base64') : undefined,
+      }),
+    );
+    return out.Instances![0]!.InstanceId!;
+  };
+  const terminate = (id: string) => aws.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+  /** Terminate the instance and remove whatever etcd member it left, so the next test starts from N healthy voters. */
+  const discard = async (id: string) => {
+    const machine = (await sb.status()).machines.find((m) => m.instanceId === id);
+    await terminate(id);
+    await sb.waitForMachine(id, ['terminated']);
+    const leftover = (await members()).find((m) => m.id === machine?.etcdMemberId && machine.etcdMemberId !== '');
+    if (leftover) await removeMember(leftover.id);
+  };
+  const daemonLog = () => readFileSync(join(sb.stateDir, 'logs/daemon.log'), 'utf8');
+  const nodeReady = async (name: string) => {
+    const node = await core.readNode({ name });
+    return node.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+  };
+  const podReady = async (name: string) => {
+    const pod = await core.readNamespacedPod({ name, namespace: 'kube-system' });
+    return pod.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+  };
+
+  before(async () => {
+    sb = await upSandbox({ controlPlanes: 3, bootDelaySeconds: 1, ownerPid: process.pid });
+    core = kubeClients(sb.kubeconfig).core;
+    aws = awsClients(sb.aws.endpoint);
+    const token = await createBootstrapToken(core, 3600);
+    joinUserData = renderJoinUserData({
+      apiServerEndpoint: new URL(sb.apiServer).host,
+      token,
+      caCertHash: caPinOf(sb.kubeconfig),
+    });
+  });
+  after(async () => {
+    await sb?.down();
+  });
+
+  it('refuses a TO machine while kubeadm-config kubernetesVersion is still FROM (kubelet newer than control plane)', async () => {
+    const id = await launch(sb.versions.to, joinUserData);
+    const machine = await sb.waitForMachine(id, ['refused', 'running', 'failed']);
+    assert.equal(machine.state, 'refused');
+    assert.match(machine.detail, /higher than the control plane version/);
+    await assert.rejects(
+      core.readNode({ name: machine.node }),
+      (e: unknown) => (e as k8s.ApiException<unknown>).code === 404,
+    );
+    await discard(id);
+  });
+
+  it('refuses user data whose CA pin does not match', async () => {
+    const bad = joinUserData.replace(/sha256:[0-9a-f]{64}/, `sha256:${'0'.repeat(64)}`);
+    const id = await launch(sb.versions.from, bad);
+    const machine = await sb.waitForMachine(id, ['refused', 'running', 'failed']);
+    assert.match(machine.detail, /CA cert hashes/);
+    await discard(id);
+  });
+
+  describe('after kubernetesVersion is bumped to TO', () => {
+    let joined: string;
+    let node: string;
+
+    before(async () => {
+      const cm = await core.readNamespacedConfigMap({ name: 'kubeadm-config', namespace: 'kube-system' });
+      const config = parse(cm.data!['ClusterConfiguration']!);
+      config.kubernetesVersion = sb.versions.to;
+      cm.data!['ClusterConfiguration'] = stringify(config);
+      await core.replaceNamespacedConfigMap({ name: 'kubeadm-config', namespace: 'kube-system', body: cm });
+    });
+
+    it('joins a TO machine from a JoinConfiguration: learner added, promoted, TO apiserver, Ready Node', async () => {
+      joined = await launch(sb.versions.to, joinUserData);
+      const machine = await sb.waitForMachine(joined, ['running', 'refused', 'failed']);
+      assert.equal(machine.state, 'running', machine.detail);
+      node = machine.node;
+      assert.match(daemonLog(), new RegExp(`${node}: etcd learner \\d+ added`));
+      assert.match(daemonLog(), new RegExp(`${node}: etcd member promoted`));
+      const member = (await members()).find((m) => m.name === node);
+      assert.equal(member?.isLearner, false);
+      assert.equal(member?.id, machine.etcdMemberId);
+      const version = JSON.parse(await httpsGetText(`${machine.apiServer}/version`, sb.kubeconfig));
+      assert.equal(version.gitVersion, sb.versions.to);
+      await waitFor('Node Ready', async () => ((await nodeReady(node)) === 'True' ? true : undefined), 60_000);
+      const n = await core.readNode({ name: node });
+      assert.equal(n.status?.nodeInfo?.kubeletVersion, sb.versions.to);
+      assert.equal(n.spec?.providerID, `aws:///us-east-1b/${joined}`);
+    });
+
+    it('a target registration puts it behind the load balancer', async () => {
+      await registerTargets(aws, sb.aws.targetGroupArn, [joined]);
+      await waitFor(
+        'LB serving the new target',
+        async () => ((await sb.status()).loadBalancer.includes(joined) ? true : undefined),
+        10_000,
+      );
+      const versions = new Set<string>();
+      for (let i = 0; i < 12; i++)
+        versions.add(JSON.parse(await httpsGetText(`${sb.apiServer}/version`, sb.kubeconfig)).gitVersion);
+      assert.ok(versions.has(sb.versions.to), `some /version answers come from the TO apiserver (${[...versions]})`);
+    });
+
+    it('terminating the instance stops its processes and its Node goes NotReady', async () => {
+      await terminate(joined);
+      const machine = await sb.waitForMachine(joined, ['terminated']);
+      assert.deepEqual(machine.processes, []);
+      assert.notEqual(await nodeReady(node), 'True');
+      await waitFor(
+        'LB to stop serving it',
+        async () => ((await sb.status()).loadBalancer.includes(joined) ? undefined : true),
+        15_000,
+      );
+      await removeMember(machine.etcdMemberId);
+      await core.deleteNode({ name: node });
+    });
+
+    it('fault never-boot (next launch): the VM never joins and no member is added', async () => {
+      await sb.fault({ kind: 'never-boot', next: true });
+      const before = (await members()).length;
+      const id = await launch(sb.versions.to);
+      await sb.waitForMachine(id, ['never-booted']);
+      await sleep(3000);
+      assert.equal((await members()).length, before);
+      await discard(id);
+    });
+
+    it('fault die-after-member-add: leaves an unstarted learner behind', async () => {
+      await sb.fault({ kind: 'die-after-member-add', next: true });
+      const id = await launch(sb.versions.to);
+      const machine = await sb.waitForMachine(id, ['failed', 'running']);
+      assert.equal(machine.state, 'failed');
+      const learner = (await members()).find((m) => m.id === machine.etcdMemberId);
+      assert.equal(learner?.isLearner, true);
+      assert.equal(learner?.name, '', 'never started, so etcd has no name for it');
+      await discard(id);
+    });
+
+    it('fault die-after-promote: leaves a dead voting member behind', async () => {
+      await sb.fault({ kind: 'die-after-promote', next: true });
+      const id = await launch(sb.versions.to);
+      const machine = await sb.waitForMachine(id, ['failed', 'running']);
+      assert.equal(machine.state, 'failed');
+      assert.deepEqual(machine.processes, []);
+      const voter = (await members()).find((m) => m.id === machine.etcdMemberId);
+      assert.equal(voter?.isLearner, false, 'promoted before it died');
+      await discard(id);
+    });
+
+    it('fault slow-etcd-catchup: promotion waits until the learner has caught up', async () => {
+      await sb.fault({ kind: 'slow-etcd-catchup', next: true, seconds: 8 });
+      const id = await launch(sb.versions.to);
+      await waitFor(
+        'learner added',
+        async () => (await sb.status()).machines.find((m) => m.instanceId === id)?.etcdMemberId || undefined,
+        60_000,
+      );
+      const added = Date.now();
+      const learner = (await members()).find((m) => m.isLearner);
+      assert.ok(learner, 'a learner while it catches up');
+      const machine = await sb.waitForMachine(id, ['running', 'failed']);
+      assert.equal(machine.state, 'running', machine.detail);
+      assert.ok(Date.now() - added >= 8000, 'promoted only after the catch-up delay');
+      await discard(id);
+    });
+
+    it('fault apiserver-crash: the new machine joins, then its apiserver mirror pod goes not Ready', async () => {
+      await sb.fault({ kind: 'apiserver-crash', next: true });
+      const id = await launch(sb.versions.to);
+      const machine = await sb.waitForMachine(id, ['running', 'failed']);
+      await waitFor(
+        'apiserver mirror pod not Ready',
+        async () => ((await podReady(`kube-apiserver-${machine.node}`)) === 'False' ? true : undefined),
+        30_000,
+      );
+      assert.equal(
+        (await sb.status()).machines.find((m) => m.instanceId === id)?.processes.length,
+        1,
+        'only etcd still runs',
+      );
+      await discard(id);
+    });
+
+    it('faults crash-etcd / crash-apiserver on an existing machine, then heal', async () => {
+      const victim = sb.machines[0]!;
+      await sb.fault({ kind: 'crash-etcd', node: victim.node });
+      await waitFor(
+        'etcd mirror pod not Ready',
+        async () => ((await podReady(`etcd-${victim.node}`)) === 'False' ? true : undefined),
+        20_000,
+      );
+      await sb.fault({ kind: 'crash-apiserver', instanceId: victim.instanceId });
+      await waitFor(
+        'apiserver mirror pod not Ready',
+        async () => ((await podReady(`kube-apiserver-${victim.node}`)) === 'False' ? true : undefined),
+        20_000,
+      );
+      await sb.fault({ kind: 'heal', node: victim.node });
+      assert.equal(await podReady(`etcd-${victim.node}`), 'True');
+      assert.equal(await podReady(`kube-apiserver-${victim.node}`), 'True');
+      const started = (await members()).filter((m) => m.name !== '' && !m.isLearner);
+      assert.equal(started.length, 3);
+    });
+  });
+});
+
+/** GET over a fresh TLS connection (no keep-alive), trusting the cluster CA from the kubeconfig. */
+function httpsGetText(url: string, kubeconfig: string): Promise<string> {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  const ca = Buffer.from(kc.getCurrentCluster()!.caData!, 'base64');
+  return new Promise((resolve, reject) => {
+    get(url, { ca, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c) => {
+        body += c;
+      });
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+}

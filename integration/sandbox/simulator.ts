@@ -1,0 +1,178 @@
+// The machine simulator plays the VMs: for each new running instance tagged for the cluster it waits the boot
+// delay, then does what `kubeadm join --control-plane` from the user data would; for a terminated instance it stops
+// the machine's processes. Launch faults change how a machine's join goes.
+import { DescribeImagesCommand, DescribeInstanceAttributeCommand, type Instance } from '@aws-sdk/client-ec2';
+import { clusterInstances, ROLE_TAG, tagValue, VERSION_TAG } from './aws.ts';
+import { addLearner, etcdClient, promoteWhenInSync } from './etcd.ts';
+import type { FaultBook } from './faults.ts';
+import { parseUserData } from './join.ts';
+import { clusterFacts } from './join-facts.ts';
+import { joinRefusals, versionRefusals } from './join-preflight.ts';
+import {
+  createCerts,
+  newMachine,
+  registerNode,
+  startApiServer,
+  startEtcd,
+  terminateMachine,
+  waitApiServerReady,
+} from './machine.ts';
+import { sleep } from './processes.ts';
+import { apiServerProcess, etcdProcess, liveEtcdEndpoints, type Machine, type Runtime } from './runtime.ts';
+
+export class MachineSimulator {
+  private timer?: NodeJS.Timeout;
+  private polling = false;
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly faults: FaultBook,
+    private readonly pollIntervalMs = 1000,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.poll(), this.pollIntervalMs);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      for (const instance of await clusterInstances(this.rt.aws, this.rt.plan.clusterName)) {
+        await this.observe(instance);
+      }
+    } catch (err) {
+      this.rt.log(`simulator: poll failed: ${(err as Error).message}`);
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private async observe(instance: Instance): Promise<void> {
+    const id = instance.InstanceId!;
+    const state = instance.State?.Name;
+    const known = this.rt.machines.get(id);
+    if (known && ['shutting-down', 'terminated', 'stopping', 'stopped'].includes(state ?? '')) {
+      if (known.state !== 'terminated') {
+        this.rt.log(`simulator: ${id} (${known.node}) is ${state}`);
+        await terminateMachine(this.rt, known);
+      }
+      return;
+    }
+    if (known || state !== 'running' || tagValue(instance.Tags, ROLE_TAG) !== 'control-plane') return;
+    const version = await this.imageVersion(instance.ImageId!);
+    const machine = await newMachine(this.rt, {
+      instanceId: id,
+      node: instance.PrivateDnsName || `ip-${id}`,
+      az: instance.Placement?.AvailabilityZone ?? 'us-east-1a',
+      privateIp: instance.PrivateIpAddress ?? '10.0.0.1',
+      instanceType: instance.InstanceType ?? 't3.large',
+      version,
+    });
+    machine.fault = this.faults.take(id);
+    this.rt.log(`simulator: ${id} launched from ${version}${machine.fault ? ` with fault ${machine.fault.kind}` : ''}`);
+    this.rt.publish();
+    void this.boot(machine).catch((err) => {
+      machine.state = 'failed';
+      machine.detail = `join failed: ${(err as Error).message}`;
+      this.rt.log(`simulator: ${machine.node}: ${machine.detail}`);
+      this.rt.publish();
+    });
+  }
+
+  private async imageVersion(imageId: string): Promise<string> {
+    const out = await this.rt.aws.ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }));
+    return tagValue(out.Images?.[0]?.Tags, VERSION_TAG) ?? 'unknown';
+  }
+
+  private async boot(m: Machine): Promise<void> {
+    if (m.fault?.kind === 'never-boot') {
+      m.state = 'never-booted';
+      m.detail = 'fault: the VM never finishes booting';
+      this.rt.publish();
+      return;
+    }
+    await sleep(this.rt.plan.bootDelaySeconds * 1000);
+    if (this.gone(m)) return;
+    m.state = 'joining';
+    this.rt.publish();
+    const userData = await this.rt.aws.ec2.send(
+      new DescribeInstanceAttributeCommand({ InstanceId: m.instanceId, Attribute: 'userData' }),
+    );
+    const intent = parseUserData(Buffer.from(userData.UserData?.Value ?? '', 'base64').toString('utf8'));
+    if (intent.kind === 'none') return this.refuse(m, ['the user data holds no kubeadm join configuration']);
+    if (intent.kind === 'join' && !intent.request.controlPlane) {
+      return this.refuse(m, ['the JoinConfiguration has no controlPlane section (a worker join)']);
+    }
+    const facts = await clusterFacts(this.rt, intent.kind === 'join' ? intent.request : undefined, m.version);
+    const refusals = intent.kind === 'join' ? joinRefusals(intent.request, facts) : versionRefusals(facts);
+    if (!refusals.length && !this.rt.plan.binaries.kubernetes[m.version]) {
+      refusals.push(`the sandbox has no Kubernetes ${m.version} binaries for this image`);
+    }
+    if (refusals.length > 0) return this.refuse(m, refusals);
+    if (intent.kind === 'join' && intent.request.nodeName) m.node = intent.request.nodeName;
+    await this.join(m);
+  }
+
+  private refuse(m: Machine, reasons: string[]): void {
+    m.state = 'refused';
+    m.detail = `kubeadm join refused: ${reasons.join('; ')}`;
+    this.rt.log(`simulator: ${m.node}: ${m.detail}`);
+    this.rt.publish();
+  }
+
+  /** kubeadm join's control-plane-join phase: learner, local etcd, promote; then the apiserver and kubelet. */
+  private async join(m: Machine): Promise<void> {
+    await createCerts(this.rt, m);
+    const client = etcdClient(liveEtcdEndpoints(this.rt), this.rt.etcdTls);
+    try {
+      const learner = await addLearner(client, m.node, m.ports.etcdPeer);
+      m.etcdMemberId = learner.id;
+      this.rt.log(`simulator: ${m.node}: etcd learner ${learner.id} added`);
+      this.rt.publish();
+      if (m.fault?.kind === 'die-after-member-add') return this.die(m, 'fault: died right after the learner was added');
+      if (m.fault?.kind === 'slow-etcd-catchup') {
+        this.rt.log(`simulator: ${m.node}: etcd catches up in ${m.fault.seconds} s (fault)`);
+        await sleep(m.fault.seconds * 1000);
+      }
+      if (this.gone(m)) return;
+      startEtcd(this.rt, m, learner.initialCluster, 'existing');
+      await promoteWhenInSync(client, learner.id, 120_000 + (m.fault?.seconds ?? 0) * 1000);
+      this.rt.log(`simulator: ${m.node}: etcd member promoted`);
+      if (m.fault?.kind === 'die-after-promote') {
+        await this.rt.processes.stop(etcdProcess(m), 1000, 'SIGKILL');
+        return this.die(m, 'fault: died right after its member was promoted');
+      }
+    } finally {
+      client.close();
+    }
+    if (this.gone(m)) return;
+    startApiServer(this.rt, m);
+    await waitApiServerReady(m);
+    if (this.gone(m)) return;
+    await registerNode(this.rt, m, true);
+    m.state = 'running';
+    m.detail = `joined with ${m.version}`;
+    this.rt.log(`simulator: ${m.node}: joined (${m.version})`);
+    this.rt.publish();
+    if (m.fault?.kind === 'apiserver-crash') {
+      await sleep(2000);
+      this.rt.processes.crash(apiServerProcess(m));
+    }
+  }
+
+  private gone(m: Machine): boolean {
+    return m.state === 'terminated' || m.terminating === true;
+  }
+
+  private die(m: Machine, why: string): void {
+    m.state = 'failed';
+    m.detail = why;
+    this.rt.log(`simulator: ${m.node}: ${why}`);
+    this.rt.publish();
+  }
+}

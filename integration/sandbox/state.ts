@@ -1,0 +1,129 @@
+// The sandbox's files in its state dir: the contract others read (sandbox.json, env, kubeswap.yaml) and the
+// daemon's private bring-up plan. Every path here is inside the state dir; nothing is written to system paths.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+
+export const AWS_REGION = 'us-east-1';
+export const AWS_TEST_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' };
+
+/** One control-plane machine as others see it (sandbox.json `machines[]`). */
+export interface MachineRecord {
+  node: string;
+  instanceId: string;
+  etcdMemberId: string;
+  apiServer: string;
+  version: string;
+}
+
+/** The contract: DIR/sandbox.json. */
+export interface SandboxDescription {
+  stateDir: string;
+  clusterName: string;
+  kubeconfig: string;
+  apiServer: string;
+  etcd: { endpoints: string[]; caFile: string; certFile: string; keyFile: string };
+  aws: {
+    endpoint: string;
+    region: string;
+    vpcId: string;
+    subnetIds: string[];
+    launchTemplateId: string;
+    targetGroupArn: string;
+    images: Record<string, string>;
+  };
+  versions: { from: string; to: string };
+  machines: MachineRecord[];
+  workers: string[];
+  control: string;
+}
+
+/** What `up` decided before the daemon starts: sizes, versions and located binaries. */
+export interface SandboxPlan {
+  stateDir: string;
+  repoRoot: string;
+  clusterName: string;
+  controlPlanes: number;
+  workers: number;
+  bootDelaySeconds: number;
+  deregistrationDelaySeconds: number;
+  versions: { from: string; to: string };
+  binaries: {
+    etcdDir: string;
+    kwokDir: string;
+    kwokModuleDir: string;
+    clusterApiDir: string;
+    /** kubernetes-vX.Y.Z folders by version. */
+    kubernetes: Record<string, string>;
+  };
+  /** When set, the daemon tears everything down once this process is gone (test runs). */
+  ownerPid?: number;
+  /** The owner only guards the bring-up (the CLI's `up`): once ready, the sandbox outlives it. */
+  ownerOnlyUntilReady?: boolean;
+}
+
+export const paths = (dir: string) => ({
+  plan: join(dir, 'plan.json'),
+  description: join(dir, 'sandbox.json'),
+  env: join(dir, 'env'),
+  kubeswapConfig: join(dir, 'kubeswap.yaml'),
+  ready: join(dir, 'ready'),
+  failed: join(dir, 'failed'),
+  daemonPid: join(dir, 'daemon.pid'),
+  pids: join(dir, 'pids'),
+  logs: join(dir, 'logs'),
+  pki: join(dir, 'pki'),
+  kubeconfigs: join(dir, 'kubeconfigs'),
+  machines: join(dir, 'machines'),
+  kubeadmConfig: join(dir, 'kubeadm-init.yaml'),
+  control: join(dir, 'control.json'),
+});
+
+export function readJson<T>(file: string): T {
+  return JSON.parse(readFileSync(file, 'utf8')) as T;
+}
+
+export function writeJson(file: string, value: unknown): void {
+  writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function ensureDir(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** Shell exports for `source DIR/env`; the AWS keys are moto's fixed test credentials, not secrets. */
+export function renderEnv(d: SandboxDescription, etcdctlDir: string, kubectlDir: string): string {
+  const lines = [
+    `export KUBECONFIG=${d.kubeconfig}`,
+    `export AWS_ENDPOINT_URL=${d.aws.endpoint}`,
+    `export AWS_REGION=${d.aws.region}`,
+    `export AWS_DEFAULT_REGION=${d.aws.region}`,
+    `export AWS_ACCESS_KEY_ID=${AWS_TEST_CREDENTIALS.accessKeyId}`,
+    `export AWS_SECRET_ACCESS_KEY=${AWS_TEST_CREDENTIALS.secretAccessKey}`,
+    `export ETCDCTL_ENDPOINTS=${d.etcd.endpoints.join(',')}`,
+    `export ETCDCTL_CACERT=${d.etcd.caFile}`,
+    `export ETCDCTL_CERT=${d.etcd.certFile}`,
+    `export ETCDCTL_KEY=${d.etcd.keyFile}`,
+    `export PATH=${kubectlDir}:${etcdctlDir}:$PATH`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** The kubeswap CLI's config for this sandbox (shape agreed with the CLI owners). */
+export function renderKubeswapConfig(d: SandboxDescription, deregistrationDelaySeconds: number): string {
+  return stringify({
+    kubeconfig: d.kubeconfig,
+    etcd: { endpoints: d.etcd.endpoints, ca: d.etcd.caFile, cert: d.etcd.certFile, key: d.etcd.keyFile },
+    provider: {
+      name: 'aws-ec2',
+      region: d.aws.region,
+      endpoint: d.aws.endpoint,
+      launchTemplate: d.aws.launchTemplateId,
+      targetGroupArn: d.aws.targetGroupArn,
+      clusterName: d.clusterName,
+      images: d.aws.images,
+      deregistrationDelaySeconds,
+    },
+  });
+}
