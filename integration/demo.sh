@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make demo` for now: brings a 3-machine sandbox up, shows how to use it with kubectl and etcdctl, and tears it
-# down again on exit (also on Ctrl-C or an error), so nothing keeps running.
+# `make demo`: brings a 3-machine sandbox up, shows how to use it with kubectl and etcdctl, runs kubeswap plan and
+# apply FROM -> TO on it, shows the result, and tears it down again on exit (also on Ctrl-C or an error).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$(bash integration/components/ensure-node.sh):$PATH"
@@ -24,7 +24,18 @@ echo "\$ etcdctl member list -w table      # TLS flags come from ETCDCTL_* in en
 etcdctl member list -w table 2>/dev/null
 echo "\$ npm run sandbox -- status --state-dir $STATE_DIR    # (AWS_ENDPOINT_URL in env points aws\/SDKs at moto)"
 npx tsx integration/sandbox/cli.ts status --state-dir "$STATE_DIR"
+TO=$(sed -n 's/^KUBERNETES_TO=//p' integration/components/versions.env)
 echo
-echo "kubeswap config for this sandbox: $STATE_DIR/kubeswap.yaml"
+echo "== kubeswap, with the config the sandbox wrote ($STATE_DIR/kubeswap.yaml)"
+echo "\$ npx kubeswap plan --config $STATE_DIR/kubeswap.yaml --to $TO"
+node bin/kubeswap.js plan --config "$STATE_DIR/kubeswap.yaml" --to "$TO"
+echo
+echo "\$ npx kubeswap apply --config $STATE_DIR/kubeswap.yaml --to $TO --yes --snapshot-dir $STATE_DIR"
+node bin/kubeswap.js apply --config "$STATE_DIR/kubeswap.yaml" --to "$TO" --yes --snapshot-dir "$STATE_DIR"
+echo
+echo "== after the upgrade"
+kubectl get nodes -o wide
+etcdctl member list -w table 2>/dev/null
+kubectl -n kube-system get configmap kubeadm-config -o jsonpath='{.data.ClusterConfiguration}' | grep kubernetesVersion
 if [ -n "${DEMO_HOLD:-}" ]; then echo "DEMO_HOLD set: press Enter to tear down"; read -r; fi
 echo "tearing the sandbox down"

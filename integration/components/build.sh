@@ -18,9 +18,11 @@ log() { echo "build: $*" >&2; }
 build_into() {
   local out=$1 mod=$2 ldflags=$3; shift 3
   local missing=() pkgs=() spec
+  # One build per folder at a time: a second caller waits, then finds the binaries and builds nothing.
+  mkdir -p "$out"; exec 9>"$out/.lock"; flock 9
   for spec in "$@"; do [ -x "$out/${spec%%=*}" ] || { missing+=("${spec%%=*}"); pkgs+=("${spec#*=}"); }; done
   [ ${#missing[@]} -eq 0 ] && return 0
-  mkdir -p "$out"; local tmp; tmp=$(mktemp -d "$out/.build.XXXXXX")
+  local tmp; tmp=$(mktemp -d "$out/.build.XXXXXX")
   log "building ${missing[*]} into $out (cold builds take minutes)"
   local t0=$SECONDS i
   for i in "${!missing[@]}"; do
