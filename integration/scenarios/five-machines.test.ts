@@ -2,20 +2,14 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { openEtcd } from '../../src/etcd/client.ts';
-import { type Sandbox, upSandbox } from '../sandbox/index.ts';
-import { clusterTruth, codes, describeRun, kubeswap } from './harness.ts';
+import { clusterTruth, codes, describeRun, kubeswap, useSandbox } from './harness.ts';
 
 describe('scenario: 5 machines, leader on the first one replaced', function () {
   this.timeout(30 * 60_000);
-  let sb: Sandbox;
-  before(async () => {
-    sb = await upSandbox({ controlPlanes: 5, ownerPid: process.pid });
-  });
-  after(async () => {
-    await sb?.down();
-  });
+  const sandbox = useSandbox({ controlPlanes: 5 });
 
   it('moves leadership off the first machine, then replaces all five', async () => {
+    const sb = sandbox();
     const plan = await kubeswap(sb, ['plan', '--to', sb.versions.to]);
     const first = JSON.parse(plan.stdout.trim().split('\n').at(-1)!).machines[0].node as string;
     const etcd = openEtcd({

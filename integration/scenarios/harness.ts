@@ -11,7 +11,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { KubeswapEvent } from '../../src/engine/events.ts';
 import type { EtcdMember } from '../../src/engine/model.ts';
 import { openEtcd } from '../../src/etcd/client.ts';
-import type { Sandbox } from '../sandbox/index.ts';
+import { type Sandbox, type UpOptions, upSandbox } from '../sandbox/index.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -225,5 +225,23 @@ export function essentials(t: ClusterTruth) {
     members: t.members.map((m) => `${m.id}:${m.name}:${m.isLearner}`).sort(),
     nodes: t.nodes.map((n) => `${n.name}:${n.version}:${n.providerId}`).sort(),
     running: t.running.map((i) => i.id).sort(),
+  };
+}
+
+/**
+ * A sandbox for the enclosing `describe`: up before its tests, down after them (also when a test
+ * fails), tied to this process so a crashed run leaves nothing behind.
+ */
+export function useSandbox(options: UpOptions): () => Sandbox {
+  let sb: Sandbox | undefined;
+  before(async () => {
+    sb = await upSandbox({ ownerPid: process.pid, ...options });
+  });
+  after(async () => {
+    await sb?.down();
+  });
+  return () => {
+    if (!sb) throw new Error('the sandbox is not up');
+    return sb;
   };
 }

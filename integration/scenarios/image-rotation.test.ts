@@ -1,19 +1,13 @@
 // (b) image rotation at the same Kubernetes version: every machine moves to the new image.
 import assert from 'node:assert/strict';
-import { type Sandbox, upSandbox } from '../sandbox/index.ts';
-import { clusterTruth, describeRun, kubeswap, registerImage } from './harness.ts';
+import { clusterTruth, describeRun, kubeswap, registerImage, useSandbox } from './harness.ts';
 
 describe('scenario: image rotation at the same version', function () {
   this.timeout(20 * 60_000);
-  let sb: Sandbox;
-  before(async () => {
-    sb = await upSandbox({ controlPlanes: 3, ownerPid: process.pid });
-  });
-  after(async () => {
-    await sb?.down();
-  });
+  const sandbox = useSandbox({ controlPlanes: 3 });
 
   it('replaces every machine with the new image and keeps the version', async () => {
+    const sb = sandbox();
     const image = await registerImage(sb, sb.versions.from, 'control-plane-rebuilt');
     const plan = await kubeswap(sb, ['plan', '--image', image]);
     assert.equal(plan.exitCode, 0, describeRun(plan));

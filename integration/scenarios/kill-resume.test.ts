@@ -3,8 +3,7 @@
 // replacement in flight, and never a duplicate replacement.
 import assert from 'node:assert/strict';
 import type { KubeswapEvent } from '../../src/engine/events.ts';
-import { type Sandbox, upSandbox } from '../sandbox/index.ts';
-import { clusterTruth, describeRun, kubeswap } from './harness.ts';
+import { clusterTruth, describeRun, kubeswap, useSandbox } from './harness.ts';
 
 /** Where to kill, in the order a swap passes them: [event code, step kind for plan.step]. */
 const BOUNDARIES: Array<[KubeswapEvent['code'], string?]> = [
@@ -26,19 +25,14 @@ const BOUNDARIES: Array<[KubeswapEvent['code'], string?]> = [
 
 describe('scenario: kill -9 at every step boundary, then resume', function () {
   this.timeout(40 * 60_000);
-  let sb: Sandbox;
-  before(async () => {
-    sb = await upSandbox({ controlPlanes: 3, ownerPid: process.pid });
-  });
-  after(async () => {
-    await sb?.down();
-  });
+  const sandbox = useSandbox({ controlPlanes: 3 });
 
   const apply = (killAfter?: (e: KubeswapEvent) => boolean) =>
-    kubeswap(sb, ['apply', '--to', sb.versions.to, '--yes', '--gate-passes', '2'], { killAfter });
+    kubeswap(sandbox(), ['apply', '--to', sandbox().versions.to, '--yes', '--gate-passes', '2'], { killAfter });
 
   for (const [code, step] of BOUNDARIES) {
     it(`survives a kill right after ${code}${step ? ` (${step})` : ''}`, async () => {
+      const sb = sandbox();
       const run = await apply((e) => e.code === code && (!step || e.data?.['step'] === step));
       assert.equal(run.signal, 'SIGKILL', `the run reached ${code}: ${describeRun(run)}`);
       const t = await clusterTruth(sb);
@@ -50,6 +44,7 @@ describe('scenario: kill -9 at every step boundary, then resume', function () {
   }
 
   it('completes on the final re-run with no duplicate replacements', async () => {
+    const sb = sandbox();
     const before = await clusterTruth(sb);
     const run = await apply();
     assert.equal(run.exitCode, 0, describeRun(run));

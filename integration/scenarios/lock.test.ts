@@ -1,24 +1,21 @@
 // (h) a second run while another holds the lock is refused with exit 2; `unlock` breaks a stale lock.
 import assert from 'node:assert/strict';
 import * as k8s from '@kubernetes/client-node';
-import { type Sandbox, upSandbox } from '../sandbox/index.ts';
-import { clusterTruth, describeRun, essentials, kubeswap } from './harness.ts';
+import { clusterTruth, describeRun, essentials, kubeswap, useSandbox } from './harness.ts';
 
 describe('scenario: the run lock', function () {
   this.timeout(10 * 60_000);
-  let sb: Sandbox;
+  const sandbox = useSandbox({ controlPlanes: 1 });
   let coord: k8s.CoordinationV1Api;
-  before(async () => {
-    sb = await upSandbox({ controlPlanes: 1, ownerPid: process.pid });
+  before(() => {
+    const sb = sandbox();
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(sb.kubeconfig);
     coord = kc.makeApiClient(k8s.CoordinationV1Api);
   });
-  after(async () => {
-    await sb?.down();
-  });
 
   it('refuses to run while another run on another host holds the lock, changing nothing', async () => {
+    const sb = sandbox();
     const now = new k8s.V1MicroTime();
     await coord.createNamespacedLease({
       namespace: 'kube-system',
@@ -42,6 +39,7 @@ describe('scenario: the run lock', function () {
   });
 
   it('shows the holder in status and breaks the lock with unlock', async () => {
+    const sb = sandbox();
     const status = await kubeswap(sb, ['status']);
     assert.equal(status.exitCode, 0, describeRun(status));
     assert.match(status.stdout, /ci-runner-7/);

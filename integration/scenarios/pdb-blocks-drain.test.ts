@@ -2,23 +2,20 @@
 // replacement keeps serving; after the budget is relaxed a re-run completes.
 import assert from 'node:assert/strict';
 import * as k8s from '@kubernetes/client-node';
-import { type Sandbox, upSandbox } from '../sandbox/index.ts';
-import { clusterTruth, describeRun, kubeswap } from './harness.ts';
+import { clusterTruth, describeRun, kubeswap, useSandbox } from './harness.ts';
 
 describe('scenario: a PodDisruptionBudget blocks the drain', function () {
   this.timeout(20 * 60_000);
-  let sb: Sandbox;
+  const sandbox = useSandbox({ controlPlanes: 3 });
   let kc: k8s.KubeConfig;
-  before(async () => {
-    sb = await upSandbox({ controlPlanes: 3, ownerPid: process.pid });
+  before(() => {
+    const sb = sandbox();
     kc = new k8s.KubeConfig();
     kc.loadFromFile(sb.kubeconfig);
   });
-  after(async () => {
-    await sb?.down();
-  });
 
   it('names the blocking PDB and exits 4', async () => {
+    const sb = sandbox();
     const plan = await kubeswap(sb, ['plan', '--to', sb.versions.to]);
     const first = JSON.parse(plan.stdout.trim().split('\n').at(-1)!).machines[0].node as string;
     const apps = kc.makeApiClient(k8s.AppsV1Api);
@@ -76,6 +73,7 @@ describe('scenario: a PodDisruptionBudget blocks the drain', function () {
   });
 
   it('completes after the budget is relaxed', async () => {
+    const sb = sandbox();
     const policy = kc.makeApiClient(k8s.PolicyV1Api);
     await policy.deleteNamespacedPodDisruptionBudget({ name: 'ledger-pdb', namespace: 'default' });
     const run = await kubeswap(sb, ['apply', '--to', sb.versions.to, '--yes', '--gate-passes', '2']);

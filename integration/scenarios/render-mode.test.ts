@@ -8,24 +8,22 @@ import { join } from 'node:path';
 import { DescribeInstanceAttributeCommand, EC2Client } from '@aws-sdk/client-ec2';
 import * as k8s from '@kubernetes/client-node';
 import { createEtcdPki } from '../fixtures/pki.ts';
-import { type Sandbox, upSandbox } from '../sandbox/index.ts';
-import { clusterTruth, describeRun, essentials, type KubeswapRun, kubeswap } from './harness.ts';
+import type { Sandbox } from '../sandbox/index.ts';
+import { clusterTruth, describeRun, essentials, type KubeswapRun, kubeswap, useSandbox } from './harness.ts';
 
 describe('scenario: render mode', function () {
   this.timeout(25 * 60_000);
+  const sandbox = useSandbox({ controlPlanes: 3 });
   let sb: Sandbox;
   let core: k8s.CoreV1Api;
   const runs: KubeswapRun[] = [];
   const secrets = new Set<string>();
 
-  before(async () => {
-    sb = await upSandbox({ controlPlanes: 3, ownerPid: process.pid });
+  before(() => {
+    sb = sandbox();
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(sb.kubeconfig);
     core = kc.makeApiClient(k8s.CoreV1Api);
-  });
-  after(async () => {
-    await sb?.down();
   });
 
   const render = (...extra: string[]) => [

@@ -2,23 +2,26 @@
 // (g) a join that dies after adding its etcd member: the learner is removed, exit 3.
 // Both leave the cluster as it was, so they share one sandbox; a final run then completes.
 import assert from 'node:assert/strict';
-import { type Sandbox, upSandbox } from '../sandbox/index.ts';
-import { clusterTruth, codes, describeRun, essentials, kubeswap } from './harness.ts';
+import { clusterTruth, codes, describeRun, essentials, kubeswap, useSandbox } from './harness.ts';
 
 describe('scenario: failed replacements are rolled back', function () {
   this.timeout(20 * 60_000);
-  let sb: Sandbox;
-  before(async () => {
-    sb = await upSandbox({ controlPlanes: 3, ownerPid: process.pid });
-  });
-  after(async () => {
-    await sb?.down();
-  });
+  const sandbox = useSandbox({ controlPlanes: 3 });
 
   const apply = () =>
-    kubeswap(sb, ['apply', '--to', sb.versions.to, '--yes', '--gate-passes', '2', '--machine-timeout', '45s']);
+    kubeswap(sandbox(), [
+      'apply',
+      '--to',
+      sandbox().versions.to,
+      '--yes',
+      '--gate-passes',
+      '2',
+      '--machine-timeout',
+      '45s',
+    ]);
 
   it('(f) tears down a replacement that never boots and exits 3', async () => {
+    const sb = sandbox();
     const before = await clusterTruth(sb);
     await sb.fault({ kind: 'never-boot', next: true });
     const run = await apply();
@@ -31,6 +34,7 @@ describe('scenario: failed replacements are rolled back', function () {
   });
 
   it('(g) removes the learner a dying join left behind and exits 3', async () => {
+    const sb = sandbox();
     const before = await clusterTruth(sb);
     await sb.fault({ kind: 'die-after-member-add', next: true });
     const run = await apply();
@@ -43,6 +47,7 @@ describe('scenario: failed replacements are rolled back', function () {
   });
 
   it('completes on a re-run once the fault is gone', async () => {
+    const sb = sandbox();
     const run = await apply();
     assert.equal(run.exitCode, 0, describeRun(run));
     const after = await clusterTruth(sb);

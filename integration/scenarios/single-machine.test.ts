@@ -1,19 +1,13 @@
 // (c) a 1-machine control plane: 1 -> 2 -> 1 members, never fewer than one.
 import assert from 'node:assert/strict';
-import { type Sandbox, upSandbox } from '../sandbox/index.ts';
-import { clusterTruth, describeRun, kubeswap } from './harness.ts';
+import { clusterTruth, describeRun, kubeswap, useSandbox } from './harness.ts';
 
 describe('scenario: single control-plane machine', function () {
   this.timeout(15 * 60_000);
-  let sb: Sandbox;
-  before(async () => {
-    sb = await upSandbox({ controlPlanes: 1, ownerPid: process.pid });
-  });
-  after(async () => {
-    await sb?.down();
-  });
+  const sandbox = useSandbox({ controlPlanes: 1 });
 
   it('replaces the only machine through a second member', async () => {
+    const sb = sandbox();
     const before = await clusterTruth(sb);
     const run = await kubeswap(sb, ['apply', '--to', sb.versions.to, '--yes', '--gate-passes', '2']);
     assert.equal(run.exitCode, 0, describeRun(run));

@@ -1,20 +1,14 @@
 // (a) 3 machines FROM -> TO: every machine replaced, old instances terminated, old Nodes gone, 3 healthy
 // voting members, kubeadm-config at TO; an API probe through the load balancer runs the whole time.
 import assert from 'node:assert/strict';
-import { type Sandbox, upSandbox } from '../sandbox/index.ts';
-import { ApiProbe, clusterTruth, codes, describeRun, kubeswap } from './harness.ts';
+import { ApiProbe, clusterTruth, codes, describeRun, kubeswap, useSandbox } from './harness.ts';
 
 describe('scenario: 3-machine upgrade FROM -> TO', function () {
   this.timeout(20 * 60_000);
-  let sb: Sandbox;
-  before(async () => {
-    sb = await upSandbox({ controlPlanes: 3, ownerPid: process.pid });
-  });
-  after(async () => {
-    await sb?.down();
-  });
+  const sandbox = useSandbox({ controlPlanes: 3 });
 
   it('plans every machine, oldest first, and exits 0', async () => {
+    const sb = sandbox();
     const run = await kubeswap(sb, ['plan', '--to', sb.versions.to]);
     assert.equal(run.exitCode, 0, describeRun(run));
     const report = JSON.parse(run.stdout.trim().split('\n').at(-1)!);
@@ -25,6 +19,7 @@ describe('scenario: 3-machine upgrade FROM -> TO', function () {
   });
 
   it('replaces all three machines while the API stays up', async () => {
+    const sb = sandbox();
     const before = await clusterTruth(sb);
     const probe = new ApiProbe(sb).start();
     const run = await kubeswap(sb, ['apply', '--to', sb.versions.to, '--yes', '--gate-passes', '2']);
@@ -58,6 +53,7 @@ describe('scenario: 3-machine upgrade FROM -> TO', function () {
   });
 
   it('finds nothing to do on a second run', async () => {
+    const sb = sandbox();
     const run = await kubeswap(sb, ['apply', '--to', sb.versions.to, '--yes']);
     assert.equal(run.exitCode, 0, describeRun(run));
     assert.ok(codes(run).includes('run.nothing-to-do'));
