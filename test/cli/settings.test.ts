@@ -68,4 +68,29 @@ describe('settings', () => {
     ]);
     assert.deepEqual(settings.etcd.endpoints, ['https://a:2379', 'https://b:2379']);
   });
+
+  it('reads render mode from the provider group of a config file', () => {
+    const file = flattenFile({
+      to: 'v1.37.2',
+      tokenTtl: '2h',
+      provider: { launchTemplate: 'lt-1', userData: 'render' },
+    });
+    const { settings, problems } = resolveSettings('apply', [file]);
+    assert.deepEqual(problems, []);
+    assert.equal(settings.userData, 'render');
+    assert.equal(settings.render.tokenTtlMs, 2 * 3_600_000);
+  });
+
+  it('refuses certificate options outside render mode and both at once', () => {
+    const { problems } = resolveSettings('apply', [
+      { ...base, to: 'v1.37.2', certificateKey: 'ab'.repeat(32), pkiDir: '/' },
+    ]);
+    assert.deepEqual(
+      problems.map((p) => p.message),
+      [
+        'give --certificate-key or --pki-dir, not both',
+        '--certificate-key and --pki-dir only apply with --user-data render',
+      ],
+    );
+  });
 });
