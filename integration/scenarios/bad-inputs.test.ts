@@ -167,13 +167,14 @@ describe('scenario: bad inputs are refused with exit 2 and change nothing', func
       body: { spec: { audiences: [] } },
     });
     const cluster = kc.getCurrentCluster()!;
-    kc.loadFromOptions({
+    const nobody = new k8s.KubeConfig();
+    nobody.loadFromOptions({
       clusters: [cluster],
       users: [{ name: 'nobody', token: token.status!.token }],
       contexts: [{ name: 'nobody', cluster: cluster.name, user: 'nobody' }],
       currentContext: 'nobody',
     });
-    writeFileSync(join(ctx.dir, 'viewer.kubeconfig'), kc.exportConfig());
+    writeFileSync(join(ctx.dir, 'viewer.kubeconfig'), nobody.exportConfig());
     initial = await state();
   });
   after(async () => {
