@@ -35,6 +35,11 @@ export interface MachineProvider {
   }): Promise<{ desired?: Desired; problems: ProviderProblem[] }>;
   /** Machines linked to the given providerIds plus every machine tagged for this cluster (replacements). */
   listMachines(providerIds: string[]): Promise<Machine[]>;
+  /**
+   * Problems with machines the run would replace that this provider does not manage as configured (e.g. the
+   * instance lacks this cluster's tag: a wrong cluster name would tag replacements so a re-run cannot find them).
+   */
+  checkMachines(machines: Machine[]): ProviderProblem[];
   /** Creates (or finds, by token) the replacement. */
   createReplacement(request: ReplacementRequest): Promise<Machine>;
   /** Terminates and waits until terminated. Succeeds when already terminated or gone. */

@@ -8,7 +8,7 @@ import { resolveDesired } from './desired.ts';
 import { ec2Port } from './ec2-port.ts';
 import { elbv2Port } from './elbv2-port.ts';
 import { wrapAwsError } from './errors.ts';
-import { listMachines } from './instances.ts';
+import { checkClusterTags, listMachines } from './instances.ts';
 import { launchTemplateData, type ResolvedLaunchTemplate, resolveLaunchTemplate } from './launch-template.ts';
 import { type AwsEc2ProviderOptions, resolveOptions } from './options.ts';
 import { createReplacement } from './replacement.ts';
@@ -69,6 +69,7 @@ export function createAwsEc2Provider(input: AwsEc2ProviderOptions): AwsEc2Provid
     resolveDesired: (wanted) =>
       resolveDesired(ec2, options, wanted).catch(failing(`resolve image and launch template for ${wanted.version}`)),
 
+    checkMachines: (machines) => checkClusterTags(machines, options.clusterName),
     listMachines: (providerIds) =>
       listMachines(ec2, options.clusterName, providerIds).catch(failing('list control-plane instances')),
 

@@ -2,6 +2,7 @@
 // provider writes into Node.spec.providerID), the mapping to our type, and the listing queries.
 import type { Filter, Instance } from '@aws-sdk/client-ec2';
 import type { Machine, MachineState } from '../../src/engine/model.ts';
+import type { ProviderProblem } from '../contract.ts';
 import type { Ec2Port } from './ec2-port.ts';
 import { CONTROL_PLANE_ROLE, clusterTagKey, TAG } from './options.ts';
 
@@ -90,4 +91,16 @@ export async function findReplacement(
     { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
   ]);
   return found.map(toMachine).sort((a, b) => a.launchedAt.getTime() - b.launchedAt.getTime())[0];
+}
+
+/** Every machine must carry `kubernetes.io/cluster/<name>`: it is how replacements are tagged and found again. */
+export function checkClusterTags(machines: Machine[], clusterName: string): ProviderProblem[] {
+  const key = clusterTagKey(clusterName);
+  return machines
+    .filter((m) => m.tags[key] !== 'owned' && m.tags[key] !== 'shared')
+    .map((m) => ({
+      code: 'machine.not-in-cluster',
+      message: `instance ${m.id} is not tagged ${key}=owned`,
+      hint: 'check --cluster-name (replacements are tagged with it and found by it on a re-run), or tag the instance',
+    }));
 }

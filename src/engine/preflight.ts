@@ -52,6 +52,19 @@ export async function preflight(
       });
     }
   }
+  const providerIds = controlPlane.flatMap((n) => (n.providerId ? [n.providerId] : []));
+  const machines = await ports.provider.listMachines(providerIds);
+  const linked = machines.filter((m) => providerIds.includes(m.providerId));
+  for (const node of controlPlane) {
+    if (node.providerId && !linked.some((m) => m.providerId === node.providerId)) {
+      problems.push({
+        code: 'machine.not-found',
+        message: `control-plane node ${node.name} (providerID ${node.providerId}) has no machine in the provider`,
+        hint: 'check the provider settings (region, endpoint) and the Node providerID',
+      });
+    }
+  }
+  problems.push(...ports.provider.checkMachines(linked));
   const resolved = await ports.provider.resolveDesired({ version, imageId: request.imageId });
   problems.push(...resolved.problems);
   const desired = resolved.desired ? { ...resolved.desired, force: request.force } : undefined;

@@ -187,6 +187,7 @@ export class FakeWorld {
       problems: [],
     }),
     listMachines: async () => this.machines.map((m) => ({ ...m })),
+    checkMachines: () => [],
     createReplacement: async (req: ReplacementRequest) => {
       this.record(`createReplacement ${req.replaces.id}`);
       const existing = this.machines.find((m) => m.tags['token'] === req.token);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { instanceIdOf } from '../../../providers/aws-ec2/index.ts';
+import { checkClusterTags } from '../../../providers/aws-ec2/instances.ts';
 import { assertProvider } from '../../../providers/contract.ts';
 import { ec2Mock, instance, provider } from './builders.ts';
 
@@ -71,5 +72,33 @@ describe('aws-ec2 machines', () => {
       ['i-01', 'i-02'],
     );
     assert.equal(ec2.commandCalls(DescribeInstancesCommand)[1]!.args[0].input.NextToken, 'p2');
+  });
+});
+
+describe('aws-ec2 cluster ownership', () => {
+  const m = (tags: Record<string, string>) =>
+    ({
+      id: 'i-1',
+      providerId: 'aws:///a/i-1',
+      zone: 'a',
+      imageId: 'ami-1',
+      state: 'running',
+      launchedAt: new Date(0),
+      tags,
+    }) as const;
+  it('accepts machines tagged owned or shared for the cluster', () => {
+    assert.deepEqual(
+      checkClusterTags(
+        [{ ...m({ 'kubernetes.io/cluster/prod': 'owned' }) }, { ...m({ 'kubernetes.io/cluster/prod': 'shared' }) }],
+        'prod',
+      ),
+      [],
+    );
+  });
+  it('names a machine without the cluster tag, so a wrong --cluster-name is refused', () => {
+    const problems = checkClusterTags([{ ...m({ 'kubernetes.io/cluster/prod': 'owned' }) }], 'staging');
+    assert.equal(problems.length, 1);
+    assert.equal(problems[0]!.code, 'machine.not-in-cluster');
+    assert.match(problems[0]!.message, /i-1 is not tagged kubernetes\.io\/cluster\/staging=owned/);
   });
 });
