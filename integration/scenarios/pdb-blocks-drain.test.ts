@@ -32,7 +32,9 @@ describe('scenario: a PodDisruptionBudget blocks the drain', function () {
             metadata: { labels },
             spec: {
               nodeSelector: { 'kubernetes.io/hostname': first },
-              tolerations: [{ operator: 'Exists' }],
+              // Only the control-plane taint: tolerating everything would also tolerate the cordon, and the
+              // scheduler would put every evicted pod straight back onto the node being drained.
+              tolerations: [{ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' }],
               containers: [{ name: 'app', image: 'registry.invalid/ledger:1' }],
             },
           },
