@@ -35,12 +35,11 @@ describe('scenario: render mode', function () {
     '2',
     '--user-data',
     'render',
-    '--pki-dir',
-    join(sb.stateDir, 'pki'),
     ...extra,
   ];
+  const withPki = () => ['--pki-dir', join(sb.stateDir, 'pki')];
 
-  /** Join tokens kubeswap made that still exist. */
+  /** Bootstrap tokens kubeswap made that still exist (the join token, and the proxy token owning kubeadm-certs). */
   const liveTokens = async () =>
     (
       await core.listNamespacedSecret({
@@ -83,12 +82,12 @@ describe('scenario: render mode', function () {
   });
 
   it('leaves no live token after a killed run is re-run to completion', async () => {
-    const killed = await kubeswap(sb, render(), { killAfter: (e) => e.code === 'target.registered' });
+    const killed = await kubeswap(sb, render(...withPki()), { killAfter: (e) => e.code === 'target.registered' });
     runs.push(killed);
     assert.equal(killed.signal, 'SIGKILL', describeRun(killed));
     await harvestSecrets(killed);
-    assert.equal((await liveTokens()).length, 1, 'the killed run left its token');
-    const run = await kubeswap(sb, render());
+    assert.ok((await liveTokens()).length >= 1, 'the killed run left its token');
+    const run = await kubeswap(sb, render(...withPki()));
     runs.push(run);
     assert.equal(run.exitCode, 0, describeRun(run));
     await harvestSecrets(run);

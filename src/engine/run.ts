@@ -188,6 +188,7 @@ export async function apply(
   };
   let render: RenderMode | undefined;
   let keepBootstrap = false;
+  let recorded = false;
   try {
     emit(
       progress?.runId === runId ? 'run.resumed' : 'run.started',
@@ -197,9 +198,15 @@ export async function apply(
         machines: report.candidates.map((c) => c.cp.name),
       },
     );
-    await writeProgress(ports.kube, record);
 
-    // 3. A copy of etcd before any change, kept locally.
+    // 3. Render mode: a short-lived join token (and certificates) for this run's replacements. Its
+    // checks (PKI matches the pinned CA, certificate key present) refuse before anything else changes.
+    render = options.render ? await prepareBootstrap(ports, runId, report.desired.version, options.render) : undefined;
+    const userDataFor = render ? async () => render!.userDataFor() : undefined;
+    await writeProgress(ports.kube, record);
+    recorded = true;
+
+    // 4. A copy of etcd before any change, kept locally.
     const file = path.join(options.snapshotDir, `kubeswap-etcd-${runId}-${Date.now()}.db`);
     const snap = await ports.etcd.snapshot(file);
     emit('etcd.snapshot-saved', `etcd snapshot saved to ${snap.file} (${snap.bytes} bytes)`, {
@@ -207,12 +214,8 @@ export async function apply(
       bytes: snap.bytes,
     });
 
-    // 4. kubeadm-config version and endpoints, kubelet config and RBAC for the target.
+    // 5. kubeadm-config version and endpoints, kubelet config and RBAC for the target.
     await prepareCluster(ports, report.from, report.desired.version);
-
-    // 5. Render mode: a short-lived join token (and certificates) for this run's replacements.
-    render = options.render ? await prepareBootstrap(ports, runId, report.desired.version, options.render) : undefined;
-    const userDataFor = render ? async () => render!.userDataFor() : undefined;
 
     // 6. Replace machines one at a time until the plan says done.
     const result = await converge(
@@ -242,7 +245,7 @@ export async function apply(
   } catch (err) {
     const failure = err instanceof KubeswapError ? err.failure : 'internal';
     // An interrupted or rolled-back run keeps `running` so a re-run resumes with the same run id.
-    if (failure !== 'interrupted' && failure !== 'rolled-back') {
+    if (recorded && failure !== 'interrupted' && failure !== 'rolled-back') {
       await writeProgress(ports.kube, {
         ...record,
         state: 'running',
