@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadKubeconfig } from '../../src/kube/config.ts';
 import { KubeConfigError } from '../../src/kube/errors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kubeswap-kubeconfig-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 function kubeconfig(file: string, contexts: string[], current = contexts[0]): string {
   const path = join(dir, file);
   const yaml = [
