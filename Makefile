@@ -6,8 +6,10 @@ export PATH := $(NODE_BIN):$(PATH)
 
 .PHONY: test demo deps components build unit
 
-node_modules/.package-lock.json: package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+# `npm install` against the committed lock, not `npm ci`: the registry reachable here does not serve biome's
+# non-glibc platform packages, so no lock can list them and `npm ci` refuses any lock as out of sync.
+node_modules/.package-lock.json: package-lock.json package.json
+	npm install --no-audit --no-fund --loglevel=error
 
 deps: node_modules/.package-lock.json
 
