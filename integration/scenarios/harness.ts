@@ -36,6 +36,8 @@ export function kubeswap(sb: Sandbox, args: string[], options: RunOptions = {}):
     ...(args.includes('--config') ? [] : ['--config', join(sb.stateDir, 'kubeswap.yaml')]),
     ...(args.includes('--output') ? [] : ['--output', 'json']),
     ...(args[0] === 'apply' && !args.includes('--snapshot-dir') ? ['--snapshot-dir', sb.stateDir] : []),
+    // A join that never happens fails the scenario in minutes instead of hanging it for the 20 m default.
+    ...(args[0] === 'apply' && !args.includes('--machine-timeout') ? ['--machine-timeout', '5m'] : []),
   ];
   const child = spawn(process.execPath, ['--import', 'tsx', join(HERE, 'kubeswap-process.ts'), ...args, ...defaults], {
     env: { ...process.env, ...sandboxEnv(sb), ...options.env },
@@ -199,21 +201,19 @@ export type ClusterTruth = Awaited<ReturnType<typeof clusterTruth>>;
 
 /** Registers one more image for `version` in moto (image rotation at the same version). */
 export async function registerImage(sb: Sandbox, version: string, name: string): Promise<string> {
-  const { RegisterImageCommand } = await import('@aws-sdk/client-ec2');
+  const { CreateTagsCommand, RegisterImageCommand } = await import('@aws-sdk/client-ec2');
   const ec2 = new EC2Client({
     region: sb.aws.region,
     endpoint: sb.aws.endpoint,
     credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
   });
   try {
-    const out = await ec2.send(
-      new RegisterImageCommand({
-        Name: name,
-        RootDeviceName: '/dev/xvda',
-        TagSpecifications: [{ ResourceType: 'image', Tags: [{ Key: 'kubernetes-version', Value: version }] }],
-      }),
+    const { ImageId } = await ec2.send(new RegisterImageCommand({ Name: name, RootDeviceName: '/dev/xvda' }));
+    // moto ignores TagSpecifications on RegisterImage: tag afterwards, as the sandbox does.
+    await ec2.send(
+      new CreateTagsCommand({ Resources: [ImageId!], Tags: [{ Key: 'kubernetes-version', Value: version }] }),
     );
-    return out.ImageId!;
+    return ImageId!;
   } finally {
     ec2.destroy();
   }
