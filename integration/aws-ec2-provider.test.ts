@@ -267,7 +267,10 @@ describe('aws-ec2 provider against moto', function () {
   it('terminates the old machine and waits, and terminating it again is a no-op', async () => {
     await provider.terminate(oldMachines[0]!.id, 10_000);
     await provider.terminate(oldMachines[0]!.providerId, 10_000);
-    const [machine] = await provider.listMachines([oldMachines[0]!.providerId]);
+    // listMachines also returns this cluster's tagged replacements: pick the old machine by id.
+    const machine = (await provider.listMachines([oldMachines[0]!.providerId])).find(
+      (m) => m.id === oldMachines[0]!.id,
+    );
     assert.equal(machine?.state, 'terminated');
   });
 });

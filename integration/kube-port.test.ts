@@ -274,7 +274,11 @@ describe('kube port against a real kube-apiserver', function () {
   it('fails with an unavailable error when the server never answers or refuses connections', async () => {
     const { stop, port } = await silentServer();
     try {
-      const silent = openKube({ kubeconfig: kubeconfigAt(fixture, `https://127.0.0.1:${port}`), timeoutMs: 300 });
+      const silent = openKube({
+        kubeconfig: kubeconfigAt(fixture, `https://127.0.0.1:${port}`),
+        timeoutMs: 300,
+        retryDelaysMs: [],
+      });
       const started = Date.now();
       await assert.rejects(silent.listNodes(), (err: Error) => {
         assert.ok(err instanceof KubeUnavailableError, String(err));
@@ -286,7 +290,7 @@ describe('kube port against a real kube-apiserver', function () {
     } finally {
       stop();
     }
-    const refused = openKube({ kubeconfig: kubeconfigAt(fixture, `https://127.0.0.1:${port}`) });
+    const refused = openKube({ kubeconfig: kubeconfigAt(fixture, `https://127.0.0.1:${port}`), retryDelaysMs: [] });
     await assert.rejects(
       refused.listNodes(),
       (err: Error) => err instanceof KubeUnavailableError && /ECONNREFUSED/.test(err.message),

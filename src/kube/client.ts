@@ -22,6 +22,8 @@ import { connectApis, DEFAULT_REQUEST_TIMEOUT_MS, type KubeApis } from './transp
 export interface OpenKubeOptions extends KubeconfigOptions {
   /** Per-request timeout; a request that takes longer fails with KubeUnavailableError. */
   timeoutMs?: number;
+  /** Pauses before repeating a call whose connection was lost (default 0.2 s, 1 s, 3 s); [] = no retry. */
+  retryDelaysMs?: number[];
 }
 
 /** The port plus where it points, for messages ("talking to X as Y"). */
@@ -33,7 +35,7 @@ export interface Kube extends KubePort {
 export function openKube(options: OpenKubeOptions = {}): Kube {
   const { kc, summary } = loadKubeconfig(options);
   const apis = connectApis(kc, summary, options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
-  return { summary, ...retryingOnLostConnections(kubePortOver(apis), apis.reconnect) };
+  return { summary, ...retryingOnLostConnections(kubePortOver(apis), apis.reconnect, options.retryDelaysMs) };
 }
 
 const RETRY_DELAYS_MS = [200, 1000, 3000];
