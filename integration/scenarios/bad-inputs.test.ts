@@ -1,7 +1,7 @@
 // (j) bad inputs: each refused with a clear message and exit 2, and nothing changed in the cluster
 // (etcd members, Nodes, kubeadm-config, lock, progress record) or in moto (instances).
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -178,6 +178,7 @@ describe('scenario: bad inputs are refused with exit 2 and change nothing', func
     initial = await state();
   });
   after(async () => {
+    if (ctx.dir) rmSync(ctx.dir, { recursive: true, force: true });
     await ctx.plain?.stop();
     await ctx.sb?.down();
   });

@@ -2,7 +2,7 @@
 // exit 3, no token left; a run killed mid-way leaves no live token after the re-run, which completes the
 // 3-machine FROM -> TO upgrade with kubeswap-rendered joins. Throughout, no secret appears in any output.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeInstanceAttributeCommand, EC2Client } from '@aws-sdk/client-ec2';
@@ -73,8 +73,10 @@ describe('scenario: render mode', function () {
 
   it('rolls back a replacement whose join refuses a wrong CA pin, exit 3, no token left', async () => {
     const before = await clusterTruth(sb);
-    const other = await createEtcdPki(mkdtempSync(join(tmpdir(), 'kubeswap-other-ca-')));
+    const otherDir = mkdtempSync(join(tmpdir(), 'kubeswap-other-ca-'));
+    const other = await createEtcdPki(otherDir);
     const run = await kubeswap(sb, render('--ca-cert', other.ca.cert, '--machine-timeout', '40s'));
+    rmSync(otherDir, { recursive: true, force: true });
     runs.push(run);
     assert.equal(run.exitCode, 3, describeRun(run));
     await harvestSecrets(run);
