@@ -7,7 +7,6 @@ import { CONTROL_PLANE_COMPONENTS, type Desired, type EtcdMember, type Machine, 
 import { projectRemoval } from './projection.ts';
 import { type Candidate, orderCandidates } from './selection.ts';
 import {
-  type ControlPlaneMachine,
   controlPlaneMachines,
   isLive,
   memberHealth,
@@ -268,5 +267,3 @@ function orphanBlocked(m: EtcdMember): Decision {
     hint: `if its machine is gone, remove it: etcdctl member remove ${hexId}`,
   };
 }
-
-export type { ControlPlaneMachine };

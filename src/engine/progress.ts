@@ -11,7 +11,8 @@ export interface ProgressRecord {
   runId: string;
   version: string;
   imageId: string;
-  state: 'running' | 'finished' | 'failed';
+  /** `running` until the run finished; a failed or interrupted run stays `running` so a re-run resumes it. */
+  state: 'running' | 'finished';
   startedAt: string;
   updatedAt: string;
   /** Last step or outcome, human readable. */
