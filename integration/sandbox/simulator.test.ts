@@ -205,7 +205,8 @@ describe('sandbox machine simulator (real components)', function () {
       assert.ok(learner, 'a learner while it catches up');
       const machine = await sb.waitForMachine(id, ['running', 'failed']);
       assert.equal(machine.state, 'running', machine.detail);
-      assert.ok(Date.now() - added >= 8000, 'promoted only after the catch-up delay');
+      // `added` is when the test noticed the learner, up to a status poll after etcd added it: allow that slack.
+      assert.ok(Date.now() - added >= 6000, 'promoted only after the catch-up delay');
       await discard(id);
     });
 
@@ -241,8 +242,10 @@ describe('sandbox machine simulator (real components)', function () {
         20_000,
       );
       await sb.fault({ kind: 'heal', node: victim.node });
-      assert.equal(await podReady(`etcd-${victim.node}`), 'True');
-      assert.equal(await podReady(`kube-apiserver-${victim.node}`), 'True');
+      // The restarted processes and their mirror pods' status settle within seconds, as a kubelet's would.
+      for (const pod of [`etcd-${victim.node}`, `kube-apiserver-${victim.node}`]) {
+        await waitFor(`${pod} Ready again`, async () => ((await podReady(pod)) === 'True' ? true : undefined), 30_000);
+      }
       const started = (await members()).filter((m) => m.name !== '' && !m.isLearner);
       assert.equal(started.length, 3);
     });
