@@ -34,6 +34,9 @@ echo "\$ npx kubeswap apply --config $STATE_DIR/kubeswap.yaml --to $TO --yes --s
 node bin/kubeswap.js apply --config "$STATE_DIR/kubeswap.yaml" --to "$TO" --yes --snapshot-dir "$STATE_DIR"
 echo
 echo "== after the upgrade"
+# The sandbox rewrites env as machines come and go: the old etcd endpoints are retired now.
+# shellcheck disable=SC1091
+source "$STATE_DIR/env"
 kubectl get nodes -o wide
 etcdctl member list -w table 2>/dev/null
 kubectl -n kube-system get configmap kubeadm-config -o jsonpath='{.data.ClusterConfiguration}' | grep kubernetesVersion
