@@ -8,6 +8,7 @@ import { engineOptions, wire } from '../../src/cli/wiring.ts';
 import { EventLog, type KubeswapEvent } from '../../src/engine/events.ts';
 import { apply } from '../../src/engine/run.ts';
 import { upSandbox } from '../sandbox/index.ts';
+import { sandboxEnv } from '../scenarios/harness.ts';
 import { CallCounter } from './counting.ts';
 import { ReadinessWatch } from './readiness-watch.ts';
 import { readSettingsForSandbox } from './sandbox-settings.ts';
@@ -29,6 +30,8 @@ const sb = await upSandbox({
   ownerPid: process.pid,
 });
 try {
+  // kubeswap runs in this process: give it the sandbox's environment (moto endpoint, test credentials).
+  Object.assign(process.env, sandboxEnv(sb));
   const settings = readSettingsForSandbox(sb, {
     gatePasses: values['gate-passes']!,
     pollInterval: values['poll-interval']!,
@@ -80,7 +83,7 @@ function report(
     const draining = deregStep && dereg ? t(dereg) - t(deregStep) : 0;
     const gatePolicy = gatePasses * pollMs;
     const swapUnavoidable = join + draining + gatePolicy;
-    const swapStart = events.find(
+    const swapStart = events.findLast(
       (e, j) => e.code === 'plan.step' && j < events.indexOf(c) && e.data?.['step'] === 'create-replacement',
     );
     const duration = finished && swapStart ? t(finished) - t(swapStart) : Number.NaN;
