@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type Io, main } from '../../src/cli/main.ts';
@@ -18,6 +18,11 @@ function io(): Io & { out: string[]; err: string[] } {
 }
 
 describe('kubeswap command line', () => {
+  after(() => {
+    for (const name of ['kubeswap-test', 'kubeswap-test-bad'])
+      rmSync(path.join(tmpdir(), `${name}-${process.pid}.yaml`), { force: true });
+  });
+
   it('prints help and exits 0', async () => {
     const t = io();
     assert.equal(await main(['--help'], t), 0);
