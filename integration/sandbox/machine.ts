@@ -9,14 +9,8 @@ import { markNodeDead, registerMachine, setMirrorPodReady } from './nodes.ts';
 import { allocatePort, retrying, waitFor } from './processes.ts';
 import { apiServerProcess, binaryOf, etcdProcess, type Machine, type Runtime } from './runtime.ts';
 
-export interface MachineSeed {
-  instanceId: string;
-  node: string;
-  az: string;
-  privateIp: string;
-  instanceType: string;
-  version: string;
-}
+/** What a machine is before it boots: who it is, as the instance and its image say. */
+export type MachineSeed = Pick<Machine, 'instanceId' | 'node' | 'az' | 'privateIp' | 'instanceType' | 'version'>;
 
 export async function newMachine(rt: Runtime, seed: MachineSeed): Promise<Machine> {
   const dir = join(rt.stateDir, 'machines', seed.node);
