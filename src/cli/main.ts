@@ -107,7 +107,12 @@ async function run(command: Settings['command'], args: FlatInput, io: Io): Promi
       throw asPreflightError(err);
     });
     close = wired.close;
-    const request = { version: settings.to, imageId: settings.image, force: settings.force };
+    const request = {
+      version: settings.to,
+      imageId: settings.image,
+      force: settings.force,
+      maxSurge: settings.maxSurge,
+    };
     if (command === 'plan') {
       const report = await inspect(wired.ports, request).catch((err: unknown) => {
         throw asPreflightError(err);

@@ -81,6 +81,7 @@ export function engineOptions(settings: Settings): EngineOptions {
           }
         : undefined,
     ...DEFAULT_ENGINE_OPTIONS,
+    maxSurge: settings.maxSurge,
     gatePasses: settings.gatePasses,
     machineTimeoutMs: settings.machineTimeoutMs,
     drainTimeoutMs: settings.drainTimeoutMs,

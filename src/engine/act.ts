@@ -10,6 +10,7 @@ import { hex } from './gate.ts';
 import type { Desired } from './model.ts';
 import { DRAINED_ANNOTATION } from './planner.ts';
 import type { EngineOptions, Ports } from './ports.ts';
+import { clearRetiring, writeRetiring } from './retiring.ts';
 import type { Step } from './steps.ts';
 
 export interface RunContext {
@@ -56,10 +57,12 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
           }
           throw err;
         });
-      emit('swap.started', `replacing ${step.oldNode} (${step.old.id})`, {
-        oldMachine: step.old.id,
-        attempt: step.attempt,
-      });
+      if (!step.oldRetired) {
+        emit('swap.started', `replacing ${step.oldNode} (${step.old.id})`, {
+          oldMachine: step.old.id,
+          attempt: step.attempt,
+        });
+      }
       emit('replacement.created', `created replacement ${replacement.id} in ${replacement.zone}`, {
         replacement: replacement.id,
         imageId: replacement.imageId,
@@ -68,6 +71,25 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
       await nodeEvent(step.oldNode, 'ReplacementCreated', `kubeswap created ${replacement.id} to replace this machine`);
       return;
     }
+    case 'begin-retirement':
+      await writeRetiring(ports.kube, {
+        runId: ctx.runId,
+        node: step.oldNode,
+        machine: step.old,
+        startedAt: ports.clock.now().toISOString(),
+      });
+      emit('swap.started', `replacing ${step.oldNode} (${step.old.id}): removing it first (--max-surge 0)`, {
+        oldMachine: step.old.id,
+        maxSurge: 0,
+      });
+      await nodeEvent(step.oldNode, 'Retiring', 'kubeswap removes this machine before creating its replacement');
+      return;
+    case 'finish-retirement':
+      await clearRetiring(ports.kube);
+      emit('replacement.joined', `replacement ${step.replacement} of ${step.node} joined and serves`, {
+        replacement: step.replacement,
+      });
+      return;
     case 'register-target':
       await ports.provider.registerApiTarget(step.machineId);
       emit('target.registered', `registered ${step.node} (${step.machineId}) with the API target group`);
@@ -129,6 +151,8 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
     case 'rollback':
       await rollback(step, ports, ctx, emit);
       return;
+    default:
+      step satisfies never;
   }
 }
 
@@ -145,7 +169,10 @@ async function rollback(
   for (const member of step.members) await ports.etcd.removeMember(member.id);
   await ports.provider.terminate(r.id, ctx.options.terminateTimeoutMs);
   if (step.node) await ports.kube.deleteNode(step.node);
-  emit('replacement.rolled-back', `rolled back replacement ${r.id}; ${step.oldNode} untouched`, {
+  const before = step.oldRetired
+    ? `${step.oldNode} was already removed (--max-surge 0), so the control plane runs one machine short`
+    : `${step.oldNode} untouched`;
+  emit('replacement.rolled-back', `rolled back replacement ${r.id}; ${before}`, {
     replacement: r.id,
     removedMembers: step.members.map((m) => hex(m.id)),
     deletedNode: step.node,
@@ -155,7 +182,9 @@ async function rollback(
     'replacement.rolled-back',
     `replacement ${r.id} for ${step.oldNode} failed and was rolled back: ${step.reason}`,
     {
-      hint: 'the cluster is as it was before this swap; fix the cause (image, user data, capacity) and re-run',
+      hint: step.oldRetired
+        ? 'the cluster is as it was before the replacement was created, one machine short; fix the cause (image, user data, capacity) and re-run: it creates a new replacement first'
+        : 'the cluster is as it was before this swap; fix the cause (image, user data, capacity) and re-run',
     },
   );
 }

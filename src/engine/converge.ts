@@ -8,7 +8,7 @@ import type { EventCode } from './events.ts';
 import { observe } from './observe.ts';
 import { gateFor, plan } from './planner.ts';
 import type { Ports } from './ports.ts';
-import { type Decision, describeStep } from './steps.ts';
+import { type Decision, describeStep, finishesSwap, startsSwap } from './steps.ts';
 
 export interface ConvergeHooks {
   /** Called after each step completed (progress record). */
@@ -58,6 +58,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
       gateStreak: streak,
       gatePasses: ctx.options.gatePasses,
       machineTimeoutMs: ctx.options.machineTimeoutMs,
+      maxSurge: ctx.options.maxSurge,
     });
     switch (decision.kind) {
       case 'done':
@@ -78,7 +79,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
       }
       case 'step': {
         lastWait = '';
-        if (gate.ok && decision.step.kind === 'create-replacement') {
+        if (gate.ok && startsSwap(decision.step)) {
           emit('gate.passed', `health gate passed ${streak} consecutive times`, decision.machine);
         }
         emit('plan.step', describeStep(decision.step), decision.machine, {
@@ -99,8 +100,8 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
         }
         transientRetries = 0;
         steps++;
-        if (decision.step.kind === 'create-replacement') swapStarted.set(decision.machine, ports.clock.now().getTime());
-        if (decision.step.kind === 'delete-node') {
+        if (startsSwap(decision.step)) swapStarted.set(decision.machine, ports.clock.now().getTime());
+        if (finishesSwap(decision.step)) {
           swaps++;
           const started = swapStarted.get(decision.machine);
           const durationMs = started === undefined ? undefined : ports.clock.now().getTime() - started;

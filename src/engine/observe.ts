@@ -4,6 +4,7 @@ import { agreedLeader } from '../etcd/members.ts';
 import { parseClusterConfiguration } from '../kubeadm/cluster-config.ts';
 import { KubeswapError } from './errors.ts';
 import type { Ports } from './ports.ts';
+import { readRetiring } from './retiring.ts';
 import type { ClusterConfigView, Snapshot } from './snapshot.ts';
 
 export const KUBEADM_NAMESPACE = 'kube-system';
@@ -28,11 +29,12 @@ export async function readClusterConfig(ports: Pick<Ports, 'kube'>): Promise<Clu
 
 export async function observe(ports: Ports, options: { withTargets: boolean }): Promise<Snapshot> {
   const at = ports.clock.now();
-  const [kubeadm, nodes, members, alarms] = await Promise.all([
+  const [kubeadm, nodes, members, alarms, retiring] = await Promise.all([
     readClusterConfig(ports),
     ports.kube.listNodes(),
     ports.etcd.memberList(),
     ports.etcd.alarms(),
+    readRetiring(ports.kube),
   ]);
   const endpoints = [...new Set(members.flatMap((m) => m.clientUrls))];
   const providerIds = nodes.filter((n) => n.controlPlane && n.providerId).map((n) => n.providerId!);
@@ -53,5 +55,6 @@ export async function observe(ports: Ports, options: { withTargets: boolean }): 
     },
     machines,
     apiTargets,
+    retiring,
   };
 }

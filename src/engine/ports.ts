@@ -16,6 +16,8 @@ export interface Ports {
 
 /** Every interval and timeout of a run, each with a documented default (README "Options"). */
 export interface EngineOptions {
+  /** 1: add the replacement, then remove the old machine. 0: remove first (>= 3 members, quorum to spare). */
+  maxSurge: 0 | 1;
   gatePasses: number;
   machineTimeoutMs: number;
   drainTimeoutMs: number;
@@ -40,6 +42,7 @@ export interface RenderRequest {
 }
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
+  maxSurge: 1,
   gatePasses: 3,
   machineTimeoutMs: 20 * 60_000,
   drainTimeoutMs: 10 * 60_000,

@@ -11,6 +11,8 @@ export interface UpgradeRequest {
   version?: string;
   imageId?: string;
   force: boolean;
+  /** How each swap proceeds (EngineOptions.maxSurge); plan reports what that run would do. Default 1. */
+  maxSurge?: 0 | 1;
 }
 
 export interface Preflight {

@@ -32,7 +32,7 @@ export interface PlanReport {
   orphans: string[];
   gate: GateResult;
   next: Decision;
-  /** Replacement in flight from an earlier, interrupted run. */
+  /** Replacement (or remove-first swap) in flight from an earlier, interrupted run. */
   inFlight?: string;
 }
 
@@ -65,6 +65,7 @@ export async function inspect(ports: Ports, request: UpgradeRequest): Promise<Pl
     gateStreak: gate.ok ? Number.MAX_SAFE_INTEGER : 0,
     gatePasses: 1,
     machineTimeoutMs: Number.MAX_SAFE_INTEGER,
+    maxSurge: request.maxSurge ?? 1,
   });
   return {
     from: checked.from,
@@ -77,7 +78,9 @@ export async function inspect(ports: Ports, request: UpgradeRequest): Promise<Pl
     ),
     gate,
     next,
-    inFlight: findSwaps(snapshot).live[0]?.replacement.id,
+    inFlight:
+      findSwaps(snapshot).live[0]?.replacement.id ??
+      (snapshot.retiring ? `${snapshot.retiring.node} is being removed before its replacement` : undefined),
   };
 }
 
@@ -125,7 +128,7 @@ export async function apply(
   const elapsed = () => ports.clock.now().getTime() - started;
 
   // 1. Validate everything before touching anything.
-  const report = await inspect(ports, request).catch((err: unknown) => {
+  const report = await inspect(ports, { ...request, maxSurge: options.maxSurge }).catch((err: unknown) => {
     throw asPreflightError(err);
   });
   emit('preflight.passed', `upgrade ${report.from} -> ${report.desired.version} with image ${report.desired.imageId}`);

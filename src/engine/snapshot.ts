@@ -1,6 +1,7 @@
 // One immutable picture of the world per pass, and the links between its parts: a control-plane
 // Node, the VM behind it (providerID) and its etcd member (kubeadm names members after their node).
 import type { ApiTarget, EtcdEndpointHealth, EtcdMember, EtcdView, Machine, NodeView } from './model.ts';
+import type { RetiringRecord } from './retiring.ts';
 
 export interface ClusterConfigView {
   /** kubeadm.k8s.io/v1beta2 | v1beta3 | v1beta4 */
@@ -17,6 +18,8 @@ export interface Snapshot {
   machines: Machine[];
   /** API load-balancer targets; undefined when no target group is configured. */
   apiTargets?: ApiTarget[];
+  /** The machine a --max-surge 0 swap removes before its replacement exists, while that swap runs. */
+  retiring?: RetiringRecord;
 }
 
 export interface ControlPlaneMachine {

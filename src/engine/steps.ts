@@ -2,14 +2,26 @@
 import type { EtcdMember, Machine } from './model.ts';
 
 export type Step =
-  | { kind: 'create-replacement'; old: Machine; oldNode: string; attempt: number }
+  | {
+      kind: 'create-replacement';
+      old: Machine;
+      oldNode: string;
+      attempt: number;
+      /** --max-surge 0: the old machine is already gone, this replacement restores the member count. */
+      oldRetired?: boolean;
+    }
+  /** --max-surge 0: write down the machine to remove before anything is removed. */
+  | { kind: 'begin-retirement'; old: Machine; oldNode: string }
   | { kind: 'register-target'; machineId: string; node: string }
   | { kind: 'deregister-target'; machineId: string; node: string }
   | { kind: 'drain'; node: string }
   | { kind: 'move-leader'; node: string; fromId: string; toId: string }
   | { kind: 'remove-member'; node: string; member: EtcdMember }
   | { kind: 'terminate'; machineId: string; node: string }
-  | { kind: 'delete-node'; node: string }
+  /** `midSwap`: the old Node of a --max-surge 0 swap, deleted before its replacement exists. */
+  | { kind: 'delete-node'; node: string; midSwap?: boolean }
+  /** --max-surge 0: the replacement joined and serves; drop the retiring record. */
+  | { kind: 'finish-retirement'; node: string; replacement: string }
   | {
       kind: 'rollback';
       replacement: Machine;
@@ -19,6 +31,8 @@ export type Step =
       members: EtcdMember[];
       registered: boolean;
       reason: string;
+      /** --max-surge 0: the old machine was removed before this replacement was created. */
+      oldRetired?: boolean;
     };
 
 export type StepKind = Step['kind'];
@@ -29,10 +43,24 @@ export type Decision =
   | { kind: 'blocked'; code: string; reason: string; hint?: string; machine?: string }
   | { kind: 'done' };
 
+/** The step that starts a swap: its duration is measured from here. */
+export function startsSwap(step: Step): boolean {
+  return step.kind === 'begin-retirement' || (step.kind === 'create-replacement' && !step.oldRetired);
+}
+
+/** The step after which the old machine is gone and its replacement serves. */
+export function finishesSwap(step: Step): boolean {
+  return step.kind === 'finish-retirement' || (step.kind === 'delete-node' && !step.midSwap);
+}
+
 export function describeStep(step: Step): string {
   switch (step.kind) {
     case 'create-replacement':
       return `create a replacement for ${step.oldNode} (${step.old.id}, attempt ${step.attempt})`;
+    case 'begin-retirement':
+      return `record ${step.oldNode} (${step.old.id}) as the machine to remove before its replacement (--max-surge 0)`;
+    case 'finish-retirement':
+      return `replacement ${step.replacement} of ${step.node} serves; drop the retiring record`;
     case 'register-target':
       return `register ${step.node} (${step.machineId}) with the API target group`;
     case 'deregister-target':

@@ -27,6 +27,10 @@ export class FakeWorld {
   calls: string[] = [];
   /** Throws once when this call is made: simulates kill -9 at a step boundary. */
   crashBefore?: string;
+  /** Most machines running at once: --max-surge 0 must never exceed the starting count. */
+  peakRunning = 0;
+  /** Terminating a machine deletes its Node, as the cloud node lifecycle controller does. */
+  nodeLifecycleController = false;
   readonly log = new EventLog();
   private rv = 1;
 
@@ -118,6 +122,7 @@ export class FakeWorld {
     listDisruptionBudgets: async () => [],
     getConfigMap: async (ns, name) => this.configMaps.get(`${ns}/${name}`),
     createConfigMap: async (cm) => {
+      this.record(`createConfigMap ${cm.name}`);
       const key = `${cm.namespace}/${cm.name}`;
       if (this.configMaps.has(key)) return 'exists';
       this.configMaps.set(key, { ...cm, resourceVersion: String(++this.rv) });
@@ -130,7 +135,10 @@ export class FakeWorld {
       this.configMaps.set(key, next);
       return next;
     },
-    deleteConfigMap: async (ns, name) => (this.configMaps.delete(`${ns}/${name}`) ? 'deleted' : 'gone'),
+    deleteConfigMap: async (ns, name) => {
+      this.record(`deleteConfigMap ${name}`);
+      return this.configMaps.delete(`${ns}/${name}`) ? 'deleted' : 'gone';
+    },
     getSecret: async () => undefined,
     listSecrets: async () => [],
     createSecret: async () => 'created',
@@ -203,6 +211,7 @@ export class FakeWorld {
         tags: { token: req.token },
       });
       this.machines.push(m);
+      this.peakRunning = Math.max(this.peakRunning, this.machines.filter((x) => x.state === 'running').length);
       if (this.pendingFault) this.faults.set(id, this.pendingFault);
       this.pendingFault = undefined;
       return m;
@@ -211,8 +220,11 @@ export class FakeWorld {
       this.record(`terminate ${id}`);
       const m = this.machines.find((x) => x.id === id);
       if (m) m.state = 'terminated';
-      for (const [name, n] of this.nodes)
-        if (n.providerId === m?.providerId) this.nodes.set(name, { ...n, ready: false });
+      for (const [name, n] of this.nodes) {
+        if (n.providerId !== m?.providerId) continue;
+        if (this.nodeLifecycleController) this.nodes.delete(name);
+        else this.nodes.set(name, { ...n, ready: false });
+      }
     },
     apiTargets: async () => [...this.targets.entries()].map(([machineId, state]) => ({ machineId, state })),
     registerApiTarget: async (id) => {

@@ -23,6 +23,7 @@ const input = (snapshot: Snapshot, over: Partial<PlanInput> = {}): PlanInput => 
   gateStreak: 3,
   gatePasses: 3,
   machineTimeoutMs: 600_000,
+  maxSurge: 1,
   ...over,
 });
 
