@@ -1,10 +1,19 @@
 // (c) a 1-machine control plane: 1 -> 2 -> 1 members, never fewer than one.
 import assert from 'node:assert/strict';
-import { clusterTruth, describeRun, kubeswap, useSandbox } from './harness.ts';
+import { clusterTruth, describeRun, essentials, kubeswap, useSandbox } from './harness.ts';
 
 describe('scenario: single control-plane machine', function () {
   this.timeout(15 * 60_000);
   const sandbox = useSandbox({ controlPlanes: 1 });
+
+  it('refuses --max-surge 0, which would remove the only member, exit 2 and nothing changed', async () => {
+    const sb = sandbox();
+    const before = await clusterTruth(sb);
+    const run = await kubeswap(sb, ['apply', '--to', sb.versions.to, '--yes', '--max-surge', '0']);
+    assert.equal(run.exitCode, 2, describeRun(run));
+    assert.match(run.stderr + run.stdout, /needs at least 3 etcd members/);
+    assert.deepEqual(essentials(await clusterTruth(sb)), essentials(before));
+  });
 
   it('replaces the only machine through a second member', async () => {
     const sb = sandbox();

@@ -2,6 +2,7 @@
 
 import { KUBEADM_NAMESPACE } from '../engine/observe.ts';
 import { readProgress } from '../engine/progress.ts';
+import { readRetiring } from '../engine/retiring.ts';
 import { LOCK_NAME } from '../engine/run.ts';
 import { breakLock } from '../kube/lease-lock.ts';
 import { EXIT } from './exit-codes.ts';
@@ -12,7 +13,11 @@ import { openKubeFor } from './wiring.ts';
 export async function showStatus(settings: Settings, io: Io): Promise<number> {
   const kube = openKubeFor(settings);
   try {
-    const [lease, progress] = await Promise.all([kube.getLease(KUBEADM_NAMESPACE, LOCK_NAME), readProgress(kube)]);
+    const [lease, progress, retiring] = await Promise.all([
+      kube.getLease(KUBEADM_NAMESPACE, LOCK_NAME),
+      readProgress(kube),
+      readRetiring(kube),
+    ]);
     const lock = lease?.holderIdentity
       ? {
           holder: lease.holderIdentity,
@@ -21,7 +26,9 @@ export async function showStatus(settings: Settings, io: Io): Promise<number> {
         }
       : undefined;
     if (settings.output === 'json') {
-      io.stdout.write(`${JSON.stringify({ code: 'status', lock: lock ?? null, progress: progress ?? null })}\n`);
+      io.stdout.write(
+        `${JSON.stringify({ code: 'status', lock: lock ?? null, progress: progress ?? null, retiring: retiring ?? null })}\n`,
+      );
       return EXIT.ok;
     }
     io.stdout.write(
@@ -34,6 +41,11 @@ export async function showStatus(settings: Settings, io: Io): Promise<number> {
       );
       io.stdout.write(`  started ${progress.startedAt}, updated ${progress.updatedAt}, last: ${progress.last}\n`);
       for (const [node, phase] of Object.entries(progress.machines)) io.stdout.write(`  ${node}: ${phase}\n`);
+    }
+    if (retiring) {
+      io.stdout.write(
+        `Removed first (--max-surge 0): ${retiring.node} (${retiring.machine.id}) since ${retiring.startedAt}; a re-run creates its replacement\n`,
+      );
     }
     return EXIT.ok;
   } finally {

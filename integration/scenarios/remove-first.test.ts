@@ -1,0 +1,119 @@
+// (k) --max-surge 0 on 3 machines: each old machine leaves (API target, drain, etcd member, VM,
+// Node) before its replacement is created. A sampler watching moto and etcd independently of
+// kubeswap records the most instances ever running and the fewest etcd members ever present.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { openEtcd } from '../../src/etcd/client.ts';
+import type { Sandbox } from '../sandbox/index.ts';
+import { ApiProbe, clusterTruth, codes, describeRun, kubeswap, useSandbox } from './harness.ts';
+
+class CountSampler {
+  maxInstances = 0;
+  minVoters = Number.POSITIVE_INFINITY;
+  samples = 0;
+  private stopped = false;
+  private loop?: Promise<void>;
+
+  constructor(private readonly sb: Sandbox) {}
+
+  start(): this {
+    const ec2 = new EC2Client({
+      region: this.sb.aws.region,
+      endpoint: this.sb.aws.endpoint,
+      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    });
+    const tls = {
+      ca: readFileSync(this.sb.etcd.caFile),
+      cert: readFileSync(this.sb.etcd.certFile),
+      key: readFileSync(this.sb.etcd.keyFile),
+    };
+    this.loop = (async () => {
+      while (!this.stopped) {
+        const etcd = openEtcd({ endpoints: this.sb.refresh().etcd.endpoints, tls, timeoutMs: 1000 });
+        try {
+          const [reservations, members] = await Promise.all([
+            ec2.send(new DescribeInstancesCommand({})).then((r) => r.Reservations ?? []),
+            etcd.memberList(),
+          ]);
+          const live = reservations
+            .flatMap((r) => r.Instances ?? [])
+            .filter((i) => i.State?.Name === 'running' || i.State?.Name === 'pending');
+          this.maxInstances = Math.max(this.maxInstances, live.length);
+          this.minVoters = Math.min(this.minVoters, members.filter((m) => !m.isLearner).length);
+          this.samples++;
+        } catch {
+          // A member going away mid-read: the next sample sees the settled state.
+        } finally {
+          etcd.close();
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      ec2.destroy();
+    })();
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+  }
+}
+
+describe('scenario: --max-surge 0 (remove first) on 3 machines', function () {
+  this.timeout(20 * 60_000);
+  const sandbox = useSandbox({ controlPlanes: 3 });
+
+  it('plans the first machine to be removed before its replacement', async () => {
+    const sb = sandbox();
+    const run = await kubeswap(sb, ['plan', '--to', sb.versions.to, '--max-surge', '0']);
+    assert.equal(run.exitCode, 0, describeRun(run));
+    const report = JSON.parse(run.stdout.trim().split('\n').at(-1)!);
+    assert.equal(report.next.step?.kind, 'begin-retirement', JSON.stringify(report.next));
+  });
+
+  it('replaces every machine without ever running a 4th instance, keeping at least 2 voters', async () => {
+    const sb = sandbox();
+    const before = await clusterTruth(sb);
+    const sampler = new CountSampler(sb).start();
+    const probe = new ApiProbe(sb).start();
+    const run = await kubeswap(sb, [
+      'apply',
+      '--to',
+      sb.versions.to,
+      '--yes',
+      '--max-surge',
+      '0',
+      '--gate-passes',
+      '2',
+    ]);
+    const api = await probe.stop();
+    await sampler.stop();
+    console.log(
+      `      API probe: ${api.requests} requests, ${api.failures.length} failed, longest gap ${api.longestGapMs} ms; ` +
+        `${sampler.samples} samples: at most ${sampler.maxInstances} instances, at least ${sampler.minVoters} voters`,
+    );
+    assert.equal(run.exitCode, 0, describeRun(run));
+    assert.equal(codes(run).filter((c) => c === 'swap.finished').length, 3);
+    assert.ok(sampler.samples > 20, `the sampler ran (${sampler.samples} samples)`);
+    assert.equal(sampler.maxInstances, 3, 'never more than 3 instances running or pending');
+    assert.equal(sampler.minVoters, 2, 'one member short during each swap, never fewer');
+
+    const after = await clusterTruth(sb);
+    assert.equal(after.kubernetesVersion, sb.versions.to);
+    assert.equal(after.members.length, 3);
+    assert.ok(after.members.every((m) => !m.isLearner && m.name));
+    assert.equal(after.nodes.length, 3);
+    assert.ok(after.nodes.every((n) => n.ready && n.version === sb.versions.to));
+    for (const old of before.running) assert.ok(after.terminated.includes(old.id), `${old.id} terminated`);
+    // Each replacement was launched after the machine it replaces had terminated.
+    const events = run.events;
+    for (const old of before.running) {
+      const terminated = events.findIndex((e) => e.code === 'machine.terminated' && e.message.includes(old.id));
+      const created = events.findIndex(
+        (e) => e.code === 'plan.step' && e.data?.['step'] === 'create-replacement' && e.message.includes(old.id),
+      );
+      assert.ok(terminated >= 0 && terminated < created, `${old.id} terminated before its replacement was created`);
+    }
+  });
+});
