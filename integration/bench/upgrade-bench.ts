@@ -18,6 +18,8 @@ const { values } = parseArgs({
     'boot-delay': { type: 'string', default: '20' },
     'gate-passes': { type: 'string', default: '2' },
     'poll-interval': { type: 'string', default: '1s' },
+    /** Print every event of each swap with its offset: where the overhead goes. */
+    timeline: { type: 'boolean', default: false },
   },
 });
 const bootDelay = Number(values['boot-delay']);
@@ -52,6 +54,7 @@ try {
   const ready = await watch.stop();
   wired.close();
   report(log.events, ready, totalMs, outcome.swaps, counter, settings.gatePasses, settings.pollIntervalMs);
+  if (values.timeline) timeline(log.events, ready);
 } finally {
   await sb.down();
 }
@@ -106,4 +109,26 @@ function report(
   );
   const top = [...counter.counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8);
   console.log(`  most frequent calls        ${top.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+}
+
+function timeline(events: KubeswapEvent[], readyAt: Map<string, number>) {
+  const t = (e: KubeswapEvent) => Date.parse(e.at);
+  const starts = events.filter((e) => e.code === 'swap.started');
+  for (const [i, start] of starts.entries()) {
+    const from = events.indexOf(start);
+    const end = events.findIndex((e, j) => j > from && e.code === 'swap.finished');
+    console.log(`\nswap ${i + 1} timeline (ms since its first step):`);
+    const origin = t(events.findLast((e, j) => j < from && e.code === 'plan.step') ?? start);
+    let previous = origin;
+    for (const e of events.slice(from - 1, end + 1)) {
+      const what = e.code === 'plan.step' ? `step ${String(e.data?.['step'])}` : e.code;
+      console.log(
+        `  +${String(t(e) - origin).padStart(6)} (${String(t(e) - previous).padStart(5)})  ${what}  ${e.message.slice(0, 90)}`,
+      );
+      previous = t(e);
+    }
+    for (const [id, at] of readyAt)
+      if (at >= origin && at <= previous)
+        console.log(`  +${String(at - origin).padStart(6)}          ${id} Ready and voting (seen by the benchmark)`);
+  }
 }

@@ -9,6 +9,7 @@ import { observe } from './observe.ts';
 import { gateFor, plan } from './planner.ts';
 import type { Ports } from './ports.ts';
 import { type Decision, describeStep, finishesSwap, startsSwap } from './steps.ts';
+import { Wakeup } from './wakeup.ts';
 
 export interface ConvergeHooks {
   /** Called after each step completed (progress record). */
@@ -34,93 +35,116 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
   /** When this process started each swap; a resumed swap has no start here. */
   const swapStarted = new Map<string, number>();
   const withTargets = (await ports.provider.apiTargets()) !== undefined;
-  for (;;) {
-    if (hooks.signal?.aborted) throw interrupted();
-    let snapshot: Awaited<ReturnType<typeof observe>>;
-    try {
-      snapshot = await observe(ports, { withTargets });
-    } catch (err) {
-      // A member or API server restarting mid-swap: look again shortly rather than fail the run.
-      if (!isTransient(err) || ++transientRetries > MAX_TRANSIENT_RETRIES) throw err;
-      emit('wait', `observing the cluster failed: ${(err as Error).message}; retrying`, undefined, {
-        reason: 'observe.failed',
-      });
-      await ports.clock.sleep(ctx.options.pollIntervalMs, hooks.signal);
-      continue;
-    }
-    passes++;
-    const gate = gateFor(snapshot);
-    streak = gate.ok ? streak + 1 : 0;
-    const decision = plan({
-      snapshot,
-      desired: ctx.desired,
-      runId: ctx.runId,
-      gateStreak: streak,
-      gatePasses: ctx.options.gatePasses,
-      machineTimeoutMs: ctx.options.machineTimeoutMs,
-      maxSurge: ctx.options.maxSurge,
-    });
-    switch (decision.kind) {
-      case 'done':
-        return { steps, swaps, passes };
-      case 'blocked':
-        throw new KubeswapError(steps > 0 ? 'needs-person' : 'blocked', decision.code, decision.reason, {
-          hint: decision.hint,
+  const wakeup = new Wakeup();
+  const stopWatching = ports.kube.watchChanges?.(wakeup.notify);
+  try {
+    return await loop();
+  } finally {
+    stopWatching?.();
+  }
+
+  async function loop(): Promise<ConvergeResult> {
+    /** When the last counted gate pass was observed: passes count at most once per poll interval. */
+    let lastPassAt = Number.NEGATIVE_INFINITY;
+    for (;;) {
+      if (hooks.signal?.aborted) throw interrupted();
+      let snapshot: Awaited<ReturnType<typeof observe>>;
+      try {
+        wakeup.clear();
+        snapshot = await observe(ports, { withTargets });
+      } catch (err) {
+        // A member or API server restarting mid-swap: look again shortly rather than fail the run.
+        if (!isTransient(err) || ++transientRetries > MAX_TRANSIENT_RETRIES) throw err;
+        emit('wait', `observing the cluster failed: ${(err as Error).message}; retrying`, undefined, {
+          reason: 'observe.failed',
         });
-      case 'wait': {
-        const key = `${decision.code}:${decision.reason}`;
-        if (key !== lastWait) emit('wait', decision.reason, decision.machine, { reason: decision.code });
-        lastWait = key;
-        await ports.clock.sleep(ctx.options.pollIntervalMs, hooks.signal).catch((err) => {
-          if (hooks.signal?.aborted) throw interrupted();
-          throw err;
-        });
+        await ports.clock.sleep(ctx.options.pollIntervalMs, hooks.signal);
         continue;
       }
-      case 'step': {
-        lastWait = '';
-        if (gate.ok && startsSwap(decision.step)) {
-          emit('gate.passed', `health gate passed ${streak} consecutive times`, decision.machine);
-        }
-        emit('plan.step', describeStep(decision.step), decision.machine, {
-          step: decision.step.kind,
-          reason: decision.reason,
-        });
-        try {
-          await act(decision.step, ports, ctx, decision.machine);
-        } catch (err) {
-          if (!isTransient(err) || ++transientRetries > MAX_TRANSIENT_RETRIES) throw err;
-          // etcd refuses membership changes for 5 s after the last one ("unhealthy cluster"), and
-          // a member may be briefly unreachable while another restarts: observe again and re-plan.
-          emit('wait', `${describeStep(decision.step)}: ${(err as Error).message}; retrying`, decision.machine, {
-            reason: (err as KubeswapError).code,
+      passes++;
+      const gate = gateFor(snapshot);
+      // An early wake-up must not shorten the gate's stability window: consecutive passes are spaced
+      // (almost) a poll interval apart, whatever woke the loop.
+      const at = snapshot.at.getTime();
+      if (!gate.ok) streak = 0;
+      else if (streak === 0 || at - lastPassAt >= ctx.options.pollIntervalMs * PASS_SPACING) {
+        streak++;
+        lastPassAt = at;
+      }
+      const decision = plan({
+        snapshot,
+        desired: ctx.desired,
+        runId: ctx.runId,
+        gateStreak: streak,
+        gatePasses: ctx.options.gatePasses,
+        machineTimeoutMs: ctx.options.machineTimeoutMs,
+        maxSurge: ctx.options.maxSurge,
+      });
+      switch (decision.kind) {
+        case 'done':
+          return { steps, swaps, passes };
+        case 'blocked':
+          throw new KubeswapError(steps > 0 ? 'needs-person' : 'blocked', decision.code, decision.reason, {
+            hint: decision.hint,
           });
-          await ports.clock.sleep(ctx.options.pollIntervalMs, hooks.signal);
+        case 'wait': {
+          const key = `${decision.code}:${decision.reason}`;
+          if (key !== lastWait) emit('wait', decision.reason, decision.machine, { reason: decision.code });
+          lastWait = key;
+          await wakeup.sleep(ports.clock, ctx.options.pollIntervalMs, hooks.signal).catch((err) => {
+            if (hooks.signal?.aborted) throw interrupted();
+            throw err;
+          });
           continue;
         }
-        transientRetries = 0;
-        steps++;
-        if (startsSwap(decision.step)) swapStarted.set(decision.machine, ports.clock.now().getTime());
-        if (finishesSwap(decision.step)) {
-          swaps++;
-          const started = swapStarted.get(decision.machine);
-          const durationMs = started === undefined ? undefined : ports.clock.now().getTime() - started;
-          emit(
-            'swap.finished',
-            `replaced ${decision.machine}${durationMs === undefined ? ' (resumed)' : ` in ${formatDuration(durationMs)}`}`,
-            decision.machine,
-            {
-              durationMs,
-            },
-          );
+        case 'step': {
+          lastWait = '';
+          if (gate.ok && startsSwap(decision.step)) {
+            emit('gate.passed', `health gate passed ${streak} consecutive times`, decision.machine);
+          }
+          emit('plan.step', describeStep(decision.step), decision.machine, {
+            step: decision.step.kind,
+            reason: decision.reason,
+          });
+          try {
+            await act(decision.step, ports, ctx, decision.machine);
+          } catch (err) {
+            if (!isTransient(err) || ++transientRetries > MAX_TRANSIENT_RETRIES) throw err;
+            // etcd refuses membership changes for 5 s after the last one ("unhealthy cluster"), and
+            // a member may be briefly unreachable while another restarts: observe again and re-plan.
+            emit('wait', `${describeStep(decision.step)}: ${(err as Error).message}; retrying`, decision.machine, {
+              reason: (err as KubeswapError).code,
+            });
+            await ports.clock.sleep(ctx.options.pollIntervalMs, hooks.signal);
+            continue;
+          }
+          transientRetries = 0;
+          steps++;
+          if (startsSwap(decision.step)) swapStarted.set(decision.machine, ports.clock.now().getTime());
+          if (finishesSwap(decision.step)) {
+            swaps++;
+            const started = swapStarted.get(decision.machine);
+            const durationMs = started === undefined ? undefined : ports.clock.now().getTime() - started;
+            emit(
+              'swap.finished',
+              `replaced ${decision.machine}${durationMs === undefined ? ' (resumed)' : ` in ${formatDuration(durationMs)}`}`,
+              decision.machine,
+              {
+                durationMs,
+              },
+            );
+          }
+          // A step changes the world: the gate must hold anew on what it left behind.
+          if (decision.step.kind === 'create-replacement') streak = 0;
+          await hooks.afterStep?.(decision);
         }
-        // A step changes the world: the gate must hold anew on what it left behind.
-        if (decision.step.kind === 'create-replacement') streak = 0;
-        await hooks.afterStep?.(decision);
       }
     }
   }
 }
+
+/** A pass observed a little before a full interval (timer jitter) still counts. */
+const PASS_SPACING = 0.9;
 
 /** About a minute at the default poll interval: longer than etcd's 5 s reconfiguration guard. */
 const MAX_TRANSIENT_RETRIES = 60;

@@ -1,5 +1,6 @@
 // The KubePort over @kubernetes/client-node 2.x: loads the kubeconfig, builds the API clients with a
 // request timeout, and assembles the concern modules. Nothing here interprets cluster state.
+import { watchControlPlaneChanges } from './change-watch.ts';
 import { type KubeconfigOptions, type KubeconfigSummary, loadKubeconfig } from './config.ts';
 import { KubeUnavailableError } from './errors.ts';
 import { createLease, deleteLease, getLease, replaceLease } from './leases.ts';
@@ -35,7 +36,11 @@ export interface Kube extends KubePort {
 export function openKube(options: OpenKubeOptions = {}): Kube {
   const { kc, summary } = loadKubeconfig(options);
   const apis = connectApis(kc, summary, options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
-  return { summary, ...retryingOnLostConnections(kubePortOver(apis), apis.reconnect, options.retryDelaysMs) };
+  return {
+    summary,
+    ...retryingOnLostConnections(kubePortOver(apis), apis.reconnect, options.retryDelaysMs),
+    watchChanges: (onChange) => watchControlPlaneChanges(kc, onChange),
+  };
 }
 
 const RETRY_DELAYS_MS = [200, 1000, 3000];

@@ -143,5 +143,11 @@ export interface KubePort {
   replaceLease(lease: LeaseView): Promise<LeaseView>;
   deleteLease(namespace: string, name: string): Promise<'deleted' | 'gone'>;
 
+  /**
+   * Calls `onChange` soon after a Node's or kube-system pod's readiness, cordon or role changes; returns a
+   * stop function. A hint for waking the loop early, never the truth. Optional: without it the loop polls.
+   */
+  watchChanges?(onChange: () => void): () => void;
+
   close(): void;
 }

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { systemClock } from '../../src/engine/clock.ts';
+import { DEFAULT_ENGINE_OPTIONS } from '../../src/engine/ports.ts';
+import { apply } from '../../src/engine/run.ts';
+import { Wakeup } from '../../src/engine/wakeup.ts';
+import { TO } from './builders.ts';
+import { FakeWorld } from './fake-world.ts';
+
+const elapsed = async (fn: () => Promise<void>) => {
+  const start = performance.now();
+  await fn();
+  return performance.now() - start;
+};
+
+describe('Wakeup', () => {
+  it('cuts a sleep short when notified, after the floor', async () => {
+    const w = new Wakeup();
+    setTimeout(w.notify, 20);
+    const ms = await elapsed(() => w.sleep(systemClock, 5000, undefined, 60));
+    assert.ok(ms >= 55 && ms < 1000, `woke after ${ms} ms`);
+  });
+
+  it('keeps a notification made while nobody slept, and clear() forgets it', async () => {
+    const w = new Wakeup();
+    w.notify();
+    assert.ok((await elapsed(() => w.sleep(systemClock, 5000, undefined, 10))) < 1000);
+    w.notify();
+    w.clear();
+    assert.ok((await elapsed(() => w.sleep(systemClock, 150, undefined, 10))) >= 140);
+  });
+
+  it('rejects when the run is interrupted', async () => {
+    const w = new Wakeup();
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(new Error('interrupted')), 20);
+    await assert.rejects(w.sleep(systemClock, 5000, stop.signal), /interrupted/);
+  });
+});
+
+describe('converge with change notifications', () => {
+  it('does not let a stream of wake-ups shorten the gate: passes stay a poll interval apart', async () => {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    const ports = world.ports();
+    // Every Node list "changed something": the loop is woken before every single sleep.
+    let notify = () => {};
+    ports.kube = {
+      ...ports.kube,
+      watchChanges: (onChange) => {
+        notify = onChange;
+        return () => {};
+      },
+      listNodes: async () => {
+        const nodes = await world.kube.listNodes();
+        notify();
+        return nodes;
+      },
+    };
+    const options = { ...DEFAULT_ENGINE_OPTIONS, gatePasses: 3, pollIntervalMs: 1000, snapshotDir: '/tmp' };
+    const outcome = await apply(ports, { version: TO, force: false }, options);
+    assert.equal(outcome.swaps, 3);
+    const events = world.log.events;
+    for (const created of events.filter((e) => e.code === 'replacement.created')) {
+      const next = events.find(
+        (e) => e.code === 'plan.step' && Date.parse(e.at) > Date.parse(created.at) && e.data?.['step'] !== undefined,
+      )!;
+      const gap = Date.parse(next.at) - Date.parse(created.at);
+      assert.ok(gap >= 2 * 900, `join to next step took ${gap} ms; 3 passes need >= 2 intervals`);
+    }
+  });
+});
