@@ -84,7 +84,8 @@ function report(
     const finished = events.find((e, j) => e.code === 'swap.finished' && j > events.indexOf(c));
     const join = ready !== undefined ? ready - t(c) : Number.NaN;
     const draining = deregStep && dereg ? t(dereg) - t(deregStep) : 0;
-    const gatePolicy = gatePasses * pollMs;
+    // N consecutive passes spaced a poll interval apart: the gate cannot hold in less than N-1 intervals.
+    const gatePolicy = (gatePasses - 1) * pollMs;
     const swapUnavoidable = join + draining + gatePolicy;
     const swapStart = events.findLast(
       (e, j) => e.code === 'plan.step' && j < events.indexOf(c) && e.data?.['step'] === 'create-replacement',
@@ -109,6 +110,8 @@ function report(
   );
   const top = [...counter.counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8);
   console.log(`  most frequent calls        ${top.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  const slow = counter.meanMillis().slice(0, 8);
+  console.log(`  slowest calls (mean)       ${slow.map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ')}`);
 }
 
 function timeline(events: KubeswapEvent[], readyAt: Map<string, number>) {

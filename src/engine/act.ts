@@ -96,6 +96,9 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
       return;
     case 'deregister-target':
       await ports.provider.deregisterApiTarget(step.machineId, ctx.options.deregisterTimeoutMs);
+      // Our own kept-alive connection may be one of those the load balancer let drain: start afresh
+      // before this server loses its etcd member, instead of failing over after a broken request.
+      ports.kube.reconnect?.();
       emit('target.deregistered', `deregistered ${step.node} (${step.machineId}); draining finished`);
       return;
     case 'drain': {

@@ -8,6 +8,7 @@ import type { EventCode } from './events.ts';
 import { observe } from './observe.ts';
 import { gateFor, plan } from './planner.ts';
 import type { Ports } from './ports.ts';
+import type { Snapshot } from './snapshot.ts';
 import { type Decision, describeStep, finishesSwap, startsSwap } from './steps.ts';
 import { Wakeup } from './wakeup.ts';
 
@@ -46,12 +47,13 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
   async function loop(): Promise<ConvergeResult> {
     /** When the last counted gate pass was observed: passes count at most once per poll interval. */
     let lastPassAt = Number.NEGATIVE_INFINITY;
+    let previous: Snapshot | undefined;
     for (;;) {
       if (hooks.signal?.aborted) throw interrupted();
       let snapshot: Awaited<ReturnType<typeof observe>>;
       try {
         wakeup.clear();
-        snapshot = await observe(ports, { withTargets });
+        snapshot = await observe(ports, { withTargets, previous });
       } catch (err) {
         // A member or API server restarting mid-swap: look again shortly rather than fail the run.
         if (!isTransient(err) || ++transientRetries > MAX_TRANSIENT_RETRIES) throw err;
@@ -62,6 +64,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
         continue;
       }
       passes++;
+      previous = snapshot;
       const gate = gateFor(snapshot);
       // An early wake-up must not shorten the gate's stability window: consecutive passes are spaced
       // (almost) a poll interval apart, whatever woke the loop.
@@ -91,7 +94,10 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
           const key = `${decision.code}:${decision.reason}`;
           if (key !== lastWait) emit('wait', decision.reason, decision.machine, { reason: decision.code });
           lastWait = key;
-          await wakeup.sleep(ports.clock, ctx.options.pollIntervalMs, hooks.signal).catch((err) => {
+          // Fixed rate: the next observation starts a poll interval after this one started, so the time
+          // an observation takes is not added to every wait (and gate passes stay an interval apart).
+          const due = snapshot.at.getTime() + ctx.options.pollIntervalMs - ports.clock.now().getTime();
+          await wakeup.sleep(ports.clock, Math.max(0, due), hooks.signal).catch((err) => {
             if (hooks.signal?.aborted) throw interrupted();
             throw err;
           });

@@ -27,25 +27,38 @@ export async function readClusterConfig(ports: Pick<Ports, 'kube'>): Promise<Clu
   return { apiVersion: config.apiVersion, kubernetesVersion: config.kubernetesVersion };
 }
 
-export async function observe(ports: Ports, options: { withTargets: boolean }): Promise<Snapshot> {
+export interface ObserveOptions {
+  withTargets: boolean;
+  /** The previous pass: its control-plane Nodes let the machine listing start before the Nodes arrive. */
+  previous?: Snapshot;
+}
+
+export async function observe(ports: Ports, options: ObserveOptions): Promise<Snapshot> {
   const at = ports.clock.now();
-  const [kubeadm, nodes, members, alarms, retiring] = await Promise.all([
-    readClusterConfig(ports),
-    ports.kube.listNodes(),
-    ports.etcd.memberList(),
+  // Two independent chains run side by side (Nodes -> their machines, members -> their health), so
+  // a pass costs the slower chain, not the sum of two rounds. The machines of last pass's Nodes are
+  // asked for at once; only when the Nodes changed is the listing repeated for the new set.
+  const guessed = options.previous ? controlPlaneProviderIds(options.previous.nodes) : undefined;
+  const early = guessed ? ports.provider.listMachines(guessed) : undefined;
+  early?.catch(() => undefined);
+  const nodesAndMachines = ports.kube.listNodes().then(async (nodes) => {
+    const providerIds = controlPlaneProviderIds(nodes);
+    const same = early && guessed!.length === providerIds.length && guessed!.every((id, i) => id === providerIds[i]);
+    return { nodes, machines: await (same ? early : ports.provider.listMachines(providerIds)) };
+  });
+  const membersAndHealth = ports.etcd.memberList().then(async (members) => {
+    const endpoints = [...new Set(members.flatMap((m) => m.clientUrls))];
+    return { members, health: await ports.etcd.health(endpoints) };
+  });
+  const [{ nodes, machines }, { members, health }, alarms, apiTargets, retiring] = await Promise.all([
+    nodesAndMachines,
+    membersAndHealth,
     ports.etcd.alarms(),
-    readRetiring(ports.kube),
-  ]);
-  const endpoints = [...new Set(members.flatMap((m) => m.clientUrls))];
-  const providerIds = nodes.filter((n) => n.controlPlane && n.providerId).map((n) => n.providerId!);
-  const [health, machines, apiTargets] = await Promise.all([
-    ports.etcd.health(endpoints),
-    ports.provider.listMachines(providerIds),
     options.withTargets ? ports.provider.apiTargets() : Promise.resolve(undefined),
+    readRetiring(ports.kube),
   ]);
   return {
     at,
-    kubeadm,
     nodes,
     etcd: {
       members,
@@ -57,4 +70,11 @@ export async function observe(ports: Ports, options: { withTargets: boolean }): 
     apiTargets,
     retiring,
   };
+}
+
+function controlPlaneProviderIds(nodes: Snapshot['nodes']): string[] {
+  return nodes
+    .filter((n) => n.controlPlane && n.providerId)
+    .map((n) => n.providerId!)
+    .sort();
 }

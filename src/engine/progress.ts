@@ -2,7 +2,7 @@
 // manages). A hint for reporting and for resuming with the same run id; the truth is always
 // re-derived from live state.
 import { randomBytes } from 'node:crypto';
-import type { KubePort } from '../kube/port.ts';
+import type { ConfigMapView, KubePort } from '../kube/port.ts';
 import { KUBEADM_NAMESPACE } from './observe.ts';
 
 export const PROGRESS_CONFIGMAP = 'kubeswap-progress';
@@ -37,11 +37,20 @@ export function newRunId(now: Date): string {
   return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
-/** Writes the record, retrying on conflicts (another writer is only ever this run's earlier self). */
-export async function writeProgress(kube: KubePort, record: ProgressRecord): Promise<void> {
+/**
+ * Writes the record, retrying on conflicts (another writer is only ever this run's earlier self).
+ * `last`, the object this run wrote before, saves the read: it is replaced directly, and re-read only
+ * on a conflict. Returns what was written, for the next call.
+ */
+export async function writeProgress(
+  kube: KubePort,
+  record: ProgressRecord,
+  last?: ConfigMapView,
+): Promise<ConfigMapView | undefined> {
   const data = { progress: JSON.stringify(record, null, 2) };
+  let cm = last;
   for (let attempt = 0; attempt < 5; attempt++) {
-    const cm = await kube.getConfigMap(KUBEADM_NAMESPACE, PROGRESS_CONFIGMAP);
+    cm ??= await kube.getConfigMap(KUBEADM_NAMESPACE, PROGRESS_CONFIGMAP);
     if (!cm) {
       const created = await kube.createConfigMap({
         namespace: KUBEADM_NAMESPACE,
@@ -50,14 +59,14 @@ export async function writeProgress(kube: KubePort, record: ProgressRecord): Pro
         labels: { 'app.kubernetes.io/managed-by': 'kubeswap' },
         annotations: {},
       });
-      if (created === 'created') return;
+      if (created === 'created') return undefined;
       continue;
     }
     try {
-      await kube.replaceConfigMap({ ...cm, data });
-      return;
+      return await kube.replaceConfigMap({ ...cm, data });
     } catch (err) {
       if ((err as Error).name !== 'ConflictError') throw err;
+      cm = undefined;
     }
   }
   throw new Error('could not write the progress record after 5 conflicts');

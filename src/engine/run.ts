@@ -206,7 +206,7 @@ export async function apply(
     // checks (PKI matches the pinned CA, certificate key present) refuse before anything else changes.
     render = options.render ? await prepareBootstrap(ports, runId, report.desired.version, options.render) : undefined;
     const userDataFor = render ? async () => render!.userDataFor() : undefined;
-    await writeProgress(ports.kube, record);
+    let written = await writeProgress(ports.kube, record);
     recorded = true;
 
     // 4. A copy of etcd before any change, kept locally.
@@ -230,7 +230,7 @@ export async function apply(
           record.machines[d.machine] = d.step.kind;
           record.last = `${d.step.kind} ${d.machine}`;
           record.updatedAt = ports.clock.now().toISOString();
-          await writeProgress(ports.kube, record);
+          written = await writeProgress(ports.kube, record, written);
         },
       },
     );

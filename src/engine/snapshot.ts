@@ -11,7 +11,6 @@ export interface ClusterConfigView {
 
 export interface Snapshot {
   at: Date;
-  kubeadm: ClusterConfigView;
   nodes: NodeView[];
   etcd: EtcdView;
   /** Machines behind the control-plane Nodes plus every machine tagged for this cluster. */

@@ -28,7 +28,7 @@ export class Wakeup {
     const start = clock.now().getTime();
     if (!this.pending) await this.race(clock, ms, signal);
     this.pending = false;
-    const floor = Math.min(floorMs, ms) - (clock.now().getTime() - start);
+    const floor = floorMs - (clock.now().getTime() - start);
     if (floor > 0) await clock.sleep(floor, signal);
   }
 

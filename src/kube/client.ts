@@ -40,6 +40,7 @@ export function openKube(options: OpenKubeOptions = {}): Kube {
     summary,
     ...retryingOnLostConnections(kubePortOver(apis), apis.reconnect, options.retryDelaysMs),
     watchChanges: (onChange) => watchControlPlaneChanges(kc, onChange),
+    reconnect: apis.reconnect,
   };
 }
 

@@ -8,7 +8,10 @@ import type { KubePort, PodOnNode } from './port.ts';
 export interface DrainOptions {
   /** Give up after this long and report what blocks. */
   timeoutMs: number;
-  /** Pause between passes; kubectl drain retries refused evictions every 5 s. */
+  /**
+   * Pause between passes while an eviction is refused (kubectl drain retries every 5 s). While evicted
+   * pods terminate, pauses start at 100 ms and double up to it: most are gone within a second.
+   */
   pollMs: number;
   clock: Clock;
   /** Aborting rejects with the signal's reason (the run was interrupted; re-running continues). */
@@ -40,6 +43,7 @@ export async function drainNode(kube: KubePort, node: string, options: DrainOpti
   // is on the node any more (a controller may recreate one with the same name, with another uid, elsewhere).
   const evicted = new Map<string, PodOnNode>();
   const refused = new Map<string, PodOnNode>();
+  let pause = Math.min(FIRST_PAUSE_MS, options.pollMs);
   for (;;) {
     signal?.throwIfAborted();
     // Re-list every pass: it both checks the evicted uids and catches pods that landed before the cordon.
@@ -57,9 +61,14 @@ export async function drainNode(kube: KubePort, node: string, options: DrainOpti
 
     if (clock.now().getTime() >= deadline)
       return { ok: false, blocking: await describeBlockers(kube, refused, evicted) };
-    await clock.sleep(Math.min(options.pollMs, Math.max(0, deadline - clock.now().getTime())), signal);
+    // A refused eviction is retried at the full pause, like kubectl; terminating pods are checked sooner.
+    const wait = refused.size > 0 ? options.pollMs : pause;
+    await clock.sleep(Math.min(wait, Math.max(0, deadline - clock.now().getTime())), signal);
+    pause = Math.min(pause * 2, options.pollMs);
   }
 }
+
+const FIRST_PAUSE_MS = 100;
 
 async function describeBlockers(
   kube: KubePort,

@@ -149,5 +149,11 @@ export interface KubePort {
    */
   watchChanges?(onChange: () => void): () => void;
 
+  /**
+   * Drops kept-alive connections: the next request opens a new one. Called after an API server left the
+   * load balancer, whose existing connections would otherwise stay pinned to it until it dies.
+   */
+  reconnect?(): void;
+
   close(): void;
 }

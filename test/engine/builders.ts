@@ -69,7 +69,6 @@ export function cluster(names: string[], at = new Date('2026-06-01T00:00:00Z')):
   const members = names.map((n) => member(n));
   return {
     at,
-    kubeadm: { apiVersion: 'kubeadm.k8s.io/v1beta4', kubernetesVersion: TO },
     nodes: names.map((n, i) => node(n, { createdAt: new Date(Date.UTC(2026, 0, i + 1)) })),
     etcd: {
       members,

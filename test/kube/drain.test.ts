@@ -31,6 +31,7 @@ describe('drainNode', () => {
     assert.deepEqual(kube.calls, ['cordon cp-1=true', 'evict apps/web']);
     assert.ok(kube.unschedulable.has('cp-1'));
     assert.equal(clock.slept.length, 3, 'listed for 2 more passes, gone on the 3rd poll');
+    assert.deepEqual(clock.slept, [100, 200, 400], 'terminating pods are checked soon, then less often');
   });
 
   it('retries an eviction the API server refused with 429 until a budget allows it', async () => {
@@ -43,7 +44,8 @@ describe('drainNode', () => {
       kube.calls.filter((c) => c.startsWith('evict')),
       ['evict apps/db', 'evict apps/db', 'evict apps/db'],
     );
-    assert.deepEqual(clock.slept, [5000, 5000, 5000]);
+    // Refused evictions are retried at the full pause; the evicted pod's termination is checked sooner.
+    assert.deepEqual(clock.slept, [5000, 5000, 400]);
   });
 
   it('on timeout names the budgets selecting each refused pod and the pods still terminating', async () => {
