@@ -72,21 +72,23 @@ describe('scenario: --max-surge 0 (remove first) on 3 machines', function () {
     assert.equal(report.next.step?.kind, 'begin-retirement', JSON.stringify(report.next));
   });
 
-  it('replaces every machine without ever running a 4th instance, keeping at least 2 voters', async () => {
+  it('replaces every machine without ever running a 4th instance, keeping at least 2 voters, across a kill -9', async () => {
     const sb = sandbox();
     const before = await clusterTruth(sb);
     const sampler = new CountSampler(sb).start();
     const probe = new ApiProbe(sb).start();
-    const run = await kubeswap(sb, [
-      'apply',
-      '--to',
-      sb.versions.to,
-      '--yes',
-      '--max-surge',
-      '0',
-      '--gate-passes',
-      '2',
-    ]);
+    const args = ['apply', '--to', sb.versions.to, '--yes', '--max-surge', '0', '--gate-passes', '2'];
+    // Killed at the most exposed moment: the first old machine is gone, its replacement not yet created.
+    const killed = await kubeswap(sb, args, { killAfter: (e) => e.code === 'machine.terminated' });
+    assert.equal(killed.signal, 'SIGKILL', describeRun(killed));
+    const status = await kubeswap(sb, ['status']);
+    const recorded = JSON.parse(status.stdout.trim().split('\n').at(-1)!);
+    assert.equal(
+      recorded.retiring?.machine?.id,
+      before.running[0]!.id,
+      'the retiring record names the removed machine',
+    );
+    const run = await kubeswap(sb, args);
     const api = await probe.stop();
     await sampler.stop();
     console.log(
@@ -94,6 +96,7 @@ describe('scenario: --max-surge 0 (remove first) on 3 machines', function () {
         `${sampler.samples} samples: at most ${sampler.maxInstances} instances, at least ${sampler.minVoters} voters`,
     );
     assert.equal(run.exitCode, 0, describeRun(run));
+    assert.ok(codes(run).includes('run.resumed'));
     assert.equal(codes(run).filter((c) => c === 'swap.finished').length, 3);
     assert.ok(sampler.samples > 20, `the sampler ran (${sampler.samples} samples)`);
     assert.equal(sampler.maxInstances, 3, 'never more than 3 instances running or pending');
@@ -105,9 +108,10 @@ describe('scenario: --max-surge 0 (remove first) on 3 machines', function () {
     assert.ok(after.members.every((m) => !m.isLearner && m.name));
     assert.equal(after.nodes.length, 3);
     assert.ok(after.nodes.every((n) => n.ready && n.version === sb.versions.to));
+    assert.equal(after.running.length, 3, 'no duplicate replacement');
     for (const old of before.running) assert.ok(after.terminated.includes(old.id), `${old.id} terminated`);
     // Each replacement was launched after the machine it replaces had terminated.
-    const events = run.events;
+    const events = [...killed.events, ...run.events];
     for (const old of before.running) {
       const terminated = events.findIndex((e) => e.code === 'machine.terminated' && e.message.includes(old.id));
       const created = events.findIndex(
@@ -115,5 +119,7 @@ describe('scenario: --max-surge 0 (remove first) on 3 machines', function () {
       );
       assert.ok(terminated >= 0 && terminated < created, `${old.id} terminated before its replacement was created`);
     }
+    const final = JSON.parse((await kubeswap(sb, ['status'])).stdout.trim().split('\n').at(-1)!);
+    assert.equal(final.retiring, null, 'the retiring record is gone');
   });
 });
