@@ -72,6 +72,8 @@ function report(
   const created = events.filter((e) => e.code === 'replacement.created');
   let unavoidable = 0;
   const readyToNext: number[] = [];
+  /** Per swap: time spent observing and deciding between steps (after the join, beyond the gate policy). */
+  const betweenSteps: number[] = [];
   console.log('\nper swap:');
   for (const [i, c] of created.entries()) {
     const id = String(c.data?.['replacement']);
@@ -93,9 +95,17 @@ function report(
     const duration = finished && swapStart ? t(finished) - t(swapStart) : Number.NaN;
     unavoidable += swapUnavoidable;
     if (next && ready !== undefined) readyToNext.push(t(next) - ready);
+    const split =
+      next && finished ? splitRetirement(events, events.indexOf(next), events.indexOf(finished)) : undefined;
+    if (split) betweenSteps.push(split.between + (ready !== undefined ? t(next!) - ready - gatePolicy : 0));
     console.log(
       `  swap ${i + 1}: ${(duration / 1000).toFixed(1)} s; replacement boot+join ${(join / 1000).toFixed(1)} s, target draining ${(draining / 1000).toFixed(1)} s, gate policy ${(gatePolicy / 1000).toFixed(1)} s; overhead ${((duration - swapUnavoidable) / 1000).toFixed(1)} s; Ready -> next step ${next && ready !== undefined ? `${t(next) - ready} ms` : 'n/a'}`,
     );
+    if (split) {
+      console.log(
+        `          after the join: ${split.steps} steps doing ${(split.work / 1000).toFixed(2)} s of work (drain ${(split.byKind.get('drain') ?? 0) / 1000} s, terminate ${(split.byKind.get('terminate') ?? 0) / 1000} s), ${(split.between / 1000).toFixed(2)} s observing and deciding between them`,
+      );
+    }
   }
   console.log('\nsummary:');
   console.log(`  total wall time            ${(totalMs / 1000).toFixed(1)} s (${swaps} swaps)`);
@@ -106,12 +116,37 @@ function report(
   console.log(`  total / unavoidable        ${(totalMs / unavoidable).toFixed(2)}`);
   console.log(`  Ready -> next step         ${readyToNext.map((x) => `${x} ms`).join(', ')}`);
   console.log(
+    `  between steps per swap     ${betweenSteps.map((x) => `${(x / 1000).toFixed(2)} s`).join(', ')} (observe + plan after each step, and after the join beyond the gate policy)`,
+  );
+  console.log(
     `  calls per swap             kubernetes ${(counter.total('kubernetes') / swaps).toFixed(0)}, etcd ${(counter.total('etcd') / swaps).toFixed(0)}, aws ${(counter.total('aws') / swaps).toFixed(0)}`,
   );
   const top = [...counter.counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8);
   console.log(`  most frequent calls        ${top.map(([k, v]) => `${k} ${v}`).join(', ')}`);
   const slow = counter.meanMillis().slice(0, 8);
   console.log(`  slowest calls (mean)       ${slow.map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ')}`);
+}
+
+/** From the first step after the join to the swap's end: time inside steps vs. between them. */
+function splitRetirement(events: KubeswapEvent[], from: number, to: number) {
+  const t = (e: KubeswapEvent) => Date.parse(e.at);
+  let work = 0;
+  let between = 0;
+  let steps = 0;
+  const byKind = new Map<string, number>();
+  for (let j = from; j <= to; j++) {
+    const e = events[j]!;
+    if (e.code !== 'plan.step') continue;
+    steps++;
+    let end = j;
+    while (end + 1 <= to && events[end + 1]!.code !== 'plan.step') end++;
+    const took = t(events[end]!) - t(e);
+    work += took;
+    byKind.set(String(e.data?.['step']), took);
+    const nextStep = events.findIndex((x, k) => k > end && k <= to && x.code === 'plan.step');
+    if (nextStep > 0) between += t(events[nextStep]!) - t(events[end]!);
+  }
+  return { work, between, steps, byKind };
 }
 
 function timeline(events: KubeswapEvent[], readyAt: Map<string, number>) {
