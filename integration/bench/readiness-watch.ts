@@ -2,12 +2,11 @@
 // notes/kubernetes.md §4.2 defines it (Node Ready, its four control-plane static pods Ready, its etcd
 // member a started voter). The benchmark compares kubeswap's next step against it. Nodes and pods
 // come from watches (no polling load on the 2-core box); etcd membership is polled every 100 ms.
-import { readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import { CONTROL_PLANE_COMPONENTS } from '../../src/engine/model.ts';
-import { openEtcd } from '../../src/etcd/client.ts';
 import { staticPodsOf } from '../../src/kube/nodes.ts';
 import type { Sandbox } from '../sandbox/index.ts';
+import { sandboxEtcd } from '../scenarios/harness.ts';
 
 export class ReadinessWatch {
   private readonly readyAt = new Map<string, number>();
@@ -46,14 +45,9 @@ export class ReadinessWatch {
     };
     follow('/api/v1/nodes', this.nodes);
     follow('/api/v1/namespaces/kube-system/pods', this.pods);
-    const tls = {
-      ca: readFileSync(this.sb.etcd.caFile),
-      cert: readFileSync(this.sb.etcd.certFile),
-      key: readFileSync(this.sb.etcd.keyFile),
-    };
     this.loop = (async () => {
       while (!this.stopped) {
-        const etcd = openEtcd({ endpoints: this.sb.refresh().etcd.endpoints, tls, timeoutMs: 1000 });
+        const etcd = sandboxEtcd(this.sb, 1000);
         try {
           const members = await etcd.memberList();
           this.voters = new Set(members.filter((m) => !m.isLearner && m.name).map((m) => m.name));

@@ -1,8 +1,6 @@
 // (d) 5 machines, with the etcd leader on the first machine to be replaced: leadership is moved off it.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { openEtcd } from '../../src/etcd/client.ts';
-import { clusterTruth, codes, describeRun, kubeswap, useSandbox } from './harness.ts';
+import { clusterTruth, codes, describeRun, kubeswap, sandboxEtcd, useSandbox } from './harness.ts';
 
 describe('scenario: 5 machines, leader on the first one replaced', function () {
   this.timeout(30 * 60_000);
@@ -12,14 +10,7 @@ describe('scenario: 5 machines, leader on the first one replaced', function () {
     const sb = sandbox();
     const plan = await kubeswap(sb, ['plan', '--to', sb.versions.to]);
     const first = JSON.parse(plan.stdout.trim().split('\n').at(-1)!).machines[0].node as string;
-    const etcd = openEtcd({
-      endpoints: sb.etcd.endpoints,
-      tls: {
-        ca: readFileSync(sb.etcd.caFile),
-        cert: readFileSync(sb.etcd.certFile),
-        key: readFileSync(sb.etcd.keyFile),
-      },
-    });
+    const etcd = sandboxEtcd(sb);
     try {
       const target = (await etcd.memberList()).find((m) => m.name === first)!;
       await etcd.moveLeader(target.id);

@@ -156,12 +156,28 @@ export class ApiProbe {
   }
 }
 
+/** An etcd client on the sandbox's current members (they move with every replacement). Close it. */
+export function sandboxEtcd(sb: Sandbox, timeoutMs?: number) {
+  const tls = {
+    ca: readFileSync(sb.etcd.caFile),
+    cert: readFileSync(sb.etcd.certFile),
+    key: readFileSync(sb.etcd.keyFile),
+  };
+  return openEtcd({ endpoints: sb.refresh().etcd.endpoints, tls, timeoutMs });
+}
+
+/** An EC2 client on the sandbox's moto, with its test credentials. Destroy it. */
+export function sandboxEc2(sb: Sandbox): EC2Client {
+  return new EC2Client({
+    region: sb.aws.region,
+    endpoint: sb.aws.endpoint,
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+  });
+}
+
 /** The cluster's truth, read from the real components. */
 export async function clusterTruth(sb: Sandbox) {
-  const etcd = openEtcd({
-    endpoints: sb.refresh().etcd.endpoints,
-    tls: { ca: readFileSync(sb.etcd.caFile), cert: readFileSync(sb.etcd.certFile), key: readFileSync(sb.etcd.keyFile) },
-  });
+  const etcd = sandboxEtcd(sb);
   let members: EtcdMember[];
   try {
     members = await etcd.memberList();
@@ -173,11 +189,7 @@ export async function clusterTruth(sb: Sandbox) {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const nodes = (await core.listNode({ labelSelector: 'node-role.kubernetes.io/control-plane' })).items;
   const cm = await core.readNamespacedConfigMap({ name: 'kubeadm-config', namespace: 'kube-system' });
-  const ec2 = new EC2Client({
-    region: sb.aws.region,
-    endpoint: sb.aws.endpoint,
-    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
-  });
+  const ec2 = sandboxEc2(sb);
   const reservations = (await ec2.send(new DescribeInstancesCommand({}))).Reservations ?? [];
   ec2.destroy();
   const instances = reservations.flatMap((r) => r.Instances ?? []);
@@ -202,11 +214,7 @@ export type ClusterTruth = Awaited<ReturnType<typeof clusterTruth>>;
 /** Registers one more image for `version` in moto (image rotation at the same version). */
 export async function registerImage(sb: Sandbox, version: string, name: string): Promise<string> {
   const { CreateTagsCommand, RegisterImageCommand } = await import('@aws-sdk/client-ec2');
-  const ec2 = new EC2Client({
-    region: sb.aws.region,
-    endpoint: sb.aws.endpoint,
-    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
-  });
+  const ec2 = sandboxEc2(sb);
   try {
     const { ImageId } = await ec2.send(new RegisterImageCommand({ Name: name, RootDeviceName: '/dev/xvda' }));
     // moto ignores TagSpecifications on RegisterImage: tag afterwards, as the sandbox does.

@@ -2,11 +2,18 @@
 // Node) before its replacement is created. A sampler watching moto and etcd independently of
 // kubeswap records the most instances ever running and the fewest etcd members ever present.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { openEtcd } from '../../src/etcd/client.ts';
+import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import type { Sandbox } from '../sandbox/index.ts';
-import { ApiProbe, clusterTruth, codes, describeRun, kubeswap, useSandbox } from './harness.ts';
+import {
+  ApiProbe,
+  clusterTruth,
+  codes,
+  describeRun,
+  kubeswap,
+  sandboxEc2,
+  sandboxEtcd,
+  useSandbox,
+} from './harness.ts';
 
 class CountSampler {
   maxInstances = 0;
@@ -18,19 +25,10 @@ class CountSampler {
   constructor(private readonly sb: Sandbox) {}
 
   start(): this {
-    const ec2 = new EC2Client({
-      region: this.sb.aws.region,
-      endpoint: this.sb.aws.endpoint,
-      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
-    });
-    const tls = {
-      ca: readFileSync(this.sb.etcd.caFile),
-      cert: readFileSync(this.sb.etcd.certFile),
-      key: readFileSync(this.sb.etcd.keyFile),
-    };
+    const ec2 = sandboxEc2(this.sb);
     this.loop = (async () => {
       while (!this.stopped) {
-        const etcd = openEtcd({ endpoints: this.sb.refresh().etcd.endpoints, tls, timeoutMs: 1000 });
+        const etcd = sandboxEtcd(this.sb, 1000);
         try {
           const [reservations, members] = await Promise.all([
             ec2.send(new DescribeInstancesCommand({})).then((r) => r.Reservations ?? []),

@@ -5,11 +5,19 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DescribeInstanceAttributeCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeInstanceAttributeCommand } from '@aws-sdk/client-ec2';
 import * as k8s from '@kubernetes/client-node';
 import { createEtcdPki } from '../fixtures/pki.ts';
 import type { Sandbox } from '../sandbox/index.ts';
-import { clusterTruth, describeRun, essentials, type KubeswapRun, kubeswap, useSandbox } from './harness.ts';
+import {
+  clusterTruth,
+  describeRun,
+  essentials,
+  type KubeswapRun,
+  kubeswap,
+  sandboxEc2,
+  useSandbox,
+} from './harness.ts';
 
 describe('scenario: render mode', function () {
   this.timeout(25 * 60_000);
@@ -51,11 +59,7 @@ describe('scenario: render mode', function () {
 
   /** Reads the secrets out of every replacement's user data: what must never appear elsewhere. */
   const harvestSecrets = async (run: KubeswapRun) => {
-    const ec2 = new EC2Client({
-      region: sb.aws.region,
-      endpoint: sb.aws.endpoint,
-      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
-    });
+    const ec2 = sandboxEc2(sb);
     try {
       for (const e of run.events.filter((x) => x.code === 'replacement.created')) {
         const out = await ec2.send(

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { KubeswapError } from '../../src/engine/errors.ts';
 import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from '../../src/engine/ports.ts';
 import { apply } from '../../src/engine/run.ts';
 import { TO } from './builders.ts';
-import { FakeWorld } from './fake-world.ts';
+import { FakeWorld, failure } from './fake-world.ts';
 
 const options: EngineOptions = {
   ...DEFAULT_ENGINE_OPTIONS,
@@ -13,16 +12,6 @@ const options: EngineOptions = {
   snapshotDir: '/tmp',
 };
 const request = { version: TO, force: false };
-
-async function failure(p: Promise<unknown>): Promise<KubeswapError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof KubeswapError) return err;
-    throw err;
-  }
-  assert.fail('expected the run to fail');
-}
 
 describe('apply over the fake world', () => {
   it('replaces every machine of a 3-machine control plane and leaves 3 voting members', async () => {

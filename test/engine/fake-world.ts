@@ -2,8 +2,10 @@
 // Its spec: a launched replacement "boots" on the next clock tick (joins etcd as a learner, gets
 // promoted, registers a Ready Node with Ready static pods) unless told to fail; terminating a
 // machine stops it; removing a member drops it; the fake clock advances on every sleep.
+import assert from 'node:assert/strict';
 import type { MachineProvider, ReplacementRequest } from '../../providers/contract.ts';
 import type { Clock } from '../../src/engine/clock.ts';
+import { KubeswapError } from '../../src/engine/errors.ts';
 import { EventLog } from '../../src/engine/events.ts';
 import type { ApiTarget, EtcdMember, Machine, NodeView } from '../../src/engine/model.ts';
 import type { Ports } from '../../src/engine/ports.ts';
@@ -240,4 +242,15 @@ export class FakeWorld {
   ports(): Ports {
     return { kube: this.kube, etcd: this.etcd, provider: this.provider, clock: this.clock, emit: this.log.sink };
   }
+}
+
+/** The KubeswapError a run ends with; fails the test when the run succeeds or throws something else. */
+export async function failure(p: Promise<unknown>): Promise<KubeswapError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof KubeswapError) return err;
+    throw err;
+  }
+  assert.fail('expected the run to fail');
 }

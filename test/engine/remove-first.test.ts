@@ -1,12 +1,11 @@
 // --max-surge 0 over the fake world: the old machine leaves before its replacement exists, the
 // machine count never grows, and a crash or a failed replacement at any point is finished by a re-run.
 import assert from 'node:assert/strict';
-import { KubeswapError } from '../../src/engine/errors.ts';
 import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from '../../src/engine/ports.ts';
 import { RETIRING_CONFIGMAP } from '../../src/engine/retiring.ts';
 import { apply, inspect } from '../../src/engine/run.ts';
 import { TO } from './builders.ts';
-import { FakeWorld } from './fake-world.ts';
+import { FakeWorld, failure } from './fake-world.ts';
 
 const options: EngineOptions = {
   ...DEFAULT_ENGINE_OPTIONS,
@@ -19,16 +18,6 @@ const options: EngineOptions = {
 const request = { version: TO, force: false };
 const running = (w: FakeWorld) => w.machines.filter((m) => m.state === 'running');
 const retiringRecord = (w: FakeWorld) => w.configMaps.get(`kube-system/${RETIRING_CONFIGMAP}`);
-
-async function failure(p: Promise<unknown>): Promise<KubeswapError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof KubeswapError) return err;
-    throw err;
-  }
-  assert.fail('expected the run to fail');
-}
 
 function assertUpgraded(world: FakeWorld) {
   assert.equal(world.members.length, 3);
