@@ -51,23 +51,17 @@ export function apiServerArgs(s: ApiServerSpec): string[] {
 export function controllerManagerArgs(pkiDir: string, kubeconfig: string, port: number): string[] {
   const pki = (f: string) => join(pkiDir, f);
   return [
-    `--authentication-kubeconfig=${kubeconfig}`,
-    `--authorization-kubeconfig=${kubeconfig}`,
-    `--kubeconfig=${kubeconfig}`,
-    '--bind-address=127.0.0.1',
-    `--secure-port=${port}`,
+    ...controllerArgs(kubeconfig, port),
     `--client-ca-file=${pki('ca.crt')}`,
     '--cluster-name=kubernetes',
     `--cluster-signing-cert-file=${pki('ca.crt')}`,
     `--cluster-signing-key-file=${pki('ca.key')}`,
     // bootstrapsigner signs cluster-info for token discovery; tokencleaner expires tokens (both off by default).
     '--controllers=*,bootstrapsigner,tokencleaner',
-    '--leader-elect=false',
     `--requestheader-client-ca-file=${pki('front-proxy-ca.crt')}`,
     `--root-ca-file=${pki('ca.crt')}`,
     `--service-account-private-key-file=${pki('sa.key')}`,
     '--use-service-account-credentials=true',
-    SKEW_FEATURE_GATES,
   ];
 }
 
@@ -79,6 +73,11 @@ export function controllerManagerArgs(pkiDir: string, kubeconfig: string, port: 
 export const SKEW_FEATURE_GATES = '--feature-gates=DRADeviceTaints=false,DRADeviceTaintRules=false';
 
 export function schedulerArgs(kubeconfig: string, port: number): string[] {
+  return controllerArgs(kubeconfig, port);
+}
+
+/** What kcm and the scheduler share: one kubeconfig for everything, loopback only, no leader election. */
+function controllerArgs(kubeconfig: string, port: number): string[] {
   return [
     `--authentication-kubeconfig=${kubeconfig}`,
     `--authorization-kubeconfig=${kubeconfig}`,
