@@ -44,6 +44,13 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
     stopWatching?.();
   }
 
+  /** Rethrows anything but a transient failure (or too many in a row); otherwise reports it and pauses. */
+  async function retryLater(err: unknown, what: string, machine: string | undefined, reason: string) {
+    if (!isTransient(err) || ++transientRetries > MAX_TRANSIENT_RETRIES) throw err;
+    emit('wait', `${what}; retrying`, machine, { reason });
+    await ports.clock.sleep(ctx.options.pollIntervalMs, hooks.signal);
+  }
+
   async function loop(): Promise<ConvergeResult> {
     /** When the last counted gate pass was observed: passes count at most once per poll interval. */
     let lastPassAt = Number.NEGATIVE_INFINITY;
@@ -56,11 +63,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
         snapshot = await observe(ports, { withTargets, previous });
       } catch (err) {
         // A member or API server restarting mid-swap: look again shortly rather than fail the run.
-        if (!isTransient(err) || ++transientRetries > MAX_TRANSIENT_RETRIES) throw err;
-        emit('wait', `observing the cluster failed: ${(err as Error).message}; retrying`, undefined, {
-          reason: 'observe.failed',
-        });
-        await ports.clock.sleep(ctx.options.pollIntervalMs, hooks.signal);
+        await retryLater(err, `observing the cluster failed: ${(err as Error).message}`, undefined, 'observe.failed');
         continue;
       }
       passes++;
@@ -115,13 +118,10 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
           try {
             await act(decision.step, ports, ctx, decision.machine);
           } catch (err) {
-            if (!isTransient(err) || ++transientRetries > MAX_TRANSIENT_RETRIES) throw err;
             // etcd refuses membership changes for 5 s after the last one ("unhealthy cluster"), and
             // a member may be briefly unreachable while another restarts: observe again and re-plan.
-            emit('wait', `${describeStep(decision.step)}: ${(err as Error).message}; retrying`, decision.machine, {
-              reason: (err as KubeswapError).code,
-            });
-            await ports.clock.sleep(ctx.options.pollIntervalMs, hooks.signal);
+            const what = `${describeStep(decision.step)}: ${(err as Error).message}`;
+            await retryLater(err, what, decision.machine, (err as KubeswapError).code);
             continue;
           }
           transientRetries = 0;

@@ -48,12 +48,6 @@ export class EtcdClient implements EtcdPort {
     return [...this.known];
   }
 
-  /** Replaces the endpoints with what the members advertise (e.g. seeded with one address). */
-  async discoverEndpoints(): Promise<string[]> {
-    await this.memberList();
-    return this.endpoints();
-  }
-
   /**
    * Also follows membership: the endpoints become what the members advertise. A rolling replacement
    * retires every seed endpoint the run started with, so without this the port would lose the cluster.

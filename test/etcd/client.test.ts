@@ -92,11 +92,8 @@ describe('etcd port: reads', () => {
   it('discovers the other members from one seed endpoint', async () => {
     const etcd = new FakeEtcd(3);
     const port = client(etcd, ['10.0.0.2:2379']);
-    assert.deepEqual(await port.discoverEndpoints(), [
-      'https://10.0.0.1:2379',
-      'https://10.0.0.2:2379',
-      'https://10.0.0.3:2379',
-    ]);
+    await port.memberList();
+    assert.deepEqual(port.endpoints(), ['https://10.0.0.1:2379', 'https://10.0.0.2:2379', 'https://10.0.0.3:2379']);
   });
 
   it('follows membership: the endpoints of removed members are dropped, new members added', async () => {
