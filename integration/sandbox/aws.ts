@@ -36,6 +36,24 @@ export function awsClients(endpoint: string): AwsClients {
   return { ec2: new EC2Client(common), elb: new ElasticLoadBalancingV2Client(common) };
 }
 
+/** A node image for `version` (tag kubernetes-version=<version>, plus `tags`); returns its id. */
+export async function registerImage(ec2: EC2Client, name: string, version: string, tags: Tag[] = []): Promise<string> {
+  const image = await ec2.send(
+    new RegisterImageCommand({
+      Name: name,
+      Description: `control-plane image with kubelet and kubeadm ${version}`,
+      Architecture: 'x86_64',
+      RootDeviceName: '/dev/xvda',
+      VirtualizationType: 'hvm',
+    }),
+  );
+  // moto ignores TagSpecifications on RegisterImage, so tag it afterwards.
+  await ec2.send(
+    new CreateTagsCommand({ Resources: [image.ImageId!], Tags: [{ Key: VERSION_TAG, Value: version }, ...tags] }),
+  );
+  return image.ImageId!;
+}
+
 export interface AwsTopology {
   vpcId: string;
   subnetIds: string[];
@@ -63,23 +81,7 @@ export async function createTopology(
   }
   const images: Record<string, string> = {};
   for (const version of versions) {
-    const image = await aws.ec2.send(
-      new RegisterImageCommand({
-        Name: `kubeswap-sandbox-node-${version}`,
-        Description: `control-plane image with kubelet and kubeadm ${version}`,
-        Architecture: 'x86_64',
-        RootDeviceName: '/dev/xvda',
-        VirtualizationType: 'hvm',
-      }),
-    );
-    // moto ignores TagSpecifications on RegisterImage, so tag it afterwards.
-    await aws.ec2.send(
-      new CreateTagsCommand({
-        Resources: [image.ImageId!],
-        Tags: [{ Key: VERSION_TAG, Value: version }, ...clusterTags],
-      }),
-    );
-    images[version] = image.ImageId!;
+    images[version] = await registerImage(aws.ec2, `kubeswap-sandbox-node-${version}`, version, clusterTags);
   }
   const from = versions[0]!;
   const template = await aws.ec2.send(

@@ -8,7 +8,7 @@ import { parse, stringify } from 'yaml';
 import { awsClients, createTopology, launchInitialInstances, registerTargets, servingTargets } from './aws.ts';
 import { controllerManagerArgs, schedulerArgs } from './control-plane.ts';
 import { installClusterApiCrds } from './crds.ts';
-import { clusterHealthy, etcdClient, initialClusterOf, listMembers } from './etcd.ts';
+import { clientUrl, clusterHealthy, etcdClient, initialClusterOf, listMembers } from './etcd.ts';
 import { renderJoinRecipe } from './join.ts';
 import { Kubeadm, newBootstrapToken, renderInitConfig, writeConfig } from './kubeadm.ts';
 import { startKwok } from './kwok.ts';
@@ -113,7 +113,7 @@ export async function bringUp(
   // 3. Stacked etcd: one member per machine, started together as one new cluster.
   const initialCluster = initialClusterOf(machines.map((m) => ({ name: m.node, peerPort: m.ports.etcdPeer })));
   for (const m of machines) startEtcd(rt, m, initialCluster, 'new');
-  const endpoints = machines.map((m) => `https://127.0.0.1:${m.ports.etcdClient}`);
+  const endpoints = machines.map((m) => clientUrl(m.ports.etcdClient));
   await waitFor(
     'etcd quorum and leader',
     async () => ((await clusterHealthy(endpoints, rt.etcdTls)) ? true : undefined),

@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { apiServerArgs, apiServerReady } from './control-plane.ts';
-import { etcdArgs } from './etcd.ts';
+import { clientUrl, etcdArgs } from './etcd.ts';
 import { renderInitConfig, writeConfig } from './kubeadm.ts';
 import { markNodeDead, registerMachine, setMirrorPodReady } from './nodes.ts';
 import { allocatePort, retrying, waitFor } from './processes.ts';
@@ -78,7 +78,7 @@ export async function registerNode(rt: Runtime, m: Machine, controlPlane: boolea
     { ...m, controlPlane },
     {
       apiServerPort: m.ports.apiServer,
-      etcdClientUrl: `https://127.0.0.1:${m.ports.etcdClient}`,
+      etcdClientUrl: clientUrl(m.ports.etcdClient),
       etcdVersion: rt.etcdVersion,
     },
   );

@@ -2,6 +2,7 @@
 // (running machines), env, kubeswap.yaml, and machines.json (every simulated machine with its state).
 import { renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { clientUrl } from './etcd.ts';
 import type { LoadBalancer } from './load-balancer.ts';
 import type { Runtime } from './runtime.ts';
 import { paths, renderEnv, renderKubeswapConfig, type SandboxDescription, writeJson } from './state.ts';
@@ -28,7 +29,7 @@ export function describe(rt: Runtime, controlUrl: string): SandboxDescription {
     kubeconfig: join(dir.kubeconfigs, 'admin.conf'),
     apiServer: `https://127.0.0.1:${rt.loadBalancerPort}`,
     etcd: {
-      endpoints: running.map((m) => `https://127.0.0.1:${m.ports.etcdClient}`),
+      endpoints: running.map((m) => clientUrl(m.ports.etcdClient)),
       caFile: rt.etcdTls.caFile,
       certFile: rt.etcdTls.certFile,
       keyFile: rt.etcdTls.keyFile,

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
 import type { AwsClients, AwsTopology } from './aws.ts';
 import type { EtcdTls } from './etcd.ts';
+import { clientUrl } from './etcd.ts';
 import type { ArmedFault } from './faults.ts';
 import type { Kubeadm, KubeadmClusterSettings } from './kubeadm.ts';
 import type { ProcessTable } from './processes.ts';
@@ -77,5 +78,5 @@ export function machineOfProcess(rt: Runtime, name: string): { machine: Machine;
 export function liveEtcdEndpoints(rt: Runtime): string[] {
   return [...rt.machines.values()]
     .filter((m) => rt.processes.has(etcdProcess(m)) && m.state === 'running')
-    .map((m) => `https://127.0.0.1:${m.ports.etcdClient}`);
+    .map((m) => clientUrl(m.ports.etcdClient));
 }

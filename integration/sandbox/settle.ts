@@ -1,6 +1,6 @@
 // "Healthy" for `sandbox up`: every running machine's Node Ready with its four mirror pods Ready, etcd with one
 // leader, and the API answering through the load balancer.
-import { etcdClient, listMembers } from './etcd.ts';
+import { clientUrl, etcdClient, listMembers } from './etcd.ts';
 import { waitFor } from './processes.ts';
 import type { Runtime } from './runtime.ts';
 
@@ -27,7 +27,7 @@ export async function waitClusterSettled(rt: Runtime, timeoutMs = 120_000): Prom
     500,
   );
   const client = etcdClient(
-    running.map((m) => `https://127.0.0.1:${m.ports.etcdClient}`),
+    running.map((m) => clientUrl(m.ports.etcdClient)),
     rt.etcdTls,
   );
   try {

@@ -11,7 +11,9 @@ import * as k8s from '@kubernetes/client-node';
 import type { KubeswapEvent } from '../../src/engine/events.ts';
 import type { EtcdMember } from '../../src/engine/model.ts';
 import { openEtcd } from '../../src/etcd/client.ts';
+import { registerImage as registerNodeImage } from '../sandbox/aws.ts';
 import { type Sandbox, type UpOptions, upSandbox } from '../sandbox/index.ts';
+import { AWS_TEST_CREDENTIALS } from '../sandbox/state.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -168,11 +170,7 @@ export function sandboxEtcd(sb: Sandbox, timeoutMs?: number) {
 
 /** An EC2 client on the sandbox's moto, with its test credentials. Destroy it. */
 export function sandboxEc2(sb: Sandbox): EC2Client {
-  return new EC2Client({
-    region: sb.aws.region,
-    endpoint: sb.aws.endpoint,
-    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
-  });
+  return new EC2Client({ region: sb.aws.region, endpoint: sb.aws.endpoint, credentials: AWS_TEST_CREDENTIALS });
 }
 
 /** The cluster's truth, read from the real components. */
@@ -213,15 +211,9 @@ export type ClusterTruth = Awaited<ReturnType<typeof clusterTruth>>;
 
 /** Registers one more image for `version` in moto (image rotation at the same version). */
 export async function registerImage(sb: Sandbox, version: string, name: string): Promise<string> {
-  const { CreateTagsCommand, RegisterImageCommand } = await import('@aws-sdk/client-ec2');
   const ec2 = sandboxEc2(sb);
   try {
-    const { ImageId } = await ec2.send(new RegisterImageCommand({ Name: name, RootDeviceName: '/dev/xvda' }));
-    // moto ignores TagSpecifications on RegisterImage: tag afterwards, as the sandbox does.
-    await ec2.send(
-      new CreateTagsCommand({ Resources: [ImageId!], Tags: [{ Key: 'kubernetes-version', Value: version }] }),
-    );
-    return ImageId!;
+    return await registerNodeImage(ec2, name, version);
   } finally {
     ec2.destroy();
   }
