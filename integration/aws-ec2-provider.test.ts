@@ -23,8 +23,8 @@ import {
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { type AwsEc2Provider, createAwsEc2Provider } from '../providers/aws-ec2/index.ts';
-import type { ReplacementRequest } from '../providers/contract.ts';
-import type { Machine } from '../src/engine/model.ts';
+import type { Machine } from '../src/domain/model.ts';
+import type { ReplacementRequest } from '../src/ports/machines.ts';
 
 const region = 'us-east-1';
 const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };

@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type EtcdClient, openEtcd } from '../src/etcd/client.ts';
-import { EtcdError } from '../src/etcd/errors.ts';
-import { memberIdHex } from '../src/etcd/members.ts';
+import { type EtcdClient, openEtcd } from '../src/adapters/etcd/client.ts';
+import { EtcdError } from '../src/adapters/etcd/errors.ts';
+import { memberIdHex } from '../src/adapters/etcd/members.ts';
 import { EtcdTestCluster, freePort } from './fixtures/etcd-cluster.ts';
 import { tlsBuffers } from './fixtures/pki.ts';
 

@@ -6,12 +6,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { createServer, type Socket } from 'node:net';
 import * as k8s from '@kubernetes/client-node';
-import { systemClock } from '../src/engine/clock.ts';
-import { type Kube, openKube } from '../src/kube/client.ts';
-import { drainNode } from '../src/kube/drain.ts';
-import { KubeAuthError, KubeUnavailableError } from '../src/kube/errors.ts';
-import { acquireLock, releaseLock, renewLock } from '../src/kube/lease-lock.ts';
-import { ConflictError } from '../src/kube/port.ts';
+import { type Kube, openKube } from '../src/adapters/kube/client.ts';
+import { KubeAuthError, KubeUnavailableError } from '../src/adapters/kube/errors.ts';
+import { systemClock } from '../src/domain/clock.ts';
+import { drainNode } from '../src/engine/act/drain.ts';
+import { acquireLock, releaseLock, renewLock } from '../src/engine/run/lock.ts';
+import { ConflictError } from '../src/ports/kube.ts';
 import { type ApiServerFixture, findKubeApiserver, startApiServer } from './fixtures/apiserver.ts';
 
 describe('kube port against a real kube-apiserver', function () {

@@ -12,12 +12,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
-import { prepareRenderMode } from '../src/engine/render-mode.ts';
-import { type Kube, openKube } from '../src/kube/client.ts';
-import { openSecretBytes } from '../src/kube/secret-bytes.ts';
-import { cleanupRunTokens, createBootstrapToken } from '../src/kubeadm/bootstrap-token.ts';
-import { caCertHash } from '../src/kubeadm/ca-pin.ts';
-import { deleteKubeadmCerts, SHARED_CERT_FILES, uploadKubeadmCerts } from '../src/kubeadm/kubeadm-certs.ts';
+import { type Kube, openKube } from '../src/adapters/kube/client.ts';
+import { openSecretBytes } from '../src/adapters/kube/secret-bytes.ts';
+import { caCertHash } from '../src/domain/kubeadm/ca-pin.ts';
+import { cleanupRunTokens, createBootstrapToken } from '../src/engine/prepare/bootstrap-token.ts';
+import { deleteKubeadmCerts, SHARED_CERT_FILES, uploadKubeadmCerts } from '../src/engine/prepare/kubeadm-certs.ts';
+import { prepareRenderMode } from '../src/engine/prepare/render-mode.ts';
 import { type ApiServerFixture, findKubeApiserver, startApiServer } from './fixtures/apiserver.ts';
 
 const run = promisify(execFile);

@@ -2,15 +2,15 @@
 // validateSupportedVersion): v1beta3 from 1.22 (v1beta2 went read-only), v1beta4 from 1.31 (v1beta3 deprecated,
 // then refused by 1.37). Pure: the same input gives the same document, so snapshots can hold it.
 import { stringify } from 'yaml';
-import { KubeswapError } from '../src/engine/errors.ts';
-import { parseKubeVersion } from '../src/kubeadm/versions.ts';
+import { KubeswapError } from '../src/domain/errors.ts';
+import { parseKubeVersion } from '../src/domain/kubeadm/versions.ts';
 
 export type JoinApiVersion = 'kubeadm.k8s.io/v1beta3' | 'kubeadm.k8s.io/v1beta4';
 
 /** Where the join file lands on the machine; `kubeadm join --config` reads it. */
 export const JOIN_CONFIG_PATH = '/etc/kubeadm/join.yaml';
 
-/** The secrets and pins of a join; JoinCredentials (src/kubeadm/bootstrap-token.ts) has this shape. */
+/** The secrets and pins of a join; JoinCredentials (src/engine/prepare/bootstrap-token.ts) has this shape. */
 export interface JoinSecrets {
   readonly token: string;
   readonly caCertHashes: readonly string[];

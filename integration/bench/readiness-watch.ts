@@ -3,8 +3,8 @@
 // member a started voter). The benchmark compares kubeswap's next step against it. Nodes and pods
 // come from watches (no polling load on the 2-core box); etcd membership is polled every 100 ms.
 import * as k8s from '@kubernetes/client-node';
-import { CONTROL_PLANE_COMPONENTS } from '../../src/engine/model.ts';
-import { staticPodsOf } from '../../src/kube/nodes.ts';
+import { staticPodsOf } from '../../src/adapters/kube/nodes.ts';
+import { CONTROL_PLANE_COMPONENTS } from '../../src/domain/model.ts';
 import type { Sandbox } from '../sandbox/index.ts';
 import { sandboxEtcd } from '../scenarios/harness.ts';
 

@@ -5,8 +5,8 @@
 // A script, not a test: it prints numbers and asserts nothing.
 import { parseArgs } from 'node:util';
 import { engineOptions, wire } from '../../src/cli/wiring.ts';
-import { EventLog, type KubeswapEvent } from '../../src/engine/events.ts';
-import { apply } from '../../src/engine/run.ts';
+import { EventLog, type KubeswapEvent } from '../../src/domain/events.ts';
+import { apply } from '../../src/engine/run/run.ts';
 import { upSandbox } from '../sandbox/index.ts';
 import { sandboxEnv } from '../scenarios/harness.ts';
 import { CallCounter } from './counting.ts';

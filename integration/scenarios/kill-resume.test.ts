@@ -2,7 +2,7 @@
 // re-running after every kill; then run to completion. After every kill: quorum intact, at most one
 // replacement in flight, and never a duplicate replacement.
 import assert from 'node:assert/strict';
-import type { KubeswapEvent } from '../../src/engine/events.ts';
+import type { KubeswapEvent } from '../../src/domain/events.ts';
 import { clusterTruth, describeRun, kubeswap, useSandbox } from './harness.ts';
 
 /** Where to kill, in the order a swap passes them: [event code, step kind for plan.step]. */

@@ -1,7 +1,7 @@
 // Membership of the kube-apiserver target group. Deregistration waits for draining to end so the
 // old apiserver is out of the load balancer before its etcd member and VM go away.
 import type { TargetHealthStateEnum } from '@aws-sdk/client-elastic-load-balancing-v2';
-import type { ApiTarget, ApiTargetState } from '../../src/engine/model.ts';
+import type { ApiTarget, ApiTargetState } from '../../src/domain/model.ts';
 import type { Elbv2Port } from './elbv2-port.ts';
 import { awsErrorName, ProviderError } from './errors.ts';
 import { instanceIdOf } from './instances.ts';

@@ -2,8 +2,8 @@
 // template version exist, or into every problem found (both are checked, so a bad run is refused
 // with the whole list at once).
 import type { Image } from '@aws-sdk/client-ec2';
-import type { Desired } from '../../src/engine/model.ts';
-import type { ProviderProblem } from '../contract.ts';
+import type { Desired } from '../../src/domain/model.ts';
+import type { ProviderProblem } from '../../src/ports/machines.ts';
 import type { Ec2Port } from './ec2-port.ts';
 import { awsErrorName, ProviderError } from './errors.ts';
 import { resolveLaunchTemplate } from './launch-template.ts';

@@ -1,7 +1,7 @@
 // The provider's one coded error. `code` is stable (the engine and scenarios match on it), `hint`
 // says what to do, `cause` keeps the AWS error. Expected "not there" answers from resolveDesired are
 // ProviderProblems instead; this is for failures.
-import type { ProviderProblem } from '../contract.ts';
+import type { ProviderProblem } from '../../src/ports/machines.ts';
 
 export type ProviderErrorCode =
   | 'image.not-found'

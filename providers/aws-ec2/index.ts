@@ -2,7 +2,7 @@
 // template, linked to Nodes by providerID, behind an ELBv2 target group for the API endpoint.
 import { EC2Client, type ResponseLaunchTemplateData } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { type MachineProvider, PROVIDER_CONTRACT_VERSION } from '../contract.ts';
+import { type MachineProvider, PROVIDER_CONTRACT_VERSION } from '../../src/ports/machines.ts';
 import { ApiTargetGroup } from './api-targets.ts';
 import { resolveDesired } from './desired.ts';
 import { ec2Port } from './ec2-port.ts';

@@ -1,8 +1,8 @@
 // Instances as Machines: the providerID link (`aws:///<az>/<instance-id>`, what the AWS cloud
 // provider writes into Node.spec.providerID), the mapping to our type, and the listing queries.
 import type { Filter, Instance } from '@aws-sdk/client-ec2';
-import type { Machine, MachineState } from '../../src/engine/model.ts';
-import type { ProviderProblem } from '../contract.ts';
+import type { Machine, MachineState } from '../../src/domain/model.ts';
+import type { ProviderProblem } from '../../src/ports/machines.ts';
 import type { Ec2Port } from './ec2-port.ts';
 import { CONTROL_PLANE_ROLE, clusterTagKey, TAG } from './options.ts';
 

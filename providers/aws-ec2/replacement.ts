@@ -7,8 +7,8 @@ import type {
   RunInstancesCommandInput,
   Tag,
 } from '@aws-sdk/client-ec2';
-import type { Machine } from '../../src/engine/model.ts';
-import type { ReplacementRequest } from '../contract.ts';
+import type { Machine } from '../../src/domain/model.ts';
+import type { ReplacementRequest } from '../../src/ports/machines.ts';
 import type { Ec2Port } from './ec2-port.ts';
 import { awsErrorName, ProviderError } from './errors.ts';
 import { findReplacement, toMachine } from './instances.ts';

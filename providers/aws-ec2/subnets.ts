@@ -1,6 +1,6 @@
 // Where a replacement may land when its own subnet has no capacity: the other subnets of the
 // replaced machine's VPC in the same AZ (same AZ keeps etcd members spread as they were).
-import type { Machine } from '../../src/engine/model.ts';
+import type { Machine } from '../../src/domain/model.ts';
 import type { Ec2Port } from './ec2-port.ts';
 
 /** Other subnets of the same VPC and AZ, sorted by id so every run tries them in the same order. */

@@ -1,5 +1,5 @@
 // The only place failures become exit codes (design.md "Exit codes"; documented in the README).
-import { type FailureClass, KubeswapError } from '../engine/errors.ts';
+import { type FailureClass, KubeswapError } from '../domain/errors.ts';
 
 export const EXIT = {
   ok: 0,

@@ -3,33 +3,19 @@
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import yargs from 'yargs';
-import { describeError, invalid, KubeswapError } from '../engine/errors.ts';
-import { EventLog, fanOut } from '../engine/events.ts';
-import { asPreflightError } from '../engine/preflight-errors.ts';
-import { apply, inspect } from '../engine/run.ts';
+import { describeError, invalid, KubeswapError } from '../domain/errors.ts';
+import { EventLog, fanOut } from '../domain/events.ts';
+import { asPreflightError } from '../engine/checks/preflight-errors.ts';
+import { apply, inspect } from '../engine/run/run.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
+import { type Io, processIo } from './io.ts';
 import { globalOptions, upgradeOptions } from './options.ts';
 import { formatPlan } from './plan-report.ts';
-import { jsonRenderer, type Output, textRenderer } from './render.ts';
+import { jsonRenderer, textRenderer } from './render.ts';
 import { type FlatInput, readConfigFile, resolveSettings, type Settings } from './settings.ts';
 import { showStatus, unlock } from './status.ts';
 import { markdownSummary } from './summary.ts';
 import { engineOptions, wire } from './wiring.ts';
-
-export interface Io {
-  stdout: Output;
-  stderr: Output;
-  stdinIsTTY: boolean;
-  env: NodeJS.ProcessEnv;
-  confirm?: (question: string) => Promise<boolean>;
-}
-
-const processIo = (): Io => ({
-  stdout: { write: (t) => process.stdout.write(t), isTTY: process.stdout.isTTY === true },
-  stderr: { write: (t) => process.stderr.write(t), isTTY: process.stderr.isTTY === true },
-  stdinIsTTY: process.stdin.isTTY === true,
-  env: process.env,
-});
 
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
   let parsed: { command?: Settings['command']; args: FlatInput } | undefined;

@@ -2,8 +2,8 @@
 // validated once with every problem reported together, read-only afterwards.
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { parseDuration } from '../engine/clock.ts';
-import type { Problem } from '../engine/errors.ts';
+import { parseDuration } from '../domain/clock.ts';
+import type { Problem } from '../domain/errors.ts';
 
 export interface Settings {
   command: 'plan' | 'apply' | 'status' | 'unlock';

@@ -1,12 +1,12 @@
 // `kubeswap status` and `kubeswap unlock`: read the lock and the progress record; break a stale lock.
 
-import { KUBEADM_NAMESPACE } from '../engine/observe.ts';
-import { readProgress } from '../engine/progress.ts';
-import { readRetiring } from '../engine/retiring.ts';
-import { LOCK_NAME } from '../engine/run.ts';
-import { breakLock } from '../kube/lease-lock.ts';
+import { KUBEADM_NAMESPACE } from '../domain/kubeadm/cluster-config.ts';
+import { breakLock } from '../engine/run/lock.ts';
+import { readProgress } from '../engine/run/progress.ts';
+import { readRetiring } from '../engine/run/retiring.ts';
+import { LOCK_NAME } from '../engine/run/run.ts';
 import { EXIT } from './exit-codes.ts';
-import type { Io } from './main.ts';
+import type { Io } from './io.ts';
 import type { Settings } from './settings.ts';
 import { openKubeFor } from './wiring.ts';
 

@@ -2,15 +2,15 @@
 // implements which port.
 import { readFileSync } from 'node:fs';
 import { createAwsEc2Provider } from '../../providers/aws-ec2/index.ts';
-import { assertProvider } from '../../providers/contract.ts';
-import { systemClock } from '../engine/clock.ts';
-import { KubeswapError } from '../engine/errors.ts';
-import type { EventSink } from '../engine/events.ts';
+import { openEtcd } from '../adapters/etcd/client.ts';
+import { openKube } from '../adapters/kube/client.ts';
+import { openSecretBytes } from '../adapters/kube/secret-bytes.ts';
+import { systemClock } from '../domain/clock.ts';
+import { KubeswapError } from '../domain/errors.ts';
+import type { EventSink } from '../domain/events.ts';
 import { DEFAULT_ENGINE_OPTIONS, type EngineOptions, type Ports } from '../engine/ports.ts';
-import { openEtcd } from '../etcd/client.ts';
-import { openKube } from '../kube/client.ts';
-import type { KubePort } from '../kube/port.ts';
-import { openSecretBytes } from '../kube/secret-bytes.ts';
+import type { KubePort } from '../ports/kube.ts';
+import { assertProvider } from '../ports/machines.ts';
 import type { Settings } from './settings.ts';
 
 export interface Wired {

@@ -1,10 +1,11 @@
 // Everything the engine touches, injected: outside systems behind ports, plus the clock and the sink.
-import type { MachineProvider } from '../../providers/contract.ts';
-import type { EtcdPort } from '../etcd/port.ts';
-import type { KubePort } from '../kube/port.ts';
-import type { SecretBytesPort } from '../kubeadm/kubeadm-certs.ts';
-import type { Clock } from './clock.ts';
-import type { EventSink } from './events.ts';
+
+import type { Clock } from '../domain/clock.ts';
+import type { EventSink } from '../domain/events.ts';
+import type { EtcdPort } from '../ports/etcd.ts';
+import type { KubePort } from '../ports/kube.ts';
+import type { MachineProvider } from '../ports/machines.ts';
+import type { SecretBytesPort } from '../ports/secrets.ts';
 
 export interface Ports {
   kube: KubePort;

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type Io, main } from '../../src/cli/main.ts';
+import type { Io } from '../../src/cli/io.ts';
+import { main } from '../../src/cli/main.ts';
 
 function io(): Io & { out: string[]; err: string[] } {
   const out: string[] = [];

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { formatLine, jsonRenderer, textRenderer } from '../../src/cli/render.ts';
 import { markdownSummary } from '../../src/cli/summary.ts';
-import type { KubeswapEvent } from '../../src/engine/events.ts';
+import type { KubeswapEvent } from '../../src/domain/events.ts';
 
 const event = (
   code: KubeswapEvent['code'],

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from '../../src/engine/ports.ts';
-import { apply } from '../../src/engine/run.ts';
+import { apply } from '../../src/engine/run/run.ts';
 import { TO } from './builders.ts';
 import { FakeWorld, failure } from './fake-world.ts';
 

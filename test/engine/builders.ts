@@ -1,7 +1,7 @@
 // Builders for planner tests: a healthy cluster of N control-plane machines at one version, and
 // small edits on top. Plain objects only: the planner is a pure function.
-import type { Desired, EtcdMember, Machine, NodeView } from '../../src/engine/model.ts';
-import type { Snapshot } from '../../src/engine/snapshot.ts';
+import type { Desired, EtcdMember, Machine, NodeView } from '../../src/domain/model.ts';
+import type { Snapshot } from '../../src/engine/observe/snapshot.ts';
 
 export const FROM = 'v1.36.3';
 export const TO = 'v1.37.2';

@@ -3,14 +3,14 @@
 // promoted, registers a Ready Node with Ready static pods) unless told to fail; terminating a
 // machine stops it; removing a member drops it; the fake clock advances on every sleep.
 import assert from 'node:assert/strict';
-import type { MachineProvider, ReplacementRequest } from '../../providers/contract.ts';
-import type { Clock } from '../../src/engine/clock.ts';
-import { KubeswapError } from '../../src/engine/errors.ts';
-import { EventLog } from '../../src/engine/events.ts';
-import type { ApiTarget, EtcdMember, Machine, NodeView } from '../../src/engine/model.ts';
+import type { Clock } from '../../src/domain/clock.ts';
+import { KubeswapError } from '../../src/domain/errors.ts';
+import { EventLog } from '../../src/domain/events.ts';
+import type { ApiTarget, EtcdMember, Machine, NodeView } from '../../src/domain/model.ts';
 import type { Ports } from '../../src/engine/ports.ts';
-import type { EtcdPort } from '../../src/etcd/port.ts';
-import { type ConfigMapView, ConflictError, type KubePort, type LeaseView } from '../../src/kube/port.ts';
+import type { EtcdPort } from '../../src/ports/etcd.ts';
+import { type ConfigMapView, ConflictError, type KubePort, type LeaseView } from '../../src/ports/kube.ts';
+import type { MachineProvider, ReplacementRequest } from '../../src/ports/machines.ts';
 import { FROM, machine, member, NEW_IMAGE, node, OLD_IMAGE, TO } from './builders.ts';
 
 export type JoinFault = 'never-boots' | 'dies-after-member-add';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { DRAINED_ANNOTATION, type PlanInput, plan } from '../../src/engine/planner.ts';
-import type { Snapshot } from '../../src/engine/snapshot.ts';
-import type { Decision } from '../../src/engine/steps.ts';
+import type { Snapshot } from '../../src/engine/observe/snapshot.ts';
+import { DRAINED_ANNOTATION, type PlanInput, plan } from '../../src/engine/plan/planner.ts';
+import type { Decision } from '../../src/engine/plan/steps.ts';
 import {
   cluster,
   desired,

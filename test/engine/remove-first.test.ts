@@ -2,8 +2,8 @@
 // machine count never grows, and a crash or a failed replacement at any point is finished by a re-run.
 import assert from 'node:assert/strict';
 import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from '../../src/engine/ports.ts';
-import { RETIRING_CONFIGMAP } from '../../src/engine/retiring.ts';
-import { apply, inspect } from '../../src/engine/run.ts';
+import { RETIRING_CONFIGMAP } from '../../src/engine/run/retiring.ts';
+import { apply, inspect } from '../../src/engine/run/run.ts';
 import { TO } from './builders.ts';
 import { FakeWorld, failure } from './fake-world.ts';
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { systemClock } from '../../src/engine/clock.ts';
+import { systemClock } from '../../src/domain/clock.ts';
 import { DEFAULT_ENGINE_OPTIONS } from '../../src/engine/ports.ts';
-import { apply } from '../../src/engine/run.ts';
-import { Wakeup } from '../../src/engine/wakeup.ts';
+import { apply } from '../../src/engine/run/run.ts';
+import { Wakeup } from '../../src/engine/run/wakeup.ts';
 import { TO } from './builders.ts';
 import { FakeWorld } from './fake-world.ts';
 

@@ -7,7 +7,7 @@ import {
   findRunToken,
   JoinCredentials,
   rfc3339,
-} from '../../src/kubeadm/bootstrap-token.ts';
+} from '../../src/engine/prepare/bootstrap-token.ts';
 import { FakeKube } from './fake-kube.ts';
 
 const now = new Date('2026-03-01T10:00:00.123Z');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { KubeswapError } from '../../src/engine/errors.ts';
-import { caCertHash } from '../../src/kubeadm/ca-pin.ts';
+import { KubeswapError } from '../../src/domain/errors.ts';
+import { caCertHash } from '../../src/domain/kubeadm/ca-pin.ts';
 import { fixture } from './fixtures.ts';
 
 describe('CA pin for kubeadm join', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { KubeswapError } from '../../src/engine/errors.ts';
-import { bumpKubernetesVersion, parseClusterConfiguration } from '../../src/kubeadm/cluster-config.ts';
+import { KubeswapError } from '../../src/domain/errors.ts';
+import { bumpKubernetesVersion, parseClusterConfiguration } from '../../src/domain/kubeadm/cluster-config.ts';
 import { fixture } from './fixtures.ts';
 
 describe('kubeadm ClusterConfiguration', () => {

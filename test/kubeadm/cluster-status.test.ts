@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { parseClusterStatus, pruneClusterStatus } from '../../src/kubeadm/cluster-config.ts';
+import { parseClusterStatus, pruneClusterStatus } from '../../src/domain/kubeadm/cluster-config.ts';
 import { fixture } from './fixtures.ts';
 
 describe('kubeadm ClusterStatus (kubeadm <= 1.21)', () => {

@@ -4,8 +4,9 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ConfigMapView, KubePort, RbacObject, SecretView } from '../../src/kube/port.ts';
-import { type BinarySecret, type SecretBytesPort, SHARED_CERT_FILES } from '../../src/kubeadm/kubeadm-certs.ts';
+import { SHARED_CERT_FILES } from '../../src/engine/prepare/kubeadm-certs.ts';
+import type { ConfigMapView, KubePort, RbacObject, SecretView } from '../../src/ports/kube.ts';
+import type { BinarySecret, SecretBytesPort } from '../../src/ports/secrets.ts';
 import { fixture } from './fixtures.ts';
 
 /** A PKI dir whose ca.crt is the fixture CA (ca.crt.sha256 pins it); the other files only need distinct bytes. */

@@ -1,6 +1,6 @@
 // An in-memory KubePort for ConfigMaps and RBAC only (what kubelet-config and kubeadm-config code use).
 // Create is create-if-missing like the real adapter; everything else throws so a stray call is noticed.
-import type { ConfigMapView, KubePort, RbacObject } from '../../src/kube/port.ts';
+import type { ConfigMapView, KubePort, RbacObject } from '../../src/ports/kube.ts';
 
 const rbacKey = (o: Pick<RbacObject, 'kind' | 'name'> & { namespace?: string }) =>
   `${o.kind}/${o.namespace ? `${o.namespace}/` : ''}${o.name}`;

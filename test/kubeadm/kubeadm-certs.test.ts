@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { decryptUploadedCert } from '../../integration/sandbox/join.ts';
-import { KubeswapError } from '../../src/engine/errors.ts';
+import { KubeswapError } from '../../src/domain/errors.ts';
 import {
   createCertificateKey,
   deleteKubeadmCerts,
@@ -12,7 +12,7 @@ import {
   sealCert,
   secretKeyFor,
   uploadKubeadmCerts,
-} from '../../src/kubeadm/kubeadm-certs.ts';
+} from '../../src/engine/prepare/kubeadm-certs.ts';
 import { FakeKube, fakePkiDir } from './fake-kube.ts';
 
 const now = new Date('2026-03-01T10:00:00Z');

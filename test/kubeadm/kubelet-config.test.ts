@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { KubeswapError } from '../../src/engine/errors.ts';
-import type { RbacObject } from '../../src/kube/port.ts';
-import { ensureKubeletConfigAndRbac, kubeletConfigPlan } from '../../src/kubeadm/kubelet-config.ts';
+import { KubeswapError } from '../../src/domain/errors.ts';
+import { ensureKubeletConfigAndRbac, kubeletConfigPlan } from '../../src/engine/prepare/kubelet-config.ts';
+import type { RbacObject } from '../../src/ports/kube.ts';
 import { FakeObjects } from './fake-objects.ts';
 import { fixture } from './fixtures.ts';
 

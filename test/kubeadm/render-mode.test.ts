@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { parse } from 'yaml';
 import { parseUserData } from '../../integration/sandbox/join.ts';
-import { KubeswapError } from '../../src/engine/errors.ts';
-import { prepareRenderMode, type RenderModeOptions } from '../../src/engine/render-mode.ts';
-import { createBootstrapToken } from '../../src/kubeadm/bootstrap-token.ts';
-import { openCert } from '../../src/kubeadm/kubeadm-certs.ts';
+import { KubeswapError } from '../../src/domain/errors.ts';
+import { createBootstrapToken } from '../../src/engine/prepare/bootstrap-token.ts';
+import { openCert } from '../../src/engine/prepare/kubeadm-certs.ts';
+import { prepareRenderMode, type RenderModeOptions } from '../../src/engine/prepare/render-mode.ts';
 import { FakeKube, fakePkiDir } from './fake-kube.ts';
 import { fixture } from './fixtures.ts';
 

@@ -7,7 +7,7 @@ import {
   parseTargetVersion,
   upgradeKind,
   validateUpgrade,
-} from '../../src/kubeadm/versions.ts';
+} from '../../src/domain/kubeadm/versions.ts';
 
 describe('Kubernetes versions', () => {
   const normalized = [

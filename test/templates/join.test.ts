@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { parse } from 'yaml';
 import { parseUserData } from '../../integration/sandbox/join.ts';
-import { KubeswapError } from '../../src/engine/errors.ts';
+import { KubeswapError } from '../../src/domain/errors.ts';
 import { JOIN_SCRIPT_PATH } from '../../templates/cloud-config.ts';
 import { renderControlPlaneJoin } from '../../templates/control-plane-join.ts';
 import { JOIN_CONFIG_PATH, joinApiVersion } from '../../templates/join-configuration.ts';

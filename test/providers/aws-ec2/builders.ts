@@ -4,8 +4,8 @@ import { EC2Client, type Instance } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { type AwsEc2ProviderOptions, createAwsEc2Provider } from '../../../providers/aws-ec2/index.ts';
-import type { ReplacementRequest } from '../../../providers/contract.ts';
-import type { Machine } from '../../../src/engine/model.ts';
+import type { Machine } from '../../../src/domain/model.ts';
+import type { ReplacementRequest } from '../../../src/ports/machines.ts';
 
 // One mock per client class for every test file: mockClient stubs the class prototype.
 export const ec2Mock = mockClient(EC2Client);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { instanceIdOf } from '../../../providers/aws-ec2/index.ts';
 import { checkClusterTags } from '../../../providers/aws-ec2/instances.ts';
-import { assertProvider } from '../../../providers/contract.ts';
+import { assertProvider } from '../../../src/ports/machines.ts';
 import { ec2Mock, instance, provider } from './builders.ts';
 
 const ec2 = ec2Mock;

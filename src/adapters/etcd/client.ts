@@ -1,0 +1,114 @@
+// EtcdPort over etcd3: one client per endpoint (pool.ts), a real deadline on every call (connection.ts),
+// and answers in the engine's types. Construct with openEtcd().
+import type { EtcdAlarm, EtcdEndpointHealth, EtcdMember } from '../../domain/model.ts';
+import type { EtcdPort, EtcdTls } from '../../ports/etcd.ts';
+import { type ConnectEndpoint, etcd3Connector } from './connection.ts';
+import { EtcdError } from './errors.ts';
+import { checkEndpoint } from './health.ts';
+import { endpointsFromMembers, normalizeEndpoint } from './members.ts';
+import { moveLeader, removeMember } from './membership.ts';
+import { EndpointPool } from './pool.ts';
+import { saveSnapshot } from './snapshot.ts';
+
+export interface EtcdOptions {
+  /** `https://host:2379` (or `host:2379`, read as https). */
+  endpoints: string[];
+  /** Client certificate as kubeadm issues it (etcd/ca.crt, apiserver-etcd-client.{crt,key}). */
+  tls?: EtcdTls;
+  /** Deadline of every unary call. Default 5 s, like etcdctl's --command-timeout. */
+  timeoutMs?: number;
+  /** Deadline of the whole snapshot stream. Default 5 min. */
+  snapshotTimeoutMs?: number;
+}
+
+export const DEFAULT_ETCD_TIMEOUT_MS = 5_000;
+export const DEFAULT_SNAPSHOT_TIMEOUT_MS = 300_000;
+
+export function openEtcd(options: EtcdOptions): EtcdClient {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_ETCD_TIMEOUT_MS;
+  return new EtcdClient(options.endpoints, etcd3Connector(options.tls, timeoutMs), {
+    snapshotTimeoutMs: options.snapshotTimeoutMs ?? DEFAULT_SNAPSHOT_TIMEOUT_MS,
+  });
+}
+
+export class EtcdClient implements EtcdPort {
+  private readonly pool: EndpointPool;
+  private known: string[];
+  private readonly snapshotTimeoutMs: number;
+
+  /** `connect` is injectable so tests can stand in for etcd; production code uses openEtcd(). */
+  constructor(endpoints: readonly string[], connect: ConnectEndpoint, options: { snapshotTimeoutMs?: number } = {}) {
+    if (endpoints.length === 0) throw new EtcdError('etcd.unreachable', 'no etcd endpoint given');
+    this.known = [...new Set(endpoints.map(normalizeEndpoint))];
+    this.pool = new EndpointPool(connect);
+    this.snapshotTimeoutMs = options.snapshotTimeoutMs ?? DEFAULT_SNAPSHOT_TIMEOUT_MS;
+  }
+
+  endpoints(): string[] {
+    return [...this.known];
+  }
+
+  /**
+   * Also follows membership: the endpoints become what the members advertise. A rolling replacement
+   * retires every seed endpoint the run started with, so without this the port would lose the cluster.
+   */
+  async memberList(): Promise<EtcdMember[]> {
+    const members = await this.pool.any(this.known, 'etcd member list', (c) => c.memberList());
+    const advertised = endpointsFromMembers(members);
+    if (advertised.length > 0) this.known = advertised;
+    return members;
+  }
+
+  /** Never throws: an endpoint that cannot even be dialled is reported unhealthy with the reason. */
+  async health(endpoints: string[] = this.known): Promise<EtcdEndpointHealth[]> {
+    return Promise.all(
+      endpoints.map(async (endpoint) => {
+        try {
+          const connection = this.pool.connection(endpoint);
+          const health = await checkEndpoint(connection);
+          // No status answer means the channel itself failed: start the next check on a fresh one.
+          if (!health.healthy && health.memberId === undefined) this.pool.retire(connection);
+          return health;
+        } catch (err) {
+          return { endpoint, healthy: false, error: err instanceof Error ? err.message : String(err), tookMs: 0 };
+        }
+      }),
+    );
+  }
+
+  alarms(): Promise<EtcdAlarm[]> {
+    return this.pool.any(this.known, 'etcd alarm list', (c) => c.alarms());
+  }
+
+  async moveLeader(targetId: string): Promise<void> {
+    await moveLeader(this.pool, await this.memberList(), this.known, targetId);
+  }
+
+  async removeMember(id: string): Promise<void> {
+    await removeMember(this.pool, await this.memberList(), this.known, id);
+  }
+
+  /** From the first endpoint that streams a complete snapshot, healthy members first. */
+  async snapshot(file: string): Promise<{ file: string; bytes: number; revision?: string }> {
+    const health = await this.health();
+    const ordered = [...health].sort((a, b) => Number(b.healthy) - Number(a.healthy)).map((h) => h.endpoint);
+    const failures: string[] = [];
+    for (const endpoint of ordered) {
+      try {
+        const { endpoint: _from, ...result } = await saveSnapshot(
+          this.pool.connection(endpoint),
+          file,
+          this.snapshotTimeoutMs,
+        );
+        return result;
+      } catch (err) {
+        failures.push(err instanceof Error ? err.message : String(err));
+      }
+    }
+    throw new EtcdError('etcd.snapshot-failed', `etcd snapshot failed at every endpoint: ${failures.join('; ')}`);
+  }
+
+  close(): void {
+    this.pool.close();
+  }
+}

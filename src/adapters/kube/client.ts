@@ -1,0 +1,124 @@
+// The KubePort over @kubernetes/client-node 2.x: loads the kubeconfig, builds the API clients with a
+// request timeout, and assembles the concern modules. Nothing here interprets cluster state.
+
+import type { KubePort } from '../../ports/kube.ts';
+import { watchControlPlaneChanges } from './change-watch.ts';
+import { type KubeconfigOptions, type KubeconfigSummary, loadKubeconfig } from './config.ts';
+import { KubeUnavailableError } from './errors.ts';
+import { createLease, deleteLease, getLease, replaceLease } from './leases.ts';
+import { annotateNode, deleteNode, etcdClientUrls, listNodes, recordNodeEvent, setUnschedulable } from './nodes.ts';
+import {
+  createConfigMap,
+  createSecret,
+  deleteConfigMap,
+  deleteSecret,
+  getConfigMap,
+  getSecret,
+  listSecrets,
+  replaceConfigMap,
+} from './objects.ts';
+import { evictPod, listDisruptionBudgets, podExists, podsOnNode } from './pods.ts';
+import { ensureRbac, rbacExists } from './rbac.ts';
+import { connectApis, DEFAULT_REQUEST_TIMEOUT_MS, type KubeApis } from './transport.ts';
+
+export interface OpenKubeOptions extends KubeconfigOptions {
+  /** Per-request timeout; a request that takes longer fails with KubeUnavailableError. */
+  timeoutMs?: number;
+  /** Pauses before repeating a call whose connection was lost (default 0.2 s, 1 s, 3 s); [] = no retry. */
+  retryDelaysMs?: number[];
+}
+
+/** The port plus where it points, for messages ("talking to X as Y"). */
+export interface Kube extends KubePort {
+  readonly summary: KubeconfigSummary;
+}
+
+/** Opens the port. Throws KubeConfigError when no usable kubeconfig or context is found; makes no request. */
+export function openKube(options: OpenKubeOptions = {}): Kube {
+  const { kc, summary } = loadKubeconfig(options);
+  const apis = connectApis(kc, summary, options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
+  return {
+    summary,
+    ...retryingOnLostConnections(kubePortOver(apis), apis.reconnect, options.retryDelaysMs),
+    watchChanges: (onChange) => watchControlPlaneChanges(kc, onChange),
+    reconnect: apis.reconnect,
+  };
+}
+
+const RETRY_DELAYS_MS = [200, 1000, 3000];
+
+/**
+ * Behind a load balancer a kept-alive connection stays pinned to the API server it first reached, also
+ * after that server was deregistered (ELB connection draining) and then lost its etcd member: the
+ * connection then dies mid-run. Every port call is safe to repeat (reads; creates answer "exists";
+ * replaces are resourceVersion-guarded), so on a lost connection or a 5xx we reconnect and try again.
+ */
+export function retryingOnLostConnections(port: KubePort, reconnect: () => void, delays = RETRY_DELAYS_MS): KubePort {
+  const wrapped = {} as Record<string, unknown>;
+  for (const [name, fn] of Object.entries(port)) {
+    if (typeof fn !== 'function' || name === 'close') {
+      wrapped[name] = fn;
+      continue;
+    }
+    wrapped[name] = async (...args: unknown[]) => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await fn(...args);
+        } catch (err) {
+          if (!(err instanceof KubeUnavailableError) || attempt >= delays.length) throw err;
+          reconnect();
+          await new Promise((resolve) => setTimeout(resolve, delays[attempt]));
+        }
+      }
+    };
+  }
+  return wrapped as unknown as KubePort;
+}
+
+/** Loads the kubeconfig only to describe it (server, context, user), e.g. for `plan` output and errors. */
+export function kubeconfigSummary(options: KubeconfigOptions = {}): KubeconfigSummary {
+  return loadKubeconfig(options).summary;
+}
+
+export function kubePortOver(apis: KubeApis): KubePort {
+  return {
+    serverVersion: async () => {
+      try {
+        return (await apis.version.getCode()).gitVersion;
+      } catch (err) {
+        throw apis.fail(err, 'read the API server version');
+      }
+    },
+    etcdClientUrls: () => etcdClientUrls(apis),
+    listNodes: () => listNodes(apis),
+    deleteNode: (name) => deleteNode(apis, name),
+    annotateNode: (name, annotations) => annotateNode(apis, name, annotations),
+    setUnschedulable: (name, unschedulable) => setUnschedulable(apis, name, unschedulable),
+    recordNodeEvent: (event) => recordNodeEvent(apis, event),
+
+    podsOnNode: (node) => podsOnNode(apis, node),
+    evictPod: (namespace, name) => evictPod(apis, namespace, name),
+    podExists: (namespace, name, uid) => podExists(apis, namespace, name, uid),
+    listDisruptionBudgets: (namespace) => listDisruptionBudgets(apis, namespace),
+
+    getConfigMap: (namespace, name) => getConfigMap(apis, namespace, name),
+    createConfigMap: (cm) => createConfigMap(apis, cm),
+    replaceConfigMap: (cm) => replaceConfigMap(apis, cm),
+    deleteConfigMap: (namespace, name) => deleteConfigMap(apis, namespace, name),
+
+    getSecret: (namespace, name) => getSecret(apis, namespace, name),
+    listSecrets: (namespace, options) => listSecrets(apis, namespace, options),
+    createSecret: (secret) => createSecret(apis, secret),
+    deleteSecret: (namespace, name) => deleteSecret(apis, namespace, name),
+
+    ensureRbac: (objects) => ensureRbac(apis, objects),
+    rbacExists: (object) => rbacExists(apis, object),
+
+    getLease: (namespace, name) => getLease(apis, namespace, name),
+    createLease: (lease) => createLease(apis, lease),
+    replaceLease: (lease) => replaceLease(apis, lease),
+    deleteLease: (namespace, name) => deleteLease(apis, namespace, name),
+
+    close: () => apis.close(),
+  };
+}

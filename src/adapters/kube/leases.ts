@@ -1,0 +1,79 @@
+// coordination.k8s.io/v1 Leases, the run lock's storage. acquireTime and renewTime are MicroTime:
+// the server parses exactly 6 fractional digits, so a plain Date (3 digits) is rejected with 400;
+// V1MicroTime serializes with 6. Read back, the library hands these fields over as strings.
+import { type V1Lease, V1MicroTime } from '@kubernetes/client-node';
+import { ConflictError, type LeaseView } from '../../ports/kube.ts';
+import { statusCode } from './errors.ts';
+import type { KubeApis } from './transport.ts';
+import { toDate } from './wire.ts';
+
+export function toLeaseView(lease: V1Lease): LeaseView {
+  const spec = lease.spec ?? {};
+  return {
+    namespace: lease.metadata?.namespace ?? '',
+    name: lease.metadata?.name ?? '',
+    holderIdentity: spec.holderIdentity || undefined,
+    leaseDurationSeconds: spec.leaseDurationSeconds,
+    acquireTime: spec.acquireTime ? toDate(spec.acquireTime) : undefined,
+    renewTime: spec.renewTime ? toDate(spec.renewTime) : undefined,
+    leaseTransitions: spec.leaseTransitions,
+    resourceVersion: lease.metadata?.resourceVersion ?? '',
+  };
+}
+
+export function leaseBody(lease: Omit<LeaseView, 'resourceVersion'> & { resourceVersion?: string }): V1Lease {
+  const micro = (d: Date | undefined) => (d ? new V1MicroTime(d.getTime()) : undefined);
+  return {
+    metadata: { namespace: lease.namespace, name: lease.name, resourceVersion: lease.resourceVersion },
+    spec: {
+      holderIdentity: lease.holderIdentity,
+      leaseDurationSeconds: lease.leaseDurationSeconds,
+      acquireTime: micro(lease.acquireTime),
+      renewTime: micro(lease.renewTime),
+      leaseTransitions: lease.leaseTransitions,
+    },
+  };
+}
+
+export async function getLease(apis: KubeApis, namespace: string, name: string): Promise<LeaseView | undefined> {
+  try {
+    return toLeaseView(await apis.coordination.readNamespacedLease({ namespace, name }));
+  } catch (err) {
+    if (statusCode(err) === 404) return undefined;
+    throw apis.fail(err, `read Lease ${namespace}/${name}`);
+  }
+}
+
+export async function createLease(apis: KubeApis, lease: Omit<LeaseView, 'resourceVersion'>) {
+  try {
+    await apis.coordination.createNamespacedLease({ namespace: lease.namespace, body: leaseBody(lease) });
+    return 'created' as const;
+  } catch (err) {
+    if (statusCode(err) === 409) return 'exists' as const;
+    throw apis.fail(err, `create Lease ${lease.namespace}/${lease.name}`);
+  }
+}
+
+export async function replaceLease(apis: KubeApis, lease: LeaseView): Promise<LeaseView> {
+  const { namespace, name } = lease;
+  try {
+    return toLeaseView(await apis.coordination.replaceNamespacedLease({ namespace, name, body: leaseBody(lease) }));
+  } catch (err) {
+    if (statusCode(err) === 409) {
+      throw new ConflictError(`Lease ${namespace}/${name} changed since resourceVersion ${lease.resourceVersion}`, {
+        cause: err,
+      });
+    }
+    throw apis.fail(err, `replace Lease ${namespace}/${name}`);
+  }
+}
+
+export async function deleteLease(apis: KubeApis, namespace: string, name: string) {
+  try {
+    await apis.coordination.deleteNamespacedLease({ namespace, name });
+    return 'deleted' as const;
+  } catch (err) {
+    if (statusCode(err) === 404) return 'gone' as const;
+    throw apis.fail(err, `delete Lease ${namespace}/${name}`);
+  }
+}

@@ -1,0 +1,167 @@
+// Nodes as the engine sees them: readiness, role, machine link, kubelet version, and the mirror pods
+// of the control-plane static pods kubeadm runs on them.
+import { hostname } from 'node:os';
+import { PatchStrategy, setHeaderOptions, V1MicroTime, type V1Node, type V1Pod } from '@kubernetes/client-node';
+import {
+  CONTROL_PLANE_COMPONENTS,
+  type ControlPlaneComponent,
+  type NodeView,
+  type StaticPodView,
+} from '../../domain/model.ts';
+import type { NodeEvent } from '../../ports/kube.ts';
+import { statusCode } from './errors.ts';
+import type { KubeApis } from './transport.ts';
+import { listAll, toDate } from './wire.ts';
+
+export const CONTROL_PLANE_LABEL = 'node-role.kubernetes.io/control-plane';
+/** kubeadm before 1.20 labelled control-plane nodes only with this; 1.20-1.24 set both. */
+export const LEGACY_MASTER_LABEL = 'node-role.kubernetes.io/master';
+export const MIRROR_ANNOTATION = 'kubernetes.io/config.mirror';
+export const EVENT_SOURCE = 'kubeswap';
+
+const merge = () => setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+export function toNodeView(node: V1Node, kubeSystemPods: V1Pod[]): NodeView {
+  const name = node.metadata?.name ?? '';
+  const labels = node.metadata?.labels ?? {};
+  const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
+  return {
+    name,
+    providerId: node.spec?.providerID || undefined,
+    ready: ready?.status === 'True',
+    unschedulable: node.spec?.unschedulable === true,
+    controlPlane: CONTROL_PLANE_LABEL in labels || LEGACY_MASTER_LABEL in labels,
+    kubeletVersion: node.status?.nodeInfo?.kubeletVersion ?? '',
+    createdAt: toDate(node.metadata?.creationTimestamp),
+    labels: { ...labels },
+    annotations: { ...(node.metadata?.annotations ?? {}) },
+    staticPods: staticPodsOf(name, kubeSystemPods),
+  };
+}
+
+/**
+ * The kubelet names a static pod's mirror `<pod name>-<node name>`; kubeadm's pods are named after the
+ * component. Matching on the name alone would also pick up a same-named Deployment pod, so the pod must
+ * be a mirror (annotation) or carry kubeadm's `tier: control-plane` label.
+ */
+export function staticPodsOf(node: string, kubeSystemPods: V1Pod[]): NodeView['staticPods'] {
+  const found: Partial<Record<ControlPlaneComponent, StaticPodView>> = {};
+  for (const component of CONTROL_PLANE_COMPONENTS) {
+    const podName = `${component}-${node}`;
+    const pod = kubeSystemPods.find((p) => p.metadata?.name === podName && isControlPlaneStaticPod(p, node));
+    if (pod) found[component] = { component, name: podName, ready: podReady(pod) };
+  }
+  return found;
+}
+
+function isControlPlaneStaticPod(pod: V1Pod, node: string): boolean {
+  if (pod.spec?.nodeName && pod.spec.nodeName !== node) return false;
+  return MIRROR_ANNOTATION in (pod.metadata?.annotations ?? {}) || pod.metadata?.labels?.tier === 'control-plane';
+}
+
+export function podReady(pod: V1Pod): boolean {
+  return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+}
+
+export async function listNodes(apis: KubeApis): Promise<NodeView[]> {
+  try {
+    const nodes = await listAll((_continue) => apis.core.listNode({ limit: 500, _continue }));
+    // One list of kube-system instead of a read per node and component.
+    const pods = await listAll((_continue) =>
+      apis.core.listNamespacedPod({ namespace: 'kube-system', limit: 500, _continue }),
+    );
+    return nodes.map((n) => toNodeView(n, pods));
+  } catch (err) {
+    throw apis.fail(err, 'list Nodes and kube-system Pods');
+  }
+}
+
+/** Set by kubeadm (>= 1.22) on each `etcd-<node>` static pod; the mirror pod carries it. */
+export const ETCD_CLIENT_URLS_ANNOTATION = 'kubeadm.kubernetes.io/etcd.advertise-client-urls';
+
+/** Client URLs of the stacked etcd members, in node order, from the etcd mirror pods' kubeadm annotation. */
+export function etcdClientUrlsOf(kubeSystemPods: V1Pod[]): string[] {
+  const urls = kubeSystemPods
+    .filter((p) => p.metadata?.name?.startsWith('etcd-') && p.metadata.annotations?.[ETCD_CLIENT_URLS_ANNOTATION])
+    .sort((a, b) =>
+      (a.spec?.nodeName ?? a.metadata?.name ?? '').localeCompare(b.spec?.nodeName ?? b.metadata?.name ?? ''),
+    )
+    .flatMap((p) => p.metadata!.annotations![ETCD_CLIENT_URLS_ANNOTATION]!.split(','))
+    .map((u) => u.trim())
+    .filter(Boolean);
+  return [...new Set(urls)];
+}
+
+export async function etcdClientUrls(apis: KubeApis): Promise<string[]> {
+  try {
+    const pods = await listAll((_continue) =>
+      apis.core.listNamespacedPod({ namespace: 'kube-system', labelSelector: 'component=etcd', limit: 500, _continue }),
+    );
+    return etcdClientUrlsOf(pods);
+  } catch (err) {
+    throw apis.fail(err, 'list the etcd static pods in kube-system');
+  }
+}
+
+export async function deleteNode(apis: KubeApis, name: string): Promise<'deleted' | 'gone'> {
+  try {
+    await apis.core.deleteNode({ name });
+    return 'deleted';
+  } catch (err) {
+    if (statusCode(err) === 404) return 'gone';
+    throw apis.fail(err, `delete Node ${name}`);
+  }
+}
+
+export async function annotateNode(apis: KubeApis, name: string, annotations: Record<string, string | null>) {
+  try {
+    await apis.core.patchNode({ name, body: { metadata: { annotations } } }, merge());
+  } catch (err) {
+    throw apis.fail(err, `annotate Node ${name}`);
+  }
+}
+
+export async function setUnschedulable(apis: KubeApis, name: string, unschedulable: boolean) {
+  try {
+    // Merge patch: 2.x, like 1.x, would otherwise send application/json-patch+json and the server rejects the body.
+    await apis.core.patchNode({ name, body: { spec: { unschedulable } } }, merge());
+  } catch (err) {
+    throw apis.fail(err, `${unschedulable ? 'cordon' : 'uncordon'} Node ${name}`);
+  }
+}
+
+/** A core/v1 Event about a Node, visible in `kubectl describe node` and `kubectl events`. */
+export function nodeEventBody(event: NodeEvent, at: Date, instance: string) {
+  // MicroTime must go out with 6 fractional digits or the server answers 400; V1MicroTime does that.
+  const eventTime = new V1MicroTime(at.getTime());
+  return {
+    metadata: { name: `${event.node}.kubeswap.${at.getTime().toString(16)}${randomSuffix()}`, namespace: 'default' },
+    // kubectl describe node looks events up with uid == node name, as the kubelet reports them.
+    involvedObject: { apiVersion: 'v1', kind: 'Node', name: event.node, uid: event.node },
+    reason: event.reason,
+    message: event.message,
+    type: event.type,
+    action: event.action ?? event.reason,
+    source: { component: EVENT_SOURCE, host: instance },
+    reportingComponent: EVENT_SOURCE,
+    reportingInstance: instance.slice(0, 128),
+    firstTimestamp: at,
+    lastTimestamp: at,
+    eventTime,
+    count: 1,
+  };
+}
+
+export async function recordNodeEvent(apis: KubeApis, event: NodeEvent, at = new Date()): Promise<void> {
+  try {
+    await apis.core.createNamespacedEvent({ namespace: 'default', body: nodeEventBody(event, at, hostname()) });
+  } catch (err) {
+    throw apis.fail(err, `record event ${event.reason} on Node ${event.node}`);
+  }
+}
+
+function randomSuffix(): string {
+  return Math.floor(Math.random() * 0xffff)
+    .toString(16)
+    .padStart(4, '0');
+}

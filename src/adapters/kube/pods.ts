@@ -1,0 +1,95 @@
+// Drain primitives: the pods on a node, the policy/v1 Eviction API, and the PodDisruptionBudgets
+// that make the API server refuse an eviction (HTTP 429).
+import type { V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
+import type { DisruptionBudgetView, LabelRequirement, PodOnNode } from '../../ports/kube.ts';
+import { statusCode } from './errors.ts';
+import { MIRROR_ANNOTATION } from './nodes.ts';
+import type { KubeApis } from './transport.ts';
+import { listAll } from './wire.ts';
+
+export function toPodOnNode(pod: V1Pod): PodOnNode {
+  return {
+    namespace: pod.metadata?.namespace ?? '',
+    name: pod.metadata?.name ?? '',
+    uid: pod.metadata?.uid ?? '',
+    daemonSet: (pod.metadata?.ownerReferences ?? []).some((o) => o.kind === 'DaemonSet' && o.controller !== false),
+    mirror: MIRROR_ANNOTATION in (pod.metadata?.annotations ?? {}),
+    phase: pod.status?.phase ?? 'Unknown',
+    labels: { ...(pod.metadata?.labels ?? {}) },
+  };
+}
+
+export function toDisruptionBudgetView(pdb: V1PodDisruptionBudget): DisruptionBudgetView {
+  const selector = pdb.spec?.selector;
+  return {
+    namespace: pdb.metadata?.namespace ?? '',
+    name: pdb.metadata?.name ?? '',
+    // Without kube-controller-manager the status is never computed; 0 allowed is what the server assumes then.
+    disruptionsAllowed: pdb.status?.disruptionsAllowed ?? 0,
+    currentHealthy: pdb.status?.currentHealthy ?? 0,
+    desiredHealthy: pdb.status?.desiredHealthy ?? 0,
+    matchLabels: { ...(selector?.matchLabels ?? {}) },
+    matchExpressions: (selector?.matchExpressions ?? []).map((e) => ({
+      key: e.key,
+      operator: e.operator as LabelRequirement['operator'],
+      values: e.values ?? [],
+    })),
+    selectsNone: selector === undefined || selector === null ? true : undefined,
+  };
+}
+
+export async function podsOnNode(apis: KubeApis, node: string): Promise<PodOnNode[]> {
+  try {
+    const pods = await listAll((_continue) =>
+      apis.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}`, limit: 500, _continue }),
+    );
+    return pods.map(toPodOnNode);
+  } catch (err) {
+    throw apis.fail(err, `list Pods on Node ${node}`);
+  }
+}
+
+export async function evictPod(
+  apis: KubeApis,
+  namespace: string,
+  name: string,
+): Promise<'evicted' | 'gone' | 'blocked'> {
+  try {
+    await apis.core.createNamespacedPodEviction({
+      namespace,
+      name,
+      body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { namespace, name } },
+    });
+    return 'evicted';
+  } catch (err) {
+    const code = statusCode(err);
+    if (code === 404) return 'gone';
+    // 429: a PodDisruptionBudget allows no disruption right now (or API priority and fairness throttled us);
+    // kubectl drain retries after 5 s. A 500 "more than one PodDisruptionBudget" is a real error.
+    if (code === 429) return 'blocked';
+    throw apis.fail(err, `evict Pod ${namespace}/${name}`);
+  }
+}
+
+export async function podExists(apis: KubeApis, namespace: string, name: string, uid: string): Promise<boolean> {
+  try {
+    const pod = await apis.core.readNamespacedPod({ namespace, name });
+    return pod.metadata?.uid === uid;
+  } catch (err) {
+    if (statusCode(err) === 404) return false;
+    throw apis.fail(err, `read Pod ${namespace}/${name}`);
+  }
+}
+
+export async function listDisruptionBudgets(apis: KubeApis, namespace?: string): Promise<DisruptionBudgetView[]> {
+  try {
+    const budgets = await listAll((_continue) =>
+      namespace
+        ? apis.policy.listNamespacedPodDisruptionBudget({ namespace, limit: 500, _continue })
+        : apis.policy.listPodDisruptionBudgetForAllNamespaces({ limit: 500, _continue }),
+    );
+    return budgets.map(toDisruptionBudgetView);
+  } catch (err) {
+    throw apis.fail(err, `list PodDisruptionBudgets${namespace ? ` in ${namespace}` : ''}`);
+  }
+}

@@ -1,0 +1,193 @@
+// Executes exactly one planned step. Every step first asks "already done?" (inside the port calls:
+// removing a gone member, terminating a terminated VM and deleting a gone Node all succeed), so a
+// re-run after a crash at any point simply repeats the step it was in.
+import { createHash } from 'node:crypto';
+import { formatDuration } from '../../domain/clock.ts';
+import { KubeswapError } from '../../domain/errors.ts';
+import type { EventCode } from '../../domain/events.ts';
+import type { Desired } from '../../domain/model.ts';
+import { hex } from '../plan/gate.ts';
+import { DRAINED_ANNOTATION } from '../plan/planner.ts';
+import type { Step } from '../plan/steps.ts';
+import type { EngineOptions, Ports } from '../ports.ts';
+import { clearRetiring, writeRetiring } from '../run/retiring.ts';
+import { drainNode } from './drain.ts';
+
+export interface RunContext {
+  runId: string;
+  desired: Desired;
+  options: EngineOptions;
+  /** User data for a replacement (render mode); undefined keeps the launch template's. */
+  userDataFor?: (step: Extract<Step, { kind: 'create-replacement' }>) => Promise<string | undefined>;
+}
+
+/** RunInstances idempotency token: same run, machine and attempt -> same instance (<= 64 chars). */
+export function replacementToken(runId: string, oldMachineId: string, attempt: number): string {
+  const digest = createHash('sha256').update(`${runId}/${oldMachineId}/${attempt}`).digest('hex');
+  return `kubeswap-${digest.slice(0, 48)}`;
+}
+
+export async function act(step: Step, ports: Ports, ctx: RunContext, machine: string): Promise<void> {
+  const emit = (code: EventCode, message: string, data?: Record<string, unknown>, level: 'info' | 'warn' = 'info') =>
+    ports.emit({ code, at: ports.clock.now().toISOString(), level, message, machine, data });
+  const nodeEvent = (node: string, reason: string, message: string, type: 'Normal' | 'Warning' = 'Normal') =>
+    ports.kube.recordNodeEvent({ node, reason, message, type }).catch(() => undefined);
+
+  switch (step.kind) {
+    case 'create-replacement': {
+      const token = replacementToken(ctx.runId, step.old.id, step.attempt);
+      const userData = await ctx.userDataFor?.(step);
+      const replacement = await ports.provider
+        .createReplacement({
+          replaces: step.old,
+          runId: ctx.runId,
+          token,
+          desired: ctx.desired,
+          userData,
+          tags: { 'kubeswap.io/attempt': String(step.attempt) },
+        })
+        .catch((err: unknown) => {
+          // No capacity anywhere the old machine may move: nothing was created, the old one is untouched.
+          if ((err as { code?: string }).code === 'capacity.insufficient') {
+            throw new KubeswapError('rolled-back', 'replacement.no-capacity', (err as Error).message, {
+              hint:
+                (err as { hint?: string }).hint ?? 'retry later or choose another instance type in the launch template',
+              cause: err,
+            });
+          }
+          throw err;
+        });
+      if (!step.oldRetired) {
+        emit('swap.started', `replacing ${step.oldNode} (${step.old.id})`, {
+          oldMachine: step.old.id,
+          attempt: step.attempt,
+        });
+      }
+      emit('replacement.created', `created replacement ${replacement.id} in ${replacement.zone}`, {
+        replacement: replacement.id,
+        imageId: replacement.imageId,
+        zone: replacement.zone,
+      });
+      await nodeEvent(step.oldNode, 'ReplacementCreated', `kubeswap created ${replacement.id} to replace this machine`);
+      return;
+    }
+    case 'begin-retirement':
+      await writeRetiring(ports.kube, {
+        runId: ctx.runId,
+        node: step.oldNode,
+        machine: step.old,
+        startedAt: ports.clock.now().toISOString(),
+      });
+      emit('swap.started', `replacing ${step.oldNode} (${step.old.id}): removing it first (--max-surge 0)`, {
+        oldMachine: step.old.id,
+        maxSurge: 0,
+      });
+      await nodeEvent(step.oldNode, 'Retiring', 'kubeswap removes this machine before creating its replacement');
+      return;
+    case 'finish-retirement':
+      await clearRetiring(ports.kube);
+      emit('replacement.joined', `replacement ${step.replacement} of ${step.node} joined and serves`, {
+        replacement: step.replacement,
+      });
+      return;
+    case 'register-target':
+      await ports.provider.registerApiTarget(step.machineId);
+      emit('target.registered', `registered ${step.node} (${step.machineId}) with the API target group`);
+      return;
+    case 'deregister-target':
+      await ports.provider.deregisterApiTarget(step.machineId, ctx.options.deregisterTimeoutMs);
+      // Our own kept-alive connection may be one of those the load balancer let drain: start afresh
+      // before this server loses its etcd member, instead of failing over after a broken request.
+      ports.kube.reconnect?.();
+      emit('target.deregistered', `deregistered ${step.node} (${step.machineId}); draining finished`);
+      return;
+    case 'drain': {
+      emit('node.drain-started', `cordoning and draining ${step.node}`);
+      await nodeEvent(step.node, 'Draining', 'kubeswap is draining this node to replace its machine');
+      const result = await drainNode(ports.kube, step.node, {
+        timeoutMs: ctx.options.drainTimeoutMs,
+        pollMs: Math.min(ctx.options.pollIntervalMs, 5000),
+        clock: ports.clock,
+      });
+      if (!result.ok) {
+        const blockers = result.blocking.map((b) => `${b.pod}${b.pdbs.length ? ` (PDB ${b.pdbs.join(', ')})` : ''}`);
+        emit(
+          'node.drain-blocked',
+          `drain of ${step.node} timed out; blocked: ${blockers.join(', ')}`,
+          { blocking: result.blocking },
+          'warn',
+        );
+        throw new KubeswapError(
+          'needs-person',
+          'node.drain-blocked',
+          `drain of ${step.node} did not finish within ${formatDuration(ctx.options.drainTimeoutMs)}: ${blockers.join(', ')}`,
+          {
+            hint: `the replacement is serving and ${step.node} is cordoned; relax the PodDisruptionBudget(s) or move the pods, then re-run (or raise --drain-timeout)`,
+          },
+        );
+      }
+      await ports.kube.annotateNode(step.node, { [DRAINED_ANNOTATION]: ctx.runId });
+      emit('node.drained', `drained ${step.node}`);
+      return;
+    }
+    case 'move-leader':
+      await ports.etcd.moveLeader(step.toId);
+      emit('etcd.leader-moved', `moved etcd leadership from ${step.node} to member ${hex(step.toId)}`, {
+        from: hex(step.fromId),
+        to: hex(step.toId),
+      });
+      return;
+    case 'remove-member':
+      await ports.etcd.removeMember(step.member.id);
+      emit('etcd.member-removed', `removed etcd member ${step.node} (${hex(step.member.id)})`, {
+        member: hex(step.member.id),
+      });
+      return;
+    case 'terminate':
+      await ports.provider.terminate(step.machineId, ctx.options.terminateTimeoutMs);
+      emit('machine.terminated', `terminated ${step.machineId} (${step.node})`);
+      return;
+    case 'delete-node':
+      await ports.kube.deleteNode(step.node);
+      emit('node.deleted', `deleted node ${step.node}`);
+      return;
+    case 'rollback':
+      await rollback(step, ports, ctx, emit);
+      return;
+    default:
+      step satisfies never;
+  }
+}
+
+async function rollback(
+  step: Extract<Step, { kind: 'rollback' }>,
+  ports: Ports,
+  ctx: RunContext,
+  emit: (code: EventCode, message: string, data?: Record<string, unknown>, level?: 'info' | 'warn') => void,
+): Promise<never> {
+  const r = step.replacement;
+  emit('replacement.failed', `replacement ${r.id} failed: ${step.reason}`, { replacement: r.id }, 'warn');
+  if (step.registered) await ports.provider.deregisterApiTarget(r.id, ctx.options.deregisterTimeoutMs);
+  // Its member first: a learner or a fresh voter leaked by a failed join blocks every later join.
+  for (const member of step.members) await ports.etcd.removeMember(member.id);
+  await ports.provider.terminate(r.id, ctx.options.terminateTimeoutMs);
+  if (step.node) await ports.kube.deleteNode(step.node);
+  const before = step.oldRetired
+    ? `${step.oldNode} was already removed (--max-surge 0), so the control plane runs one machine short`
+    : `${step.oldNode} untouched`;
+  emit('replacement.rolled-back', `rolled back replacement ${r.id}; ${before}`, {
+    replacement: r.id,
+    removedMembers: step.members.map((m) => hex(m.id)),
+    deletedNode: step.node,
+  });
+  throw new KubeswapError(
+    'rolled-back',
+    'replacement.rolled-back',
+    `replacement ${r.id} for ${step.oldNode} failed and was rolled back: ${step.reason}`,
+    {
+      hint: step.oldRetired
+        ? 'the cluster is as it was before the replacement was created, one machine short; fix the cause (image, user data, capacity) and re-run: it creates a new replacement first'
+        : 'the cluster is as it was before this swap; fix the cause (image, user data, capacity) and re-run',
+    },
+  );
+}

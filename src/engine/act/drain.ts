@@ -1,0 +1,88 @@
+// Drain like `kubectl drain --ignore-daemonsets`: cordon, evict through the Eviction API so
+// PodDisruptionBudgets are respected, retry refused evictions, and wait until the evicted pods are
+// really gone (eviction only starts a graceful delete). Idempotent: a re-run re-lists and continues.
+import type { Clock } from '../../domain/clock.ts';
+import type { KubePort, PodOnNode } from '../../ports/kube.ts';
+import { budgetsBlocking } from './budgets.ts';
+
+export interface DrainOptions {
+  /** Give up after this long and report what blocks. */
+  timeoutMs: number;
+  /**
+   * Pause between passes while an eviction is refused (kubectl drain retries every 5 s). While evicted
+   * pods terminate, pauses start at 100 ms and double up to it: most are gone within a second.
+   */
+  pollMs: number;
+  clock: Clock;
+  /** Aborting rejects with the signal's reason (the run was interrupted; re-running continues). */
+  signal?: AbortSignal;
+}
+
+export interface DrainBlocker {
+  /** `namespace/name` */
+  pod: string;
+  /** `namespace/name` of the PodDisruptionBudgets selecting the pod; empty when none does. */
+  pdbs: string[];
+  /** `eviction`: the API server keeps refusing (429); `termination`: evicted but still shutting down. */
+  waitingFor: 'eviction' | 'termination';
+}
+
+export type DrainResult = { ok: true } | { ok: false; blocking: DrainBlocker[] };
+
+/** Pods a drain leaves alone: DaemonSet pods would be recreated at once; mirror pods go with the machine. */
+export function mustEvict(pod: PodOnNode): boolean {
+  return !pod.daemonSet && !pod.mirror;
+}
+
+export async function drainNode(kube: KubePort, node: string, options: DrainOptions): Promise<DrainResult> {
+  const { clock, signal } = options;
+  const deadline = clock.now().getTime() + options.timeoutMs;
+  await kube.setUnschedulable(node, true);
+
+  // uid -> pod, for the pods whose eviction the server accepted: they count as gone once no pod with that uid
+  // is on the node any more (a controller may recreate one with the same name, with another uid, elsewhere).
+  const evicted = new Map<string, PodOnNode>();
+  const refused = new Map<string, PodOnNode>();
+  let pause = Math.min(FIRST_PAUSE_MS, options.pollMs);
+  for (;;) {
+    signal?.throwIfAborted();
+    // Re-list every pass: it both checks the evicted uids and catches pods that landed before the cordon.
+    const remaining = (await kube.podsOnNode(node)).filter(mustEvict);
+    refused.clear();
+    for (const pod of remaining) {
+      if (evicted.has(pod.uid)) continue;
+      const result = await kube.evictPod(pod.namespace, pod.name);
+      if (result === 'blocked') refused.set(pod.uid, pod);
+      else if (result === 'evicted') evicted.set(pod.uid, pod);
+    }
+    const onNode = new Set(remaining.map((p) => p.uid));
+    for (const uid of evicted.keys()) if (!onNode.has(uid)) evicted.delete(uid);
+    if (refused.size === 0 && evicted.size === 0) return { ok: true };
+
+    if (clock.now().getTime() >= deadline)
+      return { ok: false, blocking: await describeBlockers(kube, refused, evicted) };
+    // A refused eviction is retried at the full pause, like kubectl; terminating pods are checked sooner.
+    const wait = refused.size > 0 ? options.pollMs : pause;
+    await clock.sleep(Math.min(wait, Math.max(0, deadline - clock.now().getTime())), signal);
+    pause = Math.min(pause * 2, options.pollMs);
+  }
+}
+
+const FIRST_PAUSE_MS = 100;
+
+async function describeBlockers(
+  kube: KubePort,
+  refused: Map<string, PodOnNode>,
+  terminating: Map<string, PodOnNode>,
+): Promise<DrainBlocker[]> {
+  const budgets = refused.size > 0 ? await kube.listDisruptionBudgets() : [];
+  const name = (p: PodOnNode) => `${p.namespace}/${p.name}`;
+  return [
+    ...[...refused.values()].map((p) => ({
+      pod: name(p),
+      pdbs: budgetsBlocking(p, budgets),
+      waitingFor: 'eviction' as const,
+    })),
+    ...[...terminating.values()].map((p) => ({ pod: name(p), pdbs: [], waitingFor: 'termination' as const })),
+  ];
+}

@@ -1,0 +1,75 @@
+// Everything that must hold before a run changes anything, collected and reported together
+// (changesets config rules): a bad input is refused with every problem at once, exit 2.
+
+import type { Problem } from '../../domain/errors.ts';
+import { validateUpgrade } from '../../domain/kubeadm/versions.ts';
+import type { Desired, NodeView } from '../../domain/model.ts';
+import type { ClusterConfigView } from '../observe/snapshot.ts';
+import type { Ports } from '../ports.ts';
+
+export interface UpgradeRequest {
+  /** `vX.Y.Z`; absent = keep the cluster's version (image rotation). */
+  version?: string;
+  imageId?: string;
+  force: boolean;
+  /** How each swap proceeds (EngineOptions.maxSurge); plan reports what that run would do. Default 1. */
+  maxSurge?: 0 | 1;
+}
+
+export interface Preflight {
+  problems: Problem[];
+  desired?: Desired;
+  from: string;
+}
+
+export async function preflight(
+  ports: Pick<Ports, 'provider'>,
+  cluster: ClusterConfigView,
+  nodes: NodeView[],
+  request: UpgradeRequest,
+): Promise<Preflight> {
+  const problems: Problem[] = [];
+  const from = cluster.kubernetesVersion;
+  const version = request.version ?? from;
+  const controlPlane = nodes.filter((n) => n.controlPlane);
+  if (controlPlane.length === 0) {
+    problems.push({
+      code: 'cluster.no-control-plane',
+      message: 'no Node carries the node-role.kubernetes.io/control-plane label',
+      hint: 'kubeswap replaces kubeadm control-plane machines; check --kubeconfig/--context',
+    });
+  }
+  problems.push(
+    ...validateUpgrade({
+      from,
+      to: version,
+      kubelets: nodes.map((n) => ({ node: n.name, version: n.kubeletVersion, controlPlane: n.controlPlane })),
+      imageChange: request.imageId !== undefined || request.force,
+    }),
+  );
+  for (const node of controlPlane) {
+    if (!node.providerId) {
+      problems.push({
+        code: 'node.no-provider-id',
+        message: `control-plane node ${node.name} has no spec.providerID, so its machine cannot be found`,
+      });
+    }
+  }
+  const providerIds = controlPlane.flatMap((n) => (n.providerId ? [n.providerId] : []));
+  const machines = await ports.provider.listMachines(providerIds);
+  const linked = machines.filter((m) => providerIds.includes(m.providerId));
+  for (const node of controlPlane) {
+    if (node.providerId && !linked.some((m) => m.providerId === node.providerId)) {
+      problems.push({
+        code: 'machine.not-found',
+        message: `control-plane node ${node.name} (providerID ${node.providerId}) has no machine in the provider`,
+        hint: 'check the provider settings (region, endpoint) and the Node providerID',
+      });
+    }
+  }
+  problems.push(...ports.provider.checkMachines(linked));
+  const resolved = await ports.provider.resolveDesired({ version, imageId: request.imageId });
+  problems.push(...resolved.problems);
+  const desired = resolved.desired ? { ...resolved.desired, force: request.force } : undefined;
+  return { problems, desired, from };
+}

@@ -1,0 +1,66 @@
+// One immutable picture of the world per pass, and the links between its parts: a control-plane
+// Node, the VM behind it (providerID) and its etcd member (kubeadm names members after their node).
+import type { ApiTarget, EtcdEndpointHealth, EtcdMember, EtcdView, Machine, NodeView } from '../../domain/model.ts';
+import type { RetiringRecord } from '../run/retiring.ts';
+
+export interface ClusterConfigView {
+  /** kubeadm.k8s.io/v1beta2 | v1beta3 | v1beta4 */
+  apiVersion: string;
+  kubernetesVersion: string;
+}
+
+export interface Snapshot {
+  at: Date;
+  nodes: NodeView[];
+  etcd: EtcdView;
+  /** Machines behind the control-plane Nodes plus every machine tagged for this cluster. */
+  machines: Machine[];
+  /** API load-balancer targets; undefined when no target group is configured. */
+  apiTargets?: ApiTarget[];
+  /** The machine a --max-surge 0 swap removes before its replacement exists, while that swap runs. */
+  retiring?: RetiringRecord;
+}
+
+export interface ControlPlaneMachine {
+  name: string;
+  node: NodeView;
+  machine?: Machine;
+  member?: EtcdMember;
+  health?: EtcdEndpointHealth;
+}
+
+const LIVE: ReadonlySet<string> = new Set(['pending', 'running']);
+export const isLive = (m: Machine) => LIVE.has(m.state);
+
+export function controlPlaneMachines(s: Snapshot): ControlPlaneMachine[] {
+  return s.nodes
+    .filter((n) => n.controlPlane)
+    .map((node) => {
+      const machine = node.providerId ? s.machines.find((m) => m.providerId === node.providerId) : undefined;
+      const member = s.etcd.members.find((m) => m.name === node.name);
+      const health = member ? s.etcd.endpoints.find((e) => e.memberId === member.id) : undefined;
+      return { name: node.name, node, machine, member, health };
+    });
+}
+
+export function nodeOf(s: Snapshot, machine: Machine): NodeView | undefined {
+  return s.nodes.find((n) => n.providerId === machine.providerId);
+}
+
+export function memberOfNode(s: Snapshot, nodeName: string): EtcdMember | undefined {
+  return s.etcd.members.find((m) => m.name === nodeName);
+}
+
+/** Members no control-plane Node accounts for: learners or unstarted members of a join, or orphans. */
+export function unlinkedMembers(s: Snapshot): EtcdMember[] {
+  const names = new Set(s.nodes.filter((n) => n.controlPlane).map((n) => n.name));
+  return s.etcd.members.filter((m) => !m.name || !names.has(m.name));
+}
+
+export function targetOf(s: Snapshot, machineId: string): ApiTarget | undefined {
+  return s.apiTargets?.find((t) => t.machineId === machineId);
+}
+
+export function memberHealth(s: Snapshot, memberId: string): EtcdEndpointHealth | undefined {
+  return s.etcd.endpoints.find((e) => e.memberId === memberId);
+}

@@ -1,0 +1,81 @@
+// What the planner can ask for: exactly one idempotent step, a wait, a refusal, or done.
+import type { EtcdMember, Machine } from '../../domain/model.ts';
+
+export type Step =
+  | {
+      kind: 'create-replacement';
+      old: Machine;
+      oldNode: string;
+      attempt: number;
+      /** --max-surge 0: the old machine is already gone, this replacement restores the member count. */
+      oldRetired?: boolean;
+    }
+  /** --max-surge 0: write down the machine to remove before anything is removed. */
+  | { kind: 'begin-retirement'; old: Machine; oldNode: string }
+  | { kind: 'register-target'; machineId: string; node: string }
+  | { kind: 'deregister-target'; machineId: string; node: string }
+  | { kind: 'drain'; node: string }
+  | { kind: 'move-leader'; node: string; fromId: string; toId: string }
+  | { kind: 'remove-member'; node: string; member: EtcdMember }
+  | { kind: 'terminate'; machineId: string; node: string }
+  /** `midSwap`: the old Node of a --max-surge 0 swap, deleted before its replacement exists. */
+  | { kind: 'delete-node'; node: string; midSwap?: boolean }
+  /** --max-surge 0: the replacement joined and serves; drop the retiring record. */
+  | { kind: 'finish-retirement'; node: string; replacement: string }
+  | {
+      kind: 'rollback';
+      replacement: Machine;
+      /** The old machine whose swap failed: untouched by the rollback. */
+      oldNode: string;
+      node?: string;
+      members: EtcdMember[];
+      registered: boolean;
+      reason: string;
+      /** --max-surge 0: the old machine was removed before this replacement was created. */
+      oldRetired?: boolean;
+    };
+
+export type StepKind = Step['kind'];
+
+export type Decision =
+  | { kind: 'step'; step: Step; machine: string; reason: string }
+  | { kind: 'wait'; code: string; reason: string; machine?: string }
+  | { kind: 'blocked'; code: string; reason: string; hint?: string; machine?: string }
+  | { kind: 'done' };
+
+/** The step that starts a swap: its duration is measured from here. */
+export function startsSwap(step: Step): boolean {
+  return step.kind === 'begin-retirement' || (step.kind === 'create-replacement' && !step.oldRetired);
+}
+
+/** The step after which the old machine is gone and its replacement serves. */
+export function finishesSwap(step: Step): boolean {
+  return step.kind === 'finish-retirement' || (step.kind === 'delete-node' && !step.midSwap);
+}
+
+export function describeStep(step: Step): string {
+  switch (step.kind) {
+    case 'create-replacement':
+      return `create a replacement for ${step.oldNode} (${step.old.id}, attempt ${step.attempt})`;
+    case 'begin-retirement':
+      return `record ${step.oldNode} (${step.old.id}) as the machine to remove before its replacement (--max-surge 0)`;
+    case 'finish-retirement':
+      return `replacement ${step.replacement} of ${step.node} serves; drop the retiring record`;
+    case 'register-target':
+      return `register ${step.node} (${step.machineId}) with the API target group`;
+    case 'deregister-target':
+      return `deregister ${step.node} (${step.machineId}) from the API target group and wait for draining`;
+    case 'drain':
+      return `cordon and drain node ${step.node}`;
+    case 'move-leader':
+      return `move etcd leadership off ${step.node}`;
+    case 'remove-member':
+      return `remove etcd member ${step.node}`;
+    case 'terminate':
+      return `terminate ${step.node} (${step.machineId})`;
+    case 'delete-node':
+      return `delete node ${step.node}`;
+    case 'rollback':
+      return `roll back replacement ${step.replacement.id} of ${step.oldNode}: ${step.reason}`;
+  }
+}

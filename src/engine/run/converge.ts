@@ -1,0 +1,173 @@
+// The loop: observe -> plan -> act one step -> observe again, until done, blocked or failed.
+// Waiting is a short poll of the live state (the plan says what it waits for), so the run reacts
+// within one poll interval of the world changing.
+
+import { formatDuration } from '../../domain/clock.ts';
+import { KubeswapError } from '../../domain/errors.ts';
+import type { EventCode } from '../../domain/events.ts';
+import { act, type RunContext } from '../act/act.ts';
+import { observe } from '../observe/observe.ts';
+import type { Snapshot } from '../observe/snapshot.ts';
+import { gateFor, plan } from '../plan/planner.ts';
+import { type Decision, describeStep, finishesSwap, startsSwap } from '../plan/steps.ts';
+import type { Ports } from '../ports.ts';
+import { Wakeup } from './wakeup.ts';
+
+export interface ConvergeHooks {
+  /** Called after each step completed (progress record). */
+  afterStep?: (decision: Extract<Decision, { kind: 'step' }>) => Promise<void>;
+  signal?: AbortSignal;
+}
+
+export interface ConvergeResult {
+  steps: number;
+  swaps: number;
+  passes: number;
+}
+
+export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHooks = {}): Promise<ConvergeResult> {
+  const emit = (code: EventCode, message: string, machine?: string, data?: Record<string, unknown>) =>
+    ports.emit({ code, at: ports.clock.now().toISOString(), level: 'info', message, machine, data });
+  let streak = 0;
+  let steps = 0;
+  let swaps = 0;
+  let passes = 0;
+  let lastWait = '';
+  let transientRetries = 0;
+  /** When this process started each swap; a resumed swap has no start here. */
+  const swapStarted = new Map<string, number>();
+  const withTargets = (await ports.provider.apiTargets()) !== undefined;
+  const wakeup = new Wakeup();
+  const stopWatching = ports.kube.watchChanges?.(wakeup.notify);
+  try {
+    return await loop();
+  } finally {
+    stopWatching?.();
+  }
+
+  /** Rethrows anything but a transient failure (or too many in a row); otherwise reports it and pauses. */
+  async function retryLater(err: unknown, what: string, machine: string | undefined, reason: string) {
+    if (!isTransient(err) || ++transientRetries > MAX_TRANSIENT_RETRIES) throw err;
+    emit('wait', `${what}; retrying`, machine, { reason });
+    await ports.clock.sleep(ctx.options.pollIntervalMs, hooks.signal);
+  }
+
+  async function loop(): Promise<ConvergeResult> {
+    /** When the last counted gate pass was observed: passes count at most once per poll interval. */
+    let lastPassAt = Number.NEGATIVE_INFINITY;
+    let previous: Snapshot | undefined;
+    for (;;) {
+      if (hooks.signal?.aborted) throw interrupted();
+      let snapshot: Awaited<ReturnType<typeof observe>>;
+      try {
+        wakeup.clear();
+        snapshot = await observe(ports, { withTargets, previous });
+      } catch (err) {
+        // A member or API server restarting mid-swap: look again shortly rather than fail the run.
+        await retryLater(err, `observing the cluster failed: ${(err as Error).message}`, undefined, 'observe.failed');
+        continue;
+      }
+      passes++;
+      previous = snapshot;
+      const gate = gateFor(snapshot);
+      // An early wake-up must not shorten the gate's stability window: consecutive passes are spaced
+      // (almost) a poll interval apart, whatever woke the loop.
+      const at = snapshot.at.getTime();
+      if (!gate.ok) streak = 0;
+      else if (streak === 0 || at - lastPassAt >= ctx.options.pollIntervalMs * PASS_SPACING) {
+        streak++;
+        lastPassAt = at;
+      }
+      const decision = plan({
+        snapshot,
+        desired: ctx.desired,
+        runId: ctx.runId,
+        gateStreak: streak,
+        gatePasses: ctx.options.gatePasses,
+        machineTimeoutMs: ctx.options.machineTimeoutMs,
+        maxSurge: ctx.options.maxSurge,
+      });
+      switch (decision.kind) {
+        case 'done':
+          return { steps, swaps, passes };
+        case 'blocked':
+          throw new KubeswapError(steps > 0 ? 'needs-person' : 'blocked', decision.code, decision.reason, {
+            hint: decision.hint,
+          });
+        case 'wait': {
+          const key = `${decision.code}:${decision.reason}`;
+          if (key !== lastWait) emit('wait', decision.reason, decision.machine, { reason: decision.code });
+          lastWait = key;
+          // Fixed rate: the next observation starts a poll interval after this one started, so the time
+          // an observation takes is not added to every wait (and gate passes stay an interval apart).
+          const due = snapshot.at.getTime() + ctx.options.pollIntervalMs - ports.clock.now().getTime();
+          await wakeup.sleep(ports.clock, Math.max(0, due), hooks.signal).catch((err) => {
+            if (hooks.signal?.aborted) throw interrupted();
+            throw err;
+          });
+          continue;
+        }
+        case 'step': {
+          lastWait = '';
+          if (gate.ok && startsSwap(decision.step)) {
+            emit('gate.passed', `health gate passed ${streak} consecutive times`, decision.machine);
+          }
+          emit('plan.step', describeStep(decision.step), decision.machine, {
+            step: decision.step.kind,
+            reason: decision.reason,
+          });
+          try {
+            await act(decision.step, ports, ctx, decision.machine);
+          } catch (err) {
+            // etcd refuses membership changes for 5 s after the last one ("unhealthy cluster"), and
+            // a member may be briefly unreachable while another restarts: observe again and re-plan.
+            const what = `${describeStep(decision.step)}: ${(err as Error).message}`;
+            await retryLater(err, what, decision.machine, (err as KubeswapError).code);
+            continue;
+          }
+          transientRetries = 0;
+          steps++;
+          if (startsSwap(decision.step)) swapStarted.set(decision.machine, ports.clock.now().getTime());
+          if (finishesSwap(decision.step)) {
+            swaps++;
+            const started = swapStarted.get(decision.machine);
+            const durationMs = started === undefined ? undefined : ports.clock.now().getTime() - started;
+            emit(
+              'swap.finished',
+              `replaced ${decision.machine}${durationMs === undefined ? ' (resumed)' : ` in ${formatDuration(durationMs)}`}`,
+              decision.machine,
+              {
+                durationMs,
+              },
+            );
+          }
+          // A step changes the world: the gate must hold anew on what it left behind.
+          if (decision.step.kind === 'create-replacement') streak = 0;
+          await hooks.afterStep?.(decision);
+        }
+      }
+    }
+  }
+}
+
+/** A pass observed a little before a full interval (timer jitter) still counts. */
+const PASS_SPACING = 0.9;
+
+/** About a minute at the default poll interval: longer than etcd's 5 s reconfiguration guard. */
+const MAX_TRANSIENT_RETRIES = 60;
+const TRANSIENT = new Set([
+  'etcd.cluster-unhealthy',
+  'etcd.not-enough-started',
+  'etcd.leader-unknown',
+  'etcd.not-leader',
+]);
+
+function isTransient(err: unknown): boolean {
+  return err instanceof KubeswapError && TRANSIENT.has(err.code);
+}
+
+export function interrupted(): KubeswapError {
+  return new KubeswapError('interrupted', 'run.interrupted', 'interrupted', {
+    hint: 're-run the same command to resume',
+  });
+}

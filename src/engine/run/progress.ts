@@ -1,0 +1,73 @@
+// The progress record: a ConfigMap next to the cluster (KCP keeps in-flight state on the objects it
+// manages). A hint for reporting and for resuming with the same run id; the truth is always
+// re-derived from live state.
+import { randomBytes } from 'node:crypto';
+import { KUBEADM_NAMESPACE } from '../../domain/kubeadm/cluster-config.ts';
+import type { ConfigMapView, KubePort } from '../../ports/kube.ts';
+
+export const PROGRESS_CONFIGMAP = 'kubeswap-progress';
+
+export interface ProgressRecord {
+  runId: string;
+  version: string;
+  imageId: string;
+  /** `running` until the run finished; a failed or interrupted run stays `running` so a re-run resumes it. */
+  state: 'running' | 'finished';
+  startedAt: string;
+  updatedAt: string;
+  /** Last step or outcome, human readable. */
+  last: string;
+  /** Node name -> phase of each machine this run touched. */
+  machines: Record<string, string>;
+}
+
+export async function readProgress(kube: KubePort): Promise<ProgressRecord | undefined> {
+  const cm = await kube.getConfigMap(KUBEADM_NAMESPACE, PROGRESS_CONFIGMAP);
+  const raw = cm?.data['progress'];
+  if (!raw) return undefined;
+  try {
+    return JSON.parse(raw) as ProgressRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+export function newRunId(now: Date): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').slice(0, 15).toLowerCase();
+  return `${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * Writes the record, retrying on conflicts (another writer is only ever this run's earlier self).
+ * `last`, the object this run wrote before, saves the read: it is replaced directly, and re-read only
+ * on a conflict. Returns what was written, for the next call.
+ */
+export async function writeProgress(
+  kube: KubePort,
+  record: ProgressRecord,
+  last?: ConfigMapView,
+): Promise<ConfigMapView | undefined> {
+  const data = { progress: JSON.stringify(record, null, 2) };
+  let cm = last;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    cm ??= await kube.getConfigMap(KUBEADM_NAMESPACE, PROGRESS_CONFIGMAP);
+    if (!cm) {
+      const created = await kube.createConfigMap({
+        namespace: KUBEADM_NAMESPACE,
+        name: PROGRESS_CONFIGMAP,
+        data,
+        labels: { 'app.kubernetes.io/managed-by': 'kubeswap' },
+        annotations: {},
+      });
+      if (created === 'created') return undefined;
+      continue;
+    }
+    try {
+      return await kube.replaceConfigMap({ ...cm, data });
+    } catch (err) {
+      if ((err as Error).name !== 'ConflictError') throw err;
+      cm = undefined;
+    }
+  }
+  throw new Error('could not write the progress record after 5 conflicts');
+}

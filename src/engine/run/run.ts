@@ -1,0 +1,274 @@
+// `apply` and `plan` as commented checklists over the pieces: preflight, lock, progress record,
+// etcd snapshot, cluster preparation, then the converge loop.
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { formatDuration } from '../../domain/clock.ts';
+import { invalid, KubeswapError } from '../../domain/errors.ts';
+import type { EventCode } from '../../domain/events.ts';
+import { KUBEADM_NAMESPACE } from '../../domain/kubeadm/cluster-config.ts';
+import type { Desired } from '../../domain/model.ts';
+import { preflight, type UpgradeRequest } from '../checks/preflight.ts';
+import { asPreflightError } from '../checks/preflight-errors.ts';
+import { observe, readClusterConfig } from '../observe/observe.ts';
+import { controlPlaneMachines, unlinkedMembers } from '../observe/snapshot.ts';
+import type { GateResult } from '../plan/gate.ts';
+import { findSwaps, gateFor, plan } from '../plan/planner.ts';
+import { type Candidate, orderCandidates } from '../plan/selection.ts';
+import type { Decision } from '../plan/steps.ts';
+import type { EngineOptions, Ports, RenderRequest } from '../ports.ts';
+import { prepareCluster } from '../prepare/prepare.ts';
+import { prepareRenderMode, type RenderMode } from '../prepare/render-mode.ts';
+import { converge } from './converge.ts';
+import { acquireLock, releaseLock, renewLock } from './lock.ts';
+import { newRunId, type ProgressRecord, readProgress, writeProgress } from './progress.ts';
+
+export const LOCK_NAME = 'kubeswap-lock';
+
+export interface PlanReport {
+  from: string;
+  desired: Desired;
+  runId: string;
+  candidates: Candidate[];
+  upToDate: string[];
+  orphans: string[];
+  gate: GateResult;
+  next: Decision;
+  /** Replacement (or remove-first swap) in flight from an earlier, interrupted run. */
+  inFlight?: string;
+}
+
+export interface RunOutcome {
+  result: 'done' | 'nothing-to-do' | 'dry-run';
+  runId: string;
+  swaps: number;
+  snapshotFile?: string;
+  durationMs: number;
+  report: PlanReport;
+}
+
+/** Observe and validate; no change to anything. Throws `invalid` with every problem found. */
+export async function inspect(ports: Ports, request: UpgradeRequest): Promise<PlanReport> {
+  const cluster = await readClusterConfig(ports);
+  const nodes = await ports.kube.listNodes();
+  const checked = await preflight(ports, cluster, nodes, request);
+  if (checked.problems.length > 0 || !checked.desired) throw invalid(checked.problems);
+  const progress = await readProgress(ports.kube);
+  const runId = resumableRun(progress, checked.desired)?.runId ?? 'planned';
+  const withTargets = (await ports.provider.apiTargets()) !== undefined;
+  const snapshot = await observe(ports, { withTargets });
+  const gate = gateFor(snapshot);
+  const cps = controlPlaneMachines(snapshot);
+  const candidates = orderCandidates(cps, checked.desired, runId);
+  const next = plan({
+    snapshot,
+    desired: checked.desired,
+    runId,
+    gateStreak: gate.ok ? Number.MAX_SAFE_INTEGER : 0,
+    gatePasses: 1,
+    machineTimeoutMs: Number.MAX_SAFE_INTEGER,
+    maxSurge: request.maxSurge ?? 1,
+  });
+  return {
+    from: checked.from,
+    desired: checked.desired,
+    runId,
+    candidates,
+    upToDate: cps.filter((cp) => !candidates.some((c) => c.cp.name === cp.name)).map((cp) => cp.name),
+    orphans: unlinkedMembers(snapshot).map(
+      (m) => `etcd member ${m.name || '(unstarted)'} ${BigInt(m.id).toString(16)}`,
+    ),
+    gate,
+    next,
+    inFlight:
+      findSwaps(snapshot).live[0]?.replacement.id ??
+      (snapshot.retiring ? `${snapshot.retiring.node} is being removed before its replacement` : undefined),
+  };
+}
+
+async function prepareBootstrap(
+  ports: Ports,
+  runId: string,
+  version: string,
+  request: RenderRequest,
+): Promise<RenderMode> {
+  const mode = await prepareRenderMode(ports.kube, {
+    runId,
+    targetVersion: version,
+    now: ports.clock.now(),
+    ttlSeconds: request.tokenTtlSeconds,
+    certificateKey: request.certificateKey,
+    pkiDir: request.pkiDir,
+    caCertPem: request.caCertPem,
+    secretBytes: request.secretBytes,
+  });
+  const s = mode.summary;
+  ports.emit({
+    code: 'bootstrap.prepared',
+    at: ports.clock.now().toISOString(),
+    level: 'info',
+    message: `join token ${s.tokenId} (${s.tokenReused ? 'reused' : 'new'}, expires ${s.tokenExpires}), CA pin ${s.caCertHash}, certificates: ${s.certificates}`,
+    data: { ...s },
+  });
+  return mode;
+}
+
+function resumableRun(progress: ProgressRecord | undefined, desired: Desired): ProgressRecord | undefined {
+  if (progress?.state !== 'running') return undefined;
+  return progress.version === desired.version && progress.imageId === desired.imageId ? progress : undefined;
+}
+
+export async function apply(
+  ports: Ports,
+  request: UpgradeRequest,
+  options: EngineOptions,
+  signal?: AbortSignal,
+): Promise<RunOutcome> {
+  const started = ports.clock.now().getTime();
+  const emit = (code: EventCode, message: string, data?: Record<string, unknown>) =>
+    ports.emit({ code, at: ports.clock.now().toISOString(), level: 'info', message, data });
+  const elapsed = () => ports.clock.now().getTime() - started;
+
+  // 1. Validate everything before touching anything.
+  const report = await inspect(ports, { ...request, maxSurge: options.maxSurge }).catch((err: unknown) => {
+    throw asPreflightError(err);
+  });
+  emit('preflight.passed', `upgrade ${report.from} -> ${report.desired.version} with image ${report.desired.imageId}`);
+  const versionBehind = report.from !== report.desired.version;
+  if (report.next.kind === 'done' && !versionBehind) {
+    emit('run.nothing-to-do', 'every control-plane machine already matches the target');
+    return { result: 'nothing-to-do', runId: report.runId, swaps: 0, durationMs: elapsed(), report };
+  }
+  if (report.next.kind === 'blocked') {
+    throw new KubeswapError('blocked', report.next.code, report.next.reason, { hint: report.next.hint });
+  }
+  if (options.dryRun) {
+    for (const c of report.candidates)
+      emit('dry-run.step', `would replace ${c.cp.name}: ${c.reasons.map((r) => r.message).join('; ')}`);
+    return { result: 'dry-run', runId: report.runId, swaps: 0, durationMs: elapsed(), report };
+  }
+
+  // 2. One run at a time: a Lease in kube-system, renewed while we run.
+  const progress = await readProgress(ports.kube);
+  if (progress?.state === 'running' && !resumableRun(progress, report.desired)) {
+    throw new KubeswapError(
+      'blocked',
+      'run.other-target-in-progress',
+      `an unfinished run ${progress.runId} targets ${progress.version} / ${progress.imageId}`,
+      {
+        hint: `re-run with --to ${progress.version} to finish it first`,
+      },
+    );
+  }
+  const runId = resumableRun(progress, report.desired)?.runId ?? newRunId(ports.clock.now());
+  const holder = `${runId}@${hostname()}#${process.pid}`;
+  const lock = { namespace: KUBEADM_NAMESPACE, name: LOCK_NAME, holder, ttlSeconds: options.lockTtlSeconds };
+  const acquired = await acquireLock(ports.kube, { ...lock, now: ports.clock.now() });
+  if (!acquired.acquired) {
+    throw new KubeswapError(
+      'blocked',
+      'lock.held',
+      `another kubeswap run holds the lock (${acquired.holder}) until ${acquired.expiresAt?.toISOString() ?? 'it is released'}`,
+      {
+        hint: 'wait for it to finish; if it died on another machine, `kubeswap unlock` breaks the lock',
+      },
+    );
+  }
+  emit('lock.acquired', `lock acquired by ${holder}`);
+  const renewal = setInterval(
+    () => void renewLock(ports.kube, { ...lock, now: ports.clock.now() }).catch(() => undefined),
+    (options.lockTtlSeconds * 1000) / 3,
+  );
+  renewal.unref();
+
+  const record: ProgressRecord = {
+    runId,
+    version: report.desired.version,
+    imageId: report.desired.imageId,
+    state: 'running',
+    startedAt: progress?.runId === runId ? progress.startedAt : ports.clock.now().toISOString(),
+    updatedAt: ports.clock.now().toISOString(),
+    last: 'started',
+    machines: progress?.runId === runId ? progress.machines : {},
+  };
+  let render: RenderMode | undefined;
+  let keepBootstrap = false;
+  let recorded = false;
+  try {
+    emit(
+      progress?.runId === runId ? 'run.resumed' : 'run.started',
+      `run ${runId}: ${report.candidates.length} machine(s) to replace`,
+      {
+        runId,
+        machines: report.candidates.map((c) => c.cp.name),
+      },
+    );
+
+    // 3. Render mode: a short-lived join token (and certificates) for this run's replacements. Its
+    // checks (PKI matches the pinned CA, certificate key present) refuse before anything else changes.
+    render = options.render ? await prepareBootstrap(ports, runId, report.desired.version, options.render) : undefined;
+    const userDataFor = render ? async () => render!.userDataFor() : undefined;
+    let written = await writeProgress(ports.kube, record);
+    recorded = true;
+
+    // 4. A copy of etcd before any change, kept locally.
+    const file = path.join(options.snapshotDir, `kubeswap-etcd-${runId}-${Date.now()}.db`);
+    const snap = await ports.etcd.snapshot(file);
+    emit('etcd.snapshot-saved', `etcd snapshot saved to ${snap.file} (${snap.bytes} bytes)`, {
+      file: snap.file,
+      bytes: snap.bytes,
+    });
+
+    // 5. kubeadm-config version and endpoints, kubelet config and RBAC for the target.
+    await prepareCluster(ports, report.from, report.desired.version);
+
+    // 6. Replace machines one at a time until the plan says done.
+    const result = await converge(
+      ports,
+      { runId, desired: report.desired, options, userDataFor },
+      {
+        signal,
+        afterStep: async (d) => {
+          record.machines[d.machine] = d.step.kind;
+          record.last = `${d.step.kind} ${d.machine}`;
+          record.updatedAt = ports.clock.now().toISOString();
+          written = await writeProgress(ports.kube, record, written);
+        },
+      },
+    );
+    await writeProgress(ports.kube, {
+      ...record,
+      state: 'finished',
+      last: 'finished',
+      updatedAt: ports.clock.now().toISOString(),
+    });
+    emit('run.finished', `replaced ${result.swaps} machine(s) in ${formatDuration(elapsed())}`, {
+      swaps: result.swaps,
+      durationMs: elapsed(),
+    });
+    return { result: 'done', runId, swaps: result.swaps, snapshotFile: snap.file, durationMs: elapsed(), report };
+  } catch (err) {
+    const failure = err instanceof KubeswapError ? err.failure : 'internal';
+    // An interrupted or rolled-back run keeps `running` so a re-run resumes with the same run id.
+    if (recorded && failure !== 'interrupted' && failure !== 'rolled-back') {
+      await writeProgress(ports.kube, {
+        ...record,
+        state: 'running',
+        last: `failed: ${(err as Error).message}`.slice(0, 500),
+      }).catch(() => undefined);
+    }
+    keepBootstrap = failure === 'interrupted';
+    throw err;
+  } finally {
+    // An interrupted run keeps its token so the resumed run reuses it; every other end deletes it.
+    if (render && !keepBootstrap) {
+      await render.cleanup().then(
+        () => emit('bootstrap.cleaned', 'join token and uploaded certificates deleted'),
+        (err: unknown) =>
+          emit('bootstrap.cleaned', `cleanup failed: ${(err as Error).message}; the token expires on its own`),
+      );
+    }
+    clearInterval(renewal);
+    await releaseLock(ports.kube, { ...lock, now: ports.clock.now() }).catch(() => undefined);
+    emit('lock.released', 'lock released');
+  }
+}

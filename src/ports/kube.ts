@@ -1,0 +1,159 @@
+// The narrow port over the Kubernetes API the engine uses, speaking our types. Implemented over
+// @kubernetes/client-node 2.x in src/adapters/kube/client.ts (request timeouts, ApiException decoding, paging).
+import type { NodeView } from '../domain/model.ts';
+
+export interface ConfigMapView {
+  namespace: string;
+  name: string;
+  data: Record<string, string>;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  resourceVersion: string;
+}
+
+export interface SecretView {
+  namespace: string;
+  name: string;
+  type: string;
+  /** Decoded values. Never log them. */
+  data: Record<string, string>;
+  labels: Record<string, string>;
+  resourceVersion: string;
+}
+
+export interface PodOnNode {
+  namespace: string;
+  name: string;
+  uid: string;
+  /** Owned by a DaemonSet: drain skips it (kubectl drain --ignore-daemonsets). */
+  daemonSet: boolean;
+  /** Mirror of a static pod (annotation kubernetes.io/config.mirror): goes away with the machine. */
+  mirror: boolean;
+  phase: string;
+  labels: Record<string, string>;
+}
+
+export interface DisruptionBudgetView {
+  namespace: string;
+  name: string;
+  disruptionsAllowed: number;
+  currentHealthy: number;
+  desiredHealthy: number;
+  matchLabels: Record<string, string>;
+  /** Set-based part of the selector, ANDed with matchLabels. */
+  matchExpressions?: LabelRequirement[];
+  /** The budget has no selector at all: it selects no pod (an empty selector selects every pod in policy/v1). */
+  selectsNone?: boolean;
+}
+
+export interface LabelRequirement {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  values?: string[];
+}
+
+export type EvictionResult = 'evicted' | 'gone' | 'blocked';
+
+export interface LeaseView {
+  namespace: string;
+  name: string;
+  holderIdentity?: string;
+  leaseDurationSeconds?: number;
+  acquireTime?: Date;
+  renewTime?: Date;
+  /** Number of holder changes; carried through replace so it is not reset. */
+  leaseTransitions?: number;
+  resourceVersion: string;
+}
+
+/** Namespaced or cluster-scoped RBAC object, created only when missing, never overwritten. */
+export type RbacObject =
+  | { kind: 'Role'; namespace: string; name: string; rules: RbacRule[] }
+  | { kind: 'RoleBinding'; namespace: string; name: string; roleRef: RoleRef; subjects: RbacSubject[] }
+  | { kind: 'ClusterRole'; name: string; rules: RbacRule[] }
+  | { kind: 'ClusterRoleBinding'; name: string; roleRef: RoleRef; subjects: RbacSubject[] };
+export interface RbacRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+  resourceNames?: string[];
+}
+export interface RoleRef {
+  kind: 'Role' | 'ClusterRole';
+  name: string;
+}
+export interface RbacSubject {
+  kind: 'Group' | 'User' | 'ServiceAccount';
+  name: string;
+  namespace?: string;
+}
+
+export interface NodeEvent {
+  node: string;
+  reason: string;
+  message: string;
+  type: 'Normal' | 'Warning';
+  /** What kubeswap did or failed to do (Event `action`, e.g. `Drain`); defaults to `reason`. */
+  action?: string;
+}
+
+/** Thrown by replace*() when the object changed since it was read (HTTP 409): re-read and retry. */
+export class ConflictError extends Error {
+  override name = 'ConflictError';
+}
+
+export interface KubePort {
+  /** gitVersion of the apiserver answering (e.g. through the load balancer). */
+  serverVersion(): Promise<string>;
+  /** Client URLs from the etcd mirror pods' kubeadm.kubernetes.io/etcd.advertise-client-urls annotation. */
+  etcdClientUrls(): Promise<string[]>;
+  /** Every Node, with the control-plane static pods (kube-system mirror pods) attached to control-plane nodes. */
+  listNodes(): Promise<NodeView[]>;
+  deleteNode(name: string): Promise<'deleted' | 'gone'>;
+  /** Merge-patch annotations; null removes a key. */
+  annotateNode(name: string, annotations: Record<string, string | null>): Promise<void>;
+  setUnschedulable(name: string, unschedulable: boolean): Promise<void>;
+  recordNodeEvent(event: NodeEvent): Promise<void>;
+
+  podsOnNode(node: string): Promise<PodOnNode[]>;
+  evictPod(namespace: string, name: string): Promise<EvictionResult>;
+  /** True while a pod with that name and uid exists (a recreated pod has another uid). */
+  podExists(namespace: string, name: string, uid: string): Promise<boolean>;
+  listDisruptionBudgets(namespace?: string): Promise<DisruptionBudgetView[]>;
+
+  getConfigMap(namespace: string, name: string): Promise<ConfigMapView | undefined>;
+  createConfigMap(cm: Omit<ConfigMapView, 'resourceVersion'>): Promise<'created' | 'exists'>;
+  /** Optimistic replace guarded by resourceVersion; throws ConflictError on 409. */
+  replaceConfigMap(cm: ConfigMapView): Promise<ConfigMapView>;
+  deleteConfigMap(namespace: string, name: string): Promise<'deleted' | 'gone'>;
+
+  getSecret(namespace: string, name: string): Promise<SecretView | undefined>;
+  listSecrets(namespace: string, options: { labelSelector?: string; type?: string }): Promise<SecretView[]>;
+  createSecret(secret: Omit<SecretView, 'resourceVersion'>): Promise<'created' | 'exists'>;
+  deleteSecret(namespace: string, name: string): Promise<'deleted' | 'gone'>;
+
+  /** Creates each RBAC object that does not exist yet; returns `Kind/name` of those it created. */
+  ensureRbac(objects: RbacObject[]): Promise<string[]>;
+  rbacExists(object: Pick<RbacObject, 'kind' | 'name'> & { namespace?: string }): Promise<boolean>;
+
+  getLease(namespace: string, name: string): Promise<LeaseView | undefined>;
+  /** Create; 'exists' when someone else created it first. */
+  createLease(lease: Omit<LeaseView, 'resourceVersion'>): Promise<'created' | 'exists'>;
+  /** Optimistic replace; throws ConflictError on 409. */
+  replaceLease(lease: LeaseView): Promise<LeaseView>;
+  deleteLease(namespace: string, name: string): Promise<'deleted' | 'gone'>;
+
+  /**
+   * Calls `onChange` soon after a Node's or kube-system pod's readiness, cordon or role changes; returns a
+   * stop function. A hint for waking the loop early, never the truth. Optional: without it the loop polls.
+   */
+  watchChanges?(onChange: () => void): () => void;
+
+  /**
+   * Drops kept-alive connections: the next request opens a new one. Called after an API server left the
+   * load balancer, whose existing connections would otherwise stay pinned to it until it dies.
+   */
+  reconnect?(): void;
+
+  close(): void;
+}

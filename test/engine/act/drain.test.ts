@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { drainNode } from '../../../src/engine/act/drain.ts';
+import { FakeKube, type FakePod, fakeClock } from '../../adapters/kube/fake-kube.ts';
+
+function pod(name: string, over: Partial<FakePod> = {}): FakePod {
+  return {
+    namespace: 'apps',
+    name,
+    uid: `uid-${name}`,
+    node: 'cp-1',
+    daemonSet: false,
+    mirror: false,
+    phase: 'Running',
+    labels: { app: name },
+    ...over,
+  };
+}
+
+describe('drainNode', () => {
+  it('cordons, evicts all but DaemonSet and mirror pods, and waits until they are gone', async () => {
+    const kube = new FakeKube();
+    kube.pods = [
+      pod('web', { terminationPasses: 2 }),
+      pod('proxy', { daemonSet: true }),
+      pod('etcd-cp-1', { namespace: 'kube-system', mirror: true }),
+      pod('elsewhere', { node: 'cp-2' }),
+    ];
+    const clock = fakeClock();
+    const result = await drainNode(kube.port(), 'cp-1', { timeoutMs: 60_000, pollMs: 1000, clock });
+    assert.deepEqual(result, { ok: true });
+    assert.deepEqual(kube.calls, ['cordon cp-1=true', 'evict apps/web']);
+    assert.ok(kube.unschedulable.has('cp-1'));
+    assert.equal(clock.slept.length, 3, 'listed for 2 more passes, gone on the 3rd poll');
+    assert.deepEqual(clock.slept, [100, 200, 400], 'terminating pods are checked soon, then less often');
+  });
+
+  it('retries an eviction the API server refused with 429 until a budget allows it', async () => {
+    const kube = new FakeKube();
+    kube.pods = [pod('db', { evictions: ['blocked', 'blocked', 'evicted'] })];
+    const clock = fakeClock();
+    const result = await drainNode(kube.port(), 'cp-1', { timeoutMs: 60_000, pollMs: 5000, clock });
+    assert.deepEqual(result, { ok: true });
+    assert.deepEqual(
+      kube.calls.filter((c) => c.startsWith('evict')),
+      ['evict apps/db', 'evict apps/db', 'evict apps/db'],
+    );
+    // Refused evictions are retried at the full pause; the evicted pod's termination is checked sooner.
+    assert.deepEqual(clock.slept, [5000, 5000, 400]);
+  });
+
+  it('on timeout names the budgets selecting each refused pod and the pods still terminating', async () => {
+    const kube = new FakeKube();
+    kube.pods = [
+      pod('db', { evictions: ['blocked'] }),
+      pod('slow', { terminationPasses: 1000 }),
+      pod('free', { evictions: ['blocked'], labels: {} }),
+    ];
+    kube.budgets = [
+      {
+        namespace: 'apps',
+        name: 'db-pdb',
+        disruptionsAllowed: 0,
+        currentHealthy: 1,
+        desiredHealthy: 1,
+        matchLabels: { app: 'db' },
+      },
+      {
+        namespace: 'other',
+        name: 'db-pdb',
+        disruptionsAllowed: 0,
+        currentHealthy: 1,
+        desiredHealthy: 1,
+        matchLabels: { app: 'db' },
+      },
+    ];
+    const result = await drainNode(kube.port(), 'cp-1', { timeoutMs: 20_000, pollMs: 5000, clock: fakeClock() });
+    assert.deepEqual(result, {
+      ok: false,
+      blocking: [
+        { pod: 'apps/db', pdbs: ['apps/db-pdb'], waitingFor: 'eviction' },
+        { pod: 'apps/free', pdbs: [], waitingFor: 'eviction' },
+        { pod: 'apps/slow', pdbs: [], waitingFor: 'termination' },
+      ],
+    });
+  });
+
+  it('evicts a pod that appears on the node after the first pass', async () => {
+    const kube = new FakeKube();
+    kube.pods = [pod('first', { terminationPasses: 1 })];
+    const port = kube.port();
+    const clock = fakeClock();
+    const sleep = clock.sleep;
+    clock.sleep = async (ms, signal) => {
+      if (!kube.pods.some((p) => p.name === 'late')) kube.pods.push(pod('late'));
+      return sleep(ms, signal);
+    };
+    assert.deepEqual(await drainNode(port, 'cp-1', { timeoutMs: 60_000, pollMs: 1000, clock }), { ok: true });
+    assert.ok(kube.calls.includes('evict apps/late'));
+  });
+
+  it('stops with the abort reason when the run is interrupted', async () => {
+    const kube = new FakeKube();
+    kube.pods = [pod('db', { evictions: ['blocked'] })];
+    const controller = new AbortController();
+    const clock = fakeClock();
+    const sleep = clock.sleep;
+    clock.sleep = async (ms, signal) => {
+      controller.abort(new Error('interrupted'));
+      return sleep(ms, signal);
+    };
+    await assert.rejects(
+      drainNode(kube.port(), 'cp-1', { timeoutMs: 60_000, pollMs: 1000, clock, signal: controller.signal }),
+      /interrupted/,
+    );
+  });
+});
