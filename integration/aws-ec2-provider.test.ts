@@ -23,7 +23,7 @@ import {
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { type AwsEc2Provider, createAwsEc2Provider } from '../providers/aws-ec2/index.ts';
-import type { Machine } from '../src/domain/model.ts';
+import type { Ec2Machine } from '../providers/aws-ec2/instances.ts';
 import type { ReplacementRequest } from '../src/ports/machines.ts';
 
 const region = 'us-east-1';
@@ -69,7 +69,7 @@ describe('aws-ec2 provider against moto', function () {
   let imageTo: string;
   const subnets: Record<'a1' | 'a2' | 'b1', string> = { a1: '', a2: '', b1: '' };
   let old: Instance[] = [];
-  let oldMachines: Machine[] = [];
+  let oldMachines: Ec2Machine[] = [];
 
   before(async () => {
     moto = await startMoto();
@@ -164,13 +164,14 @@ describe('aws-ec2 provider against moto', function () {
 
   const providerIds = () => old.map((i) => `aws:///${i.Placement!.AvailabilityZone}/${i.InstanceId}`);
   const request = (overrides: Partial<ReplacementRequest> = {}): ReplacementRequest => ({
+    pool: 'control-plane',
     replaces: oldMachines[0]!,
     runId: 'run-itest',
     token: `run-itest-${oldMachines[0]!.id}-1`,
     desired: {
       version: 'v1.37.0',
       imageId: imageTo,
-      launchTemplate: { id: launchTemplateId, version: '2' },
+      template: { id: launchTemplateId, version: '2' },
       force: false,
     },
     ...overrides,
@@ -182,7 +183,7 @@ describe('aws-ec2 provider against moto', function () {
     assert.deepEqual(desired, {
       version: 'v1.37.0',
       imageId: imageTo,
-      launchTemplate: { id: launchTemplateId, version: '2' },
+      template: { id: launchTemplateId, version: '2' },
       force: false,
     });
   });
@@ -214,7 +215,7 @@ describe('aws-ec2 provider against moto', function () {
   });
 
   it('lists the machines linked by providerID with their zone, subnet, image and template version', async () => {
-    oldMachines = await provider.listMachines(providerIds());
+    oldMachines = await provider.listMachines('control-plane', providerIds());
     assert.deepEqual(oldMachines.map((m) => m.id).sort(), old.map((i) => i.InstanceId!).sort());
     const first = oldMachines.find((m) => m.id === old[0]!.InstanceId)!;
     assert.equal(first.providerId, providerIds()[0]);
@@ -223,6 +224,7 @@ describe('aws-ec2 provider against moto', function () {
     assert.equal(first.imageId, imageFrom);
     assert.deepEqual(first.launchTemplate, { id: launchTemplateId, version: '1' });
     assert.equal(first.state, 'running');
+    assert.equal(first.phase, 'running');
     oldMachines = [first, ...oldMachines.filter((m) => m !== first)];
   });
 
@@ -245,30 +247,32 @@ describe('aws-ec2 provider against moto', function () {
     assert.equal(tags['aws:ec2launchtemplate:version'], '2');
     assert.equal(instance.MetadataOptions?.HttpTokens, 'required');
 
-    const machines = await provider.listMachines(providerIds());
+    const machines = await provider.listMachines('control-plane', providerIds());
     assert.equal(machines.length, 4);
     assert.equal(machines.filter((m) => m.replaces === oldMachines[0]!.id).length, 1);
   });
 
   it('registers the replacement and deregisters the old machine from the API target group', async () => {
-    const replacement = (await provider.listMachines([])).find((m) => m.replaces === oldMachines[0]!.id)!;
-    await provider.registerApiTarget(replacement.id);
-    await provider.deregisterApiTarget(oldMachines[0]!.providerId, 10_000);
+    const replacement = (await provider.listMachines('control-plane', [])).find(
+      (m) => m.replaces === oldMachines[0]!.id,
+    )!;
+    await provider.loadBalancer!.register(replacement.id);
+    await provider.loadBalancer!.deregister(oldMachines[0]!.providerId, 10_000);
     // Again: already deregistered is done.
-    await provider.deregisterApiTarget(oldMachines[0]!.id, 10_000);
-    const targets = (await provider.apiTargets()) ?? [];
+    await provider.loadBalancer!.deregister(oldMachines[0]!.id, 10_000);
+    const targets = await provider.loadBalancer!.targets();
     assert.deepEqual(
       targets.map((t) => t.machineId).sort(),
       [replacement.id, oldMachines[1]!.id, oldMachines[2]!.id].sort(),
     );
-    assert.ok(targets.every((t) => t.state === 'healthy'));
+    assert.ok(targets.every((t) => t.state === 'serving'));
   });
 
   it('terminates the old machine and waits, and terminating it again is a no-op', async () => {
     await provider.terminate(oldMachines[0]!.id, 10_000);
     await provider.terminate(oldMachines[0]!.providerId, 10_000);
     // listMachines also returns this cluster's tagged replacements: pick the old machine by id.
-    const machine = (await provider.listMachines([oldMachines[0]!.providerId])).find(
+    const machine = (await provider.listMachines('control-plane', [oldMachines[0]!.providerId])).find(
       (m) => m.id === oldMachines[0]!.id,
     );
     assert.equal(machine?.state, 'terminated');

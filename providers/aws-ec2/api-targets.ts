@@ -2,6 +2,7 @@
 // old apiserver is out of the load balancer before its etcd member and VM go away.
 import type { TargetHealthStateEnum } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { ApiTarget, ApiTargetState } from '../../src/domain/model.ts';
+import type { LoadBalancerMembership } from '../../src/ports/machines.ts';
 import type { Elbv2Port } from './elbv2-port.ts';
 import { awsErrorName, ProviderError } from './errors.ts';
 import { instanceIdOf } from './instances.ts';
@@ -9,7 +10,7 @@ import { pollUntil } from './poll.ts';
 
 const DEREGISTRATION_DELAY = 'deregistration_delay.timeout_seconds';
 
-export class ApiTargetGroup {
+export class ApiTargetGroup implements LoadBalancerMembership {
   private delayEnsured = false;
 
   constructor(
@@ -19,11 +20,11 @@ export class ApiTargetGroup {
     private readonly deregistrationDelaySeconds?: number,
   ) {}
 
-  async list(): Promise<ApiTarget[]> {
+  async targets(): Promise<ApiTarget[]> {
     const health = await this.elb.describeTargetHealth(this.targetGroupArn);
     return health
       .filter((h) => h.Target?.Id)
-      .map((h) => ({ machineId: h.Target!.Id!, state: toState(h.TargetHealth?.State) }));
+      .map((h) => ({ machineId: h.Target!.Id!, state: GENERIC[toState(h.TargetHealth?.State)] }));
   }
 
   async register(machineId: string): Promise<void> {
@@ -53,7 +54,7 @@ export class ApiTargetGroup {
     }
   }
 
-  private async state(instanceId: string): Promise<ApiTargetState> {
+  private async state(instanceId: string): Promise<ElbTargetState> {
     try {
       const [health] = await this.elb.describeTargetHealth(this.targetGroupArn, [instanceId]);
       return health ? toState(health.TargetHealth?.State) : 'unused';
@@ -80,7 +81,20 @@ export class ApiTargetGroup {
   }
 }
 
-function toState(state: TargetHealthStateEnum | string | undefined): ApiTargetState {
+type ElbTargetState = 'initial' | 'healthy' | 'unhealthy' | 'draining' | 'unused' | 'unavailable';
+
+/** ELBv2's words for a target's state, in the contract's generic ones. */
+const GENERIC: Record<ElbTargetState, ApiTargetState> = {
+  initial: 'registering',
+  healthy: 'serving',
+  unhealthy: 'unhealthy',
+  draining: 'draining',
+  unused: 'absent',
+  // Health checks disabled: no verdict either way.
+  unavailable: 'unmonitored',
+};
+
+function toState(state: TargetHealthStateEnum | string | undefined): ElbTargetState {
   switch (state) {
     case 'initial':
     case 'healthy':

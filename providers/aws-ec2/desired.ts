@@ -26,7 +26,7 @@ export async function resolveDesired(
     desired: {
       version: wanted.version,
       imageId: image.imageId,
-      launchTemplate: { id: launchTemplate.id, version: launchTemplate.version },
+      template: { id: launchTemplate.id, version: launchTemplate.version },
       // The provider has no say in forcing; the engine sets it from --force.
       force: false,
     },

@@ -2,13 +2,19 @@
 // template, linked to Nodes by providerID, behind an ELBv2 target group for the API endpoint.
 import { EC2Client, type ResponseLaunchTemplateData } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { type MachineProvider, PROVIDER_CONTRACT_VERSION } from '../../src/ports/machines.ts';
+import { CONTROL_PLANE_POOL } from '../../src/domain/model.ts';
+import {
+  type MachineProvider,
+  PROVIDER_CONTRACT_VERSION,
+  type ProviderModule,
+  type ReplacementRequest,
+} from '../../src/ports/machines.ts';
 import { ApiTargetGroup } from './api-targets.ts';
 import { resolveDesired } from './desired.ts';
 import { ec2Port } from './ec2-port.ts';
 import { elbv2Port } from './elbv2-port.ts';
 import { wrapAwsError } from './errors.ts';
-import { checkClusterTags, listMachines } from './instances.ts';
+import { checkClusterTags, drift, type Ec2Machine, instanceIdOf, listMachines } from './instances.ts';
 import { launchTemplateData, type ResolvedLaunchTemplate, resolveLaunchTemplate } from './launch-template.ts';
 import { type AwsEc2ProviderOptions, resolveOptions } from './options.ts';
 import { createReplacement } from './replacement.ts';
@@ -20,9 +26,14 @@ export { formatProviderId, instanceIdOf } from './instances.ts';
 export type { AwsEc2ProviderOptions } from './options.ts';
 
 export interface AwsEc2Provider extends MachineProvider {
+  listMachines(pool: string, providerIds: string[]): Promise<Ec2Machine[]>;
+  createReplacement(request: ReplacementRequest): Promise<Ec2Machine>;
   /** Closes the SDK clients' sockets. */
   destroy(): void;
 }
+
+/** `aws:///<az>/<instance-id>`: the AWS cloud provider's form; a bare id on a Node is not ours to claim. */
+const PROVIDER_ID_FORM = /^aws:\/\/\/[^/]*\/i-[0-9a-z]+$/;
 
 export function createAwsEc2Provider(input: AwsEc2ProviderOptions): AwsEc2Provider {
   const options = resolveOptions(input);
@@ -65,18 +76,25 @@ export function createAwsEc2Provider(input: AwsEc2ProviderOptions): AwsEc2Provid
   return {
     contractVersion: PROVIDER_CONTRACT_VERSION,
     name: 'aws-ec2',
+    // ClientToken: EC2 returns the same reservation for the same token for >= 24 h, terminated or not.
+    capabilities: { surge: true, ownsLoadBalancer: false, rendersBootstrap: false, idempotencyKey: 'client-token' },
 
     resolveDesired: (wanted) =>
       resolveDesired(ec2, options, wanted).catch(failing(`resolve image and launch template for ${wanted.version}`)),
 
     checkMachines: (machines) => checkClusterTags(machines, options.clusterName),
-    listMachines: (providerIds) =>
-      listMachines(ec2, options.clusterName, providerIds).catch(failing('list control-plane instances')),
+    // Control-plane instances only, until worker pools come.
+    listMachines: async (pool, providerIds) =>
+      pool === CONTROL_PLANE_POOL
+        ? listMachines(ec2, options.clusterName, providerIds).catch(failing('list control-plane instances'))
+        : [],
+    machineIdOf: (providerId) => (PROVIDER_ID_FORM.test(providerId) ? instanceIdOf(providerId) : undefined),
+    drift,
 
     async createReplacement(request) {
       try {
-        const launchTemplate: ResolvedLaunchTemplate = request.desired.launchTemplate
-          ? { ...request.desired.launchTemplate, name: request.desired.launchTemplate.id }
+        const launchTemplate: ResolvedLaunchTemplate = request.desired.template
+          ? { ...request.desired.template, name: request.desired.template.id }
           : await resolveLaunchTemplate(ec2, options.launchTemplate, options.launchTemplateVersion);
         const data = await dataOf(launchTemplate);
         return await createReplacement(
@@ -91,15 +109,12 @@ export function createAwsEc2Provider(input: AwsEc2ProviderOptions): AwsEc2Provid
     terminate: (machineId, timeoutMs) =>
       terminate(ec2, machineId, timeoutMs, options.pollIntervalMs).catch(failing(`terminate ${machineId}`)),
 
-    // undefined, not []: no load balancer is different from one with no members.
-    apiTargets: async () => (targetGroup ? targetGroup.list().catch(failing('list API targets')) : undefined),
-
-    registerApiTarget: async (machineId) => {
-      await targetGroup?.register(machineId).catch(failing(`register ${machineId} as an API target`));
-    },
-
-    deregisterApiTarget: async (machineId, timeoutMs) => {
-      await targetGroup?.deregister(machineId, timeoutMs).catch(failing(`deregister API target ${machineId}`));
+    // undefined without a target group: no load balancer is different from one with no members.
+    loadBalancer: targetGroup && {
+      targets: () => targetGroup.targets().catch(failing('list API targets')),
+      register: (machineId) => targetGroup.register(machineId).catch(failing(`register ${machineId} as an API target`)),
+      deregister: (machineId, timeoutMs) =>
+        targetGroup.deregister(machineId, timeoutMs).catch(failing(`deregister API target ${machineId}`)),
     },
 
     destroy() {
@@ -108,3 +123,23 @@ export function createAwsEc2Provider(input: AwsEc2ProviderOptions): AwsEc2Provid
     },
   };
 }
+
+/** The registry's entry (providers/index.ts): the `provider:` section of the configuration -> a provider. */
+export const provider: ProviderModule = {
+  contractVersion: PROVIDER_CONTRACT_VERSION,
+  name: 'aws-ec2',
+  create({ settings, pollIntervalMs, env }) {
+    const str = (key: string) => (typeof settings[key] === 'string' ? (settings[key] as string) : undefined);
+    return createAwsEc2Provider({
+      region: str('region') ?? env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'] ?? '',
+      endpoint: str('endpoint'),
+      launchTemplate: str('launchTemplate') ?? '',
+      launchTemplateVersion: str('launchTemplateVersion'),
+      targetGroupArn: str('targetGroupArn'),
+      clusterName: str('clusterName') ?? '',
+      images: (settings['images'] as Record<string, string> | undefined) ?? {},
+      deregistrationDelaySeconds: settings['deregistrationDelaySeconds'] as number | undefined,
+      pollIntervalMs,
+    });
+  },
+};

@@ -1,22 +1,39 @@
 // Instances as Machines: the providerID link (`aws:///<az>/<instance-id>`, what the AWS cloud
 // provider writes into Node.spec.providerID), the mapping to our type, and the listing queries.
 import type { Filter, Instance } from '@aws-sdk/client-ec2';
-import type { Machine, MachineState } from '../../src/domain/model.ts';
+import type { Desired, DriftReason, Machine, MachinePhase } from '../../src/domain/model.ts';
+import { CONTROL_PLANE_POOL } from '../../src/domain/model.ts';
 import type { ProviderProblem } from '../../src/ports/machines.ts';
 import type { Ec2Port } from './ec2-port.ts';
 import { CONTROL_PLANE_ROLE, clusterTagKey, TAG } from './options.ts';
 
 const PROVIDER_ID = /^aws:\/\/\/([^/]*)\/(i-[0-9a-z]+)$/;
-const MACHINE_STATES: readonly MachineState[] = [
-  'pending',
-  'running',
-  'shutting-down',
-  'terminated',
-  'stopping',
-  'stopped',
-];
+export type InstanceState = 'pending' | 'running' | 'shutting-down' | 'terminated' | 'stopping' | 'stopped';
+
+/** EC2 instance states in the contract's phases. A stopped control-plane instance serves nothing: failed. */
+const PHASES: Record<InstanceState, MachinePhase> = {
+  pending: 'provisioning',
+  running: 'running',
+  'shutting-down': 'deleting',
+  stopping: 'deleting',
+  terminated: 'gone',
+  stopped: 'failed',
+};
 /** Everything but terminated: a terminating instance is still "ours" until it is gone. */
-export const LIVE_STATES: MachineState[] = ['pending', 'running', 'shutting-down', 'stopping', 'stopped'];
+export const LIVE_STATES: InstanceState[] = ['pending', 'running', 'shutting-down', 'stopping', 'stopped'];
+
+/** A Machine with what only this provider reads back: the engine hands these objects back unchanged. */
+export interface Ec2Machine extends Machine {
+  state: InstanceState;
+  subnetId?: string;
+  launchTemplate?: { id: string; version: string };
+  tags: Record<string, string>;
+}
+
+/** The EC2 fields of a machine the engine handed back (a retiring record read from JSON keeps them too). */
+export function ec2Facts(machine: Machine): Partial<Pick<Ec2Machine, 'subnetId' | 'launchTemplate' | 'tags'>> {
+  return machine as Partial<Ec2Machine>;
+}
 
 export function formatProviderId(zone: string, instanceId: string): string {
   return `aws:///${zone}/${instanceId}`;
@@ -28,11 +45,12 @@ export function instanceIdOf(providerIdOrInstanceId: string): string | undefined
   return PROVIDER_ID.exec(providerIdOrInstanceId)?.[2];
 }
 
-export function toMachine(instance: Instance): Machine {
+export function toMachine(instance: Instance): Ec2Machine {
   const tags = Object.fromEntries((instance.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
   const id = instance.InstanceId ?? '';
   const zone = instance.Placement?.AvailabilityZone ?? '';
-  const stateName = instance.State?.Name as MachineState | undefined;
+  const stateName = instance.State?.Name as InstanceState | undefined;
+  const state: InstanceState = stateName && stateName in PHASES ? stateName : 'pending';
   const ltId = tags[TAG.launchTemplateId];
   const ltVersion = tags[TAG.launchTemplateVersion];
   return {
@@ -42,7 +60,10 @@ export function toMachine(instance: Instance): Machine {
     ...(instance.SubnetId ? { subnetId: instance.SubnetId } : {}),
     imageId: instance.ImageId ?? '',
     ...(ltId && ltVersion ? { launchTemplate: { id: ltId, version: ltVersion } } : {}),
-    state: stateName && MACHINE_STATES.includes(stateName) ? stateName : 'pending',
+    pool: CONTROL_PLANE_POOL,
+    phase: PHASES[state],
+    status: state,
+    state,
     launchedAt: instance.LaunchTime ?? new Date(0),
     tags,
     ...(tags[TAG.replaces] ? { replaces: tags[TAG.replaces] } : {}),
@@ -62,13 +83,13 @@ export function replacementFilters(clusterName: string): Filter[] {
  * Machines linked by providerID (in any state, so the engine sees a terminated one) plus every live
  * control-plane machine kubeswap tagged for the cluster, each once, ordered by launch time.
  */
-export async function listMachines(ec2: Ec2Port, clusterName: string, providerIds: string[]): Promise<Machine[]> {
+export async function listMachines(ec2: Ec2Port, clusterName: string, providerIds: string[]): Promise<Ec2Machine[]> {
   const ids = [...new Set(providerIds.map(instanceIdOf).filter((id): id is string => id !== undefined))];
   const [linked, tagged] = await Promise.all([
     ids.length > 0 ? ec2.describeInstances([{ Name: 'instance-id', Values: ids }]) : Promise.resolve([]),
     ec2.describeInstances([...replacementFilters(clusterName), { Name: 'instance-state-name', Values: LIVE_STATES }]),
   ]);
-  const byId = new Map<string, Machine>();
+  const byId = new Map<string, Ec2Machine>();
   for (const instance of [...linked, ...tagged]) {
     const machine = toMachine(instance);
     byId.set(machine.id, machine);
@@ -81,7 +102,7 @@ export async function findReplacement(
   ec2: Ec2Port,
   clusterName: string,
   request: { replaces: string; runId: string; token: string },
-): Promise<Machine | undefined> {
+): Promise<Ec2Machine | undefined> {
   const found = await ec2.describeInstances([
     ...replacementFilters(clusterName),
     { Name: `tag:${TAG.replaces}`, Values: [request.replaces] },
@@ -97,10 +118,30 @@ export async function findReplacement(
 export function checkClusterTags(machines: Machine[], clusterName: string): ProviderProblem[] {
   const key = clusterTagKey(clusterName);
   return machines
-    .filter((m) => m.tags[key] !== 'owned' && m.tags[key] !== 'shared')
+    .filter((m) => {
+      const tag = ec2Facts(m).tags?.[key];
+      return tag !== 'owned' && tag !== 'shared';
+    })
     .map((m) => ({
       code: 'machine.not-in-cluster',
       message: `instance ${m.id} is not tagged ${key}=owned`,
       hint: 'check --cluster-name (replacements are tagged with it and found by it on a re-run), or tag the instance',
     }));
+}
+
+/** Why an instance differs from what a launch now would create: its image, its launch template version. */
+export function drift(machine: Machine, desired: Desired): DriftReason[] {
+  const reasons: DriftReason[] = [];
+  if (machine.imageId !== desired.imageId) {
+    reasons.push({ code: 'image', message: `image ${machine.imageId} != ${desired.imageId}` });
+  }
+  const lt = ec2Facts(machine).launchTemplate;
+  const want = desired.template;
+  if (lt && want && (lt.id !== want.id || lt.version !== want.version)) {
+    reasons.push({
+      code: 'launch-template',
+      message: `launch template ${lt.id}:${lt.version} != ${want.id}:${want.version}`,
+    });
+  }
+  return reasons;
 }

@@ -7,11 +7,10 @@ import type {
   RunInstancesCommandInput,
   Tag,
 } from '@aws-sdk/client-ec2';
-import type { Machine } from '../../src/domain/model.ts';
 import type { ReplacementRequest } from '../../src/ports/machines.ts';
 import type { Ec2Port } from './ec2-port.ts';
 import { awsErrorName, ProviderError } from './errors.ts';
-import { findReplacement, toMachine } from './instances.ts';
+import { type Ec2Machine, ec2Facts, findReplacement, toMachine } from './instances.ts';
 import type { ResolvedLaunchTemplate } from './launch-template.ts';
 import { CONTROL_PLANE_ROLE, clusterTagKey, TAG } from './options.ts';
 import { siblingSubnets } from './subnets.ts';
@@ -26,7 +25,7 @@ export interface ReplacementContext {
   launchTemplateData: ResponseLaunchTemplateData;
 }
 
-export async function createReplacement(context: ReplacementContext, request: ReplacementRequest): Promise<Machine> {
+export async function createReplacement(context: ReplacementContext, request: ReplacementRequest): Promise<Ec2Machine> {
   const { ec2, clusterName } = context;
   const old = request.replaces;
   // ClientToken idempotency lasts hours at most and only for identical parameters; the tags last as
@@ -40,7 +39,7 @@ export async function createReplacement(context: ReplacementContext, request: Re
 
   const tags = replacementTags(clusterName, request);
   // undefined = the launch template's own placement (the old machine's subnet is unknown).
-  const subnets: (string | undefined)[] = [old.subnetId];
+  const subnets: (string | undefined)[] = [ec2Facts(old).subnetId];
   const failures: string[] = [];
   for (const [attempt, subnetId] of subnets.entries()) {
     const input = runInstancesInput(context, request, tags, subnetId);

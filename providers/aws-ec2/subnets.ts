@@ -2,11 +2,13 @@
 // replaced machine's VPC in the same AZ (same AZ keeps etcd members spread as they were).
 import type { Machine } from '../../src/domain/model.ts';
 import type { Ec2Port } from './ec2-port.ts';
+import { ec2Facts } from './instances.ts';
 
 /** Other subnets of the same VPC and AZ, sorted by id so every run tries them in the same order. */
 export async function siblingSubnets(ec2: Ec2Port, replaces: Machine): Promise<string[]> {
-  if (!replaces.subnetId) return [];
-  const [own] = await ec2.describeSubnets({ SubnetIds: [replaces.subnetId] });
+  const { subnetId } = ec2Facts(replaces);
+  if (!subnetId) return [];
+  const [own] = await ec2.describeSubnets({ SubnetIds: [subnetId] });
   if (!own?.VpcId) return [];
   const siblings = await ec2.describeSubnets({
     Filters: [
@@ -16,6 +18,6 @@ export async function siblingSubnets(ec2: Ec2Port, replaces: Machine): Promise<s
   });
   return siblings
     .map((s) => s.SubnetId)
-    .filter((id): id is string => id !== undefined && id !== replaces.subnetId)
+    .filter((id): id is string => id !== undefined && id !== subnetId)
     .sort();
 }

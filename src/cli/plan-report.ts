@@ -8,7 +8,7 @@ export function formatPlan(report: PlanReport): string {
   const lines: string[] = [];
   const d = report.desired;
   lines.push(
-    `Upgrade ${report.from} -> ${d.version}, image ${d.imageId}${d.launchTemplate ? `, launch template ${d.launchTemplate.id} v${d.launchTemplate.version}` : ''}`,
+    `Upgrade ${report.from} -> ${d.version}, image ${d.imageId}${d.template ? `, template ${d.template.id} v${d.template.version}` : ''}`,
   );
   if (report.inFlight) lines.push(`A replacement is in flight: ${report.inFlight} (an earlier run will be resumed)`);
   if (report.candidates.length === 0) lines.push('No control-plane machine needs replacement.');

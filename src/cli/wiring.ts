@@ -1,7 +1,7 @@
 // Builds the engine's ports from validated settings: the one place that knows which adapter
 // implements which port.
 import { readFileSync } from 'node:fs';
-import { createAwsEc2Provider } from '../../providers/aws-ec2/index.ts';
+import { loadProvider } from '../../providers/index.ts';
 import { openEtcd } from '../adapters/etcd/client.ts';
 import { openKube } from '../adapters/kube/client.ts';
 import { openSecretBytes } from '../adapters/kube/secret-bytes.ts';
@@ -10,7 +10,6 @@ import { KubeswapError } from '../domain/errors.ts';
 import type { EventSink } from '../domain/events.ts';
 import { DEFAULT_ENGINE_OPTIONS, type EngineOptions, type Ports } from '../engine/ports.ts';
 import type { KubePort } from '../ports/kube.ts';
-import { assertProvider } from '../ports/machines.ts';
 import type { Settings } from './settings.ts';
 
 export interface Wired {
@@ -43,23 +42,19 @@ export async function wire(settings: Settings, emit: EventSink, kube = openKubeF
         }
       : undefined;
   const etcd = openEtcd({ endpoints, tls });
-  const provider = createAwsEc2Provider({
-    region: settings.provider.region ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'] ?? '',
-    endpoint: settings.provider.endpoint,
-    launchTemplate: settings.provider.launchTemplate ?? '',
-    launchTemplateVersion: settings.provider.launchTemplateVersion,
-    targetGroupArn: settings.provider.targetGroupArn,
-    clusterName: settings.provider.clusterName ?? '',
-    images: settings.provider.images,
-    deregistrationDelaySeconds: settings.provider.deregistrationDelaySeconds,
+  const provider = await loadProvider(settings.provider.name, {
+    settings: settings.provider,
     pollIntervalMs: Math.min(settings.pollIntervalMs, 2000),
+    env: process.env,
+  }).catch((err: unknown) => {
+    etcd.close();
+    throw err;
   });
-  assertProvider(provider);
   return {
     ports: { kube, etcd, provider, clock: systemClock, emit },
     close: () => {
       etcd.close();
-      provider.destroy();
+      provider.destroy?.();
       kube.close();
     },
   };

@@ -21,6 +21,8 @@ export interface NodeView {
   name: string;
   /** `aws:///<az>/<instance-id>` on AWS: the link from a Node to its machine. */
   providerId?: string;
+  /** The machine the providerID points at, as the provider reads it (contract v2 `machineIdOf`). */
+  machineId?: string;
   ready: boolean;
   unschedulable: boolean;
   controlPlane: boolean;
@@ -67,29 +69,52 @@ export interface EtcdView {
   endpoints: EtcdEndpointHealth[];
 }
 
-export type MachineState = 'pending' | 'running' | 'shutting-down' | 'terminated' | 'stopping' | 'stopped';
+/**
+ * Where a machine is in its life, in every provider's words (contract v2): each provider maps its own
+ * states (EC2 pending/running/shutting-down/terminated/stopped, a Cluster API Machine's phase, ...).
+ */
+export type MachinePhase = 'provisioning' | 'running' | 'deleting' | 'gone' | 'failed';
 
-/** A VM as the provider sees it. */
+/** The pool of the control plane; worker pools carry their own names. */
+export const CONTROL_PLANE_POOL = 'control-plane';
+
+/**
+ * A machine as a provider sees it. Providers may return objects with more fields of their own (a
+ * subnet, tags): the engine never reads them, but hands the same objects back (e.g. `replaces`).
+ */
 export interface Machine {
   id: string;
+  /** What the machine's Node carries in spec.providerID. */
   providerId: string;
+  pool: string;
+  phase: MachinePhase;
+  /** The provider's own word for the state (EC2 `shutting-down`), for people. */
+  status: string;
+  /** Failure domain (availability zone), when the provider has one. */
   zone: string;
-  subnetId?: string;
+  /** What the machine was built from (an AMI id, a template), as the plan shows it. */
   imageId: string;
-  launchTemplate?: { id: string; version: string };
-  state: MachineState;
   launchedAt: Date;
-  tags: Record<string, string>;
-  /** Instance id this machine was created to replace (our tag), when we created it. */
+  /** Id of the machine this one was created to replace, when kubeswap created it. */
   replaces?: string;
-  /** Run that created it (our tag), when we created it. */
+  /** Run that created it, when kubeswap created it. */
   runId?: string;
+  /** Why it differs from the run's desired machine, as its provider says (set when a pass knows the target). */
+  drift?: DriftReason[];
 }
 
-export type ApiTargetState = 'initial' | 'healthy' | 'unhealthy' | 'draining' | 'unused' | 'unavailable';
+/** Load-balancer membership of a machine, in generic words (ELBv2: initial, healthy, unhealthy, draining, unused, unavailable). */
+export type ApiTargetState = 'registering' | 'serving' | 'unhealthy' | 'draining' | 'absent' | 'unmonitored';
 export interface ApiTarget {
   machineId: string;
   state: ApiTargetState;
+}
+
+/** Why a machine differs from what the provider would create now: data the plan shows, never parsed. */
+export interface DriftReason {
+  /** Stable code, e.g. `image`, `launch-template`. */
+  code: string;
+  message: string;
 }
 
 /** What the run wants every control-plane machine to be. */
@@ -98,7 +123,8 @@ export interface Desired {
   version: string;
   /** Target machine image; when absent, the provider's image for `version`. */
   imageId: string;
-  launchTemplate?: { id: string; version: string };
+  /** The provider's template revision machines are created from (a launch template version), when it has one. */
+  template?: { id: string; version: string };
   /** Replace every machine even when it already matches (kops --force). */
   force: boolean;
 }

@@ -1,8 +1,13 @@
 // The one contract every machine provider implements (built-in ones too), versioned and checked at
-// load time so a provider built for another contract is refused with a clear message.
-import type { ApiTarget, Desired, Machine } from '../domain/model.ts';
+// load time (providers/index.ts) so a provider built for another contract is refused with a clear
+// message. providers/README.md documents it for third parties.
+import type { ApiTarget, Desired, DriftReason, Machine } from '../domain/model.ts';
 
-export const PROVIDER_CONTRACT_VERSION = 1;
+/**
+ * 2: machines belong to pools, have generic phases and say why they drift; the provider links Nodes
+ * to machines, declares capabilities, and load-balancer membership is an optional sub-port.
+ */
+export const PROVIDER_CONTRACT_VERSION = 2;
 
 export interface ProviderProblem {
   /** Stable code, e.g. `image.not-found`, `launch-template.not-found`. */
@@ -12,29 +17,63 @@ export interface ProviderProblem {
   hint?: string;
 }
 
+export interface ProviderCapabilities {
+  /** Can run one machine more than the pool's size while a replacement joins (--max-surge 1). */
+  surge: boolean;
+  /**
+   * The provider keeps load-balancer membership itself (an Auto Scaling Group with attached target
+   * groups, a Cluster API infrastructure provider): the engine then never registers or deregisters.
+   */
+  ownsLoadBalancer: boolean;
+  /** The provider renders bootstrap data itself (Cluster API's kubeadm bootstrap provider): no render mode. */
+  rendersBootstrap: boolean;
+  /**
+   * How a create is made idempotent: `client-token` (the cloud remembers a token: AWS keeps it >= 24 h, so a
+   * retry after a rollback needs a new one), `name` (a deterministic object name), `tag` (found by its tags).
+   */
+  idempotencyKey: 'client-token' | 'name' | 'tag';
+}
+
 export interface ReplacementRequest {
-  /** The machine being replaced: the replacement lands in its subnet/AZ. */
+  pool: string;
+  /** The machine being replaced: the replacement lands in its failure domain. */
   replaces: Machine;
   runId: string;
-  /** Deterministic idempotency token (<= 64 chars): a re-run finds, never duplicates. */
+  /**
+   * Deterministic key (<= 64 chars) of this attempt: a re-run finds, never duplicates, and a retry after a
+   * rollback is a new attempt with a new key.
+   */
   token: string;
   desired: Desired;
-  /** Base64-free user data to pass instead of the launch template's (render mode); undefined = launch template's. */
+  /** Bootstrap data kubeswap rendered (render mode); undefined = the provider's own (launch template's). */
   userData?: string;
-  /** Extra tags to set at launch. */
+  /** Extra labels (EC2 tags) to set at creation. */
   tags?: Record<string, string>;
+}
+
+/** Optional sub-port: the API load balancer's membership, when the provider manages one the engine drives. */
+export interface LoadBalancerMembership {
+  targets(): Promise<ApiTarget[]>;
+  register(machineId: string): Promise<void>;
+  /** Deregisters and waits until the target has finished draining. */
+  deregister(machineId: string, timeoutMs: number): Promise<void>;
 }
 
 export interface MachineProvider {
   readonly contractVersion: typeof PROVIDER_CONTRACT_VERSION;
   readonly name: string;
-  /** Checks the desired image / launch template exist and resolves `$Latest`/`$Default` to numbers. */
+  readonly capabilities: ProviderCapabilities;
+  /** Checks the desired image / template exist and resolves moving references (`$Latest`) to fixed ones. */
   resolveDesired(desired: {
     version: string;
     imageId?: string;
   }): Promise<{ desired?: Desired; problems: ProviderProblem[] }>;
-  /** Machines linked to the given providerIds plus every machine tagged for this cluster (replacements). */
-  listMachines(providerIds: string[]): Promise<Machine[]>;
+  /** Machines linked to the given providerIds plus every machine kubeswap created for this cluster. */
+  listMachines(pool: string, providerIds: string[]): Promise<Machine[]>;
+  /** The id of the machine a Node's spec.providerID points at, or undefined when it is not this provider's. */
+  machineIdOf(providerId: string): string | undefined;
+  /** Why `machine` differs from what the provider would create for `desired` (empty: it matches). */
+  drift(machine: Machine, desired: Desired): DriftReason[];
   /**
    * Problems with machines the run would replace that this provider does not manage as configured (e.g. the
    * instance lacks this cluster's tag: a wrong cluster name would tag replacements so a re-run cannot find them).
@@ -42,31 +81,24 @@ export interface MachineProvider {
   checkMachines(machines: Machine[]): ProviderProblem[];
   /** Creates (or finds, by token) the replacement. */
   createReplacement(request: ReplacementRequest): Promise<Machine>;
-  /** Terminates and waits until terminated. Succeeds when already terminated or gone. */
+  /** Deletes and waits until gone. Succeeds when already gone. */
   terminate(machineId: string, timeoutMs: number): Promise<void>;
-  /** API load balancer membership; undefined when no load balancer is configured. */
-  apiTargets(): Promise<ApiTarget[] | undefined>;
-  registerApiTarget(machineId: string): Promise<void>;
-  /** Deregisters and waits until the target has finished draining. */
-  deregisterApiTarget(machineId: string, timeoutMs: number): Promise<void>;
+  /** API load balancer membership the engine drives; undefined when none is configured or the provider owns it. */
+  readonly loadBalancer?: LoadBalancerMembership;
 }
 
-export function assertProvider(candidate: unknown): asserts candidate is MachineProvider {
-  const p = candidate as Partial<MachineProvider> | undefined;
-  if (!p || p.contractVersion !== PROVIDER_CONTRACT_VERSION) {
-    throw new Error(
-      `provider ${p?.name ?? '(unnamed)'} implements contract ${String(p?.contractVersion)}, kubeswap needs ${PROVIDER_CONTRACT_VERSION}`,
-    );
-  }
-  for (const method of [
-    'resolveDesired',
-    'listMachines',
-    'createReplacement',
-    'terminate',
-    'apiTargets',
-    'registerApiTarget',
-    'deregisterApiTarget',
-  ] as const) {
-    if (typeof p[method] !== 'function') throw new Error(`provider ${p.name} lacks ${method}()`);
-  }
+/** What the CLI hands a provider module: its own section of the configuration, and run-wide settings. */
+export interface ProviderContext {
+  /** The `provider:` section of the configuration (`name` and the provider's own keys). */
+  settings: Readonly<Record<string, unknown>>;
+  /** How often the provider may poll while it waits (termination, deregistration). */
+  pollIntervalMs: number;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+/** A provider as a module exports it: checked by the registry before anything is created. */
+export interface ProviderModule {
+  readonly contractVersion: number;
+  readonly name: string;
+  create(context: ProviderContext): MachineProvider & { destroy?(): void };
 }

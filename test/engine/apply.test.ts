@@ -21,7 +21,7 @@ describe('apply over the fake world', () => {
     assert.equal(world.members.length, 3);
     assert.ok(world.members.every((m) => !m.isLearner && m.name.startsWith('node-')));
     assert.ok([...world.nodes.values()].every((n) => n.kubeletVersion === TO));
-    assert.equal(world.machines.filter((m) => m.state === 'running').length, 3);
+    assert.equal(world.machines.filter((m) => m.phase === 'running').length, 3);
     assert.match(
       world.configMaps.get('kube-system/kubeadm-config')!.data['ClusterConfiguration']!,
       /kubernetesVersion: v1\.37\.2/,
@@ -54,7 +54,7 @@ describe('apply over the fake world', () => {
     const err = await failure(apply(world.ports(), request, options));
     assert.equal(err.failure, 'rolled-back');
     assert.deepEqual(
-      world.machines.filter((m) => m.state === 'running').map((m) => m.id),
+      world.machines.filter((m) => m.phase === 'running').map((m) => m.id),
       ['i-cp-a', 'i-cp-b', 'i-cp-c'],
     );
     assert.equal(world.members.length, 3);
@@ -90,7 +90,7 @@ describe('apply over the fake world', () => {
       const outcome = await apply(world.ports(), request, options);
       assert.equal(outcome.result, 'done');
       assert.equal(world.members.length, 3);
-      assert.equal(world.machines.filter((m) => m.state === 'running').length, 3);
+      assert.equal(world.machines.filter((m) => m.phase === 'running').length, 3);
       assert.equal(world.machines.filter((m) => m.replaces).length, 3, 'no duplicate replacement was launched');
     });
   }

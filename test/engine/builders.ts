@@ -1,6 +1,14 @@
 // Builders for planner tests: a healthy cluster of N control-plane machines at one version, and
 // small edits on top. Plain objects only: the planner is a pure function.
-import type { Desired, EtcdMember, Machine, NodeView } from '../../src/domain/model.ts';
+import {
+  type ApiTargetState,
+  CONTROL_PLANE_POOL,
+  type Desired,
+  type DriftReason,
+  type EtcdMember,
+  type Machine,
+  type NodeView,
+} from '../../src/domain/model.ts';
 import type { Snapshot } from '../../src/engine/observe/snapshot.ts';
 
 export const FROM = 'v1.36.3';
@@ -18,9 +26,11 @@ export const desired = (over: Partial<Desired> = {}): Desired => ({
 
 export function node(name: string, over: Partial<NodeView> = {}): NodeView {
   const ready = (component: string) => ({ component, name: `${component}-${name}`, ready: true }) as const;
+  const providerId = over.providerId ?? `aws:///us-east-1a/i-${name}`;
   return {
     name,
-    providerId: `aws:///us-east-1a/i-${name}`,
+    providerId,
+    machineId: providerId.split('/').pop(),
     ready: true,
     unschedulable: false,
     controlPlane: true,
@@ -39,16 +49,23 @@ export function node(name: string, over: Partial<NodeView> = {}): NodeView {
 }
 
 export function machine(name: string, over: Partial<Machine> = {}): Machine {
-  return {
+  const m: Machine = {
     id: `i-${name}`,
     providerId: `aws:///us-east-1a/i-${name}`,
+    pool: CONTROL_PLANE_POOL,
     zone: 'us-east-1a',
     imageId: OLD_IMAGE,
-    state: 'running',
+    phase: 'running',
+    status: 'running',
     launchedAt: new Date('2026-01-01T00:00:00Z'),
-    tags: {},
     ...over,
   };
+  return { drift: imageDrift(m, desired()), ...m };
+}
+
+/** The fake provider's drift: the image only. */
+export function imageDrift(m: Machine, d: Desired): DriftReason[] {
+  return m.imageId === d.imageId ? [] : [{ code: 'image', message: `image ${m.imageId} != ${d.imageId}` }];
 }
 
 let nextId = 1000n;
@@ -83,7 +100,7 @@ export function cluster(names: string[], at = new Date('2026-06-01T00:00:00Z')):
       })),
     },
     machines: names.map((n) => machine(n)),
-    apiTargets: names.map((n) => ({ machineId: `i-${n}`, state: 'healthy' as const })),
+    apiTargets: names.map((n) => ({ machineId: `i-${n}`, state: 'serving' as const })),
   };
 }
 
@@ -115,11 +132,7 @@ export function editNode(s: Snapshot, name: string, over: Partial<NodeView>): Sn
   return { ...s, nodes: s.nodes.map((n) => (n.name === name ? { ...n, ...over } : n)) };
 }
 
-export function setTarget(
-  s: Snapshot,
-  machineId: string,
-  state: 'healthy' | 'unused' | 'draining' | 'initial',
-): Snapshot {
+export function setTarget(s: Snapshot, machineId: string, state: ApiTargetState): Snapshot {
   const others = (s.apiTargets ?? []).filter((t) => t.machineId !== machineId);
   return { ...s, apiTargets: [...others, { machineId, state }] };
 }

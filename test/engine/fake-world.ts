@@ -11,7 +11,7 @@ import type { Ports } from '../../src/engine/ports.ts';
 import type { EtcdPort } from '../../src/ports/etcd.ts';
 import { type ConfigMapView, ConflictError, type KubePort, type LeaseView } from '../../src/ports/kube.ts';
 import type { MachineProvider, ReplacementRequest } from '../../src/ports/machines.ts';
-import { FROM, machine, member, NEW_IMAGE, node, OLD_IMAGE, TO } from './builders.ts';
+import { FROM, imageDrift, machine, member, NEW_IMAGE, node, OLD_IMAGE, TO } from './builders.ts';
 
 export type JoinFault = 'never-boots' | 'dies-after-member-add';
 
@@ -22,6 +22,8 @@ export class FakeWorld {
   leaderId = '';
   machines: Machine[] = [];
   targets = new Map<string, ApiTarget['state']>();
+  /** Idempotency keys of the replacements created, by machine id. */
+  private readonly tokens = new Map<string, string>();
   configMaps = new Map<string, ConfigMapView>();
   leases = new Map<string, LeaseView>();
   pendingFault?: JoinFault;
@@ -41,7 +43,7 @@ export class FakeWorld {
       this.nodes.set(name, node(name, { createdAt: new Date(Date.UTC(2026, 0, i + 1)) }));
       this.members.push(member(name));
       this.machines.push(machine(name));
-      this.targets.set(`i-${name}`, 'healthy');
+      this.targets.set(`i-${name}`, 'serving');
     }
     this.leaderId = this.members[0]!.id;
     this.configMaps.set('kube-system/kubeadm-config', {
@@ -75,7 +77,7 @@ export class FakeWorld {
   /** Boots every launched replacement that has not joined yet. */
   tick() {
     for (const m of this.machines) {
-      if (m.state !== 'running' || !m.replaces) continue;
+      if (m.phase !== 'running' || !m.replaces) continue;
       const name = `node-${m.id}`;
       if (this.nodes.has(name) || this.faults.get(m.id) === 'never-boots') continue;
       if (this.faults.get(m.id) === 'dies-after-member-add') {
@@ -190,8 +192,11 @@ export class FakeWorld {
   };
 
   provider: MachineProvider = {
-    contractVersion: 1,
+    contractVersion: 2,
     name: 'fake',
+    capabilities: { surge: true, ownsLoadBalancer: false, rendersBootstrap: false, idempotencyKey: 'tag' },
+    machineIdOf: (providerId) => providerId.split('/').pop(),
+    drift: imageDrift,
     resolveDesired: async ({ version, imageId }) => ({
       desired: { version, imageId: imageId ?? (version === TO ? NEW_IMAGE : OLD_IMAGE), force: false },
       problems: [],
@@ -200,7 +205,7 @@ export class FakeWorld {
     checkMachines: () => [],
     createReplacement: async (req: ReplacementRequest) => {
       this.record(`createReplacement ${req.replaces.id}`);
-      const existing = this.machines.find((m) => m.tags['token'] === req.token);
+      const existing = this.machines.find((m) => this.tokens.get(m.id) === req.token);
       if (existing) return existing;
       const id = `i-r${this.machines.length}`;
       const m = machine(id.slice(2), {
@@ -210,10 +215,10 @@ export class FakeWorld {
         replaces: req.replaces.id,
         runId: req.runId,
         launchedAt: new Date(this.now),
-        tags: { token: req.token },
       });
+      this.tokens.set(id, req.token);
       this.machines.push(m);
-      this.peakRunning = Math.max(this.peakRunning, this.machines.filter((x) => x.state === 'running').length);
+      this.peakRunning = Math.max(this.peakRunning, this.machines.filter((x) => x.phase === 'running').length);
       if (this.pendingFault) this.faults.set(id, this.pendingFault);
       this.pendingFault = undefined;
       return m;
@@ -221,21 +226,23 @@ export class FakeWorld {
     terminate: async (id) => {
       this.record(`terminate ${id}`);
       const m = this.machines.find((x) => x.id === id);
-      if (m) m.state = 'terminated';
+      if (m) Object.assign(m, { phase: 'gone', status: 'terminated' });
       for (const [name, n] of this.nodes) {
         if (n.providerId !== m?.providerId) continue;
         if (this.nodeLifecycleController) this.nodes.delete(name);
         else this.nodes.set(name, { ...n, ready: false });
       }
     },
-    apiTargets: async () => [...this.targets.entries()].map(([machineId, state]) => ({ machineId, state })),
-    registerApiTarget: async (id) => {
-      this.record(`register ${id}`);
-      this.targets.set(id, 'healthy');
-    },
-    deregisterApiTarget: async (id) => {
-      this.record(`deregister ${id}`);
-      this.targets.set(id, 'unused');
+    loadBalancer: {
+      targets: async () => [...this.targets.entries()].map(([machineId, state]) => ({ machineId, state })),
+      register: async (id) => {
+        this.record(`register ${id}`);
+        this.targets.set(id, 'serving');
+      },
+      deregister: async (id) => {
+        this.record(`deregister ${id}`);
+        this.targets.set(id, 'absent');
+      },
     },
   };
 

@@ -60,7 +60,7 @@ describe('planner', () => {
     s = {
       ...s,
       nodes: s.nodes.map((n) => ({ ...n, kubeletVersion: TO })),
-      machines: s.machines.map((m) => ({ ...m, imageId: NEW_IMAGE })),
+      machines: s.machines.map((m) => ({ ...m, imageId: NEW_IMAGE, drift: [] })),
     };
     assert.deepEqual(plan(input(s)), { kind: 'done' });
   });
@@ -104,13 +104,13 @@ describe('planner', () => {
       sequence.push(d.step.kind);
       const step = d.step;
       if (step.kind === 'create-replacement') break;
-      if (step.kind === 'register-target') s = setTarget(s, step.machineId, 'healthy');
-      else if (step.kind === 'deregister-target') s = setTarget(s, step.machineId, 'unused');
+      if (step.kind === 'register-target') s = setTarget(s, step.machineId, 'serving');
+      else if (step.kind === 'deregister-target') s = setTarget(s, step.machineId, 'absent');
       else if (step.kind === 'drain')
         s = editNode(s, 'cp-a', { unschedulable: true, annotations: { [DRAINED_ANNOTATION]: RUN } });
       else if (step.kind === 'move-leader') s = { ...s, etcd: { ...s.etcd, leaderId: step.toId } };
       else if (step.kind === 'remove-member') s = removeMember(s, 'cp-a');
-      else if (step.kind === 'terminate') s = setMachine(s, 'i-cp-a', { state: 'terminated' });
+      else if (step.kind === 'terminate') s = setMachine(s, 'i-cp-a', { phase: 'gone', status: 'terminated' });
       else if (step.kind === 'delete-node') s = { ...s, nodes: s.nodes.filter((n) => n.name !== 'cp-a') };
     }
     assert.deepEqual(sequence, [
@@ -127,7 +127,7 @@ describe('planner', () => {
 
   it('does not move leadership when the old member does not lead', () => {
     let s = withReplacement(cluster(['cp-a', 'cp-b', 'cp-c']), 'cp-a', 'joined');
-    s = setTarget(setTarget(s, 'i-r-cp-a', 'healthy'), 'i-cp-a', 'unused');
+    s = setTarget(setTarget(s, 'i-r-cp-a', 'serving'), 'i-cp-a', 'absent');
     s = editNode(s, 'cp-a', { unschedulable: true, annotations: { [DRAINED_ANNOTATION]: RUN } });
     const other = s.etcd.members.find((m) => m.name === 'cp-b')!.id;
     s = { ...s, etcd: { ...s.etcd, leaderId: other } };
@@ -136,7 +136,7 @@ describe('planner', () => {
 
   it('refuses to remove a member when the rest would lose quorum', () => {
     let s = withReplacement(cluster(['cp-a', 'cp-b', 'cp-c']), 'cp-a', 'joined');
-    s = setTarget(setTarget(s, 'i-r-cp-a', 'healthy'), 'i-cp-a', 'unused');
+    s = setTarget(setTarget(s, 'i-r-cp-a', 'serving'), 'i-cp-a', 'absent');
     s = editNode(s, 'cp-a', { unschedulable: true, annotations: { [DRAINED_ANNOTATION]: RUN } });
     const b = s.etcd.members.find((m) => m.name === 'cp-b')!.id;
     const c = s.etcd.members.find((m) => m.name === 'cp-c')!.id;
@@ -164,7 +164,7 @@ describe('planner', () => {
     s = {
       ...s,
       nodes: s.nodes.map((n) => ({ ...n, kubeletVersion: TO })),
-      machines: s.machines.map((m) => ({ ...m, imageId: NEW_IMAGE })),
+      machines: s.machines.map((m) => ({ ...m, imageId: NEW_IMAGE, drift: [] })),
     };
     s = {
       ...s,
@@ -183,13 +183,13 @@ describe('planner', () => {
 
   it('continues an interrupted rollback: a terminated replacement whose Node remains', () => {
     let s = withReplacement(cluster(['cp-a', 'cp-b', 'cp-c']), 'cp-a', 'joined');
-    s = setMachine(s, 'i-r-cp-a', { state: 'terminated' });
+    s = setMachine(s, 'i-r-cp-a', { phase: 'gone', status: 'terminated' });
     assert.equal(stepKind(plan(input(s))), 'rollback');
   });
 
   it('counts attempts so a retry after a rollback gets a fresh idempotency token', () => {
     let s = cluster(['cp-a', 'cp-b', 'cp-c']);
-    s = withReplacement(s, 'cp-a', 'launched', { state: 'terminated' });
+    s = withReplacement(s, 'cp-a', 'launched', { phase: 'gone', status: 'terminated' });
     const d = plan(input(s));
     assert.equal(d.kind === 'step' && d.step.kind === 'create-replacement' && d.step.attempt, 2);
   });

@@ -16,7 +16,7 @@ const options: EngineOptions = {
   snapshotDir: '/tmp',
 };
 const request = { version: TO, force: false };
-const running = (w: FakeWorld) => w.machines.filter((m) => m.state === 'running');
+const running = (w: FakeWorld) => w.machines.filter((m) => m.phase === 'running');
 const retiringRecord = (w: FakeWorld) => w.configMaps.get(`kube-system/${RETIRING_CONFIGMAP}`);
 
 function assertUpgraded(world: FakeWorld) {

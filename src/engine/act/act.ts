@@ -39,6 +39,7 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
       const userData = await ctx.userDataFor?.(step);
       const replacement = await ports.provider
         .createReplacement({
+          pool: step.old.pool,
           replaces: step.old,
           runId: ctx.runId,
           token,
@@ -91,11 +92,11 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
       });
       return;
     case 'register-target':
-      await ports.provider.registerApiTarget(step.machineId);
+      await ports.provider.loadBalancer?.register(step.machineId);
       emit('target.registered', `registered ${step.node} (${step.machineId}) with the API target group`);
       return;
     case 'deregister-target':
-      await ports.provider.deregisterApiTarget(step.machineId, ctx.options.deregisterTimeoutMs);
+      await ports.provider.loadBalancer?.deregister(step.machineId, ctx.options.deregisterTimeoutMs);
       // Our own kept-alive connection may be one of those the load balancer let drain: start afresh
       // before this server loses its etcd member, instead of failing over after a broken request.
       ports.kube.reconnect?.();
@@ -167,7 +168,7 @@ async function rollback(
 ): Promise<never> {
   const r = step.replacement;
   emit('replacement.failed', `replacement ${r.id} failed: ${step.reason}`, { replacement: r.id }, 'warn');
-  if (step.registered) await ports.provider.deregisterApiTarget(r.id, ctx.options.deregisterTimeoutMs);
+  if (step.registered) await ports.provider.loadBalancer?.deregister(r.id, ctx.options.deregisterTimeoutMs);
   // Its member first: a learner or a fresh voter leaked by a failed join blocks every later join.
   for (const member of step.members) await ports.etcd.removeMember(member.id);
   await ports.provider.terminate(r.id, ctx.options.terminateTimeoutMs);

@@ -3,7 +3,7 @@
 
 import type { Problem } from '../../domain/errors.ts';
 import { validateUpgrade } from '../../domain/kubeadm/versions.ts';
-import type { Desired, NodeView } from '../../domain/model.ts';
+import { CONTROL_PLANE_POOL, type Desired, type NodeView } from '../../domain/model.ts';
 import type { ClusterConfigView } from '../observe/snapshot.ts';
 import type { Ports } from '../ports.ts';
 
@@ -56,7 +56,7 @@ export async function preflight(
     }
   }
   const providerIds = controlPlane.flatMap((n) => (n.providerId ? [n.providerId] : []));
-  const machines = await ports.provider.listMachines(providerIds);
+  const machines = await ports.provider.listMachines(CONTROL_PLANE_POOL, providerIds);
   const linked = machines.filter((m) => providerIds.includes(m.providerId));
   for (const node of controlPlane) {
     if (node.providerId && !linked.some((m) => m.providerId === node.providerId)) {

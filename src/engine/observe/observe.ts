@@ -4,6 +4,8 @@
 import { KubeswapError } from '../../domain/errors.ts';
 import { agreedLeader } from '../../domain/etcd.ts';
 import { KUBEADM_CONFIG, KUBEADM_NAMESPACE, parseClusterConfiguration } from '../../domain/kubeadm/cluster-config.ts';
+import type { Desired } from '../../domain/model.ts';
+import { CONTROL_PLANE_POOL } from '../../domain/model.ts';
 import type { Ports } from '../ports.ts';
 import { readRetiring } from '../run/retiring.ts';
 import type { ClusterConfigView, Snapshot } from './snapshot.ts';
@@ -27,6 +29,8 @@ export async function readClusterConfig(ports: Pick<Ports, 'kube'>): Promise<Clu
 
 export interface ObserveOptions {
   withTargets: boolean;
+  /** The run's target: each machine then carries its provider's drift reasons. */
+  desired?: Desired;
   /** The previous pass: its control-plane Nodes let the machine listing start before the Nodes arrive. */
   previous?: Snapshot;
 }
@@ -37,12 +41,12 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
   // a pass costs the slower chain, not the sum of two rounds. The machines of last pass's Nodes are
   // asked for at once; only when the Nodes changed is the listing repeated for the new set.
   const guessed = options.previous ? controlPlaneProviderIds(options.previous.nodes) : undefined;
-  const early = guessed ? ports.provider.listMachines(guessed) : undefined;
+  const early = guessed ? ports.provider.listMachines(CONTROL_PLANE_POOL, guessed) : undefined;
   early?.catch(() => undefined);
   const nodesAndMachines = ports.kube.listNodes().then(async (nodes) => {
     const providerIds = controlPlaneProviderIds(nodes);
     const same = early && guessed!.length === providerIds.length && guessed!.every((id, i) => id === providerIds[i]);
-    return { nodes, machines: await (same ? early : ports.provider.listMachines(providerIds)) };
+    return { nodes, machines: await (same ? early : ports.provider.listMachines(CONTROL_PLANE_POOL, providerIds)) };
   });
   const membersAndHealth = ports.etcd.memberList().then(async (members) => {
     const endpoints = [...new Set(members.flatMap((m) => m.clientUrls))];
@@ -52,19 +56,23 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
     nodesAndMachines,
     membersAndHealth,
     ports.etcd.alarms(),
-    options.withTargets ? ports.provider.apiTargets() : Promise.resolve(undefined),
+    options.withTargets && ports.provider.loadBalancer
+      ? ports.provider.loadBalancer.targets()
+      : Promise.resolve(undefined),
     readRetiring(ports.kube),
   ]);
+  const { provider } = ports;
+  const desired = options.desired;
   return {
     at,
-    nodes,
+    nodes: nodes.map((n) => (n.providerId ? { ...n, machineId: provider.machineIdOf(n.providerId) } : n)),
     etcd: {
       members,
       alarms,
       endpoints: health,
       leaderId: agreedLeader(health.filter((h) => h.healthy).map((h) => h.leaderId)),
     },
-    machines,
+    machines: desired ? machines.map((m) => ({ ...m, drift: provider.drift(m, desired) })) : machines,
     apiTargets,
     retiring,
   };

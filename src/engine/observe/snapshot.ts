@@ -29,8 +29,8 @@ export interface ControlPlaneMachine {
   health?: EtcdEndpointHealth;
 }
 
-const LIVE: ReadonlySet<string> = new Set(['pending', 'running']);
-export const isLive = (m: Machine) => LIVE.has(m.state);
+const LIVE: ReadonlySet<string> = new Set(['provisioning', 'running']);
+export const isLive = (m: Machine) => LIVE.has(m.phase);
 
 export function controlPlaneMachines(s: Snapshot): ControlPlaneMachine[] {
   return s.nodes

@@ -55,7 +55,7 @@ export function findSwaps(s: Snapshot): { live: Swap[]; failed: Swap[] } {
   for (const r of s.machines) {
     if (!r.replaces) continue;
     const old = s.machines.find((m) => m.id === r.replaces);
-    const oldNode = s.nodes.find((n) => n.providerId?.endsWith(`/${r.replaces}`));
+    const oldNode = s.nodes.find((n) => n.machineId === r.replaces);
     const oldExists = (old && isLive(old)) || oldNode !== undefined;
     if (!oldExists) continue;
     (isLive(r) ? live : failed).push({ replacement: r, oldId: r.replaces, old, oldNode });
@@ -177,10 +177,10 @@ function planRetirement(s: Snapshot, swap: Swap, rNode: NodeView, rMember: EtcdM
   const name = swap.oldNode?.name ?? swap.oldId;
   if (s.apiTargets) {
     const rTarget = targetOf(s, r.id);
-    if (!rTarget || rTarget.state === 'unused' || rTarget.state === 'draining') {
+    if (!rTarget || rTarget.state === 'absent' || rTarget.state === 'draining') {
       return stepFor(name, { kind: 'register-target', machineId: r.id, node: rNode.name }, 'replacement joined');
     }
-    if (rTarget.state !== 'healthy') {
+    if (rTarget.state !== 'serving') {
       return { kind: 'wait', code: 'target.registering', machine: name, reason: `target ${r.id} is ${rTarget.state}` };
     }
   }
@@ -216,7 +216,7 @@ interface Retiree {
 function retireOld(s: Snapshot, o: Retiree): Decision | undefined {
   const { name, old, oldNode } = o;
   const oTarget = old ? targetOf(s, old.id) : undefined;
-  if (old && isLive(old) && oTarget && oTarget.state !== 'unused' && oTarget.state !== 'unavailable') {
+  if (old && isLive(old) && oTarget && oTarget.state !== 'absent' && oTarget.state !== 'unmonitored') {
     return stepFor(name, { kind: 'deregister-target', machineId: old.id, node: name }, o.why);
   }
   if (oldNode && !(oldNode.unschedulable && oldNode.annotations[DRAINED_ANNOTATION] !== undefined)) {
@@ -347,14 +347,14 @@ function planRemoveFirst(input: PlanInput, record: RetiringRecord, gate: GateRes
   }
   if (s.apiTargets) {
     const target = targetOf(s, replacement.id);
-    if (!target || target.state === 'unused' || target.state === 'draining') {
+    if (!target || target.state === 'absent' || target.state === 'draining') {
       return stepFor(
         name,
         { kind: 'register-target', machineId: replacement.id, node: rNode!.name },
         'replacement joined',
       );
     }
-    if (target.state !== 'healthy') {
+    if (target.state !== 'serving') {
       return {
         kind: 'wait',
         code: 'target.registering',
@@ -402,7 +402,7 @@ function rollback(s: Snapshot, swap: Swap, reason: string, oldRetired = false): 
       oldNode: name,
       node: rNode?.name,
       members: [...new Map(members.map((m) => [m.id, m])).values()],
-      registered: target !== undefined && target.state !== 'unused',
+      registered: target !== undefined && target.state !== 'absent',
       reason,
       oldRetired,
     },

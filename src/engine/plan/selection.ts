@@ -9,7 +9,8 @@ import type { ControlPlaneMachine } from '../observe/snapshot.ts';
 export const REPLACE_ANNOTATION = 'kubeswap.io/replace';
 
 export interface ReplacementReason {
-  code: 'marked' | 'unhealthy' | 'kubelet-version' | 'image' | 'launch-template' | 'forced';
+  /** The engine's own (`marked`, `unhealthy`, `kubelet-version`, `forced`) or the provider's drift codes. */
+  code: string;
   message: string;
 }
 
@@ -26,20 +27,8 @@ export function replacementReasons(cp: ControlPlaneMachine, desired: Desired, ru
   if (normalizeVersion(cp.node.kubeletVersion) !== normalizeVersion(desired.version)) {
     reasons.push({ code: 'kubelet-version', message: `kubelet ${cp.node.kubeletVersion} != ${desired.version}` });
   }
-  if (cp.machine && cp.machine.imageId !== desired.imageId) {
-    reasons.push({ code: 'image', message: `image ${cp.machine.imageId} != ${desired.imageId}` });
-  }
-  const lt = cp.machine?.launchTemplate;
-  if (
-    lt &&
-    desired.launchTemplate &&
-    (lt.id !== desired.launchTemplate.id || lt.version !== desired.launchTemplate.version)
-  ) {
-    reasons.push({
-      code: 'launch-template',
-      message: `launch template ${lt.id}:${lt.version} != ${desired.launchTemplate.id}:${desired.launchTemplate.version}`,
-    });
-  }
+  // What the machine was built from (image, template) is the provider's to judge: reasons as data.
+  reasons.push(...(cp.machine?.drift ?? []));
   // --force replaces what existed before this run, never this run's own replacements.
   if (desired.force && cp.machine?.runId !== runId) reasons.push({ code: 'forced', message: '--force' });
   if (reasons.length > 0 && !isHealthy(cp)) reasons.unshift({ code: 'unhealthy', message: unhealthyMessage(cp) });

@@ -36,7 +36,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
   let transientRetries = 0;
   /** When this process started each swap; a resumed swap has no start here. */
   const swapStarted = new Map<string, number>();
-  const withTargets = (await ports.provider.apiTargets()) !== undefined;
+  const withTargets = ports.provider.loadBalancer !== undefined;
   const wakeup = new Wakeup();
   const stopWatching = ports.kube.watchChanges?.(wakeup.notify);
   try {
@@ -61,7 +61,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
       let snapshot: Awaited<ReturnType<typeof observe>>;
       try {
         wakeup.clear();
-        snapshot = await observe(ports, { withTargets, previous });
+        snapshot = await observe(ports, { withTargets, previous, desired: ctx.desired });
       } catch (err) {
         // A member or API server restarting mid-swap: look again shortly rather than fail the run.
         await retryLater(err, `observing the cluster failed: ${(err as Error).message}`, undefined, 'observe.failed');

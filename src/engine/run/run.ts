@@ -54,8 +54,8 @@ export async function inspect(ports: Ports, request: UpgradeRequest): Promise<Pl
   if (checked.problems.length > 0 || !checked.desired) throw invalid(checked.problems);
   const progress = await readProgress(ports.kube);
   const runId = resumableRun(progress, checked.desired)?.runId ?? 'planned';
-  const withTargets = (await ports.provider.apiTargets()) !== undefined;
-  const snapshot = await observe(ports, { withTargets });
+  const withTargets = ports.provider.loadBalancer !== undefined;
+  const snapshot = await observe(ports, { withTargets, desired: checked.desired });
   const gate = gateFor(snapshot);
   const cps = controlPlaneMachines(snapshot);
   const candidates = orderCandidates(cps, checked.desired, runId);

@@ -4,7 +4,7 @@ import { EC2Client, type Instance } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { type AwsEc2ProviderOptions, createAwsEc2Provider } from '../../../providers/aws-ec2/index.ts';
-import type { Machine } from '../../../src/domain/model.ts';
+import type { Ec2Machine } from '../../../providers/aws-ec2/instances.ts';
 import type { ReplacementRequest } from '../../../src/ports/machines.ts';
 
 // One mock per client class for every test file: mockClient stubs the class prototype.
@@ -27,13 +27,16 @@ export function provider(overrides: Partial<AwsEc2ProviderOptions> = {}) {
   });
 }
 
-export function machine(overrides: Partial<Machine> = {}): Machine {
+export function machine(overrides: Partial<Ec2Machine> = {}): Ec2Machine {
   return {
     id: 'i-0old',
     providerId: 'aws:///us-east-1a/i-0old',
+    pool: 'control-plane',
     zone: 'us-east-1a',
     subnetId: 'subnet-a1',
     imageId: 'ami-old',
+    phase: 'running',
+    status: 'running',
     state: 'running',
     launchedAt: new Date('2026-01-01T00:00:00Z'),
     tags: {},
@@ -43,10 +46,11 @@ export function machine(overrides: Partial<Machine> = {}): Machine {
 
 export function request(overrides: Partial<ReplacementRequest> = {}): ReplacementRequest {
   return {
+    pool: 'control-plane',
     replaces: machine(),
     runId: 'run-20260101-abcd',
     token: 'run-20260101-abcd-i-0old-1',
-    desired: { version: 'v1.37.0', imageId: 'ami-new', launchTemplate: { id: LT_ID, version: '3' }, force: false },
+    desired: { version: 'v1.37.0', imageId: 'ami-new', template: { id: LT_ID, version: '3' }, force: false },
     ...overrides,
   };
 }

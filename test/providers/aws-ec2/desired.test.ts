@@ -29,14 +29,14 @@ describe('aws-ec2 resolveDesired', () => {
     assert.deepEqual(desired, {
       version: 'v1.37.0',
       imageId: 'ami-given',
-      launchTemplate: { id: LT_ID, version: '7' },
+      template: { id: LT_ID, version: '7' },
       force: false,
     });
   });
 
   it('resolves $Default (the default) to the default version number', async () => {
     const { desired } = await provider().resolveDesired({ version: 'v1.37.0', imageId: 'ami-given' });
-    assert.equal(desired?.launchTemplate?.version, '2');
+    assert.equal(desired?.template?.version, '2');
   });
 
   it('looks a launch template up by name when it is not an lt- id', async () => {

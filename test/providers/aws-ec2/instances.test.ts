@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { instanceIdOf } from '../../../providers/aws-ec2/index.ts';
-import { checkClusterTags } from '../../../providers/aws-ec2/instances.ts';
-import { assertProvider } from '../../../src/ports/machines.ts';
+import { checkClusterTags, type Ec2Machine } from '../../../providers/aws-ec2/instances.ts';
+import { checkProvider } from '../../../providers/index.ts';
 import { ec2Mock, instance, provider } from './builders.ts';
 
 const ec2 = ec2Mock;
@@ -11,7 +11,7 @@ describe('aws-ec2 machines', () => {
   beforeEach(() => ec2.reset());
 
   it('implements the provider contract', () => {
-    assertProvider(provider());
+    checkProvider(provider(), 'aws-ec2');
   });
 
   for (const [input, expected] of [
@@ -50,9 +50,12 @@ describe('aws-ec2 machines', () => {
           ? { Reservations: [{ Instances: [linked] }] }
           : { Reservations: [{ Instances: [replacement] }, { Instances: [linked] }] },
       );
-    const machines = await provider().listMachines(['aws:///us-east-1a/i-0old', 'aws:///us-east-1a/i-0old']);
+    const machines = await provider().listMachines('control-plane', [
+      'aws:///us-east-1a/i-0old',
+      'aws:///us-east-1a/i-0old',
+    ]);
     assert.deepEqual(
-      machines.map((m) => [m.id, m.state, m.replaces, m.runId, m.launchTemplate?.version]),
+      machines.map((m) => [m.id, m.status, m.replaces, m.runId, (m as Ec2Machine).launchTemplate?.version]),
       [
         ['i-0old', 'running', undefined, undefined, '2'],
         ['i-0new', 'pending', 'i-0old', 'run-1', undefined],
@@ -66,7 +69,7 @@ describe('aws-ec2 machines', () => {
       .on(DescribeInstancesCommand)
       .resolvesOnce({ Reservations: [{ Instances: [instance({ InstanceId: 'i-01' })] }], NextToken: 'p2' })
       .resolves({ Reservations: [{ Instances: [instance({ InstanceId: 'i-02' })] }] });
-    const machines = await provider().listMachines([]);
+    const machines = await provider().listMachines('control-plane', []);
     assert.deepEqual(
       machines.map((m) => m.id),
       ['i-01', 'i-02'],
@@ -81,11 +84,14 @@ describe('aws-ec2 cluster ownership', () => {
       id: 'i-1',
       providerId: 'aws:///a/i-1',
       zone: 'a',
+      pool: 'control-plane',
       imageId: 'ami-1',
+      phase: 'running',
+      status: 'running',
       state: 'running',
       launchedAt: new Date(0),
       tags,
-    }) as const;
+    }) as const satisfies Ec2Machine;
   it('accepts machines tagged owned or shared for the cluster', () => {
     assert.deepEqual(
       checkClusterTags(

@@ -85,7 +85,7 @@ describe('aws-ec2 API targets', () => {
       .resolvesOnce(health('draining'))
       .resolves(health('unused'));
     elb.on(DeregisterTargetsCommand).resolves({});
-    await provider().deregisterApiTarget('i-0old', 1_000);
+    await provider().loadBalancer!.deregister('i-0old', 1_000);
     assert.deepEqual(elb.commandCalls(DeregisterTargetsCommand)[0]!.args[0].input, {
       TargetGroupArn: TG_ARN,
       Targets: [{ Id: 'i-0old' }],
@@ -99,14 +99,14 @@ describe('aws-ec2 API targets', () => {
   it('fails with api-target.draining-timeout while the target keeps draining', async () => {
     elb.on(DescribeTargetHealthCommand).resolves(health('draining'));
     elb.on(DeregisterTargetsCommand).resolves({});
-    await assert.rejects(provider({ pollIntervalMs: 5 }).deregisterApiTarget('i-0old', 30), {
+    await assert.rejects(provider({ pollIntervalMs: 5 }).loadBalancer!.deregister('i-0old', 30), {
       code: 'api-target.draining-timeout',
     });
   });
 
   it('skips deregistration of a target that is not registered', async () => {
     elb.on(DescribeTargetHealthCommand).resolves(health('unused'));
-    await provider().deregisterApiTarget('aws:///us-east-1a/i-0old', 1_000);
+    await provider().loadBalancer!.deregister('aws:///us-east-1a/i-0old', 1_000);
     assert.equal(elb.commandCalls(DeregisterTargetsCommand).length, 0);
   });
 
@@ -117,8 +117,8 @@ describe('aws-ec2 API targets', () => {
     });
     elb.on(ModifyTargetGroupAttributesCommand).resolves({});
     const p = provider({ deregistrationDelaySeconds: 5 });
-    await p.deregisterApiTarget('i-0old', 1_000);
-    await p.deregisterApiTarget('i-0old', 1_000);
+    await p.loadBalancer!.deregister('i-0old', 1_000);
+    await p.loadBalancer!.deregister('i-0old', 1_000);
     assert.deepEqual(
       elb.commandCalls(ModifyTargetGroupAttributesCommand).map((c) => c.args[0].input),
       [{ TargetGroupArn: TG_ARN, Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: '5' }] }],
@@ -134,19 +134,18 @@ describe('aws-ec2 API targets', () => {
       ],
     });
     const p = provider();
-    await p.registerApiTarget('aws:///us-east-1b/i-0new');
+    await p.loadBalancer!.register('aws:///us-east-1b/i-0new');
     assert.deepEqual(elb.commandCalls(RegisterTargetsCommand)[0]!.args[0].input.Targets, [{ Id: 'i-0new' }]);
-    assert.deepEqual(await p.apiTargets(), [
-      { machineId: 'i-0a', state: 'healthy' },
+    // ELBv2's words in the contract's generic ones.
+    assert.deepEqual(await p.loadBalancer!.targets(), [
+      { machineId: 'i-0a', state: 'serving' },
       { machineId: 'i-0b', state: 'draining' },
     ]);
   });
 
-  it('has no API targets and does nothing without a target group', async () => {
+  it('has no load-balancer sub-port without a target group', async () => {
     const p = provider({ targetGroupArn: undefined });
-    assert.equal(await p.apiTargets(), undefined);
-    await p.registerApiTarget('i-0new');
-    await p.deregisterApiTarget('i-0old', 1_000);
+    assert.equal(p.loadBalancer, undefined);
     assert.equal(elb.calls().length, 0);
   });
 });
