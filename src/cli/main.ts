@@ -98,6 +98,7 @@ async function run(command: Settings['command'], args: FlatInput, io: Io): Promi
       imageId: settings.image,
       force: settings.force,
       maxSurge: settings.maxSurge,
+      render: settings.userData === 'render',
     };
     if (command === 'plan') {
       const report = await inspect(wired.ports, request).catch((err: unknown) => {

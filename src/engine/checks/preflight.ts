@@ -14,6 +14,8 @@ export interface UpgradeRequest {
   force: boolean;
   /** How each swap proceeds (EngineOptions.maxSurge); plan reports what that run would do. Default 1. */
   maxSurge?: 0 | 1;
+  /** kubeswap renders each replacement's kubeadm join (render mode). */
+  render?: boolean;
 }
 
 export interface Preflight {
@@ -67,9 +69,29 @@ export async function preflight(
       });
     }
   }
-  problems.push(...ports.provider.checkMachines(linked));
+  problems.push(...ports.provider.checkMachines(linked), ...capabilityProblems(ports.provider, request));
   const resolved = await ports.provider.resolveDesired({ version, imageId: request.imageId });
   problems.push(...resolved.problems);
   const desired = resolved.desired ? { ...resolved.desired, force: request.force } : undefined;
   return { problems, desired, from };
+}
+
+/** What the run asks of the provider that its declared capabilities (contract v2) rule out. */
+function capabilityProblems(provider: Ports['provider'], request: UpgradeRequest): Problem[] {
+  const problems: Problem[] = [];
+  if ((request.maxSurge ?? 1) === 1 && !provider.capabilities.surge) {
+    problems.push({
+      code: 'provider.cannot-surge',
+      message: `provider ${provider.name} cannot run a machine beyond the pool's size`,
+      hint: 'use --max-surge 0 (remove first; needs >= 3 etcd members)',
+    });
+  }
+  if (request.render && provider.capabilities.rendersBootstrap) {
+    problems.push({
+      code: 'provider.renders-bootstrap',
+      message: `provider ${provider.name} renders each machine's bootstrap data itself`,
+      hint: 'leave userData at launch-template (drop --user-data render)',
+    });
+  }
+  return problems;
 }

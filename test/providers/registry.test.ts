@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { checkModule, checkProvider, loadProvider } from '../../providers/index.ts';
+import type { KubeswapError } from '../../src/domain/errors.ts';
+import { PROVIDER_CONTRACT_VERSION } from '../../src/ports/machines.ts';
+import { FakeWorld } from '../engine/fake-world.ts';
+
+const context = { settings: {}, pollIntervalMs: 1000, env: {} };
+
+describe('provider registry', () => {
+  it('names the known providers for an unknown name', async () => {
+    await assert.rejects(loadProvider('aws-ec3', context), (err: KubeswapError) => {
+      assert.equal(err.code, 'provider.unknown');
+      assert.equal(err.failure, 'invalid');
+      assert.match(err.hint ?? '', /aws-ec2/);
+      return true;
+    });
+  });
+
+  it('refuses a module built for another contract version', () => {
+    assert.throws(
+      () => checkModule({ contractVersion: 1, name: 'old', create: () => new FakeWorld(['a']).provider }, 'old'),
+      (err: KubeswapError) => err.code === 'provider.contract-mismatch' && /contract 1/.test(err.message),
+    );
+  });
+
+  it('names every method a provider lacks', () => {
+    const { drift: _drift, machineIdOf: _link, ...partial } = new FakeWorld(['a']).provider;
+    assert.throws(
+      () => checkProvider(partial, 'half'),
+      (err: KubeswapError) => /lacks machineIdOf, drift/.test(err.message),
+    );
+  });
+
+  it('accepts a provider of this contract', () => {
+    checkProvider(new FakeWorld(['a']).provider, 'fake');
+    assert.equal(PROVIDER_CONTRACT_VERSION, 2);
+  });
+
+  it('loads the built-in aws-ec2 provider through the same check', async () => {
+    const p = await loadProvider('aws-ec2', {
+      ...context,
+      settings: { region: 'us-east-1', launchTemplate: 'lt-1', clusterName: 'c' },
+    });
+    assert.equal(p.name, 'aws-ec2');
+    assert.equal(p.capabilities.idempotencyKey, 'client-token');
+    p.destroy?.();
+  });
+});
