@@ -1,6 +1,7 @@
 // The provider's one coded error. `code` is stable (the engine and scenarios match on it), `hint`
 // says what to do, `cause` keeps the AWS error. Expected "not there" answers from resolveDesired are
 // ProviderProblems instead; this is for failures.
+import { KubeswapError } from '../../src/domain/errors.ts';
 import type { ProviderProblem } from '../../src/ports/machines.ts';
 
 export type ProviderErrorCode =
@@ -17,15 +18,19 @@ export type ProviderErrorCode =
   | 'aws.request-failed'
   | 'options.invalid';
 
-export class ProviderError extends Error {
+/** Mid-run an AWS failure is internal (exit 1, state described); preflight turns it into a refusal (exit 2). */
+export class ProviderError extends KubeswapError {
   override readonly name = 'ProviderError';
-  readonly code: ProviderErrorCode;
-  readonly hint?: string;
+  override readonly code: ProviderErrorCode;
 
   constructor(code: ProviderErrorCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
-    super(message, { cause: options.cause });
+    super('internal', code, message, {
+      ...options,
+      source: code === 'options.invalid' ? 'user' : 'environment',
+      // The SDK calls already retried throttling with backoff; the run may look again later.
+      retryable: code === 'aws.throttled',
+    });
     this.code = code;
-    if (options.hint !== undefined) this.hint = options.hint;
   }
 
   toProblem(): ProviderProblem {

@@ -9,6 +9,9 @@ export type FailureClass =
   | 'interrupted' // 130: signal; re-run to resume
   | 'internal'; // 1: a bug or an unexpected failure of an outside system
 
+/** Who has to act: the user (input, credentials), the tool (a bug), or the environment (an outside system). */
+export type ErrorSource = 'user' | 'tool' | 'environment';
+
 export interface Problem {
   code: string;
   message: string;
@@ -22,20 +25,40 @@ export class KubeswapError extends Error {
   readonly hint?: string;
   /** Every problem found, when validation collected several. */
   readonly problems: Problem[];
+  readonly source: ErrorSource;
+  /**
+   * Looking again shortly may succeed (an etcd reconfiguration guard, an API server restarting behind the
+   * load balancer): the converge loop retries these, bounded, instead of failing the run.
+   */
+  readonly retryable: boolean;
 
-  constructor(
-    failure: FailureClass,
-    code: string,
-    message: string,
-    options: { hint?: string; cause?: unknown; problems?: Problem[] } = {},
-  ) {
+  constructor(failure: FailureClass, code: string, message: string, options: KubeswapErrorOptions = {}) {
     super(message, { cause: options.cause });
     this.failure = failure;
     this.code = code;
     this.hint = options.hint;
     this.problems = options.problems ?? [{ code, message, hint: options.hint }];
+    this.source = options.source ?? DEFAULT_SOURCE[failure];
+    this.retryable = options.retryable ?? false;
   }
 }
+
+export interface KubeswapErrorOptions {
+  hint?: string;
+  cause?: unknown;
+  problems?: Problem[];
+  source?: ErrorSource;
+  retryable?: boolean;
+}
+
+const DEFAULT_SOURCE: Record<FailureClass, ErrorSource> = {
+  invalid: 'user',
+  blocked: 'environment',
+  'rolled-back': 'environment',
+  'needs-person': 'environment',
+  interrupted: 'user',
+  internal: 'tool',
+};
 
 export function invalid(problems: Problem[]): KubeswapError {
   const first = problems[0] ?? { code: 'input.invalid', message: 'invalid input' };

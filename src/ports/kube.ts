@@ -1,5 +1,6 @@
 // The narrow port over the Kubernetes API the engine uses, speaking our types. Implemented over
 // @kubernetes/client-node 2.x in src/adapters/kube/client.ts (request timeouts, ApiException decoding, paging).
+import { KubeswapError } from '../domain/errors.ts';
 import type { NodeView } from '../domain/model.ts';
 
 export interface ConfigMapView {
@@ -98,8 +99,11 @@ export interface NodeEvent {
 }
 
 /** Thrown by replace*() when the object changed since it was read (HTTP 409): re-read and retry. */
-export class ConflictError extends Error {
+export class ConflictError extends KubeswapError {
   override name = 'ConflictError';
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('internal', 'kube.conflict', message, { cause: options.cause, source: 'environment', retryable: true });
+  }
 }
 
 export interface KubePort {

@@ -56,13 +56,29 @@ const HINT: Partial<Record<EtcdErrorCode, string>> = {
   'etcd.not-enough-started': 'the change would leave fewer started members than a quorum',
 };
 
+/**
+ * Refusals etcd lifts by itself within seconds: the 5 s reconfiguration guard after a membership change,
+ * a leader election, a request that reached a follower.
+ */
+const RETRYABLE: ReadonlySet<EtcdErrorCode> = new Set([
+  'etcd.cluster-unhealthy',
+  'etcd.not-enough-started',
+  'etcd.leader-unknown',
+  'etcd.not-leader',
+]);
+
 export class EtcdError extends KubeswapError {
   override name = 'EtcdError';
   override readonly code: EtcdErrorCode;
   readonly endpoint: string | undefined;
 
   constructor(code: EtcdErrorCode, message: string, options: { endpoint?: string; cause?: unknown } = {}) {
-    super(FAILURE[code], code, message, { cause: options.cause, ...(HINT[code] ? { hint: HINT[code] } : {}) });
+    super(FAILURE[code], code, message, {
+      cause: options.cause,
+      ...(HINT[code] ? { hint: HINT[code] } : {}),
+      source: 'environment',
+      retryable: RETRYABLE.has(code),
+    });
     this.code = code;
     this.endpoint = options.endpoint;
   }

@@ -4,6 +4,7 @@
 // surface as undici's `TypeError: fetch failed` with the errno in `cause`, timeouts as AbortSignal's
 // `TimeoutError`.
 import { ApiException } from '@kubernetes/client-node';
+import { type ErrorSource, KubeswapError } from '../../domain/errors.ts';
 
 export interface KubeStatus {
   /** HTTP status, when the server answered. */
@@ -22,11 +23,26 @@ export interface KubeIdentity {
   user: string;
 }
 
-export class KubeError extends Error {
+interface KubeErrorKind {
+  code: string;
+  source: ErrorSource;
+  retryable: boolean;
+}
+
+/**
+ * A failed API call. Mid-run it is an internal failure (exit 1, the state described by the events);
+ * before the first change, preflight turns it into a refusal (exit 2).
+ */
+export class KubeError extends KubeswapError {
   override name = 'KubeError';
   readonly status: KubeStatus;
-  constructor(message: string, status: KubeStatus, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(
+    message: string,
+    status: KubeStatus,
+    options: { cause?: unknown } = {},
+    kind: KubeErrorKind = { code: 'kube.request-failed', source: 'environment', retryable: false },
+  ) {
+    super('internal', kind.code, message, { cause: options.cause, source: kind.source, retryable: kind.retryable });
     this.status = status;
   }
 }
@@ -34,16 +50,29 @@ export class KubeError extends Error {
 /** 401 or 403: the credentials are rejected or lack a permission. Retrying will not help. */
 export class KubeAuthError extends KubeError {
   override name = 'KubeAuthError';
+  constructor(message: string, status: KubeStatus, options: { cause?: unknown } = {}) {
+    super(message, status, options, { code: 'kube.unauthorized', source: 'user', retryable: false });
+  }
 }
 
 /** The API server did not answer (refused, unresolvable, timed out) or answered 5xx. Retrying may help. */
 export class KubeUnavailableError extends KubeError {
   override name = 'KubeUnavailableError';
+  constructor(message: string, status: KubeStatus, options: { cause?: unknown } = {}) {
+    super(message, status, options, { code: 'kube.unavailable', source: 'environment', retryable: true });
+  }
 }
 
-/** Kubeconfig missing, unreadable, or without the requested context. */
-export class KubeConfigError extends Error {
+/** Kubeconfig missing, unreadable, or without the requested context: found before anything is contacted. */
+export class KubeConfigError extends KubeswapError {
   override name = 'KubeConfigError';
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('invalid', 'kube.config', message, {
+      cause: options.cause,
+      source: 'user',
+      hint: 'check --kubeconfig/--context and that the identity may read nodes, pods, configmaps and leases',
+    });
+  }
 }
 
 export function decodeKubeError(err: unknown): KubeStatus {

@@ -155,15 +155,9 @@ const PASS_SPACING = 0.9;
 
 /** About a minute at the default poll interval: longer than etcd's 5 s reconfiguration guard. */
 const MAX_TRANSIENT_RETRIES = 60;
-const TRANSIENT = new Set([
-  'etcd.cluster-unhealthy',
-  'etcd.not-enough-started',
-  'etcd.leader-unknown',
-  'etcd.not-leader',
-]);
-
+/** Each adapter marks what looking again may fix (KubeswapError.retryable); the loop does not keep code lists. */
 function isTransient(err: unknown): boolean {
-  return err instanceof KubeswapError && TRANSIENT.has(err.code);
+  return err instanceof KubeswapError && err.retryable;
 }
 
 export function interrupted(): KubeswapError {
