@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import type { Snapshot } from '../../src/engine/observe/snapshot.ts';
-import { DRAINED_ANNOTATION, type PlanInput, plan } from '../../src/engine/plan/planner.ts';
+import type { PlanInput } from '../../src/engine/plan/decisions.ts';
+import { plan } from '../../src/engine/plan/planner.ts';
+import { DRAINED_ANNOTATION } from '../../src/engine/plan/retirement.ts';
 import type { Decision } from '../../src/engine/plan/steps.ts';
 import {
   cluster,

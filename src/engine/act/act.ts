@@ -7,7 +7,7 @@ import { KubeswapError } from '../../domain/errors.ts';
 import type { EventCode } from '../../domain/events.ts';
 import type { Desired } from '../../domain/model.ts';
 import { hex } from '../plan/gate.ts';
-import { DRAINED_ANNOTATION } from '../plan/planner.ts';
+import { DRAINED_ANNOTATION } from '../plan/retirement.ts';
 import type { Step } from '../plan/steps.ts';
 import type { EngineOptions, Ports } from '../ports.ts';
 import { clearRetiring, writeRetiring } from '../run/retiring.ts';

@@ -8,8 +8,9 @@ import type { EventCode } from '../../domain/events.ts';
 import { act, type RunContext } from '../act/act.ts';
 import { observe } from '../observe/observe.ts';
 import type { Snapshot } from '../observe/snapshot.ts';
-import { gateFor, plan } from '../plan/planner.ts';
+import { plan } from '../plan/planner.ts';
 import { type Decision, describeStep, finishesSwap, startsSwap } from '../plan/steps.ts';
+import { gateFor } from '../plan/swaps.ts';
 import type { Ports } from '../ports.ts';
 import { Wakeup } from './wakeup.ts';
 

@@ -1,0 +1,115 @@
+// The control-plane pool: one machine in flight at a time, each swap add-then-remove (--max-surge 1)
+// or remove-then-add (--max-surge 0), with the gate before every swap and after every join.
+import { controlPlaneMachines, memberOfNode, nodeOf, targetOf, unlinkedMembers } from '../observe/snapshot.ts';
+import {
+  gateWait,
+  joiningWait,
+  joinMissing,
+  orphanBlocked,
+  type PlanInput,
+  pastMachineTimeout,
+  registerReplacement,
+  rollback,
+} from './decisions.ts';
+import type { GateResult } from './gate.ts';
+import { beginRetirement, planRemoveFirst } from './remove-first.ts';
+import { retireOld } from './retirement.ts';
+import { type Candidate, orderCandidates } from './selection.ts';
+import type { Decision } from './steps.ts';
+import { findSwaps, gateFor, type Swap } from './swaps.ts';
+
+export function planControlPlane(input: PlanInput): Decision {
+  const s = input.snapshot;
+  const gate = gateFor(s);
+  // A remove-first swap in progress is finished first, whatever --max-surge this run was given.
+  if (s.retiring) return planRemoveFirst(input, s.retiring, gate);
+  const { live, failed } = findSwaps(s);
+  if (live.length > 1) {
+    return {
+      kind: 'blocked',
+      code: 'swap.several-in-flight',
+      reason: `${live.length} replacements are in flight (${live.map((w) => w.replacement.id).join(', ')}); only one may be`,
+      hint: 'terminate the extra replacement instance(s) or let the run that created them finish',
+    };
+  }
+  const unfinished = failed.find((f) => nodeOf(s, f.replacement) || unlinkedMembers(s).length > 0);
+  if (live.length === 0 && unfinished) return rollback(s, unfinished, 'continuing an interrupted rollback');
+  const swap = live[0];
+  if (swap) return planSwap(input, swap, gate);
+
+  const candidates = orderCandidates(controlPlaneMachines(s), input.desired, input.runId);
+  const next = candidates[0];
+  if (!next) {
+    const orphan = unlinkedMembers(s)[0];
+    if (orphan) return orphanBlocked(orphan);
+    return { kind: 'done' };
+  }
+  if (!gate.ok || input.gateStreak < input.gatePasses) return gateWait(gate, input, next.cp.name);
+  const old = next.cp.machine;
+  if (!old) return machineNotFound(next);
+  if (input.maxSurge === 0) return beginRetirement(s, next, old);
+  const attempt = 1 + failed.filter((f) => f.oldId === old.id).length;
+  return {
+    kind: 'step',
+    machine: next.cp.name,
+    reason: next.reasons.map((r) => r.message).join('; '),
+    step: { kind: 'create-replacement', old, oldNode: next.cp.name, attempt },
+  };
+}
+
+function machineNotFound(next: Candidate): Decision {
+  return {
+    kind: 'blocked',
+    code: 'machine.not-found',
+    machine: next.cp.name,
+    reason: `node ${next.cp.name} (providerID ${next.cp.node.providerId ?? 'none'}) has no machine in the provider`,
+    hint: 'check the provider settings (region, cluster name) or the Node providerID',
+  };
+}
+
+function planSwap(input: PlanInput, swap: Swap, gate: GateResult): Decision {
+  const s = input.snapshot;
+  const r = swap.replacement;
+  const name = swap.oldNode?.name ?? swap.oldId;
+  const rNode = nodeOf(s, r);
+  const rMember = rNode ? memberOfNode(s, rNode.name) : undefined;
+  const missing = joinMissing(s, rNode, rMember);
+  const oldTouched = swap.oldNode?.unschedulable || (swap.old && targetOf(s, swap.old.id)?.state === 'draining');
+  if (oldTouched && missing.length === 0) {
+    // Retiring: the gate held N times before the old machine was touched; now every step only
+    // needs the rest of the cluster healthy (and removal its own quorum projection).
+    if (!gate.ok) return gateWait(gate, input, name);
+    return retire(input, swap);
+  }
+  if (missing.length > 0 || !gate.ok) {
+    if (pastMachineTimeout(input, r) && !oldTouched) {
+      const why = missing.length > 0 ? missing.join('; ') : gate.reasons.join('; ');
+      return rollback(s, swap, `not healthy within the machine timeout: ${why}`);
+    }
+    if (missing.length > 0) return joiningWait(name, r, missing);
+  }
+  if (!gate.ok || input.gateStreak < input.gatePasses) return gateWait(gate, input, name);
+  return retire(input, swap);
+}
+
+/** After the replacement joined and the gate held: it serves the API, then the old machine leaves. */
+function retire(input: PlanInput, swap: Swap): Decision {
+  const s = input.snapshot;
+  const r = swap.replacement;
+  const name = swap.oldNode?.name ?? swap.oldId;
+  const rNode = nodeOf(s, r)!;
+  const registering = registerReplacement(s, name, r, rNode);
+  if (registering) return registering;
+  const rMember = memberOfNode(s, rNode.name)!;
+  return (
+    retireOld(s, {
+      name,
+      old: swap.old,
+      oldNode: swap.oldNode,
+      leaderTo: rMember.id,
+      why: 'replacement serves the API',
+    }) ?? {
+      kind: 'done',
+    }
+  );
+}

@@ -1,0 +1,74 @@
+// The old machine's way out, shared by both surge modes: stop serving the API, drain, hand off etcd
+// leadership, remove its member (after the quorum projection), terminate, delete the Node (§4.3-7).
+import type { Machine, NodeView } from '../../domain/model.ts';
+import { isLive, memberHealth, memberOfNode, type Snapshot, targetOf } from '../observe/snapshot.ts';
+import { stepFor } from './decisions.ts';
+import { projectRemoval } from './projection.ts';
+import type { Decision } from './steps.ts';
+
+/** Set on the old Node once its drain completed, so a re-run does not drain again. */
+export const DRAINED_ANNOTATION = 'kubeswap.io/drained';
+
+export interface Retiree {
+  name: string;
+  old?: Machine;
+  oldNode?: NodeView;
+  /** Member to hand etcd leadership to; undefined picks any other healthy voter. */
+  leaderTo?: string;
+  why: string;
+  /** --max-surge 0: the Node is deleted before the replacement exists. */
+  midSwap?: boolean;
+}
+
+/** One step of the old machine's way out per call; undefined once nothing of it is left. */
+export function retireOld(s: Snapshot, o: Retiree): Decision | undefined {
+  const { name, old, oldNode } = o;
+  const oTarget = old ? targetOf(s, old.id) : undefined;
+  if (old && isLive(old) && oTarget && oTarget.state !== 'absent' && oTarget.state !== 'unmonitored') {
+    return stepFor(name, { kind: 'deregister-target', machineId: old.id, node: name }, o.why);
+  }
+  if (oldNode && !(oldNode.unschedulable && oldNode.annotations[DRAINED_ANNOTATION] !== undefined)) {
+    return stepFor(name, { kind: 'drain', node: oldNode.name }, o.why);
+  }
+  const oldMember = memberOfNode(s, name);
+  if (oldMember) {
+    if (s.etcd.leaderId === oldMember.id) {
+      const to =
+        o.leaderTo ??
+        s.etcd.members.find((m) => m.id !== oldMember.id && !m.isLearner && memberHealth(s, m.id)?.healthy === true)
+          ?.id;
+      if (!to) {
+        return {
+          kind: 'blocked',
+          code: 'etcd.quorum-at-risk',
+          machine: name,
+          reason: `no other healthy voting member can take etcd leadership from ${name}`,
+          hint: 'restore the unhealthy members, then re-run',
+        };
+      }
+      return stepFor(
+        name,
+        { kind: 'move-leader', node: name, fromId: oldMember.id, toId: to },
+        'its member leads etcd',
+      );
+    }
+    const projection = projectRemoval(s, oldMember);
+    if (!projection.safe) {
+      return {
+        kind: 'blocked',
+        code: 'etcd.quorum-at-risk',
+        machine: name,
+        reason: `removing etcd member ${name} is unsafe: ${projection.reason}`,
+        hint: 'restore the unhealthy members, then re-run',
+      };
+    }
+    return stepFor(name, { kind: 'remove-member', node: name, member: oldMember }, 'node drained');
+  }
+  if (old && isLive(old)) {
+    return stepFor(name, { kind: 'terminate', machineId: old.id, node: name }, 'etcd member removed');
+  }
+  if (oldNode) {
+    return stepFor(name, { kind: 'delete-node', node: oldNode.name, midSwap: o.midSwap }, 'machine terminated');
+  }
+  return undefined;
+}
