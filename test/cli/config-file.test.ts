@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { configJsonSchema } from '../../src/cli/config/schema.ts';
@@ -79,5 +79,14 @@ describe('config file', () => {
     assert.equal(schema.properties.etcd.additionalProperties, false);
     assert.ok(schema.properties.provider.properties.launchTemplate);
     assert.deepEqual(schema.properties.provider.properties.userData.enum, ['launch-template', 'render']);
+  });
+});
+
+describe('the shipped JSON Schema file', () => {
+  it('matches the schema (regenerate with `npm run schema`)', () => {
+    const shipped = JSON.parse(
+      readFileSync(new URL('../../schema/kubeswap-config.schema.json', import.meta.url), 'utf8'),
+    );
+    assert.deepEqual(shipped, configJsonSchema());
   });
 });
