@@ -62,6 +62,15 @@ describe('settings checks before anything is contacted', () => {
   });
 });
 
+describe('provider settings', () => {
+  it('takes a launch template version written as a YAML number', () => {
+    const { settings, problems } = resolveSettings('plan', [{ ...base, launchTemplateVersion: 3 }]);
+    assert.deepEqual(problems, []);
+    assert.equal(settings.provider.launchTemplateVersion, '3');
+    assert.deepEqual(codes({ launchTemplateVersion: 'latest' }), ['input.launch-template-version']);
+  });
+});
+
 describe('the environment as a layer', () => {
   it('sits between the file and the flags, and is named in problems', () => {
     const env = readEnvironment('apply', { KUBESWAP_DRAIN_TIMEOUT: '7m', KUBESWAP_MAX_SURGE: '3' });

@@ -45,7 +45,14 @@ export const awsEc2Settings: SettingSpec[] = [
     kind: 'string',
     describe: '$Default, $Latest or a number',
     defaultText: '$Default',
-    value: (v) => v.z.union([v.z.literal('$Default'), v.z.literal('$Latest'), v.z.string().regex(/^\d+$/)]),
+    value: (v) =>
+      v.z.union([
+        v.z.literal('$Default'),
+        v.z.literal('$Latest'),
+        v.z.string().regex(/^\d+$/),
+        // YAML reads `launchTemplateVersion: 3` as a number
+        v.z.number().int().positive().transform(String),
+      ]),
     invalid: '{name} must be $Default, $Latest or a version number, got {value}',
     file: inProvider('launchTemplateVersion'),
   }),
