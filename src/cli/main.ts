@@ -1,191 +1,99 @@
-// kubeswap's entry: parse, build settings, run one command, map the outcome to an exit code.
-// The only module that decides exit codes or writes to stdout/stderr.
-import { writeFileSync } from 'node:fs';
-import { createInterface } from 'node:readline/promises';
+// kubeswap's entry: parse, then run one command and map the outcome to an exit code.
+// The only module that decides exit codes or writes to stdout/stderr (with run-command.ts, which it loads).
+// Kept light: the clients (AWS SDK, client-node, etcd3) load only with a command that needs them.
 import yargs from 'yargs';
-import { describeError, invalid, KubeswapError } from '../domain/errors.ts';
-import { EventLog, fanOut } from '../domain/events.ts';
-import { asPreflightError } from '../engine/checks/preflight-errors.ts';
-import { apply, inspect } from '../engine/run/run.ts';
-import { EXIT, exitCodeFor } from './exit-codes.ts';
+import { describeError, KubeswapError } from '../domain/errors.ts';
+import type { Command } from './config/spec.ts';
+import { nearest } from './config/suggest.ts';
+import { EXIT } from './exit-codes.ts';
 import { type Io, processIo } from './io.ts';
-import { globalOptions, upgradeOptions } from './options.ts';
-import { formatPlan } from './plan-report.ts';
-import { jsonRenderer, textRenderer } from './render.ts';
-import { type FlatInput, readConfigFile, resolveSettings, type Settings } from './settings.ts';
-import { showStatus, unlock } from './status.ts';
-import { markdownSummary } from './summary.ts';
-import { engineOptions, wire } from './wiring.ts';
+import { ALL_FLAGS, applyOptions, globalOptions, upgradeOptions } from './options.ts';
+import { packageVersion } from './package-info.ts';
+
+type Parsed = { command: Command; args: Record<string, unknown> } | { command: 'config-schema' };
+
+const EXAMPLES: [string, string][] = [
+  ['$0 plan --config kubeswap.yaml --to v1.37.2', 'what would be replaced, in order, and why'],
+  ['$0 apply --config kubeswap.yaml --to v1.37.2 --yes', 'replace the control-plane machines'],
+  ['$0 apply --config kubeswap.yaml --image ami-0abc --yes', 're-image at the same version'],
+  ['KUBESWAP_CERTIFICATE_KEY=... $0 apply --user-data render --to v1.37.2', 'render the kubeadm join'],
+  ['$0 status -o json', 'lock holder and progress record, as JSON'],
+  ['$0 completion >> ~/.bashrc', 'shell completion'],
+];
 
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
-  let parsed: { command?: Settings['command']; args: FlatInput } | undefined;
-  const parser = globalOptions(
+  let parsed: Parsed | undefined;
+  const chosen = (command: Command) => (args: Record<string, unknown>) => {
+    parsed = { command, args };
+  };
+  let parser = globalOptions(
     yargs(argv)
       .scriptName('kubeswap')
-      .env('KUBESWAP')
       .usage('$0 <command> [options]\n\nReplace the control-plane machines of a kubeadm cluster one at a time.'),
   )
-    .command('plan', 'show which machines would be replaced, in order, and why', upgradeOptions, (a) => {
-      parsed = { command: 'plan', args: a };
-    })
-    .command(
-      'apply',
-      'replace the machines until the cluster matches the target',
-      (y) =>
-        upgradeOptions(y)
-          .option('yes', { type: 'boolean', describe: 'do not ask for confirmation' })
-          .option('dry-run', { type: 'boolean', describe: 'show what would be done, change nothing' }),
-      (a) => {
-        parsed = { command: 'apply', args: a };
-      },
+    .command('plan', 'show which machines would be replaced, in order, and why', upgradeOptions, chosen('plan'))
+    .command('apply', 'replace the machines until the cluster matches the target', applyOptions, chosen('apply'))
+    .command('status', 'show the lock holder and the progress record', {}, chosen('status'))
+    .command('unlock', 'break a stale lock left by a dead run', {}, chosen('unlock'))
+    .command('config', 'configuration file tools', (y) =>
+      y
+        .command('schema', 'print the JSON Schema of the config file (for editors)', {}, () => {
+          parsed = { command: 'config-schema' };
+        })
+        .demandCommand(1, 'give a config command: schema'),
     )
-    .command('status', 'show the lock holder and the progress record', {}, (a) => {
-      parsed = { command: 'status', args: a };
-    })
-    .command('unlock', 'break a stale lock left by a dead run', {}, (a) => {
-      parsed = { command: 'unlock', args: a };
-    })
+    .completion('completion', 'print a bash/zsh completion script (e.g. kubeswap completion >> ~/.bashrc)')
     .demandCommand(1, 'give a command: plan, apply, status or unlock')
+    .recommendCommands()
     .strict()
     .help()
-    .version(false)
+    .alias('h', 'help')
+    .version(packageVersion())
+    .alias('V', 'version')
+    .epilogue(
+      'Every option can also be set as KUBESWAP_<FLAG> (e.g. KUBESWAP_DRAIN_TIMEOUT=15m) or in the --config file.\n' +
+        'Precedence: flags > environment > file > defaults. Invalid input exits 2 before anything is contacted.',
+    )
+    .wrap(Math.min(120, process.stdout.columns || 120))
     .exitProcess(false)
     .fail((msg, err) => {
-      throw err ?? new KubeswapError('invalid', 'input.usage', msg);
+      throw err ?? new KubeswapError('invalid', 'input.usage', withSuggestions(msg, argv));
     });
+  for (const [command, description] of EXAMPLES) parser = parser.example(command, description);
 
-  let helpText = '';
+  let output = '';
   try {
-    await parser.parseAsync(argv, {}, (_err, _argv, output) => {
-      helpText = output;
+    await parser.parseAsync(argv, {}, (_err, _argv, text) => {
+      output = text;
     });
   } catch (err) {
     io.stderr.write(`error: ${describeError(err)}\nRun kubeswap --help for usage.\n`);
     return EXIT.invalid;
   }
   if (!parsed) {
-    if (helpText) io.stdout.write(`${helpText}\n`);
+    if (output) io.stdout.write(`${output}\n`);
     return EXIT.ok;
   }
-  return run(parsed.command!, parsed.args, io);
-}
-
-async function run(command: Settings['command'], args: FlatInput, io: Io): Promise<number> {
-  const log = new EventLog();
-  const file = args['config'] ? readConfigFile(String(args['config'])) : { input: {}, problems: [] };
-  const { settings, problems } = resolveSettings(command, [file.input, args]);
-  const renderer =
-    settings.output === 'json' ? { sink: jsonRenderer(io.stdout), stop: () => {} } : textRenderer(io.stderr);
-  const emit = fanOut(log.sink, renderer.sink);
-  let exitCode: number = EXIT.ok;
-  let error: string | undefined;
-  const controller = new AbortController();
-  const onSignal = () => controller.abort(new Error('interrupted'));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  let close = () => {};
-  try {
-    const allProblems = [...file.problems, ...problems];
-    if (allProblems.length > 0) throw invalid(allProblems);
-    if (command === 'status') return await showStatus(settings, io);
-    if (command === 'unlock') return await unlock(settings, io);
-    const wired = await wire(settings, emit).catch((err: unknown) => {
-      throw asPreflightError(err);
-    });
-    close = wired.close;
-    const request = {
-      version: settings.to,
-      imageId: settings.image,
-      force: settings.force,
-      maxSurge: settings.maxSurge,
-      render: settings.userData === 'render',
-    };
-    if (command === 'plan') {
-      const report = await inspect(wired.ports, request).catch((err: unknown) => {
-        throw asPreflightError(err);
-      });
-      if (settings.output === 'json')
-        io.stdout.write(`${JSON.stringify({ code: 'plan.report', ...serializable(report) })}\n`);
-      else io.stdout.write(formatPlan(report));
-      exitCode = report.next.kind === 'blocked' ? EXIT.invalid : EXIT.ok;
-      return exitCode;
-    }
-    const options = engineOptions(settings);
-    const closePorts = close;
-    close = () => {
-      closePorts();
-      (options.render?.secretBytes as { close?: () => void } | undefined)?.close?.();
-    };
-    if (!settings.yes && !settings.dryRun) {
-      const report = await inspect(wired.ports, request).catch((err: unknown) => {
-        throw asPreflightError(err);
-      });
-      if (report.next.kind === 'done' && report.from === report.desired.version) {
-        // Nothing would change: no confirmation needed.
-      } else if (!io.stdinIsTTY && !io.confirm) {
-        throw new KubeswapError(
-          'invalid',
-          'input.confirmation-needed',
-          'apply needs --yes when not run on a terminal',
-          {
-            hint: 'review `kubeswap plan` first, then pass --yes',
-          },
-        );
-      } else {
-        io.stderr.write(formatPlan(report));
-        const confirm = io.confirm ?? askOnTerminal;
-        if (!(await confirm('Replace these machines? [y/N] '))) {
-          io.stderr.write('Nothing changed.\n');
-          return EXIT.invalid;
-        }
-      }
-    }
-    const outcome = await apply(wired.ports, request, options, controller.signal);
-    if (settings.output === 'text' && outcome.result === 'done')
-      io.stderr.write(`Done: ${outcome.swaps} machine(s) replaced.\n`);
+  if (parsed.command === 'config-schema') {
+    const { configJsonSchema } = await import('./config/schema.ts');
+    io.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
     return EXIT.ok;
-  } catch (err) {
-    exitCode = exitCodeFor(err);
-    error = describeError(err);
-    const code = err instanceof KubeswapError ? err.code : 'internal';
-    const hint = err instanceof KubeswapError ? err.hint : undefined;
-    if (settings.output === 'json') {
-      io.stdout.write(
-        `${JSON.stringify({ code: 'run.failed', level: 'error', at: new Date().toISOString(), message: error, data: { error: code, exitCode, hint, problems: err instanceof KubeswapError ? err.problems : undefined } })}\n`,
-      );
-    } else {
-      io.stderr.write(`error: ${error}\n${hint ? `hint: ${hint}\n` : ''}`);
-      if (exitCode === EXIT.internal && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
-    }
-    return exitCode;
-  } finally {
-    renderer.stop();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    close();
-    if (settings.summary)
-      writeFileSync(settings.summary, markdownSummary(log.events, { exitCode, error }), { flag: 'a' });
   }
+  const { run } = await import('./run-command.ts');
+  return run(parsed.command, parsed.args, io);
 }
 
-async function askOnTerminal(question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim());
-  } finally {
-    rl.close();
-  }
-}
-
-function serializable(report: Awaited<ReturnType<typeof inspect>>) {
-  return {
-    from: report.from,
-    desired: report.desired,
-    machines: report.candidates.map((c) => ({ node: c.cp.name, machine: c.cp.machine?.id, reasons: c.reasons })),
-    upToDate: report.upToDate,
-    orphans: report.orphans,
-    gate: report.gate,
-    next: report.next,
-    inFlight: report.inFlight,
-  };
+/** yargs names unknown flags (twice: as given and camelCased) but does not guess; name each once, with a guess. */
+function withSuggestions(message: string, argv: string[]): string {
+  if (message.startsWith('Did you mean')) return `unknown command ${argv[0]}. ${message}`;
+  const match = /^Unknown arguments?: (.*)$/.exec(message);
+  if (!match) return message;
+  const given = new Set(argv.filter((a) => a.startsWith('-')).map((a) => a.replace(/^-+/, '').split('=')[0]!));
+  const unknown = match[1]!.split(', ').filter((arg) => given.has(arg) || !/[A-Z]/.test(arg));
+  const named = unknown.map((arg) => {
+    const flag = arg.length === 1 ? `-${arg}` : `--${arg}`;
+    const guess = nearest(arg, ALL_FLAGS);
+    return guess ? `${flag} (did you mean --${guess}?)` : flag;
+  });
+  return `Unknown argument${named.length > 1 ? 's' : ''}: ${named.join(', ')}`;
 }

@@ -1,12 +1,15 @@
-// One schema for configuration: defaults < config file < KUBESWAP_* env < flags, merged once,
+// One schema for configuration (config/catalog.ts): defaults < config file < KUBESWAP_* env < flags, merged once,
 // validated once with every problem reported together, read-only afterwards.
 import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { parseDuration } from '../domain/clock.ts';
 import type { Problem } from '../domain/errors.ts';
+import { DEFAULT_PROVIDER, PROVIDERS, SETTING_BY_KEY, SETTINGS } from './config/catalog.ts';
+import { configFileProblems, type Origin, schemaOf, validateSettings } from './config/schema.ts';
+import { type Command, envName, fromText, inScope } from './config/spec.ts';
 
 export interface Settings {
-  command: 'plan' | 'apply' | 'status' | 'unlock';
+  command: Command;
   to?: string;
   image?: string;
   force: boolean;
@@ -42,194 +45,158 @@ export interface Settings {
 /** Flat keys, as flags (camelCased) and KUBESWAP_* env vars carry them. */
 export type FlatInput = Record<string, unknown>;
 
-const DEFAULTS: FlatInput = {
-  force: false,
-  yes: false,
-  dryRun: false,
-  provider: 'aws-ec2',
-  maxSurge: 1,
-  machineTimeout: '20m',
-  drainTimeout: '10m',
-  gatePasses: 3,
-  pollInterval: '1s',
-  snapshotDir: '.',
-  output: 'text',
-  userData: 'launch-template',
-  tokenTtl: '1h',
-};
+/** Marks a layer's origin without adding an enumerable key; unmarked layers are flags. */
+const ORIGIN = Symbol('origin');
+type Layer = FlatInput & { [ORIGIN]?: Origin };
+const withOrigin = (input: FlatInput, origin: Origin): FlatInput =>
+  Object.defineProperty(input, ORIGIN, { value: origin, enumerable: false });
 
 /** Config-file shape -> flat keys: `etcd.endpoints` -> etcdEndpoints, `provider.region` -> region. */
 export function flattenFile(doc: Record<string, unknown>): FlatInput {
   const flat: FlatInput = {};
+  const bySection = (section: string, key: string) =>
+    SETTINGS.find((s) => 'section' in s.file && s.file.section === section && s.file.key === key)?.key;
   for (const [key, value] of Object.entries(doc)) {
-    if (key === 'etcd' && value && typeof value === 'object') {
-      for (const [k, v] of Object.entries(value)) flat[`etcd${k[0]!.toUpperCase()}${k.slice(1)}`] = v;
-    } else if (key === 'provider' && value && typeof value === 'object') {
-      for (const [k, v] of Object.entries(value)) {
-        if (k === 'name') flat['provider'] = v;
-        else if (k === 'endpoint') flat['awsEndpoint'] = v;
-        else flat[k] = v;
-      }
-    } else flat[key] = value;
+    if ((key === 'etcd' || key === 'provider') && value && typeof value === 'object' && !Array.isArray(value)) {
+      for (const [k, v] of Object.entries(value)) flat[bySection(key, k) ?? k] = v;
+    } else flat[bySection('top', key) ?? key] = value;
   }
   return flat;
 }
 
+/**
+ * Reads, checks the structure of, and flattens a YAML config file. Paths in it are relative to its folder, so
+ * a file can sit beside the certificates it names and be used from anywhere.
+ */
 export function readConfigFile(file: string): { input: FlatInput; problems: Problem[] } {
+  const origin: Origin = { kind: 'file', file };
   if (!existsSync(file))
     return { input: {}, problems: [{ code: 'config.not-found', message: `config file ${file} does not exist` }] };
+  let doc: unknown;
   try {
-    const doc = parseYaml(readFileSync(file, 'utf8')) ?? {};
-    if (typeof doc !== 'object' || Array.isArray(doc)) {
-      return {
-        input: {},
-        problems: [{ code: 'config.invalid', message: `config file ${file} is not a YAML mapping` }],
-      };
-    }
-    return { input: flattenFile(doc as Record<string, unknown>), problems: [] };
+    doc = parseYaml(readFileSync(file, 'utf8')) ?? {};
   } catch (err) {
     return {
       input: {},
       problems: [{ code: 'config.invalid', message: `config file ${file}: ${(err as Error).message}` }],
     };
   }
+  const problems = configFileProblems(doc, file);
+  if (problems.some((p) => p.code === 'config.invalid')) return { input: {}, problems };
+  const flat = flattenFile(doc as Record<string, unknown>);
+  const input: FlatInput = {};
+  for (const [key, value] of Object.entries(flat)) {
+    const spec = SETTING_BY_KEY.get(key);
+    if (!spec || !('section' in spec.file)) continue; // reported above
+    input[key] = spec.path && typeof value === 'string' ? path.resolve(path.dirname(path.resolve(file)), value) : value;
+  }
+  return { input: withOrigin(input, origin), problems };
 }
 
-const VERSION = /^v\d+\.\d+\.\d+$/;
+/**
+ * The KUBESWAP_* variables of the settings `command` takes, read as one layer. Variables meant for another
+ * command (KUBESWAP_YES for `status`) are ignored, as are names kubeswap does not know.
+ */
+export function readEnvironment(command: Command, env: NodeJS.ProcessEnv): FlatInput {
+  const input: FlatInput = {};
+  for (const spec of SETTINGS) {
+    if (!spec.flag || !inScope(spec, command)) continue;
+    const raw = env[envName(spec)];
+    if (raw !== undefined && raw !== '') input[spec.key] = fromText(spec, raw);
+  }
+  return withOrigin(input, { kind: 'env' });
+}
 
-export function resolveSettings(
-  command: Settings['command'],
-  layers: FlatInput[],
-): { settings: Settings; problems: Problem[] } {
-  const merged: FlatInput = Object.assign({}, DEFAULTS, ...layers.map(definedOnly));
+export function resolveSettings(command: Command, layers: FlatInput[]): { settings: Settings; problems: Problem[] } {
+  const merged: FlatInput = {};
+  const origins: Record<string, Origin> = {};
+  for (const spec of SETTINGS) {
+    if (spec.default === undefined) continue;
+    merged[spec.key] = spec.default;
+    origins[spec.key] = { kind: 'default' };
+  }
+  for (const layer of layers as Layer[]) {
+    for (const [key, value] of Object.entries(layer)) {
+      if (value === undefined || value === '') continue;
+      merged[key] = value;
+      origins[key] = layer[ORIGIN] ?? { kind: 'flag' };
+    }
+  }
+  const { values: v, problems, refused } = validateSettings(command, merged, origins);
+  if (command === 'plan' || command === 'apply') problems.push(...crossProblems(v, refused));
+  return { settings: toSettings(command, v), problems };
+}
+
+/** Rules over several settings. A value refused on its own counts as given: one problem per mistake. */
+function crossProblems(v: Record<string, unknown>, refused: Set<string>): Problem[] {
   const problems: Problem[] = [];
-  const str = (k: string) => (merged[k] === undefined || merged[k] === '' ? undefined : String(merged[k]));
-  const bool = (k: string) => merged[k] === true || merged[k] === 'true';
-  const duration = (k: string) => {
-    const ms = parseDuration(merged[k] as string | number);
-    if (ms === undefined)
-      problems.push({
-        code: 'input.duration',
-        message: `--${kebab(k)} ${String(merged[k])} is not a duration (e.g. 90s, 15m, 1h)`,
-      });
-    return ms ?? 0;
-  };
-  const to = str('to');
-  if (to !== undefined && !VERSION.test(to)) {
-    problems.push({
-      code: 'input.version',
-      message: `--to ${to} is not a Kubernetes version like v1.37.2`,
-      hint: 'give the full vMAJOR.MINOR.PATCH',
-    });
-  }
-  if ((command === 'plan' || command === 'apply') && to === undefined && str('image') === undefined) {
+  const given = (k: string) => v[k] !== undefined || refused.has(k);
+  if (!given('to') && !given('image'))
     problems.push({ code: 'input.no-target', message: 'give --to vX.Y.Z, --image ID, or both' });
-  }
-  const maxSurge = Number(merged['maxSurge']);
-  if (maxSurge !== 0 && maxSurge !== 1)
-    problems.push({
-      code: 'input.max-surge',
-      message: `--max-surge must be 0 or 1, got ${String(merged['maxSurge'])}`,
-    });
-  const gatePasses = Number(merged['gatePasses']);
-  if (!Number.isInteger(gatePasses) || gatePasses < 1)
-    problems.push({ code: 'input.gate-passes', message: `--gate-passes must be a positive integer` });
-  const output = str('output');
-  if (output !== 'text' && output !== 'json')
-    problems.push({ code: 'input.output', message: `--output must be text or json, got ${output}` });
-  const endpoints = list(merged['etcdEndpoints']);
-  for (const e of endpoints)
-    if (!/^https?:\/\/[^/]+$/.test(e))
-      problems.push({
-        code: 'input.etcd-endpoint',
-        message: `etcd endpoint ${e} is not a URL like https://10.0.0.1:2379`,
-      });
-  for (const k of ['etcdCa', 'etcdCert', 'etcdKey', 'kubeconfig', 'caCert'] as const) {
-    const file = str(k);
-    if (file && !existsSync(file))
-      problems.push({ code: 'input.file-missing', message: `--${kebab(k)} ${file} does not exist` });
-  }
-  const provider = str('provider') ?? 'aws-ec2';
-  if (provider !== 'aws-ec2')
-    problems.push({ code: 'input.provider', message: `unknown provider ${provider} (known: aws-ec2)` });
-  if ((command === 'plan' || command === 'apply') && !str('launchTemplate')) {
-    problems.push({
-      code: 'input.launch-template',
-      message: 'the aws-ec2 provider needs --launch-template (id or name)',
-    });
-  }
-  const userData = str('userData');
-  if (userData !== 'launch-template' && userData !== 'render') {
-    problems.push({
-      code: 'input.user-data',
-      message: `--user-data must be launch-template or render, got ${userData}`,
-    });
-  }
-  const certificateKey = str('certificateKey');
-  const pkiDir = str('pkiDir');
-  if (certificateKey && pkiDir) {
+  if (v['certificateKey'] && v['pkiDir'])
     problems.push({ code: 'input.certificates', message: 'give --certificate-key or --pki-dir, not both' });
-  }
-  if ((certificateKey || pkiDir) && userData !== 'render') {
+  if ((v['certificateKey'] || v['pkiDir']) && v['userData'] !== 'render')
     problems.push({
       code: 'input.certificates',
       message: '--certificate-key and --pki-dir only apply with --user-data render',
     });
-  }
-  if (pkiDir && !existsSync(pkiDir))
-    problems.push({ code: 'input.file-missing', message: `--pki-dir ${pkiDir} does not exist` });
-  const tokenTtlMs = duration('tokenTtl');
-  const images = (merged['images'] && typeof merged['images'] === 'object' ? merged['images'] : {}) as Record<
-    string,
-    string
-  >;
-  const settings: Settings = {
+  const provider = PROVIDERS.find((p) => p.name === (v['provider'] ?? DEFAULT_PROVIDER));
+  if (provider) problems.push(...provider.problems(v));
+  return problems;
+}
+
+/** The default of a setting, converted like a given value (`20m` -> ms): the catalog is the one place for defaults. */
+function defaultValue(key: string): unknown {
+  const spec = SETTING_BY_KEY.get(key);
+  if (spec?.default === undefined) return undefined;
+  const parsed = schemaOf(spec).safeParse(spec.default);
+  return parsed.success ? parsed.data : undefined;
+}
+
+function toSettings(command: Command, values: Record<string, unknown>): Settings {
+  // Settings of other commands (or refused values) take their default, so every field is defined.
+  const v = new Proxy(values, { get: (target, key: string) => target[key] ?? defaultValue(key) });
+  const str = (k: string) => v[k] as string | undefined;
+  return {
     command,
-    to,
+    to: str('to'),
     image: str('image'),
-    force: bool('force'),
-    yes: bool('yes'),
-    dryRun: bool('dryRun'),
+    force: v['force'] === true,
+    yes: v['yes'] === true,
+    dryRun: v['dryRun'] === true,
     kubeconfig: str('kubeconfig'),
     context: str('context'),
-    etcd: { endpoints, ca: str('etcdCa'), cert: str('etcdCert'), key: str('etcdKey') },
+    etcd: {
+      endpoints: (v['etcdEndpoints'] as string[] | undefined) ?? [],
+      ca: str('etcdCa'),
+      cert: str('etcdCert'),
+      key: str('etcdKey'),
+    },
     provider: {
-      name: provider,
+      name: str('provider')!,
       region: str('region'),
       endpoint: str('awsEndpoint'),
       launchTemplate: str('launchTemplate'),
       launchTemplateVersion: str('launchTemplateVersion'),
       targetGroupArn: str('targetGroupArn'),
       clusterName: str('clusterName'),
-      images,
-      deregistrationDelaySeconds:
-        merged['deregistrationDelaySeconds'] === undefined ? undefined : Number(merged['deregistrationDelaySeconds']),
+      images: (v['images'] as Record<string, string> | undefined) ?? {},
+      deregistrationDelaySeconds: v['deregistrationDelaySeconds'] as number | undefined,
     },
-    userData: userData === 'render' ? 'render' : 'launch-template',
-    render: { certificateKey, pkiDir, caCert: str('caCert'), tokenTtlMs },
-    maxSurge: maxSurge === 0 ? 0 : 1,
-    machineTimeoutMs: duration('machineTimeout'),
-    drainTimeoutMs: duration('drainTimeout'),
-    pollIntervalMs: duration('pollInterval'),
-    gatePasses,
-    snapshotDir: str('snapshotDir') ?? '.',
-    output: output === 'json' ? 'json' : 'text',
+    userData: v['userData'] === 'render' ? 'render' : 'launch-template',
+    render: {
+      certificateKey: str('certificateKey'),
+      pkiDir: str('pkiDir'),
+      caCert: str('caCert'),
+      tokenTtlMs: v['tokenTtl'] as number,
+    },
+    maxSurge: v['maxSurge'] === 0 ? 0 : 1,
+    machineTimeoutMs: v['machineTimeout'] as number,
+    drainTimeoutMs: v['drainTimeout'] as number,
+    pollIntervalMs: v['pollInterval'] as number,
+    gatePasses: v['gatePasses'] as number,
+    snapshotDir: str('snapshotDir')!,
+    output: v['output'] === 'json' ? 'json' : 'text',
     summary: str('summary'),
   };
-  return { settings, problems };
 }
-
-function definedOnly(input: FlatInput): FlatInput {
-  return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
-}
-
-function list(value: unknown): string[] {
-  if (value === undefined || value === null || value === '') return [];
-  const items = Array.isArray(value) ? value : [value];
-  return items
-    .flatMap((v) => String(v).split(','))
-    .map((s) => s.trim())
-    .filter(Boolean);
-}
-
-const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);

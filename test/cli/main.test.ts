@@ -56,12 +56,12 @@ describe('kubeswap command line', () => {
     assert.ok(event.data.problems.some((p: { code: string }) => p.code === 'input.version'));
   });
 
-  it('reads a YAML config file and reports its problems with the flags', async () => {
+  it('reads a YAML config file and reports its problems naming the key in the file', async () => {
     const file = path.join(tmpdir(), `kubeswap-test-${process.pid}.yaml`);
     writeFileSync(file, 'to: v1.37.2\nmaxSurge: 7\nprovider: { launchTemplate: lt-1 }\n');
     const t = io();
     assert.equal(await main(['plan', '--config', file], t), 2);
-    assert.match(t.err.join(''), /--max-surge must be 0 or 1/);
+    assert.match(t.err.join(''), /maxSurge must be 0 or 1, got 7 \(in .*kubeswap-test-\d+\.yaml\)/);
   });
 
   it('refuses a config file that is not YAML', async () => {
@@ -70,5 +70,58 @@ describe('kubeswap command line', () => {
     const t = io();
     assert.equal(await main(['plan', '--config', file], t), 2);
     assert.match(t.err.join(''), /config file/);
+  });
+  it('prints its version with --version', async () => {
+    const t = io();
+    assert.equal(await main(['--version'], t), 0);
+    assert.match(t.out.join(''), /^\d+\.\d+\.\d+\n$/);
+  });
+
+  it('groups the flags in help and shows examples', async () => {
+    const t = io();
+    assert.equal(await main(['apply', '--help'], t), 0);
+    const help = t.out.join('');
+    for (const group of ['Target:', 'Safety:', 'etcd access:', 'Provider:', 'Render mode', 'Output:'])
+      assert.ok(help.includes(group), group);
+    assert.match(help, /--drain-timeout .*\[default: 10m\]/);
+  });
+
+  it('prints a shell completion script', async () => {
+    const t = io();
+    assert.equal(await main(['completion'], t), 0);
+    assert.match(t.out.join(''), /kubeswap-completions/);
+  });
+
+  it('prints the config file JSON Schema', async () => {
+    const t = io();
+    assert.equal(await main(['config', 'schema'], t), 0);
+    const schema = JSON.parse(t.out.join(''));
+    assert.equal(schema.additionalProperties, false);
+  });
+
+  it('suggests the nearest flag for a mistyped one', async () => {
+    const t = io();
+    assert.equal(await main(['apply', '--drain-timout', '5m'], t), 2);
+    assert.match(t.err.join(''), /Unknown argument: --drain-timout \(did you mean --drain-timeout\?\)/);
+  });
+
+  it('lets status run with KUBESWAP_* variables meant for apply', async () => {
+    const t = io();
+    t.env = { KUBESWAP_YES: 'true', KUBESWAP_CERTIFICATE_KEY: 'not-checked-here' };
+    assert.equal(await main(['status', '--kubeconfig', '/nonexistent'], t), 2);
+    const text = t.err.join('');
+    assert.doesNotMatch(text, /Unknown argument/);
+    assert.match(text, /--kubeconfig \/nonexistent does not exist/);
+  });
+
+  it('takes -o as --output and reads settings from KUBESWAP_* through io.env', async () => {
+    const t = io();
+    t.env = { KUBESWAP_MACHINE_TIMEOUT: '0' };
+    assert.equal(await main(['plan', '-o', 'json', '--to', 'v1.37.2', '--launch-template', 'lt-1'], t), 2);
+    const event = JSON.parse(t.out.join('').trim());
+    assert.deepEqual(
+      event.data.problems.map((p: { message: string }) => p.message),
+      ['KUBESWAP_MACHINE_TIMEOUT must be more than 0, got 0'],
+    );
   });
 });

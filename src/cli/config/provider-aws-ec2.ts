@@ -1,0 +1,119 @@
+// The aws-ec2 provider's section of the configuration (`provider: {name: aws-ec2, ...}` and its flags).
+// Kept beside the other settings until providers contribute their section through the contract.
+import type { Problem } from '../../domain/errors.ts';
+import { type SettingSpec, setting } from './spec.ts';
+
+const inProvider = (key: string) => ({ section: 'provider' as const, key });
+
+export const awsEc2Settings: SettingSpec[] = [
+  setting({
+    key: 'region',
+    flag: 'region',
+    scope: 'global',
+    group: 'provider',
+    kind: 'string',
+    describe: 'AWS region',
+    defaultText: '$AWS_REGION',
+    value: (v) => v.text(),
+    file: inProvider('region'),
+  }),
+  setting({
+    key: 'awsEndpoint',
+    flag: 'aws-endpoint',
+    scope: 'global',
+    group: 'provider',
+    kind: 'string',
+    describe: 'AWS endpoint override (testing)',
+    value: (v) => v.z.url({ message: '{name} {value} is not a URL' }),
+    file: inProvider('endpoint'),
+  }),
+  setting({
+    key: 'launchTemplate',
+    flag: 'launch-template',
+    scope: 'global',
+    group: 'provider',
+    kind: 'string',
+    describe: 'launch template id or name for control-plane machines',
+    value: (v) => v.text(),
+    file: inProvider('launchTemplate'),
+  }),
+  setting({
+    key: 'launchTemplateVersion',
+    flag: 'launch-template-version',
+    scope: 'global',
+    group: 'provider',
+    kind: 'string',
+    describe: '$Default, $Latest or a number',
+    defaultText: '$Default',
+    value: (v) =>
+      v.z.union([
+        v.z.literal('$Default'),
+        v.z.literal('$Latest'),
+        v.z.string().regex(/^\d+$/),
+        // YAML reads `launchTemplateVersion: 3` as a number
+        v.z.number().int().positive().transform(String),
+      ]),
+    invalid: '{name} must be $Default, $Latest or a version number, got {value}',
+    file: inProvider('launchTemplateVersion'),
+  }),
+  setting({
+    key: 'targetGroupArn',
+    flag: 'target-group-arn',
+    scope: 'global',
+    group: 'provider',
+    kind: 'string',
+    describe: 'ELBv2 target group of the kube-apiservers',
+    value: (v) => v.text(),
+    file: inProvider('targetGroupArn'),
+  }),
+  setting({
+    key: 'clusterName',
+    flag: 'cluster-name',
+    scope: 'global',
+    group: 'provider',
+    kind: 'string',
+    describe: 'cluster name in kubernetes.io/cluster/<name> tags',
+    value: (v) => v.text(),
+    file: inProvider('clusterName'),
+  }),
+  setting({
+    key: 'userData',
+    flag: 'user-data',
+    scope: 'upgrade',
+    group: 'render',
+    kind: 'string',
+    choices: ['launch-template', 'render'],
+    describe: 'launch-template: the image bootstraps itself; render: kubeswap renders the kubeadm join',
+    default: 'launch-template',
+    value: (v) => v.z.enum(['launch-template', 'render']),
+    file: inProvider('userData'),
+    code: 'input.user-data',
+  }),
+  setting({
+    key: 'images',
+    scope: 'global',
+    group: 'provider',
+    kind: 'map',
+    describe: 'image per Kubernetes version, e.g. {v1.37.2: ami-0abc} (default: the image tagged with the version)',
+    value: (v) => v.z.record(v.z.string(), v.z.string()),
+    invalid: '{name} must map versions to image ids',
+    file: inProvider('images'),
+  }),
+  setting({
+    key: 'deregistrationDelaySeconds',
+    scope: 'global',
+    group: 'provider',
+    kind: 'number',
+    describe: 'seconds to wait after deregistering an old machine from the target group (default: the group delay)',
+    value: (v) => v.z.number().int().nonnegative(),
+    invalid: '{name} must be a whole number of seconds, got {value}',
+    file: inProvider('deregistrationDelaySeconds'),
+  }),
+];
+
+/** Settings the aws-ec2 provider cannot work without, for the commands that reach it. */
+export function awsEc2Problems(values: Record<string, unknown>): Problem[] {
+  return values['launchTemplate']
+    ? []
+    : [{ code: 'input.launch-template', message: 'the aws-ec2 provider needs --launch-template (id or name)' }];
+}

@@ -1,0 +1,141 @@
+// Runs one command once the command line is parsed: settings (file < env < flags), then the engine. Loaded only
+// for commands that reach a cluster, so `--help`, `--version` and `completion` never load the clients.
+import { writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline/promises';
+import { describeError, invalid, KubeswapError } from '../domain/errors.ts';
+import { EventLog, fanOut } from '../domain/events.ts';
+import { asPreflightError } from '../engine/checks/preflight-errors.ts';
+import { apply, inspect } from '../engine/run/run.ts';
+import type { Command } from './config/spec.ts';
+import { EXIT, exitCodeFor } from './exit-codes.ts';
+import type { Io } from './io.ts';
+import { flagLayer } from './options.ts';
+import { formatPlan } from './plan-report.ts';
+import { jsonRenderer, textRenderer } from './render.ts';
+import { readConfigFile, readEnvironment, resolveSettings } from './settings.ts';
+import { showStatus, unlock } from './status.ts';
+import { markdownSummary } from './summary.ts';
+import { engineOptions, wire } from './wiring.ts';
+
+export async function run(command: Command, args: Record<string, unknown>, io: Io): Promise<number> {
+  const log = new EventLog();
+  const env = readEnvironment(command, io.env);
+  const flags = flagLayer(command, args);
+  const configFile = flags['config'] ?? env['config'];
+  const file = configFile ? readConfigFile(String(configFile)) : { input: {}, problems: [] };
+  const { settings, problems } = resolveSettings(command, [file.input, env, flags]);
+  const renderer =
+    settings.output === 'json' ? { sink: jsonRenderer(io.stdout), stop: () => {} } : textRenderer(io.stderr);
+  const emit = fanOut(log.sink, renderer.sink);
+  let exitCode: number = EXIT.ok;
+  let error: string | undefined;
+  const controller = new AbortController();
+  const onSignal = () => controller.abort(new Error('interrupted'));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let close = () => {};
+  try {
+    const allProblems = [...file.problems, ...problems];
+    if (allProblems.length > 0) throw invalid(allProblems);
+    if (command === 'status') return await showStatus(settings, io);
+    if (command === 'unlock') return await unlock(settings, io);
+    const wired = await wire(settings, emit).catch((err: unknown) => {
+      throw asPreflightError(err);
+    });
+    close = wired.close;
+    const request = {
+      version: settings.to,
+      imageId: settings.image,
+      force: settings.force,
+      maxSurge: settings.maxSurge,
+      render: settings.userData === 'render',
+    };
+    if (command === 'plan') {
+      const report = await inspect(wired.ports, request).catch((err: unknown) => {
+        throw asPreflightError(err);
+      });
+      if (settings.output === 'json')
+        io.stdout.write(`${JSON.stringify({ code: 'plan.report', ...serializable(report) })}\n`);
+      else io.stdout.write(formatPlan(report));
+      exitCode = report.next.kind === 'blocked' ? EXIT.invalid : EXIT.ok;
+      return exitCode;
+    }
+    const options = engineOptions(settings);
+    const closePorts = close;
+    close = () => {
+      closePorts();
+      (options.render?.secretBytes as { close?: () => void } | undefined)?.close?.();
+    };
+    if (!settings.yes && !settings.dryRun) {
+      const report = await inspect(wired.ports, request).catch((err: unknown) => {
+        throw asPreflightError(err);
+      });
+      if (report.next.kind === 'done' && report.from === report.desired.version) {
+        // Nothing would change: no confirmation needed.
+      } else if (!io.stdinIsTTY && !io.confirm) {
+        throw new KubeswapError(
+          'invalid',
+          'input.confirmation-needed',
+          'apply needs --yes when not run on a terminal',
+          {
+            hint: 'review `kubeswap plan` first, then pass --yes',
+          },
+        );
+      } else {
+        io.stderr.write(formatPlan(report));
+        const confirm = io.confirm ?? askOnTerminal;
+        if (!(await confirm('Replace these machines? [y/N] '))) {
+          io.stderr.write('Nothing changed.\n');
+          return EXIT.invalid;
+        }
+      }
+    }
+    const outcome = await apply(wired.ports, request, options, controller.signal);
+    if (settings.output === 'text' && outcome.result === 'done')
+      io.stderr.write(`Done: ${outcome.swaps} machine(s) replaced.\n`);
+    return EXIT.ok;
+  } catch (err) {
+    exitCode = exitCodeFor(err);
+    error = describeError(err);
+    const code = err instanceof KubeswapError ? err.code : 'internal';
+    const hint = err instanceof KubeswapError ? err.hint : undefined;
+    if (settings.output === 'json') {
+      io.stdout.write(
+        `${JSON.stringify({ code: 'run.failed', level: 'error', at: new Date().toISOString(), message: error, data: { error: code, exitCode, hint, problems: err instanceof KubeswapError ? err.problems : undefined } })}\n`,
+      );
+    } else {
+      io.stderr.write(`error: ${error}\n${hint ? `hint: ${hint}\n` : ''}`);
+      if (exitCode === EXIT.internal && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
+    }
+    return exitCode;
+  } finally {
+    renderer.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    close();
+    if (settings.summary)
+      writeFileSync(settings.summary, markdownSummary(log.events, { exitCode, error }), { flag: 'a' });
+  }
+}
+
+async function askOnTerminal(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+function serializable(report: Awaited<ReturnType<typeof inspect>>) {
+  return {
+    from: report.from,
+    desired: report.desired,
+    machines: report.candidates.map((c) => ({ node: c.cp.name, machine: c.cp.machine?.id, reasons: c.reasons })),
+    upToDate: report.upToDate,
+    orphans: report.orphans,
+    gate: report.gate,
+    next: report.next,
+    inFlight: report.inFlight,
+  };
+}
