@@ -36,6 +36,7 @@ export interface Settings {
   machineTimeoutMs: number;
   drainTimeoutMs: number;
   gatePasses: number;
+  gateTimeoutMs: number;
   pollIntervalMs: number;
   snapshotDir: string;
   output: 'text' | 'json';
@@ -195,6 +196,7 @@ function toSettings(command: Command, values: Record<string, unknown>): Settings
     drainTimeoutMs: v['drainTimeout'] as number,
     pollIntervalMs: v['pollInterval'] as number,
     gatePasses: v['gatePasses'] as number,
+    gateTimeoutMs: v['gateTimeout'] as number,
     snapshotDir: str('snapshotDir')!,
     output: v['output'] === 'json' ? 'json' : 'text',
     summary: str('summary'),

@@ -78,6 +78,7 @@ export function engineOptions(settings: Settings): EngineOptions {
     ...DEFAULT_ENGINE_OPTIONS,
     maxSurge: settings.maxSurge,
     gatePasses: settings.gatePasses,
+    gateTimeoutMs: settings.gateTimeoutMs,
     machineTimeoutMs: settings.machineTimeoutMs,
     drainTimeoutMs: settings.drainTimeoutMs,
     pollIntervalMs: settings.pollIntervalMs,

@@ -20,6 +20,8 @@ export interface EngineOptions {
   /** 1: add the replacement, then remove the old machine. 0: remove first (>= 3 members, quorum to spare). */
   maxSurge: 0 | 1;
   gatePasses: number;
+  /** How long the gate may take to hold before the first change of a run; then the run is refused. */
+  gateTimeoutMs: number;
   machineTimeoutMs: number;
   drainTimeoutMs: number;
   /** How long a deregistered API target may take to finish draining. */
@@ -45,6 +47,7 @@ export interface RenderRequest {
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   maxSurge: 1,
   gatePasses: 3,
+  gateTimeoutMs: 5 * 60_000,
   machineTimeoutMs: 20 * 60_000,
   drainTimeoutMs: 10 * 60_000,
   deregisterTimeoutMs: 10 * 60_000,

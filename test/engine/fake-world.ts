@@ -33,6 +33,8 @@ export class FakeWorld {
   crashBefore?: string;
   /** Most machines running at once: --max-surge 0 must never exceed the starting count. */
   peakRunning = 0;
+  /** Runs after every sleep of the fake clock: a test changes the world as time passes. */
+  onSleep?: () => void;
   /** Terminating a machine deletes its Node, as the cloud node lifecycle controller does. */
   nodeLifecycleController = false;
   readonly log = new EventLog();
@@ -94,6 +96,7 @@ export class FakeWorld {
     sleep: async (ms) => {
       this.now += ms;
       this.tick();
+      this.onSleep?.();
     },
   };
 

@@ -143,6 +143,17 @@ const core: SettingSpec[] = [
     invalid: '{name} must be a positive integer, got {value}',
   }),
   setting({
+    key: 'gateTimeout',
+    flag: 'gate-timeout',
+    scope: 'upgrade',
+    group: 'safety',
+    kind: 'string',
+    describe: 'how long the gate may take to hold before the first change; then the run is refused (exit 2)',
+    default: '5m',
+    value: (v) => v.duration(),
+    code: 'input.duration',
+  }),
+  setting({
     key: 'pollInterval',
     flag: 'poll-interval',
     scope: 'upgrade',

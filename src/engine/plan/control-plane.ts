@@ -37,13 +37,12 @@ export function planControlPlane(input: PlanInput): Decision {
   const swap = live[0];
   if (swap) return planSwap(input, swap, gate);
 
-  const candidates = orderCandidates(controlPlaneMachines(s), input.desired, input.runId);
-  const next = candidates[0];
-  if (!next) {
-    const orphan = unlinkedMembers(s)[0];
-    if (orphan) return orphanBlocked(orphan);
-    return { kind: 'done' };
-  }
+  // A member no swap of ours accounts for (someone's crashed join, a leftover learner) keeps the gate
+  // failing for ever: say what it is and how to remove it instead of waiting.
+  const orphan = unlinkedMembers(s)[0];
+  if (orphan) return orphanBlocked(orphan);
+  const next = orderCandidates(controlPlaneMachines(s), input.desired, input.runId)[0];
+  if (!next) return { kind: 'done' };
   if (!gate.ok || input.gateStreak < input.gatePasses) return gateWait(gate, input, next.cp.name);
   const old = next.cp.machine;
   if (!old) return machineNotFound(next);

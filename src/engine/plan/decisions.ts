@@ -114,7 +114,7 @@ export function orphanBlocked(m: EtcdMember): Decision {
   return {
     kind: 'blocked',
     code: 'etcd.orphan-member',
-    reason: `etcd member ${m.name || '(unstarted)'} ${hexId}${m.isLearner ? ' (learner)' : ''} belongs to no control-plane node`,
-    hint: `if its machine is gone, remove it: etcdctl member remove ${hexId}`,
+    reason: `etcd member ${m.name || '(never started)'} ${hexId}${m.isLearner ? ' (learner)' : ''} belongs to no control-plane node and no replacement of this run`,
+    hint: `if no machine is joining with it (a crashed join, a leftover), remove it: etcdctl member remove ${hexId}; then re-run`,
   };
 }

@@ -9,9 +9,10 @@ import { act, type RunContext } from '../act/act.ts';
 import { observe } from '../observe/observe.ts';
 import type { Snapshot } from '../observe/snapshot.ts';
 import { plan } from '../plan/planner.ts';
-import { type Decision, describeStep, finishesSwap, startsSwap } from '../plan/steps.ts';
+import { type Decision, describeStep, finishesSwap, type Step, startsSwap } from '../plan/steps.ts';
 import { gateFor } from '../plan/swaps.ts';
 import type { Ports } from '../ports.ts';
+import { GateStreak } from './gate-streak.ts';
 import { Wakeup } from './wakeup.ts';
 
 export interface ConvergeHooks {
@@ -29,7 +30,7 @@ export interface ConvergeResult {
 export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHooks = {}): Promise<ConvergeResult> {
   const emit = (code: EventCode, message: string, machine?: string, data?: Record<string, unknown>) =>
     ports.emit({ code, at: ports.clock.now().toISOString(), level: 'info', message, machine, data });
-  let streak = 0;
+  const streaks = new GateStreak(ctx.options.pollIntervalMs);
   let steps = 0;
   let swaps = 0;
   let passes = 0;
@@ -54,8 +55,6 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
   }
 
   async function loop(): Promise<ConvergeResult> {
-    /** When the last counted gate pass was observed: passes count at most once per poll interval. */
-    let lastPassAt = Number.NEGATIVE_INFINITY;
     let previous: Snapshot | undefined;
     for (;;) {
       if (hooks.signal?.aborted) throw interrupted();
@@ -71,14 +70,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
       passes++;
       previous = snapshot;
       const gate = gateFor(snapshot);
-      // An early wake-up must not shorten the gate's stability window: consecutive passes are spaced
-      // (almost) a poll interval apart, whatever woke the loop.
-      const at = snapshot.at.getTime();
-      if (!gate.ok) streak = 0;
-      else if (streak === 0 || at - lastPassAt >= ctx.options.pollIntervalMs * PASS_SPACING) {
-        streak++;
-        lastPassAt = at;
-      }
+      const streak = streaks.observe(gate, snapshot.at.getTime());
       const decision = plan({
         snapshot,
         desired: ctx.desired,
@@ -142,8 +134,9 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
               },
             );
           }
-          // A step changes the world: the gate must hold anew on what it left behind.
-          if (decision.step.kind === 'create-replacement') streak = 0;
+          // A membership change or a termination changes the world: the gate must hold anew on what it
+          // left behind before the next swap starts (the steps of a retirement need only a healthy gate).
+          if (RESTARTS_GATE.has(decision.step.kind)) streaks.restart();
           await hooks.afterStep?.(decision);
         }
       }
@@ -151,8 +144,13 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
   }
 }
 
-/** A pass observed a little before a full interval (timer jitter) still counts. */
-const PASS_SPACING = 0.9;
+/** Steps that add or remove an etcd member or a machine (rollback does both). */
+const RESTARTS_GATE: ReadonlySet<Step['kind']> = new Set([
+  'create-replacement',
+  'remove-member',
+  'terminate',
+  'rollback',
+]);
 
 /** About a minute at the default poll interval: longer than etcd's 5 s reconfiguration guard. */
 const MAX_TRANSIENT_RETRIES = 60;

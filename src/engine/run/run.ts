@@ -20,6 +20,7 @@ import type { EngineOptions, Ports, RenderRequest } from '../ports.ts';
 import { prepareCluster } from '../prepare/prepare.ts';
 import { prepareRenderMode, type RenderMode } from '../prepare/render-mode.ts';
 import { converge } from './converge.ts';
+import { awaitHealthyStart } from './healthy-start.ts';
 import { acquireLock, releaseLock, renewLock } from './lock.ts';
 import { newRunId, type ProgressRecord, readProgress, writeProgress } from './progress.ts';
 
@@ -175,11 +176,27 @@ export async function apply(
     );
   }
   emit('lock.acquired', `lock acquired by ${holder}`);
+  const resumed = progress?.runId === runId;
   const renewal = setInterval(
     () => void renewLock(ports.kube, { ...lock, now: ports.clock.now() }).catch(() => undefined),
     (options.lockTtlSeconds * 1000) / 3,
   );
   renewal.unref();
+
+  // Nothing changes until the gate has held (bounded): an unhealthy cluster is refused, not waited on.
+  // A swap in flight is the exception: its replacement is part of what the gate sees and must finish.
+  if (!report.inFlight) {
+    await awaitHealthyStart(ports, options, {
+      desired: report.desired,
+      failure: resumed ? 'needs-person' : 'blocked',
+      signal,
+    }).catch(async (err: unknown) => {
+      clearInterval(renewal);
+      await releaseLock(ports.kube, { ...lock, now: ports.clock.now() }).catch(() => undefined);
+      emit('lock.released', 'lock released');
+      throw err;
+    });
+  }
 
   const record: ProgressRecord = {
     runId,
@@ -195,14 +212,10 @@ export async function apply(
   let keepBootstrap = false;
   let recorded = false;
   try {
-    emit(
-      progress?.runId === runId ? 'run.resumed' : 'run.started',
-      `run ${runId}: ${report.candidates.length} machine(s) to replace`,
-      {
-        runId,
-        machines: report.candidates.map((c) => c.cp.name),
-      },
-    );
+    emit(resumed ? 'run.resumed' : 'run.started', `run ${runId}: ${report.candidates.length} machine(s) to replace`, {
+      runId,
+      machines: report.candidates.map((c) => c.cp.name),
+    });
 
     // 3. Render mode: a short-lived join token (and certificates) for this run's replacements. Its
     // checks (PKI matches the pinned CA, certificate key present) refuse before anything else changes.

@@ -1,0 +1,86 @@
+// Nothing in the cluster changes until the gate has held N consecutive passes (design.md "Safety
+// rules"): a cluster that is already unhealthy is refused, bounded by --gate-timeout, with every
+// unhealthy machine and component named, instead of being changed and then waited on for ever.
+import { KubeswapError } from '../../domain/errors.ts';
+import type { Desired } from '../../domain/model.ts';
+import { observe } from '../observe/observe.ts';
+import type { GateResult } from '../plan/gate.ts';
+import { gateFor } from '../plan/swaps.ts';
+import type { EngineOptions, Ports } from '../ports.ts';
+import { interrupted } from './converge.ts';
+import { GateStreak } from './gate-streak.ts';
+
+export interface HealthyStartOptions {
+  desired: Desired;
+  /** exit class when the gate never holds: `blocked` (2) when this upgrade changed nothing yet, else `needs-person`. */
+  failure: 'blocked' | 'needs-person';
+  signal?: AbortSignal;
+}
+
+export async function awaitHealthyStart(
+  ports: Ports,
+  options: Pick<EngineOptions, 'gatePasses' | 'gateTimeoutMs' | 'pollIntervalMs'>,
+  start: HealthyStartOptions,
+): Promise<void> {
+  const emit = (code: 'wait' | 'gate.passed', message: string, reason?: string) =>
+    ports.emit({
+      code,
+      at: ports.clock.now().toISOString(),
+      level: 'info',
+      message,
+      data: reason ? { reason } : undefined,
+    });
+  const deadline = ports.clock.now().getTime() + options.gateTimeoutMs;
+  const streaks = new GateStreak(options.pollIntervalMs);
+  const withTargets = ports.provider.loadBalancer !== undefined;
+  let last: GateResult | undefined;
+  let lastError: string | undefined;
+  let lastReported = '';
+  for (;;) {
+    const at = ports.clock.now().getTime();
+    try {
+      last = gateFor(await observe(ports, { withTargets, desired: start.desired }));
+      lastError = undefined;
+    } catch (err) {
+      last = undefined;
+      lastError = (err as Error).message;
+    }
+    const streak = last ? streaks.observe(last, at) : 0;
+    if (last?.ok && streak >= options.gatePasses) {
+      emit('gate.passed', `health gate passed ${streak} consecutive times before the first change`);
+      return;
+    }
+    const why = last ? last.reasons.join('; ') || `passed ${streak} of ${options.gatePasses} times` : lastError!;
+    if (ports.clock.now().getTime() >= deadline) throw unhealthy(start.failure, last, lastError, options.gateTimeoutMs);
+    if (why !== lastReported)
+      emit('wait', `waiting for a healthy cluster before the first change: ${why}`, 'gate.start');
+    lastReported = why;
+    await ports.clock
+      .sleep(Math.max(0, at + options.pollIntervalMs - ports.clock.now().getTime()), start.signal)
+      .catch((err: unknown) => {
+        throw start.signal?.aborted ? interrupted() : err;
+      });
+  }
+}
+
+function unhealthy(
+  failure: HealthyStartOptions['failure'],
+  gate: GateResult | undefined,
+  error: string | undefined,
+  timeoutMs: number,
+): KubeswapError {
+  const reasons = gate?.reasons.length ? gate.reasons : [error ?? 'the gate did not hold long enough'];
+  const problems = reasons.map((message) => ({ code: 'gate.unhealthy', message }));
+  return new KubeswapError(
+    failure,
+    'gate.unhealthy',
+    `the cluster did not stay healthy for ${Math.round(timeoutMs / 1000)} s before the first change:\n${reasons.map((r) => `  - ${r}`).join('\n')}`,
+    {
+      problems,
+      hint:
+        failure === 'blocked'
+          ? 'nothing was changed; restore the machines and components named above, then re-run (or raise --gate-timeout)'
+          : 'the run stopped between swaps; restore the machines and components named above and re-run to continue',
+    },
+  );
+}

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from '../../../src/engine/ports.ts';
+import { GateStreak } from '../../../src/engine/run/gate-streak.ts';
+import { apply } from '../../../src/engine/run/run.ts';
+import { member, TO } from '../builders.ts';
+import { FakeWorld, failure } from '../fake-world.ts';
+
+const options: EngineOptions = {
+  ...DEFAULT_ENGINE_OPTIONS,
+  gatePasses: 2,
+  gateTimeoutMs: 30_000,
+  machineTimeoutMs: 60_000,
+  snapshotDir: '/tmp',
+};
+const request = { version: TO, force: false };
+const kubeadmVersion = (w: FakeWorld) => w.configMaps.get('kube-system/kubeadm-config')!.data['ClusterConfiguration'];
+
+describe('nothing changes until the cluster is healthy', () => {
+  it('refuses an unhealthy start within --gate-timeout, naming the machine, with nothing changed and the lock released', async () => {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    world.nodes.set('cp-b', { ...world.nodes.get('cp-b')!, ready: false });
+    const before = kubeadmVersion(world);
+    const started = world.now;
+    const err = await failure(apply(world.ports(), request, options));
+    assert.deepEqual([err.failure, err.code], ['blocked', 'gate.unhealthy']);
+    assert.match(err.message, /node cp-b is not Ready/);
+    assert.match(err.hint ?? '', /nothing was changed/);
+    assert.ok(world.now - started >= options.gateTimeoutMs, 'waited out the gate timeout, no longer');
+    assert.ok(world.now - started < options.gateTimeoutMs + 5_000);
+    assert.equal(kubeadmVersion(world), before, 'kubeadm-config untouched');
+    assert.equal(world.configMaps.has('kube-system/kubeswap-progress'), false, 'no progress record');
+    assert.deepEqual(world.calls, [], 'no machine, member or snapshot call');
+    assert.equal(world.leases.get('kube-system/kubeswap-lock')?.holderIdentity ?? '', '', 'lock released');
+  });
+
+  it('starts once the cluster turns healthy within the timeout', async () => {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    world.nodes.set('cp-b', { ...world.nodes.get('cp-b')!, ready: false });
+    const heal = world.now + 5_000;
+    world.onSleep = () => {
+      if (world.now >= heal) world.nodes.set('cp-b', { ...world.nodes.get('cp-b')!, ready: true });
+    };
+    const outcome = await apply(world.ports(), request, options);
+    assert.equal(outcome.result, 'done');
+    assert.ok(world.log.codes().includes('gate.passed'));
+  });
+
+  it("blocks on someone else's never-started etcd member instead of waiting for it", async () => {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    world.members.push(member('', { clientUrls: [] }));
+    const err = await failure(apply(world.ports(), request, { ...options, gateTimeoutMs: 5 * 60_000 }));
+    assert.equal(err.code, 'etcd.orphan-member');
+    assert.match(err.hint ?? '', /etcdctl member remove/);
+    assert.deepEqual(world.calls, []);
+  });
+});
+
+describe('gate streak', () => {
+  const ok = { ok: true, reasons: [] };
+  it('counts passes at most once per poll interval, and restarts on a failure or a change', () => {
+    const streak = new GateStreak(1000);
+    assert.equal(streak.observe(ok, 0), 1);
+    assert.equal(streak.observe(ok, 200), 1, 'an early wake-up does not count');
+    assert.equal(streak.observe(ok, 950), 2, 'timer jitter within 10% counts');
+    assert.equal(streak.observe({ ok: false, reasons: ['x'] }, 2000), 0);
+    assert.equal(streak.observe(ok, 3000), 1);
+    streak.restart();
+    assert.equal(streak.observe(ok, 3100), 1);
+  });
+});
