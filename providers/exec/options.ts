@@ -12,7 +12,7 @@ export interface ExecProviderOptions {
   capabilities: ProviderCapabilities;
   /** The command answers `targets`, `register` and `deregister` for the API load balancer. */
   loadBalancer: boolean;
-  /** Kubernetes version -> image: `resolve` is then answered from here instead of by the command. */
+  /** Kubernetes version -> image: when not empty, `resolve` is answered from here instead of by the command. */
   images?: Record<string, string>;
   /** One capture group: the machine id inside a Node's providerID. Default: the providerIds `list` returned. */
   providerIdPattern?: RegExp;
@@ -103,7 +103,8 @@ export function parseOptions(settings: Readonly<Record<string, unknown>>, pollIn
     timeoutMs,
     capabilities,
     loadBalancer: loadBalancer === true,
-    ...(images ? { images: images as Record<string, string> } : {}),
+    // Empty is absent: the CLI's settings always carry an `images` map.
+    ...(isRecord(images) && Object.keys(images).length > 0 ? { images: images as Record<string, string> } : {}),
     ...(providerIdPattern ? { providerIdPattern } : {}),
     env: env as Record<string, string>,
     pollIntervalMs,

@@ -25,6 +25,8 @@ export interface Settings {
     clusterName?: string;
     images: Record<string, string>;
     deregistrationDelaySeconds?: number;
+    /** Keys of another provider's section (exec: command, timeout, ...), passed through unread. */
+    [key: string]: unknown;
   };
   /** launch-template: the image bootstraps itself; render: kubeswap renders the kubeadm join (templates/). */
   userData: 'launch-template' | 'render';
@@ -64,6 +66,16 @@ export function flattenFile(doc: Record<string, unknown>): FlatInput {
   for (const [key, value] of Object.entries(doc)) {
     if (key === 'etcd' && value && typeof value === 'object') {
       for (const [k, v] of Object.entries(value)) flat[`etcd${k[0]!.toUpperCase()}${k.slice(1)}`] = v;
+    } else if (
+      key === 'provider' &&
+      value &&
+      typeof value === 'object' &&
+      (value as { name?: unknown }).name === 'exec'
+    ) {
+      // The exec provider validates its own section (providers/exec/options.ts): kept whole, not flattened.
+      const { name, ...section } = value as Record<string, unknown>;
+      flat['provider'] = name;
+      flat['execProvider'] = section;
     } else if (key === 'provider' && value && typeof value === 'object') {
       for (const [k, v] of Object.entries(value)) {
         if (k === 'name') flat['provider'] = v;
@@ -150,9 +162,9 @@ export function resolveSettings(
       problems.push({ code: 'input.file-missing', message: `--${kebab(k)} ${file} does not exist` });
   }
   const provider = str('provider') ?? 'aws-ec2';
-  if (provider !== 'aws-ec2')
-    problems.push({ code: 'input.provider', message: `unknown provider ${provider} (known: aws-ec2)` });
-  if ((command === 'plan' || command === 'apply') && !str('launchTemplate')) {
+  if (provider !== 'aws-ec2' && provider !== 'exec')
+    problems.push({ code: 'input.provider', message: `unknown provider ${provider} (known: aws-ec2, exec)` });
+  if (provider === 'aws-ec2' && (command === 'plan' || command === 'apply') && !str('launchTemplate')) {
     problems.push({
       code: 'input.launch-template',
       message: 'the aws-ec2 provider needs --launch-template (id or name)',
@@ -216,6 +228,10 @@ export function resolveSettings(
     output: output === 'json' ? 'json' : 'text',
     summary: str('summary'),
   };
+  // The exec provider's section goes through whole (see flattenFile); the provider validates it.
+  if (provider === 'exec') {
+    settings.provider = { images, ...(merged['execProvider'] as Record<string, unknown> | undefined), name: provider };
+  }
   return { settings, problems };
 }
 
