@@ -18,17 +18,8 @@ export interface Settings {
   kubeconfig?: string;
   context?: string;
   etcd: { endpoints: string[]; ca?: string; cert?: string; key?: string };
-  provider: {
-    name: string;
-    region?: string;
-    endpoint?: string;
-    launchTemplate?: string;
-    launchTemplateVersion?: string;
-    targetGroupArn?: string;
-    clusterName?: string;
-    images: Record<string, string>;
-    deregistrationDelaySeconds?: number;
-  };
+  /** The `provider:` section under its config-file keys: `name`, `images`, then the picked provider's own keys. */
+  provider: { name: string; images: Record<string, string>; [key: string]: unknown };
   /** launch-template: the image bootstraps itself; render: kubeswap renders the kubeadm join (templates/). */
   userData: 'launch-template' | 'render';
   render: { certificateKey?: string; pkiDir?: string; caCert?: string; tokenTtlMs: number };
@@ -173,17 +164,7 @@ function toSettings(command: Command, values: Record<string, unknown>): Settings
       cert: str('etcdCert'),
       key: str('etcdKey'),
     },
-    provider: {
-      name: str('provider')!,
-      region: str('region'),
-      endpoint: str('awsEndpoint'),
-      launchTemplate: str('launchTemplate'),
-      launchTemplateVersion: str('launchTemplateVersion'),
-      targetGroupArn: str('targetGroupArn'),
-      clusterName: str('clusterName'),
-      images: (v['images'] as Record<string, string> | undefined) ?? {},
-      deregistrationDelaySeconds: v['deregistrationDelaySeconds'] as number | undefined,
-    },
+    provider: providerSection(str('provider')!, v),
     userData: v['userData'] === 'render' ? 'render' : 'launch-template',
     render: {
       certificateKey: str('certificateKey'),
@@ -201,4 +182,13 @@ function toSettings(command: Command, values: Record<string, unknown>): Settings
     output: v['output'] === 'json' ? 'json' : 'text',
     summary: str('summary'),
   };
+}
+
+/** The picked provider's settings under their config-file keys, as the provider module reads them. */
+function providerSection(name: string, v: Record<string, unknown>): Settings['provider'] {
+  const section: Settings['provider'] = { name, images: (v['images'] as Record<string, string> | undefined) ?? {} };
+  for (const spec of PROVIDERS.find((p) => p.name === name)?.settings ?? []) {
+    if ('section' in spec.file && v[spec.key] !== undefined) section[spec.file.key] = v[spec.key];
+  }
+  return section;
 }

@@ -36,6 +36,18 @@ describe('config file', () => {
     assert.equal(problems.length, 3);
   });
 
+  it('checks the exec provider section with the other settings: its keys, its command, its capabilities', () => {
+    const file = write('to: v1.37.2\nprovider: { name: exec, comand: [/opt/machines], launchTemplate: lt-1 }\n');
+    const messages = readConfigFile(file)
+      .problems.map((p) => p.message)
+      .join('\n');
+    assert.match(messages, /unknown key provider\.comand in .* \(did you mean provider\.command\?\)/);
+    assert.match(messages, /unknown key provider\.launchTemplate/, 'aws-ec2 keys are not exec keys');
+    const bad = readConfigFile(write('to: v1.37.2\nprovider: { name: exec, capabilities: { surge: maybe } }\n'));
+    const { problems } = resolveSettings('apply', [bad.input]);
+    assert.deepEqual(problems.map((p) => p.code).sort(), ['input.exec-command', 'input.execCapabilities']);
+  });
+
   it('refuses `yes` in a file: consent is given per run', () => {
     const { problems } = readConfigFile(write('yes: true\n'));
     assert.equal(problems[0]?.code, 'config.forbidden-key');
@@ -77,8 +89,12 @@ describe('config file', () => {
     assert.equal(schema.properties.drainTimeout.default, '10m');
     assert.equal(schema.properties.yes, undefined);
     assert.equal(schema.properties.etcd.additionalProperties, false);
-    assert.ok(schema.properties.provider.properties.launchTemplate);
-    assert.deepEqual(schema.properties.provider.properties.userData.enum, ['launch-template', 'render']);
+    const variants = schema.properties.provider.anyOf as any[];
+    const awsEc2 = variants.find((v) => v.properties.name.const === 'aws-ec2');
+    const exec = variants.find((v) => v.properties.name.const === 'exec');
+    assert.ok(awsEc2.properties.launchTemplate);
+    assert.deepEqual(awsEc2.properties.userData.enum, ['launch-template', 'render']);
+    assert.ok(exec.properties.command && exec.properties.images && !exec.properties.launchTemplate);
   });
 });
 

@@ -32,6 +32,21 @@ describe('settings', () => {
     });
   });
 
+  it('passes the exec provider section through whole, for the provider to validate', () => {
+    const file = flattenFile({
+      provider: { name: 'exec', command: ['/opt/machines', '--env', 'prod'], timeout: '2m', loadBalancer: true },
+    });
+    const { settings, problems } = resolveSettings('apply', [file, { to: 'v1.37.2' }]);
+    assert.deepEqual(problems, []);
+    assert.deepEqual(settings.provider, {
+      name: 'exec',
+      images: {},
+      command: ['/opt/machines', '--env', 'prod'],
+      timeout: '2m',
+      loadBalancer: true,
+    });
+  });
+
   it('reports every problem at once', () => {
     const { problems } = resolveSettings('apply', [
       {

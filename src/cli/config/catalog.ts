@@ -1,6 +1,8 @@
 // Every setting kubeswap takes, with its one default. Provider sections are contributed by the providers.
 import type { Problem } from '../../domain/errors.ts';
 import { awsEc2Problems, awsEc2Settings } from './provider-aws-ec2.ts';
+import { providerCommonSettings } from './provider-common.ts';
+import { execProblems, execSettings } from './provider-exec.ts';
 import { type SettingSpec, setting } from './spec.ts';
 
 export interface ProviderSection {
@@ -10,8 +12,14 @@ export interface ProviderSection {
   problems(values: Record<string, unknown>): Problem[];
 }
 
-export const PROVIDERS: ProviderSection[] = [{ name: 'aws-ec2', settings: awsEc2Settings, problems: awsEc2Problems }];
+export const PROVIDERS: ProviderSection[] = [
+  { name: 'aws-ec2', settings: awsEc2Settings, problems: awsEc2Problems },
+  { name: 'exec', settings: execSettings, problems: execProblems },
+];
 export const DEFAULT_PROVIDER = 'aws-ec2';
+
+/** Every key of a provider's section: the ones all providers share, then its own. */
+export const sectionSettings = (p: ProviderSection): SettingSpec[] => [...providerCommonSettings, ...p.settings];
 
 const core: SettingSpec[] = [
   setting({
@@ -300,5 +308,5 @@ const core: SettingSpec[] = [
   }),
 ];
 
-export const SETTINGS: SettingSpec[] = [...core, ...PROVIDERS.flatMap((p) => p.settings)];
+export const SETTINGS: SettingSpec[] = [...core, ...providerCommonSettings, ...PROVIDERS.flatMap((p) => p.settings)];
 export const SETTING_BY_KEY = new Map(SETTINGS.map((s) => [s.key, s]));

@@ -2,7 +2,7 @@
 // the config file's structure (unknown keys named with the nearest known one) and its JSON Schema for editors.
 import { z } from 'zod';
 import type { Problem } from '../../domain/errors.ts';
-import { DEFAULT_PROVIDER, PROVIDERS, SETTINGS } from './catalog.ts';
+import { DEFAULT_PROVIDER, PROVIDERS, SETTINGS, sectionSettings } from './catalog.ts';
 import { type Command, envName, inScope, type Section, type SettingSpec } from './spec.ts';
 import { nearest } from './suggest.ts';
 import * as kit from './values.ts';
@@ -80,7 +80,7 @@ export function configJsonSchema(): Record<string, unknown> {
     const name = z.literal(p.name).describe('machine provider');
     return z.strictObject({
       name: p.name === DEFAULT_PROVIDER ? name.optional() : name,
-      ...sectionShape('provider', leaf, p.settings),
+      ...sectionShape('provider', leaf, sectionSettings(p)),
     });
   });
   const top = z.strictObject({
@@ -145,7 +145,7 @@ export function configFileProblems(doc: unknown, file: string): Problem[] {
     const name = (provider as { name?: unknown } | null)?.name ?? DEFAULT_PROVIDER;
     const section = PROVIDERS.find((p) => p.name === name);
     // An unknown provider name is reported by the `provider` setting itself.
-    if (section) check(provider, ['name', ...keys('provider', section.settings)], 'provider.');
+    if (section) check(provider, ['name', ...keys('provider', sectionSettings(section))], 'provider.');
   }
   return problems;
 }
