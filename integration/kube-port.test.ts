@@ -12,6 +12,7 @@ import { systemClock } from '../src/domain/clock.ts';
 import { drainNode } from '../src/engine/act/drain.ts';
 import { acquireLock, releaseLock, renewLock } from '../src/engine/run/lock.ts';
 import { ConflictError } from '../src/ports/kube.ts';
+import { fakeClock } from '../test/adapters/kube/fake-kube.ts';
 import { type ApiServerFixture, findKubeApiserver, startApiServer } from './fixtures/apiserver.ts';
 
 describe('kube port against a real kube-apiserver', function () {
@@ -217,10 +218,10 @@ describe('kube port against a real kube-apiserver', function () {
     assert.equal(await kube.rbacExists({ kind: 'ClusterRoleBinding', name: 'kubeadm:cluster-admins' }), false);
   });
 
-  it('takes the Lease lock, refuses a second holder, and lets an expired lock be taken over', async () => {
+  it('takes the Lease lock, refuses a second holder, and lets a lock unchanged for its TTL be taken over', async () => {
     const t0 = new Date();
-    const first = await acquireLock(kube, { holder: 'run-a@host-a#1', ttlSeconds: 60, now: t0 });
-    assert.deepEqual(first, { acquired: true });
+    const first = await acquireLock(kube, { holder: 'run-a@host-a#1', ttlSeconds: 60, clock: fakeClock(t0) });
+    assert.equal(first.acquired, true);
     const lease = (await kube.getLease('kube-system', 'kubeswap-lock'))!;
     assert.ok(lease.renewTime instanceof Date);
     assert.equal(lease.renewTime.getTime(), t0.getTime());
@@ -231,15 +232,15 @@ describe('kube port against a real kube-apiserver', function () {
     const second = await acquireLock(kube, {
       holder: 'run-b@host-b#2',
       ttlSeconds: 60,
-      now: new Date(t0.getTime() + 1000),
+      clock: fakeClock(new Date(t0.getTime() + 1000)),
     });
     assert.deepEqual(second, { acquired: false, holder: 'run-a@host-a#1', expiresAt: new Date(t0.getTime() + 60_000) });
 
+    // Looks expired by our clock: watched (on a fake clock, reading the real Lease) for its TTL, then taken.
     const later = new Date(t0.getTime() + 61_000);
-    assert.deepEqual(await acquireLock(kube, { holder: 'run-b@host-b#2', ttlSeconds: 60, now: later }), {
-      acquired: true,
-      tookOverFrom: { holder: 'run-a@host-a#1', because: 'expired' },
-    });
+    const third = await acquireLock(kube, { holder: 'run-b@host-b#2', ttlSeconds: 60, clock: fakeClock(later) });
+    assert.equal(third.acquired, true);
+    assert.deepEqual(third.acquired && third.tookOverFrom, { holder: 'run-a@host-a#1', because: 'expired' });
     assert.equal((await kube.getLease('kube-system', 'kubeswap-lock'))!.leaseTransitions, 1);
     assert.deepEqual(await renewLock(kube, { holder: 'run-a@host-a#1', ttlSeconds: 60, now: later }), {
       renewed: false,

@@ -26,6 +26,8 @@ export interface KubeswapRun {
 }
 
 export interface RunOptions {
+  /** Called with every event as it arrives (e.g. to start a second run at a chosen moment). */
+  onEvent?: (event: KubeswapEvent) => void;
   /** SIGKILL the process right after it emits an event matching this (a crash at a step boundary). */
   killAfter?: (event: KubeswapEvent) => boolean;
   timeoutMs?: number;
@@ -58,6 +60,7 @@ export function kubeswap(sb: Sandbox, args: string[], options: RunOptions = {}):
       if (!line.startsWith('{')) continue;
       const event = JSON.parse(line) as KubeswapEvent;
       run.events.push(event);
+      options.onEvent?.(event);
       if (options.killAfter?.(event)) child.kill('SIGKILL');
     }
   });
@@ -89,6 +92,60 @@ export const codes = (run: KubeswapRun) => run.events.map((e) => e.code);
 
 export function describeRun(run: KubeswapRun): string {
   return `exit ${run.exitCode} ${run.signal ?? ''}\n${run.events.map((e) => `${e.code}: ${e.message}`).join('\n')}\n${run.stderr.slice(-3000)}`;
+}
+
+/**
+ * Samples moto and etcd every 250 ms, independently of kubeswap: the most instances ever running or pending,
+ * the fewest voting members, and how many samples etcd failed to answer (quorum lost, or no member serving).
+ */
+export class ClusterSampler {
+  maxInstances = 0;
+  minVoters = Number.POSITIVE_INFINITY;
+  samples = 0;
+  failures = 0;
+  /** Longest run of unanswered samples: a member leaving mid-read costs one; lost quorum costs many. */
+  longestOutage = 0;
+  private outage = 0;
+  private stopped = false;
+  private loop?: Promise<void>;
+
+  constructor(private readonly sb: Sandbox) {}
+
+  start(): this {
+    const ec2 = sandboxEc2(this.sb);
+    this.loop = (async () => {
+      while (!this.stopped) {
+        const etcd = sandboxEtcd(this.sb, 1000);
+        try {
+          const [reservations, members] = await Promise.all([
+            ec2.send(new DescribeInstancesCommand({})).then((r) => r.Reservations ?? []),
+            etcd.memberList(),
+          ]);
+          const live = reservations
+            .flatMap((r) => r.Instances ?? [])
+            .filter((i) => i.State?.Name === 'running' || i.State?.Name === 'pending');
+          this.maxInstances = Math.max(this.maxInstances, live.length);
+          this.minVoters = Math.min(this.minVoters, members.filter((m) => !m.isLearner).length);
+          this.samples++;
+          this.outage = 0;
+        } catch {
+          // A member going away mid-read: the next sample sees the settled state.
+          this.failures++;
+          this.longestOutage = Math.max(this.longestOutage, ++this.outage);
+        } finally {
+          etcd.close();
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      ec2.destroy();
+    })();
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+  }
 }
 
 /** GETs /version through the load balancer every `intervalMs`, recording failures and the longest gap. */

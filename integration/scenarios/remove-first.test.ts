@@ -2,61 +2,7 @@
 // Node) before its replacement is created. A sampler watching moto and etcd independently of
 // kubeswap records the most instances ever running and the fewest etcd members ever present.
 import assert from 'node:assert/strict';
-import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
-import type { Sandbox } from '../sandbox/index.ts';
-import {
-  ApiProbe,
-  clusterTruth,
-  codes,
-  describeRun,
-  kubeswap,
-  sandboxEc2,
-  sandboxEtcd,
-  useSandbox,
-} from './harness.ts';
-
-class CountSampler {
-  maxInstances = 0;
-  minVoters = Number.POSITIVE_INFINITY;
-  samples = 0;
-  private stopped = false;
-  private loop?: Promise<void>;
-
-  constructor(private readonly sb: Sandbox) {}
-
-  start(): this {
-    const ec2 = sandboxEc2(this.sb);
-    this.loop = (async () => {
-      while (!this.stopped) {
-        const etcd = sandboxEtcd(this.sb, 1000);
-        try {
-          const [reservations, members] = await Promise.all([
-            ec2.send(new DescribeInstancesCommand({})).then((r) => r.Reservations ?? []),
-            etcd.memberList(),
-          ]);
-          const live = reservations
-            .flatMap((r) => r.Instances ?? [])
-            .filter((i) => i.State?.Name === 'running' || i.State?.Name === 'pending');
-          this.maxInstances = Math.max(this.maxInstances, live.length);
-          this.minVoters = Math.min(this.minVoters, members.filter((m) => !m.isLearner).length);
-          this.samples++;
-        } catch {
-          // A member going away mid-read: the next sample sees the settled state.
-        } finally {
-          etcd.close();
-        }
-        await new Promise((r) => setTimeout(r, 250));
-      }
-      ec2.destroy();
-    })();
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.loop;
-  }
-}
+import { ApiProbe, ClusterSampler, clusterTruth, codes, describeRun, kubeswap, useSandbox } from './harness.ts';
 
 describe('scenario: --max-surge 0 (remove first) on 3 machines', function () {
   this.timeout(20 * 60_000);
@@ -73,7 +19,7 @@ describe('scenario: --max-surge 0 (remove first) on 3 machines', function () {
   it('replaces every machine without ever running a 4th instance, keeping at least 2 voters, across a kill -9', async () => {
     const sb = sandbox();
     const before = await clusterTruth(sb);
-    const sampler = new CountSampler(sb).start();
+    const sampler = new ClusterSampler(sb).start();
     const probe = new ApiProbe(sb).start();
     const args = ['apply', '--to', sb.versions.to, '--yes', '--max-surge', '0', '--gate-passes', '2'];
     // Killed at the most exposed moment: the first old machine is gone, its replacement not yet created.

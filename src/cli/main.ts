@@ -7,7 +7,7 @@ import type { Command } from './config/spec.ts';
 import { nearest } from './config/suggest.ts';
 import { EXIT } from './exit-codes.ts';
 import { type Io, processIo } from './io.ts';
-import { ALL_FLAGS, applyOptions, globalOptions, upgradeOptions } from './options.ts';
+import { ALL_FLAGS, applyOptions, globalOptions, unlockOptions, upgradeOptions } from './options.ts';
 import { packageVersion } from './package-info.ts';
 
 type Parsed = { command: Command; args: Record<string, unknown> } | { command: 'config-schema' };
@@ -34,7 +34,12 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     .command('plan', 'show which machines would be replaced, in order, and why', upgradeOptions, chosen('plan'))
     .command('apply', 'replace the machines until the cluster matches the target', applyOptions, chosen('apply'))
     .command('status', 'show the lock holder and the progress record', {}, chosen('status'))
-    .command('unlock', 'break a stale lock left by a dead run', {}, chosen('unlock'))
+    .command(
+      'unlock',
+      'show the lock holder; break the lock when it is stale (or with --force)',
+      unlockOptions,
+      chosen('unlock'),
+    )
     .command('config', 'configuration file tools', (y) =>
       y
         .command('schema', 'print the JSON Schema of the config file (for editors)', {}, () => {

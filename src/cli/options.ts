@@ -31,13 +31,18 @@ export function addOptions(y: Argv, scope: Scope): Argv {
 export const globalOptions = (y: Argv): Argv => addOptions(y, 'global');
 export const upgradeOptions = (y: Argv): Argv => addOptions(y, 'upgrade');
 export const applyOptions = (y: Argv): Argv => addOptions(upgradeOptions(y), 'apply');
+export const unlockOptions = (y: Argv): Argv => addOptions(y, 'unlock');
+
+/** yargs' camelCase name of a flag (`--max-surge` -> maxSurge). */
+const camel = (flag: string) => flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
 
 /** The flags given, under their setting keys, converted like the environment's text. */
 export function flagLayer(command: Command, args: Record<string, unknown>): FlatInput {
   const input: FlatInput = {};
   for (const spec of SETTINGS) {
-    if (!spec.flag || !inScope(spec, command) || args[spec.key] === undefined) continue;
-    input[spec.key] = fromText(spec, args[spec.key]);
+    const given = spec.flag ? args[camel(spec.flag)] : undefined;
+    if (!spec.flag || !inScope(spec, command) || given === undefined) continue;
+    input[spec.key] = fromText(spec, given);
   }
   return input;
 }

@@ -14,6 +14,8 @@ export interface Settings {
   image?: string;
   force: boolean;
   yes: boolean;
+  /** unlock: break a lock renewed within its TTL. */
+  forceUnlock: boolean;
   dryRun: boolean;
   kubeconfig?: string;
   context?: string;
@@ -92,7 +94,7 @@ export function readConfigFile(file: string): { input: FlatInput; problems: Prob
 export function readEnvironment(command: Command, env: NodeJS.ProcessEnv): FlatInput {
   const input: FlatInput = {};
   for (const spec of SETTINGS) {
-    if (!spec.flag || !inScope(spec, command)) continue;
+    if (!spec.flag || !inScope(spec, command) || spec.env === false) continue;
     const raw = env[envName(spec)];
     if (raw !== undefined && raw !== '') input[spec.key] = fromText(spec, raw);
   }
@@ -155,6 +157,7 @@ function toSettings(command: Command, values: Record<string, unknown>): Settings
     image: str('image'),
     force: v['force'] === true,
     yes: v['yes'] === true,
+    forceUnlock: v['forceUnlock'] === true,
     dryRun: v['dryRun'] === true,
     kubeconfig: str('kubeconfig'),
     context: str('context'),

@@ -53,11 +53,47 @@ export async function showStatus(settings: Settings, io: Io): Promise<number> {
   }
 }
 
+/**
+ * `kubeswap unlock`: shows who holds the lock and when it was last renewed. A lock renewed within its TTL may
+ * belong to a live run: it is broken only with --force (that run then stops at its next step, lock.lost).
+ */
 export async function unlock(settings: Settings, io: Io): Promise<number> {
   const kube = openKubeFor(settings);
   try {
-    const result = await breakLock(kube, { namespace: KUBEADM_NAMESPACE, name: LOCK_NAME, now: new Date() });
-    io.stdout.write(result.broken ? `Lock broken (was held by ${result.holder}).\n` : 'Lock was free.\n');
+    const lease = await kube.getLease(KUBEADM_NAMESPACE, LOCK_NAME);
+    if (!lease?.holderIdentity) {
+      io.stdout.write('Lock was free.\n');
+      return EXIT.ok;
+    }
+    const renewed = lease.renewTime ?? lease.acquireTime;
+    const ttl = lease.leaseDurationSeconds ?? 0;
+    const ageSeconds = renewed ? Math.round((Date.now() - renewed.getTime()) / 1000) : undefined;
+    io.stdout.write(
+      `Lock held by ${lease.holderIdentity}, last renewed ${renewed?.toISOString() ?? 'never'}` +
+        `${ageSeconds === undefined ? '' : ` (${ageSeconds} s ago)`}, TTL ${ttl} s.\n`,
+    );
+    const live = ageSeconds !== undefined && ageSeconds < ttl;
+    if (live && !settings.forceUnlock) {
+      io.stderr.write(
+        'error: the lock was renewed within its TTL: the run holding it is probably alive; nothing was changed\n' +
+          'hint: check `kubeswap status`; to break it anyway: kubeswap unlock --force (that run stops at its next step)\n',
+      );
+      return EXIT.invalid;
+    }
+    // Breaks exactly the lock shown above: one that changed hands meanwhile is left alone.
+    const result = await breakLock(kube, {
+      namespace: KUBEADM_NAMESPACE,
+      name: LOCK_NAME,
+      now: new Date(),
+      expectHolder: lease.holderIdentity,
+    });
+    if (!result.broken) {
+      io.stderr.write(
+        `error: the lock changed hands meanwhile (now ${result.holder ?? 'free'}); nothing was changed\n`,
+      );
+      return EXIT.invalid;
+    }
+    io.stdout.write(`Lock broken (was held by ${result.holder}${live ? ', renewed within its TTL: --force' : ''}).\n`);
     return EXIT.ok;
   } finally {
     kube.close();

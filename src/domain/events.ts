@@ -12,6 +12,7 @@ export const EVENT_CODES = [
   'preflight.problem',
   'lock.acquired',
   'lock.released',
+  'lock.lost',
   'etcd.snapshot-saved',
   'kubeadm-config.version-bumped',
   'kubeadm-config.endpoints-reconciled',

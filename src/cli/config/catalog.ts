@@ -85,6 +85,18 @@ const core: SettingSpec[] = [
     value: (v) => v.z.boolean(),
   }),
   setting({
+    key: 'forceUnlock',
+    flag: 'force',
+    scope: 'unlock',
+    group: 'safety',
+    kind: 'boolean',
+    describe: 'break the lock even though it was renewed within its TTL (the run holding it stops at its next step)',
+    default: false,
+    value: (v) => v.z.boolean(),
+    file: { forbidden: 'breaking a live lock is decided per command: pass --force to kubeswap unlock' },
+    env: false,
+  }),
+  setting({
     key: 'yes',
     flag: 'yes',
     alias: 'y',

@@ -4,8 +4,8 @@ import type { z } from 'zod';
 import type * as ValueKit from './values.ts';
 
 export type Command = 'plan' | 'apply' | 'status' | 'unlock';
-/** global: every command; upgrade: plan and apply; apply: apply only. */
-export type Scope = 'global' | 'upgrade' | 'apply';
+/** global: every command; upgrade: plan and apply; apply: apply only; unlock: unlock only. */
+export type Scope = 'global' | 'upgrade' | 'apply' | 'unlock';
 export type Section = 'top' | 'etcd' | 'provider';
 
 export const HELP_GROUPS = {
@@ -41,6 +41,8 @@ export interface SettingSpec {
   defaultText?: string;
   /** Where a config file holds it, or why it cannot. */
   file: { section: Section; key: string } | { forbidden: string };
+  /** false: never read from a KUBESWAP_* variable (a consent that must be given on the command line). */
+  env?: false;
   /** A path: in a config file, relative to the file's folder. */
   path?: boolean;
   /** Problem code for values the schema refuses without a code of its own. */
@@ -66,7 +68,8 @@ export function setting(
 export const inScope = (spec: SettingSpec, command: Command): boolean =>
   spec.scope === 'global' ||
   (spec.scope === 'upgrade' && (command === 'plan' || command === 'apply')) ||
-  (spec.scope === 'apply' && command === 'apply');
+  (spec.scope === 'apply' && command === 'apply') ||
+  (spec.scope === 'unlock' && command === 'unlock');
 
 export const envName = (spec: SettingSpec): string =>
   `KUBESWAP_${(spec.flag ?? spec.key.replace(/[A-Z]/g, (c) => `-${c}`)).replace(/-/g, '_').toUpperCase()}`;

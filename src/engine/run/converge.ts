@@ -13,9 +13,12 @@ import { type Decision, describeStep, finishesSwap, type Step, startsSwap } from
 import { gateFor } from '../plan/swaps.ts';
 import type { Ports } from '../ports.ts';
 import { GateStreak } from './gate-streak.ts';
+import type { LockKeeper } from './lock-keeper.ts';
 import { Wakeup } from './wakeup.ts';
 
 export interface ConvergeHooks {
+  /** The run's lock: checked before every step (and between observations) so a run that lost it stops acting. */
+  lock?: Pick<LockKeeper, 'verify' | 'assertHeld'>;
   /** Called after each step completed (progress record). */
   afterStep?: (decision: Extract<Decision, { kind: 'step' }>) => Promise<void>;
   signal?: AbortSignal;
@@ -58,6 +61,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
     let previous: Snapshot | undefined;
     for (;;) {
       if (hooks.signal?.aborted) throw interrupted();
+      hooks.lock?.assertHeld();
       let snapshot: Awaited<ReturnType<typeof observe>>;
       try {
         wakeup.clear();
@@ -109,6 +113,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
             step: decision.step.kind,
             reason: decision.reason,
           });
+          await hooks.lock?.verify();
           try {
             await act(decision.step, ports, ctx, decision.machine);
           } catch (err) {

@@ -21,7 +21,8 @@ import { prepareCluster } from '../prepare/prepare.ts';
 import { prepareRenderMode, type RenderMode } from '../prepare/render-mode.ts';
 import { converge } from './converge.ts';
 import { awaitHealthyStart } from './healthy-start.ts';
-import { acquireLock, releaseLock, renewLock } from './lock.ts';
+import { acquireLock, formatHolder, processStart, releaseLock } from './lock.ts';
+import { LockKeeper } from './lock-keeper.ts';
 import { newRunId, type ProgressRecord, readProgress, writeProgress } from './progress.ts';
 
 export const LOCK_NAME = 'kubeswap-lock';
@@ -162,9 +163,14 @@ export async function apply(
     );
   }
   const runId = resumableRun(progress, report.desired)?.runId ?? newRunId(ports.clock.now());
-  const holder = `${runId}@${hostname()}#${process.pid}`;
+  const holder = formatHolder({ runId, host: hostname(), pid: process.pid, start: processStart() });
   const lock = { namespace: KUBEADM_NAMESPACE, name: LOCK_NAME, holder, ttlSeconds: options.lockTtlSeconds };
-  const acquired = await acquireLock(ports.kube, { ...lock, now: ports.clock.now() });
+  const acquired = await acquireLock(ports.kube, {
+    ...lock,
+    clock: ports.clock,
+    onWatch: (other, seconds) =>
+      emit('wait', `the lock held by ${other} looks expired; watching it ${seconds} s for a renewal before taking it`),
+  });
   if (!acquired.acquired) {
     throw new KubeswapError(
       'blocked',
@@ -177,11 +183,19 @@ export async function apply(
   }
   emit('lock.acquired', `lock acquired by ${holder}`);
   const resumed = progress?.runId === runId;
-  const renewal = setInterval(
-    () => void renewLock(ports.kube, { ...lock, now: ports.clock.now() }).catch(() => undefined),
-    (options.lockTtlSeconds * 1000) / 3,
-  );
-  renewal.unref();
+  // From here on every mutating step first checks that the lock is still ours (design.md "State").
+  const keeper = new LockKeeper(
+    ports.kube,
+    { ...lock, resourceVersion: acquired.lease.resourceVersion },
+    ports.clock,
+    (why) =>
+      ports.emit({
+        code: 'lock.lost',
+        at: ports.clock.now().toISOString(),
+        level: 'error',
+        message: `lock lost: ${why}`,
+      }),
+  ).start();
 
   // Nothing changes until the gate has held (bounded): an unhealthy cluster is refused, not waited on.
   // A swap in flight is the exception: its replacement is part of what the gate sees and must finish.
@@ -191,7 +205,7 @@ export async function apply(
       failure: resumed ? 'needs-person' : 'blocked',
       signal,
     }).catch(async (err: unknown) => {
-      clearInterval(renewal);
+      keeper.stop();
       await releaseLock(ports.kube, { ...lock, now: ports.clock.now() }).catch(() => undefined);
       emit('lock.released', 'lock released');
       throw err;
@@ -219,6 +233,7 @@ export async function apply(
 
     // 3. Render mode: a short-lived join token (and certificates) for this run's replacements. Its
     // checks (PKI matches the pinned CA, certificate key present) refuse before anything else changes.
+    await keeper.verify();
     render = options.render ? await prepareBootstrap(ports, runId, report.desired.version, options.render) : undefined;
     const userDataFor = render ? async () => render!.userDataFor() : undefined;
     let written = await writeProgress(ports.kube, record);
@@ -226,6 +241,7 @@ export async function apply(
 
     // 4. A copy of etcd before any change, kept locally.
     const file = path.join(options.snapshotDir, `kubeswap-etcd-${runId}-${Date.now()}.db`);
+    await keeper.verify();
     const snap = await ports.etcd.snapshot(file);
     emit('etcd.snapshot-saved', `etcd snapshot saved to ${snap.file} (${snap.bytes} bytes)`, {
       file: snap.file,
@@ -233,6 +249,7 @@ export async function apply(
     });
 
     // 5. kubeadm-config version and endpoints, kubelet config and RBAC for the target.
+    await keeper.verify();
     await prepareCluster(ports, report.from, report.desired.version);
 
     // 6. Replace machines one at a time until the plan says done.
@@ -241,6 +258,7 @@ export async function apply(
       { runId, desired: report.desired, options, userDataFor },
       {
         signal,
+        lock: keeper,
         afterStep: async (d) => {
           record.machines[d.machine] = d.step.kind;
           record.last = `${d.step.kind} ${d.machine}`;
@@ -263,14 +281,16 @@ export async function apply(
   } catch (err) {
     const failure = err instanceof KubeswapError ? err.failure : 'internal';
     // An interrupted or rolled-back run keeps `running` so a re-run resumes with the same run id.
-    if (recorded && failure !== 'interrupted' && failure !== 'rolled-back') {
+    // A run that lost its lock leaves the record and the join token to the run that holds it now.
+    const lost = keeper.lost !== undefined;
+    if (recorded && !lost && failure !== 'interrupted' && failure !== 'rolled-back') {
       await writeProgress(ports.kube, {
         ...record,
         state: 'running',
         last: `failed: ${(err as Error).message}`.slice(0, 500),
       }).catch(() => undefined);
     }
-    keepBootstrap = failure === 'interrupted';
+    keepBootstrap = failure === 'interrupted' || lost;
     throw err;
   } finally {
     // An interrupted run keeps its token so the resumed run reuses it; every other end deletes it.
@@ -281,8 +301,10 @@ export async function apply(
           emit('bootstrap.cleaned', `cleanup failed: ${(err as Error).message}; the token expires on its own`),
       );
     }
-    clearInterval(renewal);
-    await releaseLock(ports.kube, { ...lock, now: ports.clock.now() }).catch(() => undefined);
-    emit('lock.released', 'lock released');
+    keeper.stop();
+    if (!keeper.lost) {
+      await releaseLock(ports.kube, { ...lock, now: ports.clock.now() }).catch(() => undefined);
+      emit('lock.released', 'lock released');
+    }
   }
 }
