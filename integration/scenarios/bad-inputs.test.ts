@@ -37,6 +37,11 @@ const CASES: BadInput[] = [
     message: /ami-0000000000doesnotexist/,
   },
   {
+    name: 'an image built for another Kubernetes version than --to',
+    args: (c) => ['--to', TO(c), '--image', c.sb.aws.images[c.sb.versions.from]!],
+    message: /is for Kubernetes v\d+\.\d+\.\d+ .*not v/,
+  },
+  {
     name: 'a missing launch template',
     args: (c) => ['--to', TO(c), '--launch-template', 'lt-0missing000000000'],
     message: /launch template/i,

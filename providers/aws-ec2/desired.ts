@@ -45,11 +45,13 @@ async function resolveImage(
       if (IMAGE_NOT_FOUND.has(awsErrorName(error) ?? '')) return [] as Image[];
       throw error;
     });
-    if (!images.some((i) => i.ImageId === explicit && i.State !== 'deregistered')) {
+    const image = images.find((i) => i.ImageId === explicit && i.State !== 'deregistered');
+    if (!image) {
       throw new ProviderError('image.not-found', `image ${explicit} does not exist in ${options.region}`, {
         hint: 'check the image id and region, or omit --image to use the image tagged for the version',
       });
     }
+    checkImageVersion(image, explicit, wanted.version, options.images);
     return { imageId: explicit };
   }
   // Images are tagged with or without the leading v depending on who built them; accept both.
@@ -71,6 +73,24 @@ async function resolveImage(
     );
   }
   return { imageId: newest.ImageId };
+}
+
+/**
+ * An image built for another Kubernetes version (its tag, or the images map naming it for another version)
+ * would boot a kubelet the cluster's kubeadm join refuses, or one outside the skew: refused before any change.
+ */
+function checkImageVersion(image: Image, imageId: string, version: string, map: Record<string, string> | undefined) {
+  const norm = (v: string) => (v.startsWith('v') ? v : `v${v}`);
+  const tagged = image.Tags?.find((t) => t.Key === TAG.kubernetesVersion)?.Value;
+  const mapped = Object.entries(map ?? {}).find(([v, id]) => id === imageId && norm(v) !== norm(version))?.[0];
+  const other = tagged && norm(tagged) !== norm(version) ? norm(tagged) : mapped;
+  if (other) {
+    throw new ProviderError(
+      'image.version-mismatch',
+      `image ${imageId} is for Kubernetes ${other} (${tagged ? `tag ${TAG.kubernetesVersion}` : 'the images setting'}), not ${version}`,
+      { hint: `give --to ${other} to deploy it, or an image built for ${version}` },
+    );
+  }
 }
 
 /** Expected "not there" answers become problems; anything else (auth, network) stays an error. */

@@ -6,6 +6,7 @@ import type { ProviderProblem } from '../../src/ports/machines.ts';
 
 export type ProviderErrorCode =
   | 'image.not-found'
+  | 'image.version-mismatch'
   | 'capacity.insufficient'
   | 'replacement.token-reused'
   | 'replacement.not-returned'

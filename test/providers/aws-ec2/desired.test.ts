@@ -91,6 +91,31 @@ describe('aws-ec2 resolveDesired', () => {
     assert.deepEqual(ec2.commandCalls(DescribeImagesCommand)[0]!.args[0].input, { ImageIds: ['ami-given'] });
   });
 
+  it('refuses an image tagged for another Kubernetes version, naming both', async () => {
+    ec2.on(DescribeImagesCommand).resolves({
+      Images: [{ ImageId: 'ami-given', State: 'available', Tags: [{ Key: 'kubernetes-version', Value: '1.36.3' }] }],
+    });
+    const { desired, problems } = await provider().resolveDesired({ version: 'v1.37.0', imageId: 'ami-given' });
+    assert.equal(desired, undefined);
+    assert.deepEqual(
+      problems.map((p) => p.code),
+      ['image.version-mismatch'],
+    );
+    assert.match(problems[0]!.message, /ami-given is for Kubernetes v1\.36\.3 .*not v1\.37\.0/);
+  });
+
+  it('refuses an image the images setting maps to another version; accepts a matching tag', async () => {
+    const mapped = provider({ images: { 'v1.36.3': 'ami-given' } });
+    assert.equal(
+      (await mapped.resolveDesired({ version: 'v1.37.0', imageId: 'ami-given' })).problems[0]?.code,
+      'image.version-mismatch',
+    );
+    ec2.on(DescribeImagesCommand).resolves({
+      Images: [{ ImageId: 'ami-given', State: 'available', Tags: [{ Key: 'kubernetes-version', Value: 'v1.37.0' }] }],
+    });
+    assert.deepEqual((await provider().resolveDesired({ version: 'v1.37.0', imageId: 'ami-given' })).problems, []);
+  });
+
   it('reports image.not-found when no image is tagged with the version', async () => {
     ec2.on(DescribeImagesCommand).resolves({ Images: [] });
     const { problems } = await provider().resolveDesired({ version: 'v1.37.0' });
