@@ -7,6 +7,7 @@ import type { EtcdAlarm, EtcdMember } from '../../domain/model.ts';
 import type { EtcdTls } from '../../ports/etcd.ts';
 import { toEtcdError } from './errors.ts';
 import { toAlarms, toMember } from './members.ts';
+import { ipEndpointChannel } from './tls-channel.ts';
 
 /** What `maintenance.status()` says about the member serving an endpoint. */
 export interface EndpointStatus {
@@ -56,9 +57,11 @@ class Etcd3Connection implements EndpointConnection {
     tls: EtcdTls | undefined,
     private readonly timeoutMs: number,
   ) {
+    const ipChannel = tls ? ipEndpointChannel(endpoint, tls) : undefined;
     this.client = new Etcd3({
       hosts: endpoint,
       ...(tls ? { credentials: { rootCertificate: tls.ca, certChain: tls.cert, privateKey: tls.key } } : {}),
+      ...(ipChannel ? { grpcOptions: ipChannel } : {}),
       // etcd3's default is 3 retries plus a circuit breaker: a dead member would take 3 deadlines and the
       // breaker would hide a recovered one for 5 s. We want one exact answer per call.
       faultHandling: { host: () => noop, global: noop },
