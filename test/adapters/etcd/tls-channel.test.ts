@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { ipEndpointChannel } from '../../../src/adapters/etcd/tls-channel.ts';
+import type { EtcdTls } from '../../../src/ports/etcd.ts';
 
-const tls = { ca: Buffer.from(''), cert: Buffer.from(''), key: Buffer.from('') };
+// A real CA certificate (kubeadm's, from the fixtures); no client certificate is needed to build the channel.
+const tls = { ca: readFileSync(new URL('../../kubeadm/fixtures/ca.crt', import.meta.url)) } as unknown as EtcdTls;
 
 describe('TLS channel for an etcd member addressed by IP', () => {
   it("leaves DNS names to grpc-js's own TLS server name", () => {
