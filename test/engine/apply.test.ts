@@ -95,6 +95,17 @@ describe('apply over the fake world', () => {
     });
   }
 
+  it('a resumed run that is blocked exits as needs-person (4), never as "nothing changed" (2)', async () => {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    world.crashBefore = 'register';
+    await assert.rejects(apply(world.ports(), request, options), /simulated crash/);
+    // Someone launched a second replacement meanwhile: two in flight is a blocker.
+    const ours = world.machines.find((m) => m.replaces)!;
+    world.machines.push({ ...ours, id: 'i-rogue', providerId: 'aws:///us-east-1a/i-rogue', replaces: 'i-cp-b' });
+    const err = await failure(apply(world.ports(), request, options));
+    assert.deepEqual([err.failure, err.code], ['needs-person', 'swap.several-in-flight']);
+  });
+
   it('refuses a second run while another holds the lock', async () => {
     const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
     world.leases.set('kube-system/kubeswap-lock', {

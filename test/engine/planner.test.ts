@@ -88,6 +88,14 @@ describe('planner', () => {
     assert.equal(d.kind === 'step' && d.step.kind === 'rollback' && d.step.members[0]?.isLearner, true);
   });
 
+  it('never rolls back a replacement that joined, for the machine timeout, while the gate fails elsewhere', () => {
+    const base = cluster(['cp-a', 'cp-b', 'cp-c']);
+    let s = withReplacement(base, 'cp-a', 'joined', { launchedAt: new Date(base.at.getTime() - 3_600_000) });
+    s = editNode(s, 'cp-c', { ready: false });
+    const d = plan(input(s));
+    assert.deepEqual([d.kind, d.kind === 'wait' && d.code], ['wait', 'gate.failing']);
+  });
+
   it('never creates a second replacement while one is in flight', () => {
     const d = plan(input(withReplacement(cluster(['cp-a', 'cp-b', 'cp-c']), 'cp-a', 'launched')));
     assert.notEqual(stepKind(d), 'create-replacement');

@@ -17,6 +17,8 @@ export interface RunContext {
   runId: string;
   desired: Desired;
   options: EngineOptions;
+  /** An earlier run of this upgrade already changed the cluster (a resumed run): a refusal is exit 4, not 2. */
+  changedBefore?: boolean;
   /** User data for a replacement (render mode); undefined keeps the launch template's. */
   userDataFor?: (step: Extract<Step, { kind: 'create-replacement' }>) => Promise<string | undefined>;
 }

@@ -80,12 +80,13 @@ function planSwap(input: PlanInput, swap: Swap, gate: GateResult): Decision {
     if (!gate.ok) return gateWait(gate, input, name);
     return retire(input, swap);
   }
-  if (missing.length > 0 || !gate.ok) {
+  if (missing.length > 0) {
+    // The machine timeout is the join's: a replacement that has joined is never torn down for it (a gate
+    // failing elsewhere is waited on), and neither is one whose old machine is already being retired.
     if (pastMachineTimeout(input, r) && !oldTouched) {
-      const why = missing.length > 0 ? missing.join('; ') : gate.reasons.join('; ');
-      return rollback(s, swap, `not healthy within the machine timeout: ${why}`);
+      return rollback(s, swap, `not joined within the machine timeout: ${missing.join('; ')}`);
     }
-    if (missing.length > 0) return joiningWait(name, r, missing);
+    return joiningWait(name, r, missing);
   }
   if (!gate.ok || input.gateStreak < input.gatePasses) return gateWait(gate, input, name);
   return retire(input, swap);

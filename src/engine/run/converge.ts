@@ -88,9 +88,14 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
         case 'done':
           return { steps, swaps, passes };
         case 'blocked':
-          throw new KubeswapError(steps > 0 ? 'needs-person' : 'blocked', decision.code, decision.reason, {
-            hint: decision.hint,
-          });
+          throw new KubeswapError(
+            steps > 0 || ctx.changedBefore ? 'needs-person' : 'blocked',
+            decision.code,
+            decision.reason,
+            {
+              hint: decision.hint,
+            },
+          );
         case 'wait': {
           const key = `${decision.code}:${decision.reason}`;
           if (key !== lastWait) emit('wait', decision.reason, decision.machine, { reason: decision.code });

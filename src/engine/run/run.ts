@@ -141,8 +141,14 @@ export async function apply(
     emit('run.nothing-to-do', 'every control-plane machine already matches the target');
     return { result: 'nothing-to-do', runId: report.runId, swaps: 0, durationMs: elapsed(), report };
   }
+  // Exit 2 promises that no run of this upgrade changed anything: a run in progress (its record, a
+  // replacement or a retiring machine in the cluster) means this one stops with the state described (4).
+  const progress = await readProgress(ports.kube);
+  const changedBefore = resumableRun(progress, report.desired) !== undefined || report.inFlight !== undefined;
   if (report.next.kind === 'blocked') {
-    throw new KubeswapError('blocked', report.next.code, report.next.reason, { hint: report.next.hint });
+    throw new KubeswapError(changedBefore ? 'needs-person' : 'blocked', report.next.code, report.next.reason, {
+      hint: report.next.hint,
+    });
   }
   if (options.dryRun) {
     for (const c of report.candidates)
@@ -151,7 +157,6 @@ export async function apply(
   }
 
   // 2. One run at a time: a Lease in kube-system, renewed while we run.
-  const progress = await readProgress(ports.kube);
   if (progress?.state === 'running' && !resumableRun(progress, report.desired)) {
     throw new KubeswapError(
       'blocked',
@@ -255,7 +260,7 @@ export async function apply(
     // 6. Replace machines one at a time until the plan says done.
     const result = await converge(
       ports,
-      { runId, desired: report.desired, options, userDataFor },
+      { runId, desired: report.desired, options, userDataFor, changedBefore },
       {
         signal,
         lock: keeper,
@@ -291,7 +296,7 @@ export async function apply(
       }).catch(() => undefined);
     }
     keepBootstrap = failure === 'interrupted' || lost;
-    throw err;
+    throw changedNotInvalid(err, recorded || changedBefore);
   } finally {
     // An interrupted run keeps its token so the resumed run reuses it; every other end deletes it.
     if (render && !keepBootstrap) {
@@ -307,4 +312,21 @@ export async function apply(
       emit('lock.released', 'lock released');
     }
   }
+}
+
+/**
+ * Exit 2 ("nothing changed") must hold for the cluster, not for this process: once this run or an earlier
+ * one of the same upgrade changed something, a refusal is a stop that needs a person (exit 4).
+ */
+function changedNotInvalid(err: unknown, changed: boolean): unknown {
+  if (!changed || !(err instanceof KubeswapError) || (err.failure !== 'blocked' && err.failure !== 'invalid')) {
+    return err;
+  }
+  return new KubeswapError('needs-person', err.code, `${err.message} (the upgrade has already changed the cluster)`, {
+    hint: `${err.hint ? `${err.hint}; ` : ''}kubeswap status shows the run in progress; fix the cause and re-run to continue`,
+    cause: err,
+    problems: err.problems,
+    source: err.source,
+    retryable: err.retryable,
+  });
 }
