@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import type { Snapshot } from '../../src/engine/observe/snapshot.ts';
+import { DRAINED_ANNOTATION, RETIRING_ANNOTATION } from '../../src/engine/plan/annotations.ts';
 import type { PlanInput } from '../../src/engine/plan/decisions.ts';
 import { plan } from '../../src/engine/plan/planner.ts';
-import { DRAINED_ANNOTATION } from '../../src/engine/plan/retirement.ts';
 import type { Decision } from '../../src/engine/plan/steps.ts';
 import {
   cluster,
@@ -115,9 +115,13 @@ describe('planner', () => {
       const step = d.step;
       if (step.kind === 'create-replacement') break;
       if (step.kind === 'register-target') s = setTarget(s, step.machineId, 'serving');
+      else if (step.kind === 'mark-retiring') s = editNode(s, 'cp-a', { annotations: { [RETIRING_ANNOTATION]: RUN } });
       else if (step.kind === 'deregister-target') s = setTarget(s, step.machineId, 'absent');
       else if (step.kind === 'drain')
-        s = editNode(s, 'cp-a', { unschedulable: true, annotations: { [DRAINED_ANNOTATION]: RUN } });
+        s = editNode(s, 'cp-a', {
+          unschedulable: true,
+          annotations: { [RETIRING_ANNOTATION]: RUN, [DRAINED_ANNOTATION]: RUN },
+        });
       else if (step.kind === 'move-leader') s = { ...s, etcd: { ...s.etcd, leaderId: step.toId } };
       else if (step.kind === 'remove-member') s = removeMember(s, 'cp-a');
       else if (step.kind === 'terminate') s = setMachine(s, 'i-cp-a', { phase: 'gone', status: 'terminated' });
@@ -125,6 +129,7 @@ describe('planner', () => {
     }
     assert.deepEqual(sequence, [
       'register-target',
+      'mark-retiring',
       'deregister-target',
       'drain',
       'move-leader',
@@ -138,7 +143,10 @@ describe('planner', () => {
   it('does not move leadership when the old member does not lead', () => {
     let s = withReplacement(cluster(['cp-a', 'cp-b', 'cp-c']), 'cp-a', 'joined');
     s = setTarget(setTarget(s, 'i-r-cp-a', 'serving'), 'i-cp-a', 'absent');
-    s = editNode(s, 'cp-a', { unschedulable: true, annotations: { [DRAINED_ANNOTATION]: RUN } });
+    s = editNode(s, 'cp-a', {
+      unschedulable: true,
+      annotations: { [RETIRING_ANNOTATION]: RUN, [DRAINED_ANNOTATION]: RUN },
+    });
     const other = s.etcd.members.find((m) => m.name === 'cp-b')!.id;
     s = { ...s, etcd: { ...s.etcd, leaderId: other } };
     assert.equal(stepKind(plan(input(s))), 'remove-member');
@@ -147,7 +155,10 @@ describe('planner', () => {
   it('refuses to remove a member when the rest would lose quorum', () => {
     let s = withReplacement(cluster(['cp-a', 'cp-b', 'cp-c']), 'cp-a', 'joined');
     s = setTarget(setTarget(s, 'i-r-cp-a', 'serving'), 'i-cp-a', 'absent');
-    s = editNode(s, 'cp-a', { unschedulable: true, annotations: { [DRAINED_ANNOTATION]: RUN } });
+    s = editNode(s, 'cp-a', {
+      unschedulable: true,
+      annotations: { [RETIRING_ANNOTATION]: RUN, [DRAINED_ANNOTATION]: RUN },
+    });
     const b = s.etcd.members.find((m) => m.name === 'cp-b')!.id;
     const c = s.etcd.members.find((m) => m.name === 'cp-c')!.id;
     s = {
@@ -207,5 +218,69 @@ describe('planner', () => {
   it('replaces a single-machine control plane through a second member', () => {
     const d = plan(input(cluster(['solo'])));
     assert.equal(stepKind(d), 'create-replacement');
+  });
+});
+
+describe('planner: being retired is recorded, and a rollback puts the old machine back', () => {
+  const base = () => cluster(['cp-a', 'cp-b', 'cp-c']);
+  const rollbackOf = (d: Decision) => (d.kind === 'step' && d.step.kind === 'rollback' ? d.step : undefined);
+  /** The replacement joined, then the old machine was marked, deregistered and drained, then the replacement died. */
+  const diedMidRetirement = (oldAnnotations: Record<string, string> = {}) => {
+    let s = withReplacement(base(), 'cp-a', 'joined');
+    s = setTarget(setTarget(s, 'i-r-cp-a', 'serving'), 'i-cp-a', 'absent');
+    s = editNode(s, 'cp-a', {
+      unschedulable: true,
+      annotations: { [RETIRING_ANNOTATION]: RUN, [DRAINED_ANNOTATION]: RUN, ...oldAnnotations },
+    });
+    return setMachine(s, 'i-r-cp-a', { phase: 'gone', status: 'terminated' });
+  };
+
+  it('does not take a Node an operator cordoned for one being retired: a join past the timeout is rolled back', () => {
+    const b = base();
+    let s = withReplacement(b, 'cp-a', 'learner', { launchedAt: new Date(b.at.getTime() - 700_000) });
+    s = editNode(s, 'cp-a', { unschedulable: true });
+    assert.equal(stepKind(plan(input(s))), 'rollback');
+  });
+
+  it('records the retirement on the old Node before touching it, with whether it was cordoned already', () => {
+    let s = withReplacement(base(), 'cp-a', 'joined');
+    s = editNode(setTarget(s, 'i-r-cp-a', 'serving'), 'cp-a', { unschedulable: true });
+    const d = plan(input(s));
+    assert.deepEqual(d.kind === 'step' && d.step, { kind: 'mark-retiring', node: 'cp-a', wasCordoned: true });
+  });
+
+  it('puts the old machine back in the load balancer and uncordons it when its replacement dies mid-retirement', () => {
+    assert.deepEqual(rollbackOf(plan(input(diedMidRetirement())))?.restoreOld, {
+      node: 'cp-a',
+      machineId: 'i-cp-a',
+      register: true,
+      uncordon: true,
+    });
+  });
+
+  it('leaves the cordon of a Node an operator had cordoned before the run', () => {
+    const step = rollbackOf(plan(input(diedMidRetirement({ 'kubeswap.io/was-cordoned': 'true' }))));
+    assert.equal(step?.restoreOld?.uncordon, false);
+  });
+
+  it('says the control plane is one machine short when the old member was already removed', () => {
+    const step = rollbackOf(plan(input(removeMember(diedMidRetirement(), 'cp-a'))));
+    assert.equal(step?.restoreOld, undefined);
+    assert.equal(step?.oldRetired, true);
+  });
+
+  it('projects quorum before a rollback removes a promoted member', () => {
+    let s = withReplacement(base(), 'cp-a', 'joined');
+    s = setMachine(s, 'i-r-cp-a', { phase: 'gone', status: 'terminated' });
+    const sick = new Set(s.etcd.members.filter((m) => m.name === 'cp-b' || m.name === 'cp-c').map((m) => m.id));
+    s = {
+      ...s,
+      etcd: {
+        ...s.etcd,
+        endpoints: s.etcd.endpoints.map((e) => (sick.has(e.memberId!) ? { ...e, healthy: false } : e)),
+      },
+    };
+    const d = plan(input(s));
+    assert.deepEqual([d.kind, d.kind === 'blocked' && d.code], ['blocked', 'etcd.quorum-at-risk']);
   });
 });

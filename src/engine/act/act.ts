@@ -6,8 +6,8 @@ import { formatDuration } from '../../domain/clock.ts';
 import { KubeswapError } from '../../domain/errors.ts';
 import type { EventCode } from '../../domain/events.ts';
 import type { Desired } from '../../domain/model.ts';
+import { DRAINED_ANNOTATION, RETIRING_ANNOTATION, WAS_CORDONED_ANNOTATION } from '../plan/annotations.ts';
 import { hex } from '../plan/gate.ts';
-import { DRAINED_ANNOTATION } from '../plan/retirement.ts';
 import type { Step } from '../plan/steps.ts';
 import type { EngineOptions, Ports } from '../ports.ts';
 import { clearRetiring, writeRetiring } from '../run/retiring.ts';
@@ -93,6 +93,12 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
         replacement: step.replacement,
       });
       return;
+    case 'mark-retiring':
+      await ports.kube.annotateNode(step.node, {
+        [RETIRING_ANNOTATION]: ctx.runId,
+        [WAS_CORDONED_ANNOTATION]: step.wasCordoned ? 'true' : null,
+      });
+      return;
     case 'register-target':
       await ports.provider.loadBalancer?.register(step.machineId);
       emit('target.registered', `registered ${step.node} (${step.machineId}) with the API target group`);
@@ -175,9 +181,23 @@ async function rollback(
   for (const member of step.members) await ports.etcd.removeMember(member.id);
   await ports.provider.terminate(r.id, ctx.options.terminateTimeoutMs);
   if (step.node) await ports.kube.deleteNode(step.node);
+  // The old machine's retirement had begun: back into the load balancer, uncordoned unless an operator
+  // had cordoned it, and no longer marked (a re-run starts its swap afresh).
+  const restore = step.restoreOld;
+  if (restore) {
+    if (restore.register && restore.machineId) await ports.provider.loadBalancer?.register(restore.machineId);
+    if (restore.uncordon) await ports.kube.setUnschedulable(restore.node, false);
+    await ports.kube.annotateNode(restore.node, {
+      [RETIRING_ANNOTATION]: null,
+      [WAS_CORDONED_ANNOTATION]: null,
+      [DRAINED_ANNOTATION]: null,
+    });
+  }
   const before = step.oldRetired
-    ? `${step.oldNode} was already removed (--max-surge 0), so the control plane runs one machine short`
-    : `${step.oldNode} untouched`;
+    ? `${step.oldNode} was already removed, so the control plane runs one machine short`
+    : restore
+      ? `${step.oldNode} put back as it was (API target, cordon)`
+      : `${step.oldNode} untouched`;
   emit('replacement.rolled-back', `rolled back replacement ${r.id}; ${before}`, {
     replacement: r.id,
     removedMembers: step.members.map((m) => hex(m.id)),

@@ -1,6 +1,7 @@
 // The control-plane pool: one machine in flight at a time, each swap add-then-remove (--max-surge 1)
 // or remove-then-add (--max-surge 0), with the gate before every swap and after every join.
 import { controlPlaneMachines, memberOfNode, nodeOf, targetOf, unlinkedMembers } from '../observe/snapshot.ts';
+import { isRetiring } from './annotations.ts';
 import {
   gateWait,
   joiningWait,
@@ -73,7 +74,7 @@ function planSwap(input: PlanInput, swap: Swap, gate: GateResult): Decision {
   const rNode = nodeOf(s, r);
   const rMember = rNode ? memberOfNode(s, rNode.name) : undefined;
   const missing = joinMissing(s, rNode, rMember);
-  const oldTouched = swap.oldNode?.unschedulable || (swap.old && targetOf(s, swap.old.id)?.state === 'draining');
+  const oldTouched = isRetiring(swap.oldNode) || (swap.old && targetOf(s, swap.old.id)?.state === 'draining');
   if (oldTouched && missing.length === 0) {
     // Retiring: the gate held N times before the old machine was touched; now every step only
     // needs the rest of the cluster healthy (and removal its own quorum projection).

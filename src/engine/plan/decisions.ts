@@ -7,8 +7,18 @@ import {
   type Machine,
   type NodeView,
 } from '../../domain/model.ts';
-import { memberHealth, memberOfNode, nodeOf, type Snapshot, targetOf, unlinkedMembers } from '../observe/snapshot.ts';
+import {
+  isLive,
+  memberHealth,
+  memberOfNode,
+  nodeOf,
+  type Snapshot,
+  targetOf,
+  unlinkedMembers,
+} from '../observe/snapshot.ts';
+import { isRetiring, WAS_CORDONED_ANNOTATION } from './annotations.ts';
 import type { GateResult } from './gate.ts';
+import { projectRemoval } from './projection.ts';
 import type { Decision, Step } from './steps.ts';
 import type { Swap } from './swaps.ts';
 
@@ -88,11 +98,27 @@ export function registerReplacement(s: Snapshot, machine: string, r: Machine, rN
 
 export function rollback(s: Snapshot, swap: Swap, reason: string, oldRetired = false): Decision {
   const rNode = nodeOf(s, swap.replacement);
-  const members = [...(rNode ? [memberOfNode(s, rNode.name)] : []), ...unlinkedMembers(s)].filter(
+  const found = [...(rNode ? [memberOfNode(s, rNode.name)] : []), ...unlinkedMembers(s)].filter(
     (m): m is EtcdMember => m !== undefined,
   );
+  const members = [...new Map(found.map((m) => [m.id, m])).values()];
   const target = targetOf(s, swap.replacement.id);
   const name = swap.oldNode?.name ?? swap.oldId;
+  // No member leaves without a quorum projection, the replacement's own included (a promoted voter).
+  let after = s;
+  for (const m of members) {
+    const projection = projectRemoval(after, m);
+    if (!projection.safe) {
+      return {
+        kind: 'blocked',
+        code: 'etcd.quorum-at-risk',
+        machine: name,
+        reason: `rolling back ${swap.replacement.id} would remove etcd member ${m.name || hexId(m.id)}, which is unsafe: ${projection.reason}`,
+        hint: 'restore the unhealthy members, then re-run to finish the rollback',
+      };
+    }
+    after = { ...after, etcd: { ...after.etcd, members: after.etcd.members.filter((x) => x.id !== m.id) } };
+  }
   return stepFor(
     name,
     {
@@ -100,14 +126,38 @@ export function rollback(s: Snapshot, swap: Swap, reason: string, oldRetired = f
       replacement: swap.replacement,
       oldNode: name,
       node: rNode?.name,
-      members: [...new Map(members.map((m) => [m.id, m])).values()],
+      members,
       registered: target !== undefined && target.state !== 'absent',
       reason,
-      oldRetired,
+      oldRetired: oldRetired || (isRetiring(swap.oldNode) && !memberOfNode(s, name)),
+      restoreOld: restoreOld(s, swap),
     },
     reason,
   );
 }
+
+/**
+ * What to put back when the old machine's retirement had begun but its member is still there: its API
+ * target (while it runs) and its cordon (unless an operator had cordoned it before). Past the member's
+ * removal there is no putting back: the rollback then says the control plane is one machine short.
+ */
+function restoreOld(s: Snapshot, swap: Swap): Extract<Step, { kind: 'rollback' }>['restoreOld'] {
+  const node = swap.oldNode;
+  if (!node || !isRetiring(node) || !memberOfNode(s, node.name)) return undefined;
+  const old = swap.old && isLive(swap.old) ? swap.old : undefined;
+  const target = old ? targetOf(s, old.id) : undefined;
+  return {
+    node: node.name,
+    machineId: old?.id,
+    register:
+      s.apiTargets !== undefined &&
+      old !== undefined &&
+      (!target || target.state === 'absent' || target.state === 'draining'),
+    uncordon: node.unschedulable && node.annotations[WAS_CORDONED_ANNOTATION] === undefined,
+  };
+}
+
+const hexId = (id: string) => BigInt(id).toString(16);
 
 export function orphanBlocked(m: EtcdMember): Decision {
   const hexId = BigInt(m.id).toString(16);

@@ -2,12 +2,10 @@
 // leadership, remove its member (after the quorum projection), terminate, delete the Node (§4.3-7).
 import type { Machine, NodeView } from '../../domain/model.ts';
 import { isLive, memberHealth, memberOfNode, type Snapshot, targetOf } from '../observe/snapshot.ts';
+import { DRAINED_ANNOTATION, isRetiring } from './annotations.ts';
 import { stepFor } from './decisions.ts';
 import { projectRemoval } from './projection.ts';
 import type { Decision } from './steps.ts';
-
-/** Set on the old Node once its drain completed, so a re-run does not drain again. */
-export const DRAINED_ANNOTATION = 'kubeswap.io/drained';
 
 export interface Retiree {
   name: string;
@@ -23,6 +21,9 @@ export interface Retiree {
 /** One step of the old machine's way out per call; undefined once nothing of it is left. */
 export function retireOld(s: Snapshot, o: Retiree): Decision | undefined {
   const { name, old, oldNode } = o;
+  if (oldNode && !isRetiring(oldNode)) {
+    return stepFor(name, { kind: 'mark-retiring', node: oldNode.name, wasCordoned: oldNode.unschedulable }, o.why);
+  }
   const oTarget = old ? targetOf(s, old.id) : undefined;
   if (old && isLive(old) && oTarget && oTarget.state !== 'absent' && oTarget.state !== 'unmonitored') {
     return stepFor(name, { kind: 'deregister-target', machineId: old.id, node: name }, o.why);

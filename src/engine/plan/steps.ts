@@ -12,6 +12,11 @@ export type Step =
     }
   /** --max-surge 0: write down the machine to remove before anything is removed. */
   | { kind: 'begin-retirement'; old: Machine; oldNode: string }
+  /**
+   * The old machine's retirement begins: recorded on its Node (never inferred from a cordon an operator may
+   * have set), with whether it was cordoned already, so a rollback can put it back exactly.
+   */
+  | { kind: 'mark-retiring'; node: string; wasCordoned: boolean }
   | { kind: 'register-target'; machineId: string; node: string }
   | { kind: 'deregister-target'; machineId: string; node: string }
   | { kind: 'drain'; node: string }
@@ -33,6 +38,8 @@ export type Step =
       reason: string;
       /** --max-surge 0: the old machine was removed before this replacement was created. */
       oldRetired?: boolean;
+      /** The old machine's retirement had begun: put it back (API target, cordon) as it was before. */
+      restoreOld?: { node: string; machineId?: string; register: boolean; uncordon: boolean };
     };
 
 export type StepKind = Step['kind'];
@@ -61,6 +68,8 @@ export function describeStep(step: Step): string {
       return `record ${step.oldNode} (${step.old.id}) as the machine to remove before its replacement (--max-surge 0)`;
     case 'finish-retirement':
       return `replacement ${step.replacement} of ${step.node} serves; drop the retiring record`;
+    case 'mark-retiring':
+      return `record that ${step.node} is being retired`;
     case 'register-target':
       return `register ${step.node} (${step.machineId}) with the API target group`;
     case 'deregister-target':

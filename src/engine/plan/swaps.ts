@@ -2,6 +2,7 @@
 // (the replacement's `replaces` link), and the part of the cluster the gate judges while it runs.
 import type { Machine, NodeView } from '../../domain/model.ts';
 import { isLive, memberOfNode, type Snapshot } from '../observe/snapshot.ts';
+import { isRetiring } from './annotations.ts';
 import { evaluateGate, type GateResult } from './gate.ts';
 
 /** A replacement and the machine it replaces, while the old one still exists in any form. */
@@ -27,11 +28,11 @@ export function findSwaps(s: Snapshot): { live: Swap[]; failed: Swap[] } {
 }
 
 /**
- * The gate this pass is judged by. Once the old machine of a swap is cordoned it is being retired:
+ * The gate this pass is judged by. Once the old machine of a swap is marked retiring it is on its way out:
  * its Node and member are expected to go away, so the gate looks at the rest of the cluster.
  */
 export function gateFor(s: Snapshot): GateResult {
-  const retiring = s.retiring?.node ?? findSwaps(s).live.find((w) => w.oldNode?.unschedulable)?.oldNode?.name;
+  const retiring = s.retiring?.node ?? findSwaps(s).live.find((w) => isRetiring(w.oldNode))?.oldNode?.name;
   return evaluateGate(retiring ? withoutNode(s, retiring) : s);
 }
 

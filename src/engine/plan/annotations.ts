@@ -1,0 +1,13 @@
+// What kubeswap writes on an old Node while it retires it: facts recorded in the cluster, so that a re-run
+// (or a rollback) reads them instead of inferring them from a cordon an operator may have set.
+import type { NodeView } from '../../domain/model.ts';
+
+/** Set on the old Node once its drain completed, so a re-run does not drain again. */
+export const DRAINED_ANNOTATION = 'kubeswap.io/drained';
+/** Set on the old Node (value: the run id) before anything of it is touched: it is being retired. */
+export const RETIRING_ANNOTATION = 'kubeswap.io/retiring';
+/** Set with RETIRING_ANNOTATION when an operator had cordoned the Node before: a rollback leaves it cordoned. */
+export const WAS_CORDONED_ANNOTATION = 'kubeswap.io/was-cordoned';
+
+/** Whether kubeswap started retiring this Node (a cordon alone says nothing: an operator may have set it). */
+export const isRetiring = (node: NodeView | undefined): boolean => node?.annotations[RETIRING_ANNOTATION] !== undefined;
