@@ -96,15 +96,20 @@ function specFiles(): string[] {
   return [...new Set(spec.flatMap((pattern) => globSync(pattern, { cwd: REPO })))].sort();
 }
 
-/** Longest first (by the last run), so a long file never starts last and holds up the end; new files first of all. */
+/**
+ * Longest first (by the last run), so that a long file never starts last and holds up the end. A file without a
+ * time (a new file, or a fresh clone) counts as long when it brings up sandboxes: scenarios, then the sandbox's own.
+ */
 function order(list: string[]): string[] {
   let last: Record<string, number> = {};
   try {
     last = JSON.parse(readFileSync(DURATIONS, 'utf8')) as Record<string, number>;
   } catch {
-    // First run here: new files count as long.
+    // First run here.
   }
-  const weight = (file: string) => last[file] ?? Number.POSITIVE_INFINITY;
+  const unknown = (file: string) =>
+    file.startsWith('integration/scenarios/') ? 3e9 : file.startsWith('integration/sandbox/') ? 2e9 : 1e9;
+  const weight = (file: string) => last[file] ?? unknown(file);
   return [...list].sort((a, b) => weight(b) - weight(a) || a.localeCompare(b));
 }
 
@@ -183,7 +188,7 @@ function report(outcomes: Outcome[], wall: number): void {
   const skippedFiles = files.length - outcomes.length;
   if (skippedFiles > 0) console.log(`  (${skippedFiles} files not run: interrupted)`);
   console.log(
-    `integration: ${minutes(wall)} wall for ${minutes(sum((o) => o.seconds))} of files, ${jobs} side by side`,
+    `integration: ${minutes(wall)} wall for ${minutes(sum((o) => o.seconds))} of files, ${Math.min(jobs, files.length)} side by side`,
   );
   const skipped = sum((o) => o.skipped);
   console.log(
