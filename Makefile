@@ -22,7 +22,8 @@ build: deps
 unit: deps
 	npm run typecheck && npm run lint && npm run test:unit
 
-test: deps components
+# The component build overlaps the typecheck, lint and unit tests (test/run-all.sh starts it in the background).
+test: deps
 	npm test
 
 demo: deps components build

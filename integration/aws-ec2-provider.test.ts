@@ -3,7 +3,6 @@
 // end at the first poll; their timing is covered by the unit tests.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CreateLaunchTemplateCommand,
@@ -25,22 +24,14 @@ import {
 import { type AwsEc2Provider, createAwsEc2Provider } from '../providers/aws-ec2/index.ts';
 import type { Ec2Machine } from '../providers/aws-ec2/instances.ts';
 import type { ReplacementRequest } from '../src/ports/machines.ts';
+import { allocatePort } from './sandbox/ports.ts';
 
 const region = 'us-east-1';
 const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 const clusterName = 'itest';
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || address === null) throw new Error('no port');
-  return address.port;
-}
-
 async function startMoto(): Promise<{ endpoint: string; process: ChildProcess }> {
-  const port = await freePort();
+  const port = await allocatePort();
   const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
   const endpoint = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;

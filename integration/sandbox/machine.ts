@@ -3,10 +3,10 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { apiServerArgs, apiServerReady } from './control-plane.ts';
-import { clientUrl, etcdArgs } from './etcd.ts';
+import { clientUrl, etcdArgs, etcdClient } from './etcd.ts';
 import { renderInitConfig, writeConfig } from './kubeadm.ts';
 import { markNodeDead, registerMachine, setMirrorPodReady } from './nodes.ts';
-import { allocatePort, retrying, waitFor } from './processes.ts';
+import { allocatePort, retrying, retryingFor, waitFor } from './processes.ts';
 import { apiServerProcess, binaryOf, etcdProcess, type Machine, type Runtime } from './runtime.ts';
 
 /** What a machine is before it boots: who it is, as the instance and its image say. */
@@ -89,6 +89,8 @@ export async function terminateMachine(rt: Runtime, m: Machine): Promise<void> {
   if (m.terminating || m.state === 'terminated') return;
   m.terminating = true;
   const hadNode = m.state === 'running';
+  // Drop its endpoints from sandbox.json before its processes stop, not after the Node update below.
+  rt.publish();
   await Promise.all([rt.processes.stop(apiServerProcess(m), 3000), rt.processes.stop(etcdProcess(m), 3000)]);
   m.state = 'terminated';
   m.detail = 'instance terminated';
@@ -101,7 +103,9 @@ export async function terminateMachine(rt: Runtime, m: Machine): Promise<void> {
 export async function reportCrash(rt: Runtime, m: Machine, component: string): Promise<void> {
   if (m.state !== 'running') return;
   rt.log(`${m.node}: ${component} crashed`);
-  await retrying(() => setMirrorPodReady(rt.core, `${component}-${m.node}`, false)).catch((err) =>
+  // Through the load balancer, a request can land on this machine's own apiserver, which hangs or fails with its etcd
+  // gone until the health checks take it out: keep trying for as long as a kubelet would, not a fixed 5 attempts.
+  await retryingFor(() => setMirrorPodReady(rt.core, `${component}-${m.node}`, false), STATUS_REPORT_MS).catch((err) =>
     rt.log(`report ${component}-${m.node} not ready: ${err}`),
   );
 }
@@ -110,11 +114,32 @@ export async function reportCrash(rt: Runtime, m: Machine, component: string): P
 export async function healMachine(rt: Runtime, m: Machine): Promise<void> {
   if (!rt.processes.has(etcdProcess(m))) {
     restartEtcd(rt, m);
-    await retrying(() => setMirrorPodReady(rt.core, `etcd-${m.node}`, true));
+    // Ready like the kubelet's probe says it: once the member answers, not when its process was spawned.
+    await waitEtcdServing(rt, m);
+    await retryingFor(() => setMirrorPodReady(rt.core, `etcd-${m.node}`, true), STATUS_REPORT_MS);
   }
   if (!rt.processes.has(apiServerProcess(m))) {
     startApiServer(rt, m);
     await waitApiServerReady(m);
-    await retrying(() => setMirrorPodReady(rt.core, `kube-apiserver-${m.node}`, true));
+    await retryingFor(() => setMirrorPodReady(rt.core, `kube-apiserver-${m.node}`, true), STATUS_REPORT_MS);
   }
+}
+
+/** How long a mirror pod status update may keep failing (apiservers restarting, a busy machine). */
+const STATUS_REPORT_MS = 60_000;
+
+async function waitEtcdServing(rt: Runtime, m: Machine, timeoutMs = 60_000): Promise<void> {
+  await waitFor(
+    `etcd of ${m.node} to serve`,
+    async () => {
+      const client = etcdClient([clientUrl(m.ports.etcdClient)], rt.etcdTls, 3000);
+      try {
+        return (await client.maintenance.status()) ? true : undefined;
+      } finally {
+        client.close();
+      }
+    },
+    timeoutMs,
+    500,
+  );
 }

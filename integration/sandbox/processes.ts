@@ -2,7 +2,6 @@
 // shutdown) ends all of them with one group signal; pid files let `status` and faults address single processes.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 export interface Supervised {
@@ -80,32 +79,7 @@ export class ProcessTable {
   }
 }
 
-/** A port the kernel says is free right now on 127.0.0.1 (servers bind to loopback only). */
-export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
-
-/** Ports handed out in this process are never handed out twice, even before their server binds. */
-const handedOut = new Set<number>();
-export async function allocatePort(): Promise<number> {
-  for (;;) {
-    const port = await freePort();
-    if (!handedOut.has(port)) {
-      handedOut.add(port);
-      return port;
-    }
-  }
-}
+export { allocatePort } from './ports.ts';
 
 export function isAlive(pid: number): boolean {
   try {
@@ -155,6 +129,19 @@ export async function waitFor<T>(
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${reason}`);
     }
     await sleep(intervalMs);
+  }
+}
+
+/** Retries `action` until it succeeds or `timeoutMs` has passed, then throws its last error. */
+export async function retryingFor<T>(action: () => Promise<T>, timeoutMs: number, delayMs = 1000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await action();
+    } catch (err) {
+      if (Date.now() + delayMs > deadline) throw err;
+      await sleep(delayMs);
+    }
   }
 }
 

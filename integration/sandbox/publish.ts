@@ -22,7 +22,9 @@ export interface MachineStatus {
 
 export function describe(rt: Runtime, controlUrl: string): SandboxDescription {
   const dir = paths(rt.stateDir);
-  const running = [...rt.machines.values()].filter((m) => m.state === 'running');
+  // A machine whose processes are being stopped is no longer one to dial: readers of sandbox.json (tests, the
+  // kubeswap config) would race its etcd going away.
+  const running = [...rt.machines.values()].filter((m) => m.state === 'running' && !m.terminating);
   return {
     stateDir: rt.stateDir,
     clusterName: rt.plan.clusterName,

@@ -11,7 +11,13 @@ import { awsClients, registerTargets } from './aws.ts';
 import { etcdClient, listMembers, type Member } from './etcd.ts';
 import { type Sandbox, upSandbox } from './index.ts';
 import { caPinOf, createBootstrapToken, kubeClients, renderJoinUserData } from './join-fixtures.ts';
-import { sleep, waitFor } from './processes.ts';
+import { retryingFor, sleep, waitFor } from './processes.ts';
+
+/**
+ * Bound of the waits for what the daemon does in reaction (status reports, LB health, restarts): generous, because
+ * the suite runs sandboxes side by side on few cores; a wait still returns as soon as its condition holds.
+ */
+const SETTLE_MS = 90_000;
 
 describe('sandbox machine simulator (real components)', function () {
   this.timeout(600_000);
@@ -20,22 +26,29 @@ describe('sandbox machine simulator (real components)', function () {
   let aws: ReturnType<typeof awsClients>;
   let joinUserData: string;
 
-  const members = async (): Promise<Member[]> => {
-    const client = etcdClient(sb.refresh().etcd.endpoints, sb.etcd);
-    try {
-      return await listMembers(client);
-    } finally {
-      client.close();
-    }
-  };
-  const removeMember = async (id: string) => {
-    const client = etcdClient(sb.refresh().etcd.endpoints, sb.etcd);
-    try {
-      await client.cluster.memberRemove({ ID: id });
-    } finally {
-      client.close();
-    }
-  };
+  // etcd calls retry within a bound: a member may be restarting (heal) or a busy machine slow to answer; the
+  // client dials one of the listed endpoints, so one refused connection is not an answer.
+  const members = (): Promise<Member[]> =>
+    retryingFor(async () => {
+      const client = etcdClient(sb.refresh().etcd.endpoints, sb.etcd);
+      try {
+        return await listMembers(client);
+      } finally {
+        client.close();
+      }
+    }, SETTLE_MS);
+  const removeMember = (id: string) =>
+    retryingFor(async () => {
+      const client = etcdClient(sb.refresh().etcd.endpoints, sb.etcd);
+      try {
+        await client.cluster.memberRemove({ ID: id });
+      } catch (err) {
+        // An earlier attempt removed it and only its answer was lost.
+        if (!/member not found/.test((err as Error).message)) throw err;
+      } finally {
+        client.close();
+      }
+    }, SETTLE_MS);
   const launch = async (version: string, userData?: string): Promise<string> => {
     const out = await aws.ec2.send(
       new RunInstancesCommand({
@@ -127,7 +140,7 @@ describe('sandbox machine simulator (real components)', function () {
       assert.equal(member?.id, machine.etcdMemberId);
       const version = JSON.parse(await httpsGetText(`${machine.apiServer}/version`, sb.kubeconfig));
       assert.equal(version.gitVersion, sb.versions.to);
-      await waitFor('Node Ready', async () => ((await nodeReady(node)) === 'True' ? true : undefined), 60_000);
+      await waitFor('Node Ready', async () => ((await nodeReady(node)) === 'True' ? true : undefined), SETTLE_MS);
       const n = await core.readNode({ name: node });
       assert.equal(n.status?.nodeInfo?.kubeletVersion, sb.versions.to);
       assert.equal(n.spec?.providerID, `aws:///us-east-1b/${joined}`);
@@ -138,7 +151,7 @@ describe('sandbox machine simulator (real components)', function () {
       await waitFor(
         'LB serving the new target',
         async () => ((await sb.status()).loadBalancer.includes(joined) ? true : undefined),
-        10_000,
+        SETTLE_MS,
       );
       const versions = new Set<string>();
       for (let i = 0; i < 12; i++)
@@ -154,7 +167,7 @@ describe('sandbox machine simulator (real components)', function () {
       await waitFor(
         'LB to stop serving it',
         async () => ((await sb.status()).loadBalancer.includes(joined) ? undefined : true),
-        15_000,
+        SETTLE_MS,
       );
       await removeMember(machine.etcdMemberId);
       await core.deleteNode({ name: node });
@@ -217,7 +230,7 @@ describe('sandbox machine simulator (real components)', function () {
       await waitFor(
         'apiserver mirror pod not Ready',
         async () => ((await podReady(`kube-apiserver-${machine.node}`)) === 'False' ? true : undefined),
-        30_000,
+        SETTLE_MS,
       );
       assert.equal(
         (await sb.status()).machines.find((m) => m.instanceId === id)?.processes.length,
@@ -233,18 +246,22 @@ describe('sandbox machine simulator (real components)', function () {
       await waitFor(
         'etcd mirror pod not Ready',
         async () => ((await podReady(`etcd-${victim.node}`)) === 'False' ? true : undefined),
-        20_000,
+        SETTLE_MS,
       );
       await sb.fault({ kind: 'crash-apiserver', instanceId: victim.instanceId });
       await waitFor(
         'apiserver mirror pod not Ready',
         async () => ((await podReady(`kube-apiserver-${victim.node}`)) === 'False' ? true : undefined),
-        20_000,
+        SETTLE_MS,
       );
       await sb.fault({ kind: 'heal', node: victim.node });
       // The restarted processes and their mirror pods' status settle within seconds, as a kubelet's would.
       for (const pod of [`etcd-${victim.node}`, `kube-apiserver-${victim.node}`]) {
-        await waitFor(`${pod} Ready again`, async () => ((await podReady(pod)) === 'True' ? true : undefined), 30_000);
+        await waitFor(
+          `${pod} Ready again`,
+          async () => ((await podReady(pod)) === 'True' ? true : undefined),
+          SETTLE_MS,
+        );
       }
       const started = (await members()).filter((m) => m.name !== '' && !m.isLearner);
       assert.equal(started.length, 3);
