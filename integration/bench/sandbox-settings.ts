@@ -1,6 +1,6 @@
 // The CLI's own settings for a sandbox: DIR/kubeswap.yaml plus overrides, through the same layering.
 import { join } from 'node:path';
-import { readConfigFile, resolveSettings, type Settings } from '../../src/cli/settings.ts';
+import { readConfigFile, resolveSettings, type Settings } from '../../src/cli/config/settings.ts';
 import type { Sandbox } from '../sandbox/index.ts';
 
 export function readSettingsForSandbox(sb: Sandbox, overrides: Record<string, unknown> = {}): Settings {

@@ -4,7 +4,7 @@
 // replacement turning Ready and the tool's next step, and calls per swap to each outside system.
 // A script, not a test: it prints numbers and asserts nothing.
 import { parseArgs } from 'node:util';
-import { engineOptions, wire } from '../../src/cli/wiring.ts';
+import { engineOptions, wire } from '../../src/cli/commands/wiring.ts';
 import { EventLog, type KubeswapEvent } from '../../src/domain/events.ts';
 import { apply } from '../../src/engine/run/run.ts';
 import { upSandbox } from '../sandbox/index.ts';

@@ -1,5 +1,5 @@
 // The process's streams and environment as the commands see them; tests pass their own.
-import type { Output } from './render.ts';
+import type { Output } from './render/events.ts';
 
 export interface Io {
   stdout: Output;

@@ -1,13 +1,13 @@
 // kubeswap's entry: parse, then run one command and map the outcome to an exit code.
-// The only module that decides exit codes or writes to stdout/stderr (with run-command.ts, which it loads).
+// The only module that decides exit codes or writes to stdout/stderr (with commands/run.ts, which it loads).
 // Kept light: the clients (AWS SDK, client-node, etcd3) load only with a command that needs them.
 import yargs from 'yargs';
 import { describeError, KubeswapError } from '../domain/errors.ts';
+import { ALL_FLAGS, applyOptions, globalOptions, unlockOptions, upgradeOptions } from './config/options.ts';
 import type { Command } from './config/spec.ts';
 import { nearest } from './config/suggest.ts';
 import { EXIT } from './exit-codes.ts';
 import { type Io, processIo } from './io.ts';
-import { ALL_FLAGS, applyOptions, globalOptions, unlockOptions, upgradeOptions } from './options.ts';
 import { packageVersion } from './package-info.ts';
 
 type Parsed = { command: Command; args: Record<string, unknown> } | { command: 'config-schema' };
@@ -84,7 +84,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     io.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
     return EXIT.ok;
   }
-  const { run } = await import('./run-command.ts');
+  const { run } = await import('./commands/run.ts');
   return run(parsed.command, parsed.args, io);
 }
 

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { configJsonSchema } from '../../src/cli/config/schema.ts';
-import { readConfigFile, resolveSettings } from '../../src/cli/settings.ts';
+import { readConfigFile, resolveSettings } from '../../src/cli/config/settings.ts';
 
 describe('config file', () => {
   let dir: string;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { formatLine, jsonRenderer, textRenderer } from '../../src/cli/render.ts';
-import { markdownSummary } from '../../src/cli/summary.ts';
+import { formatLine, jsonRenderer, textRenderer } from '../../src/cli/render/events.ts';
+import { markdownSummary } from '../../src/cli/render/summary.ts';
 import type { KubeswapEvent } from '../../src/domain/events.ts';
 
 const event = (

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { readEnvironment, resolveSettings } from '../../src/cli/settings.ts';
+import { readEnvironment, resolveSettings } from '../../src/cli/config/settings.ts';
 
 const base = { launchTemplate: 'lt-1', to: 'v1.37.2' };
 const codes = (layer: Record<string, unknown>, command: 'plan' | 'apply' | 'status' = 'apply') =>

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { flattenFile, resolveSettings } from '../../src/cli/settings.ts';
+import { flattenFile, resolveSettings } from '../../src/cli/config/settings.ts';
 
 const base = { launchTemplate: 'lt-1' };
 

@@ -1,6 +1,6 @@
 // The Markdown run summary (--summary FILE, e.g. $GITHUB_STEP_SUMMARY), rendered from events.
-import { formatDuration } from '../domain/clock.ts';
-import type { KubeswapEvent } from '../domain/events.ts';
+import { formatDuration } from '../../domain/clock.ts';
+import type { KubeswapEvent } from '../../domain/events.ts';
 
 export function markdownSummary(events: KubeswapEvent[], outcome: { exitCode: number; error?: string }): string {
   const lines = ['# kubeswap run', ''];

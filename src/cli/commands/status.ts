@@ -1,13 +1,13 @@
 // `kubeswap status` and `kubeswap unlock`: read the lock and the progress record; break a stale lock.
 
-import { KUBEADM_NAMESPACE } from '../domain/kubeadm/cluster-config.ts';
-import { breakLock } from '../engine/run/lock.ts';
-import { readProgress } from '../engine/run/progress.ts';
-import { readRetiring } from '../engine/run/retiring.ts';
-import { LOCK_NAME } from '../engine/run/run.ts';
-import { EXIT } from './exit-codes.ts';
-import type { Io } from './io.ts';
-import type { Settings } from './settings.ts';
+import { KUBEADM_NAMESPACE } from '../../domain/kubeadm/cluster-config.ts';
+import { breakLock } from '../../engine/run/lock.ts';
+import { readProgress } from '../../engine/run/progress.ts';
+import { readRetiring } from '../../engine/run/retiring.ts';
+import { LOCK_NAME } from '../../engine/run/run.ts';
+import type { Settings } from '../config/settings.ts';
+import { EXIT } from '../exit-codes.ts';
+import type { Io } from '../io.ts';
 import { openKubeFor } from './wiring.ts';
 
 export async function showStatus(settings: Settings, io: Io): Promise<number> {

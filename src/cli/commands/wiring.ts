@@ -1,16 +1,16 @@
 // Builds the engine's ports from validated settings: the one place that knows which adapter
 // implements which port.
 import { readFileSync } from 'node:fs';
-import { loadProvider } from '../../providers/index.ts';
-import { openEtcd } from '../adapters/etcd/client.ts';
-import { openKube } from '../adapters/kube/client.ts';
-import { openSecretBytes } from '../adapters/kube/secret-bytes.ts';
-import { systemClock } from '../domain/clock.ts';
-import { KubeswapError } from '../domain/errors.ts';
-import type { EventSink } from '../domain/events.ts';
-import { DEFAULT_ENGINE_OPTIONS, type EngineOptions, type Ports } from '../engine/ports.ts';
-import type { KubePort } from '../ports/kube.ts';
-import type { Settings } from './settings.ts';
+import { loadProvider } from '../../../providers/index.ts';
+import { openEtcd } from '../../adapters/etcd/client.ts';
+import { openKube } from '../../adapters/kube/client.ts';
+import { openSecretBytes } from '../../adapters/kube/secret-bytes.ts';
+import { systemClock } from '../../domain/clock.ts';
+import { KubeswapError } from '../../domain/errors.ts';
+import type { EventSink } from '../../domain/events.ts';
+import { DEFAULT_ENGINE_OPTIONS, type EngineOptions, type Ports } from '../../engine/ports.ts';
+import type { KubePort } from '../../ports/kube.ts';
+import type { Settings } from '../config/settings.ts';
 
 export interface Wired {
   ports: Ports;

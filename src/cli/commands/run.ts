@@ -2,19 +2,19 @@
 // for commands that reach a cluster, so `--help`, `--version` and `completion` never load the clients.
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
-import { describeError, invalid, KubeswapError } from '../domain/errors.ts';
-import { EventLog, fanOut } from '../domain/events.ts';
-import { asPreflightError } from '../engine/checks/preflight-errors.ts';
-import { apply, inspect } from '../engine/run/run.ts';
-import type { Command } from './config/spec.ts';
-import { EXIT, exitCodeFor } from './exit-codes.ts';
-import type { Io } from './io.ts';
-import { flagLayer } from './options.ts';
-import { formatPlan } from './plan-report.ts';
-import { jsonRenderer, textRenderer } from './render.ts';
-import { readConfigFile, readEnvironment, resolveSettings } from './settings.ts';
+import { describeError, invalid, KubeswapError } from '../../domain/errors.ts';
+import { EventLog, fanOut } from '../../domain/events.ts';
+import { asPreflightError } from '../../engine/checks/preflight-errors.ts';
+import { apply, inspect } from '../../engine/run/run.ts';
+import { flagLayer } from '../config/options.ts';
+import { readConfigFile, readEnvironment, resolveSettings } from '../config/settings.ts';
+import type { Command } from '../config/spec.ts';
+import { EXIT, exitCodeFor } from '../exit-codes.ts';
+import type { Io } from '../io.ts';
+import { jsonRenderer, textRenderer } from '../render/events.ts';
+import { formatPlan } from '../render/plan-report.ts';
+import { markdownSummary } from '../render/summary.ts';
 import { showStatus, unlock } from './status.ts';
-import { markdownSummary } from './summary.ts';
 import { engineOptions, wire } from './wiring.ts';
 
 export async function run(command: Command, args: Record<string, unknown>, io: Io): Promise<number> {

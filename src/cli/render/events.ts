@@ -1,8 +1,8 @@
 // Renders engine events: one JSON object per line (--output json), one plain line per event without
 // a TTY, and on a TTY the same lines plus a live status line (machine, step, elapsed).
 
-import { formatDuration } from '../domain/clock.ts';
-import type { EventSink, KubeswapEvent } from '../domain/events.ts';
+import { formatDuration } from '../../domain/clock.ts';
+import type { EventSink, KubeswapEvent } from '../../domain/events.ts';
 
 export interface Output {
   write(text: string): void;

@@ -1,9 +1,9 @@
 // The command-line surface (design.md "Command-line contract"), derived from the settings catalog. yargs only
 // parses: no defaults here (they are shown in the help text), so settings.ts layers defaults < file < env < flags.
 import type { Argv } from 'yargs';
-import { SETTINGS } from './config/catalog.ts';
-import { type Command, fromText, HELP_GROUPS, inScope, type Scope, type SettingSpec } from './config/spec.ts';
+import { SETTINGS } from './catalog.ts';
 import type { FlatInput } from './settings.ts';
+import { type Command, fromText, HELP_GROUPS, inScope, type Scope, type SettingSpec } from './spec.ts';
 
 function helpLine(spec: SettingSpec): string {
   const choices = spec.choices ? ` (${spec.choices.join('|')})` : '';

@@ -1,8 +1,8 @@
 // Human rendering of `kubeswap plan`: the ordered machines with the reason each is replaced
 // (KCP "Machine X needs rollout: ..."), orphans, the health gate and what happens next.
 
-import { describeStep } from '../engine/plan/steps.ts';
-import type { PlanReport } from '../engine/run/run.ts';
+import { describeStep } from '../../engine/plan/steps.ts';
+import type { PlanReport } from '../../engine/run/run.ts';
 
 export function formatPlan(report: PlanReport): string {
   const lines: string[] = [];

@@ -3,10 +3,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { Problem } from '../domain/errors.ts';
-import { DEFAULT_PROVIDER, PROVIDERS, SETTING_BY_KEY, SETTINGS } from './config/catalog.ts';
-import { configFileProblems, type Origin, schemaOf, validateSettings } from './config/schema.ts';
-import { type Command, envName, fromText, inScope } from './config/spec.ts';
+import type { Problem } from '../../domain/errors.ts';
+import { DEFAULT_PROVIDER, PROVIDERS, SETTING_BY_KEY, SETTINGS } from './catalog.ts';
+import { configFileProblems, type Origin, schemaOf, validateSettings } from './schema.ts';
+import { type Command, envName, fromText, inScope } from './spec.ts';
 
 export interface Settings {
   command: Command;
