@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
 import { awsClients, createTopology, launchInitialInstances, registerTargets, servingTargets } from './aws.ts';
+import { AwsFront } from './aws-front.ts';
 import { controllerManagerArgs, schedulerArgs } from './control-plane.ts';
 import { installClusterApiCrds } from './crds.ts';
 import { clientUrl, clusterHealthy, etcdClient, initialClusterOf, listMembers } from './etcd.ts';
@@ -37,9 +38,12 @@ export async function bringUp(
   // 1. moto plays AWS: VPC, subnets, images per version, launch template, target group, the initial VMs.
   const motoPort = await allocatePort();
   processes.start('moto', 'moto_server', ['-H', '127.0.0.1', '-p', String(motoPort)]);
-  const awsEndpoint = `http://127.0.0.1:${motoPort}`;
-  await waitFor('moto', async () => ((await fetch(`${awsEndpoint}/moto-api/`)).ok ? true : undefined), 30_000);
-  const aws = awsClients(awsEndpoint);
+  const motoEndpoint = `http://127.0.0.1:${motoPort}`;
+  await waitFor('moto', async () => ((await fetch(`${motoEndpoint}/moto-api/`)).ok ? true : undefined), 30_000);
+  // The daemon's own clients read moto as it is; everyone else goes through the AWS emulation in front of it.
+  const aws = awsClients(motoEndpoint);
+  const awsFront = new AwsFront(motoEndpoint);
+  const awsEndpoint = await awsFront.start(await allocatePort());
   const topology = await createTopology(
     aws,
     plan.clusterName,
@@ -69,6 +73,7 @@ export async function bringUp(
     processes,
     aws,
     awsEndpoint,
+    awsFront,
     topology,
     machines: new Map(),
     core: undefined as unknown as k8s.CoreV1Api,

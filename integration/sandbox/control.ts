@@ -25,6 +25,9 @@ export function startControlServer(
         if (req.method === 'GET' && req.url === '/status') {
           return reply(200, { machines: machineStatuses(rt), faults: faults.pending(), loadBalancer: lbServing() });
         }
+        if (req.method === 'POST' && req.url === '/aws/forget-terminated') {
+          return reply(200, { forgotten: await rt.awsFront.forgetTerminated() });
+        }
         if (req.method === 'POST' && req.url === '/fault') {
           return reply(200, await applyFault(rt, faults, JSON.parse(text) as FaultRequest));
         }

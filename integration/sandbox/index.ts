@@ -48,6 +48,8 @@ export interface Sandbox extends SandboxDescription {
   refresh(): SandboxDescription;
   status(): Promise<SandboxStatus>;
   fault(request: FaultRequest): Promise<string>;
+  /** An hour passes in AWS: terminated instances leave DescribeInstances, their ClientTokens are remembered. */
+  awsForgetTerminated(): Promise<number>;
   down(): Promise<void>;
   /** Runs the sandbox's etcdctl against its members over TLS; resolves stdout. */
   etcdctl(args: string[]): Promise<string>;
@@ -159,6 +161,7 @@ export function attachSandbox(stateDir: string): Sandbox {
     refresh: () => readJson<SandboxDescription>(dir.description),
     status: async () => (await control('/status')) as unknown as SandboxStatus,
     fault: async (request) => ((await control('/fault', request)) as { applied: string }).applied,
+    awsForgetTerminated: async () => ((await control('/aws/forget-terminated', {})) as { forgotten: number }).forgotten,
     down: () => downSandbox(stateDir),
     etcdctl: async (args) => {
       const d = readJson<SandboxDescription>(dir.description);

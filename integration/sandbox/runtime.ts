@@ -1,7 +1,9 @@
 // The daemon's shared view of the sandbox: its plan, processes, clients, and the machines it plays.
+
 import { join } from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
 import type { AwsClients, AwsTopology } from './aws.ts';
+import type { AwsFront } from './aws-front.ts';
 import type { EtcdTls } from './etcd.ts';
 import { clientUrl } from './etcd.ts';
 import type { ArmedFault } from './faults.ts';
@@ -42,7 +44,9 @@ export interface Runtime {
   stateDir: string;
   processes: ProcessTable;
   aws: AwsClients;
+  /** What clients outside the daemon use: the AWS emulation in front of moto (aws-front.ts). */
   awsEndpoint: string;
+  awsFront: AwsFront;
   topology: AwsTopology;
   /** By instance id. */
   machines: Map<string, Machine>;

@@ -62,6 +62,17 @@ export async function createReplacement(context: ReplacementContext, request: Re
       return machine;
     } catch (error) {
       const name = awsErrorName(error) ?? '';
+      // AWS: the same ClientToken with other parameters (another image, other user data) is refused.
+      if (name === 'IdempotentParameterMismatch') {
+        throw new ProviderError(
+          'replacement.token-reused',
+          `token ${request.token} was used before with other parameters`,
+          {
+            hint: 'a new attempt needs a new token',
+            cause: error,
+          },
+        );
+      }
       if (!TRY_NEXT_SUBNET.has(name)) throw error;
       failures.push(`${subnetId ?? 'launch template subnet'}: ${name}`);
       // Looked up only on the first failure: the common case launches without it.

@@ -61,6 +61,18 @@ describe('apply over the fake world', () => {
     assert.ok(world.log.codes().includes('replacement.rolled-back'));
   });
 
+  it('after a rollback, a re-run launches a new replacement even once the provider no longer lists the old one', async () => {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    world.pendingFault = 'never-boots';
+    assert.equal((await failure(apply(world.ports(), request, options))).failure, 'rolled-back');
+    // Hours later: the torn-down replacement is no longer listed, but its idempotency token is remembered.
+    world.forgetGone = true;
+    const outcome = await apply(world.ports(), request, options);
+    assert.equal(outcome.swaps, 3);
+    assert.ok(world.log.events.some((e) => e.data?.['reason'] === 'replacement.token-reused'));
+    assert.equal(world.machines.filter((m) => m.phase === 'running').length, 3);
+  });
+
   it('removes the learner a dying join leaked, then a re-run completes', async () => {
     const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
     world.pendingFault = 'dies-after-member-add';

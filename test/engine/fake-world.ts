@@ -33,6 +33,8 @@ export class FakeWorld {
   crashBefore?: string;
   /** Most machines running at once: --max-surge 0 must never exceed the starting count. */
   peakRunning = 0;
+  /** As AWS an hour after: terminated machines are no longer listed (their tokens are still remembered). */
+  forgetGone = false;
   /** Runs after every sleep of the fake clock: a test changes the world as time passes. */
   onSleep?: () => void;
   /** Terminating a machine deletes its Node, as the cloud node lifecycle controller does. */
@@ -204,11 +206,16 @@ export class FakeWorld {
       desired: { version, imageId: imageId ?? (version === TO ? NEW_IMAGE : OLD_IMAGE), force: false },
       problems: [],
     }),
-    listMachines: async () => this.machines.map((m) => ({ ...m })),
+    listMachines: async () =>
+      this.machines.filter((m) => !(this.forgetGone && m.phase === 'gone')).map((m) => ({ ...m })),
     checkMachines: () => [],
     createReplacement: async (req: ReplacementRequest) => {
       this.record(`createReplacement ${req.replaces.id}`);
+      // As EC2 with a ClientToken: the same token hands back the same instance, terminated or not.
       const existing = this.machines.find((m) => this.tokens.get(m.id) === req.token);
+      if (existing?.phase === 'gone') {
+        throw new KubeswapError('internal', 'replacement.token-reused', `token already launched ${existing.id}, gone`);
+      }
       if (existing) return existing;
       const id = `i-r${this.machines.length}`;
       const m = machine(id.slice(2), {

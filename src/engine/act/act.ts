@@ -37,29 +37,18 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
 
   switch (step.kind) {
     case 'create-replacement': {
-      const token = replacementToken(ctx.runId, step.old.id, step.attempt);
       const userData = await ctx.userDataFor?.(step);
-      const replacement = await ports.provider
-        .createReplacement({
-          pool: step.old.pool,
-          replaces: step.old,
-          runId: ctx.runId,
-          token,
-          desired: ctx.desired,
-          userData,
-          tags: { 'kubeswap.io/attempt': String(step.attempt) },
-        })
-        .catch((err: unknown) => {
-          // No capacity anywhere the old machine may move: nothing was created, the old one is untouched.
-          if ((err as { code?: string }).code === 'capacity.insufficient') {
-            throw new KubeswapError('rolled-back', 'replacement.no-capacity', (err as Error).message, {
-              hint:
-                (err as { hint?: string }).hint ?? 'retry later or choose another instance type in the launch template',
-              cause: err,
-            });
-          }
-          throw err;
-        });
+      const replacement = await createWithUnusedToken(step, userData, ports, ctx, emit).catch((err: unknown) => {
+        // No capacity anywhere the old machine may move: nothing was created, the old one is untouched.
+        if ((err as { code?: string }).code === 'capacity.insufficient') {
+          throw new KubeswapError('rolled-back', 'replacement.no-capacity', (err as Error).message, {
+            hint:
+              (err as { hint?: string }).hint ?? 'retry later or choose another instance type in the launch template',
+            cause: err,
+          });
+        }
+        throw err;
+      });
       if (!step.oldRetired) {
         emit('swap.started', `replacing ${step.oldNode} (${step.old.id})`, {
           oldMachine: step.old.id,
@@ -167,6 +156,48 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
       step satisfies never;
   }
 }
+
+/**
+ * AWS remembers a ClientToken for at least 24 hours, terminated instance or not, but lists a terminated instance
+ * for only about an hour: the attempt number derived from the machines still listed can repeat a token whose
+ * replacement is gone (or differs in user data). Such a token is skipped for the next attempt, deterministically,
+ * so a re-run after a crash walks the same attempts and finds the one that is alive.
+ */
+async function createWithUnusedToken(
+  step: Extract<Step, { kind: 'create-replacement' }>,
+  userData: string | undefined,
+  ports: Ports,
+  ctx: RunContext,
+  emit: (code: EventCode, message: string, data?: Record<string, unknown>) => void,
+) {
+  for (let attempt = step.attempt; ; attempt++) {
+    try {
+      return await ports.provider.createReplacement({
+        pool: step.old.pool,
+        replaces: step.old,
+        runId: ctx.runId,
+        token: replacementToken(ctx.runId, step.old.id, attempt),
+        desired: ctx.desired,
+        userData,
+        tags: { 'kubeswap.io/attempt': String(attempt) },
+      });
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'replacement.token-reused' || attempt >= step.attempt + MAX_TOKEN_SKIPS) {
+        throw err;
+      }
+      emit(
+        'wait',
+        `attempt ${attempt} for ${step.oldNode} was used before (${(err as Error).message}); trying attempt ${attempt + 1}`,
+        {
+          reason: 'replacement.token-reused',
+        },
+      );
+    }
+  }
+}
+
+/** Past this many used attempts in a row something else is wrong: the error stands. */
+const MAX_TOKEN_SKIPS = 20;
 
 async function rollback(
   step: Extract<Step, { kind: 'rollback' }>,

@@ -184,6 +184,11 @@ describe('aws-ec2 createReplacement', () => {
     await assert.rejects(provider().createReplacement(request()), { code: 'replacement.token-reused' });
   });
 
+  it('calls a ClientToken used before with other parameters reused (IdempotentParameterMismatch)', async () => {
+    ec2.on(RunInstancesCommand).rejects(awsError('IdempotentParameterMismatch'));
+    await assert.rejects(provider().createReplacement(request()), { code: 'replacement.token-reused' });
+  });
+
   it('retries a throttled launch with backoff and launches once', async () => {
     ec2
       .on(RunInstancesCommand)
