@@ -9,6 +9,7 @@ export async function clusterFacts(
   rt: Runtime,
   request: JoinRequest | undefined,
   imageVersion: string,
+  imageBringsCertificates = false,
 ): Promise<ClusterFacts> {
   const kubeadmConfig = await rt.core.readNamespacedConfigMap({ name: 'kubeadm-config', namespace: 'kube-system' });
   const clusterConfiguration = parse(kubeadmConfig.data?.['ClusterConfiguration'] ?? '') as {
@@ -18,6 +19,7 @@ export async function clusterFacts(
     now: new Date(),
     kubernetesVersion: clusterConfiguration?.kubernetesVersion ?? 'unknown',
     imageVersion,
+    imageBringsCertificates,
   };
   const tokenId = request?.token?.split('.')[0];
   if (tokenId) {

@@ -13,6 +13,8 @@ export interface ClusterFacts {
   kubernetesVersion: string;
   /** The image's Kubernetes version (its kubelet and kubeadm). */
   imageVersion: string;
+  /** The image brings the shared control-plane certificates (image tag `kubeswap-sandbox/brings-certificates`). */
+  imageBringsCertificates?: boolean;
   /** Raw (still encrypted, base64-decoded) data of Secret kube-system/kubeadm-certs, if it exists. */
   uploadedCerts?: Record<string, Buffer>;
 }
@@ -24,6 +26,12 @@ export function joinRefusals(request: JoinRequest, facts: ClusterFacts): string[
   refusals.push(...tokenRefusals(request, facts));
   refusals.push(...versionRefusals(facts));
   if (request.controlPlane && request.certificateKey) refusals.push(...certificateKeyRefusals(request, facts));
+  // kubeadm's control-plane join preflight: without a certificate key the certificates must already be on disk.
+  if (request.controlPlane && !request.certificateKey && !facts.imageBringsCertificates) {
+    refusals.push(
+      'control-plane join without a certificate key, and the image brings no certificates: ca, sa, front-proxy-ca and etcd/ca are missing (kubeadm: "failure loading certificate for CA")',
+    );
+  }
   return refusals;
 }
 

@@ -35,6 +35,8 @@ export interface Machine {
   pkiDir: string;
   etcdDataDir: string;
   fault?: ArmedFault;
+  /** Its image brings the shared control-plane certificates (a control-plane join then needs no certificate key). */
+  imageBringsCertificates?: boolean;
   /** Set while its processes are being stopped after the instance went away. */
   terminating?: boolean;
 }

@@ -64,7 +64,7 @@ export class MachineSimulator {
       return;
     }
     if (known || state !== 'running' || tagValue(instance.Tags, ROLE_TAG) !== 'control-plane') return;
-    const version = await this.imageVersion(instance.ImageId!);
+    const { version, bringsCertificates } = await this.imageFacts(instance.ImageId!);
     const machine = await newMachine(this.rt, {
       instanceId: id,
       node: instance.PrivateDnsName || `ip-${id}`,
@@ -73,6 +73,7 @@ export class MachineSimulator {
       instanceType: instance.InstanceType ?? 't3.large',
       version,
     });
+    machine.imageBringsCertificates = bringsCertificates;
     machine.fault = this.faults.take(id);
     this.rt.log(`simulator: ${id} launched from ${version}${machine.fault ? ` with fault ${machine.fault.kind}` : ''}`);
     this.rt.publish();
@@ -84,9 +85,13 @@ export class MachineSimulator {
     });
   }
 
-  private async imageVersion(imageId: string): Promise<string> {
+  private async imageFacts(imageId: string): Promise<{ version: string; bringsCertificates: boolean }> {
     const out = await this.rt.aws.ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }));
-    return tagValue(out.Images?.[0]?.Tags, VERSION_TAG) ?? 'unknown';
+    const tags = out.Images?.[0]?.Tags;
+    return {
+      version: tagValue(tags, VERSION_TAG) ?? 'unknown',
+      bringsCertificates: tagValue(tags, 'kubeswap-sandbox/brings-certificates') === 'true',
+    };
   }
 
   private async boot(m: Machine): Promise<void> {
@@ -108,7 +113,12 @@ export class MachineSimulator {
     if (intent.kind === 'join' && !intent.request.controlPlane) {
       return this.refuse(m, ['the JoinConfiguration has no controlPlane section (a worker join)']);
     }
-    const facts = await clusterFacts(this.rt, intent.kind === 'join' ? intent.request : undefined, m.version);
+    const facts = await clusterFacts(
+      this.rt,
+      intent.kind === 'join' ? intent.request : undefined,
+      m.version,
+      m.imageBringsCertificates,
+    );
     const refusals = intent.kind === 'join' ? joinRefusals(intent.request, facts) : versionRefusals(facts);
     if (!refusals.length && !this.rt.plan.binaries.kubernetes[m.version]) {
       refusals.push(`the sandbox has no Kubernetes ${m.version} binaries for this image`);

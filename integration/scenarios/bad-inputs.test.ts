@@ -42,6 +42,11 @@ const CASES: BadInput[] = [
     message: /is for Kubernetes v\d+\.\d+\.\d+ .*not v/,
   },
   {
+    name: 'render mode without the shared certificates (no key, no PKI folder, not on the image)',
+    args: (c) => ['--to', TO(c), '--user-data', 'render'],
+    message: /render mode needs the shared control-plane certificates/,
+  },
+  {
     name: 'a missing launch template',
     args: (c) => ['--to', TO(c), '--launch-template', 'lt-0missing000000000'],
     message: /launch template/i,

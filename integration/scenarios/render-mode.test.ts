@@ -79,7 +79,10 @@ describe('scenario: render mode', function () {
     const before = await clusterTruth(sb);
     const otherDir = mkdtempSync(join(tmpdir(), 'kubeswap-other-ca-'));
     const other = await createEtcdPki(otherDir);
-    const run = await kubeswap(sb, render('--ca-cert', other.ca.cert, '--machine-timeout', '40s'));
+    const run = await kubeswap(
+      sb,
+      render('--ca-cert', other.ca.cert, '--certificates', 'image', '--machine-timeout', '40s'),
+    );
     rmSync(otherDir, { recursive: true, force: true });
     runs.push(run);
     assert.equal(run.exitCode, 3, describeRun(run));

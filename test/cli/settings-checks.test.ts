@@ -47,7 +47,7 @@ describe('settings checks before anything is contacted', () => {
   });
 
   it('checks render-mode inputs with the other settings', () => {
-    const render = { userData: 'render' };
+    const render = { userData: 'render', certificates: 'image' };
     assert.deepEqual(codes({ ...render, certificateKey: 'abc' }), ['input.certificate-key']);
     assert.deepEqual(codes({ ...render, certificateKey: 'ab'.repeat(32) }), []);
     assert.deepEqual(codes({ ...render, tokenTtl: '30s' }), ['input.duration']);
@@ -55,6 +55,8 @@ describe('settings checks before anything is contacted', () => {
     assert.deepEqual(codes({ ...render, pkiDir: path.join(dir, 'a-file') }), ['input.not-a-directory']);
     assert.deepEqual(codes({ ...render, caCert: path.join(dir, 'a-file') }), ['input.ca-cert']);
     assert.deepEqual(codes({ ...render, caCert: path.join(dir, 'ca.crt') }), []);
+    // Without a way to the shared certificates every control-plane join would fail: refused up front.
+    assert.deepEqual(codes({ userData: 'render' }), ['input.certificates']);
   });
 
   it('counts a refused --to as given: one problem, not also "no target"', () => {

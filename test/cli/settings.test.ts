@@ -89,6 +89,7 @@ describe('settings', () => {
       to: 'v1.37.2',
       tokenTtl: '2h',
       provider: { launchTemplate: 'lt-1', userData: 'render' },
+      certificates: 'image',
     });
     const { settings, problems } = resolveSettings('apply', [file]);
     assert.deepEqual(problems, []);

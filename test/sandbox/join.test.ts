@@ -90,6 +90,7 @@ describe('sandbox join: kubeadm preflight', () => {
     clusterInfo: { kubeconfig, [`jws-kubeconfig-${TOKEN_ID}`]: sign(kubeconfig, TOKEN_SECRET) },
     kubernetesVersion: 'v1.37.2',
     imageVersion: 'v1.37.2',
+    imageBringsCertificates: true,
     ...over,
   });
   const request = () => ({
@@ -147,6 +148,17 @@ describe('sandbox join: kubeadm preflight', () => {
 
   it('lets a valid token, pin and version join', () => {
     assert.deepEqual(joinRefusals(request(), facts()), []);
+  });
+
+  it('refuses a control-plane join without a certificate key when the image brings no certificates, as kubeadm does', () => {
+    assert.match(
+      joinRefusals(request(), facts({ imageBringsCertificates: false })).join(),
+      /without a certificate key/,
+    );
+    assert.deepEqual(
+      joinRefusals({ ...request(), controlPlane: false }, facts({ imageBringsCertificates: false })),
+      [],
+    );
   });
 
   it('refuses a missing, expired or wrong token', () => {

@@ -254,6 +254,17 @@ const core: SettingSpec[] = [
     invalid: `unknown provider {value} (known: ${PROVIDERS.map((p) => p.name).join(', ')})`,
   }),
   setting({
+    key: 'certificates',
+    flag: 'certificates',
+    scope: 'upgrade',
+    group: 'render',
+    kind: 'string',
+    choices: ['image'],
+    describe:
+      'image: your image brings the shared control-plane certificates (render mode without --certificate-key or --pki-dir)',
+    value: (v) => v.z.literal('image'),
+  }),
+  setting({
     key: 'certificateKey',
     flag: 'certificate-key',
     scope: 'upgrade',

@@ -129,6 +129,14 @@ function crossProblems(v: Record<string, unknown>, refused: Set<string>): Proble
     problems.push({ code: 'input.no-target', message: 'give --to vX.Y.Z, --image ID, or both' });
   if (v['certificateKey'] && v['pkiDir'])
     problems.push({ code: 'input.certificates', message: 'give --certificate-key or --pki-dir, not both' });
+  // kubeadm join --control-plane needs ca, sa, front-proxy-ca and etcd/ca: downloaded with a certificate key,
+  // uploaded by kubeswap from --pki-dir, or already on the image. Without any, every join would fail.
+  if (v['userData'] === 'render' && !given('certificateKey') && !given('pkiDir') && !given('certificates'))
+    problems.push({
+      code: 'input.certificates',
+      message:
+        'render mode needs the shared control-plane certificates: --certificate-key K (after kubeadm init phase upload-certs), --pki-dir DIR, or --certificates image when your image brings them',
+    });
   if ((v['certificateKey'] || v['pkiDir']) && v['userData'] !== 'render')
     problems.push({
       code: 'input.certificates',
