@@ -16,6 +16,8 @@ describe('scenario: 3-machine upgrade FROM -> TO', function () {
       report.machines.map((m: { node: string }) => m.node),
       sb.machines.map((m) => m.node),
     );
+    const detailed = await kubeswap(sb, ['plan', '--to', sb.versions.to, '--detailed-exitcode']);
+    assert.equal(detailed.exitCode, 5, `changes pending: ${describeRun(detailed)}`);
   });
 
   it('replaces all three machines while the API stays up', async () => {
@@ -57,5 +59,7 @@ describe('scenario: 3-machine upgrade FROM -> TO', function () {
     const run = await kubeswap(sb, ['apply', '--to', sb.versions.to, '--yes']);
     assert.equal(run.exitCode, 0, describeRun(run));
     assert.ok(codes(run).includes('run.nothing-to-do'));
+    const detailed = await kubeswap(sb, ['plan', '--to', sb.versions.to, '--detailed-exitcode']);
+    assert.equal(detailed.exitCode, 0, `nothing to do: ${describeRun(detailed)}`);
   });
 });

@@ -7,6 +7,8 @@ export const EXIT = {
   invalid: 2,
   rolledBack: 3,
   needsPerson: 4,
+  /** plan --detailed-exitcode: the plan has changes (as terraform plan -detailed-exitcode's 2, which is taken here). */
+  changesPending: 5,
   interrupted: 130,
 } as const;
 

@@ -3,7 +3,7 @@
 // Kept light: the clients (AWS SDK, client-node, etcd3) load only with a command that needs them.
 import yargs from 'yargs';
 import { describeError, KubeswapError } from '../domain/errors.ts';
-import { ALL_FLAGS, applyOptions, globalOptions, unlockOptions, upgradeOptions } from './config/options.ts';
+import { ALL_FLAGS, applyOptions, globalOptions, planOptions, unlockOptions } from './config/options.ts';
 import type { Command } from './config/spec.ts';
 import { nearest } from './config/suggest.ts';
 import { EXIT } from './exit-codes.ts';
@@ -31,7 +31,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       .scriptName('kubeswap')
       .usage('$0 <command> [options]\n\nReplace the control-plane machines of a kubeadm cluster one at a time.'),
   )
-    .command('plan', 'show which machines would be replaced, in order, and why', upgradeOptions, chosen('plan'))
+    .command('plan', 'show which machines would be replaced, in order, and why', planOptions, chosen('plan'))
     .command('apply', 'replace the machines until the cluster matches the target', applyOptions, chosen('apply'))
     .command('status', 'show the lock holder and the progress record', {}, chosen('status'))
     .command(

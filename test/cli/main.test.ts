@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Io } from '../../src/cli/io.ts';
@@ -123,5 +124,34 @@ describe('kubeswap command line', () => {
       event.data.problems.map((p: { message: string }) => p.message),
       ['KUBESWAP_MACHINE_TIMEOUT must be more than 0, got 0'],
     );
+  });
+
+  it('status against a cluster that does not answer: exit 2 naming the server, no stack trace', async () => {
+    // A port that was just free: nothing listens there (fetch refuses "bad ports" like 9 before connecting).
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const file = path.join(tmpdir(), `kubeswap-test-unreachable-${process.pid}.kubeconfig`);
+    writeFileSync(
+      file,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        `clusters: [{name: c, cluster: {server: "https://127.0.0.1:${port}", insecure-skip-tls-verify: true}}]`,
+        'users: [{name: u, user: {token: not-a-secret}}]',
+        'contexts: [{name: x, context: {cluster: c, user: u}}]',
+        'current-context: x',
+      ].join('\n'),
+    );
+    try {
+      const t = io();
+      assert.equal(await main(['status', '--kubeconfig', file], t), 2);
+      const text = t.err.join('');
+      assert.match(text, new RegExp(`cannot reach https://127\\.0\\.0\\.1:${port}`));
+      assert.doesNotMatch(text, /\n\s+at /, 'no stack trace');
+    } finally {
+      rmSync(file, { force: true });
+    }
   });
 });

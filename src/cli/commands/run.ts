@@ -37,8 +37,8 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
   try {
     const allProblems = [...file.problems, ...problems];
     if (allProblems.length > 0) throw invalid(allProblems);
-    if (command === 'status') return await showStatus(settings, io);
-    if (command === 'unlock') return await unlock(settings, io);
+    if (command === 'status') return await showStatus(settings, io).catch(readOnlyFailure);
+    if (command === 'unlock') return await unlock(settings, io).catch(readOnlyFailure);
     const wired = await wire(settings, emit).catch((err: unknown) => {
       throw asPreflightError(err);
     });
@@ -57,7 +57,13 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
       if (settings.output === 'json')
         io.stdout.write(`${JSON.stringify({ code: 'plan.report', ...serializable(report) })}\n`);
       else io.stdout.write(formatPlan(report));
-      exitCode = report.next.kind === 'blocked' ? EXIT.invalid : EXIT.ok;
+      const pending = !(report.next.kind === 'done' && report.from === report.desired.version);
+      exitCode =
+        report.next.kind === 'blocked'
+          ? EXIT.invalid
+          : settings.detailedExitcode && pending
+            ? EXIT.changesPending
+            : EXIT.ok;
       return exitCode;
     }
     const options = engineOptions(settings);
@@ -138,4 +144,19 @@ function serializable(report: Awaited<ReturnType<typeof inspect>>) {
     next: report.next,
     inFlight: report.inFlight,
   };
+}
+
+/**
+ * status and unlock change nothing when they fail: a cluster that does not answer or refuses the identity is the
+ * environment's or the user's to fix (exit 2, the server named by the adapter), never an internal error.
+ */
+function readOnlyFailure(err: unknown): never {
+  if (err instanceof KubeswapError && err.failure === 'internal' && err.source !== 'tool') {
+    throw new KubeswapError(err.source === 'user' ? 'invalid' : 'blocked', err.code, err.message, {
+      hint: err.hint ?? 'check --kubeconfig/--context and that the API server answers; nothing was changed',
+      cause: err,
+      source: err.source,
+    });
+  }
+  throw err;
 }

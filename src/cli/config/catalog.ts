@@ -85,6 +85,17 @@ const core: SettingSpec[] = [
     value: (v) => v.z.boolean(),
   }),
   setting({
+    key: 'detailedExitcode',
+    flag: 'detailed-exitcode',
+    scope: 'plan',
+    group: 'output',
+    kind: 'boolean',
+    describe:
+      'exit 0 when there is nothing to do, 5 when the plan has changes, 2 on an error or a blocker (as terraform plan)',
+    default: false,
+    value: (v) => v.z.boolean(),
+  }),
+  setting({
     key: 'forceUnlock',
     flag: 'force',
     scope: 'unlock',

@@ -30,6 +30,7 @@ export function addOptions(y: Argv, scope: Scope): Argv {
 
 export const globalOptions = (y: Argv): Argv => addOptions(y, 'global');
 export const upgradeOptions = (y: Argv): Argv => addOptions(y, 'upgrade');
+export const planOptions = (y: Argv): Argv => addOptions(upgradeOptions(y), 'plan');
 export const applyOptions = (y: Argv): Argv => addOptions(upgradeOptions(y), 'apply');
 export const unlockOptions = (y: Argv): Argv => addOptions(y, 'unlock');
 

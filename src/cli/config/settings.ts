@@ -14,6 +14,8 @@ export interface Settings {
   image?: string;
   force: boolean;
   yes: boolean;
+  /** plan: 5 when changes are pending, 0 when nothing is to do. */
+  detailedExitcode: boolean;
   /** unlock: break a lock renewed within its TTL. */
   forceUnlock: boolean;
   dryRun: boolean;
@@ -166,6 +168,7 @@ function toSettings(command: Command, values: Record<string, unknown>): Settings
     force: v['force'] === true,
     yes: v['yes'] === true,
     forceUnlock: v['forceUnlock'] === true,
+    detailedExitcode: v['detailedExitcode'] === true,
     dryRun: v['dryRun'] === true,
     kubeconfig: str('kubeconfig'),
     context: str('context'),

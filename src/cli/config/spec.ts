@@ -4,8 +4,8 @@ import type { z } from 'zod';
 import type * as ValueKit from './values.ts';
 
 export type Command = 'plan' | 'apply' | 'status' | 'unlock';
-/** global: every command; upgrade: plan and apply; apply: apply only; unlock: unlock only. */
-export type Scope = 'global' | 'upgrade' | 'apply' | 'unlock';
+/** global: every command; upgrade: plan and apply; plan, apply, unlock: that command only. */
+export type Scope = 'global' | 'upgrade' | 'plan' | 'apply' | 'unlock';
 export type Section = 'top' | 'etcd' | 'provider';
 
 export const HELP_GROUPS = {
@@ -68,6 +68,7 @@ export function setting(
 export const inScope = (spec: SettingSpec, command: Command): boolean =>
   spec.scope === 'global' ||
   (spec.scope === 'upgrade' && (command === 'plan' || command === 'apply')) ||
+  (spec.scope === 'plan' && command === 'plan') ||
   (spec.scope === 'apply' && command === 'apply') ||
   (spec.scope === 'unlock' && command === 'unlock');
 
