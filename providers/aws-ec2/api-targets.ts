@@ -2,11 +2,11 @@
 // old apiserver is out of the load balancer before its etcd member and VM go away.
 import type { TargetHealthStateEnum } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { ApiTarget, ApiTargetState } from '../../src/domain/model.ts';
+import { pollUntil } from '../../src/domain/poll.ts';
 import type { LoadBalancerMembership } from '../../src/ports/machines.ts';
 import type { Elbv2Port } from './elbv2-port.ts';
 import { awsErrorName, ProviderError } from './errors.ts';
 import { instanceIdOf } from './instances.ts';
-import { pollUntil } from './poll.ts';
 
 const DEREGISTRATION_DELAY = 'deregistration_delay.timeout_seconds';
 

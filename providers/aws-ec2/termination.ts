@@ -1,9 +1,10 @@
 // terminate: end an instance and wait until EC2 reports it terminated. Already terminated or
 // unknown counts as done, so a re-run after a kill passes through.
+
+import { pollUntil } from '../../src/domain/poll.ts';
 import type { Ec2Port } from './ec2-port.ts';
 import { awsErrorName, ProviderError } from './errors.ts';
 import { instanceIdOf } from './instances.ts';
-import { pollUntil } from './poll.ts';
 
 export async function terminate(
   ec2: Ec2Port,

@@ -2,6 +2,7 @@
 // cloud CLI). kubeswap runs `<command...> <verb>` with a JSON request on stdin and reads one JSON
 // object from stdout; providers/README.md ("The exec provider") is the protocol.
 import type { Desired, DriftReason, Machine } from '../../src/domain/model.ts';
+import { pollUntil } from '../../src/domain/poll.ts';
 import {
   type LoadBalancerMembership,
   type MachineProvider,
@@ -11,7 +12,6 @@ import {
 import { ExecProviderError } from './errors.ts';
 import { invoke, type Verb } from './invoke.ts';
 import { type ExecProviderOptions, parseOptions } from './options.ts';
-import { pollUntil } from './poll.ts';
 import { createdMachineOf, type ExecMachine, machinesOf, resolvedOf, targetsOf } from './protocol.ts';
 
 export { ExecProviderError } from './errors.ts';

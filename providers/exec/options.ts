@@ -1,6 +1,6 @@
 // Settings of the exec provider (the `provider:` section), validated once with every problem reported
 // together, and their defaults. providers/README.md documents each key.
-import { parseDuration } from '../../src/domain/clock.ts';
+import { parseDuration } from '../../src/domain/duration.ts';
 import type { ProviderCapabilities } from '../../src/ports/machines.ts';
 import { ExecProviderError } from './errors.ts';
 

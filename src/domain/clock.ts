@@ -23,17 +23,6 @@ export const systemClock: Clock = {
     }),
 };
 
-/** Parses `90s`, `15m`, `1h`, `500ms` or a bare number of seconds into milliseconds. */
-export function parseDuration(text: string | number): number | undefined {
-  if (typeof text === 'number') return Number.isFinite(text) && text >= 0 ? text * 1000 : undefined;
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
-  if (!match) return undefined;
-  const value = Number(match[1]);
-  const unit = match[2] ?? 's';
-  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit] ?? 1000;
-  return value * factor;
-}
-
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
   const s = ms / 1000;

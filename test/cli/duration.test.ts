@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { parseDuration } from '../../src/cli/config/duration.ts';
 import { editDistance, nearest } from '../../src/cli/config/suggest.ts';
+import { parseDuration } from '../../src/domain/duration.ts';
 
 describe('durations (Go syntax)', () => {
   const cases: [string | number, number | undefined][] = [

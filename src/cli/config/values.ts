@@ -7,7 +7,7 @@ import { z } from 'zod';
 
 export { z };
 
-import { parseDuration } from './duration.ts';
+import { parseDuration } from '../../domain/duration.ts';
 
 const fail = (ctx: z.RefinementCtx, input: unknown, code: string, message: string) =>
   ctx.addIssue({ code: 'custom', input, message, params: { code } });

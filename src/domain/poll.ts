@@ -1,5 +1,5 @@
-// Polling at our own short interval: the SDK waiters' minimum delay is 15 s, which would put up to
-// 15 s of idle time into every swap.
+// Polling at our own short interval, for the providers' waits (termination, deregistration): the AWS SDK
+// waiters' minimum delay is 15 s, which would put up to 15 s of idle time into every swap.
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface PollOptions {
