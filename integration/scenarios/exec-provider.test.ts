@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
-import { ApiProbe, clusterTruth, codes, describeRun, kubeswap, useSandbox } from './harness.ts';
+import { ApiProbe, assertUpgraded, clusterTruth, kubeswap, useSandbox } from './harness.ts';
 
 const COMMAND = join(dirname(fileURLToPath(import.meta.url)), 'exec-provider', 'moto-machines.py');
 // The interpreter itself, not a pyenv shim: the sandbox's env file sets PATH to a value ending in a
@@ -54,26 +54,7 @@ describe('scenario: 3-machine upgrade through the exec provider', function () {
       '2',
     ]);
     const api = await probe.stop();
-    console.log(
-      `      API probe: ${api.requests} requests, ${api.failures.length} failed, longest gap ${api.longestGapMs} ms`,
-    );
-    if (api.failures.length) console.log(`      failures: ${api.failures.slice(0, 5).join('; ')}`);
-    assert.equal(run.exitCode, 0, describeRun(run));
-    assert.equal(codes(run).filter((c) => c === 'swap.finished').length, 3);
-
-    const after = await clusterTruth(sb);
-    assert.equal(after.kubernetesVersion, sb.versions.to);
-    assert.equal(after.members.length, 3);
-    assert.ok(
-      after.members.every((m) => !m.isLearner && m.name),
-      'three started voting members',
-    );
-    assert.equal(after.nodes.length, 3);
-    assert.ok(
-      after.nodes.every((n) => n.ready && n.version === sb.versions.to),
-      JSON.stringify(after.nodes),
-    );
-    for (const old of before.running) assert.ok(after.terminated.includes(old.id), `${old.id} terminated`);
+    const after = await assertUpgraded(sb, before, run, api);
     assert.equal(after.running.length, 3);
     assert.ok(after.running.every((i) => i.image === sb.aws.images[sb.versions.to]));
     assert.equal(api.failures.length, 0, `API probe failures: ${api.failures.slice(0, 5).join('; ')}`);

@@ -1,6 +1,7 @@
 // What the end-to-end scenarios share: running kubeswap as a real process (JSON events, exit code,
 // optional SIGKILL at an event), an API probe through the load balancer, and reading the cluster's
 // truth (etcd members, Nodes, instances) straight from the real components.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
@@ -301,4 +302,37 @@ export function useSandbox(options: UpOptions): () => Sandbox {
     if (!sb) throw new Error('the sandbox is not up');
     return sb;
   };
+}
+
+/**
+ * A complete upgrade of every machine FROM -> TO, read from the real components: exit 0 with one swap finished per
+ * machine, kubeadm-config at TO, only started voting members, every Node Ready at TO, every old instance terminated.
+ */
+export async function assertUpgraded(
+  sb: Sandbox,
+  before: ClusterTruth,
+  run: KubeswapRun,
+  api: { requests: number; failures: string[]; longestGapMs: number },
+): Promise<ClusterTruth> {
+  const count = before.nodes.length;
+  console.log(
+    `      API probe: ${api.requests} requests, ${api.failures.length} failed, longest gap ${api.longestGapMs} ms`,
+  );
+  if (api.failures.length) console.log(`      failures: ${api.failures.slice(0, 5).join('; ')}`);
+  assert.equal(run.exitCode, 0, describeRun(run));
+  assert.equal(codes(run).filter((c) => c === 'swap.finished').length, count);
+  const after = await clusterTruth(sb);
+  assert.equal(after.kubernetesVersion, sb.versions.to);
+  assert.equal(after.members.length, count);
+  assert.ok(
+    after.members.every((m) => !m.isLearner && m.name),
+    `${count} started voting members`,
+  );
+  assert.equal(after.nodes.length, count);
+  assert.ok(
+    after.nodes.every((n) => n.ready && n.version === sb.versions.to),
+    JSON.stringify(after.nodes),
+  );
+  for (const old of before.running) assert.ok(after.terminated.includes(old.id), `${old.id} terminated`);
+  return after;
 }
