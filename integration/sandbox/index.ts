@@ -74,7 +74,7 @@ export async function upSandbox(options: UpOptions = {}): Promise<Sandbox> {
     rmSync(stateDir, { recursive: true, force: true });
     throw err;
   }
-  await startDaemon(stateDir, log, options.timeoutMs ?? 300_000);
+  await startDaemon(stateDir, log, options.timeoutMs ?? 420_000);
   return attachSandbox(stateDir);
 }
 

@@ -4,8 +4,11 @@ import { clientUrl, etcdClient, listMembers } from './etcd.ts';
 import { waitFor } from './processes.ts';
 import type { Runtime } from './runtime.ts';
 
-export async function waitClusterSettled(rt: Runtime, timeoutMs = 120_000): Promise<void> {
+export async function waitClusterSettled(rt: Runtime, timeoutMs?: number): Promise<void> {
   const running = [...rt.machines.values()].filter((m) => m.state === 'running');
+  // A bound that holds on a loaded machine (several sandboxes side by side on 2 cores): each machine's Node, its
+  // four mirror pods and the node controller's taint removal take longer under load. Returns as soon as it holds.
+  const bound = timeoutMs ?? 90_000 + 30_000 * running.length;
   await waitFor(
     'control-plane Nodes and mirror pods Ready',
     async () => {
@@ -23,7 +26,7 @@ export async function waitClusterSettled(rt: Runtime, timeoutMs = 120_000): Prom
       }
       return true;
     },
-    timeoutMs,
+    bound,
     500,
   );
   const client = etcdClient(
