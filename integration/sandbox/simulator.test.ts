@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import * as k8s from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
-import { awsClients, registerTargets } from './aws.ts';
+import { awsClients, registerImage, registerTargets } from './aws.ts';
 import { etcdClient, listMembers, type Member } from './etcd.ts';
 import { type Sandbox, upSandbox } from './index.ts';
 import { caPinOf, createBootstrapToken, kubeClients, renderJoinUserData } from './join-fixtures.ts';
@@ -49,13 +49,13 @@ describe('sandbox machine simulator (real components)', function () {
         client.close();
       }
     }, SETTLE_MS);
-  const launch = async (version: string, userData?: string): Promise<string> => {
+  const launch = async (version: string, userData?: string, imageId = sb.aws.images[version]): Promise<string> => {
     const out = await aws.ec2.send(
       new RunInstancesCommand({
         MinCount: 1,
         MaxCount: 1,
         LaunchTemplate: { LaunchTemplateId: sb.aws.launchTemplateId, Version: '$Latest' },
-        ImageId: sb.aws.images[version],
+        ImageId: imageId,
         SubnetId: sb.aws.subnetIds[1],
         UserData: userData ? Buffer.from(userData).toString('base64') : undefined,
       }),
@@ -129,7 +129,18 @@ describe('sandbox machine simulator (real components)', function () {
     });
 
     it('joins a TO machine from a JoinConfiguration: learner added, promoted, TO apiserver, Ready Node', async () => {
-      joined = await launch(sb.versions.to, joinUserData);
+      // This join carries no certificate key: like kubeadm, the simulator lets it join only from an image that
+      // brings the shared control-plane certificates.
+      const withCerts = await registerImage(aws.ec2, 'to-with-certs', sb.versions.to, [
+        { Key: 'kubeswap-sandbox/brings-certificates', Value: 'true' },
+      ]);
+      const refused = await launch(sb.versions.to, joinUserData);
+      assert.match(
+        (await sb.waitForMachine(refused, ['refused', 'running', 'failed'])).detail,
+        /without a certificate key/,
+      );
+      await discard(refused);
+      joined = await launch(sb.versions.to, joinUserData, withCerts);
       const machine = await sb.waitForMachine(joined, ['running', 'refused', 'failed']);
       assert.equal(machine.state, 'running', machine.detail);
       node = machine.node;
