@@ -76,7 +76,7 @@ export async function createReplacement(context: ReplacementContext, request: Re
       if (!TRY_NEXT_SUBNET.has(name)) throw error;
       failures.push(`${subnetId ?? 'launch template subnet'}: ${name}`);
       // Looked up only on the first failure: the common case launches without it.
-      if (attempt === 0) subnets.push(...(await siblingSubnets(ec2, old)));
+      if (attempt === 0) subnets.push(...(await siblingSubnets(ec2, old, clusterName)));
     }
   }
   throw new ProviderError(

@@ -120,7 +120,7 @@ describe('aws-ec2 createReplacement', () => {
     ]);
   });
 
-  it('tries the next subnet of the same VPC and AZ on InsufficientInstanceCapacity', async () => {
+  it("tries the next of the cluster's subnets of the same VPC and AZ on InsufficientInstanceCapacity", async () => {
     subnetsInZone(['subnet-a3', 'subnet-a1', 'subnet-a2']);
     ec2.on(RunInstancesCommand, { SubnetId: 'subnet-a1' }).rejects(awsError('InsufficientInstanceCapacity'));
     ec2
@@ -137,6 +137,8 @@ describe('aws-ec2 createReplacement', () => {
     assert.deepEqual(siblingQuery.Filters, [
       { Name: 'vpc-id', Values: ['vpc-1'] },
       { Name: 'availability-zone', Values: ['us-east-1a'] },
+      // Only subnets the cluster declares (as the AWS cloud provider reads them), never any subnet of the zone.
+      { Name: 'tag:kubernetes.io/cluster/prod', Values: ['owned', 'shared'] },
     ]);
     // A different subnet is a different request: the same token would be IdempotentParameterMismatch.
     assert.notEqual(launched()[0]?.ClientToken, launched()[1]?.ClientToken);
