@@ -1,9 +1,7 @@
 // The aws-ec2 provider's section of the configuration (`provider: {name: aws-ec2, ...}` and its flags).
 // Kept beside the other settings until providers contribute their section through the contract.
 import type { Problem } from '../../domain/errors.ts';
-import { type SettingSpec, setting } from './spec.ts';
-
-const inProvider = (key: string) => ({ section: 'provider' as const, key });
+import { inProvider, type SettingSpec, setting } from './spec.ts';
 
 export const awsEc2Settings: SettingSpec[] = [
   setting({

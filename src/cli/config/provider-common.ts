@@ -1,8 +1,6 @@
 // Settings of the `provider:` section every provider shares: how machines get their kubeadm join, and the image
 // per Kubernetes version.
-import { type SettingSpec, setting } from './spec.ts';
-
-const inProvider = (key: string) => ({ section: 'provider' as const, key });
+import { inProvider, type SettingSpec, setting } from './spec.ts';
 
 export const providerCommonSettings: SettingSpec[] = [
   setting({

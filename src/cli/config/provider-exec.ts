@@ -1,9 +1,7 @@
 // The exec provider's section (`provider: {name: exec, command: [...], ...}`, providers/README.md): checked with
 // every other setting before anything runs. The provider reads the same keys (providers/exec/options.ts).
 import type { Problem } from '../../domain/errors.ts';
-import { type SettingSpec, setting } from './spec.ts';
-
-const inProvider = (key: string) => ({ section: 'provider' as const, key });
+import { inProvider, type SettingSpec, setting } from './spec.ts';
 
 export const execSettings: SettingSpec[] = [
   setting({

@@ -51,6 +51,9 @@ export interface SettingSpec {
   invalid: string;
 }
 
+/** Where a provider-section setting sits in a config file: `provider.<key>`. */
+export const inProvider = (key: string) => ({ section: 'provider' as const, key });
+
 /** Fills the fields most settings share; `file` defaults to the top level under the same key. */
 export function setting(
   spec: Omit<SettingSpec, 'file' | 'code' | 'invalid'> & Partial<Pick<SettingSpec, 'file' | 'code' | 'invalid'>>,
