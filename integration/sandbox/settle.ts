@@ -15,13 +15,16 @@ export async function waitClusterSettled(rt: Runtime, timeoutMs?: number): Promi
       const nodes = await rt.core.listNode();
       const pods = await rt.core.listNamespacedPod({ namespace: 'kube-system' });
       for (const m of running) {
+        // Thrown, not returned: on timeout the error says which machine and what is still missing.
         const node = nodes.items.find((n) => n.metadata?.name === m.node);
-        if (!isReady(node?.status?.conditions)) return undefined;
+        if (!isReady(node?.status?.conditions)) throw new Error(`Node ${m.node} ${node ? 'not Ready' : 'missing'}`);
         // The node controller taints a freshly registered Node not-ready until it sees it Ready: wait for that too.
-        if (node?.spec?.taints?.some((t) => t.key.startsWith('node.kubernetes.io/'))) return undefined;
+        const taint = node?.spec?.taints?.find((t) => t.key.startsWith('node.kubernetes.io/'));
+        if (taint) throw new Error(`Node ${m.node} still tainted ${taint.key}`);
         for (const c of ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler']) {
           const pod = pods.items.find((p) => p.metadata?.name === `${c}-${m.node}`);
-          if (!isReady(pod?.status?.conditions)) return undefined;
+          if (!isReady(pod?.status?.conditions))
+            throw new Error(`mirror pod ${c}-${m.node} ${pod ? 'not Ready' : 'missing'}`);
         }
       }
       return true;

@@ -293,7 +293,17 @@ export function essentials(t: ClusterTruth) {
 export function useSandbox(options: UpOptions): () => Sandbox {
   let sb: Sandbox | undefined;
   before(async () => {
-    sb = await upSandbox({ ownerPid: process.pid, ...options });
+    // A bring-up that does not settle is retried once on a fresh sandbox (it tore itself down): a 5-machine
+    // bring-up hung in 2 of 6 CI-like runs, nodes or mirror pods never Ready, not reproduced alone. The first
+    // failure is printed with what was missing, so the cause stays visible.
+    try {
+      sb = await upSandbox({ ownerPid: process.pid, ...options });
+    } catch (err) {
+      console.log(
+        `      sandbox bring-up failed once, retrying on a fresh one: ${(err as Error).message.split('\n')[0]}`,
+      );
+      sb = await upSandbox({ ownerPid: process.pid, ...options });
+    }
   });
   after(async () => {
     await sb?.down();
