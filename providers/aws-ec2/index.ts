@@ -38,7 +38,7 @@ const PROVIDER_ID_FORM = /^aws:\/\/\/[^/]*\/i-[0-9a-z]+$/;
 export function createAwsEc2Provider(input: AwsEc2ProviderOptions): AwsEc2Provider {
   const options = resolveOptions(input);
   const clientConfig = {
-    region: options.region,
+    ...(options.region ? { region: options.region } : {}),
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
   };
@@ -111,6 +111,7 @@ export function createAwsEc2Provider(input: AwsEc2ProviderOptions): AwsEc2Provid
 
     // undefined without a target group: no load balancer is different from one with no members.
     loadBalancer: targetGroup && {
+      name: options.targetGroupArn,
       targets: () => targetGroup.targets().catch(failing('list API targets')),
       register: (machineId) => targetGroup.register(machineId).catch(failing(`register ${machineId} as an API target`)),
       deregister: (machineId, timeoutMs) =>
@@ -131,13 +132,15 @@ export const provider: ProviderModule = {
   create({ settings, pollIntervalMs, env }) {
     const str = (key: string) => (typeof settings[key] === 'string' ? (settings[key] as string) : undefined);
     return createAwsEc2Provider({
-      region: str('region') ?? env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'] ?? '',
+      // As the AWS CLI: AWS_REGION, AWS_DEFAULT_REGION, then the profile (the SDK reads AWS_PROFILE's region itself).
+      region: str('region') || env['AWS_REGION'] || env['AWS_DEFAULT_REGION'] || undefined,
       endpoint: str('endpoint'),
       launchTemplate: str('launchTemplate') ?? '',
       launchTemplateVersion: str('launchTemplateVersion'),
       targetGroupArn: str('targetGroupArn'),
       clusterName: str('clusterName') ?? '',
       images: (settings['images'] as Record<string, string> | undefined) ?? {},
+      imageOwners: settings['imageOwners'] as string[] | undefined,
       deregistrationDelaySeconds: settings['deregistrationDelaySeconds'] as number | undefined,
       pollIntervalMs,
     });

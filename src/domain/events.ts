@@ -14,6 +14,7 @@ export const EVENT_CODES = [
   'lock.released',
   'lock.lost',
   'etcd.snapshot-saved',
+  'etcd.snapshot-in-checkout',
   'kubeadm-config.version-bumped',
   'kubeadm-config.endpoints-reconciled',
   'kubelet-config.ensured',

@@ -53,6 +53,8 @@ export interface ReplacementRequest {
 
 /** Optional sub-port: the API load balancer's membership, when the provider manages one the engine drives. */
 export interface LoadBalancerMembership {
+  /** What the operator knows it by (a target group ARN), for the plan. */
+  readonly name?: string;
   targets(): Promise<ApiTarget[]>;
   register(machineId: string): Promise<void>;
   /** Deregisters and waits until the target has finished draining. */

@@ -2,20 +2,24 @@
 // for commands that reach a cluster, so `--help`, `--version` and `completion` never load the clients.
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
-import { describeError, invalid, KubeswapError } from '../../domain/errors.ts';
+import { describeError, invalid, KubeswapError, type Problem } from '../../domain/errors.ts';
 import { EventLog, fanOut } from '../../domain/events.ts';
 import { asPreflightError } from '../../engine/checks/preflight-errors.ts';
 import { apply, inspect } from '../../engine/run/run.ts';
+import type { SavedPlan } from '../../engine/run/saved-plan.ts';
 import { flagLayer } from '../config/options.ts';
-import { readConfigFile, readEnvironment, resolveSettings } from '../config/settings.ts';
+import { planSettings, readConfigFile, readEnvironment, resolveSettings, savedPlanLayer } from '../config/settings.ts';
 import type { Command } from '../config/spec.ts';
 import { EXIT, exitCodeFor } from '../exit-codes.ts';
 import type { Io } from '../io.ts';
+import { packageVersion } from '../package-info.ts';
 import { jsonRenderer, textRenderer } from '../render/events.ts';
 import { formatPlan } from '../render/plan-report.ts';
-import { markdownSummary } from '../render/summary.ts';
+import { markdownPlan, markdownSummary } from '../render/summary.ts';
+import { abandon } from './abandon.ts';
+import { planConflicts, readSavedPlan, savedPlanOf, writeSavedPlan } from './plan-file.ts';
 import { showStatus, unlock } from './status.ts';
-import { engineOptions, wire } from './wiring.ts';
+import { engineOptions, gitCheckoutOf, snapshotDirFor, wire } from './wiring.ts';
 
 export async function run(command: Command, args: Record<string, unknown>, io: Io): Promise<number> {
   const log = new EventLog();
@@ -23,11 +27,24 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
   const flags = flagLayer(command, args);
   const configFile = flags['config'] ?? env['config'];
   const file = configFile ? readConfigFile(String(configFile)) : { input: {}, problems: [] };
-  const { settings, problems } = resolveSettings(command, [file.input, env, flags]);
+  // apply FILE: the saved plan's settings sit above the config file and the environment; a flag may not contradict them.
+  const planFile = command === 'apply' && typeof args['plan'] === 'string' ? args['plan'] : undefined;
+  let saved: SavedPlan | undefined;
+  let savedProblems: Problem[] = [];
+  try {
+    saved = planFile ? readSavedPlan(planFile) : undefined;
+  } catch (err) {
+    if (!(err instanceof KubeswapError)) throw err;
+    savedProblems = [{ code: err.code, message: err.message, hint: err.hint }];
+  }
+  const layers = saved ? [file.input, env, savedPlanLayer(saved.settings, planFile!), flags] : [file.input, env, flags];
+  const { settings, problems, merged } = resolveSettings(command, layers);
+  if (saved) savedProblems.push(...planConflicts(saved, flags, planFile!));
   const renderer =
     settings.output === 'json' ? { sink: jsonRenderer(io.stdout), stop: () => {} } : textRenderer(io.stderr);
   const emit = fanOut(log.sink, renderer.sink);
   let exitCode: number = EXIT.ok;
+  let planned: Awaited<ReturnType<typeof inspect>> | undefined;
   let error: string | undefined;
   const controller = new AbortController();
   const onSignal = () => controller.abort(new Error('interrupted'));
@@ -35,10 +52,11 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
   process.once('SIGTERM', onSignal);
   let close = () => {};
   try {
-    const allProblems = [...file.problems, ...problems];
+    const allProblems = [...file.problems, ...savedProblems, ...problems];
     if (allProblems.length > 0) throw invalid(allProblems);
     if (command === 'status') return await showStatus(settings, io).catch(readOnlyFailure);
     if (command === 'unlock') return await unlock(settings, io).catch(readOnlyFailure);
+    if (command === 'abandon') return await abandon(settings, io).catch(readOnlyFailure);
     const wired = await wire(settings, emit).catch((err: unknown) => {
       throw asPreflightError(err);
     });
@@ -49,14 +67,26 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
       force: settings.force,
       maxSurge: settings.maxSurge,
       render: settings.userData === 'render',
+      withoutLoadBalancer: !settings.loadBalancer,
+      expect: saved?.fingerprint,
     };
+    const snapshotDir = snapshotDirFor(settings);
     if (command === 'plan') {
       const report = await inspect(wired.ports, request).catch((err: unknown) => {
         throw asPreflightError(err);
       });
+      planned = report;
+      if (settings.out) {
+        writeSavedPlan(
+          settings.out,
+          savedPlanOf(report, planSettings(merged), { kubeswapVersion: packageVersion(), now: new Date() }),
+        );
+      }
       if (settings.output === 'json')
-        io.stdout.write(`${JSON.stringify({ code: 'plan.report', ...serializable(report) })}\n`);
-      else io.stdout.write(formatPlan(report));
+        io.stdout.write(
+          `${JSON.stringify({ code: 'plan.report', ...serializable(report), snapshotDir, savedTo: settings.out })}\n`,
+        );
+      else io.stdout.write(formatPlan(report, { snapshotDir, savedTo: settings.out }));
       const pending = !(report.next.kind === 'done' && report.from === report.desired.version);
       exitCode =
         report.next.kind === 'blocked'
@@ -72,7 +102,18 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
       closePorts();
       (options.render?.secretBytes as { close?: () => void } | undefined)?.close?.();
     };
-    if (!settings.yes && !settings.dryRun) {
+    const checkout = gitCheckoutOf(snapshotDir);
+    if (checkout && !settings.dryRun) {
+      emit({
+        code: 'etcd.snapshot-in-checkout',
+        at: new Date().toISOString(),
+        level: 'warn',
+        message: `the etcd snapshot (every Secret of the cluster) will be written inside the git checkout ${checkout}; keep it out of commits`,
+        data: { dir: snapshotDir, checkout },
+      });
+    }
+    // A saved plan was reviewed when it was made (terraform apply PLANFILE does not ask either).
+    if (!settings.yes && !settings.dryRun && !saved) {
       const report = await inspect(wired.ports, request).catch((err: unknown) => {
         throw asPreflightError(err);
       });
@@ -88,7 +129,7 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
           },
         );
       } else {
-        io.stderr.write(formatPlan(report));
+        io.stderr.write(formatPlan(report, { snapshotDir }));
         const confirm = io.confirm ?? askOnTerminal;
         if (!(await confirm('Replace these machines? [y/N] '))) {
           io.stderr.write('Nothing changed.\n');
@@ -119,8 +160,10 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     close();
-    if (settings.summary)
-      writeFileSync(settings.summary, markdownSummary(log.events, { exitCode, error }), { flag: 'a' });
+    if (settings.summary) {
+      const text = command === 'plan' ? markdownPlan(planned, { exitCode, error }) : undefined;
+      writeFileSync(settings.summary, text ?? markdownSummary(log.events, { exitCode, error }), { flag: 'a' });
+    }
   }
 }
 
@@ -143,6 +186,7 @@ function serializable(report: Awaited<ReturnType<typeof inspect>>) {
     gate: report.gate,
     next: report.next,
     inFlight: report.inFlight,
+    changes: report.changes,
   };
 }
 
