@@ -112,6 +112,12 @@ export function createAwsEc2Provider(input: AwsEc2ProviderOptions): AwsEc2Provid
     // undefined without a target group: no load balancer is different from one with no members.
     loadBalancer: targetGroup && {
       name: options.targetGroupArn,
+      changes:
+        options.deregistrationDelaySeconds === undefined
+          ? []
+          : [
+              `sets the target group's deregistration_delay.timeout_seconds to ${options.deregistrationDelaySeconds} before the first deregistration (kept after the run)`,
+            ],
       targets: () => targetGroup.targets().catch(failing('list API targets')),
       register: (machineId) => targetGroup.register(machineId).catch(failing(`register ${machineId} as an API target`)),
       deregister: (machineId, timeoutMs) =>

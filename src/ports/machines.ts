@@ -55,6 +55,8 @@ export interface ReplacementRequest {
 export interface LoadBalancerMembership {
   /** What the operator knows it by (a target group ARN), for the plan. */
   readonly name?: string;
+  /** Settings of the load balancer itself a run changes, in words, for the plan. */
+  readonly changes?: readonly string[];
   targets(): Promise<ApiTarget[]>;
   register(machineId: string): Promise<void>;
   /** Deregisters and waits until the target has finished draining. */

@@ -144,7 +144,7 @@ function clusterChanges(
   const loadBalancer = ports.provider.capabilities.ownsLoadBalancer
     ? `left to provider ${ports.provider.name}, which keeps the load-balancer membership itself`
     : lb
-      ? `each replacement is registered with ${lb.name ?? 'the API load balancer'} once its API server is ready; each old machine is deregistered and drained before its etcd member leaves`
+      ? `each replacement is registered with ${lb.name ?? 'the API load balancer'} once its API server is ready; each old machine is deregistered and drained before its etcd member leaves${lb.changes?.length ? `; ${lb.changes.join('; ')}` : ''}`
       : 'none (--no-load-balancer): clients that reach a removed machine by its address lose the API';
   return {
     ...(from !== to ? { kubeadmConfig: { from, to } } : {}),
