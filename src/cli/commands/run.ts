@@ -76,7 +76,8 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
         throw asPreflightError(err);
       });
       planned = report;
-      if (settings.out) {
+      // A blocked plan is not one to run later: nothing is saved, and the exit code says why.
+      if (settings.out && report.next.kind !== 'blocked') {
         writeSavedPlan(
           settings.out,
           savedPlanOf(report, planSettings(merged), { kubeswapVersion: packageVersion(), now: new Date() }),
