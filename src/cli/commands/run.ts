@@ -87,7 +87,10 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
         io.stdout.write(
           `${JSON.stringify({ code: 'plan.report', ...serializable(report), snapshotDir, savedTo: settings.out })}\n`,
         );
-      else io.stdout.write(formatPlan(report, { snapshotDir, savedTo: settings.out }));
+      else
+        io.stdout.write(
+          formatPlan(report, { snapshotDir, savedTo: settings.out, snapshotInCheckout: gitCheckoutOf(snapshotDir) }),
+        );
       const pending = !(report.next.kind === 'done' && report.from === report.desired.version);
       exitCode =
         report.next.kind === 'blocked'

@@ -9,6 +9,8 @@ export interface PlanContext {
   snapshotDir?: string;
   /** The file the plan was saved to (plan --out). */
   savedTo?: string;
+  /** The git checkout the snapshot folder lies in, if any. */
+  snapshotInCheckout?: string;
 }
 
 export function formatPlan(report: PlanReport, context: PlanContext = {}): string {
@@ -43,7 +45,9 @@ export function formatPlan(report: PlanReport, context: PlanContext = {}): strin
   else if (next.kind === 'blocked') lines.push(`Blocked: ${next.reason}${next.hint ? `\n  hint: ${next.hint}` : ''}`);
   else lines.push('Next: nothing to do');
   if (context.savedTo)
-    lines.push(`Plan saved to ${context.savedTo}; run exactly it with: kubeswap apply ${context.savedTo}`);
+    lines.push(
+      `Plan saved to ${context.savedTo}; run exactly it with: kubeswap apply ${context.savedTo} (with the same --config or cluster access flags)`,
+    );
   return `${lines.join('\n')}\n`;
 }
 
@@ -53,7 +57,7 @@ export function changeLines(report: PlanReport, context: PlanContext): string[] 
   if (c.machines === 0 && !c.kubeadmConfig) return [];
   const lines = [
     `${c.machines} machine(s), ${c.maxSurge === 1 ? 'surge: each replacement joins before its old machine leaves (--max-surge 1)' : 'remove first: each old machine leaves before its replacement joins (--max-surge 0)'}`,
-    `etcd snapshot before the first change${context.snapshotDir ? `, to ${context.snapshotDir}` : ''}`,
+    `etcd snapshot before the first change${context.snapshotDir ? `, to ${context.snapshotDir}` : ''}${context.snapshotInCheckout ? ` (WARNING: inside the git checkout ${context.snapshotInCheckout}; the snapshot holds every Secret)` : ''}`,
   ];
   if (c.kubeadmConfig)
     lines.push(`kube-system/kubeadm-config: kubernetesVersion ${c.kubeadmConfig.from} -> ${c.kubeadmConfig.to}`);
