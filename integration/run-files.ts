@@ -3,7 +3,8 @@
 // that took longest last time first. A file's output is printed whole when it ends, so files running together
 // never interleave; at the end come every file's wall time, slowest first, and the summed counts.
 //   node --import tsx integration/run-files.ts [--jobs N] [FILE...]     (default: the spec of .mocharc.json)
-// With TEST_TALLY_FILE set (test/run-all.sh), each file's "passed failed skipped" is appended there too.
+// With TEST_TALLY_FILE set (test/run-all.sh), each file's "passed failed skipped" is appended there too; with
+// TEST_FAILURES_FILE set, each failed test's line (test/summary-reporter.cjs), and a file that died without one.
 import { type ChildProcess, spawn } from 'node:child_process';
 import {
   appendFileSync,
@@ -158,6 +159,9 @@ async function runFile(file: string, config: string): Promise<Outcome> {
   const outcome = { file, seconds, passed, failed: exit !== 0 && failed === 0 ? 1 : failed, skipped, exit };
   if (process.env['TEST_TALLY_FILE']) {
     appendFileSync(process.env['TEST_TALLY_FILE'], `${outcome.passed} ${outcome.failed} ${outcome.skipped}\n`);
+  }
+  if (process.env['TEST_FAILURES_FILE'] && exit !== 0 && failed === 0) {
+    appendFileSync(process.env['TEST_FAILURES_FILE'], `${file}: exited (${exit}) without a failed test\n`);
   }
   const status = exit === 0 ? 'ok' : `FAILED (exit ${exit})`;
   console.log(`\n===== ${file}: ${status} in ${Math.round(seconds)} s =====`);
