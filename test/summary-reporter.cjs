@@ -13,7 +13,10 @@ class SummaryReporter extends Mocha.reporters.Spec {
     const failures = [];
     runner.on(EVENT_TEST_FAIL, (test, err) => {
       const file = test.file ? `${relative(process.cwd(), test.file)}: ` : '';
-      const lines = String(err?.message ?? err).split('\n').map((line) => line.trim()).filter(Boolean);
+      const lines = String(err?.message ?? err)
+        .split('\n')
+        .map((line) => line.trim())
+        .filter(Boolean);
       failures.push(`${file}${test.fullTitle()}: ${lines.slice(0, 3).join(' / ').slice(0, 300)}`);
     });
     runner.once(EVENT_RUN_END, () => {

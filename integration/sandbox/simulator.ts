@@ -101,7 +101,8 @@ export class MachineSimulator {
       this.rt.publish();
       return;
     }
-    await sleep(this.rt.plan.bootDelaySeconds * 1000);
+    const slow = m.fault?.kind === 'slow-boot' ? m.fault.seconds : 0;
+    await sleep((this.rt.plan.bootDelaySeconds + slow) * 1000);
     if (this.gone(m)) return;
     m.state = 'joining';
     this.rt.publish();

@@ -1,5 +1,6 @@
 // Render mode on the sandbox (issue 4): a wrong CA pin makes the replacement fail its join -> rollback,
-// exit 3, no token left; a run killed mid-way leaves no live token after the re-run, which completes the
+// exit 3, no token left; a run killed while its replacement boots is re-run to completion, that replacement
+// joining with the credentials the killed run gave it, and no live token is left; the re-run completes the
 // 3-machine FROM -> TO upgrade with kubeswap-rendered joins. Throughout, no secret appears in any output.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -91,15 +92,25 @@ describe('scenario: render mode', function () {
     assert.deepEqual(await liveTokens(), []);
   });
 
-  it('leaves no live token after a killed run is re-run to completion', async () => {
-    const killed = await kubeswap(sb, render(...withPki()), { killAfter: (e) => e.code === 'target.registered' });
+  it('a re-run of a run killed while its replacement boots lets that replacement join, then leaves no token', async () => {
+    // The replacement boots 20 s late, so it reads its user data and fetches the certificates after the re-run
+    // has started: a re-run that sealed the certificates again under a new key at its start (as kubeswap did
+    // before issuing credentials per replacement) left it unable to decrypt them, and it was rolled back.
+    await sb.fault({ kind: 'slow-boot', next: true, seconds: 20 });
+    const killed = await kubeswap(sb, render(...withPki()), { killAfter: (e) => e.code === 'replacement.created' });
     runs.push(killed);
     assert.equal(killed.signal, 'SIGKILL', describeRun(killed));
     await harvestSecrets(killed);
+    const inFlight = String(killed.events.find((e) => e.code === 'replacement.created')!.data!['replacement']);
     assert.ok((await liveTokens()).length >= 1, 'the killed run left its token');
-    const run = await kubeswap(sb, render(...withPki()));
+    const run = await kubeswap(sb, render(...withPki(), '--machine-timeout', '2m'));
     runs.push(run);
     assert.equal(run.exitCode, 0, describeRun(run));
+    assert.deepEqual(
+      run.events.filter((e) => e.code === 'replacement.rolled-back'),
+      [],
+      'the in-flight replacement joined',
+    );
     await harvestSecrets(run);
     assert.deepEqual(await liveTokens(), []);
     const certs = await core.listNamespacedSecret({
@@ -108,6 +119,10 @@ describe('scenario: render mode', function () {
     });
     assert.deepEqual(certs.items, [], 'the uploaded kubeadm-certs was deleted');
     const after = await clusterTruth(sb);
+    assert.ok(
+      after.running.some((i) => i.id === inFlight),
+      `${inFlight}, created by the killed run, serves now`,
+    );
     assert.equal(after.members.length, 3);
     assert.ok(after.nodes.every((n) => n.ready && n.version === sb.versions.to));
   });
