@@ -2,10 +2,11 @@
 // delay, then does what `kubeadm join --control-plane` from the user data would; for a terminated instance it stops
 // the machine's processes. Launch faults change how a machine's join goes.
 import { DescribeImagesCommand, DescribeInstanceAttributeCommand, type Instance } from '@aws-sdk/client-ec2';
+import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { clusterInstances, ROLE_TAG, tagValue, VERSION_TAG } from './aws.ts';
 import { addLearner, etcdClient, promoteWhenInSync } from './etcd.ts';
 import type { FaultBook } from './faults.ts';
-import { parseUserData } from './join.ts';
+import { parseUserData, ssmFetchIn } from './join.ts';
 import { clusterFacts } from './join-facts.ts';
 import { joinRefusals, versionRefusals } from './join-preflight.ts';
 import {
@@ -109,7 +110,22 @@ export class MachineSimulator {
     const userData = await this.rt.aws.ec2.send(
       new DescribeInstanceAttributeCommand({ InstanceId: m.instanceId, Attribute: 'userData' }),
     );
-    const intent = parseUserData(Buffer.from(userData.UserData?.Value ?? '', 'base64').toString('utf8'));
+    const raw = Buffer.from(userData.UserData?.Value ?? '', 'base64').toString('utf8');
+    let intent = parseUserData(raw);
+    const fetch = intent.kind === 'none' ? ssmFetchIn(raw) : undefined;
+    if (fetch && !fetch.withDecryption) {
+      // AWS returns a SecureString's ciphertext without it (moto returns the plain value: not relied on here).
+      return this.refuse(m, [`aws ssm get-parameter ${fetch.name} without --with-decryption reads ciphertext`]);
+    }
+    if (fetch) {
+      // The join script reads its JoinConfiguration from Parameter Store, as the AWS CLI on the machine would.
+      const read = await this.rt.aws.ssm
+        .send(new GetParameterCommand({ Name: fetch.name, WithDecryption: fetch.withDecryption }))
+        .then((out) => ({ value: out.Parameter?.Value ?? '' }))
+        .catch((err: Error) => ({ error: `aws ssm get-parameter ${fetch.name}: ${err.name}` }));
+      if ('error' in read) return this.refuse(m, [read.error]);
+      intent = parseUserData(read.value);
+    }
     if (intent.kind === 'none') return this.refuse(m, ['the user data holds no kubeadm join configuration']);
     if (intent.kind === 'join' && !intent.request.controlPlane) {
       return this.refuse(m, ['the JoinConfiguration has no controlPlane section (a worker join)']);

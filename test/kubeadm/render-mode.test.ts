@@ -37,7 +37,48 @@ const first = { replaces: 'i-old1', attempt: 1 };
 const joinTokens = (fake: FakeKube) =>
   [...fake.secrets.values()].filter((s) => s.labels['kubeswap.io/token-purpose'] === 'join');
 
+/** A fake of our BootstrapSecretStore port: names -> values, and how a machine would fetch one. */
+class FakeStore {
+  readonly kind = 'ssm';
+  readonly values = new Map<string, string>();
+  async put(name: string, value: string) {
+    this.values.set(name, value);
+  }
+  async delete(name: string) {
+    return this.values.delete(name) ? ('deleted' as const) : ('gone' as const);
+  }
+  async list(runId?: string) {
+    return [...this.values.keys()].filter((n) => !runId || n.startsWith(`${runId}/`));
+  }
+  fetchLines(name: string, path: string) {
+    return [`fetch-secret '${name}' > ${path}`];
+  }
+}
+
 describe('render mode', () => {
+  it('with a secret store, keeps the join in the store and only its name in the user data', async () => {
+    const store = new FakeStore();
+    await store.put('run-1/leftover', 'from a killed run of another id');
+    const fake = cluster().withSecret(userUpload);
+    const mode = await prepareRenderMode(fake.port(), {
+      ...base,
+      certificateKey: 'ab'.repeat(32),
+      secretStore: store,
+    });
+    assert.deepEqual(mode.summary.removedLeftovers, ['ssm:run-1/leftover']);
+    assert.equal(mode.summary.secretsIn, 'ssm');
+    const a = await mode.issue(first);
+    const tokenSecret = joinTokens(fake)[0]!.bytes['token-secret']!.toString();
+    assert.ok(!a.userData.includes(tokenSecret) && !a.userData.includes('ab'.repeat(32)), 'no secret in user data');
+    assert.match(a.userData, new RegExp(`fetch-secret '${a.storedAs}' > /etc/kubeadm/join.yaml`));
+    const stored = store.values.get(a.storedAs!)!;
+    assert.ok(stored.includes(tokenSecret) && stored.includes('ab'.repeat(32)), 'the store holds the join');
+    const b = await mode.issue({ replaces: 'i-old2', attempt: 1 });
+    assert.deepEqual(await store.list(), [b.storedAs], "the previous replacement's entry is gone");
+    await mode.cleanup();
+    assert.deepEqual(await store.list(), []);
+  });
+
   it('issues a join token per replacement, pins the cluster-info CA and renders a control-plane join', async () => {
     const fake = cluster().withSecret(userUpload);
     const mode = await prepareRenderMode(fake.port(), { ...base, certificateKey: 'ab'.repeat(32) });

@@ -11,12 +11,17 @@
 // Nothing here emits or logs: `summary` and `IssuedCredentials` are what is meant for output; neither holds a secret.
 import { parse } from 'yaml';
 import type { JoinHooks } from '../../../templates/cloud-config.ts';
-import { renderControlPlaneJoin } from '../../../templates/control-plane-join.ts';
-import { joinApiVersion } from '../../../templates/join-configuration.ts';
+import {
+  type ControlPlaneJoinInput,
+  controlPlaneJoinConfiguration,
+  renderControlPlaneJoin,
+  renderControlPlaneJoinFetching,
+} from '../../../templates/control-plane-join.ts';
+import { JOIN_CONFIG_PATH, joinApiVersion } from '../../../templates/join-configuration.ts';
 import { invalid, KubeswapError, type Problem } from '../../domain/errors.ts';
 import { caCertHash } from '../../domain/kubeadm/ca-pin.ts';
 import type { KubePort } from '../../ports/kube.ts';
-import type { SecretBytesPort } from '../../ports/secrets.ts';
+import type { BootstrapSecretStore, SecretBytesPort } from '../../ports/secrets.ts';
 import {
   cleanupRunTokens,
   createBootstrapToken,
@@ -55,6 +60,8 @@ export interface RenderModeOptions {
   /** Needed with pkiDir: kubeadm-certs holds binary values (src/adapters/kube/secret-bytes.ts). */
   secretBytes?: SecretBytesPort;
   hooks?: JoinHooks;
+  /** Keep each JoinConfiguration there (`--bootstrap-secrets ssm`): the user data then only names it. */
+  secretStore?: BootstrapSecretStore;
   kubeletExtraArgs?: Record<string, string>;
   /** How a machine names itself when the engine passes no name (default IMDSv2 local-hostname). */
   nodeName?: 'imds-local-hostname' | 'hostname';
@@ -69,6 +76,8 @@ export interface RenderModeSummary {
   certificates: 'uploaded' | 'user-key' | 'none';
   /** Lifetime of each replacement's join token (and certificate upload). */
   credentialTtlSeconds: number;
+  /** Where the secrets travel: in the user data, or in a store the machine reads at boot (`ssm`). */
+  secretsIn: string;
   /** Secrets a killed run left behind, deleted before this run made its own. */
   removedLeftovers: string[];
 }
@@ -91,6 +100,8 @@ export interface IssuedCredentials {
   /** The same attempt was issued a token by an earlier (killed) process of this run, still valid: reused. */
   tokenReused: boolean;
   certificatesUploaded: boolean;
+  /** The store's name of the secret the machine fetches (`--bootstrap-secrets`), not a secret itself. */
+  storedAs?: string;
 }
 
 export interface RenderMode {
@@ -112,15 +123,17 @@ export async function prepareRenderMode(kube: KubePort, options: RenderModeOptio
   const info = options.apiServerEndpoint && options.caCertPem ? undefined : await clusterInfo(kube);
   const apiServerEndpoint = options.apiServerEndpoint ?? info!.apiServerEndpoint;
   const caPin = caCertHash(options.caCertPem ?? info!.caCertPem);
+  const joinInput = (credentials: JoinCredentials, replacementNodeName?: string): ControlPlaneJoinInput => ({
+    kubernetesVersion: options.targetVersion,
+    apiServerEndpoint,
+    credentials,
+    nodeName: replacementNodeName ? { fixed: replacementNodeName } : (options.nodeName ?? 'imds-local-hostname'),
+    kubeletExtraArgs: options.kubeletExtraArgs,
+    hooks: options.hooks,
+  });
   const render = (credentials: JoinCredentials, replacementNodeName?: string) =>
-    renderControlPlaneJoin({
-      kubernetesVersion: options.targetVersion,
-      apiServerEndpoint,
-      credentials,
-      nodeName: replacementNodeName ? { fixed: replacementNodeName } : (options.nodeName ?? 'imds-local-hostname'),
-      kubeletExtraArgs: options.kubeletExtraArgs,
-      hooks: options.hooks,
-    });
+    renderControlPlaneJoin(joinInput(credentials, replacementNodeName));
+  const store = options.secretStore;
   // EC2 refuses user data over 16 KB (before base64): find out before creating anything, not at a launch mid-run.
   // Placeholder secrets have the real lengths; 63 characters is the longest node name label.
   const withKey = options.certificateKey !== undefined || options.pkiDir !== undefined;
@@ -150,12 +163,25 @@ export async function prepareRenderMode(kube: KubePort, options: RenderModeOptio
   if ((await deleteKubeadmCerts(kube, { exceptRunId: options.runId })) === 'deleted') {
     removedLeftovers.push('kube-system/kubeadm-certs');
   }
+  if (store) {
+    for (const name of await store.list()) {
+      if (name.startsWith(`${options.runId}/`)) continue;
+      await store.delete(name);
+      removedLeftovers.push(`${store.kind}:${name}`);
+    }
+  }
+  /** The run's stored join secrets, except `keep`. */
+  const dropStored = async (keep?: string) => {
+    if (!store) return;
+    for (const name of await store.list(options.runId)) if (name !== keep) await store.delete(name);
+  };
 
-  // Both deletions are attempted even if one fails, so one API error does not strand the other secret.
+  // Every deletion is attempted even if one fails, so one API error does not strand another secret.
   const cleanup = async () => {
     const results = await Promise.allSettled([
       cleanupRunTokens(kube, { runId: options.runId }),
       deleteKubeadmCerts(kube, { runId: options.runId }),
+      dropStored(),
     ]);
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
@@ -191,12 +217,22 @@ export async function prepareRenderMode(kube: KubePort, options: RenderModeOptio
       });
     }
     const credentials = new JoinCredentials(token!.token, [caPin], certificateKey);
-    return {
-      userData: render(credentials, r.nodeName),
+    const issued = {
       tokenId: token!.id,
       tokenExpires: token!.expires.toISOString(),
       tokenReused,
       certificatesUploaded: options.pkiDir !== undefined,
+    };
+    if (!store) return { ...issued, userData: render(credentials, r.nodeName) };
+    // The secrets go to the store, the user data only fetches them; the previous replacement's entry goes.
+    const name = `${options.runId}/${replacement}`;
+    const input = joinInput(credentials, r.nodeName);
+    await store.put(name, controlPlaneJoinConfiguration(input));
+    await dropStored(name);
+    return {
+      ...issued,
+      storedAs: name,
+      userData: renderControlPlaneJoinFetching(input, store.fetchLines(name, JOIN_CONFIG_PATH)),
     };
   };
 
@@ -204,6 +240,7 @@ export async function prepareRenderMode(kube: KubePort, options: RenderModeOptio
     caCertHash: caPin,
     certificates: options.pkiDir ? 'uploaded' : options.certificateKey ? 'user-key' : 'none',
     credentialTtlSeconds: ttlSeconds,
+    secretsIn: store ? store.kind : 'user-data',
     removedLeftovers,
   };
   return { summary, issue, cleanup };

@@ -95,7 +95,18 @@ async function prepareBootstrap(
   request: RenderRequest,
   machineTimeoutMs: number,
 ): Promise<RenderMode> {
+  const store = request.bootstrapSecrets === 'user-data' ? undefined : ports.provider.bootstrapSecrets;
+  if (request.bootstrapSecrets !== 'user-data' && store?.kind !== request.bootstrapSecrets) {
+    throw invalid([
+      {
+        code: 'bootstrap-secrets.unsupported',
+        message: `provider ${ports.provider.name} cannot keep bootstrap secrets in ${request.bootstrapSecrets}`,
+        hint: 'use --bootstrap-secrets user-data, or a provider that offers this store (aws-ec2: ssm)',
+      },
+    ]);
+  }
   const mode = await prepareRenderMode(ports.kube, {
+    secretStore: store,
     runId,
     targetVersion: version,
     now: ports.clock.now(),
@@ -112,7 +123,7 @@ async function prepareBootstrap(
     code: 'bootstrap.prepared',
     at: ports.clock.now().toISOString(),
     level: 'info',
-    message: `CA pin ${s.caCertHash}, certificates: ${s.certificates}; each replacement gets its own join token, valid ${formatDuration(s.credentialTtlSeconds * 1000)}`,
+    message: `CA pin ${s.caCertHash}, certificates: ${s.certificates}; each replacement gets its own join token, valid ${formatDuration(s.credentialTtlSeconds * 1000)}, in ${s.secretsIn === 'user-data' ? 'its user data' : `${s.secretsIn}, read at boot`}`,
     data: { ...s },
   });
   return mode;
@@ -127,13 +138,14 @@ async function issueCredentials(ports: Ports, mode: RenderMode, step: CreateStep
     code: 'bootstrap.issued',
     at: ports.clock.now().toISOString(),
     level: 'info',
-    message: `join token ${issued.tokenId} for the replacement of ${step.old.id} (${issued.tokenReused ? 'reused' : 'new'}, expires ${issued.tokenExpires})${issued.certificatesUploaded ? ', certificates uploaded under a fresh key' : ''}`,
+    message: `join token ${issued.tokenId} for the replacement of ${step.old.id} (${issued.tokenReused ? 'reused' : 'new'}, expires ${issued.tokenExpires})${issued.certificatesUploaded ? ', certificates uploaded under a fresh key' : ''}${issued.storedAs ? `, stored as ${issued.storedAs}` : ''}`,
     machine: step.oldNode,
     data: {
       tokenId: issued.tokenId,
       tokenExpires: issued.tokenExpires,
       tokenReused: issued.tokenReused,
       certificatesUploaded: issued.certificatesUploaded,
+      ...(issued.storedAs ? { storedAs: issued.storedAs } : {}),
     },
   });
   return issued.userData;
