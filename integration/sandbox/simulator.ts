@@ -6,7 +6,7 @@ import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { clusterInstances, ROLE_TAG, tagValue, VERSION_TAG } from './aws.ts';
 import { addLearner, etcdClient, promoteWhenInSync } from './etcd.ts';
 import type { FaultBook } from './faults.ts';
-import { parseUserData, ssmFetchIn } from './join.ts';
+import { parseUserData, ssmFetchIn, type UserDataIntent } from './join.ts';
 import { clusterFacts } from './join-facts.ts';
 import { joinRefusals, versionRefusals } from './join-preflight.ts';
 import {
@@ -111,21 +111,9 @@ export class MachineSimulator {
       new DescribeInstanceAttributeCommand({ InstanceId: m.instanceId, Attribute: 'userData' }),
     );
     const raw = Buffer.from(userData.UserData?.Value ?? '', 'base64').toString('utf8');
-    let intent = parseUserData(raw);
-    const fetch = intent.kind === 'none' ? ssmFetchIn(raw) : undefined;
-    if (fetch && !fetch.withDecryption) {
-      // AWS returns a SecureString's ciphertext without it (moto returns the plain value: not relied on here).
-      return this.refuse(m, [`aws ssm get-parameter ${fetch.name} without --with-decryption reads ciphertext`]);
-    }
-    if (fetch) {
-      // The join script reads its JoinConfiguration from Parameter Store, as the AWS CLI on the machine would.
-      const read = await this.rt.aws.ssm
-        .send(new GetParameterCommand({ Name: fetch.name, WithDecryption: fetch.withDecryption }))
-        .then((out) => ({ value: out.Parameter?.Value ?? '' }))
-        .catch((err: Error) => ({ error: `aws ssm get-parameter ${fetch.name}: ${err.name}` }));
-      if ('error' in read) return this.refuse(m, [read.error]);
-      intent = parseUserData(read.value);
-    }
+    const read = await this.joinIntent(raw);
+    if ('refusal' in read) return this.refuse(m, [read.refusal]);
+    const intent = read.intent;
     if (intent.kind === 'none') return this.refuse(m, ['the user data holds no kubeadm join configuration']);
     if (intent.kind === 'join' && !intent.request.controlPlane) {
       return this.refuse(m, ['the JoinConfiguration has no controlPlane section (a worker join)']);
@@ -143,6 +131,24 @@ export class MachineSimulator {
     if (refusals.length > 0) return this.refuse(m, refusals);
     if (intent.kind === 'join' && intent.request.nodeName) m.node = intent.request.nodeName;
     await this.join(m);
+  }
+
+  /**
+   * What the user data asks for. A join script that first fetches its JoinConfiguration from Parameter Store
+   * (`--bootstrap-secrets ssm`) is read as the AWS CLI on the machine would: its own `kubeadm join --config`
+   * line says nothing about the join.
+   */
+  private async joinIntent(raw: string): Promise<{ intent: UserDataIntent } | { refusal: string }> {
+    const fetch = ssmFetchIn(raw);
+    if (!fetch) return { intent: parseUserData(raw) };
+    // AWS returns a SecureString's ciphertext without it (moto returns the plain value: not relied on here).
+    if (!fetch.withDecryption) return { refusal: `aws ssm get-parameter ${fetch.name} without --with-decryption` };
+    try {
+      const out = await this.rt.aws.ssm.send(new GetParameterCommand({ Name: fetch.name, WithDecryption: true }));
+      return { intent: parseUserData(out.Parameter?.Value ?? '') };
+    } catch (err) {
+      return { refusal: `aws ssm get-parameter ${fetch.name}: ${(err as Error).name}` };
+    }
   }
 
   private refuse(m: Machine, reasons: string[]): void {
