@@ -2,6 +2,7 @@
 // template, linked to Nodes by providerID, behind an ELBv2 target group for the API endpoint.
 import { EC2Client, type ResponseLaunchTemplateData } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { CONTROL_PLANE_POOL } from '../../src/domain/model.ts';
 import {
   type MachineProvider,
@@ -17,6 +18,7 @@ import { wrapAwsError } from './errors.ts';
 import { checkClusterTags, drift, type Ec2Machine, instanceIdOf, listMachines } from './instances.ts';
 import { launchTemplateData, type ResolvedLaunchTemplate, resolveLaunchTemplate } from './launch-template.ts';
 import { type AwsEc2ProviderOptions, resolveOptions } from './options.ts';
+import { parameterStore } from './parameter-store.ts';
 import { createReplacement } from './replacement.ts';
 import { throttleRetrying } from './retry.ts';
 import { terminate } from './termination.ts';
@@ -44,6 +46,7 @@ export function createAwsEc2Provider(input: AwsEc2ProviderOptions): AwsEc2Provid
   };
   const ec2Client = new EC2Client(clientConfig);
   const elbClient = new ElasticLoadBalancingV2Client(clientConfig);
+  const ssmClient = new SSMClient(clientConfig);
   const call = throttleRetrying(options.throttleRetry);
   const ec2 = ec2Port(ec2Client, call);
   const targetGroup = options.targetGroupArn
@@ -124,9 +127,12 @@ export function createAwsEc2Provider(input: AwsEc2ProviderOptions): AwsEc2Provid
         targetGroup.deregister(machineId, timeoutMs).catch(failing(`deregister API target ${machineId}`)),
     },
 
+    bootstrapSecrets: parameterStore(ssmClient, call, options.region, options.clusterName),
+
     destroy() {
       ec2Client.destroy();
       elbClient.destroy();
+      ssmClient.destroy();
     },
   };
 }

@@ -19,6 +19,7 @@ export const EVENT_CODES = [
   'kubeadm-config.endpoints-reconciled',
   'kubelet-config.ensured',
   'bootstrap.prepared',
+  'bootstrap.issued',
   'bootstrap.cleaned',
   'plan.machine',
   'plan.orphan',

@@ -2,6 +2,7 @@
 // load time (providers/index.ts) so a provider built for another contract is refused with a clear
 // message. providers/README.md documents it for third parties.
 import type { ApiTarget, Desired, DriftReason, Machine } from '../domain/model.ts';
+import type { BootstrapSecretStore } from './secrets.ts';
 
 /**
  * 2: machines belong to pools, have generic phases and say why they drift; the provider links Nodes
@@ -89,6 +90,8 @@ export interface MachineProvider {
   terminate(machineId: string, timeoutMs: number): Promise<void>;
   /** API load balancer membership the engine drives; undefined when none is configured or the provider owns it. */
   readonly loadBalancer?: LoadBalancerMembership;
+  /** Where render mode may keep join secrets for machines to fetch at boot (`--bootstrap-secrets`); optional. */
+  readonly bootstrapSecrets?: BootstrapSecretStore;
 }
 
 /** What the CLI hands a provider module: its own section of the configuration, and run-wide settings. */

@@ -69,6 +69,7 @@ export function engineOptions(settings: Settings): EngineOptions {
       settings.userData === 'render'
         ? {
             tokenTtlSeconds: Math.round(r.tokenTtlMs / 1000),
+            bootstrapSecrets: r.bootstrapSecrets,
             certificateKey: r.certificateKey,
             pkiDir: r.pkiDir,
             caCertPem: r.caCert ? readFileSync(r.caCert, 'utf8') : undefined,

@@ -357,7 +357,7 @@ const core: SettingSpec[] = [
     scope: 'upgrade',
     group: 'render',
     kind: 'string',
-    describe: 'join token lifetime (at least 1m)',
+    describe: "least lifetime of each replacement's join token (at least 1m; also machine timeout + 10m)",
     default: '1h',
     // The engine refuses tokens shorter than a minute (render-mode.ts): say so with the other settings.
     value: (v) => v.duration(60_000),

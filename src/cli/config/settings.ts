@@ -30,7 +30,13 @@ export interface Settings {
   provider: { name: string; images: Record<string, string>; [key: string]: unknown };
   /** launch-template: the image bootstraps itself; render: kubeswap renders the kubeadm join (templates/). */
   userData: 'launch-template' | 'render';
-  render: { certificateKey?: string; pkiDir?: string; caCert?: string; tokenTtlMs: number };
+  render: {
+    certificateKey?: string;
+    pkiDir?: string;
+    caCert?: string;
+    tokenTtlMs: number;
+    bootstrapSecrets: 'user-data' | 'ssm';
+  };
   maxSurge: 0 | 1;
   machineTimeoutMs: number;
   drainTimeoutMs: number;
@@ -177,6 +183,11 @@ function crossProblems(v: Record<string, unknown>, refused: Set<string>): Proble
       code: 'input.certificates',
       message: '--certificate-key and --pki-dir only apply with --user-data render',
     });
+  if (v['bootstrapSecrets'] === 'ssm' && v['userData'] !== 'render')
+    problems.push({
+      code: 'input.bootstrap-secrets',
+      message: '--bootstrap-secrets ssm only applies with --user-data render (kubeswap writes no join otherwise)',
+    });
   const provider = PROVIDERS.find((p) => p.name === (v['provider'] ?? DEFAULT_PROVIDER));
   if (provider) problems.push(...provider.problems(v));
   return problems;
@@ -220,6 +231,7 @@ function toSettings(command: Command, values: Record<string, unknown>): Settings
       pkiDir: str('pkiDir'),
       caCert: str('caCert'),
       tokenTtlMs: v['tokenTtl'] as number,
+      bootstrapSecrets: v['bootstrapSecrets'] === 'ssm' ? 'ssm' : 'user-data',
     },
     maxSurge: v['maxSurge'] === 0 ? 0 : 1,
     machineTimeoutMs: v['machineTimeout'] as number,

@@ -14,7 +14,7 @@ import { controlPlaneMachines, unlinkedMembers } from '../observe/snapshot.ts';
 import type { GateResult } from '../plan/gate.ts';
 import { plan } from '../plan/planner.ts';
 import { type Candidate, orderCandidates } from '../plan/selection.ts';
-import type { Decision } from '../plan/steps.ts';
+import type { Decision, Step } from '../plan/steps.ts';
 import { findSwaps, gateFor } from '../plan/swaps.ts';
 import type { EngineOptions, Ports, RenderRequest } from '../ports.ts';
 import { kubeletConfigPlan } from '../prepare/kubelet-config.ts';
@@ -160,11 +160,25 @@ async function prepareBootstrap(
   runId: string,
   version: string,
   request: RenderRequest,
+  machineTimeoutMs: number,
 ): Promise<RenderMode> {
+  const store = request.bootstrapSecrets === 'user-data' ? undefined : ports.provider.bootstrapSecrets;
+  if (request.bootstrapSecrets !== 'user-data' && store?.kind !== request.bootstrapSecrets) {
+    throw invalid([
+      {
+        code: 'bootstrap-secrets.unsupported',
+        message: `provider ${ports.provider.name} cannot keep bootstrap secrets in ${request.bootstrapSecrets}`,
+        hint: 'use --bootstrap-secrets user-data, or a provider that offers this store (aws-ec2: ssm)',
+      },
+    ]);
+  }
   const mode = await prepareRenderMode(ports.kube, {
+    secretStore: store,
     runId,
     targetVersion: version,
     now: ports.clock.now(),
+    clock: () => ports.clock.now(),
+    machineTimeoutMs,
     ttlSeconds: request.tokenTtlSeconds,
     certificateKey: request.certificateKey,
     pkiDir: request.pkiDir,
@@ -176,10 +190,32 @@ async function prepareBootstrap(
     code: 'bootstrap.prepared',
     at: ports.clock.now().toISOString(),
     level: 'info',
-    message: `join token ${s.tokenId} (${s.tokenReused ? 'reused' : 'new'}, expires ${s.tokenExpires}), CA pin ${s.caCertHash}, certificates: ${s.certificates}`,
+    message: `CA pin ${s.caCertHash}, certificates: ${s.certificates}; each replacement gets its own join token, valid ${formatDuration(s.credentialTtlSeconds * 1000)}, in ${s.secretsIn === 'user-data' ? 'its user data' : `${s.secretsIn}, read at boot`}`,
     data: { ...s },
   });
   return mode;
+}
+
+type CreateStep = Extract<Step, { kind: 'create-replacement' }>;
+
+/** One replacement's join credentials, issued right before it is created; the event names them without secrets. */
+async function issueCredentials(ports: Ports, mode: RenderMode, step: CreateStep): Promise<string> {
+  const issued = await mode.issue({ replaces: step.old.id, attempt: step.attempt });
+  ports.emit({
+    code: 'bootstrap.issued',
+    at: ports.clock.now().toISOString(),
+    level: 'info',
+    message: `join token ${issued.tokenId} for the replacement of ${step.old.id} (${issued.tokenReused ? 'reused' : 'new'}, expires ${issued.tokenExpires})${issued.certificatesUploaded ? ', certificates uploaded under a fresh key' : ''}${issued.storedAs ? `, stored as ${issued.storedAs}` : ''}`,
+    machine: step.oldNode,
+    data: {
+      tokenId: issued.tokenId,
+      tokenExpires: issued.tokenExpires,
+      tokenReused: issued.tokenReused,
+      certificatesUploaded: issued.certificatesUploaded,
+      ...(issued.storedAs ? { storedAs: issued.storedAs } : {}),
+    },
+  });
+  return issued.userData;
 }
 
 function resumableRun(progress: ProgressRecord | undefined, desired: Desired): ProgressRecord | undefined {
@@ -306,8 +342,10 @@ export async function apply(
     // 3. Render mode: a short-lived join token (and certificates) for this run's replacements. Its
     // checks (PKI matches the pinned CA, certificate key present) refuse before anything else changes.
     await keeper.verify();
-    render = options.render ? await prepareBootstrap(ports, runId, report.desired.version, options.render) : undefined;
-    const userDataFor = render ? async () => render!.userDataFor() : undefined;
+    render = options.render
+      ? await prepareBootstrap(ports, runId, report.desired.version, options.render, options.machineTimeoutMs)
+      : undefined;
+    const userDataFor = render ? (step: CreateStep) => issueCredentials(ports, render!, step) : undefined;
     let written = await writeProgress(ports.kube, record);
     recorded = true;
 
