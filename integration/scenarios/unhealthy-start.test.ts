@@ -100,7 +100,8 @@ describe('scenario: an unhealthy start is refused and changes nothing', function
     // blocks it, yet must not claim the cluster is as before.
     const sb = sandbox();
     const args = ['apply', '--to', sb.versions.to, '--yes', '--gate-passes', '2'];
-    const killed = await kubeswap(sb, args, { killAfter: (e) => e.code === 'replacement.created' });
+    // Killed between swaps: no replacement in flight, so the re-run meets the gate before its first change.
+    const killed = await kubeswap(sb, args, { killAfter: (e) => e.code === 'swap.finished' });
     assert.equal(killed.signal, 'SIGKILL', describeRun(killed));
     const replaced = String(killed.events.find((e) => e.code === 'swap.started')?.data?.['oldMachine']);
     const victim = sb.machines.find((m) => m.instanceId !== replaced)!;
