@@ -15,6 +15,7 @@ export const EVENT_CODES = [
   'lock.lost',
   'etcd.snapshot-saved',
   'kubeadm-config.version-bumped',
+  'kubeadm-config.api-migrated',
   'kubeadm-config.endpoints-reconciled',
   'kubelet-config.ensured',
   'bootstrap.prepared',

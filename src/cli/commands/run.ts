@@ -47,6 +47,7 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
       version: settings.to,
       imageId: settings.image,
       force: settings.force,
+      allowPatchDowngrade: settings.allowPatchDowngrade,
       maxSurge: settings.maxSurge,
       render: settings.userData === 'render',
     };
@@ -143,6 +144,7 @@ function serializable(report: Awaited<ReturnType<typeof inspect>>) {
     gate: report.gate,
     next: report.next,
     inFlight: report.inFlight,
+    kubeadmApi: report.kubeadmApi,
   };
 }
 

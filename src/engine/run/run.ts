@@ -5,7 +5,9 @@ import path from 'node:path';
 import { formatDuration } from '../../domain/clock.ts';
 import { invalid, KubeswapError } from '../../domain/errors.ts';
 import type { EventCode } from '../../domain/events.ts';
-import { KUBEADM_NAMESPACE } from '../../domain/kubeadm/cluster-config.ts';
+import { apiVersionNeed } from '../../domain/kubeadm/api-migration.ts';
+import { KUBEADM_NAMESPACE, type KubeadmApiVersion } from '../../domain/kubeadm/cluster-config.ts';
+import { parseTargetVersion } from '../../domain/kubeadm/versions.ts';
 import type { Desired } from '../../domain/model.ts';
 import { preflight, type UpgradeRequest } from '../checks/preflight.ts';
 import { asPreflightError } from '../checks/preflight-errors.ts';
@@ -38,6 +40,8 @@ export interface PlanReport {
   next: Decision;
   /** Replacement (or remove-first swap) in flight from an earlier, interrupted run. */
   inFlight?: string;
+  /** kubeadm-config's ClusterConfiguration is converted because the target's kubeadm cannot read it. */
+  kubeadmApi?: { from: string; to: string };
 }
 
 export interface RunOutcome {
@@ -71,9 +75,12 @@ export async function inspect(ports: Ports, request: UpgradeRequest): Promise<Pl
     machineTimeoutMs: Number.MAX_SAFE_INTEGER,
     maxSurge: request.maxSurge ?? 1,
   });
+  const target = parseTargetVersion(checked.desired.version);
+  const need = target ? apiVersionNeed(cluster.apiVersion as KubeadmApiVersion, target) : undefined;
   return {
     from: checked.from,
     desired: checked.desired,
+    kubeadmApi: need?.kind === 'migrate' ? { from: need.from, to: need.to } : undefined,
     runId,
     candidates,
     upToDate: cps.filter((cp) => !candidates.some((c) => c.cp.name === cp.name)).map((cp) => cp.name),
