@@ -77,6 +77,22 @@ describe('apply over the fake world', () => {
     assert.equal(report.desired.version, 'v1.36.1');
   });
 
+  it('refuses up front, naming each permission the identity lacks (SelfSubjectAccessReview)', async () => {
+    const world = new FakeWorld(['cp-a']);
+    world.denied.add('create pods/eviction');
+    world.denied.add('update leases');
+    const err = await failure(apply(world.ports(), request, options));
+    assert.equal(err.failure, 'invalid');
+    assert.deepEqual(
+      err.problems?.map((p) => p.message),
+      [
+        'this identity may not create pods/eviction (cluster-wide), needed to drain the old node',
+        'this identity may not update coordination.k8s.io/leases kubeswap-lock in kube-system, needed to renew, check and release the run lock',
+      ],
+    );
+    assert.equal(world.calls.length, 0);
+  });
+
   it('drains before removing the member and terminates before deleting the Node', async () => {
     const world = new FakeWorld(['cp-a']);
     await apply(world.ports(), request, options);

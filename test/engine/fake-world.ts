@@ -40,6 +40,8 @@ export class FakeWorld {
   /** Terminating a machine deletes its Node, as the cloud node lifecycle controller does. */
   nodeLifecycleController = false;
   readonly log = new EventLog();
+  /** Permissions the identity lacks, as `verb resource[/subresource]` (SelfSubjectAccessReview says no). */
+  readonly denied = new Set<string>();
   private rv = 1;
 
   constructor(names: string[]) {
@@ -105,6 +107,8 @@ export class FakeWorld {
   kube: KubePort = {
     serverVersion: async () => FROM,
     etcdClientUrls: async () => this.members.flatMap((m) => m.clientUrls),
+    canI: async (checks) =>
+      checks.map((c) => !this.denied.has(`${c.verb} ${c.resource}${c.subresource ? `/${c.subresource}` : ''}`)),
     listNodes: async () => [...this.nodes.values()],
     deleteNode: async (name) => {
       this.record(`deleteNode ${name}`);

@@ -9,6 +9,7 @@ import { apiVersionNeed } from '../../domain/kubeadm/api-migration.ts';
 import { KUBEADM_NAMESPACE, type KubeadmApiVersion } from '../../domain/kubeadm/cluster-config.ts';
 import { parseTargetVersion } from '../../domain/kubeadm/versions.ts';
 import type { Desired } from '../../domain/model.ts';
+import { accessProblems, rbacRepairProblems } from '../checks/access.ts';
 import { preflight, type UpgradeRequest } from '../checks/preflight.ts';
 import { asPreflightError } from '../checks/preflight-errors.ts';
 import { observe, readClusterConfig } from '../observe/observe.ts';
@@ -19,6 +20,7 @@ import { type Candidate, orderCandidates } from '../plan/selection.ts';
 import type { Decision } from '../plan/steps.ts';
 import { findSwaps, gateFor } from '../plan/swaps.ts';
 import type { EngineOptions, Ports, RenderRequest } from '../ports.ts';
+import { kubeletConfigPlan } from '../prepare/kubelet-config.ts';
 import { prepareCluster } from '../prepare/prepare.ts';
 import { prepareRenderMode, type RenderMode } from '../prepare/render-mode.ts';
 import { converge } from './converge.ts';
@@ -55,9 +57,16 @@ export interface RunOutcome {
 
 /** Observe and validate; no change to anything. Throws `invalid` with every problem found. */
 export async function inspect(ports: Ports, request: UpgradeRequest): Promise<PlanReport> {
+  // May this identity do everything the run does? Asked first: without it every later read could be a 403.
+  const denied = await accessProblems(ports.kube, { render: request.render === true });
+  if (denied.length > 0) throw invalid(denied);
   const cluster = await readClusterConfig(ports);
   const nodes = await ports.kube.listNodes();
   const checked = await preflight(ports, cluster, nodes, request);
+  if (checked.desired) {
+    const rbac = kubeletConfigPlan(checked.from, checked.desired.version, { configMaps: [] }).rbac;
+    checked.problems.push(...(await rbacRepairProblems(ports.kube, rbac)));
+  }
   if (checked.problems.length > 0 || !checked.desired) throw invalid(checked.problems);
   const progress = await readProgress(ports.kube);
   const runId = resumableRun(progress, checked.desired)?.runId ?? 'planned';
