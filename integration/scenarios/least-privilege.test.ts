@@ -2,11 +2,14 @@
 // kube-apiserver (authorization-mode Node,RBAC) enforcing it. Preflight (SelfSubjectAccessReview) passes with the
 // template, names the missing permission with a reduced role, and the whole upgrade of a 1-machine control plane
 // runs with the token alone. The apiserver's own answer (`kubectl auth can-i --as`) is the independent check.
+// The sandbox starts with a v1beta3 kubeadm-config (issue 9 §6), which the TO kubeadm no longer reads: the machine
+// simulator runs the image's real `kubeadm config validate` on kubeadm-config before a join, so the replacement
+// joins only because kubeswap converted it to v1beta4.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { parseAllDocuments, stringify } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { REPO_ROOT } from '../sandbox/index.ts';
 import { ApiProbe, assertUpgraded, clusterTruth, describeRun, essentials, kubeswap, useSandbox } from './harness.ts';
 
@@ -15,7 +18,7 @@ const rbac = (file: string) => join(REPO_ROOT, 'templates/rbac', file);
 
 describe('scenario: least privilege, a ServiceAccount bound to templates/rbac', function () {
   this.timeout(15 * 60_000);
-  const sandbox = useSandbox({ controlPlanes: 1 });
+  const sandbox = useSandbox({ controlPlanes: 1, kubeadmApi: 'v1beta3' });
   let kubeconfig: string;
 
   before(async () => {
@@ -64,6 +67,8 @@ describe('scenario: least privilege, a ServiceAccount bound to templates/rbac', 
     const sb = sandbox();
     const run = await kubeswap(sb, ['plan', '--to', sb.versions.to, '--kubeconfig', kubeconfig]);
     assert.equal(run.exitCode, 0, describeRun(run));
+    const report = JSON.parse(run.stdout.trim().split('\n').at(-1)!);
+    assert.deepEqual(report.kubeadmApi, { from: 'kubeadm.k8s.io/v1beta3', to: 'kubeadm.k8s.io/v1beta4' });
   });
 
   it('with a reduced role, apply is refused up front naming the missing permission, exit 2, nothing changed', async () => {
@@ -101,6 +106,7 @@ describe('scenario: least privilege, a ServiceAccount bound to templates/rbac', 
   it('the whole upgrade runs with the ServiceAccount token alone', async () => {
     const sb = sandbox();
     const before = await clusterTruth(sb);
+    assert.equal(await storedApiVersion(), 'kubeadm.k8s.io/v1beta3');
     const api = new ApiProbe(sb).start();
     const started = Date.now();
     const run = await kubeswap(sb, [
@@ -116,5 +122,11 @@ describe('scenario: least privilege, a ServiceAccount bound to templates/rbac', 
     const probe = await api.stop();
     console.log(`      upgrade with the ServiceAccount token: ${Math.round((Date.now() - started) / 1000)} s`);
     await assertUpgraded(sb, before, run, probe);
+    assert.equal(await storedApiVersion(), 'kubeadm.k8s.io/v1beta4');
   });
+
+  async function storedApiVersion(): Promise<string> {
+    const out = await sandbox().kubectl(['-n', 'kube-system', 'get', 'cm', 'kubeadm-config', '-o', 'yaml']);
+    return parse(parse(out).data.ClusterConfiguration).apiVersion;
+  }
 });
