@@ -93,6 +93,21 @@ describe('apply over the fake world', () => {
     assert.equal(world.calls.length, 0);
   });
 
+  it('checks the rights to create a missing kubeadm RBAC object up front: create, and bind on its role', async () => {
+    const world = new FakeWorld(['cp-a']);
+    world.missingRbac.add('ClusterRoleBinding/kubeadm:kubelet-bootstrap');
+    world.denied.add('bind clusterroles');
+    const err = await failure(inspect(world.ports(), request));
+    assert.deepEqual(
+      err.problems?.map((p) => p.message),
+      [
+        'ClusterRoleBinding kubeadm:kubelet-bootstrap, which kubeadm join needs, is missing and this identity may not create it: bind rbac.authorization.k8s.io/clusterroles system:node-bootstrapper (cluster-wide)',
+      ],
+    );
+    world.denied.clear();
+    assert.equal((await inspect(world.ports(), request)).desired.version, TO);
+  });
+
   it('drains before removing the member and terminates before deleting the Node', async () => {
     const world = new FakeWorld(['cp-a']);
     await apply(world.ports(), request, options);

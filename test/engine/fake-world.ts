@@ -42,6 +42,8 @@ export class FakeWorld {
   readonly log = new EventLog();
   /** Permissions the identity lacks, as `verb resource[/subresource]` (SelfSubjectAccessReview says no). */
   readonly denied = new Set<string>();
+  /** kubeadm RBAC objects the cluster lacks, as `Kind/name`. */
+  readonly missingRbac = new Set<string>();
   private rv = 1;
 
   constructor(names: string[]) {
@@ -157,7 +159,7 @@ export class FakeWorld {
     createSecret: async () => 'created',
     deleteSecret: async () => 'gone',
     ensureRbac: async () => [],
-    rbacExists: async () => true,
+    rbacExists: async (object) => !this.missingRbac.has(`${object.kind}/${object.name}`),
     getLease: async (ns, name) => this.leases.get(`${ns}/${name}`),
     createLease: async (lease) => {
       const key = `${lease.namespace}/${lease.name}`;
