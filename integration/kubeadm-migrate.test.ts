@@ -37,9 +37,19 @@ async function migrate(binary: string, file: string): Promise<Docs> {
   return docs;
 }
 
-/** Every value in `part` is in `whole` at the same place (lists compared whole). */
+/** Go's zero values, which kubeadm's marshalling leaves out (omitempty): absent means the same. */
+const isZero = (v: unknown) =>
+  v === false || v === '' || v === 0 || (typeof v === 'object' && v !== null && Object.keys(v).length === 0);
+
+/** Every value in `part` is in `whole` at the same place, element by element in lists. */
 function assertContained(part: unknown, whole: unknown, path: string): void {
-  if (part && typeof part === 'object' && !Array.isArray(part)) {
+  if (whole === undefined && isZero(part)) return;
+  if (Array.isArray(part)) {
+    assert.ok(Array.isArray(whole) && whole.length === part.length, `${path}: another list in kubeadm's output`);
+    part.forEach((item, i) => assertContained(item, whole[i], `${path}[${i}]`));
+    return;
+  }
+  if (part && typeof part === 'object') {
     assert.ok(whole && typeof whole === 'object', `${path}: missing in kubeadm's output`);
     for (const [key, value] of Object.entries(part))
       assertContained(value, (whole as Record<string, unknown>)[key], `${path}.${key}`);
