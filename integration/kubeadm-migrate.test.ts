@@ -46,7 +46,7 @@ function assertContained(part: unknown, whole: unknown, path: string): void {
   if (whole === undefined && isZero(part)) return;
   if (Array.isArray(part)) {
     assert.ok(Array.isArray(whole) && whole.length === part.length, `${path}: another list in kubeadm's output`);
-    part.forEach((item, i) => assertContained(item, whole[i], `${path}[${i}]`));
+    for (const [i, item] of part.entries()) assertContained(item, whole[i], `${path}[${i}]`);
     return;
   }
   if (part && typeof part === 'object') {
