@@ -11,7 +11,7 @@ import { controllerManagerArgs, schedulerArgs } from './control-plane.ts';
 import { installClusterApiCrds } from './crds.ts';
 import { clientUrl, clusterHealthy, etcdClient, initialClusterOf, listMembers } from './etcd.ts';
 import { renderJoinRecipe } from './join.ts';
-import { Kubeadm, newBootstrapToken, renderInitConfig, writeConfig } from './kubeadm.ts';
+import { Kubeadm, newBootstrapToken, renderInitConfig, storeAsV1beta3, writeConfig } from './kubeadm.ts';
 import { startKwok } from './kwok.ts';
 import { LoadBalancer, readyzProbe } from './load-balancer.ts';
 import { createCerts, newMachine, registerNode, startApiServer, startEtcd, waitApiServerReady } from './machine.ts';
@@ -175,6 +175,7 @@ export async function bringUp(
     m.state = 'running';
   }
   await kubeadm(from).uploadClusterState(initConfig, superAdmin);
+  if (plan.kubeadmApi === 'v1beta3') await storeAsV1beta3(rt.core);
   await bindClusterAdmins(superKc);
   rt.core = kubeClient(admin);
 

@@ -27,6 +27,8 @@ export interface UpOptions {
   to?: string;
   bootDelaySeconds?: number;
   deregistrationDelaySeconds?: number;
+  /** Start with a v1beta3 ClusterConfiguration in kubeadm-config (SandboxPlan.kubeadmApi). */
+  kubeadmApi?: 'v1beta3';
   stateDir?: string;
   clusterName?: string;
   /** Tie the sandbox's life to this process (tests): the daemon tears down when it is gone. */
@@ -94,6 +96,7 @@ async function planSandbox(
     workers: options.workers ?? 0,
     bootDelaySeconds: options.bootDelaySeconds ?? 2,
     deregistrationDelaySeconds: options.deregistrationDelaySeconds ?? 2,
+    kubeadmApi: options.kubeadmApi,
     versions: { from, to },
     binaries: {
       etcdDir: await buildComponent(REPO_ROOT, ['etcd'], log),

@@ -44,6 +44,7 @@ export async function clusterFacts(
   const facts: ClusterFacts = {
     now: new Date(),
     kubernetesVersion: clusterConfiguration?.kubernetesVersion ?? 'unknown',
+    clusterConfiguration: kubeadmConfig.data?.['ClusterConfiguration'],
     imageVersion,
     imageBringsCertificates,
   };

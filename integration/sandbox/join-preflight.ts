@@ -11,6 +11,8 @@ export interface ClusterFacts {
   clusterInfo?: Record<string, string>;
   /** kubernetesVersion of the ClusterConfiguration in kubeadm-config. */
   kubernetesVersion: string;
+  /** The ClusterConfiguration in kubeadm-config as stored: the image's kubeadm must be able to read it. */
+  clusterConfiguration?: string;
   /** The image's Kubernetes version (its kubelet and kubeadm). */
   imageVersion: string;
   /** The image brings the shared control-plane certificates (image tag `kubeswap-sandbox/brings-certificates`). */

@@ -4,7 +4,8 @@ import { execFile } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { stringify } from 'yaml';
+import type * as k8s from '@kubernetes/client-node';
+import { parse, stringify } from 'yaml';
 
 const run = promisify(execFile);
 
@@ -159,4 +160,30 @@ export function newBootstrapToken(random: (n: number) => Buffer): string {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
   const pick = (n: number) => [...random(n)].map((b) => alphabet[b % alphabet.length]).join('');
   return `${pick(6)}.${pick(16)}`;
+}
+
+/**
+ * Rewrites kubeadm-config's ClusterConfiguration (v1beta4, as kubeadm 1.36 uploads it) the way kubeadm <= 1.30
+ * stored it: v1beta3, as kubeadm's internal -> v1beta3 conversion writes it (cmd/kubeadm/app/apis/kubeadm/v1beta3/
+ * conversion.go: extraArgs lists -> maps, no encryptionAlgorithm, certificate validity periods, proxy, dns.disabled,
+ * httpEndpoints; apiServer.timeoutForControlPlane as 1.30 defaulted it).
+ */
+export async function storeAsV1beta3(core: k8s.CoreV1Api): Promise<void> {
+  const cm = await core.readNamespacedConfigMap({ name: 'kubeadm-config', namespace: 'kube-system' });
+  const config = parse(cm.data!['ClusterConfiguration']!) as Record<string, any>;
+  config.apiVersion = 'kubeadm.k8s.io/v1beta3';
+  for (const key of ['encryptionAlgorithm', 'certificateValidityPeriod', 'caCertificateValidityPeriod', 'proxy'])
+    delete config[key];
+  if (config.dns) delete config.dns.disabled;
+  if (config.etcd?.external) delete config.etcd.external.httpEndpoints;
+  const asMap = (args: { name: string; value: string }[] | undefined) =>
+    args ? Object.fromEntries(args.map((a) => [a.name, a.value])) : undefined;
+  for (const component of [config.apiServer, config.controllerManager, config.scheduler, config.etcd?.local]) {
+    if (!component) continue;
+    if (component.extraArgs) component.extraArgs = asMap(component.extraArgs);
+    delete component.extraEnvs;
+  }
+  config.apiServer = { ...config.apiServer, timeoutForControlPlane: '4m0s' };
+  cm.data!['ClusterConfiguration'] = stringify(config);
+  await core.replaceNamespacedConfigMap({ name: 'kubeadm-config', namespace: 'kube-system', body: cm });
 }

@@ -11,6 +11,7 @@ import { awsClients, registerImage, registerTargets } from './aws.ts';
 import { etcdClient, listMembers, type Member } from './etcd.ts';
 import { type Sandbox, upSandbox } from './index.ts';
 import { caPinOf, createBootstrapToken, kubeClients, renderJoinUserData } from './join-fixtures.ts';
+import { storeAsV1beta3 } from './kubeadm.ts';
 import { retryingFor, sleep, waitFor } from './processes.ts';
 
 /**
@@ -126,6 +127,25 @@ describe('sandbox machine simulator (real components)', function () {
       config.kubernetesVersion = sb.versions.to;
       cm.data!['ClusterConfiguration'] = stringify(config);
       await core.replaceNamespacedConfigMap({ name: 'kubeadm-config', namespace: 'kube-system', body: cm });
+    });
+
+    it('refuses a TO machine while kubeadm-config is v1beta3, which its real kubeadm no longer reads', async () => {
+      const stored = (await core.readNamespacedConfigMap({ name: 'kubeadm-config', namespace: 'kube-system' })).data!;
+      await storeAsV1beta3(core);
+      try {
+        const image = await registerImage(aws.ec2, 'to-with-certs-v1beta3', sb.versions.to, [
+          { Key: 'kubeswap-sandbox/brings-certificates', Value: 'true' },
+        ]);
+        const id = await launch(sb.versions.to, joinUserData, image);
+        const machine = await sb.waitForMachine(id, ['refused', 'running', 'failed']);
+        assert.equal(machine.state, 'refused', machine.detail);
+        assert.match(machine.detail, /cannot read kubeadm-config: .*old API spec: "kubeadm.k8s.io\/v1beta3"/);
+        await discard(id);
+      } finally {
+        const cm = await core.readNamespacedConfigMap({ name: 'kubeadm-config', namespace: 'kube-system' });
+        cm.data = stored;
+        await core.replaceNamespacedConfigMap({ name: 'kubeadm-config', namespace: 'kube-system', body: cm });
+      }
     });
 
     it('joins a TO machine from a JoinConfiguration: learner added, promoted, TO apiserver, Ready Node', async () => {

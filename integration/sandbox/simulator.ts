@@ -1,6 +1,10 @@
 // The machine simulator plays the VMs: for each new running instance tagged for the cluster it waits the boot
 // delay, then does what `kubeadm join --control-plane` from the user data would; for a terminated instance it stops
 // the machine's processes. Launch faults change how a machine's join goes.
+import { execFile } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { DescribeImagesCommand, DescribeInstanceAttributeCommand, type Instance } from '@aws-sdk/client-ec2';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { clusterInstances, ROLE_TAG, tagValue, VERSION_TAG } from './aws.ts';
@@ -20,6 +24,8 @@ import {
 } from './machine.ts';
 import { sleep } from './processes.ts';
 import { apiServerProcess, etcdProcess, liveEtcdEndpoints, type Machine, type Runtime } from './runtime.ts';
+
+const run = promisify(execFile);
 
 export class MachineSimulator {
   private timer?: NodeJS.Timeout;
@@ -128,6 +134,7 @@ export class MachineSimulator {
     if (!refusals.length && !this.rt.plan.binaries.kubernetes[m.version]) {
       refusals.push(`the sandbox has no Kubernetes ${m.version} binaries for this image`);
     }
+    if (!refusals.length) refusals.push(...(await this.kubeadmReads(m, facts.clusterConfiguration)));
     if (refusals.length > 0) return this.refuse(m, refusals);
     if (intent.kind === 'join' && intent.request.nodeName) m.node = intent.request.nodeName;
     await this.join(m);
@@ -148,6 +155,30 @@ export class MachineSimulator {
       return { intent: parseUserData(out.Parameter?.Value ?? '') };
     } catch (err) {
       return { refusal: `aws ssm get-parameter ${fetch.name}: ${(err as Error).name}` };
+    }
+  }
+
+  /**
+   * kubeadm join downloads kubeadm-config and refuses a ClusterConfiguration API version its kubeadm no longer reads
+   * (1.37: "uses an old API spec"). The image's own kubeadm judges it, as on a real VM.
+   */
+  private async kubeadmReads(m: Machine, clusterConfiguration: string | undefined): Promise<string[]> {
+    if (!clusterConfiguration) return ['kube-system/kubeadm-config has no ClusterConfiguration'];
+    const file = join(this.rt.plan.stateDir, `cluster-configuration-${m.instanceId}.yaml`);
+    writeFileSync(file, clusterConfiguration);
+    try {
+      await run(join(this.rt.plan.binaries.kubernetes[m.version]!, 'kubeadm'), [
+        'config',
+        'validate',
+        '--config',
+        file,
+      ]);
+      return [];
+    } catch (err) {
+      const stderr = (err as { stderr?: string }).stderr ?? String(err);
+      return [`kubeadm ${m.version} cannot read kubeadm-config: ${stderr.split('\n')[0]}`];
+    } finally {
+      rmSync(file, { force: true });
     }
   }
 

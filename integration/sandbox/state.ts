@@ -47,6 +47,11 @@ export interface SandboxPlan {
   workers: number;
   bootDelaySeconds: number;
   deregistrationDelaySeconds: number;
+  /**
+   * v1beta3: kubeadm-config holds a v1beta3 ClusterConfiguration, as in a cluster made by kubeadm <= 1.30 whose
+   * config no `kubeadm upgrade apply` re-uploaded (a cluster upgraded by replacing machines keeps it).
+   */
+  kubeadmApi?: 'v1beta3';
   versions: { from: string; to: string };
   binaries: {
     etcdDir: string;

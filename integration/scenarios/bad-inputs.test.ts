@@ -32,7 +32,16 @@ const CASES: BadInput[] = [
   { name: 'a version that skips a minor', args: () => ['--to', 'v1.38.0'], message: /minor/i },
   { name: 'a minor downgrade', args: () => ['--to', 'v1.35.4'], message: /downgrade/i },
   { name: 'a major version change', args: () => ['--to', 'v2.0.0'], message: /major/i },
-  { name: 'a patch downgrade', args: () => ['--to', 'v1.36.1'], message: /downgrade/i },
+  {
+    name: 'a patch downgrade',
+    args: () => ['--to', 'v1.36.1'],
+    message: /patch downgrade[\s\S]*--allow-patch-downgrade/,
+  },
+  {
+    name: 'a pre-release target without --allow-prerelease',
+    args: () => ['--to', 'v1.37.0-rc.1'],
+    message: /--to v1\.37\.0-rc\.1 is a pre-release[\s\S]*--allow-prerelease/,
+  },
   { name: 'neither --to nor --image', args: () => [], message: /--to vX\.Y\.Z, --image ID, or both/ },
   {
     name: 'an unknown image',
@@ -75,9 +84,9 @@ const CASES: BadInput[] = [
     message: /no-such-context/,
   },
   {
-    name: 'an identity RBAC denies',
+    name: 'an identity RBAC denies (preflight names each missing permission)',
     args: (c) => ['--to', TO(c), '--kubeconfig', join(c.dir, 'viewer.kubeconfig')],
-    message: /forbidden|denied|cannot|401|403|Unauthorized/i,
+    message: /may not list nodes \(cluster-wide\)[\s\S]*may not create pods\/eviction/,
   },
   {
     name: 'etcd certificates from another CA',

@@ -16,6 +16,7 @@ export const EVENT_CODES = [
   'etcd.snapshot-saved',
   'etcd.snapshot-in-checkout',
   'kubeadm-config.version-bumped',
+  'kubeadm-config.api-migrated',
   'kubeadm-config.endpoints-reconciled',
   'kubelet-config.ensured',
   'bootstrap.prepared',

@@ -106,11 +106,23 @@ export class ConflictError extends KubeswapError {
   }
 }
 
+/** One permission to ask about (SelfSubjectAccessReview resourceAttributes). */
+export interface AccessCheck {
+  group: string;
+  resource: string;
+  subresource?: string;
+  verb: string;
+  namespace?: string;
+  name?: string;
+}
+
 export interface KubePort {
   /** gitVersion of the apiserver answering (e.g. through the load balancer). */
   serverVersion(): Promise<string>;
   /** Client URLs from the etcd mirror pods' kubeadm.kubernetes.io/etcd.advertise-client-urls annotation. */
   etcdClientUrls(): Promise<string[]>;
+  /** Whether this identity may do each (SelfSubjectAccessReview), in order. */
+  canI(checks: readonly AccessCheck[]): Promise<boolean[]>;
   /** Every Node, with the control-plane static pods (kube-system mirror pods) attached to control-plane nodes. */
   listNodes(): Promise<NodeView[]>;
   deleteNode(name: string): Promise<'deleted' | 'gone'>;

@@ -59,6 +59,12 @@ describe('settings checks before anything is contacted', () => {
     assert.deepEqual(codes({ userData: 'render' }), ['input.certificates']);
   });
 
+  it('refuses a pre-release --to unless --allow-prerelease', () => {
+    assert.deepEqual(codes({ to: 'v1.38.0-rc.1' }), ['input.prerelease']);
+    assert.deepEqual(codes({ to: 'v1.38.0-rc.1', allowPrerelease: true }), []);
+    assert.deepEqual(codes({ to: 'v1.38.0-rc.1+build' }), ['input.version']);
+  });
+
   it('counts a refused --to as given: one problem, not also "no target"', () => {
     assert.deepEqual(codes({ to: 'latest' }), ['input.version']);
   });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { parse } from 'yaml';
 import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from '../../src/engine/ports.ts';
-import { apply } from '../../src/engine/run/run.ts';
+import { apply, inspect } from '../../src/engine/run/run.ts';
 import { TO } from './builders.ts';
 import { FakeWorld, failure } from './fake-world.ts';
 
@@ -12,6 +13,14 @@ const options: EngineOptions = {
   snapshotDir: '/tmp',
 };
 const request = { version: TO, force: false };
+const v1beta3 = `apiVersion: kubeadm.k8s.io/v1beta3
+kind: ClusterConfiguration
+kubernetesVersion: v1.36.3
+apiServer:
+  extraArgs:
+    authorization-mode: Node,RBAC
+  timeoutForControlPlane: 4m0s
+`;
 
 describe('apply over the fake world', () => {
   it('replaces every machine of a 3-machine control plane and leaves 3 voting members', async () => {
@@ -30,6 +39,73 @@ describe('apply over the fake world', () => {
     assert.equal(codes.filter((c) => c === 'swap.finished').length, 3);
     assert.ok(codes.indexOf('kubeadm-config.version-bumped') < codes.indexOf('replacement.created'));
     assert.ok(codes.indexOf('etcd.snapshot-saved') < codes.indexOf('kubeadm-config.version-bumped'));
+  });
+
+  it('converts a v1beta3 kubeadm-config to v1beta4 for a 1.37 target, which no longer reads v1beta3', async () => {
+    const world = new FakeWorld(['cp-a']);
+    const cm = world.configMaps.get('kube-system/kubeadm-config')!;
+    cm.data['ClusterConfiguration'] = v1beta3;
+    const report = await inspect(world.ports(), request);
+    assert.deepEqual(report.kubeadmApi, { from: 'kubeadm.k8s.io/v1beta3', to: 'kubeadm.k8s.io/v1beta4' });
+    await apply(world.ports(), request, options);
+    const stored = parse(world.configMaps.get('kube-system/kubeadm-config')!.data['ClusterConfiguration']!);
+    assert.equal(stored.apiVersion, 'kubeadm.k8s.io/v1beta4');
+    assert.equal(stored.kubernetesVersion, TO);
+    assert.deepEqual(stored.apiServer.extraArgs, [{ name: 'authorization-mode', value: 'Node,RBAC' }]);
+    const migrated = world.log.events.find((e) => e.code === 'kubeadm-config.api-migrated');
+    assert.match(migrated!.message, /timeoutForControlPlane 4m0s/);
+    // Converted before the first replacement joins: its kubeadm join downloads this configuration.
+    const codes = world.log.codes();
+    assert.ok(codes.indexOf('kubeadm-config.api-migrated') < codes.indexOf('replacement.created'));
+  });
+
+  it('keeps the v1beta3 bytes for a target whose kubeadm still reads them', async () => {
+    const world = new FakeWorld(['cp-a']);
+    world.configMaps.get('kube-system/kubeadm-config')!.data['ClusterConfiguration'] = v1beta3;
+    const report = await inspect(world.ports(), { version: 'v1.36.4', force: false });
+    assert.equal(report.kubeadmApi, undefined);
+  });
+
+  it('refuses a patch downgrade unless asked for', async () => {
+    const world = new FakeWorld(['cp-a']);
+    const err = await failure(inspect(world.ports(), { version: 'v1.36.1', force: false }));
+    assert.deepEqual(
+      err.problems?.map((p) => p.code),
+      ['version.patch-downgrade'],
+    );
+    const report = await inspect(world.ports(), { version: 'v1.36.1', force: false, allowPatchDowngrade: true });
+    assert.equal(report.desired.version, 'v1.36.1');
+  });
+
+  it('refuses up front, naming each permission the identity lacks (SelfSubjectAccessReview)', async () => {
+    const world = new FakeWorld(['cp-a']);
+    world.denied.add('create pods/eviction');
+    world.denied.add('update leases');
+    const err = await failure(apply(world.ports(), request, options));
+    assert.equal(err.failure, 'invalid');
+    assert.deepEqual(
+      err.problems?.map((p) => p.message),
+      [
+        'this identity may not create pods/eviction (cluster-wide), needed to drain the old node',
+        'this identity may not update coordination.k8s.io/leases kubeswap-lock in kube-system, needed to renew, check and release the run lock',
+      ],
+    );
+    assert.equal(world.calls.length, 0);
+  });
+
+  it('checks the rights to create a missing kubeadm RBAC object up front: create, and bind on its role', async () => {
+    const world = new FakeWorld(['cp-a']);
+    world.missingRbac.add('ClusterRoleBinding/kubeadm:kubelet-bootstrap');
+    world.denied.add('bind clusterroles');
+    const err = await failure(inspect(world.ports(), request));
+    assert.deepEqual(
+      err.problems?.map((p) => p.message),
+      [
+        'ClusterRoleBinding kubeadm:kubelet-bootstrap, which kubeadm join needs, is missing and this identity may not create it: bind rbac.authorization.k8s.io/clusterroles system:node-bootstrapper (cluster-wide)',
+      ],
+    );
+    world.denied.clear();
+    assert.equal((await inspect(world.ports(), request)).desired.version, TO);
   });
 
   it('drains before removing the member and terminates before deleting the Node', async () => {

@@ -40,6 +40,10 @@ export class FakeWorld {
   /** Terminating a machine deletes its Node, as the cloud node lifecycle controller does. */
   nodeLifecycleController = false;
   readonly log = new EventLog();
+  /** Permissions the identity lacks, as `verb resource[/subresource]` (SelfSubjectAccessReview says no). */
+  readonly denied = new Set<string>();
+  /** kubeadm RBAC objects the cluster lacks, as `Kind/name`. */
+  readonly missingRbac = new Set<string>();
   private rv = 1;
 
   constructor(names: string[]) {
@@ -105,6 +109,8 @@ export class FakeWorld {
   kube: KubePort = {
     serverVersion: async () => FROM,
     etcdClientUrls: async () => this.members.flatMap((m) => m.clientUrls),
+    canI: async (checks) =>
+      checks.map((c) => !this.denied.has(`${c.verb} ${c.resource}${c.subresource ? `/${c.subresource}` : ''}`)),
     listNodes: async () => [...this.nodes.values()],
     deleteNode: async (name) => {
       this.record(`deleteNode ${name}`);
@@ -153,7 +159,7 @@ export class FakeWorld {
     createSecret: async () => 'created',
     deleteSecret: async () => 'gone',
     ensureRbac: async () => [],
-    rbacExists: async () => true,
+    rbacExists: async (object) => !this.missingRbac.has(`${object.kind}/${object.name}`),
     getLease: async (ns, name) => this.leases.get(`${ns}/${name}`),
     createLease: async (lease) => {
       const key = `${lease.namespace}/${lease.name}`;

@@ -2,6 +2,7 @@
 // request timeout, and assembles the concern modules. Nothing here interprets cluster state.
 
 import type { KubePort } from '../../ports/kube.ts';
+import { canI } from './access.ts';
 import { watchControlPlaneChanges } from './change-watch.ts';
 import { type KubeconfigOptions, type KubeconfigSummary, loadKubeconfig } from './config.ts';
 import { KubeUnavailableError } from './errors.ts';
@@ -90,6 +91,7 @@ export function kubePortOver(apis: KubeApis): KubePort {
       }
     },
     etcdClientUrls: () => etcdClientUrls(apis),
+    canI: (checks) => canI(apis, checks),
     listNodes: () => listNodes(apis),
     deleteNode: (name) => deleteNode(apis, name),
     annotateNode: (name, annotations) => annotateNode(apis, name, annotations),

@@ -55,6 +55,8 @@ async function create(apis: KubeApis, object: RbacObject): Promise<void> {
 export async function ensureRbac(apis: KubeApis, objects: RbacObject[]): Promise<string[]> {
   const created: string[] = [];
   for (const object of objects) {
+    // Read first: an identity without create on RBAC (templates/rbac) is refused a create of an object that exists.
+    if (await rbacExists(apis, object)) continue;
     try {
       await create(apis, object);
       created.push(rbacLabel(object));

@@ -3,6 +3,7 @@
 // connection pool (2.0.1 builds a fresh undici Agent for every request in applySecurityAuthentication,
 // so each call would open a new TLS connection and leave an idle socket behind).
 import {
+  AuthorizationV1Api,
   CoordinationV1Api,
   CoreV1Api,
   createConfiguration,
@@ -26,6 +27,7 @@ export interface KubeApis {
   policy: PolicyV1Api;
   rbac: RbacAuthorizationV1Api;
   coordination: CoordinationV1Api;
+  authorization: AuthorizationV1Api;
   version: VersionApi;
   who: KubeIdentity;
   /** Wraps a failure of `operation` for the user; call sites handle the statuses they expect first. */
@@ -51,6 +53,7 @@ export function connectApis(kc: KubeConfig, who: KubeIdentity, timeoutMs = DEFAU
     policy: new PolicyV1Api(configuration),
     rbac: new RbacAuthorizationV1Api(configuration),
     coordination: new CoordinationV1Api(configuration),
+    authorization: new AuthorizationV1Api(configuration),
     version: new VersionApi(configuration),
     who,
     fail: (err, operation) => kubeError(err, operation, who),

@@ -65,6 +65,7 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
       version: settings.to,
       imageId: settings.image,
       force: settings.force,
+      allowPatchDowngrade: settings.allowPatchDowngrade,
       maxSurge: settings.maxSurge,
       render: settings.userData === 'render',
       withoutLoadBalancer: !settings.loadBalancer,
@@ -191,6 +192,7 @@ function serializable(report: Awaited<ReturnType<typeof inspect>>) {
     next: report.next,
     inFlight: report.inFlight,
     changes: report.changes,
+    kubeadmApi: report.kubeadmApi,
   };
 }
 

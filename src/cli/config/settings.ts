@@ -13,6 +13,10 @@ export interface Settings {
   to?: string;
   image?: string;
   force: boolean;
+  /** A patch downgrade (v1.37.2 -> v1.37.1) is refused unless asked for. */
+  allowPatchDowngrade: boolean;
+  /** A pre-release --to is refused unless asked for. */
+  allowPrerelease: boolean;
   yes: boolean;
   /** plan: 5 when changes are pending, 0 when nothing is to do. */
   detailedExitcode: boolean;
@@ -168,6 +172,12 @@ function crossProblems(v: Record<string, unknown>, refused: Set<string>): Proble
   const given = (k: string) => v[k] !== undefined || refused.has(k);
   if (!given('to') && !given('image'))
     problems.push({ code: 'input.no-target', message: 'give --to vX.Y.Z, --image ID, or both' });
+  if (typeof v['to'] === 'string' && v['to'].includes('-') && v['allowPrerelease'] !== true)
+    problems.push({
+      code: 'input.prerelease',
+      message: `--to ${v['to']} is a pre-release`,
+      hint: 'pass --allow-prerelease to upgrade to it',
+    });
   if (v['certificateKey'] && v['pkiDir'])
     problems.push({ code: 'input.certificates', message: 'give --certificate-key or --pki-dir, not both' });
   // kubeadm join --control-plane needs ca, sa, front-proxy-ca and etcd/ca: downloaded with a certificate key,
@@ -210,6 +220,8 @@ function toSettings(command: Command, values: Record<string, unknown>): Settings
     to: str('to'),
     image: str('image'),
     force: v['force'] === true,
+    allowPatchDowngrade: v['allowPatchDowngrade'] === true,
+    allowPrerelease: v['allowPrerelease'] === true,
     yes: v['yes'] === true,
     forceUnlock: v['forceUnlock'] === true,
     detailedExitcode: v['detailedExitcode'] === true,

@@ -32,7 +32,8 @@ export function duration(minMs = 1) {
 }
 
 export const version = () =>
-  z.string().regex(/^v\d+\.\d+\.\d+$/, {
+  // A pre-release (v1.38.0-rc.1, as Kubernetes tags them) is read here and refused unless --allow-prerelease.
+  z.string().regex(/^v\d+\.\d+\.\d+(-[0-9A-Za-z]+(\.[0-9A-Za-z]+)*)?$/, {
     message: '{name} {value} is not a Kubernetes version like v1.37.2',
   });
 

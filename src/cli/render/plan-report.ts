@@ -23,6 +23,10 @@ export function formatPlan(report: PlanReport, context: PlanContext = {}): strin
     const i = d.image;
     lines.push(`  image: ${i.name ?? '(no name)'}, owner ${i.owner ?? 'unknown'}, created ${i.createdAt ?? 'unknown'}`);
   }
+  if (report.kubeadmApi)
+    lines.push(
+      `kubeadm-config: ClusterConfiguration will be converted ${report.kubeadmApi.from} -> ${report.kubeadmApi.to} (the target's kubeadm no longer reads ${report.kubeadmApi.from}), as \`kubeadm config migrate\` does`,
+    );
   if (report.inFlight) lines.push(`A replacement is in flight: ${report.inFlight} (an earlier run will be resumed)`);
   if (report.candidates.length === 0) lines.push('No control-plane machine needs replacement.');
   else lines.push(`Machines to replace, in order:`);

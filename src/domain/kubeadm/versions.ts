@@ -174,7 +174,7 @@ function kindProblems(kind: UpgradeKind, from: KubeVersion, to: KubeVersion, all
             {
               code: 'version.patch-downgrade',
               message: `${from.text} -> ${to.text} is a patch downgrade`,
-              hint: 'patch downgrades are possible but must be asked for explicitly',
+              hint: 'a patch downgrade must be asked for: pass --allow-patch-downgrade',
             },
           ];
     default:

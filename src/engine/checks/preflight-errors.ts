@@ -3,7 +3,7 @@
 // Decided by the error's class, source and code, never by its name.
 import { KubeswapError } from '../../domain/errors.ts';
 
-const CHECK_ACCESS = 'check --kubeconfig/--context and that the identity may read nodes, pods, configmaps and leases';
+const CHECK_ACCESS = 'check --kubeconfig/--context and that the identity holds the roles in templates/rbac';
 
 export function asPreflightError(err: unknown): KubeswapError {
   if (err instanceof KubeswapError) {

@@ -2,7 +2,9 @@
 // (changesets config rules): a bad input is refused with every problem at once, exit 2.
 
 import type { Problem } from '../../domain/errors.ts';
-import { validateUpgrade } from '../../domain/kubeadm/versions.ts';
+import { apiVersionNeed } from '../../domain/kubeadm/api-migration.ts';
+import type { KubeadmApiVersion } from '../../domain/kubeadm/cluster-config.ts';
+import { parseTargetVersion, validateUpgrade } from '../../domain/kubeadm/versions.ts';
 import { CONTROL_PLANE_POOL, type Desired, type NodeView } from '../../domain/model.ts';
 import type { ClusterConfigView } from '../observe/snapshot.ts';
 import type { Ports } from '../ports.ts';
@@ -13,6 +15,8 @@ export interface UpgradeRequest {
   version?: string;
   imageId?: string;
   force: boolean;
+  /** A patch downgrade is refused unless asked for (--allow-patch-downgrade). */
+  allowPatchDowngrade?: boolean;
   /** How each swap proceeds (EngineOptions.maxSurge); plan reports what that run would do. Default 1. */
   maxSurge?: 0 | 1;
   /** kubeswap renders each replacement's kubeadm join (render mode). */
@@ -52,8 +56,10 @@ export async function preflight(
       to: version,
       kubelets: nodes.map((n) => ({ node: n.name, version: n.kubeletVersion, controlPlane: n.controlPlane })),
       imageChange: request.imageId !== undefined || request.force,
+      allowPatchDowngrade: request.allowPatchDowngrade,
     }),
   );
+  problems.push(...kubeadmApiProblems(cluster, version));
   for (const node of controlPlane) {
     if (!node.providerId) {
       problems.push({
@@ -79,6 +85,20 @@ export async function preflight(
   problems.push(...resolved.problems);
   const desired = resolved.desired ? { ...resolved.desired, force: request.force } : undefined;
   return { problems, desired, from };
+}
+
+/** The target's kubeadm must read kubeadm-config, as it is or once kubeswap converts it (prepare.ts). */
+function kubeadmApiProblems(cluster: ClusterConfigView, version: string): Problem[] {
+  const target = parseTargetVersion(version);
+  const stored = cluster.apiVersion as KubeadmApiVersion;
+  if (!target || apiVersionNeed(stored, target).kind !== 'unsupported') return [];
+  return [
+    {
+      code: 'kubeadm.api-version-unreadable',
+      message: `kubeadm ${target.text} cannot read kubeadm-config's ClusterConfiguration ${stored}, and kubeswap converts only kubeadm.k8s.io/v1beta3 -> v1beta4`,
+      hint: 'convert it with `kubeadm config migrate` of a kubeadm that reads both, and store the result in kube-system/kubeadm-config',
+    },
+  ];
 }
 
 /** What the run asks of the provider that its declared capabilities (contract v2) rule out. */

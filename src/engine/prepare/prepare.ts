@@ -2,8 +2,15 @@
 // first swap"). Each step is create-if-missing or compare-and-set, so repeating it is harmless.
 
 import type { EventCode } from '../../domain/events.ts';
-import { bumpKubernetesVersion, KUBEADM_CONFIG, KUBEADM_NAMESPACE } from '../../domain/kubeadm/cluster-config.ts';
+import { apiVersionNeed, migrateClusterConfiguration } from '../../domain/kubeadm/api-migration.ts';
+import {
+  bumpKubernetesVersion,
+  KUBEADM_CONFIG,
+  KUBEADM_NAMESPACE,
+  parseClusterConfiguration,
+} from '../../domain/kubeadm/cluster-config.ts';
 import { pruneClusterStatus } from '../../domain/kubeadm/cluster-status.ts';
+import { parseTargetVersion } from '../../domain/kubeadm/versions.ts';
 import { ConflictError } from '../../ports/kube.ts';
 import type { Ports } from '../ports.ts';
 import { ensureKubeletConfigAndRbac, kubeletConfigPlan } from './kubelet-config.ts';
@@ -18,10 +25,13 @@ export async function prepareCluster(ports: Ports, from: string, to: string): Pr
     if (!cm) throw new Error('kube-system/kubeadm-config disappeared');
     const data = { ...cm.data };
     const bumped = bumpKubernetesVersion(data['ClusterConfiguration'] ?? '', to);
+    // The replacements' kubeadm join downloads this ClusterConfiguration: it must be in an API version the
+    // target kubeadm reads (v1.37 refuses v1beta3). Otherwise the bytes stay as they are.
+    const migration = migrationFor(bumped.text, to);
     // ClusterStatus exists only up to kubeadm 1.21; from 1.22 endpoints live on the static pods.
     const pruned = data['ClusterStatus'] ? pruneClusterStatus(data['ClusterStatus'], nodeNames) : undefined;
-    if (!bumped.changed && !pruned?.changed) break;
-    data['ClusterConfiguration'] = bumped.text;
+    if (!bumped.changed && !migration && !pruned?.changed) break;
+    data['ClusterConfiguration'] = migration?.text ?? bumped.text;
     if (pruned) data['ClusterStatus'] = pruned.text;
     try {
       await ports.kube.replaceConfigMap({ ...cm, data });
@@ -30,6 +40,14 @@ export async function prepareCluster(ports: Ports, from: string, to: string): Pr
           from: bumped.previous,
           to,
         });
+      }
+      if (migration) {
+        const moved = migration.moved.map((m) => `${m.setting} ${m.value} (v1beta4 keeps it in ${m.to})`);
+        emit(
+          'kubeadm-config.api-migrated',
+          `kubeadm-config ClusterConfiguration converted ${migration.from} -> ${migration.to}, as \`kubeadm config migrate\` does${moved.length ? `; no longer in kubeadm-config: ${moved.join(', ')}` : ''}`,
+          { from: migration.from, to: migration.to, moved: migration.moved },
+        );
       }
       if (pruned?.changed)
         emit('kubeadm-config.endpoints-reconciled', `ClusterStatus.apiEndpoints pruned to live nodes`);
@@ -52,6 +70,16 @@ export async function kubeletConfigMaps(ports: Pick<Ports, 'kube'>, from: string
     names.map(async (name) => ((await ports.kube.getConfigMap(KUBEADM_NAMESPACE, name)) ? name : undefined)),
   );
   return found.filter((n): n is string => n !== undefined);
+}
+
+function migrationFor(text: string, to: string) {
+  const target = parseTargetVersion(to);
+  const stored = parseClusterConfiguration(text).apiVersion;
+  const need = target ? apiVersionNeed(stored, target) : ({ kind: 'keep' } as const);
+  if (need.kind === 'keep') return undefined;
+  // Preflight refuses this before anything changes; reaching it here is a bug.
+  if (need.kind === 'unsupported') throw new Error(`no conversion of kubeadm-config ${stored} for ${to}`);
+  return { ...migrateClusterConfiguration(text, need.to), from: need.from, to: need.to };
 }
 
 function minorOf(version: string): string {

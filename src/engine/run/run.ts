@@ -5,8 +5,11 @@ import path from 'node:path';
 import { formatDuration } from '../../domain/clock.ts';
 import { invalid, KubeswapError } from '../../domain/errors.ts';
 import type { EventCode } from '../../domain/events.ts';
-import { KUBEADM_NAMESPACE } from '../../domain/kubeadm/cluster-config.ts';
+import { apiVersionNeed } from '../../domain/kubeadm/api-migration.ts';
+import { KUBEADM_NAMESPACE, type KubeadmApiVersion } from '../../domain/kubeadm/cluster-config.ts';
+import { parseTargetVersion } from '../../domain/kubeadm/versions.ts';
 import type { Desired } from '../../domain/model.ts';
+import { accessProblems, rbacRepairProblems } from '../checks/access.ts';
 import { preflight, type UpgradeRequest } from '../checks/preflight.ts';
 import { asPreflightError } from '../checks/preflight-errors.ts';
 import { observe, readClusterConfig } from '../observe/observe.ts';
@@ -44,6 +47,8 @@ export interface PlanReport {
   fingerprint: ClusterFingerprint;
   /** What else the run changes, besides the machines. */
   changes: ClusterChanges;
+  /** kubeadm-config's ClusterConfiguration is converted because the target's kubeadm cannot read it. */
+  kubeadmApi?: { from: string; to: string };
 }
 
 export interface RunOutcome {
@@ -57,12 +62,19 @@ export interface RunOutcome {
 
 /** Observe and validate; no change to anything. Throws `invalid` with every problem found. */
 export async function inspect(ports: Ports, request: UpgradeRequest): Promise<PlanReport> {
+  // May this identity do everything the run does? Asked first: without it every later read could be a 403.
+  const denied = await accessProblems(ports.kube, { render: request.render === true });
+  if (denied.length > 0) throw invalid(denied);
   const cluster = await readClusterConfig(ports);
   const nodes = await ports.kube.listNodes();
   const checked = await preflight(ports, cluster, nodes, request);
   const existingKubeletConfig = checked.desired
     ? await kubeletConfigMaps(ports, checked.from, checked.desired.version)
     : [];
+  if (checked.desired) {
+    const rbac = kubeletConfigPlan(checked.from, checked.desired.version, { configMaps: [] }).rbac;
+    checked.problems.push(...(await rbacRepairProblems(ports.kube, rbac)));
+  }
   if (checked.problems.length > 0 || !checked.desired) throw invalid(checked.problems);
   const progress = await readProgress(ports.kube);
   const runId = resumableRun(progress, checked.desired)?.runId ?? 'planned';
@@ -105,9 +117,12 @@ export async function inspect(ports: Ports, request: UpgradeRequest): Promise<Pl
     machineTimeoutMs: Number.MAX_SAFE_INTEGER,
     maxSurge: request.maxSurge ?? 1,
   });
+  const target = parseTargetVersion(checked.desired.version);
+  const need = target ? apiVersionNeed(cluster.apiVersion as KubeadmApiVersion, target) : undefined;
   return {
     from: checked.from,
     desired: checked.desired,
+    kubeadmApi: need?.kind === 'migrate' ? { from: need.from, to: need.to } : undefined,
     runId,
     candidates,
     upToDate: cps.filter((cp) => !candidates.some((c) => c.cp.name === cp.name)).map((cp) => cp.name),

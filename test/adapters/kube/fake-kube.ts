@@ -36,6 +36,7 @@ export class FakeKube {
     return {
       serverVersion: unsupported('serverVersion'),
       etcdClientUrls: unsupported('etcdClientUrls'),
+      canI: unsupported('canI'),
       listNodes: unsupported('listNodes'),
       deleteNode: unsupported('deleteNode'),
       annotateNode: unsupported('annotateNode'),

@@ -1,0 +1,33 @@
+// "May I?" asked of the API server itself (SelfSubjectAccessReview, authorization.k8s.io/v1), so whatever
+// authorizes this identity (RBAC, a webhook, Node) answers, as `kubectl auth can-i` does. Every identity may
+// create one: the system:basic-user ClusterRole grants it to all authenticated users.
+import type { AccessCheck } from '../../ports/kube.ts';
+import type { KubeApis } from './transport.ts';
+
+export async function canI(apis: KubeApis, checks: readonly AccessCheck[]): Promise<boolean[]> {
+  return Promise.all(
+    checks.map(async (check) => {
+      try {
+        const review = await apis.authorization.createSelfSubjectAccessReview({
+          body: {
+            apiVersion: 'authorization.k8s.io/v1',
+            kind: 'SelfSubjectAccessReview',
+            spec: {
+              resourceAttributes: {
+                group: check.group,
+                resource: check.resource,
+                subresource: check.subresource,
+                verb: check.verb,
+                namespace: check.namespace,
+                name: check.name,
+              },
+            },
+          },
+        });
+        return review.status?.allowed === true;
+      } catch (err) {
+        throw apis.fail(err, `ask whether it may ${check.verb} ${check.resource}`);
+      }
+    }),
+  );
+}
