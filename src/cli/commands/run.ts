@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { describeError, invalid, KubeswapError } from '../../domain/errors.ts';
 import { EventLog, fanOut } from '../../domain/events.ts';
+import { addonsPending } from '../../engine/addons/plan.ts';
 import { asPreflightError } from '../../engine/checks/preflight-errors.ts';
 import { apply, inspect } from '../../engine/run/run.ts';
 import { flagLayer } from '../config/options.ts';
@@ -51,13 +52,14 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
       render: settings.userData === 'render',
     };
     if (command === 'plan') {
-      const report = await inspect(wired.ports, request).catch((err: unknown) => {
+      const report = await inspect(wired.ports, request, { skipAddons: settings.skipAddons }).catch((err: unknown) => {
         throw asPreflightError(err);
       });
       if (settings.output === 'json')
         io.stdout.write(`${JSON.stringify({ code: 'plan.report', ...serializable(report) })}\n`);
       else io.stdout.write(formatPlan(report));
-      const pending = !(report.next.kind === 'done' && report.from === report.desired.version);
+      const pending =
+        !(report.next.kind === 'done' && report.from === report.desired.version) || addonsPending(report.addons);
       exitCode =
         report.next.kind === 'blocked'
           ? EXIT.invalid
@@ -73,10 +75,10 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
       (options.render?.secretBytes as { close?: () => void } | undefined)?.close?.();
     };
     if (!settings.yes && !settings.dryRun) {
-      const report = await inspect(wired.ports, request).catch((err: unknown) => {
+      const report = await inspect(wired.ports, request, { skipAddons: settings.skipAddons }).catch((err: unknown) => {
         throw asPreflightError(err);
       });
-      if (report.next.kind === 'done' && report.from === report.desired.version) {
+      if (report.next.kind === 'done' && report.from === report.desired.version && !addonsPending(report.addons)) {
         // Nothing would change: no confirmation needed.
       } else if (!io.stdinIsTTY && !io.confirm) {
         throw new KubeswapError(
@@ -143,6 +145,7 @@ function serializable(report: Awaited<ReturnType<typeof inspect>>) {
     gate: report.gate,
     next: report.next,
     inFlight: report.inFlight,
+    addons: report.addons,
   };
 }
 

@@ -85,5 +85,7 @@ export function engineOptions(settings: Settings): EngineOptions {
     pollIntervalMs: settings.pollIntervalMs,
     snapshotDir: settings.snapshotDir,
     dryRun: settings.dryRun,
+    skipAddons: settings.skipAddons,
+    addonTimeoutMs: settings.addonTimeoutMs,
   };
 }

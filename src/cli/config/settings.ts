@@ -39,6 +39,8 @@ export interface Settings {
   gatePasses: number;
   gateTimeoutMs: number;
   pollIntervalMs: number;
+  skipAddons: boolean;
+  addonTimeoutMs: number;
   snapshotDir: string;
   output: 'text' | 'json';
   summary?: string;
@@ -202,6 +204,8 @@ function toSettings(command: Command, values: Record<string, unknown>): Settings
     machineTimeoutMs: v['machineTimeout'] as number,
     drainTimeoutMs: v['drainTimeout'] as number,
     pollIntervalMs: v['pollInterval'] as number,
+    skipAddons: v['skipAddons'] === true,
+    addonTimeoutMs: v['addonTimeout'] as number,
     gatePasses: v['gatePasses'] as number,
     gateTimeoutMs: v['gateTimeout'] as number,
     snapshotDir: str('snapshotDir')!,

@@ -7,6 +7,8 @@ import { invalid, KubeswapError } from '../../domain/errors.ts';
 import type { EventCode } from '../../domain/events.ts';
 import { KUBEADM_NAMESPACE } from '../../domain/kubeadm/cluster-config.ts';
 import type { Desired } from '../../domain/model.ts';
+import { type AddonDecision, addonsPending, planAddons } from '../addons/plan.ts';
+import { addonsBlocked, observeAddons, upgradeAddons } from '../addons/upgrade.ts';
 import { preflight, type UpgradeRequest } from '../checks/preflight.ts';
 import { asPreflightError } from '../checks/preflight-errors.ts';
 import { observe, readClusterConfig } from '../observe/observe.ts';
@@ -38,6 +40,8 @@ export interface PlanReport {
   next: Decision;
   /** Replacement (or remove-first swap) in flight from an earlier, interrupted run. */
   inFlight?: string;
+  /** kube-proxy and CoreDNS after the control plane (engine/addons). */
+  addons: AddonDecision[];
 }
 
 export interface RunOutcome {
@@ -50,7 +54,11 @@ export interface RunOutcome {
 }
 
 /** Observe and validate; no change to anything. Throws `invalid` with every problem found. */
-export async function inspect(ports: Ports, request: UpgradeRequest): Promise<PlanReport> {
+export async function inspect(
+  ports: Ports,
+  request: UpgradeRequest,
+  addonOptions: { skipAddons?: boolean } = {},
+): Promise<PlanReport> {
   const cluster = await readClusterConfig(ports);
   const nodes = await ports.kube.listNodes();
   const checked = await preflight(ports, cluster, nodes, request);
@@ -85,6 +93,7 @@ export async function inspect(ports: Ports, request: UpgradeRequest): Promise<Pl
     inFlight:
       findSwaps(snapshot).live[0]?.replacement.id ??
       (snapshot.retiring ? `${snapshot.retiring.node} is being removed before its replacement` : undefined),
+    addons: planAddons(await observeAddons(ports.kube), checked.desired.version, addonOptions.skipAddons),
   };
 }
 
@@ -168,12 +177,18 @@ export async function apply(
   const elapsed = () => ports.clock.now().getTime() - started;
 
   // 1. Validate everything before touching anything.
-  const report = await inspect(ports, { ...request, maxSurge: options.maxSurge }).catch((err: unknown) => {
+  const report = await inspect(
+    ports,
+    { ...request, maxSurge: options.maxSurge },
+    { skipAddons: options.skipAddons },
+  ).catch((err: unknown) => {
     throw asPreflightError(err);
   });
   emit('preflight.passed', `upgrade ${report.from} -> ${report.desired.version} with image ${report.desired.imageId}`);
   const versionBehind = report.from !== report.desired.version;
-  if (report.next.kind === 'done' && !versionBehind) {
+  // A control plane at the target with kube-proxy or CoreDNS behind (an interrupted or blocked addon phase)
+  // is resumed: the rest of the run then finds nothing to replace and does only the addons.
+  if (report.next.kind === 'done' && !versionBehind && !addonsPending(report.addons)) {
     emit('run.nothing-to-do', 'every control-plane machine already matches the target');
     return { result: 'nothing-to-do', runId: report.runId, swaps: 0, durationMs: elapsed(), report };
   }
@@ -189,6 +204,8 @@ export async function apply(
   if (options.dryRun) {
     for (const c of report.candidates)
       emit('dry-run.step', `would replace ${c.cp.name}: ${c.reasons.map((r) => r.message).join('; ')}`);
+    for (const a of report.addons.filter((d) => d.action !== 'current'))
+      emit('dry-run.step', `${a.action === 'update' ? 'would update' : a.action} ${a.addon}: ${a.reason}`);
     return { result: 'dry-run', runId: report.runId, swaps: 0, durationMs: elapsed(), report };
   }
 
@@ -310,6 +327,20 @@ export async function apply(
         },
       },
     );
+
+    // 7. kube-proxy and CoreDNS to what kubeadm of the target writes, once every API server runs it (kubeadm
+    // >= 1.28 does the same). Something left alone ends the run with exit 4, the control plane done.
+    record.last = 'addons';
+    written = await writeProgress(ports.kube, record, written);
+    const addons = await upgradeAddons(ports, {
+      version: report.desired.version,
+      skip: options.skipAddons,
+      timeoutMs: options.addonTimeoutMs,
+      pollIntervalMs: options.pollIntervalMs,
+      signal,
+      verifyLock: () => keeper.verify(),
+    });
+    if (addons.blocked.length > 0) throw addonsBlocked(addons.blocked);
     await writeProgress(ports.kube, {
       ...record,
       state: 'finished',
