@@ -1,6 +1,9 @@
 // (a) 3 machines FROM -> TO: every machine replaced, old instances terminated, old Nodes gone, 3 healthy
-// voting members, kubeadm-config at TO; an API probe through the load balancer runs the whole time.
+// voting members, kubeadm-config at TO; an API probe through the load balancer runs the whole time. Then the
+// addons: kube-proxy and CoreDNS at the images the real TO kubeadm lists for the cluster's configuration, rolled
+// out, their ConfigMaps kept; a Corefile the migration rules cannot carry leaves CoreDNS alone (exit 4).
 import assert from 'node:assert/strict';
+import { addonTruth, kubeadmAddonImages, setCorefile, setImage } from './addons.ts';
 import { ApiProbe, assertUpgraded, clusterTruth, codes, describeRun, kubeswap, useSandbox } from './harness.ts';
 
 describe('scenario: 3-machine upgrade FROM -> TO', function () {
@@ -16,6 +19,10 @@ describe('scenario: 3-machine upgrade FROM -> TO', function () {
       report.machines.map((m: { node: string }) => m.node),
       sb.machines.map((m) => m.node),
     );
+    assert.deepEqual(
+      report.addons.map((a: { addon: string; action: string }) => `${a.addon}:${a.action}`),
+      ['coredns:update', 'kube-proxy:update'],
+    );
     const detailed = await kubeswap(sb, ['plan', '--to', sb.versions.to, '--detailed-exitcode']);
     assert.equal(detailed.exitCode, 5, `changes pending: ${describeRun(detailed)}`);
   });
@@ -23,6 +30,7 @@ describe('scenario: 3-machine upgrade FROM -> TO', function () {
   it('replaces all three machines while the API stays up', async () => {
     const sb = sandbox();
     const before = await clusterTruth(sb);
+    const addonsBefore = await addonTruth(sb);
     const probe = new ApiProbe(sb).start();
     const run = await kubeswap(sb, ['apply', '--to', sb.versions.to, '--yes', '--gate-passes', '2']);
     const api = await probe.stop();
@@ -33,6 +41,39 @@ describe('scenario: 3-machine upgrade FROM -> TO', function () {
       'old Nodes deleted',
     );
     assert.ok(after.running.every((i) => i.image === sb.aws.images[sb.versions.to]));
+
+    // The addons, read from the API server, against what the real TO kubeadm lists for this cluster.
+    const addons = await addonTruth(sb);
+    const expected = await kubeadmAddonImages(sb.versions.to, addons.clusterConfiguration);
+    const fromImages = await kubeadmAddonImages(sb.versions.from, addonsBefore.clusterConfiguration);
+    assert.equal(addonsBefore.kubeProxy.image, fromImages.kubeProxy, 'kube-proxy started at FROM');
+    assert.equal(addons.kubeProxy.image, expected.kubeProxy);
+    assert.equal(addons.coreDns.image, expected.coreDns);
+    assert.notEqual(addons.coreDns.image, addonsBefore.coreDns.image, 'CoreDNS version changed');
+    const p = addons.kubeProxy;
+    assert.ok(
+      p.observedGeneration >= p.generation && p.updated === p.desired && p.available === p.desired,
+      JSON.stringify(p),
+    );
+    assert.equal(p.desired, after.nodes.length);
+    const d = addons.coreDns;
+    assert.ok(
+      d.observedGeneration >= d.generation &&
+        d.updated === d.desired &&
+        d.ready === d.desired &&
+        d.replicas === d.desired,
+      JSON.stringify(d),
+    );
+    for (const pod of p.pods) assert.ok(pod.ready && pod.image === p.image, JSON.stringify(pod));
+    for (const pod of d.pods) assert.ok(pod.ready && pod.image === d.image, JSON.stringify(pod));
+    assert.equal(p.pods.length, p.desired);
+    assert.equal(d.pods.length, d.desired);
+    assert.equal(addons.corefile, addonsBefore.corefile, 'Corefile kept');
+    assert.equal(addons.kubeProxyConfig, addonsBefore.kubeProxyConfig, 'kube-proxy ConfigMap kept');
+    const order = codes(run);
+    assert.ok(order.lastIndexOf('swap.finished') < order.indexOf('addon.image-set'));
+    const at = (code: string) => Date.parse(run.events.findLast((e) => e.code === code)!.at);
+    console.log(`      addon phase: ${((at('run.finished') - at('swap.finished')) / 1000).toFixed(1)} s`);
   });
 
   it('finds nothing to do on a second run', async () => {
@@ -42,5 +83,33 @@ describe('scenario: 3-machine upgrade FROM -> TO', function () {
     assert.ok(codes(run).includes('run.nothing-to-do'));
     const detailed = await kubeswap(sb, ['plan', '--to', sb.versions.to, '--detailed-exitcode']);
     assert.equal(detailed.exitCode, 0, `nothing to do: ${describeRun(detailed)}`);
+  });
+
+  it('leaves CoreDNS alone when its Corefile cannot be carried to the new version (exit 4), finishes it after the fix', async () => {
+    const sb = sandbox();
+    const start = await addonTruth(sb);
+    const fromImages = await kubeadmAddonImages(sb.versions.from, start.clusterConfiguration);
+    // CoreDNS back at FROM's version with a plugin the migration rules do not support: the state a cluster is in
+    // when a person added one before the upgrade.
+    await setImage(sb, 'Deployment', 'coredns', fromImages.coreDns!);
+    await setCorefile(sb, start.corefile!.replace('loop\n', 'loop\n        proxy . 8.8.8.8\n'));
+    const blocked = await kubeswap(sb, ['apply', '--to', sb.versions.to, '--yes', '--gate-passes', '1']);
+    assert.equal(blocked.exitCode, 4, describeRun(blocked));
+    assert.ok(!codes(blocked).includes('replacement.created'));
+    assert.ok(codes(blocked).includes('addon.blocked'));
+    assert.match(blocked.stdout, /plugin \\"proxy\\" is unsupported/);
+    assert.match(blocked.stdout, /edit configmap coredns/);
+    assert.equal((await addonTruth(sb)).coreDns.image, fromImages.coreDns, 'CoreDNS left alone');
+
+    await setCorefile(sb, start.corefile!);
+    const fixed = await kubeswap(sb, ['apply', '--to', sb.versions.to, '--yes', '--gate-passes', '1']);
+    assert.equal(fixed.exitCode, 0, describeRun(fixed));
+    assert.ok(!codes(fixed).includes('replacement.created'));
+    const end = await addonTruth(sb);
+    assert.equal(end.coreDns.image, start.coreDns.image);
+    assert.ok(
+      end.coreDns.updated === end.coreDns.desired && end.coreDns.ready === end.coreDns.desired,
+      JSON.stringify(end.coreDns),
+    );
   });
 });
