@@ -35,6 +35,8 @@ export function formatPlan(report: PlanReport): string {
   if (next.kind === 'step') lines.push(`Next: ${describeStep(next.step)}`);
   else if (next.kind === 'wait') lines.push(`Next: wait (${next.reason})`);
   else if (next.kind === 'blocked') lines.push(`Blocked: ${next.reason}${next.hint ? `\n  hint: ${next.hint}` : ''}`);
+  else if (report.addons.some((a) => a.action === 'update' || a.action === 'wait' || a.action === 'blocked'))
+    lines.push('Next: the addons');
   else lines.push('Next: nothing to do');
   return `${lines.join('\n')}\n`;
 }

@@ -4,7 +4,7 @@
 // finds CoreDNS by `k8s-app=kube-dns` (DeployedDNSAddon) and writes kube-proxy with `k8s-app: kube-proxy`.
 
 import { coreDnsVersionFor } from '../../domain/addons/coredns-versions.ts';
-import { checkCorefile, describeNotice } from '../../domain/addons/corefile.ts';
+import { type CorefileNotice, checkCorefile, describeNotice } from '../../domain/addons/corefile.ts';
 import { type AddonImageConfig, coreDnsImage, kubeProxyImage, splitImage } from '../../domain/addons/images.ts';
 import { KUBE_PROXY_CONFIG_API_VERSION } from '../../domain/addons/kube-proxy.ts';
 import type { WorkloadView } from '../../ports/kube.ts';
@@ -143,7 +143,9 @@ export function planCoreDns(o: AddonObservation, version: string, skip: boolean)
     };
   }
   const check = checkCorefile(fromTag, toTag, o.corefile);
-  step.notes.push(...check.notices.map(describeNotice));
+  // Notices that refuse are the reason; the others (deprecated, ignored) change nothing and are notes.
+  const refusing = (n: CorefileNotice) => n.severity === 'unsupported' || n.severity === 'removed';
+  step.notes.push(...check.notices.filter((n) => !refusing(n)).map(describeNotice));
   if (check.migratable) {
     step.notes.push(`Corefile kept: no rule of corefile-migration changes it from CoreDNS ${fromTag} to ${toTag}`);
     return step;
@@ -152,7 +154,7 @@ export function planCoreDns(o: AddonObservation, version: string, skip: boolean)
     ...step,
     action: 'blocked',
     reason: `the Corefile cannot be carried from CoreDNS ${fromTag} to ${toTag}: ${check.reason}`,
-    hint: `CoreDNS was left at ${step.from}. Edit the Corefile (kubectl -n kube-system edit configmap coredns) to drop or replace what is named, or upgrade CoreDNS yourself; then re-run kubeswap apply with the same --to to finish (or pass --skip-addons to leave CoreDNS as it is)`,
+    hint: `CoreDNS stays at ${step.from}. Edit the Corefile (kubectl -n kube-system edit configmap coredns) to drop or replace what is named, or upgrade CoreDNS yourself; then re-run kubeswap apply with the same --to to finish (or pass --skip-addons to leave CoreDNS as it is)`,
   };
 }
 
