@@ -85,7 +85,7 @@ describe('scenario: 3-machine upgrade FROM -> TO', function () {
     assert.equal(detailed.exitCode, 0, `nothing to do: ${describeRun(detailed)}`);
   });
 
-  it('leaves CoreDNS alone when its Corefile cannot be carried to the new version (exit 4), finishes it after the fix', async () => {
+  it('leaves CoreDNS alone when its Corefile cannot be carried to the new version (exit 4), nothing else changed', async () => {
     const sb = sandbox();
     const start = await addonTruth(sb);
     const fromImages = await kubeadmAddonImages(sb.versions.from, start.clusterConfiguration);
@@ -99,17 +99,11 @@ describe('scenario: 3-machine upgrade FROM -> TO', function () {
     assert.ok(codes(blocked).includes('addon.blocked'));
     assert.match(blocked.stdout, /plugin \\"proxy\\" is unsupported/);
     assert.match(blocked.stdout, /edit configmap coredns/);
-    assert.equal((await addonTruth(sb)).coreDns.image, fromImages.coreDns, 'CoreDNS left alone');
-
-    await setCorefile(sb, start.corefile!);
-    const fixed = await kubeswap(sb, ['apply', '--to', sb.versions.to, '--yes', '--gate-passes', '1']);
-    assert.equal(fixed.exitCode, 0, describeRun(fixed));
-    assert.ok(!codes(fixed).includes('replacement.created'));
     const end = await addonTruth(sb);
-    assert.equal(end.coreDns.image, start.coreDns.image);
-    assert.ok(
-      end.coreDns.updated === end.coreDns.desired && end.coreDns.ready === end.coreDns.desired,
-      JSON.stringify(end.coreDns),
-    );
+    assert.equal(end.coreDns.image, fromImages.coreDns, 'CoreDNS left alone');
+    assert.match(end.corefile ?? '', /proxy \. 8\.8\.8\.8/, "the user's Corefile left alone");
+    assert.equal(end.kubeProxy.image, start.kubeProxy.image, 'kube-proxy untouched');
+    // A re-run after the fix does only the addons: unit-tested (test/engine/addons/apply-addons.test.ts), kept
+    // out of here for time.
   });
 });
