@@ -44,6 +44,11 @@ export const EVENT_CODES = [
   'node.deleted',
   'orphan.removed',
   'dry-run.step',
+  'addon.skipped',
+  'addon.current',
+  'addon.image-set',
+  'addon.rolled-out',
+  'addon.blocked',
 ] as const;
 export type EventCode = (typeof EVENT_CODES)[number];
 

@@ -31,6 +31,10 @@ export interface EngineOptions {
   lockTtlSeconds: number;
   snapshotDir: string;
   dryRun: boolean;
+  /** Leave kube-proxy and CoreDNS as they are after the control plane. */
+  skipAddons: boolean;
+  /** How long the kube-proxy and CoreDNS rollouts may take; then the run stops with exit 4. */
+  addonTimeoutMs: number;
   /** Render mode: kubeswap hands each replacement its kubeadm join; undefined = launch template's user data. */
   render?: RenderRequest;
 }
@@ -58,4 +62,6 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   lockTtlSeconds: 60,
   snapshotDir: '.',
   dryRun: false,
+  skipAddons: false,
+  addonTimeoutMs: 5 * 60_000,
 };

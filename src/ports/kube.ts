@@ -89,6 +89,29 @@ export interface RbacSubject {
   namespace?: string;
 }
 
+/** A DaemonSet or Deployment (apps/v1) and its rollout, for the addons kubeadm manages (kube-proxy, CoreDNS). */
+export type WorkloadKind = 'DaemonSet' | 'Deployment';
+export interface WorkloadView {
+  kind: WorkloadKind;
+  namespace: string;
+  name: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  containers: { name: string; image: string }[];
+  /** Names of the ConfigMaps its pod template mounts. */
+  configMaps: string[];
+  generation: number;
+  observedGeneration: number;
+  /** DaemonSet desiredNumberScheduled; Deployment spec.replicas. */
+  desired: number;
+  /** Pods at the current template: updatedNumberScheduled / updatedReplicas. */
+  updated: number;
+  /** numberAvailable / availableReplicas. */
+  available: number;
+  /** Pods of any template: currentNumberScheduled / status.replicas (old pods still terminating count). */
+  total: number;
+}
+
 export interface NodeEvent {
   node: string;
   reason: string;
@@ -158,6 +181,17 @@ export interface KubePort {
   /** Optimistic replace; throws ConflictError on 409. */
   replaceLease(lease: LeaseView): Promise<LeaseView>;
   deleteLease(namespace: string, name: string): Promise<'deleted' | 'gone'>;
+
+  /** Optional: without it the addons after the control plane are skipped with that reason. */
+  getWorkload?(kind: WorkloadKind, namespace: string, name: string): Promise<WorkloadView | undefined>;
+  /** Sets one container's image (strategic merge patch, keyed by container name): starts the rollout. */
+  setContainerImage?(
+    kind: WorkloadKind,
+    namespace: string,
+    name: string,
+    container: string,
+    image: string,
+  ): Promise<void>;
 
   /**
    * Calls `onChange` soon after a Node's or kube-system pod's readiness, cordon or role changes; returns a

@@ -78,6 +78,7 @@ describe('plan rendering', () => {
     gate: { ok: true, reasons: [] },
     next: { kind: 'done' },
     fingerprint: { kubeadmConfig: 'x', machines: [], imageId: 'ami-1' },
+    addons: [],
     changes: {
       kubeadmConfig: { from: 'v1.36.3', to: 'v1.37.2' },
       objects: ['ClusterRole kubeadm:get-nodes (when missing)'],

@@ -21,6 +21,7 @@ import {
 import { evictPod, listDisruptionBudgets, podExists, podsOnNode } from './pods.ts';
 import { ensureRbac, rbacExists } from './rbac.ts';
 import { connectApis, DEFAULT_REQUEST_TIMEOUT_MS, type KubeApis } from './transport.ts';
+import { getWorkload, setContainerImage } from './workloads.ts';
 
 export interface OpenKubeOptions extends KubeconfigOptions {
   /** Per-request timeout; a request that takes longer fails with KubeUnavailableError. */
@@ -120,6 +121,10 @@ export function kubePortOver(apis: KubeApis): KubePort {
     createLease: (lease) => createLease(apis, lease),
     replaceLease: (lease) => replaceLease(apis, lease),
     deleteLease: (namespace, name) => deleteLease(apis, namespace, name),
+
+    getWorkload: (kind, namespace, name) => getWorkload(apis, kind, namespace, name),
+    setContainerImage: (kind, namespace, name, container, image) =>
+      setContainerImage(apis, kind, namespace, name, container, image),
 
     close: () => apis.close(),
   };

@@ -3,6 +3,7 @@
 // connection pool (2.0.1 builds a fresh undici Agent for every request in applySecurityAuthentication,
 // so each call would open a new TLS connection and leave an idle socket behind).
 import {
+  AppsV1Api,
   AuthorizationV1Api,
   CoordinationV1Api,
   CoreV1Api,
@@ -24,6 +25,7 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** What each concern module (nodes, pods, objects, rbac, leases) needs to talk to the API server. */
 export interface KubeApis {
   core: CoreV1Api;
+  apps: AppsV1Api;
   policy: PolicyV1Api;
   rbac: RbacAuthorizationV1Api;
   coordination: CoordinationV1Api;
@@ -50,6 +52,7 @@ export function connectApis(kc: KubeConfig, who: KubeIdentity, timeoutMs = DEFAU
   });
   return {
     core: new CoreV1Api(configuration),
+    apps: new AppsV1Api(configuration),
     policy: new PolicyV1Api(configuration),
     rbac: new RbacAuthorizationV1Api(configuration),
     coordination: new CoordinationV1Api(configuration),

@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { describeError, invalid, KubeswapError, type Problem } from '../../domain/errors.ts';
 import { EventLog, fanOut } from '../../domain/events.ts';
+import { addonsPending } from '../../engine/addons/plan.ts';
 import { asPreflightError } from '../../engine/checks/preflight-errors.ts';
 import { apply, inspect } from '../../engine/run/run.ts';
 import type { SavedPlan } from '../../engine/run/saved-plan.ts';
@@ -73,7 +74,7 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
     };
     const snapshotDir = snapshotDirFor(settings);
     if (command === 'plan') {
-      const report = await inspect(wired.ports, request).catch((err: unknown) => {
+      const report = await inspect(wired.ports, request, { skipAddons: settings.skipAddons }).catch((err: unknown) => {
         throw asPreflightError(err);
       });
       planned = report;
@@ -92,7 +93,8 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
         io.stdout.write(
           formatPlan(report, { snapshotDir, savedTo: settings.out, snapshotInCheckout: gitCheckoutOf(snapshotDir) }),
         );
-      const pending = !(report.next.kind === 'done' && report.from === report.desired.version);
+      const pending =
+        !(report.next.kind === 'done' && report.from === report.desired.version) || addonsPending(report.addons);
       exitCode =
         report.next.kind === 'blocked'
           ? EXIT.invalid
@@ -119,10 +121,10 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
     }
     // A saved plan was reviewed when it was made (terraform apply PLANFILE does not ask either).
     if (!settings.yes && !settings.dryRun && !saved) {
-      const report = await inspect(wired.ports, request).catch((err: unknown) => {
+      const report = await inspect(wired.ports, request, { skipAddons: settings.skipAddons }).catch((err: unknown) => {
         throw asPreflightError(err);
       });
-      if (report.next.kind === 'done' && report.from === report.desired.version) {
+      if (report.next.kind === 'done' && report.from === report.desired.version && !addonsPending(report.addons)) {
         // Nothing would change: no confirmation needed.
       } else if (!io.stdinIsTTY && !io.confirm) {
         throw new KubeswapError(
@@ -193,6 +195,7 @@ function serializable(report: Awaited<ReturnType<typeof inspect>>) {
     inFlight: report.inFlight,
     changes: report.changes,
     kubeadmApi: report.kubeadmApi,
+    addons: report.addons,
   };
 }
 

@@ -89,6 +89,8 @@ export function engineOptions(settings: Settings): EngineOptions {
     pollIntervalMs: settings.pollIntervalMs,
     snapshotDir: snapshotDirFor(settings),
     dryRun: settings.dryRun,
+    skipAddons: settings.skipAddons,
+    addonTimeoutMs: settings.addonTimeoutMs,
   };
 }
 

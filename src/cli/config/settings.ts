@@ -49,6 +49,8 @@ export interface Settings {
   gatePasses: number;
   gateTimeoutMs: number;
   pollIntervalMs: number;
+  skipAddons: boolean;
+  addonTimeoutMs: number;
   /** undefined: ~/.kubeswap/snapshots/<cluster> (wiring.ts). */
   snapshotDir?: string;
   output: 'text' | 'json';
@@ -251,6 +253,8 @@ function toSettings(command: Command, values: Record<string, unknown>): Settings
     deregistrationTimeoutMs: v['deregistrationTimeout'] as number,
     terminationTimeoutMs: v['terminationTimeout'] as number,
     pollIntervalMs: v['pollInterval'] as number,
+    skipAddons: v['skipAddons'] === true,
+    addonTimeoutMs: v['addonTimeout'] as number,
     gatePasses: v['gatePasses'] as number,
     gateTimeoutMs: v['gateTimeout'] as number,
     snapshotDir: str('snapshotDir'),

@@ -43,10 +43,18 @@ export function formatPlan(report: PlanReport, context: PlanContext = {}): strin
       ? 'Health gate: passing'
       : `Health gate: failing\n${report.gate.reasons.map((r) => `  - ${r}`).join('\n')}`,
   );
+  if (report.addons.length > 0) lines.push('Addons, after the control plane:');
+  for (const a of report.addons) {
+    const what = a.action === 'update' ? 'update' : a.action === 'current' ? 'up to date' : a.action;
+    lines.push(`  - ${a.addon}: ${what}: ${a.reason}${a.hint ? `\n    hint: ${a.hint}` : ''}`);
+    for (const note of a.notes) lines.push(`    note: ${note}`);
+  }
   const next = report.next;
   if (next.kind === 'step') lines.push(`Next: ${describeStep(next.step)}`);
   else if (next.kind === 'wait') lines.push(`Next: wait (${next.reason})`);
   else if (next.kind === 'blocked') lines.push(`Blocked: ${next.reason}${next.hint ? `\n  hint: ${next.hint}` : ''}`);
+  else if (report.addons.some((a) => a.action === 'update' || a.action === 'wait' || a.action === 'blocked'))
+    lines.push('Next: the addons');
   else lines.push('Next: nothing to do');
   if (context.savedTo)
     lines.push(

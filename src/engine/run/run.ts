@@ -9,6 +9,8 @@ import { apiVersionNeed } from '../../domain/kubeadm/api-migration.ts';
 import { KUBEADM_NAMESPACE, type KubeadmApiVersion } from '../../domain/kubeadm/cluster-config.ts';
 import { parseTargetVersion } from '../../domain/kubeadm/versions.ts';
 import type { Desired } from '../../domain/model.ts';
+import { type AddonDecision, addonsPending, planAddons } from '../addons/plan.ts';
+import { addonsBlocked, observeAddons, upgradeAddons } from '../addons/upgrade.ts';
 import { accessProblems, rbacRepairProblems } from '../checks/access.ts';
 import { preflight, type UpgradeRequest } from '../checks/preflight.ts';
 import { asPreflightError } from '../checks/preflight-errors.ts';
@@ -49,6 +51,8 @@ export interface PlanReport {
   changes: ClusterChanges;
   /** kubeadm-config's ClusterConfiguration is converted because the target's kubeadm cannot read it. */
   kubeadmApi?: { from: string; to: string };
+  /** kube-proxy and CoreDNS after the control plane (engine/addons). */
+  addons: AddonDecision[];
 }
 
 export interface RunOutcome {
@@ -61,7 +65,11 @@ export interface RunOutcome {
 }
 
 /** Observe and validate; no change to anything. Throws `invalid` with every problem found. */
-export async function inspect(ports: Ports, request: UpgradeRequest): Promise<PlanReport> {
+export async function inspect(
+  ports: Ports,
+  request: UpgradeRequest,
+  addonOptions: { skipAddons?: boolean } = {},
+): Promise<PlanReport> {
   // May this identity do everything the run does? Asked first: without it every later read could be a 403.
   const denied = await accessProblems(ports.kube, { render: request.render === true });
   if (denied.length > 0) throw invalid(denied);
@@ -139,6 +147,7 @@ export async function inspect(ports: Ports, request: UpgradeRequest): Promise<Pl
       machines: candidates.length,
       maxSurge: request.maxSurge ?? 1,
     }),
+    addons: planAddons(await observeAddons(ports.kube), checked.desired.version, addonOptions.skipAddons),
   };
 }
 
@@ -250,12 +259,18 @@ export async function apply(
   const elapsed = () => ports.clock.now().getTime() - started;
 
   // 1. Validate everything before touching anything.
-  const report = await inspect(ports, { ...request, maxSurge: options.maxSurge }).catch((err: unknown) => {
+  const report = await inspect(
+    ports,
+    { ...request, maxSurge: options.maxSurge },
+    { skipAddons: options.skipAddons },
+  ).catch((err: unknown) => {
     throw asPreflightError(err);
   });
   emit('preflight.passed', `upgrade ${report.from} -> ${report.desired.version} with image ${report.desired.imageId}`);
   const versionBehind = report.from !== report.desired.version;
-  if (report.next.kind === 'done' && !versionBehind) {
+  // A control plane at the target with kube-proxy or CoreDNS behind (an interrupted or blocked addon phase)
+  // is resumed: the rest of the run then finds nothing to replace and does only the addons.
+  if (report.next.kind === 'done' && !versionBehind && !addonsPending(report.addons)) {
     emit('run.nothing-to-do', 'every control-plane machine already matches the target');
     return { result: 'nothing-to-do', runId: report.runId, swaps: 0, durationMs: elapsed(), report };
   }
@@ -271,6 +286,8 @@ export async function apply(
   if (options.dryRun) {
     for (const c of report.candidates)
       emit('dry-run.step', `would replace ${c.cp.name}: ${c.reasons.map((r) => r.message).join('; ')}`);
+    for (const a of report.addons.filter((d) => d.action !== 'current'))
+      emit('dry-run.step', `${a.action === 'update' ? 'would update' : a.action} ${a.addon}: ${a.reason}`);
     return { result: 'dry-run', runId: report.runId, swaps: 0, durationMs: elapsed(), report };
   }
 
@@ -392,6 +409,20 @@ export async function apply(
         },
       },
     );
+
+    // 7. kube-proxy and CoreDNS to what kubeadm of the target writes, once every API server runs it (kubeadm
+    // >= 1.28 does the same). Something left alone ends the run with exit 4, the control plane done.
+    record.last = 'addons';
+    written = await writeProgress(ports.kube, record, written);
+    const addons = await upgradeAddons(ports, {
+      version: report.desired.version,
+      skip: options.skipAddons,
+      timeoutMs: options.addonTimeoutMs,
+      pollIntervalMs: options.pollIntervalMs,
+      signal,
+      verifyLock: () => keeper.verify(),
+    });
+    if (addons.blocked.length > 0) throw addonsBlocked(addons.blocked);
     await writeProgress(ports.kube, {
       ...record,
       state: 'finished',
