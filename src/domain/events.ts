@@ -10,6 +10,7 @@ export const EVENT_CODES = [
   'run.interrupted',
   'preflight.passed',
   'preflight.problem',
+  'readiness.checked',
   'lock.acquired',
   'lock.released',
   'lock.lost',

@@ -4,15 +4,19 @@ import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { describeError, invalid, KubeswapError } from '../../domain/errors.ts';
 import { EventLog, fanOut } from '../../domain/events.ts';
+import { blockers, type ReadinessReport } from '../../domain/readiness/report.ts';
 import { asPreflightError } from '../../engine/checks/preflight-errors.ts';
-import { apply, inspect } from '../../engine/run/run.ts';
+import { checkReadiness, type ReadinessRequest } from '../../engine/checks/readiness/run-readiness.ts';
+import type { Ports } from '../../engine/ports.ts';
+import { apply, inspect, type PlanReport } from '../../engine/run/run.ts';
 import { flagLayer } from '../config/options.ts';
-import { readConfigFile, readEnvironment, resolveSettings } from '../config/settings.ts';
+import { readConfigFile, readEnvironment, resolveSettings, type Settings } from '../config/settings.ts';
 import type { Command } from '../config/spec.ts';
 import { EXIT, exitCodeFor } from '../exit-codes.ts';
 import type { Io } from '../io.ts';
 import { jsonRenderer, textRenderer } from '../render/events.ts';
 import { formatPlan } from '../render/plan-report.ts';
+import { formatReadiness } from '../render/readiness.ts';
 import { markdownSummary } from '../render/summary.ts';
 import { showStatus, unlock } from './status.ts';
 import { engineOptions, wire } from './wiring.ts';
@@ -49,17 +53,19 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
       force: settings.force,
       maxSurge: settings.maxSurge,
       render: settings.userData === 'render',
+      readiness: { acceptRemovedApis: settings.acceptRemovedApis, certWarningDays: settings.certWarningDays },
     };
     if (command === 'plan') {
       const report = await inspect(wired.ports, request).catch((err: unknown) => {
         throw asPreflightError(err);
       });
+      const readiness = await planReadiness(wired.ports, report, settings, request.readiness);
       if (settings.output === 'json')
-        io.stdout.write(`${JSON.stringify({ code: 'plan.report', ...serializable(report) })}\n`);
-      else io.stdout.write(formatPlan(report));
+        io.stdout.write(`${JSON.stringify({ code: 'plan.report', ...serializable(report), readiness })}\n`);
+      else io.stdout.write(formatPlan(report) + (readiness ? formatReadiness(readiness) : ''));
       const pending = !(report.next.kind === 'done' && report.from === report.desired.version);
       exitCode =
-        report.next.kind === 'blocked'
+        report.next.kind === 'blocked' || (readiness && blockers(readiness).length > 0)
           ? EXIT.invalid
           : settings.detailedExitcode && pending
             ? EXIT.changesPending
@@ -122,6 +128,29 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
     if (settings.summary)
       writeFileSync(settings.summary, markdownSummary(log.events, { exitCode, error }), { flag: 'a' });
   }
+}
+
+/** The readiness report for `plan`, with the same scope `apply` would check (engine options from the settings). */
+async function planReadiness(
+  ports: Ports,
+  report: PlanReport,
+  settings: Settings,
+  request: ReadinessRequest,
+): Promise<ReadinessReport | undefined> {
+  if (!ports.readiness) return undefined;
+  const options = engineOptions(settings);
+  return checkReadiness(
+    { ...ports, readiness: ports.readiness },
+    {
+      target: report.desired.version,
+      replaced: report.candidates.map((c) => c.cp.name),
+      machineTimeoutMs: options.machineTimeoutMs,
+      drainTimeoutMs: options.drainTimeoutMs,
+    },
+    request,
+  ).catch((err: unknown) => {
+    throw asPreflightError(err);
+  });
 }
 
 async function askOnTerminal(question: string): Promise<boolean> {

@@ -31,6 +31,8 @@ export interface Settings {
   machineTimeoutMs: number;
   drainTimeoutMs: number;
   gatePasses: number;
+  acceptRemovedApis: boolean;
+  certWarningDays: number;
   gateTimeoutMs: number;
   pollIntervalMs: number;
   snapshotDir: string;
@@ -191,6 +193,8 @@ function toSettings(command: Command, values: Record<string, unknown>): Settings
     drainTimeoutMs: v['drainTimeout'] as number,
     pollIntervalMs: v['pollInterval'] as number,
     gatePasses: v['gatePasses'] as number,
+    acceptRemovedApis: v['acceptRemovedApis'] === true,
+    certWarningDays: v['certWarningDays'] as number,
     gateTimeoutMs: v['gateTimeout'] as number,
     snapshotDir: str('snapshotDir')!,
     output: v['output'] === 'json' ? 'json' : 'text',

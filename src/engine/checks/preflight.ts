@@ -6,6 +6,7 @@ import { validateUpgrade } from '../../domain/kubeadm/versions.ts';
 import { CONTROL_PLANE_POOL, type Desired, type NodeView } from '../../domain/model.ts';
 import type { ClusterConfigView } from '../observe/snapshot.ts';
 import type { Ports } from '../ports.ts';
+import type { ReadinessRequest } from './readiness/run-readiness.ts';
 
 export interface UpgradeRequest {
   /** `vX.Y.Z`; absent = keep the cluster's version (image rotation). */
@@ -16,6 +17,8 @@ export interface UpgradeRequest {
   maxSurge?: 0 | 1;
   /** kubeswap renders each replacement's kubeadm join (render mode). */
   render?: boolean;
+  /** The readiness report's choices (--accept-removed-apis, --cert-warning-days); defaults: block, 30 days. */
+  readiness?: ReadinessRequest;
 }
 
 export interface Preflight {
