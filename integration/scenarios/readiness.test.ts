@@ -7,17 +7,34 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as k8s from '@kubernetes/client-node';
 import type { ReadinessReport } from '../../src/domain/readiness/report.ts';
 import { readVersions } from '../sandbox/binaries.ts';
-import { httpsGet } from '../sandbox/control-plane.ts';
 import { REPO_ROOT } from '../sandbox/index.ts';
 import { clusterTruth, describeRun, essentials, kubeswap, useSandbox } from './harness.ts';
 
 const FROM = readVersions(REPO_ROOT).from;
+
+/** GET with the admin kubeconfig's credentials against one apiserver, bypassing the load balancer. */
+async function adminGet(kc: k8s.KubeConfig, url: string): Promise<string> {
+  const options: Parameters<typeof request>[1] = { method: 'GET' };
+  await kc.applyToHTTPSOptions(options);
+  return new Promise((resolve, reject) => {
+    request(url, options, (res) => {
+      let body = '';
+      res.on('data', (chunk) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve(body));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
 const SERVE_DEPRECATED = ['--runtime-config=networking.k8s.io/v1beta1=true'];
 
 describe('scenario: readiness report blocks removed APIs and near-expiry certificates', function () {
@@ -101,13 +118,9 @@ describe('scenario: readiness report blocks removed APIs and near-expiry certifi
     const apiserver = sb.refresh().machines[0];
     assert.ok(apiserver, 'a control-plane machine');
     const pki = join(sb.stateDir, 'pki');
-    const metrics = await httpsGet(`https://${apiserver.apiServer.replace(/^https:\/\//, '')}/metrics`, {
-      ca: join(pki, 'ca.crt'),
-      cert: join(pki, 'apiserver-kubelet-client.crt'),
-      key: join(pki, 'apiserver-kubelet-client.key'),
-    });
+    const metrics = await adminGet(kc, `${apiserver.apiServer}/metrics`);
     assert.match(
-      metrics.body,
+      metrics,
       /apiserver_requested_deprecated_apis\{group="networking.k8s.io",removed_release="1.37",resource="servicecidrs"/,
     );
 
@@ -181,6 +194,16 @@ describe('scenario: readiness report blocks removed APIs and near-expiry certifi
         report.certificates.some((c) => c.name === name && c.daysLeft > 300),
         `${name}: ${JSON.stringify(report.certificates)}`,
       );
+    // The same in text, as people read it.
+    const text = await kubeswap(sb, ['plan', '--to', sb.versions.to, '--output', 'text'], { timeoutMs: 120_000 });
+    assert.equal(text.exitCode, 2, describeRun(text));
+    for (const name of [
+      /BLOCK +extensions\/v1beta1 Deployment .*Deployment shop\/web/,
+      /helm release shop\/db v1/,
+      /clients of apiserver/,
+    ])
+      assert.match(text.stdout, name);
+    console.log(text.stdout.replace(/^/gm, '      | '));
     const markdown = readFileSync(summary, 'utf8');
     assert.match(markdown, /## Readiness for v1\.37/);
     assert.match(markdown, /⛔ block \| extensions\/v1beta1 Deployment/);

@@ -172,8 +172,8 @@ async function scanLastApplied(
         `${base}/${kind.resource}?limit=${SCAN_BOUNDS.page}${token ? `&continue=${encodeURIComponent(token)}` : ''}`,
       );
     } catch (err) {
-      // Not served by this cluster (an API newer than it): nothing of it can be stored.
-      if (err instanceof HttpStatusError && err.status === 404) return;
+      // Not served by this cluster (an API newer than it) or not listable: nothing of it is stored.
+      if (err instanceof HttpStatusError && (err.status === 404 || err.status === 405)) return;
       scan.incomplete.push(`${kind.kind} (${kind.apiVersion}) not read: ${(err as Error).message}`);
       return;
     }

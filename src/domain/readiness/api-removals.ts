@@ -17,6 +17,8 @@ export interface ApiRemoval {
   replacement?: string | null;
   /** Key of `sources`. */
   source: string;
+  /** false: objects of this kind are never stored from a manifest (create-only reviews, Events): not scanned. */
+  scan?: boolean;
 }
 
 export interface ApiRemovalTable {
@@ -91,7 +93,7 @@ export function verdictAt(removedIn: string, target: string): ApiVerdict {
 export function kindsToScan(removals: readonly ApiRemoval[] = API_REMOVALS.removals): ScanKind[] {
   const seen = new Map<string, ScanKind>();
   for (const r of removals) {
-    if (!r.replacement) continue;
+    if (!r.replacement || r.scan === false) continue;
     const key = `${r.replacement} ${r.kind}`;
     if (!seen.has(key)) seen.set(key, { apiVersion: r.replacement, kind: r.kind, resource: r.resource });
   }

@@ -23,6 +23,10 @@ describe('readiness: removed and deprecated APIs', () => {
       assert.ok(kinds.some((k) => k.apiVersion === 'policy/v1' && k.resource === 'poddisruptionbudgets'));
       assert.equal(new Set(kinds.map((k) => `${k.apiVersion} ${k.kind}`)).size, kinds.length);
       assert.ok(
+        !kinds.some((k) => k.kind === 'TokenReview' || k.kind === 'Event'),
+        'kinds never applied are not listed',
+      );
+      assert.ok(
         !kinds.some((k) => k.kind === 'PodSecurityPolicy' && k.apiVersion === ''),
         'no kind without a replacement',
       );
