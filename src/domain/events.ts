@@ -11,6 +11,8 @@ export const EVENT_CODES = [
   'preflight.passed',
   'preflight.problem',
   'readiness.checked',
+  'availability.swap',
+  'availability.run',
   'lock.acquired',
   'lock.released',
   'lock.lost',

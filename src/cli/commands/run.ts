@@ -8,6 +8,7 @@ import { blockers, type ReadinessReport } from '../../domain/readiness/report.ts
 import { asPreflightError } from '../../engine/checks/preflight-errors.ts';
 import { checkReadiness, type ReadinessRequest } from '../../engine/checks/readiness/run-readiness.ts';
 import type { Ports } from '../../engine/ports.ts';
+import { withAvailability } from '../../engine/run/availability.ts';
 import { apply, inspect, type PlanReport } from '../../engine/run/run.ts';
 import { flagLayer } from '../config/options.ts';
 import { readConfigFile, readEnvironment, resolveSettings, type Settings } from '../config/settings.ts';
@@ -102,7 +103,9 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
         }
       }
     }
-    const outcome = await apply(wired.ports, request, options, controller.signal);
+    const outcome = await withAvailability(wired.ports, settings.probeIntervalMs, (ports) =>
+      apply(ports, request, options, controller.signal),
+    );
     if (settings.output === 'text' && outcome.result === 'done')
       io.stderr.write(`Done: ${outcome.swaps} machine(s) replaced.\n`);
     return EXIT.ok;

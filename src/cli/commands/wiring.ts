@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { loadProvider } from '../../../providers/index.ts';
 import { openEtcd } from '../../adapters/etcd/client.ts';
 import { openKube } from '../../adapters/kube/client.ts';
+import { openApiProbe } from '../../adapters/kube/probe.ts';
 import { openKubeReadiness } from '../../adapters/kube/readiness.ts';
 import { openSecretBytes } from '../../adapters/kube/secret-bytes.ts';
 import { servingCertificate } from '../../adapters/tls/serving-certificate.ts';
@@ -58,9 +59,11 @@ export async function wire(settings: Settings, emit: EventSink, kube = openKubeF
     servingCertificate: (url) => servingCertificate(url),
     etcdStatus: () => etcd.statuses(),
   };
+  const probe = openApiProbe({ kubeconfig: settings.kubeconfig, context: settings.context });
   return {
-    ports: { kube, etcd, provider, clock: systemClock, emit, readiness },
+    ports: { kube, etcd, provider, clock: systemClock, emit, readiness, probe },
     close: () => {
+      probe.close();
       etcd.close();
       provider.destroy?.();
       kube.close();

@@ -175,6 +175,18 @@ const core: SettingSpec[] = [
     invalid: '{name} must be a positive integer, got {value}',
   }),
   setting({
+    key: 'probeInterval',
+    flag: 'probe-interval',
+    scope: 'apply',
+    group: 'safety',
+    kind: 'string',
+    describe:
+      'how often apply probes the API through the cluster endpoint to measure availability (failed requests, longest gap, latency per swap and for the run)',
+    default: '250ms',
+    value: (v) => v.duration(),
+    code: 'input.duration',
+  }),
+  setting({
     key: 'acceptRemovedApis',
     flag: 'accept-removed-apis',
     scope: 'upgrade',

@@ -35,6 +35,7 @@ export interface Settings {
   certWarningDays: number;
   gateTimeoutMs: number;
   pollIntervalMs: number;
+  probeIntervalMs: number;
   snapshotDir: string;
   output: 'text' | 'json';
   summary?: string;
@@ -192,6 +193,7 @@ function toSettings(command: Command, values: Record<string, unknown>): Settings
     machineTimeoutMs: v['machineTimeout'] as number,
     drainTimeoutMs: v['drainTimeout'] as number,
     pollIntervalMs: v['pollInterval'] as number,
+    probeIntervalMs: v['probeInterval'] as number,
     gatePasses: v['gatePasses'] as number,
     acceptRemovedApis: v['acceptRemovedApis'] === true,
     certWarningDays: v['certWarningDays'] as number,

@@ -1,6 +1,7 @@
 // The Markdown run summary (--summary FILE, e.g. $GITHUB_STEP_SUMMARY), rendered from events.
 import { formatDuration } from '../../domain/clock.ts';
 import type { KubeswapEvent } from '../../domain/events.ts';
+import { markdownAvailability } from './availability.ts';
 import { markdownReadiness } from './readiness.ts';
 
 export function markdownSummary(events: KubeswapEvent[], outcome: { exitCode: number; error?: string }): string {
@@ -21,5 +22,5 @@ export function markdownSummary(events: KubeswapEvent[], outcome: { exitCode: nu
     for (const e of swaps)
       lines.push(`| ${e.at.slice(11, 19)} | ${e.machine ?? ''} | ${e.message.replace(/\|/g, '\\|')} |`);
   }
-  return `${lines.join('\n')}\n${markdownReadiness(events)}`;
+  return `${lines.join('\n')}\n${markdownReadiness(events)}${markdownAvailability(events)}`;
 }
