@@ -21,6 +21,7 @@ import {
   ElasticLoadBalancingV2Client,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { type AwsEc2Provider, createAwsEc2Provider } from '../providers/aws-ec2/index.ts';
 import type { Ec2Machine } from '../providers/aws-ec2/instances.ts';
 import type { ReplacementRequest } from '../src/ports/machines.ts';
@@ -267,5 +268,28 @@ describe('aws-ec2 provider against moto', function () {
       (m) => m.id === oldMachines[0]!.id,
     );
     assert.equal(machine?.state, 'terminated');
+  });
+
+  it('keeps bootstrap secrets as SecureString parameters under the cluster, lists them per run and deletes them', async () => {
+    const store = provider.bootstrapSecrets!;
+    await store.put('run-a/r1', 'kind: JoinConfiguration\ntoken: abcdef.0123456789abcdef\n');
+    await store.put('run-a/r1', 'kind: JoinConfiguration\ntoken: ghijkl.0123456789abcdef\n');
+    await store.put('run-b/r1', 'kind: JoinConfiguration\n');
+    assert.deepEqual((await store.list()).sort(), ['run-a/r1', 'run-b/r1']);
+    assert.deepEqual(await store.list('run-a'), ['run-a/r1']);
+    const ssm = new SSMClient({ region, endpoint: moto.endpoint, credentials });
+    try {
+      const name = `/kubeswap/${clusterName}/run-a/r1`;
+      const stored = await ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }));
+      assert.equal(stored.Parameter?.Type, 'SecureString');
+      assert.match(stored.Parameter?.Value ?? '', /ghijkl/, 'the second put overwrote the first');
+      assert.match(store.fetchLines('run-a/r1', '/etc/kubeadm/join.yaml').join('\n'), new RegExp(`--name '${name}'`));
+    } finally {
+      ssm.destroy();
+    }
+    assert.equal(await store.delete('run-a/r1'), 'deleted');
+    assert.equal(await store.delete('run-a/r1'), 'gone');
+    await store.delete('run-b/r1');
+    assert.deepEqual(await store.list(), []);
   });
 });

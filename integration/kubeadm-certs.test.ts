@@ -242,8 +242,10 @@ describe('kubeadm-certs upload decrypted by the real kubeadm', function () {
       pkiDir: sourcePki,
       secretBytes: secrets,
       now: new Date(),
+      machineTimeoutMs: 20 * 60_000,
     });
-    const userData = parse(mode.userDataFor('cp-new'), { version: '1.1' });
+    const issued = await mode.issue({ replaces: 'i-old', attempt: 1, nodeName: 'cp-new' });
+    const userData = parse(issued.userData, { version: '1.1' });
     const rendered = join(dir, 'rendered-join.yaml');
     writeFileSync(rendered, userData.write_files[0].content, { mode: 0o600 });
     assert.match(await kubeadm(anyKubeadm!.path!, ['config', 'validate', '--config', rendered]), /^ok$/m);

@@ -3,7 +3,9 @@
 // that took longest last time first. A file's output is printed whole when it ends, so files running together
 // never interleave; at the end come every file's wall time, slowest first, and the summed counts.
 //   node --import tsx integration/run-files.ts [--jobs N] [FILE...]     (default: the spec of .mocharc.json)
-// With TEST_TALLY_FILE set (test/run-all.sh), each file's "passed failed skipped" is appended there too.
+// A failed file runs once more (retryFailed). With TEST_TALLY_FILE set (test/run-all.sh), each file's final
+// "passed failed skipped" is appended there too; with TEST_FAILURES_FILE set, each finally failed test's line
+// (test/summary-reporter.cjs), and a file that died without one.
 import { type ChildProcess, spawn } from 'node:child_process';
 import {
   appendFileSync,
@@ -37,6 +39,10 @@ interface Outcome {
   failed: number;
   skipped: number;
   exit: number | string;
+  /** One line per failed test (test/summary-reporter.cjs), or why the file died. */
+  failures: string[];
+  /** The failures of a first attempt that the retry passed: printed, never hidden. */
+  flaky?: string[];
 }
 
 const { jobs, files } = parseArgs(process.argv.slice(2));
@@ -62,7 +68,9 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 sweepStalePorts();
 const started = Date.now();
 const outcomes = await runAll(order(files), jobs);
+await retryFailed(outcomes, jobs);
 const wall = (Date.now() - started) / 1000;
+for (const o of outcomes) recordTally(o);
 sweepStalePorts();
 rmSync(work, { recursive: true, force: true });
 saveDurations(outcomes);
@@ -120,26 +128,68 @@ async function runAll(queue: string[], limit: number): Promise<Outcome[]> {
   const config = join(work, 'mocharc.json');
   writeFileSync(config, JSON.stringify(options));
   console.log(`integration: ${queue.length} files, ${Math.min(limit, queue.length)} side by side`);
+  return runPool(queue, limit, (file) => runFile(file, config, 1));
+}
+
+async function runPool(queue: string[], limit: number, run: (file: string) => Promise<Outcome>): Promise<Outcome[]> {
   const outcomes: Outcome[] = [];
   const pending = [...queue];
   const worker = async () => {
     for (let file = pending.shift(); file !== undefined && !interrupted; file = pending.shift()) {
-      outcomes.push(await runFile(file, config));
+      outcomes.push(await run(file));
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, queue.length) }, worker));
   return outcomes;
 }
 
-async function runFile(file: string, config: string): Promise<Outcome> {
-  const base = join(work, file.replaceAll('/', '_'));
+/**
+ * A file that failed runs once more on its own fresh sandbox (TEST_RETRY=0 turns this off). Scenarios bring up
+ * a whole cluster of real processes on 2 shared cores, and a rare failure of that machinery must not hide a
+ * green suite; a file that fails twice fails, and one that passed only on retry is listed as flaky with what
+ * failed the first time, so the flake stays visible and gets fixed.
+ */
+async function retryFailed(outcomes: Outcome[], limit: number): Promise<void> {
+  const failed = outcomes.filter((o) => o.failed > 0);
+  if (failed.length === 0 || interrupted || process.env['TEST_RETRY'] === '0') return;
+  const config = join(work, 'mocharc.json');
+  console.log(`integration: retrying ${failed.length} failed file(s) once: ${failed.map((o) => o.file).join(', ')}`);
+  const retried = await runPool(
+    failed.map((o) => o.file),
+    limit,
+    (file) => runFile(file, config, 2),
+  );
+  for (const again of retried) {
+    const index = outcomes.findIndex((o) => o.file === again.file);
+    const first = outcomes[index]!;
+    const seconds = first.seconds + again.seconds;
+    outcomes[index] =
+      again.failed === 0
+        ? { ...again, seconds, flaky: first.failures }
+        : { ...again, seconds, failures: again.failures };
+  }
+}
+
+/** The final outcome of each file into the caller's tally and failure list (test/run-all.sh reads both). */
+function recordTally(o: Outcome): void {
+  if (process.env['TEST_TALLY_FILE']) {
+    appendFileSync(process.env['TEST_TALLY_FILE'], `${o.passed} ${o.failed} ${o.skipped}\n`);
+  }
+  if (process.env['TEST_FAILURES_FILE'] && o.failed > 0) {
+    appendFileSync(process.env['TEST_FAILURES_FILE'], o.failures.map((line) => `${line}\n`).join(''));
+  }
+}
+
+async function runFile(file: string, config: string, attempt: number): Promise<Outcome> {
+  const base = join(work, `${file.replaceAll('/', '_')}.${attempt}`);
   const tally = `${base}.tally`;
+  const failuresFile = `${base}.failures`;
   const log = openSync(`${base}.log`, 'w');
   const t0 = Date.now();
-  console.log(`  started  ${file} (${running.size + 1} running)`);
+  console.log(`  started  ${file}${attempt > 1 ? ` (attempt ${attempt})` : ''} (${running.size + 1} running)`);
   const child = spawn(process.execPath, [MOCHA, '--config', config, file], {
     cwd: REPO,
-    env: { ...process.env, TEST_TALLY_FILE: tally },
+    env: { ...process.env, TEST_TALLY_FILE: tally, TEST_FAILURES_FILE: failuresFile },
     stdio: ['ignore', log, log],
     detached: true,
   });
@@ -154,11 +204,10 @@ async function runFile(file: string, config: string): Promise<Outcome> {
   const [passed = 0, failed = 0, skipped = 0] = existsSync(tally)
     ? readFileSync(tally, 'utf8').trim().split(/\s+/).map(Number)
     : [];
+  const failures = existsSync(failuresFile) ? readFileSync(failuresFile, 'utf8').split('\n').filter(Boolean) : [];
   // A file that died before its reporter's closing line (or failed without failing a test) still counts as failed.
-  const outcome = { file, seconds, passed, failed: exit !== 0 && failed === 0 ? 1 : failed, skipped, exit };
-  if (process.env['TEST_TALLY_FILE']) {
-    appendFileSync(process.env['TEST_TALLY_FILE'], `${outcome.passed} ${outcome.failed} ${outcome.skipped}\n`);
-  }
+  if (exit !== 0 && failed === 0) failures.push(`${file}: exited (${exit}) without a failed test`);
+  const outcome = { file, seconds, passed, failed: exit !== 0 && failed === 0 ? 1 : failed, skipped, exit, failures };
   const status = exit === 0 ? 'ok' : `FAILED (exit ${exit})`;
   console.log(`\n===== ${file}: ${status} in ${Math.round(seconds)} s =====`);
   process.stdout.write(readFileSync(`${base}.log`, 'utf8'));
@@ -183,8 +232,12 @@ function report(outcomes: Outcome[], wall: number): void {
   const minutes = (s: number) => `${Math.floor(s / 60)} m ${String(Math.round(s % 60)).padStart(2, '0')} s`;
   console.log('integration wall time per file, slowest first:');
   for (const o of [...outcomes].sort((a, b) => b.seconds - a.seconds)) {
-    const mark = o.failed > 0 ? `  ${o.failed} failed` : '';
+    const mark = o.failed > 0 ? `  ${o.failed} failed` : o.flaky ? '  (passed on retry)' : '';
     console.log(`  ${String(Math.round(o.seconds)).padStart(5)} s  ${o.file}${mark}`);
+  }
+  for (const o of outcomes.filter((x) => x.flaky)) {
+    console.log(`flaky: ${o.file} failed, then passed on its retry; the first time:`);
+    for (const line of o.flaky!.slice(0, 5)) console.log(`  ${line}`);
   }
   const skippedFiles = files.length - outcomes.length;
   if (skippedFiles > 0) console.log(`  (${skippedFiles} files not run: interrupted)`);

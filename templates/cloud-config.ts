@@ -27,13 +27,18 @@ const IMDS_NODE_NAME = [
   'node_name=$(curl -fsS -H "X-aws-ec2-metadata-token: $imds_token" http://169.254.169.254/latest/meta-data/local-hostname)',
 ];
 
-export function joinScript(nodeName: NodeNameSource, hooks: JoinHooks = {}): string {
+/**
+ * `fetch`: shell lines that write the JoinConfiguration to JOIN_CONFIG_PATH at boot (from a secret store), when the
+ * user data must not carry it.
+ */
+export function joinScript(nodeName: NodeNameSource, hooks: JoinHooks = {}, fetch: string[] = []): string {
   const join = `kubeadm join --config ${JOIN_CONFIG_PATH}`;
   const lines = [
     '#!/bin/bash',
     '# Written by kubeswap: site hooks, then kubeadm join; stops at the first failure so a failed join',
     '# never runs the after-join hooks (cloud-init runcmd alone would carry on).',
     'set -euo pipefail',
+    ...fetch,
     ...(hooks.beforeJoin ?? []),
     ...(nodeName === 'imds-local-hostname' ? [...IMDS_NODE_NAME, `${join} --node-name "$node_name"`] : [join]),
     // The join file holds the token and certificate key: drop it once kubeadm has used it.
@@ -44,22 +49,27 @@ export function joinScript(nodeName: NodeNameSource, hooks: JoinHooks = {}): str
 }
 
 export interface JoinCloudConfig {
-  joinConfiguration: string;
+  /** The JoinConfiguration itself, or the shell lines that fetch it at boot (it then never is in the user data). */
+  joinConfiguration: string | { fetch: string[] };
   nodeName: NodeNameSource;
   hooks?: JoinHooks;
 }
 
 export function renderJoinCloudConfig(input: JoinCloudConfig): string {
+  const inline = typeof input.joinConfiguration === 'string' ? input.joinConfiguration : undefined;
+  const fetch = typeof input.joinConfiguration === 'string' ? [] : input.joinConfiguration.fetch;
   const document = {
     write_files: [
       // Modes are strings: PyYAML reads an unquoted 0600 as the octal int 384, and some cloud-init versions then
       // misparse it; '0600' is what the cloud-init docs show.
-      { path: JOIN_CONFIG_PATH, owner: 'root:root', permissions: '0600', content: input.joinConfiguration },
+      ...(inline !== undefined
+        ? [{ path: JOIN_CONFIG_PATH, owner: 'root:root', permissions: '0600', content: inline }]
+        : []),
       {
         path: JOIN_SCRIPT_PATH,
         owner: 'root:root',
         permissions: '0700',
-        content: joinScript(input.nodeName, input.hooks),
+        content: joinScript(input.nodeName, input.hooks, fetch),
       },
     ],
     runcmd: [['/bin/bash', JOIN_SCRIPT_PATH]],

@@ -14,8 +14,21 @@ export interface ControlPlaneJoinInput extends Omit<JoinSettings, 'nodeName'>, C
  * fetched by a before-join hook): kubeadm's preflight refuses a control-plane join without it.
  */
 export function renderControlPlaneJoin(input: ControlPlaneJoinInput): string {
-  const { nodeName = 'imds-local-hostname', hooks, localAPIEndpoint, ...settings } = input;
+  return renderJoinCloudConfig({ joinConfiguration: controlPlaneJoinConfiguration(input), ...scriptOf(input) });
+}
+
+/** The JoinConfiguration alone (it holds the secrets): what a secret store keeps for the machine to fetch. */
+export function controlPlaneJoinConfiguration(input: ControlPlaneJoinInput): string {
+  const { nodeName, hooks: _hooks, localAPIEndpoint, ...settings } = input;
   const fixedName = typeof nodeName === 'object' ? nodeName.fixed : undefined;
-  const joinConfiguration = renderJoinConfiguration({ ...settings, nodeName: fixedName }, { localAPIEndpoint });
-  return renderJoinCloudConfig({ joinConfiguration, nodeName, hooks });
+  return renderJoinConfiguration({ ...settings, nodeName: fixedName }, { localAPIEndpoint });
+}
+
+/** User data that holds no secret: its join script first runs `fetch`, which writes the JoinConfiguration. */
+export function renderControlPlaneJoinFetching(input: ControlPlaneJoinInput, fetch: string[]): string {
+  return renderJoinCloudConfig({ joinConfiguration: { fetch }, ...scriptOf(input) });
+}
+
+function scriptOf(input: ControlPlaneJoinInput) {
+  return { nodeName: input.nodeName ?? ('imds-local-hostname' as const), hooks: input.hooks };
 }

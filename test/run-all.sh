@@ -6,16 +6,17 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 tally=$(mktemp)
+failures=$(mktemp)
 build_log=$(mktemp)
 build_pid=
 runner_pid=
 stop_build() { if [ -n "$build_pid" ]; then kill -- -"$build_pid" 2>/dev/null; wait "$build_pid" 2>/dev/null; build_pid=; fi; }
 # A TERM meant for the whole run (CI cancelling) reaches the runner too: its mochas then stop their sandboxes.
 on_signal() { [ -n "$runner_pid" ] && kill -TERM "$runner_pid" 2>/dev/null && wait "$runner_pid"; exit 130; }
-trap 'stop_build; rm -f "$tally" "$build_log"' EXIT
+trap 'stop_build; rm -f "$tally" "$failures" "$build_log"' EXIT
 trap on_signal INT TERM
 # Not KUBESWAP_*: every such variable is a kubeswap setting.
-export TEST_TALLY_FILE=$tally
+export TEST_TALLY_FILE=$tally TEST_FAILURES_FILE=$failures
 
 # Its own process group (to stop it when the unit tests fail) and a low priority, so that the unit tests'
 # timeouts keep the cores they need. build.sh moves a binary into the cache only once it is complete.
@@ -45,6 +46,11 @@ fi
 read -r passed failed skipped < <(awk '{p+=$1; f+=$2; s+=$3} END {print p+0, f+0, s+0}' "$tally")
 # Typecheck, lint or build failures count as one failure each run, so the line never reads "0 failed" on a red run.
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+# The failed tests last, right above the count: a CI log is often read from its end only.
+if [ -s "$failures" ]; then
+  echo "failed tests ($(wc -l <"$failures")):"
+  head -n 20 "$failures" | sed 's/^/  /'
+fi
 echo "all suites (unit + integration):"
 if [ "$skipped" -gt 0 ]; then echo "$passed passed, $failed failed, $skipped skipped"; else echo "$passed passed, $failed failed"; fi
 exit "$status"

@@ -19,6 +19,7 @@ import {
   ModifyTargetGroupAttributesCommand,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { AWS_REGION, AWS_TEST_CREDENTIALS } from './state.ts';
 
 export const VERSION_TAG = 'kubernetes-version';
@@ -29,11 +30,13 @@ export const AZS = ['us-east-1a', 'us-east-1b', 'us-east-1c'];
 export interface AwsClients {
   ec2: EC2Client;
   elb: ElasticLoadBalancingV2Client;
+  /** What a booting machine reads its join from with `--bootstrap-secrets ssm`. */
+  ssm: SSMClient;
 }
 
 export function awsClients(endpoint: string): AwsClients {
   const common = { region: AWS_REGION, endpoint, credentials: AWS_TEST_CREDENTIALS, maxAttempts: 5 };
-  return { ec2: new EC2Client(common), elb: new ElasticLoadBalancingV2Client(common) };
+  return { ec2: new EC2Client(common), elb: new ElasticLoadBalancingV2Client(common), ssm: new SSMClient(common) };
 }
 
 /** A node image for `version` (tag kubernetes-version=<version>, plus `tags`); returns its id. */

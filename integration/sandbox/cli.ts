@@ -100,7 +100,7 @@ await yargs(hideBin(process.argv))
         .option('instance', { type: 'string', describe: 'instance id' })
         .option('node', { type: 'string', describe: 'node name of a running machine' })
         .option('next', { type: 'boolean', describe: 'arm a launch fault for the next launched instance' })
-        .option('seconds', { type: 'number', describe: 'delay for slow-etcd-catchup' }),
+        .option('seconds', { type: 'number', describe: 'delay for slow-etcd-catchup and slow-boot' }),
     async (argv) => {
       const sb = attachSandbox(argv['state-dir']);
       const applied = await sb.fault({

@@ -4,6 +4,7 @@
 /** Faults that shape how a newly launched machine boots and joins. */
 export const LAUNCH_FAULTS = [
   'never-boot', // the VM never finishes booting: no member, no Node
+  'slow-boot', // the VM takes `seconds` more to boot before it runs kubeadm join (its user data is read then)
   'die-after-member-add', // kubeadm added the etcd learner, then the VM died: a leaked, unstarted learner
   'die-after-promote', // the member was promoted to voter, then the VM died: a dead voting member
   'slow-etcd-catchup', // the learner needs `seconds` before it is in sync and can be promoted
@@ -28,7 +29,7 @@ export interface FaultRequest {
   node?: string;
   /** Arm a launch fault for the next instance the simulator sees. */
   next?: boolean;
-  /** Delay for slow-etcd-catchup (default 20 s). */
+  /** Delay for slow-etcd-catchup and slow-boot (default 20 s). */
   seconds?: number;
 }
 

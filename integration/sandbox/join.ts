@@ -43,6 +43,22 @@ export function parseUserData(raw: string): UserDataIntent {
   return { kind: 'none' };
 }
 
+/**
+ * A join script that fetches its JoinConfiguration from SSM Parameter Store at boot (`--bootstrap-secrets ssm`):
+ * the parameter's name, and whether the machine asks for the decrypted value (without it, SecureString values come
+ * back encrypted and the join cannot read them).
+ */
+export function ssmFetchIn(raw: string): { name: string; withDecryption: boolean } | undefined {
+  for (const text of candidateTexts(raw)) {
+    const line = text
+      .split('\n')
+      .find((l) => /\baws\s+ssm\s+get-parameter\b/.test(l) && !l.trimStart().startsWith('#'));
+    const name = line?.match(/--name[= ]+'?([^'\s]+)'?/)?.[1];
+    if (name) return { name, withDecryption: /--with-decryption\b/.test(line!) };
+  }
+  return undefined;
+}
+
 /** The texts a kubeadm JoinConfiguration may hide in: MIME parts, cloud-config write_files/runcmd, or the whole. */
 function candidateTexts(raw: string): string[] {
   const texts = [raw];

@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { apiServerArgs, apiServerReady } from './control-plane.ts';
 import { clientUrl, etcdArgs, etcdClient } from './etcd.ts';
+import { apiCall } from './join-facts.ts';
 import { renderInitConfig, writeConfig } from './kubeadm.ts';
 import { markNodeDead, registerMachine, setMirrorPodReady } from './nodes.ts';
 import { allocatePort, retrying, retryingFor, waitFor } from './processes.ts';
@@ -77,14 +78,16 @@ export async function waitApiServerReady(m: Machine, timeoutMs = 120_000): Promi
 }
 
 export async function registerNode(rt: Runtime, m: Machine, controlPlane: boolean): Promise<void> {
-  await registerMachine(
-    rt.core,
-    { ...m, controlPlane },
-    {
-      apiServerPort: m.ports.apiServer,
-      etcdClientUrl: clientUrl(m.ports.etcdClient),
-      etcdVersion: rt.etcdVersion,
-    },
+  await apiCall(() =>
+    registerMachine(
+      rt.core,
+      { ...m, controlPlane },
+      {
+        apiServerPort: m.ports.apiServer,
+        etcdClientUrl: clientUrl(m.ports.etcdClient),
+        etcdVersion: rt.etcdVersion,
+      },
+    ),
   );
 }
 

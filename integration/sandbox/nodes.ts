@@ -124,10 +124,22 @@ export function mirrorPods(m: MachineIdentity, node: k8s.V1Node, ep: StaticPodEn
 const strategic = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch);
 const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
+/**
+ * The kubelet registering its Node, then its static pods' mirrors. Safe to repeat after a failure part-way, as the
+ * kubelet's registration is (an existing Node or mirror pod is taken as it is).
+ */
 export async function registerMachine(core: k8s.CoreV1Api, m: MachineIdentity, ep: StaticPodEndpoints): Promise<void> {
-  const node = await core.createNode({ body: nodeObject(m, ep.etcdVersion) });
+  const exists = (err: unknown) => (err as { code?: unknown }).code === 409;
+  const node = await core.createNode({ body: nodeObject(m, ep.etcdVersion) }).catch((err: unknown) => {
+    if (exists(err)) return core.readNode({ name: m.node });
+    throw err;
+  });
   if (!m.controlPlane) return;
-  for (const pod of mirrorPods(m, node, ep)) await core.createNamespacedPod({ namespace: 'kube-system', body: pod });
+  for (const pod of mirrorPods(m, node, ep)) {
+    await core.createNamespacedPod({ namespace: 'kube-system', body: pod }).catch((err: unknown) => {
+      if (!exists(err)) throw err;
+    });
+  }
 }
 
 /** A dead kubelet: kwok stops heartbeating the Node and its Ready condition goes Unknown, as the node controller sets it. */

@@ -2,10 +2,11 @@
 // delay, then does what `kubeadm join --control-plane` from the user data would; for a terminated instance it stops
 // the machine's processes. Launch faults change how a machine's join goes.
 import { DescribeImagesCommand, DescribeInstanceAttributeCommand, type Instance } from '@aws-sdk/client-ec2';
+import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { clusterInstances, ROLE_TAG, tagValue, VERSION_TAG } from './aws.ts';
 import { addLearner, etcdClient, promoteWhenInSync } from './etcd.ts';
 import type { FaultBook } from './faults.ts';
-import { parseUserData } from './join.ts';
+import { parseUserData, ssmFetchIn, type UserDataIntent } from './join.ts';
 import { clusterFacts } from './join-facts.ts';
 import { joinRefusals, versionRefusals } from './join-preflight.ts';
 import {
@@ -101,14 +102,18 @@ export class MachineSimulator {
       this.rt.publish();
       return;
     }
-    await sleep(this.rt.plan.bootDelaySeconds * 1000);
+    const slow = m.fault?.kind === 'slow-boot' ? m.fault.seconds : 0;
+    await sleep((this.rt.plan.bootDelaySeconds + slow) * 1000);
     if (this.gone(m)) return;
     m.state = 'joining';
     this.rt.publish();
     const userData = await this.rt.aws.ec2.send(
       new DescribeInstanceAttributeCommand({ InstanceId: m.instanceId, Attribute: 'userData' }),
     );
-    const intent = parseUserData(Buffer.from(userData.UserData?.Value ?? '', 'base64').toString('utf8'));
+    const raw = Buffer.from(userData.UserData?.Value ?? '', 'base64').toString('utf8');
+    const read = await this.joinIntent(raw);
+    if ('refusal' in read) return this.refuse(m, [read.refusal]);
+    const intent = read.intent;
     if (intent.kind === 'none') return this.refuse(m, ['the user data holds no kubeadm join configuration']);
     if (intent.kind === 'join' && !intent.request.controlPlane) {
       return this.refuse(m, ['the JoinConfiguration has no controlPlane section (a worker join)']);
@@ -126,6 +131,24 @@ export class MachineSimulator {
     if (refusals.length > 0) return this.refuse(m, refusals);
     if (intent.kind === 'join' && intent.request.nodeName) m.node = intent.request.nodeName;
     await this.join(m);
+  }
+
+  /**
+   * What the user data asks for. A join script that first fetches its JoinConfiguration from Parameter Store
+   * (`--bootstrap-secrets ssm`) is read as the AWS CLI on the machine would: its own `kubeadm join --config`
+   * line says nothing about the join.
+   */
+  private async joinIntent(raw: string): Promise<{ intent: UserDataIntent } | { refusal: string }> {
+    const fetch = ssmFetchIn(raw);
+    if (!fetch) return { intent: parseUserData(raw) };
+    // AWS returns a SecureString's ciphertext without it (moto returns the plain value: not relied on here).
+    if (!fetch.withDecryption) return { refusal: `aws ssm get-parameter ${fetch.name} without --with-decryption` };
+    try {
+      const out = await this.rt.aws.ssm.send(new GetParameterCommand({ Name: fetch.name, WithDecryption: true }));
+      return { intent: parseUserData(out.Parameter?.Value ?? '') };
+    } catch (err) {
+      return { refusal: `aws ssm get-parameter ${fetch.name}: ${(err as Error).name}` };
+    }
   }
 
   private refuse(m: Machine, reasons: string[]): void {

@@ -1,10 +1,11 @@
 // (j) bad inputs: each refused with a clear message and exit 2, and nothing changed in the cluster
 // (etcd members, Nodes, kubeadm-config, lock, progress record) or in moto (instances).
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { type ApiServerFixture, startApiServer } from '../fixtures/apiserver.ts';
 import { createEtcdPki, type EtcdPki } from '../fixtures/pki.ts';
 import { type Sandbox, upSandbox } from '../sandbox/index.ts';
@@ -23,6 +24,8 @@ interface Context {
 }
 
 const TO = (ctx: Context) => ctx.sb.versions.to;
+/** The sandbox's config without its target group (beside it, so its relative paths still hold). */
+const noLoadBalancerConfig = (ctx: Context) => join(ctx.sb.stateDir, 'kubeswap-no-lb.yaml');
 const CASES: BadInput[] = [
   { name: 'a version without v and patch', args: () => ['--to', '1.37'], message: /not a Kubernetes version/ },
   { name: 'a version that is not a version', args: () => ['--to', 'latest'], message: /not a Kubernetes version/ },
@@ -120,6 +123,21 @@ const CASES: BadInput[] = [
     args: (c) => ['--to', TO(c), '--cluster-name', 'someone-else'],
     message: /machine/i,
   },
+  {
+    name: 'no API load balancer configured, without --no-load-balancer',
+    args: (c) => ['--to', TO(c), '--config', noLoadBalancerConfig(c)],
+    message: /no API load balancer is configured/,
+  },
+  {
+    name: '--no-load-balancer with a target group configured',
+    args: (c) => ['--to', TO(c), '--no-load-balancer'],
+    message: /--no-load-balancer was given but a load balancer is configured/,
+  },
+  {
+    name: 'a saved plan of another format version',
+    args: (c) => [join(c.dir, 'future.plan.json')],
+    message: /format version 2; this kubeswap reads version 1/,
+  },
   { name: 'max surge 2', args: (c) => ['--to', TO(c), '--max-surge', '2'], message: /--max-surge must be 0 or 1/ },
   { name: 'zero gate passes', args: (c) => ['--to', TO(c), '--gate-passes', '0'], message: /--gate-passes/ },
   {
@@ -166,6 +184,13 @@ describe('scenario: bad inputs are refused with exit 2 and change nothing', func
     ctx.pki = await createEtcdPki(join(ctx.dir, 'pki'));
     ctx.plain = await startApiServer();
     writeFileSync(join(ctx.dir, 'garbage.kubeconfig'), 'this: [is not, a kubeconfig\n');
+    const config = parseYaml(readFileSync(join(ctx.sb.stateDir, 'kubeswap.yaml'), 'utf8'));
+    delete config.provider.targetGroupArn;
+    writeFileSync(noLoadBalancerConfig(ctx), stringifyYaml(config));
+    writeFileSync(
+      join(ctx.dir, 'future.plan.json'),
+      JSON.stringify({ format: 'kubeswap.io/saved-plan', formatVersion: 2, desired: {}, fingerprint: {} }),
+    );
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(ctx.sb.kubeconfig);
     core = kc.makeApiClient(k8s.CoreV1Api);
@@ -204,6 +229,20 @@ describe('scenario: bad inputs are refused with exit 2 and change nothing', func
       assert.doesNotMatch(said, /\n\s+at .*\(.*\.ts:\d+/, 'no stack trace for a user error');
     });
   }
+
+  it('plans without a load balancer once the operator opts out, and says so', async () => {
+    const run = await kubeswap(ctx.sb, [
+      'plan',
+      '--to',
+      TO(ctx),
+      '--config',
+      noLoadBalancerConfig(ctx),
+      '--no-load-balancer',
+    ]);
+    assert.equal(run.exitCode, 0, describeRun(run));
+    const report = JSON.parse(run.stdout.trim().split('\n').at(-1)!);
+    assert.match(report.changes.loadBalancer, /^none \(--no-load-balancer\)/);
+  });
 
   it('left the cluster and moto exactly as they were', async () => {
     assert.deepEqual(await state(), initial);

@@ -305,6 +305,20 @@ export function useSandbox(options: UpOptions): () => Sandbox {
       sb = await upSandbox({ ownerPid: process.pid, ...options });
     }
   });
+  afterEach(function () {
+    // A failed case shows what the machines did (joins refused, faults, crashes): the daemon's log goes with the
+    // sandbox when it is torn down, and kubeswap's own events cannot say why a machine never joined.
+    if (this.currentTest?.state !== 'failed' || !sb) return;
+    try {
+      const lines = readFileSync(join(sb.stateDir, 'logs', 'daemon.log'), 'utf8').split('\n');
+      const told = lines.filter((l) => /simulator:|daemon:|fault/.test(l)).slice(-40);
+      console.log(
+        `      sandbox daemon log, last ${told.length} machine lines:\n${told.map((l) => `        ${l}`).join('\n')}`,
+      );
+    } catch (err) {
+      console.log(`      (no sandbox daemon log: ${(err as Error).message})`);
+    }
+  });
   after(async () => {
     await sb?.down();
   });

@@ -1,14 +1,18 @@
 // Render mode on the sandbox (issue 4): a wrong CA pin makes the replacement fail its join -> rollback,
-// exit 3, no token left; a run killed mid-way leaves no live token after the re-run, which completes the
-// 3-machine FROM -> TO upgrade with kubeswap-rendered joins. Throughout, no secret appears in any output.
+// exit 3, no token left; a run killed while its replacement boots is re-run to completion, that replacement
+// joining with the credentials the killed run gave it, and no live token is left; the re-run completes the
+// 3-machine FROM -> TO upgrade with kubeswap-rendered joins kept in Parameter Store (`--bootstrap-secrets ssm`),
+// none left behind. Throughout, no secret appears in any output.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DescribeInstanceAttributeCommand } from '@aws-sdk/client-ec2';
+import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
 import * as k8s from '@kubernetes/client-node';
 import { createEtcdPki } from '../fixtures/pki.ts';
 import type { Sandbox } from '../sandbox/index.ts';
+import { AWS_TEST_CREDENTIALS } from '../sandbox/state.ts';
 import {
   clusterTruth,
   describeRun,
@@ -57,21 +61,44 @@ describe('scenario: render mode', function () {
       })
     ).items;
 
-  /** Reads the secrets out of every replacement's user data: what must never appear elsewhere. */
-  const harvestSecrets = async (run: KubeswapRun) => {
+  /** The token secrets and certificate keys in a text: what must never appear elsewhere. */
+  const secretsIn = (text: string) => [
+    ...[...text.matchAll(/\btoken: "?[a-z0-9]{6}\.([a-z0-9]{16})\b/g)].map((m) => m[1]!),
+    // Only the certificate key: the CA pin (sha256:<64 hex>) is public and printed on purpose.
+    ...[...text.matchAll(/\bcertificateKey: "?([0-9a-f]{64})\b/g)].map((m) => m[1]!),
+  ];
+
+  /** The user data of every replacement a run created. */
+  const userDataOf = async (run: KubeswapRun) => {
     const ec2 = sandboxEc2(sb);
     try {
+      const texts: string[] = [];
       for (const e of run.events.filter((x) => x.code === 'replacement.created')) {
         const out = await ec2.send(
           new DescribeInstanceAttributeCommand({ InstanceId: String(e.data!['replacement']), Attribute: 'userData' }),
         );
-        const text = Buffer.from(out.UserData?.Value ?? '', 'base64').toString('utf8');
-        for (const m of text.matchAll(/\btoken: "?[a-z0-9]{6}\.([a-z0-9]{16})\b/g)) secrets.add(m[1]!);
-        // Only the certificate key: the CA pin (sha256:<64 hex>) is public and printed on purpose.
-        for (const m of text.matchAll(/\bcertificateKey: "?([0-9a-f]{64})\b/g)) secrets.add(m[1]!);
+        texts.push(Buffer.from(out.UserData?.Value ?? '', 'base64').toString('utf8'));
       }
+      return texts;
     } finally {
       ec2.destroy();
+    }
+  };
+
+  const harvestSecrets = async (run: KubeswapRun) => {
+    for (const text of await userDataOf(run)) for (const secret of secretsIn(text)) secrets.add(secret);
+  };
+
+  /** Bootstrap secrets kept in Parameter Store (`--bootstrap-secrets ssm`), decrypted. */
+  const storedJoins = async () => {
+    const ssm = new SSMClient({ region: sb.aws.region, endpoint: sb.aws.endpoint, credentials: AWS_TEST_CREDENTIALS });
+    try {
+      const out = await ssm.send(
+        new GetParametersByPathCommand({ Path: '/kubeswap', Recursive: true, WithDecryption: true }),
+      );
+      return out.Parameters ?? [];
+    } finally {
+      ssm.destroy();
     }
   };
 
@@ -91,16 +118,40 @@ describe('scenario: render mode', function () {
     assert.deepEqual(await liveTokens(), []);
   });
 
-  it('leaves no live token after a killed run is re-run to completion', async () => {
-    const killed = await kubeswap(sb, render(...withPki()), { killAfter: (e) => e.code === 'target.registered' });
+  it('a re-run of a run killed while its replacement boots lets that replacement join, then leaves no token', async () => {
+    // The replacement boots 20 s late, so it reads its user data and fetches the certificates after the re-run
+    // has started: a re-run that sealed the certificates again under a new key at its start (as kubeswap did
+    // before issuing credentials per replacement) left it unable to decrypt them, and it was rolled back.
+    // The joins travel through Parameter Store (--bootstrap-secrets ssm): the user data only names them.
+    const ssm = ['--bootstrap-secrets', 'ssm'];
+    await sb.fault({ kind: 'slow-boot', next: true, seconds: 20 });
+    const killed = await kubeswap(sb, render(...withPki(), ...ssm), {
+      killAfter: (e) => e.code === 'replacement.created',
+    });
     runs.push(killed);
     assert.equal(killed.signal, 'SIGKILL', describeRun(killed));
-    await harvestSecrets(killed);
+    const inFlight = String(killed.events.find((e) => e.code === 'replacement.created')!.data!['replacement']);
     assert.ok((await liveTokens()).length >= 1, 'the killed run left its token');
-    const run = await kubeswap(sb, render(...withPki()));
+    const stored = await storedJoins();
+    assert.equal(stored.length, 1, 'the in-flight replacement has its join in Parameter Store');
+    assert.equal(stored[0]!.Type, 'SecureString');
+    const storedSecrets = secretsIn(stored[0]!.Value ?? '');
+    assert.equal(storedSecrets.length, 2, 'the stored join holds the token and the certificate key');
+    for (const secret of storedSecrets) secrets.add(secret);
+    for (const text of await userDataOf(killed)) {
+      assert.deepEqual(secretsIn(text), [], 'no secret in the user data');
+      assert.match(text, /aws ssm get-parameter/);
+    }
+    const run = await kubeswap(sb, render(...withPki(), ...ssm, '--machine-timeout', '2m'));
     runs.push(run);
     assert.equal(run.exitCode, 0, describeRun(run));
-    await harvestSecrets(run);
+    assert.deepEqual(
+      run.events.filter((e) => e.code === 'replacement.rolled-back'),
+      [],
+      'the in-flight replacement joined',
+    );
+    for (const text of await userDataOf(run)) assert.deepEqual(secretsIn(text), [], 'no secret in the user data');
+    assert.deepEqual(await storedJoins(), [], 'every stored join was deleted');
     assert.deepEqual(await liveTokens(), []);
     const certs = await core.listNamespacedSecret({
       namespace: 'kube-system',
@@ -108,6 +159,10 @@ describe('scenario: render mode', function () {
     });
     assert.deepEqual(certs.items, [], 'the uploaded kubeadm-certs was deleted');
     const after = await clusterTruth(sb);
+    assert.ok(
+      after.running.some((i) => i.id === inFlight),
+      `${inFlight}, created by the killed run, serves now`,
+    );
     assert.equal(after.members.length, 3);
     assert.ok(after.nodes.every((n) => n.ready && n.version === sb.versions.to));
   });

@@ -1,18 +1,23 @@
 // (f) a replacement that never boots is rolled back: exit 3, cluster exactly as before.
 // (g) a join that dies after adding its etcd member: the learner is removed, exit 3.
-// Both leave the cluster as it was, so they share one sandbox; a final run then completes, after "an hour":
+// Both leave the cluster as it was, so they share one sandbox. Between them the operator moves on to a fixed
+// image: refused while the rolled-back run is open, accepted after `kubeswap abandon` (which changes no machine).
+// A final run then completes, after "an hour":
 // AWS no longer lists the torn-down replacements but still holds their ClientTokens (the sandbox's AWS front
 // emulates both, integration/AWS-EMULATION.md), so the re-run must launch under a new token, not an old one.
 import assert from 'node:assert/strict';
-import { clusterTruth, codes, describeRun, essentials, kubeswap, useSandbox } from './harness.ts';
+import * as k8s from '@kubernetes/client-node';
+import { clusterTruth, codes, describeRun, essentials, kubeswap, registerImage, useSandbox } from './harness.ts';
 
 describe('scenario: failed replacements are rolled back', function () {
   this.timeout(20 * 60_000);
   const sandbox = useSandbox({ controlPlanes: 3 });
 
+  let fixedImage: string | undefined;
   const apply = () =>
     kubeswap(sandbox(), [
       'apply',
+      ...(fixedImage ? ['--image', fixedImage] : []),
       '--to',
       sandbox().versions.to,
       '--yes',
@@ -33,6 +38,34 @@ describe('scenario: failed replacements are rolled back', function () {
     assert.deepEqual(essentials(after), essentials(before));
     const created = run.events.find((e) => e.code === 'replacement.created')!.data!['replacement'] as string;
     assert.ok(after.terminated.includes(created), 'the replacement instance is terminated');
+  });
+
+  it('moves on to a fixed image only after kubeswap abandon, which changes no machine', async () => {
+    const sb = sandbox();
+    const before = await clusterTruth(sb);
+    fixedImage = await registerImage(sb, sb.versions.to, 'control-plane-fixed');
+    const refused = await apply();
+    assert.equal(refused.exitCode, 2, describeRun(refused));
+    const failed = refused.events.find((e) => e.code === 'run.failed')!;
+    assert.equal(failed.data?.['error'], 'run.other-target-in-progress');
+    assert.match(String(failed.data?.['hint']), /kubeswap abandon/);
+
+    const abandoned = await kubeswap(sb, ['abandon']);
+    assert.equal(abandoned.exitCode, 0, describeRun(abandoned));
+    const said = JSON.parse(abandoned.stdout.trim().split('\n').at(-1)!);
+    assert.equal(said.code, 'run.abandoned');
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(sb.kubeconfig);
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    const cm = await core.readNamespacedConfigMap({ name: 'kubeswap-progress', namespace: 'kube-system' });
+    const record = JSON.parse(cm.data!['progress']!);
+    assert.equal(record.state, 'abandoned');
+    assert.equal(record.runId, said.runId);
+    const lease = await kc
+      .makeApiClient(k8s.CoordinationV1Api)
+      .readNamespacedLease({ name: 'kubeswap-lock', namespace: 'kube-system' });
+    assert.ok(!lease.spec?.holderIdentity, 'the lock is free');
+    assert.deepEqual(essentials(await clusterTruth(sb)), essentials(before), 'abandon changed no machine');
   });
 
   it('(g) removes the learner a dying join left behind and exits 3', async () => {
@@ -60,5 +93,9 @@ describe('scenario: failed replacements are rolled back', function () {
     const after = await clusterTruth(sb);
     assert.equal(after.members.length, 3);
     assert.ok(after.nodes.every((n) => n.version === sb.versions.to));
+    assert.ok(
+      after.running.every((i) => i.image === fixedImage),
+      'every machine runs the fixed image',
+    );
   });
 });

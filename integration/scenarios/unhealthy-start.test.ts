@@ -1,7 +1,8 @@
 // Issue 9 §1: nothing changes until the cluster is healthy. An unhealthy start (one machine's etcd
 // member down; a never-started member of someone else's crashed join) is refused with exit 2 naming
 // what is unhealthy, within --gate-timeout, and the cluster, moto and the lock are exactly as before:
-// read from the real components, not from kubeswap's own events.
+// read from the real components, not from kubeswap's own events. Issue 9 §5: once an earlier process
+// changed the cluster, the same refusal is exit 4, never 2.
 import assert from 'node:assert/strict';
 import * as k8s from '@kubernetes/client-node';
 import { etcdClient } from '../sandbox/etcd.ts';
@@ -91,5 +92,34 @@ describe('scenario: an unhealthy start is refused and changes nothing', function
       await client.cluster.memberRemove({ ID: strayId }).catch(() => undefined);
       client.close();
     }
+  });
+
+  it('a resumed run that is then blocked exits 4 with the state described, never 2; healed, it completes', async () => {
+    // Issue 9 §5: exit 2 promises "nothing was changed" for the cluster, not for this process. The first process
+    // changed the cluster (kubeadm-config, a replacement); the second changes nothing itself before the gate
+    // blocks it, yet must not claim the cluster is as before.
+    const sb = sandbox();
+    const args = ['apply', '--to', sb.versions.to, '--yes', '--gate-passes', '2'];
+    // Killed between swaps: no replacement in flight, so the re-run meets the gate before its first change.
+    const killed = await kubeswap(sb, args, { killAfter: (e) => e.code === 'swap.finished' });
+    assert.equal(killed.signal, 'SIGKILL', describeRun(killed));
+    const replaced = String(killed.events.find((e) => e.code === 'swap.started')?.data?.['oldMachine']);
+    const victim = sb.machines.find((m) => m.instanceId !== replaced)!;
+    await sb.fault({ kind: 'crash-etcd', node: victim.node });
+    try {
+      const blocked = await kubeswap(sb, [...args, '--gate-timeout', '15s'], { timeoutMs: 180_000 });
+      assert.equal(blocked.exitCode, 4, describeRun(blocked));
+      const failed = blocked.events.find((e) => e.code === 'run.failed');
+      assert.doesNotMatch(String(failed?.data?.['hint'] ?? ''), /nothing was changed/, describeRun(blocked));
+      const truth = await clusterTruth(sb);
+      assert.equal(truth.kubernetesVersion, sb.versions.to, 'the first process had bumped kubeadm-config');
+    } finally {
+      await sb.fault({ kind: 'heal', node: victim.node });
+    }
+    const run = await kubeswap(sb, args);
+    assert.equal(run.exitCode, 0, describeRun(run));
+    const after = await clusterTruth(sb);
+    assert.ok(after.nodes.every((n) => n.ready && n.version === sb.versions.to));
+    assert.equal(after.members.length, 3);
   });
 });

@@ -1,7 +1,24 @@
 // (a) 3 machines FROM -> TO: every machine replaced, old instances terminated, old Nodes gone, 3 healthy
 // voting members, kubeadm-config at TO; an API probe through the load balancer runs the whole time.
+// The upgrade runs from a saved plan (plan --out, apply FILE), made with the image found by its version tag; the
+// same plan is first refused, changing nothing, while another image is tagged for the version.
 import assert from 'node:assert/strict';
-import { ApiProbe, assertUpgraded, clusterTruth, codes, describeRun, kubeswap, useSandbox } from './harness.ts';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DeregisterImageCommand } from '@aws-sdk/client-ec2';
+import { parse, stringify } from 'yaml';
+import {
+  ApiProbe,
+  assertUpgraded,
+  clusterTruth,
+  codes,
+  describeRun,
+  essentials,
+  kubeswap,
+  registerImage,
+  sandboxEc2,
+  useSandbox,
+} from './harness.ts';
 
 describe('scenario: 3-machine upgrade FROM -> TO', function () {
   this.timeout(20 * 60_000);
@@ -20,11 +37,55 @@ describe('scenario: 3-machine upgrade FROM -> TO', function () {
     assert.equal(detailed.exitCode, 5, `changes pending: ${describeRun(detailed)}`);
   });
 
-  it('replaces all three machines while the API stays up', async () => {
+  // The sandbox's config maps each version to its image; a saved plan here finds the image by its tag instead.
+  const byTag = () => {
+    const sb = sandbox();
+    const file = join(sb.stateDir, 'kubeswap-by-tag.yaml');
+    const config = parse(readFileSync(join(sb.stateDir, 'kubeswap.yaml'), 'utf8'));
+    delete config.provider.images;
+    writeFileSync(file, stringify(config));
+    return file;
+  };
+  const planFile = () => join(sandbox().stateDir, 'reviewed.plan.json');
+  const applyPlan = () => kubeswap(sandbox(), ['apply', planFile(), '--config', byTag(), '--yes']);
+
+  it('saves the plan (0600): the tagged image with its name and date, and the cluster-wide changes', async () => {
+    const sb = sandbox();
+    const args = ['plan', '--to', sb.versions.to, '--config', byTag(), '--out', planFile()];
+    const run = await kubeswap(sb, [...args, '--gate-passes', '2', '--machine-timeout', '5m']);
+    assert.equal(run.exitCode, 0, describeRun(run));
+    assert.equal(statSync(planFile()).mode & 0o777, 0o600);
+    const saved = JSON.parse(readFileSync(planFile(), 'utf8'));
+    assert.equal(saved.desired.imageId, sb.aws.images[sb.versions.to]);
+    assert.ok(saved.desired.image.createdAt && saved.desired.image.name, JSON.stringify(saved.desired));
+    assert.equal(saved.changes.machines, 3);
+    assert.match(saved.changes.loadBalancer, new RegExp(sb.aws.targetGroupArn.replace(/[/.]/g, '.')));
+    assert.doesNotMatch(readFileSync(planFile(), 'utf8'), /BEGIN|PRIVATE|kubeconfig|admin\.conf/);
+  });
+
+  it('refuses the saved plan, exit 2 and nothing changed, once another image is tagged for the version', async () => {
+    const sb = sandbox();
+    const before = await clusterTruth(sb);
+    const newer = await registerImage(sb, sb.versions.to, 'control-plane-rebuilt-after-review');
+    try {
+      const run = await applyPlan();
+      assert.equal(run.exitCode, 2, describeRun(run));
+      const failed = run.events.find((e) => e.code === 'run.failed')!;
+      assert.equal(failed.data?.['error'], 'plan.stale');
+      assert.match(failed.message, new RegExp(`${newer}.*${sb.aws.images[sb.versions.to]}`));
+      assert.ok(!codes(run).includes('lock.acquired'));
+      assert.deepEqual(essentials(await clusterTruth(sb)), essentials(before));
+    } finally {
+      const ec2 = sandboxEc2(sb);
+      await ec2.send(new DeregisterImageCommand({ ImageId: newer })).finally(() => ec2.destroy());
+    }
+  });
+
+  it('replaces all three machines from the saved plan while the API stays up', async () => {
     const sb = sandbox();
     const before = await clusterTruth(sb);
     const probe = new ApiProbe(sb).start();
-    const run = await kubeswap(sb, ['apply', '--to', sb.versions.to, '--yes', '--gate-passes', '2']);
+    const run = await applyPlan();
     const api = await probe.stop();
     const after = await assertUpgraded(sb, before, run, api);
     // kubeswap's own availability figures (issue 13 §2) against the independent probe run beside it.

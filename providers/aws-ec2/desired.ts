@@ -2,7 +2,7 @@
 // template version exist, or into every problem found (both are checked, so a bad run is refused
 // with the whole list at once).
 import type { Image } from '@aws-sdk/client-ec2';
-import type { Desired } from '../../src/domain/model.ts';
+import type { Desired, ImageFacts } from '../../src/domain/model.ts';
 import type { ProviderProblem } from '../../src/ports/machines.ts';
 import type { Ec2Port } from './ec2-port.ts';
 import { awsErrorName, ProviderError } from './errors.ts';
@@ -26,6 +26,7 @@ export async function resolveDesired(
     desired: {
       version: wanted.version,
       imageId: image.imageId,
+      image: image.facts,
       template: { id: launchTemplate.id, version: launchTemplate.version },
       // The provider has no say in forcing; the engine sets it from --force.
       force: false,
@@ -38,7 +39,7 @@ async function resolveImage(
   ec2: Ec2Port,
   options: ResolvedOptions,
   wanted: { version: string; imageId?: string },
-): Promise<{ imageId: string }> {
+): Promise<{ imageId: string; facts: ImageFacts }> {
   const explicit = wanted.imageId ?? options.images?.[wanted.version];
   if (explicit) {
     const images = await ec2.describeImages({ ImageIds: [explicit] }).catch((error: unknown) => {
@@ -47,17 +48,23 @@ async function resolveImage(
     });
     const image = images.find((i) => i.ImageId === explicit && i.State !== 'deregistered');
     if (!image) {
-      throw new ProviderError('image.not-found', `image ${explicit} does not exist in ${options.region}`, {
-        hint: 'check the image id and region, or omit --image to use the image tagged for the version',
-      });
+      throw new ProviderError(
+        'image.not-found',
+        `image ${explicit} does not exist in ${options.region ?? 'the region of your AWS profile'}`,
+        {
+          hint: 'check the image id and region, or omit --image to use the image tagged for the version',
+        },
+      );
     }
     checkImageVersion(image, explicit, wanted.version, options.images);
-    return { imageId: explicit };
+    return { imageId: explicit, facts: factsOf(image) };
   }
   // Images are tagged with or without the leading v depending on who built them; accept both.
   const bare = wanted.version.replace(/^v/, '');
+  // Owners: `self` by default; a build account that shares its AMIs is named in imageOwners.
+  const owners = options.imageOwners?.length ? options.imageOwners : ['self'];
   const tagged = await ec2.describeImages({
-    Owners: ['self'],
+    Owners: owners,
     Filters: [{ Name: `tag:${TAG.kubernetesVersion}`, Values: [bare, `v${bare}`] }],
   });
   const newest = tagged
@@ -66,13 +73,17 @@ async function resolveImage(
   if (!newest?.ImageId) {
     throw new ProviderError(
       'image.not-found',
-      `no image owned by this account is tagged ${TAG.kubernetesVersion}=${wanted.version}`,
+      `no image owned by ${owners.join(', ')} is tagged ${TAG.kubernetesVersion}=${wanted.version}`,
       {
-        hint: `pass --image, map the version in the provider's images setting, or tag the AMI ${TAG.kubernetesVersion}=${wanted.version}`,
+        hint: `pass --image, map the version in the provider's images setting, tag the AMI ${TAG.kubernetesVersion}=${wanted.version}, or name the account that shares it in --image-owners`,
       },
     );
   }
-  return { imageId: newest.ImageId };
+  return { imageId: newest.ImageId, facts: factsOf(newest) };
+}
+
+function factsOf(image: Image): ImageFacts {
+  return { name: image.Name, owner: image.OwnerId, createdAt: image.CreationDate };
 }
 
 /**

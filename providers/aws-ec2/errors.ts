@@ -74,5 +74,12 @@ export function wrapAwsError(action: string, error: unknown): ProviderError {
       cause: error,
     });
   }
+  // The SDK's region chain (AWS_REGION, the profile's region, instance metadata) came up empty.
+  if (detail === 'Region is missing') {
+    return new ProviderError('options.invalid', `failed to ${action}: no AWS region`, {
+      hint: 'give --region, set AWS_REGION (or AWS_DEFAULT_REGION), or a region in your AWS_PROFILE profile',
+      cause: error,
+    });
+  }
   return new ProviderError('aws.request-failed', `failed to ${action}: ${name}: ${detail}`, { cause: error });
 }

@@ -2,6 +2,7 @@
 // template, linked to Nodes by providerID, behind an ELBv2 target group for the API endpoint.
 import { EC2Client, type ResponseLaunchTemplateData } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { CONTROL_PLANE_POOL } from '../../src/domain/model.ts';
 import {
   type MachineProvider,
@@ -17,6 +18,7 @@ import { wrapAwsError } from './errors.ts';
 import { checkClusterTags, drift, type Ec2Machine, instanceIdOf, listMachines } from './instances.ts';
 import { launchTemplateData, type ResolvedLaunchTemplate, resolveLaunchTemplate } from './launch-template.ts';
 import { type AwsEc2ProviderOptions, resolveOptions } from './options.ts';
+import { parameterStore } from './parameter-store.ts';
 import { createReplacement } from './replacement.ts';
 import { throttleRetrying } from './retry.ts';
 import { terminate } from './termination.ts';
@@ -38,12 +40,13 @@ const PROVIDER_ID_FORM = /^aws:\/\/\/[^/]*\/i-[0-9a-z]+$/;
 export function createAwsEc2Provider(input: AwsEc2ProviderOptions): AwsEc2Provider {
   const options = resolveOptions(input);
   const clientConfig = {
-    region: options.region,
+    ...(options.region ? { region: options.region } : {}),
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
   };
   const ec2Client = new EC2Client(clientConfig);
   const elbClient = new ElasticLoadBalancingV2Client(clientConfig);
+  const ssmClient = new SSMClient(clientConfig);
   const call = throttleRetrying(options.throttleRetry);
   const ec2 = ec2Port(ec2Client, call);
   const targetGroup = options.targetGroupArn
@@ -111,15 +114,25 @@ export function createAwsEc2Provider(input: AwsEc2ProviderOptions): AwsEc2Provid
 
     // undefined without a target group: no load balancer is different from one with no members.
     loadBalancer: targetGroup && {
+      name: options.targetGroupArn,
+      changes:
+        options.deregistrationDelaySeconds === undefined
+          ? []
+          : [
+              `sets the target group's deregistration_delay.timeout_seconds to ${options.deregistrationDelaySeconds} before the first deregistration (kept after the run)`,
+            ],
       targets: () => targetGroup.targets().catch(failing('list API targets')),
       register: (machineId) => targetGroup.register(machineId).catch(failing(`register ${machineId} as an API target`)),
       deregister: (machineId, timeoutMs) =>
         targetGroup.deregister(machineId, timeoutMs).catch(failing(`deregister API target ${machineId}`)),
     },
 
+    bootstrapSecrets: parameterStore(ssmClient, call, options.region, options.clusterName),
+
     destroy() {
       ec2Client.destroy();
       elbClient.destroy();
+      ssmClient.destroy();
     },
   };
 }
@@ -131,13 +144,15 @@ export const provider: ProviderModule = {
   create({ settings, pollIntervalMs, env }) {
     const str = (key: string) => (typeof settings[key] === 'string' ? (settings[key] as string) : undefined);
     return createAwsEc2Provider({
-      region: str('region') ?? env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'] ?? '',
+      // As the AWS CLI: AWS_REGION, AWS_DEFAULT_REGION, then the profile (the SDK reads AWS_PROFILE's region itself).
+      region: str('region') || env['AWS_REGION'] || env['AWS_DEFAULT_REGION'] || undefined,
       endpoint: str('endpoint'),
       launchTemplate: str('launchTemplate') ?? '',
       launchTemplateVersion: str('launchTemplateVersion'),
       targetGroupArn: str('targetGroupArn'),
       clusterName: str('clusterName') ?? '',
       images: (settings['images'] as Record<string, string> | undefined) ?? {},
+      imageOwners: settings['imageOwners'] as string[] | undefined,
       deregistrationDelaySeconds: settings['deregistrationDelaySeconds'] as number | undefined,
       pollIntervalMs,
     });

@@ -13,7 +13,11 @@ export interface ThrottleRetryOptions {
 }
 
 export interface AwsEc2ProviderOptions {
-  region: string;
+  /**
+   * undefined: the SDK's own chain (AWS_REGION, then the `region` of the AWS_PROFILE profile in the shared
+   * config, then the instance metadata), which with AWS_DEFAULT_REGION read first is how the AWS CLI resolves it.
+   */
+  region?: string;
   /** Endpoint override (moto, LocalStack); the SDK also honours AWS_ENDPOINT_URL. */
   endpoint?: string;
   /** Static keys or a provider; default: the SDK's credential chain. */
@@ -27,6 +31,8 @@ export interface AwsEc2ProviderOptions {
   clusterName: string;
   /** Kubernetes version -> image id, consulted before looking for an image tagged `kubernetes-version`. */
   images?: Record<string, string>;
+  /** Accounts whose images are searched for the version tag (EC2 DescribeImages Owners); default `self`. */
+  imageOwners?: string[];
   /** Poll interval while waiting for termination and draining. */
   pollIntervalMs?: number;
   /** When set, the target group's deregistration delay is set to this before the first deregistration. */
@@ -68,7 +74,6 @@ export function clusterTagKey(clusterName: string): string {
 
 export function resolveOptions(options: AwsEc2ProviderOptions): ResolvedOptions {
   const problems: string[] = [];
-  if (!options.region) problems.push('region is required');
   if (!options.clusterName) problems.push('clusterName is required');
   if (!options.launchTemplate) problems.push('launchTemplate (id or name) is required');
   const version = options.launchTemplateVersion ?? '$Default';

@@ -89,10 +89,16 @@ export function createExecProvider(
       }
       const resolved = resolvedOf(await call('resolve', { ...wanted }));
       if (resolved.problems.length > 0 || !resolved.imageId) return { problems: resolved.problems };
-      const { imageId, template } = resolved;
+      const { imageId, template, image } = resolved;
       // The provider has no say in forcing; the engine sets it from --force.
       return {
-        desired: { version: wanted.version, imageId, ...(template ? { template } : {}), force: false },
+        desired: {
+          version: wanted.version,
+          imageId,
+          ...(template ? { template } : {}),
+          ...(image ? { image } : {}),
+          force: false,
+        },
         problems: [],
       };
     },

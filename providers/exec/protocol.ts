@@ -1,6 +1,13 @@
 // The command's answers, checked field by field: a script's mistake becomes one error naming the verb and
 // the field (`list: machines[1].phase "up" is not one of ...`), never a Machine with holes in it.
-import type { ApiTarget, ApiTargetState, DriftReason, Machine, MachinePhase } from '../../src/domain/model.ts';
+import type {
+  ApiTarget,
+  ApiTargetState,
+  DriftReason,
+  ImageFacts,
+  Machine,
+  MachinePhase,
+} from '../../src/domain/model.ts';
 import type { ProviderProblem } from '../../src/ports/machines.ts';
 import { ExecProviderError } from './errors.ts';
 import { isRecord } from './invoke.ts';
@@ -139,10 +146,11 @@ export function createdMachineOf(response: Record<string, unknown>, pool: string
   return check.done(created!);
 }
 
-/** `resolve`: `{"imageId": "...", "template"?: {id, version}}` or `{"problems": [...]}`. */
+/** `resolve`: `{"imageId": "...", "template"?: {id, version}, "image"?: {name?, owner?, createdAt?}}` or `{"problems": [...]}`. */
 export function resolvedOf(response: Record<string, unknown>): {
   imageId?: string;
   template?: { id: string; version: string };
+  image?: ImageFacts;
   problems: ProviderProblem[];
 } {
   const check = new Checker('resolve');
@@ -158,7 +166,26 @@ export function resolvedOf(response: Record<string, unknown>): {
       if (id && version) template = { id, version };
     }
   }
-  return check.done({ ...(imageId ? { imageId } : {}), ...(template ? { template } : {}), problems });
+  // What the operator reviews in the plan: optional, each field text.
+  let image: ImageFacts | undefined;
+  const i = response['image'];
+  if (i !== undefined) {
+    if (!isRecord(i)) check.problems.push('image must be an object {name?, owner?, createdAt?}');
+    else {
+      const facts = {
+        name: check.str(i['name'], 'image.name', true),
+        owner: check.str(i['owner'], 'image.owner', true),
+        createdAt: check.str(i['createdAt'], 'image.createdAt', true),
+      };
+      image = Object.fromEntries(Object.entries(facts).filter(([, v]) => v !== undefined));
+    }
+  }
+  return check.done({
+    ...(imageId ? { imageId } : {}),
+    ...(template ? { template } : {}),
+    ...(image ? { image } : {}),
+    problems,
+  });
 }
 
 /** `targets`: `{"targets": [{machineId, state}]}`. */

@@ -17,6 +17,8 @@ const EXAMPLES: [string, string][] = [
   ['$0 apply --config kubeswap.yaml --to v1.37.2 --yes', 'replace the control-plane machines'],
   ['$0 apply --config kubeswap.yaml --image ami-0abc --yes', 're-image at the same version'],
   ['KUBESWAP_CERTIFICATE_KEY=... $0 apply --user-data render --to v1.37.2', 'render the kubeadm join'],
+  ['$0 plan --config kubeswap.yaml --to v1.37.2 --out plan.json', 'save the plan for review'],
+  ['$0 apply plan.json', 'run exactly the saved plan (refused when the cluster moved on)'],
   ['$0 status -o json', 'lock holder and progress record, as JSON'],
   ['$0 completion >> ~/.bashrc', 'shell completion'],
 ];
@@ -32,13 +34,24 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       .usage('$0 <command> [options]\n\nReplace the control-plane machines of a kubeadm cluster one at a time.'),
   )
     .command('plan', 'show which machines would be replaced, in order, and why', planOptions, chosen('plan'))
-    .command('apply', 'replace the machines until the cluster matches the target', applyOptions, chosen('apply'))
+    .command(
+      'apply [plan]',
+      'replace the machines until the cluster matches the target (or exactly as a plan saved with plan --out)',
+      (y) => applyOptions(y).positional('plan', { type: 'string', describe: 'a plan saved by kubeswap plan --out' }),
+      chosen('apply'),
+    )
     .command('status', 'show the lock holder and the progress record', {}, chosen('status'))
     .command(
       'unlock',
       'show the lock holder; break the lock when it is stale (or with --force)',
       unlockOptions,
       chosen('unlock'),
+    )
+    .command(
+      'abandon',
+      'give up an unfinished run (after a rollback): close its progress record, release its lock; no machine changes',
+      {},
+      chosen('abandon'),
     )
     .command('config', 'configuration file tools', (y) =>
       y
@@ -48,7 +61,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         .demandCommand(1, 'give a config command: schema'),
     )
     .completion('completion', 'print a bash/zsh completion script (e.g. kubeswap completion >> ~/.bashrc)')
-    .demandCommand(1, 'give a command: plan, apply, status or unlock')
+    .demandCommand(1, 'give a command: plan, apply, status, unlock or abandon')
     .recommendCommands()
     .strict()
     .help()

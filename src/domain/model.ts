@@ -127,4 +127,13 @@ export interface Desired {
   template?: { id: string; version: string };
   /** Replace every machine even when it already matches (kops --force). */
   force: boolean;
+  /** What the provider knows of the image, for the operator to check before approving (never compared). */
+  image?: ImageFacts;
+}
+
+export interface ImageFacts {
+  name?: string;
+  /** The account (or project) that owns it: another one for an image shared from a build account. */
+  owner?: string;
+  createdAt?: string;
 }

@@ -48,6 +48,8 @@ export interface RenderRequest {
   /** The cluster CA to pin (PEM); default: the CA in kube-public/cluster-info. */
   caCertPem?: string;
   secretBytes?: SecretBytesPort;
+  /** `user-data`: the join travels in the user data; otherwise the provider's bootstrap secret store of that kind. */
+  bootstrapSecrets: string;
 }
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {

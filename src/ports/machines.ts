@@ -2,6 +2,7 @@
 // load time (providers/index.ts) so a provider built for another contract is refused with a clear
 // message. providers/README.md documents it for third parties.
 import type { ApiTarget, Desired, DriftReason, Machine } from '../domain/model.ts';
+import type { BootstrapSecretStore } from './secrets.ts';
 
 /**
  * 2: machines belong to pools, have generic phases and say why they drift; the provider links Nodes
@@ -53,6 +54,10 @@ export interface ReplacementRequest {
 
 /** Optional sub-port: the API load balancer's membership, when the provider manages one the engine drives. */
 export interface LoadBalancerMembership {
+  /** What the operator knows it by (a target group ARN), for the plan. */
+  readonly name?: string;
+  /** Settings of the load balancer itself a run changes, in words, for the plan. */
+  readonly changes?: readonly string[];
   targets(): Promise<ApiTarget[]>;
   register(machineId: string): Promise<void>;
   /** Deregisters and waits until the target has finished draining. */
@@ -85,6 +90,8 @@ export interface MachineProvider {
   terminate(machineId: string, timeoutMs: number): Promise<void>;
   /** API load balancer membership the engine drives; undefined when none is configured or the provider owns it. */
   readonly loadBalancer?: LoadBalancerMembership;
+  /** Where render mode may keep join secrets for machines to fetch at boot (`--bootstrap-secrets`); optional. */
+  readonly bootstrapSecrets?: BootstrapSecretStore;
 }
 
 /** What the CLI hands a provider module: its own section of the configuration, and run-wide settings. */

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { formatLine, jsonRenderer, textRenderer } from '../../src/cli/render/events.ts';
-import { markdownSummary } from '../../src/cli/render/summary.ts';
+import { formatPlan } from '../../src/cli/render/plan-report.ts';
+import { markdownPlan, markdownSummary } from '../../src/cli/render/summary.ts';
 import type { KubeswapEvent } from '../../src/domain/events.ts';
+import type { PlanReport } from '../../src/engine/run/run.ts';
 
 const event = (
   code: KubeswapEvent['code'],
@@ -56,5 +58,50 @@ describe('output renderers', () => {
     assert.match(md, /`\/tmp\/s\.db`/);
     assert.match(md, /\| 10:01:05 \| cp-a \| replaced cp-a in 1m0s \|/);
     assert.match(md, /Duration: 1m5s/);
+  });
+});
+
+describe('plan rendering', () => {
+  const report = {
+    from: 'v1.36.3',
+    desired: {
+      version: 'v1.37.2',
+      imageId: 'ami-1',
+      force: false,
+      template: { id: 'lt-1', version: '4' },
+      image: { name: 'k8s-1.37.2-build-7', owner: '111122223333', createdAt: '2026-05-30T10:00:00.000Z' },
+    },
+    runId: 'planned',
+    candidates: [],
+    upToDate: [],
+    orphans: [],
+    gate: { ok: true, reasons: [] },
+    next: { kind: 'done' },
+    fingerprint: { kubeadmConfig: 'x', machines: [], imageId: 'ami-1' },
+    changes: {
+      kubeadmConfig: { from: 'v1.36.3', to: 'v1.37.2' },
+      objects: ['ClusterRole kubeadm:get-nodes (when missing)'],
+      loadBalancer: 'each replacement is registered with arn:tg',
+      machines: 3,
+      maxSurge: 1,
+    },
+  } as unknown as PlanReport;
+
+  it('shows the image to review and every cluster-wide change, and how to run a saved plan', () => {
+    const text = formatPlan(report, { snapshotDir: '/home/me/.kubeswap/snapshots/prod', savedTo: 'plan.json' });
+    assert.match(text, /image: k8s-1\.37\.2-build-7, owner 111122223333, created 2026-05-30T10:00:00\.000Z/);
+    assert.match(text, /3 machine\(s\), surge: each replacement joins before its old machine leaves/);
+    assert.match(text, /etcd snapshot before the first change, to \/home\/me\/\.kubeswap\/snapshots\/prod/);
+    assert.match(text, /kubeadm-config: kubernetesVersion v1\.36\.3 -> v1\.37\.2/);
+    assert.match(text, /creates: ClusterRole kubeadm:get-nodes/);
+    assert.match(text, /load balancer: each replacement is registered with arn:tg/);
+    assert.match(text, /kubeswap apply plan\.json/);
+  });
+
+  it('writes the plan itself as Markdown for plan --summary', () => {
+    const md = markdownPlan(report, { exitCode: 5 })!;
+    assert.match(md, /^# kubeswap plan/);
+    assert.match(md, /Result: runnable/);
+    assert.match(md, /```\nUpgrade v1\.36\.3 -> v1\.37\.2/);
   });
 });

@@ -45,7 +45,8 @@ export async function saveSnapshot(
   timeoutMs: number,
 ): Promise<SnapshotResult> {
   const target = path.resolve(file);
-  await mkdir(path.dirname(target), { recursive: true });
+  // The snapshot holds every Secret of the cluster: a folder created here is the user's alone.
+  await mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
   const partial = `${target}.part-${randomBytes(4).toString('hex')}`;
   const handle = await open(partial, 'wx', 0o600);
   const fail = (message: string, cause?: unknown) =>

@@ -2,7 +2,7 @@
 // for commands that reach a cluster, so `--help`, `--version` and `completion` never load the clients.
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
-import { describeError, invalid, KubeswapError } from '../../domain/errors.ts';
+import { describeError, invalid, KubeswapError, type Problem } from '../../domain/errors.ts';
 import { EventLog, fanOut } from '../../domain/events.ts';
 import { blockers, type ReadinessReport } from '../../domain/readiness/report.ts';
 import { asPreflightError } from '../../engine/checks/preflight-errors.ts';
@@ -10,17 +10,28 @@ import { checkReadiness, type ReadinessRequest } from '../../engine/checks/readi
 import type { Ports } from '../../engine/ports.ts';
 import { withAvailability } from '../../engine/run/availability.ts';
 import { apply, inspect, type PlanReport } from '../../engine/run/run.ts';
+import type { SavedPlan } from '../../engine/run/saved-plan.ts';
 import { flagLayer } from '../config/options.ts';
-import { readConfigFile, readEnvironment, resolveSettings, type Settings } from '../config/settings.ts';
+import {
+  planSettings,
+  readConfigFile,
+  readEnvironment,
+  resolveSettings,
+  type Settings,
+  savedPlanLayer,
+} from '../config/settings.ts';
 import type { Command } from '../config/spec.ts';
 import { EXIT, exitCodeFor } from '../exit-codes.ts';
 import type { Io } from '../io.ts';
+import { packageVersion } from '../package-info.ts';
 import { jsonRenderer, textRenderer } from '../render/events.ts';
 import { formatPlan } from '../render/plan-report.ts';
-import { formatReadiness } from '../render/readiness.ts';
-import { markdownSummary } from '../render/summary.ts';
+import { formatReadiness, markdownReadiness } from '../render/readiness.ts';
+import { markdownPlan, markdownSummary } from '../render/summary.ts';
+import { abandon } from './abandon.ts';
+import { planConflicts, readSavedPlan, savedPlanOf, writeSavedPlan } from './plan-file.ts';
 import { showStatus, unlock } from './status.ts';
-import { engineOptions, wire } from './wiring.ts';
+import { engineOptions, gitCheckoutOf, snapshotDirFor, wire } from './wiring.ts';
 
 export async function run(command: Command, args: Record<string, unknown>, io: Io): Promise<number> {
   const log = new EventLog();
@@ -28,11 +39,24 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
   const flags = flagLayer(command, args);
   const configFile = flags['config'] ?? env['config'];
   const file = configFile ? readConfigFile(String(configFile)) : { input: {}, problems: [] };
-  const { settings, problems } = resolveSettings(command, [file.input, env, flags]);
+  // apply FILE: the saved plan's settings sit above the config file and the environment; a flag may not contradict them.
+  const planFile = command === 'apply' && typeof args['plan'] === 'string' ? args['plan'] : undefined;
+  let saved: SavedPlan | undefined;
+  let savedProblems: Problem[] = [];
+  try {
+    saved = planFile ? readSavedPlan(planFile) : undefined;
+  } catch (err) {
+    if (!(err instanceof KubeswapError)) throw err;
+    savedProblems = [{ code: err.code, message: err.message, hint: err.hint }];
+  }
+  const layers = saved ? [file.input, env, savedPlanLayer(saved.settings, planFile!), flags] : [file.input, env, flags];
+  const { settings, problems, merged } = resolveSettings(command, layers);
+  if (saved) savedProblems.push(...planConflicts(saved, flags, planFile!));
   const renderer =
     settings.output === 'json' ? { sink: jsonRenderer(io.stdout), stop: () => {} } : textRenderer(io.stderr);
   const emit = fanOut(log.sink, renderer.sink);
   let exitCode: number = EXIT.ok;
+  let planned: Awaited<ReturnType<typeof inspect>> | undefined;
   let error: string | undefined;
   const controller = new AbortController();
   const onSignal = () => controller.abort(new Error('interrupted'));
@@ -40,10 +64,11 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
   process.once('SIGTERM', onSignal);
   let close = () => {};
   try {
-    const allProblems = [...file.problems, ...problems];
+    const allProblems = [...file.problems, ...savedProblems, ...problems];
     if (allProblems.length > 0) throw invalid(allProblems);
     if (command === 'status') return await showStatus(settings, io).catch(readOnlyFailure);
     if (command === 'unlock') return await unlock(settings, io).catch(readOnlyFailure);
+    if (command === 'abandon') return await abandon(settings, io).catch(readOnlyFailure);
     const wired = await wire(settings, emit).catch((err: unknown) => {
       throw asPreflightError(err);
     });
@@ -55,18 +80,36 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
       maxSurge: settings.maxSurge,
       render: settings.userData === 'render',
       readiness: { acceptRemovedApis: settings.acceptRemovedApis, certWarningDays: settings.certWarningDays },
+      withoutLoadBalancer: !settings.loadBalancer,
+      expect: saved?.fingerprint,
     };
+    const snapshotDir = snapshotDirFor(settings);
     if (command === 'plan') {
       const report = await inspect(wired.ports, request).catch((err: unknown) => {
         throw asPreflightError(err);
       });
+      planned = report;
       const readiness = await planReadiness(wired.ports, report, settings, request.readiness);
+      const ready = !readiness || blockers(readiness).length === 0;
+      // A blocked plan is not one to run later: nothing is saved, and the exit code says why.
+      if (settings.out && report.next.kind !== 'blocked' && ready) {
+        writeSavedPlan(
+          settings.out,
+          savedPlanOf(report, planSettings(merged), { kubeswapVersion: packageVersion(), now: new Date() }),
+        );
+      }
       if (settings.output === 'json')
-        io.stdout.write(`${JSON.stringify({ code: 'plan.report', ...serializable(report), readiness })}\n`);
-      else io.stdout.write(formatPlan(report) + (readiness ? formatReadiness(readiness) : ''));
+        io.stdout.write(
+          `${JSON.stringify({ code: 'plan.report', ...serializable(report), snapshotDir, savedTo: settings.out, readiness })}\n`,
+        );
+      else
+        io.stdout.write(
+          formatPlan(report, { snapshotDir, savedTo: settings.out, snapshotInCheckout: gitCheckoutOf(snapshotDir) }) +
+            (readiness ? formatReadiness(readiness) : ''),
+        );
       const pending = !(report.next.kind === 'done' && report.from === report.desired.version);
       exitCode =
-        report.next.kind === 'blocked' || (readiness && blockers(readiness).length > 0)
+        report.next.kind === 'blocked' || !ready
           ? EXIT.invalid
           : settings.detailedExitcode && pending
             ? EXIT.changesPending
@@ -79,7 +122,18 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
       closePorts();
       (options.render?.secretBytes as { close?: () => void } | undefined)?.close?.();
     };
-    if (!settings.yes && !settings.dryRun) {
+    const checkout = gitCheckoutOf(snapshotDir);
+    if (checkout && !settings.dryRun) {
+      emit({
+        code: 'etcd.snapshot-in-checkout',
+        at: new Date().toISOString(),
+        level: 'warn',
+        message: `the etcd snapshot (every Secret of the cluster) will be written inside the git checkout ${checkout}; keep it out of commits`,
+        data: { dir: snapshotDir, checkout },
+      });
+    }
+    // A saved plan was reviewed when it was made (terraform apply PLANFILE does not ask either).
+    if (!settings.yes && !settings.dryRun && !saved) {
       const report = await inspect(wired.ports, request).catch((err: unknown) => {
         throw asPreflightError(err);
       });
@@ -95,7 +149,7 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
           },
         );
       } else {
-        io.stderr.write(formatPlan(report));
+        io.stderr.write(formatPlan(report, { snapshotDir }));
         const confirm = io.confirm ?? askOnTerminal;
         if (!(await confirm('Replace these machines? [y/N] '))) {
           io.stderr.write('Nothing changed.\n');
@@ -128,8 +182,14 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     close();
-    if (settings.summary)
-      writeFileSync(settings.summary, markdownSummary(log.events, { exitCode, error }), { flag: 'a' });
+    if (settings.summary) {
+      const text = command === 'plan' ? markdownPlan(planned, { exitCode, error }) : undefined;
+      writeFileSync(
+        settings.summary,
+        text ? text + markdownReadiness(log.events) : markdownSummary(log.events, { exitCode, error }),
+        { flag: 'a' },
+      );
+    }
   }
 }
 
@@ -175,6 +235,7 @@ function serializable(report: Awaited<ReturnType<typeof inspect>>) {
     gate: report.gate,
     next: report.next,
     inFlight: report.inFlight,
+    changes: report.changes,
   };
 }
 

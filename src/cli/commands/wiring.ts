@@ -1,6 +1,8 @@
 // Builds the engine's ports from validated settings: the one place that knows which adapter
 // implements which port.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
 import { loadProvider } from '../../../providers/index.ts';
 import { openEtcd } from '../../adapters/etcd/client.ts';
 import { openKube } from '../../adapters/kube/client.ts';
@@ -78,6 +80,7 @@ export function engineOptions(settings: Settings): EngineOptions {
       settings.userData === 'render'
         ? {
             tokenTtlSeconds: Math.round(r.tokenTtlMs / 1000),
+            bootstrapSecrets: r.bootstrapSecrets,
             certificateKey: r.certificateKey,
             pkiDir: r.pkiDir,
             caCertPem: r.caCert ? readFileSync(r.caCert, 'utf8') : undefined,
@@ -92,8 +95,28 @@ export function engineOptions(settings: Settings): EngineOptions {
     gateTimeoutMs: settings.gateTimeoutMs,
     machineTimeoutMs: settings.machineTimeoutMs,
     drainTimeoutMs: settings.drainTimeoutMs,
+    deregisterTimeoutMs: settings.deregistrationTimeoutMs,
+    terminateTimeoutMs: settings.terminationTimeoutMs,
     pollIntervalMs: settings.pollIntervalMs,
-    snapshotDir: settings.snapshotDir,
+    snapshotDir: snapshotDirFor(settings),
     dryRun: settings.dryRun,
   };
+}
+
+/**
+ * The etcd snapshot holds every Secret of the cluster: by default it goes to ~/.kubeswap/snapshots/<cluster>/, away
+ * from the working directory (often a git checkout). The etcd adapter creates the folder 0700 and the file 0600.
+ */
+export function snapshotDirFor(settings: Settings, home = homedir()): string {
+  if (settings.snapshotDir) return settings.snapshotDir;
+  const cluster = String(settings.provider['clusterName'] ?? settings.context ?? 'default').replace(/[^\w.-]+/g, '_');
+  return path.join(home, '.kubeswap', 'snapshots', cluster);
+}
+
+/** The git checkout a folder lies in (its top), if any: a snapshot there is one `git add .` from being pushed. */
+export function gitCheckoutOf(dir: string): string | undefined {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if (existsSync(path.join(d, '.git'))) return d;
+    if (path.dirname(d) === d) return undefined;
+  }
 }

@@ -11,7 +11,7 @@ export const awsEc2Settings: SettingSpec[] = [
     group: 'provider',
     kind: 'string',
     describe: 'AWS region',
-    defaultText: '$AWS_REGION',
+    defaultText: '$AWS_REGION, $AWS_DEFAULT_REGION, the region of $AWS_PROFILE, as the AWS CLI',
     value: (v) => v.text(),
     file: inProvider('region'),
   }),
@@ -73,6 +73,22 @@ export const awsEc2Settings: SettingSpec[] = [
     describe: 'cluster name in kubernetes.io/cluster/<name> tags',
     value: (v) => v.text(),
     file: inProvider('clusterName'),
+  }),
+  setting({
+    key: 'imageOwners',
+    flag: 'image-owners',
+    scope: 'global',
+    group: 'provider',
+    kind: 'string',
+    describe: 'comma-separated accounts whose AMIs are searched for the version tag (a build account that shares them)',
+    defaultText: 'self',
+    value: (v) =>
+      v.z
+        .union([v.z.string(), v.z.array(v.z.string())])
+        .transform((x) => (Array.isArray(x) ? x : x.split(',')).map((s) => s.trim()).filter(Boolean))
+        .pipe(v.z.array(v.z.string().regex(/^(self|amazon|aws-marketplace|\d{12})$/)).min(1)),
+    invalid: '{name} must be self, amazon, aws-marketplace or 12-digit account ids, got {value}',
+    file: inProvider('imageOwners'),
   }),
   setting({
     key: 'deregistrationDelaySeconds',

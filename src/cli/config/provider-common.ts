@@ -17,6 +17,20 @@ export const providerCommonSettings: SettingSpec[] = [
     code: 'input.user-data',
   }),
   setting({
+    key: 'bootstrapSecrets',
+    flag: 'bootstrap-secrets',
+    scope: 'upgrade',
+    group: 'render',
+    kind: 'string',
+    choices: ['user-data', 'ssm'],
+    describe:
+      'render mode: where the join token and certificate key travel; ssm: an SSM SecureString parameter the machine reads at boot, deleted after',
+    default: 'user-data',
+    value: (v) => v.z.enum(['user-data', 'ssm']),
+    file: inProvider('bootstrapSecrets'),
+    code: 'input.bootstrap-secrets',
+  }),
+  setting({
     key: 'images',
     scope: 'global',
     group: 'provider',

@@ -19,6 +19,10 @@ export interface Settings {
   /** unlock: break a lock renewed within its TTL. */
   forceUnlock: boolean;
   dryRun: boolean;
+  /** plan: save the plan here. */
+  out?: string;
+  /** false: run without driving an API load balancer (--no-load-balancer). */
+  loadBalancer: boolean;
   kubeconfig?: string;
   context?: string;
   etcd: { endpoints: string[]; ca?: string; cert?: string; key?: string };
@@ -26,17 +30,26 @@ export interface Settings {
   provider: { name: string; images: Record<string, string>; [key: string]: unknown };
   /** launch-template: the image bootstraps itself; render: kubeswap renders the kubeadm join (templates/). */
   userData: 'launch-template' | 'render';
-  render: { certificateKey?: string; pkiDir?: string; caCert?: string; tokenTtlMs: number };
+  render: {
+    certificateKey?: string;
+    pkiDir?: string;
+    caCert?: string;
+    tokenTtlMs: number;
+    bootstrapSecrets: 'user-data' | 'ssm';
+  };
   maxSurge: 0 | 1;
   machineTimeoutMs: number;
   drainTimeoutMs: number;
+  deregistrationTimeoutMs: number;
+  terminationTimeoutMs: number;
   gatePasses: number;
   acceptRemovedApis: boolean;
   certWarningDays: number;
   gateTimeoutMs: number;
   pollIntervalMs: number;
   probeIntervalMs: number;
-  snapshotDir: string;
+  /** undefined: ~/.kubeswap/snapshots/<cluster> (wiring.ts). */
+  snapshotDir?: string;
   output: 'text' | 'json';
   summary?: string;
 }
@@ -106,7 +119,10 @@ export function readEnvironment(command: Command, env: NodeJS.ProcessEnv): FlatI
   return withOrigin(input, { kind: 'env' });
 }
 
-export function resolveSettings(command: Command, layers: FlatInput[]): { settings: Settings; problems: Problem[] } {
+export function resolveSettings(
+  command: Command,
+  layers: FlatInput[],
+): { settings: Settings; problems: Problem[]; merged: FlatInput } {
   const merged: FlatInput = {};
   const origins: Record<string, Origin> = {};
   for (const spec of SETTINGS) {
@@ -123,7 +139,30 @@ export function resolveSettings(command: Command, layers: FlatInput[]): { settin
   }
   const { values: v, problems, refused } = validateSettings(command, merged, origins);
   if (command === 'plan' || command === 'apply') problems.push(...crossProblems(v, refused));
-  return { settings: toSettings(command, v), problems };
+  return { settings: toSettings(command, v), problems, merged };
+}
+
+/**
+ * The settings a saved plan keeps (`plan --out`): what shapes the run, as given (defaults included, so a later
+ * kubeswap default does not change a reviewed plan). Never a secret (the certificate key, the exec command's
+ * environment), a consent, or a local path (plan and apply often run on different machines).
+ */
+export function planSettings(merged: FlatInput): FlatInput {
+  const kept: FlatInput = {};
+  for (const spec of SETTINGS) {
+    if (!inScope(spec, 'apply') || spec.path || NOT_IN_PLAN.has(spec.key)) continue;
+    if (spec.group === 'cluster' || spec.group === 'etcd' || spec.group === 'output') continue;
+    if (merged[spec.key] !== undefined) kept[spec.key] = merged[spec.key];
+  }
+  return kept;
+}
+const NOT_IN_PLAN = new Set(['certificateKey', 'execEnv', 'yes', 'dryRun', 'pollInterval', 'probeInterval']);
+
+/** A saved plan's settings as a layer above the config file and the environment, named after the plan file. */
+export function savedPlanLayer(saved: Record<string, unknown>, file: string): FlatInput {
+  const input: FlatInput = {};
+  for (const [key, value] of Object.entries(saved)) if (SETTING_BY_KEY.has(key)) input[key] = value;
+  return withOrigin(input, { kind: 'file', file });
 }
 
 /** Rules over several settings. A value refused on its own counts as given: one problem per mistake. */
@@ -146,6 +185,11 @@ function crossProblems(v: Record<string, unknown>, refused: Set<string>): Proble
     problems.push({
       code: 'input.certificates',
       message: '--certificate-key and --pki-dir only apply with --user-data render',
+    });
+  if (v['bootstrapSecrets'] === 'ssm' && v['userData'] !== 'render')
+    problems.push({
+      code: 'input.bootstrap-secrets',
+      message: '--bootstrap-secrets ssm only applies with --user-data render (kubeswap writes no join otherwise)',
     });
   const provider = PROVIDERS.find((p) => p.name === (v['provider'] ?? DEFAULT_PROVIDER));
   if (provider) problems.push(...provider.problems(v));
@@ -173,6 +217,8 @@ function toSettings(command: Command, values: Record<string, unknown>): Settings
     forceUnlock: v['forceUnlock'] === true,
     detailedExitcode: v['detailedExitcode'] === true,
     dryRun: v['dryRun'] === true,
+    out: str('out'),
+    loadBalancer: v['loadBalancer'] !== false,
     kubeconfig: str('kubeconfig'),
     context: str('context'),
     etcd: {
@@ -188,17 +234,20 @@ function toSettings(command: Command, values: Record<string, unknown>): Settings
       pkiDir: str('pkiDir'),
       caCert: str('caCert'),
       tokenTtlMs: v['tokenTtl'] as number,
+      bootstrapSecrets: v['bootstrapSecrets'] === 'ssm' ? 'ssm' : 'user-data',
     },
     maxSurge: v['maxSurge'] === 0 ? 0 : 1,
     machineTimeoutMs: v['machineTimeout'] as number,
     drainTimeoutMs: v['drainTimeout'] as number,
+    deregistrationTimeoutMs: v['deregistrationTimeout'] as number,
+    terminationTimeoutMs: v['terminationTimeout'] as number,
     pollIntervalMs: v['pollInterval'] as number,
     probeIntervalMs: v['probeInterval'] as number,
     gatePasses: v['gatePasses'] as number,
     acceptRemovedApis: v['acceptRemovedApis'] === true,
     certWarningDays: v['certWarningDays'] as number,
     gateTimeoutMs: v['gateTimeout'] as number,
-    snapshotDir: str('snapshotDir')!,
+    snapshotDir: str('snapshotDir'),
     output: v['output'] === 'json' ? 'json' : 'text',
     summary: str('summary'),
   };

@@ -3,7 +3,7 @@
 import type { z } from 'zod';
 import type * as ValueKit from './values.ts';
 
-export type Command = 'plan' | 'apply' | 'status' | 'unlock';
+export type Command = 'plan' | 'apply' | 'status' | 'unlock' | 'abandon';
 /** global: every command; upgrade: plan and apply; plan, apply, unlock: that command only. */
 export type Scope = 'global' | 'upgrade' | 'plan' | 'apply' | 'unlock';
 export type Section = 'top' | 'etcd' | 'provider';

@@ -1,15 +1,28 @@
-// Human rendering of `kubeswap plan`: the ordered machines with the reason each is replaced
-// (KCP "Machine X needs rollout: ..."), orphans, the health gate and what happens next.
+// Human rendering of `kubeswap plan`: the image to review, the ordered machines with the reason each is replaced
+// (KCP "Machine X needs rollout: ..."), the cluster-wide changes, orphans, the health gate and what happens next.
 
 import { describeStep } from '../../engine/plan/steps.ts';
 import type { PlanReport } from '../../engine/run/run.ts';
 
-export function formatPlan(report: PlanReport): string {
+export interface PlanContext {
+  /** Where the etcd snapshot will be written. */
+  snapshotDir?: string;
+  /** The file the plan was saved to (plan --out). */
+  savedTo?: string;
+  /** The git checkout the snapshot folder lies in, if any. */
+  snapshotInCheckout?: string;
+}
+
+export function formatPlan(report: PlanReport, context: PlanContext = {}): string {
   const lines: string[] = [];
   const d = report.desired;
   lines.push(
     `Upgrade ${report.from} -> ${d.version}, image ${d.imageId}${d.template ? `, template ${d.template.id} v${d.template.version}` : ''}`,
   );
+  if (d.image) {
+    const i = d.image;
+    lines.push(`  image: ${i.name ?? '(no name)'}, owner ${i.owner ?? 'unknown'}, created ${i.createdAt ?? 'unknown'}`);
+  }
   if (report.inFlight) lines.push(`A replacement is in flight: ${report.inFlight} (an earlier run will be resumed)`);
   if (report.candidates.length === 0) lines.push('No control-plane machine needs replacement.');
   else lines.push(`Machines to replace, in order:`);
@@ -20,6 +33,7 @@ export function formatPlan(report: PlanReport): string {
   });
   if (report.upToDate.length > 0) lines.push(`Up to date: ${report.upToDate.join(', ')}`);
   for (const o of report.orphans) lines.push(`Orphan: ${o}`);
+  lines.push(...changeLines(report, context));
   lines.push(
     report.gate.ok
       ? 'Health gate: passing'
@@ -30,5 +44,24 @@ export function formatPlan(report: PlanReport): string {
   else if (next.kind === 'wait') lines.push(`Next: wait (${next.reason})`);
   else if (next.kind === 'blocked') lines.push(`Blocked: ${next.reason}${next.hint ? `\n  hint: ${next.hint}` : ''}`);
   else lines.push('Next: nothing to do');
+  if (context.savedTo)
+    lines.push(
+      `Plan saved to ${context.savedTo}; run exactly it with: kubeswap apply ${context.savedTo} (with the same --config or cluster access flags)`,
+    );
   return `${lines.join('\n')}\n`;
+}
+
+/** The cluster-wide changes, one per line, headed "Cluster changes:" (kubeadm upgrade plan lists them too). */
+export function changeLines(report: PlanReport, context: PlanContext): string[] {
+  const c = report.changes;
+  if (c.machines === 0 && !c.kubeadmConfig) return [];
+  const lines = [
+    `${c.machines} machine(s), ${c.maxSurge === 1 ? 'surge: each replacement joins before its old machine leaves (--max-surge 1)' : 'remove first: each old machine leaves before its replacement joins (--max-surge 0)'}`,
+    `etcd snapshot before the first change${context.snapshotDir ? `, to ${context.snapshotDir}` : ''}${context.snapshotInCheckout ? ` (WARNING: inside the git checkout ${context.snapshotInCheckout}; the snapshot holds every Secret)` : ''}`,
+  ];
+  if (c.kubeadmConfig)
+    lines.push(`kube-system/kubeadm-config: kubernetesVersion ${c.kubeadmConfig.from} -> ${c.kubeadmConfig.to}`);
+  if (c.objects.length > 0) lines.push(`creates: ${c.objects.join(', ')}`);
+  lines.push(`load balancer: ${c.loadBalancer}`);
+  return ['Cluster changes:', ...lines.map((l) => `  ${l}`)];
 }

@@ -1,7 +1,9 @@
 // The Markdown run summary (--summary FILE, e.g. $GITHUB_STEP_SUMMARY), rendered from events.
 import { formatDuration } from '../../domain/clock.ts';
 import type { KubeswapEvent } from '../../domain/events.ts';
+import type { PlanReport } from '../../engine/run/run.ts';
 import { markdownAvailability } from './availability.ts';
+import { formatPlan } from './plan-report.ts';
 import { markdownReadiness } from './readiness.ts';
 
 export function markdownSummary(events: KubeswapEvent[], outcome: { exitCode: number; error?: string }): string {
@@ -23,4 +25,23 @@ export function markdownSummary(events: KubeswapEvent[], outcome: { exitCode: nu
       lines.push(`| ${e.at.slice(11, 19)} | ${e.machine ?? ''} | ${e.message.replace(/\|/g, '\\|')} |`);
   }
   return `${lines.join('\n')}\n${markdownReadiness(events)}${markdownAvailability(events)}`;
+}
+
+/** `plan --summary FILE`: the plan itself, for a pull request's reviewers; undefined when there is none to show. */
+export function markdownPlan(
+  report: PlanReport | undefined,
+  outcome: { exitCode: number; error?: string },
+): string | undefined {
+  if (!report) return undefined;
+  const d = report.desired;
+  const lines = [
+    '# kubeswap plan',
+    '',
+    `- Upgrade: ${report.from} -> ${d.version}, image \`${d.imageId}\`${d.image?.name ? ` (${d.image.name})` : ''}`,
+    `- Machines to replace: ${report.candidates.length}`,
+    `- Result: ${outcome.exitCode === 0 || outcome.exitCode === 5 ? 'runnable' : `blocked (exit ${outcome.exitCode})`}`,
+  ];
+  if (outcome.error) lines.push(`- Error: ${outcome.error.replace(/\n/g, ' ')}`);
+  lines.push('', '```', formatPlan(report).trimEnd(), '```');
+  return `${lines.join('\n')}\n`;
 }

@@ -234,14 +234,15 @@ async function rollback(
     removedMembers: step.members.map((m) => hex(m.id)),
     deletedNode: step.node,
   });
+  const moveOn = `kubeswap abandon, then kubeswap apply --to ${ctx.desired.version} --image <fixed image> (with the same --config)`;
   throw new KubeswapError(
     'rolled-back',
     'replacement.rolled-back',
     `replacement ${r.id} for ${step.oldNode} failed and was rolled back: ${step.reason}`,
     {
       hint: step.oldRetired
-        ? 'the cluster is as it was before the replacement was created, one machine short; fix the cause (image, user data, capacity) and re-run: it creates a new replacement first'
-        : 'the cluster is as it was before this swap; fix the cause (image, user data, capacity) and re-run',
+        ? `the cluster is as it was before the replacement was created, one machine short; fix the cause (image, user data, capacity) and re-run: it creates a new replacement first. To move on with another image instead: ${moveOn}`
+        : `the cluster is as it was before this swap; fix the cause (capacity, user data) and re-run the same command, or to move on with a fixed image: ${moveOn}`,
     },
   );
 }

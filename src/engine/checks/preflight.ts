@@ -6,6 +6,7 @@ import { validateUpgrade } from '../../domain/kubeadm/versions.ts';
 import { CONTROL_PLANE_POOL, type Desired, type NodeView } from '../../domain/model.ts';
 import type { ClusterConfigView } from '../observe/snapshot.ts';
 import type { Ports } from '../ports.ts';
+import type { ClusterFingerprint } from '../run/saved-plan.ts';
 import type { ReadinessRequest } from './readiness/run-readiness.ts';
 
 export interface UpgradeRequest {
@@ -19,6 +20,10 @@ export interface UpgradeRequest {
   render?: boolean;
   /** The readiness report's choices (--accept-removed-apis, --cert-warning-days); defaults: block, 30 days. */
   readiness?: ReadinessRequest;
+  /** The operator chose to run without an API load balancer (--no-load-balancer). */
+  withoutLoadBalancer?: boolean;
+  /** A saved plan's fingerprint: the run is refused when the cluster no longer matches it. */
+  expect?: ClusterFingerprint;
 }
 
 export interface Preflight {
@@ -94,6 +99,25 @@ function capabilityProblems(provider: Ports['provider'], request: UpgradeRequest
       code: 'provider.renders-bootstrap',
       message: `provider ${provider.name} renders each machine's bootstrap data itself`,
       hint: 'leave userData at launch-template (drop --user-data render)',
+    });
+  }
+  // Terminating a control-plane machine that still receives API traffic breaks clients; never skip that silently.
+  const lb = provider.loadBalancer !== undefined || provider.capabilities.ownsLoadBalancer;
+  if (!lb && !request.withoutLoadBalancer) {
+    problems.push({
+      code: 'input.no-load-balancer',
+      message: `no API load balancer is configured for provider ${provider.name}: old machines would be removed without being taken out of the API endpoint`,
+      hint:
+        provider.name === 'aws-ec2'
+          ? 'give --target-group-arn (the kube-apiserver target group), or --no-load-balancer when nothing balances the API'
+          : 'configure the provider load balancer, or give --no-load-balancer when nothing balances the API',
+    });
+  }
+  if (provider.loadBalancer && request.withoutLoadBalancer) {
+    problems.push({
+      code: 'input.no-load-balancer',
+      message: '--no-load-balancer was given but a load balancer is configured',
+      hint: 'drop --no-load-balancer, or the load-balancer setting (e.g. --target-group-arn)',
     });
   }
   return problems;

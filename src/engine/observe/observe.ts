@@ -1,6 +1,7 @@
 // Builds one Snapshot per pass. Reads run in parallel where they are independent; nothing here
 // writes. A failure to read a system the plan depends on is an error, not an empty list.
 
+import { createHash } from 'node:crypto';
 import { KubeswapError } from '../../domain/errors.ts';
 import { agreedLeader } from '../../domain/etcd.ts';
 import { KUBEADM_CONFIG, KUBEADM_NAMESPACE, parseClusterConfiguration } from '../../domain/kubeadm/cluster-config.ts';
@@ -24,7 +25,8 @@ export async function readClusterConfig(ports: Pick<Ports, 'kube'>): Promise<Clu
     );
   }
   const config = parseClusterConfiguration(text);
-  return { apiVersion: config.apiVersion, kubernetesVersion: config.kubernetesVersion };
+  const digest = createHash('sha256').update(text).digest('hex');
+  return { apiVersion: config.apiVersion, kubernetesVersion: config.kubernetesVersion, digest };
 }
 
 export interface ObserveOptions {

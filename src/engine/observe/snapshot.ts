@@ -7,6 +7,8 @@ export interface ClusterConfigView {
   /** kubeadm.k8s.io/v1beta2 | v1beta3 | v1beta4 */
   apiVersion: string;
   kubernetesVersion: string;
+  /** sha256 of the ClusterConfiguration text: a saved plan notices any change to it. */
+  digest: string;
 }
 
 export interface Snapshot {

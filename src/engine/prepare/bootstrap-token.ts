@@ -1,7 +1,7 @@
 // Short-lived bootstrap tokens made the way kubeadm makes them (apis/bootstraptoken/v1 BootstrapTokenToSecret,
 // cluster-bootstrap token/util GenerateBootstrapToken), labelled with the run that made them so a re-run can find
 // and delete what a killed run left behind. Token secrets never leave this module except through JoinCredentials.
-import { randomInt } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import { inspect } from 'node:util';
 import type { KubePort, SecretView } from '../../ports/kube.ts';
 import { BOOTSTRAP_TOKEN_GROUP } from './join-rbac.ts';
@@ -10,6 +10,13 @@ export const RUN_ID_LABEL = 'kubeswap.io/run-id';
 /** Why kubeswap made a token: `join` authenticates machines, `kubeadm-certs` only carries that Secret's TTL. */
 export const TOKEN_PURPOSE_LABEL = 'kubeswap.io/token-purpose';
 export type TokenPurpose = 'join' | 'kubeadm-certs';
+/** Which replacement attempt a join token was issued for (render mode issues one per replacement). */
+export const REPLACEMENT_LABEL = 'kubeswap.io/replacement';
+
+/** A label value for (machine replaced, attempt): hashed, since provider ids need not be valid label values. */
+export function replacementLabel(replacesMachineId: string, attempt: number): string {
+  return createHash('sha256').update(`${replacesMachineId}/${attempt}`).digest('hex').slice(0, 32);
+}
 
 export const BOOTSTRAP_TOKEN_TYPE = 'bootstrap.kubernetes.io/token';
 const TOKEN_NAMESPACE = 'kube-system';
@@ -31,6 +38,8 @@ export interface NewTokenOptions {
   ttlSeconds: number;
   now: Date;
   purpose: TokenPurpose;
+  /** replacementLabel() of the replacement a join token is for. */
+  replacement?: string;
 }
 
 export const tokenSecretName = (id: string) => `bootstrap-token-${id}`;
@@ -59,7 +68,7 @@ export function tokenSecret(id: string, secret: string, options: NewTokenOptions
     expiration: rfc3339(expires),
   };
   if (options.purpose === 'join') {
-    data.description = `kubeswap run ${options.runId}: joins replacement machines; deleted when the run ends`;
+    data.description = `kubeswap run ${options.runId}: joins one replacement machine; deleted when the run ends`;
     data['usage-bootstrap-authentication'] = 'true';
     data['usage-bootstrap-signing'] = 'true';
     data['auth-extra-groups'] = BOOTSTRAP_TOKEN_GROUP;
@@ -71,7 +80,11 @@ export function tokenSecret(id: string, secret: string, options: NewTokenOptions
     name: tokenSecretName(id),
     type: BOOTSTRAP_TOKEN_TYPE,
     data,
-    labels: { [RUN_ID_LABEL]: options.runId, [TOKEN_PURPOSE_LABEL]: options.purpose },
+    labels: {
+      [RUN_ID_LABEL]: options.runId,
+      [TOKEN_PURPOSE_LABEL]: options.purpose,
+      ...(options.replacement ? { [REPLACEMENT_LABEL]: options.replacement } : {}),
+    },
   };
 }
 
@@ -92,13 +105,18 @@ export async function deleteBootstrapToken(kube: KubePort, id: string): Promise<
   return kube.deleteSecret(TOKEN_NAMESPACE, tokenSecretName(id));
 }
 
-/** A live token of this run and purpose (a resumed run reuses it), read back from its Secret. */
+/** A token of this run and purpose (and replacement), read back from its Secret: a resumed run reuses it. */
 export async function findRunToken(
   kube: KubePort,
   runId: string,
   purpose: TokenPurpose,
+  replacement?: string,
 ): Promise<BootstrapToken | undefined> {
-  const secrets = await kubeswapTokens(kube, `${RUN_ID_LABEL}=${runId},${TOKEN_PURPOSE_LABEL}=${purpose}`);
+  const selector = `${RUN_ID_LABEL}=${runId},${TOKEN_PURPOSE_LABEL}=${purpose}`;
+  const secrets = await kubeswapTokens(
+    kube,
+    replacement ? `${selector},${REPLACEMENT_LABEL}=${replacement}` : selector,
+  );
   for (const secret of secrets) {
     const { 'token-id': id, 'token-secret': value, expiration } = secret.data;
     const expires = expiration ? new Date(expiration) : undefined;

@@ -122,23 +122,24 @@ export interface UploadCertsOptions {
   expectedCaPin?: string;
 }
 
+/** The PKI dir's shared files, refused when they are not this cluster's (checked before anything is uploaded). */
+export async function readClusterPki(pkiDir: string, expectedCaPin?: string): Promise<Map<string, Buffer>> {
+  const files = await readPkiDir(pkiDir);
+  if (expectedCaPin && caCertHash(files.get('ca.crt')!) !== expectedCaPin) {
+    throw new KubeswapError('invalid', 'pki-dir.foreign-ca', `--pki-dir ${pkiDir}: ca.crt is not this cluster's CA`, {
+      hint: 'copy the PKI of a control-plane machine of this cluster (its /etc/kubernetes/pki)',
+    });
+  }
+  return files;
+}
+
 /** UploadCerts: proxy token, sealed files, Secret owned by the token, RBAC. Returns the key (never log it). */
 export async function uploadKubeadmCerts(
   kube: KubePort,
   store: SecretBytesPort,
   options: UploadCertsOptions,
 ): Promise<{ certificateKey: string; proxyTokenId: string }> {
-  const files = await readPkiDir(options.pkiDir);
-  if (options.expectedCaPin && caCertHash(files.get('ca.crt')!) !== options.expectedCaPin) {
-    throw new KubeswapError(
-      'invalid',
-      'pki-dir.foreign-ca',
-      `--pki-dir ${options.pkiDir}: ca.crt is not this cluster's CA`,
-      {
-        hint: 'copy the PKI of a control-plane machine of this cluster (its /etc/kubernetes/pki)',
-      },
-    );
-  }
+  const files = await readClusterPki(options.pkiDir, options.expectedCaPin);
   const certificateKey = options.certificateKey ?? createCertificateKey();
   const data: Record<string, Buffer> = {};
   for (const [file, bytes] of files) data[secretKeyFor(file)] = sealCert(bytes, certificateKey);

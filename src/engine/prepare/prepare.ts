@@ -38,16 +38,20 @@ export async function prepareCluster(ports: Ports, from: string, to: string): Pr
       if (!(err instanceof ConflictError) || attempt >= 4) throw err;
     }
   }
-  const existing = await Promise.all(
-    ['kubelet-config', `kubelet-config-${minorOf(from)}`, `kubelet-config-${minorOf(to)}`].map(async (name) =>
-      (await ports.kube.getConfigMap(KUBEADM_NAMESPACE, name)) ? name : undefined,
-    ),
-  );
-  const plan = kubeletConfigPlan(from, to, { configMaps: existing.filter((n): n is string => n !== undefined) });
+  const plan = kubeletConfigPlan(from, to, { configMaps: await kubeletConfigMaps(ports, from, to) });
   const created = await ensureKubeletConfigAndRbac(ports.kube, plan);
   emit('kubelet-config.ensured', created.length ? `created ${created.join(', ')}` : 'kubelet config and RBAC present', {
     created,
   });
+}
+
+/** Which of the kubelet-config ConfigMaps of both versions exist (kubeletConfigPlan decides from them). */
+export async function kubeletConfigMaps(ports: Pick<Ports, 'kube'>, from: string, to: string): Promise<string[]> {
+  const names = ['kubelet-config', `kubelet-config-${minorOf(from)}`, `kubelet-config-${minorOf(to)}`];
+  const found = await Promise.all(
+    names.map(async (name) => ((await ports.kube.getConfigMap(KUBEADM_NAMESPACE, name)) ? name : undefined)),
+  );
+  return found.filter((n): n is string => n !== undefined);
 }
 
 function minorOf(version: string): string {

@@ -1,20 +1,45 @@
 // Render mode (`--user-data render`): kubeswap hands each replacement what `kubeadm join` needs instead of relying
-// on the launch template's user data. Before the first replacement: clear what a killed run left, make (or, on a
-// resumed run, reuse) a short-lived join token, pin the cluster CA, upload the control-plane certificates when
-// asked; per machine: render the cloud-init; at the end of the run (done, failed or rolled back): delete them.
-// Nothing here emits or logs: `summary` is the only description meant for output, and it holds no secret.
+// on the launch template's user data. Before the first replacement: check every input (CA pin, PKI dir, user data
+// size) and clear what a killed run of another id left. Per replacement, right before it is created: issue its own
+// join token, with a lifetime that covers its machine timeout, and upload the control-plane certificates under a
+// fresh key when asked, then render its cloud-init. At the end of the run (done, failed or rolled back): delete them.
+// Why per replacement: one token for the whole run expires under a long run; and a resumed run that re-uploaded the
+// certificates at its start sealed them under a new key, so a replacement the killed run had launched (holding the
+// old key in its user data) could no longer decrypt them and waited out the machine timeout. Now a resumed run
+// touches nothing until it creates the next replacement, by which time the one in flight has joined or been rolled
+// back (one replacement in flight at a time).
+// Nothing here emits or logs: `summary` and `IssuedCredentials` are what is meant for output; neither holds a secret.
 import { parse } from 'yaml';
 import type { JoinHooks } from '../../../templates/cloud-config.ts';
-import { renderControlPlaneJoin } from '../../../templates/control-plane-join.ts';
-import { joinApiVersion } from '../../../templates/join-configuration.ts';
+import {
+  type ControlPlaneJoinInput,
+  controlPlaneJoinConfiguration,
+  renderControlPlaneJoin,
+  renderControlPlaneJoinFetching,
+} from '../../../templates/control-plane-join.ts';
+import { JOIN_CONFIG_PATH, joinApiVersion } from '../../../templates/join-configuration.ts';
 import { invalid, KubeswapError, type Problem } from '../../domain/errors.ts';
 import { caCertHash } from '../../domain/kubeadm/ca-pin.ts';
 import type { KubePort } from '../../ports/kube.ts';
-import type { SecretBytesPort } from '../../ports/secrets.ts';
-import { cleanupRunTokens, createBootstrapToken, findRunToken, JoinCredentials } from './bootstrap-token.ts';
-import { deleteKubeadmCerts, isCertificateKey, KUBEADM_CERTS_SECRET, uploadKubeadmCerts } from './kubeadm-certs.ts';
+import type { BootstrapSecretStore, SecretBytesPort } from '../../ports/secrets.ts';
+import {
+  cleanupRunTokens,
+  createBootstrapToken,
+  findRunToken,
+  JoinCredentials,
+  replacementLabel,
+} from './bootstrap-token.ts';
+import {
+  deleteKubeadmCerts,
+  isCertificateKey,
+  KUBEADM_CERTS_SECRET,
+  readClusterPki,
+  uploadKubeadmCerts,
+} from './kubeadm-certs.ts';
 
 export const DEFAULT_TOKEN_TTL_SECONDS = 3600;
+/** A replacement's credentials outlive its machine timeout by this much (boot and join finish before it ends). */
+const CREDENTIAL_MARGIN_SECONDS = 10 * 60;
 const EC2_USER_DATA_LIMIT = 16 * 1024;
 
 export interface RenderModeOptions {
@@ -24,8 +49,10 @@ export interface RenderModeOptions {
   apiServerEndpoint?: string;
   /** The cluster CA (PEM) to pin; default: the CA in kube-public/cluster-info, which token discovery trusts too. */
   caCertPem?: string;
-  /** Join token lifetime: the whole run plus margin (default 1 h). */
+  /** Least lifetime of a replacement's join token and certificate upload (default 1 h). */
   ttlSeconds?: number;
+  /** A replacement that has not joined by then is rolled back: its credentials live at least this plus a margin. */
+  machineTimeoutMs: number;
   /** (a) The user ran `kubeadm init phase upload-certs --upload-certs` and gives its key. */
   certificateKey?: string;
   /** (b) kubeswap uploads ca, sa, front-proxy-ca and etcd/ca from this dir under a fresh key. */
@@ -33,48 +60,80 @@ export interface RenderModeOptions {
   /** Needed with pkiDir: kubeadm-certs holds binary values (src/adapters/kube/secret-bytes.ts). */
   secretBytes?: SecretBytesPort;
   hooks?: JoinHooks;
+  /** Keep each JoinConfiguration there (`--bootstrap-secrets ssm`): the user data then only names it. */
+  secretStore?: BootstrapSecretStore;
   kubeletExtraArgs?: Record<string, string>;
   /** How a machine names itself when the engine passes no name (default IMDSv2 local-hostname). */
   nodeName?: 'imds-local-hostname' | 'hostname';
   now: Date;
+  /** Current time for each issuance (default: `now`, which tests pin). */
+  clock?: () => Date;
 }
 
 export interface RenderModeSummary {
-  tokenId: string;
-  tokenExpires: string;
-  tokenReused: boolean;
   caCertHash: string;
+  /** `uploaded`: kubeswap uploads them for each replacement under a fresh key. */
   certificates: 'uploaded' | 'user-key' | 'none';
+  /** Lifetime of each replacement's join token (and certificate upload). */
+  credentialTtlSeconds: number;
+  /** Where the secrets travel: in the user data, or in a store the machine reads at boot (`ssm`). */
+  secretsIn: string;
   /** Secrets a killed run left behind, deleted before this run made its own. */
   removedLeftovers: string[];
 }
 
+/** The replacement attempt credentials are issued for (one attempt = one create idempotency key). */
+export interface ReplacementAttempt {
+  /** Id of the machine being replaced. */
+  replaces: string;
+  attempt: number;
+  /** Node name the replacement takes; default: the machine names itself (IMDS local-hostname). */
+  nodeName?: string;
+}
+
+export interface IssuedCredentials {
+  /** Cloud-init for the replacement (contains secrets: pass it only to the provider). */
+  userData: string;
+  /** Public description of what was issued, for events: no secret. */
+  tokenId: string;
+  tokenExpires: string;
+  /** The same attempt was issued a token by an earlier (killed) process of this run, still valid: reused. */
+  tokenReused: boolean;
+  certificatesUploaded: boolean;
+  /** The store's name of the secret the machine fetches (`--bootstrap-secrets`), not a secret itself. */
+  storedAs?: string;
+}
+
 export interface RenderMode {
   readonly summary: RenderModeSummary;
-  /** Cloud-init for one replacement control-plane machine (contains secrets: pass it only to the provider). */
-  userDataFor(replacementNodeName?: string): string;
+  /** Issues one replacement's join credentials and renders its cloud-init. */
+  issue(replacement: ReplacementAttempt): Promise<IssuedCredentials>;
   /** Deletes this run's tokens and the kubeadm-certs it uploaded; safe to call more than once. */
   cleanup(): Promise<void>;
 }
 
 export async function prepareRenderMode(kube: KubePort, options: RenderModeOptions): Promise<RenderMode> {
-  const ttlSeconds = options.ttlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
-  const problems = optionProblems(options, ttlSeconds);
+  const floorSeconds = options.ttlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
+  const problems = optionProblems(options, floorSeconds);
   if (problems.length > 0) throw invalid(problems);
+  const ttlSeconds = Math.max(floorSeconds, Math.ceil(options.machineTimeoutMs / 1000) + CREDENTIAL_MARGIN_SECONDS);
+  const clock = options.clock ?? (() => options.now);
 
   // 1. What the machines trust: the endpoint and CA from cluster-info unless given.
   const info = options.apiServerEndpoint && options.caCertPem ? undefined : await clusterInfo(kube);
   const apiServerEndpoint = options.apiServerEndpoint ?? info!.apiServerEndpoint;
   const caPin = caCertHash(options.caCertPem ?? info!.caCertPem);
+  const joinInput = (credentials: JoinCredentials, replacementNodeName?: string): ControlPlaneJoinInput => ({
+    kubernetesVersion: options.targetVersion,
+    apiServerEndpoint,
+    credentials,
+    nodeName: replacementNodeName ? { fixed: replacementNodeName } : (options.nodeName ?? 'imds-local-hostname'),
+    kubeletExtraArgs: options.kubeletExtraArgs,
+    hooks: options.hooks,
+  });
   const render = (credentials: JoinCredentials, replacementNodeName?: string) =>
-    renderControlPlaneJoin({
-      kubernetesVersion: options.targetVersion,
-      apiServerEndpoint,
-      credentials,
-      nodeName: replacementNodeName ? { fixed: replacementNodeName } : (options.nodeName ?? 'imds-local-hostname'),
-      kubeletExtraArgs: options.kubeletExtraArgs,
-      hooks: options.hooks,
-    });
+    renderControlPlaneJoin(joinInput(credentials, replacementNodeName));
+  const store = options.secretStore;
   // EC2 refuses user data over 16 KB (before base64): find out before creating anything, not at a launch mid-run.
   // Placeholder secrets have the real lengths; 63 characters is the longest node name label.
   const withKey = options.certificateKey !== undefined || options.pkiDir !== undefined;
@@ -93,46 +152,55 @@ export async function prepareRenderMode(kube: KubePort, options: RenderModeOptio
       },
     ]);
   }
-
   // (a) The key is useless without the user's upload, which kubeadm expires after 2 h: check it is there now.
-  if (options.certificateKey && !(await kube.getSecret('kube-system', KUBEADM_CERTS_SECRET))) {
-    throw invalid([
-      {
-        code: 'certificate-key.no-upload',
-        message:
-          '--certificate-key given but Secret kube-system/kubeadm-certs does not exist (kubeadm expires it after 2 h)',
-        hint: 'run `kubeadm init phase upload-certs --upload-certs` on a control-plane machine and pass the new key',
-      },
-    ]);
-  }
+  if (options.certificateKey) await requireUserUpload(kube);
+  // (b) The PKI dir is read and matched against the pinned CA now: a wrong one is refused before any change.
+  if (options.pkiDir) await readClusterPki(options.pkiDir, caPin);
 
-  // 2. A killed run never reached its cleanup: remove its tokens and its kubeadm-certs upload (never the user's).
+  // 2. A killed run of another id never reached its cleanup: remove its tokens and its kubeadm-certs upload (never
+  // the user's). This run's own (a resumed run) stay: the replacement in flight may still need them.
   const removedLeftovers = await cleanupRunTokens(kube, { keepRunId: options.runId });
   if ((await deleteKubeadmCerts(kube, { exceptRunId: options.runId })) === 'deleted') {
     removedLeftovers.push('kube-system/kubeadm-certs');
   }
+  if (store) {
+    for (const name of await store.list()) {
+      if (name.startsWith(`${options.runId}/`)) continue;
+      await store.delete(name);
+      removedLeftovers.push(`${store.kind}:${name}`);
+    }
+  }
+  /** The run's stored join secrets, except `keep`. */
+  const dropStored = async (keep?: string) => {
+    if (!store) return;
+    for (const name of await store.list(options.runId)) if (name !== keep) await store.delete(name);
+  };
 
-  // Both deletions are attempted even if one fails, so one API error does not strand the other secret.
+  // Every deletion is attempted even if one fails, so one API error does not strand another secret.
   const cleanup = async () => {
     const results = await Promise.allSettled([
       cleanupRunTokens(kube, { runId: options.runId }),
       deleteKubeadmCerts(kube, { runId: options.runId }),
+      dropStored(),
     ]);
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
   };
 
-  // 3. The join token: a resumed run keeps its token while at least half its lifetime is left.
-  // 4. Certificates: upload first (the Secret moves to the new TTL proxy token), then drop older proxies of this run.
-  const now = options.now;
-  let token = await findRunToken(kube, options.runId, 'join');
-  const tokenReused = token !== undefined && token.expires.getTime() - now.getTime() >= (ttlSeconds * 1000) / 2;
-  let certificateKey = options.certificateKey;
-  try {
+  // 3. Per replacement: its own token (a restarted process re-creating the same attempt, whose create may return
+  // the instance the killed process launched with that token, reuses it while it outlives a machine timeout),
+  // then the certificates under a fresh key. The run's tokens for earlier replacements go: only one is in flight.
+  const issue = async (r: ReplacementAttempt): Promise<IssuedCredentials> => {
+    const now = clock();
+    const replacement = replacementLabel(r.replaces, r.attempt);
+    let token = await findRunToken(kube, options.runId, 'join', replacement);
+    const tokenReused = token !== undefined && token.expires.getTime() - now.getTime() >= options.machineTimeoutMs;
     if (!tokenReused) {
-      token = await createBootstrapToken(kube, { runId: options.runId, ttlSeconds, now, purpose: 'join' });
-      await cleanupRunTokens(kube, { runId: options.runId, purpose: 'join', keepIds: [token.id] });
+      token = await createBootstrapToken(kube, { runId: options.runId, ttlSeconds, now, purpose: 'join', replacement });
     }
+    await cleanupRunTokens(kube, { runId: options.runId, purpose: 'join', keepIds: [token!.id] });
+    let certificateKey = options.certificateKey;
+    if (certificateKey) await requireUserUpload(kube);
     if (options.pkiDir) {
       const uploaded = await uploadKubeadmCerts(kube, options.secretBytes!, {
         pkiDir: options.pkiDir,
@@ -148,27 +216,46 @@ export async function prepareRenderMode(kube: KubePort, options: RenderModeOptio
         keepIds: [uploaded.proxyTokenId],
       });
     }
-  } catch (err) {
-    // The caller gets no handle to clean up with when preparation fails: leave no token behind.
-    await cleanup().catch(() => undefined);
-    throw err;
-  }
+    const credentials = new JoinCredentials(token!.token, [caPin], certificateKey);
+    const issued = {
+      tokenId: token!.id,
+      tokenExpires: token!.expires.toISOString(),
+      tokenReused,
+      certificatesUploaded: options.pkiDir !== undefined,
+    };
+    if (!store) return { ...issued, userData: render(credentials, r.nodeName) };
+    // The secrets go to the store, the user data only fetches them; the previous replacement's entry goes.
+    const name = `${options.runId}/${replacement}`;
+    const input = joinInput(credentials, r.nodeName);
+    await store.put(name, controlPlaneJoinConfiguration(input));
+    await dropStored(name);
+    return {
+      ...issued,
+      storedAs: name,
+      userData: renderControlPlaneJoinFetching(input, store.fetchLines(name, JOIN_CONFIG_PATH)),
+    };
+  };
 
-  const credentials = new JoinCredentials(token!.token, [caPin], certificateKey);
   const summary: RenderModeSummary = {
-    tokenId: token!.id,
-    tokenExpires: token!.expires.toISOString(),
-    tokenReused,
     caCertHash: caPin,
-    certificates: options.pkiDir ? 'uploaded' : certificateKey ? 'user-key' : 'none',
+    certificates: options.pkiDir ? 'uploaded' : options.certificateKey ? 'user-key' : 'none',
+    credentialTtlSeconds: ttlSeconds,
+    secretsIn: store ? store.kind : 'user-data',
     removedLeftovers,
   };
-  const userDataFor = (replacementNodeName?: string) => render(credentials, replacementNodeName);
-  return {
-    summary,
-    userDataFor,
-    cleanup,
-  };
+  return { summary, issue, cleanup };
+}
+
+async function requireUserUpload(kube: KubePort): Promise<void> {
+  if (await kube.getSecret('kube-system', KUBEADM_CERTS_SECRET)) return;
+  throw invalid([
+    {
+      code: 'certificate-key.no-upload',
+      message:
+        '--certificate-key given but Secret kube-system/kubeadm-certs does not exist (kubeadm expires it after 2 h)',
+      hint: 'run `kubeadm init phase upload-certs --upload-certs` on a control-plane machine and pass the new key',
+    },
+  ]);
 }
 
 function optionProblems(options: RenderModeOptions, ttlSeconds: number): Problem[] {

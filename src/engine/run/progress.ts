@@ -11,8 +11,11 @@ export interface ProgressRecord {
   runId: string;
   version: string;
   imageId: string;
-  /** `running` until the run finished; a failed or interrupted run stays `running` so a re-run resumes it. */
-  state: 'running' | 'finished';
+  /**
+   * `running` until the run finished; a failed or interrupted run stays `running` so a re-run resumes it, until
+   * `kubeswap abandon` gives it up (`abandoned`: a run of another target or image may then start).
+   */
+  state: 'running' | 'finished' | 'abandoned';
   startedAt: string;
   updatedAt: string;
   /** Last step or outcome, human readable. */

@@ -16,16 +16,18 @@ import { controlPlaneMachines, unlinkedMembers } from '../observe/snapshot.ts';
 import type { GateResult } from '../plan/gate.ts';
 import { plan } from '../plan/planner.ts';
 import { type Candidate, orderCandidates } from '../plan/selection.ts';
-import type { Decision } from '../plan/steps.ts';
+import type { Decision, Step } from '../plan/steps.ts';
 import { findSwaps, gateFor } from '../plan/swaps.ts';
 import type { EngineOptions, Ports, RenderRequest } from '../ports.ts';
-import { prepareCluster } from '../prepare/prepare.ts';
+import { kubeletConfigPlan } from '../prepare/kubelet-config.ts';
+import { kubeletConfigMaps, prepareCluster } from '../prepare/prepare.ts';
 import { prepareRenderMode, type RenderMode } from '../prepare/render-mode.ts';
 import { converge } from './converge.ts';
 import { awaitHealthyStart } from './healthy-start.ts';
 import { acquireLock, formatHolder, processStart, releaseLock } from './lock.ts';
 import { LockKeeper } from './lock-keeper.ts';
 import { newRunId, type ProgressRecord, readProgress, writeProgress } from './progress.ts';
+import { type ClusterChanges, type ClusterFingerprint, staleProblems } from './saved-plan.ts';
 
 export const LOCK_NAME = 'kubeswap-lock';
 
@@ -40,6 +42,10 @@ export interface PlanReport {
   next: Decision;
   /** Replacement (or remove-first swap) in flight from an earlier, interrupted run. */
   inFlight?: string;
+  /** What this plan observed and resolved: a saved plan is refused when it no longer matches. */
+  fingerprint: ClusterFingerprint;
+  /** What else the run changes, besides the machines. */
+  changes: ClusterChanges;
 }
 
 export interface RunOutcome {
@@ -56,6 +62,9 @@ export async function inspect(ports: Ports, request: UpgradeRequest): Promise<Pl
   const cluster = await readClusterConfig(ports);
   const nodes = await ports.kube.listNodes();
   const checked = await preflight(ports, cluster, nodes, request);
+  const existingKubeletConfig = checked.desired
+    ? await kubeletConfigMaps(ports, checked.from, checked.desired.version)
+    : [];
   if (checked.problems.length > 0 || !checked.desired) throw invalid(checked.problems);
   const progress = await readProgress(ports.kube);
   const runId = resumableRun(progress, checked.desired)?.runId ?? 'planned';
@@ -64,6 +73,31 @@ export async function inspect(ports: Ports, request: UpgradeRequest): Promise<Pl
   const gate = gateFor(snapshot);
   const cps = controlPlaneMachines(snapshot);
   const candidates = orderCandidates(cps, checked.desired, runId);
+  const fingerprint: ClusterFingerprint = {
+    kubeadmConfig: cluster.digest,
+    machines: [
+      ...cps.map((cp) => `${cp.name}=${cp.machine?.id ?? '-'}`),
+      ...snapshot.machines.filter((m) => !cps.some((cp) => cp.machine?.id === m.id)).map((m) => `+${m.id}`),
+    ].sort(),
+    imageId: checked.desired.imageId,
+    template: checked.desired.template && `${checked.desired.template.id}:${checked.desired.template.version}`,
+  };
+  // A saved plan runs only as reviewed: checked here, in the run's own observation, before anything changes.
+  if (request.expect) {
+    const stale = staleProblems(request.expect, fingerprint);
+    if (stale.length > 0) {
+      const error = invalid(stale);
+      throw new KubeswapError(
+        'invalid',
+        'plan.stale',
+        `the cluster moved on since the plan was saved: ${error.message}`,
+        {
+          hint: stale[0]!.hint,
+          problems: stale,
+        },
+      );
+    }
+  }
   const next = plan({
     snapshot,
     desired: checked.desired,
@@ -87,6 +121,39 @@ export async function inspect(ports: Ports, request: UpgradeRequest): Promise<Pl
     inFlight:
       findSwaps(snapshot).live[0]?.replacement.id ??
       (snapshot.retiring ? `${snapshot.retiring.node} is being removed before its replacement` : undefined),
+    fingerprint,
+    changes: clusterChanges(ports, checked.from, checked.desired.version, existingKubeletConfig, {
+      machines: candidates.length,
+      maxSurge: request.maxSurge ?? 1,
+    }),
+  };
+}
+
+/** The cluster-wide part of the plan (prepare.ts does it; the load balancer is act.ts's), in words for review. */
+function clusterChanges(
+  ports: Ports,
+  from: string,
+  to: string,
+  existing: string[],
+  run: { machines: number; maxSurge: 0 | 1 },
+): ClusterChanges {
+  const kubelet = kubeletConfigPlan(from, to, { configMaps: existing });
+  const objects = [
+    ...(kubelet.copy ? [`ConfigMap ${KUBEADM_NAMESPACE}/${kubelet.copy.to} (copied from ${kubelet.copy.from})`] : []),
+    ...kubelet.rbac.map((o) => `${o.kind} ${'namespace' in o ? `${o.namespace}/` : ''}${o.name} (when missing)`),
+  ];
+  const lb = ports.provider.loadBalancer;
+  const loadBalancer = ports.provider.capabilities.ownsLoadBalancer
+    ? `left to provider ${ports.provider.name}, which keeps the load-balancer membership itself`
+    : lb
+      ? `each replacement is registered with ${lb.name ?? 'the API load balancer'} once its API server is ready; each old machine is deregistered and drained before its etcd member leaves${lb.changes?.length ? `; ${lb.changes.join('; ')}` : ''}`
+      : 'none (--no-load-balancer): clients that reach a removed machine by its address lose the API';
+  return {
+    ...(from !== to ? { kubeadmConfig: { from, to } } : {}),
+    objects,
+    loadBalancer,
+    machines: run.machines,
+    maxSurge: run.maxSurge,
   };
 }
 
@@ -95,11 +162,25 @@ async function prepareBootstrap(
   runId: string,
   version: string,
   request: RenderRequest,
+  machineTimeoutMs: number,
 ): Promise<RenderMode> {
+  const store = request.bootstrapSecrets === 'user-data' ? undefined : ports.provider.bootstrapSecrets;
+  if (request.bootstrapSecrets !== 'user-data' && store?.kind !== request.bootstrapSecrets) {
+    throw invalid([
+      {
+        code: 'bootstrap-secrets.unsupported',
+        message: `provider ${ports.provider.name} cannot keep bootstrap secrets in ${request.bootstrapSecrets}`,
+        hint: 'use --bootstrap-secrets user-data, or a provider that offers this store (aws-ec2: ssm)',
+      },
+    ]);
+  }
   const mode = await prepareRenderMode(ports.kube, {
+    secretStore: store,
     runId,
     targetVersion: version,
     now: ports.clock.now(),
+    clock: () => ports.clock.now(),
+    machineTimeoutMs,
     ttlSeconds: request.tokenTtlSeconds,
     certificateKey: request.certificateKey,
     pkiDir: request.pkiDir,
@@ -111,10 +192,32 @@ async function prepareBootstrap(
     code: 'bootstrap.prepared',
     at: ports.clock.now().toISOString(),
     level: 'info',
-    message: `join token ${s.tokenId} (${s.tokenReused ? 'reused' : 'new'}, expires ${s.tokenExpires}), CA pin ${s.caCertHash}, certificates: ${s.certificates}`,
+    message: `CA pin ${s.caCertHash}, certificates: ${s.certificates}; each replacement gets its own join token, valid ${formatDuration(s.credentialTtlSeconds * 1000)}, in ${s.secretsIn === 'user-data' ? 'its user data' : `${s.secretsIn}, read at boot`}`,
     data: { ...s },
   });
   return mode;
+}
+
+type CreateStep = Extract<Step, { kind: 'create-replacement' }>;
+
+/** One replacement's join credentials, issued right before it is created; the event names them without secrets. */
+async function issueCredentials(ports: Ports, mode: RenderMode, step: CreateStep): Promise<string> {
+  const issued = await mode.issue({ replaces: step.old.id, attempt: step.attempt });
+  ports.emit({
+    code: 'bootstrap.issued',
+    at: ports.clock.now().toISOString(),
+    level: 'info',
+    message: `join token ${issued.tokenId} for the replacement of ${step.old.id} (${issued.tokenReused ? 'reused' : 'new'}, expires ${issued.tokenExpires})${issued.certificatesUploaded ? ', certificates uploaded under a fresh key' : ''}${issued.storedAs ? `, stored as ${issued.storedAs}` : ''}`,
+    machine: step.oldNode,
+    data: {
+      tokenId: issued.tokenId,
+      tokenExpires: issued.tokenExpires,
+      tokenReused: issued.tokenReused,
+      certificatesUploaded: issued.certificatesUploaded,
+      ...(issued.storedAs ? { storedAs: issued.storedAs } : {}),
+    },
+  });
+  return issued.userData;
 }
 
 function resumableRun(progress: ProgressRecord | undefined, desired: Desired): ProgressRecord | undefined {
@@ -182,7 +285,7 @@ export async function apply(
       'run.other-target-in-progress',
       `an unfinished run ${progress.runId} targets ${progress.version} / ${progress.imageId}`,
       {
-        hint: `re-run with --to ${progress.version} to finish it first`,
+        hint: `re-run with --to ${progress.version} --image ${progress.imageId} to finish it first, or give it up with kubeswap abandon (changes no machine)`,
       },
     );
   }
@@ -258,8 +361,10 @@ export async function apply(
     // 3. Render mode: a short-lived join token (and certificates) for this run's replacements. Its
     // checks (PKI matches the pinned CA, certificate key present) refuse before anything else changes.
     await keeper.verify();
-    render = options.render ? await prepareBootstrap(ports, runId, report.desired.version, options.render) : undefined;
-    const userDataFor = render ? async () => render!.userDataFor() : undefined;
+    render = options.render
+      ? await prepareBootstrap(ports, runId, report.desired.version, options.render, options.machineTimeoutMs)
+      : undefined;
+    const userDataFor = render ? (step: CreateStep) => issueCredentials(ports, render!, step) : undefined;
     let written = await writeProgress(ports.kube, record);
     recorded = true;
 

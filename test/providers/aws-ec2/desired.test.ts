@@ -29,6 +29,7 @@ describe('aws-ec2 resolveDesired', () => {
     assert.deepEqual(desired, {
       version: 'v1.37.0',
       imageId: 'ami-given',
+      image: { name: undefined, owner: undefined, createdAt: undefined },
       template: { id: LT_ID, version: '7' },
       force: false,
     });
@@ -83,6 +84,29 @@ describe('aws-ec2 resolveDesired', () => {
     const query = ec2.commandCalls(DescribeImagesCommand)[0]!.args[0].input;
     assert.deepEqual(query.Owners, ['self']);
     assert.deepEqual(query.Filters, [{ Name: 'tag:kubernetes-version', Values: ['1.37.0', 'v1.37.0'] }]);
+  });
+
+  it('searches the image owners given (a build account sharing its AMIs) and reports the image name, owner and date', async () => {
+    ec2.on(DescribeImagesCommand).resolves({
+      Images: [
+        {
+          ImageId: 'ami-shared',
+          Name: 'k8s-node-1.37.0-20260201',
+          OwnerId: '111122223333',
+          State: 'available',
+          CreationDate: '2026-02-01T00:00:00.000Z',
+        },
+      ],
+    });
+    const { desired } = await provider({ imageOwners: ['111122223333', 'self'] }).resolveDesired({
+      version: 'v1.37.0',
+    });
+    assert.deepEqual(ec2.commandCalls(DescribeImagesCommand)[0]!.args[0].input.Owners, ['111122223333', 'self']);
+    assert.deepEqual(desired?.image, {
+      name: 'k8s-node-1.37.0-20260201',
+      owner: '111122223333',
+      createdAt: '2026-02-01T00:00:00.000Z',
+    });
   });
 
   it('uses the configured image for the version before searching tags', async () => {

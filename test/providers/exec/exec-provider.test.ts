@@ -249,6 +249,15 @@ describe('exec provider', () => {
       assert.deepEqual(fake.verbs(), ['resolve', 'resolve']);
     });
 
+    it('passes the image facts the command answers on to the plan', async () => {
+      const { provider } = setup();
+      assert.deepEqual((await provider.resolveDesired({ version: 'v1.37.3' })).desired?.image, {
+        name: 'cp-1.37.3',
+        owner: 'build',
+        createdAt: '2026-05-01T00:00:00Z',
+      });
+    });
+
     it('answers from provider.images without running the command', async () => {
       const { fake, provider } = setup(undefined, { images: { 'v1.37.2': 'img-b' } });
       assert.equal((await provider.resolveDesired({ version: 'v1.37.2' })).desired?.imageId, 'img-b');

@@ -51,6 +51,8 @@ switch (verb) {
     break;
   case 'resolve':
     if (input.version === 'v9.9.9') reply({ problems: [{ code: 'image.not-found', message: 'no image for v9.9.9' }] });
+    else if (input.version === 'v1.37.3')
+      reply({ imageId: 'img-named', image: { name: 'cp-1.37.3', owner: 'build', createdAt: '2026-05-01T00:00:00Z' } });
     else reply({ imageId: input.imageId || 'img-' + input.version, template: { id: 'tpl', version: '7' } });
     break;
   case 'targets':
