@@ -37,6 +37,11 @@ export interface UpOptions {
   ownerOnlyUntilReady?: boolean;
   log?: (line: string) => void;
   timeoutMs?: number;
+  /**
+   * Extra kube-apiserver flags by Kubernetes version (e.g. `--runtime-config` to serve a deprecated beta API on FROM
+   * only: TO no longer has it, and an apiserver refuses to start with a group version it does not know).
+   */
+  apiServerArgs?: Record<string, string[]>;
 }
 
 export interface SandboxStatus {
@@ -110,6 +115,7 @@ async function planSandbox(
     },
     ownerPid: options.ownerPid,
     ownerOnlyUntilReady: options.ownerOnlyUntilReady,
+    apiServerArgs: options.apiServerArgs,
   };
 }
 

@@ -61,7 +61,11 @@ export function restartEtcd(rt: Runtime, m: Machine): void {
 
 export function startApiServer(rt: Runtime, m: Machine): void {
   const spec = { port: m.ports.apiServer, etcdClientPort: m.ports.etcdClient, pkiDir: m.pkiDir };
-  rt.processes.start(apiServerProcess(m), binaryOf(rt.plan, m.version, 'kube-apiserver'), apiServerArgs(spec));
+  const extra = rt.plan.apiServerArgs?.[m.version] ?? [];
+  rt.processes.start(apiServerProcess(m), binaryOf(rt.plan, m.version, 'kube-apiserver'), [
+    ...apiServerArgs(spec),
+    ...extra,
+  ]);
 }
 
 export async function waitApiServerReady(m: Machine, timeoutMs = 120_000): Promise<void> {

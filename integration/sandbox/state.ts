@@ -65,6 +65,8 @@ export interface SandboxPlan {
   ownerPid?: number;
   /** The owner only guards the bring-up (the CLI's `up`): once ready, the sandbox outlives it. */
   ownerOnlyUntilReady?: boolean;
+  /** Extra kube-apiserver flags by Kubernetes version (UpOptions.apiServerArgs). */
+  apiServerArgs?: Record<string, string[]>;
 }
 
 export const paths = (dir: string) => ({

@@ -96,6 +96,19 @@ describe('scenario: 3-machine upgrade FROM -> TO', function () {
     const run = await applyPlan();
     const api = await probe.stop();
     const after = await assertUpgraded(sb, before, run, api);
+    // kubeswap's own availability figures (issue 13 §2) against the independent probe run beside it.
+    const own = run.events.find((e) => e.code === 'availability.run')?.data ?? {};
+    const perSwap = run.events.filter((e) => e.code === 'availability.swap');
+    console.log(
+      `      kubeswap measured: ${own['requests']} requests, ${own['failed']} failed, longest gap ${own['longestGapMs']} ms, p95 ${own['p95Ms']} ms`,
+    );
+    assert.equal(perSwap.length, 3, describeRun(run));
+    assert.ok(Number(own['requests']) > 0, describeRun(run));
+    assert.equal(Number(own['failed']) > 0, api.failures.length > 0, 'both probes see failures, or neither');
+    assert.ok(
+      Math.abs(Number(own['longestGapMs']) - api.longestGapMs) < 1500,
+      `longest gaps agree: kubeswap ${own['longestGapMs']} ms, independent ${api.longestGapMs} ms`,
+    );
     const oldNames = new Set(before.nodes.map((n) => n.name));
     assert.ok(
       after.nodes.every((n) => !oldNames.has(n.name)),

@@ -5,6 +5,8 @@ import type { EventSink } from '../domain/events.ts';
 import type { EtcdPort } from '../ports/etcd.ts';
 import type { KubePort } from '../ports/kube.ts';
 import type { MachineProvider } from '../ports/machines.ts';
+import type { ApiProbePort } from '../ports/probe.ts';
+import type { ReadinessPort } from '../ports/readiness.ts';
 import type { SecretBytesPort } from '../ports/secrets.ts';
 
 export interface Ports {
@@ -13,6 +15,10 @@ export interface Ports {
   provider: MachineProvider;
   clock: Clock;
   emit: EventSink;
+  /** What the readiness report reads; without it apply runs no readiness check (unit tests of the loop). */
+  readiness?: ReadinessPort;
+  /** One request through the cluster's endpoint; without it apply measures no availability. */
+  probe?: ApiProbePort;
 }
 
 /** Every interval and timeout of a run, each with a documented default (README "Options"). */

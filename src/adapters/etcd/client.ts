@@ -2,6 +2,7 @@
 // and answers in the engine's types. Construct with openEtcd().
 import type { EtcdAlarm, EtcdEndpointHealth, EtcdMember } from '../../domain/model.ts';
 import type { EtcdPort, EtcdTls } from '../../ports/etcd.ts';
+import type { EtcdMemberStatus } from '../../ports/readiness.ts';
 import { type ConnectEndpoint, etcd3Connector } from './connection.ts';
 import { EtcdError } from './errors.ts';
 import { checkEndpoint } from './health.ts';
@@ -71,6 +72,26 @@ export class EtcdClient implements EtcdPort {
           return health;
         } catch (err) {
           return { endpoint, healthy: false, error: err instanceof Error ? err.message : String(err), tookMs: 0 };
+        }
+      }),
+    );
+  }
+
+  /** Each endpoint's version and database size (readiness report); an endpoint that fails says why. */
+  async statuses(endpoints: string[] = this.known): Promise<EtcdMemberStatus[]> {
+    return Promise.all(
+      endpoints.map(async (endpoint) => {
+        try {
+          const s = await this.pool.connection(endpoint).status();
+          return {
+            endpoint,
+            memberId: s.memberId,
+            version: s.version,
+            dbSizeBytes: Number(s.dbSizeBytes),
+            dbSizeInUseBytes: Number(s.dbSizeInUseBytes),
+          };
+        } catch (err) {
+          return { endpoint, error: err instanceof Error ? err.message : String(err) };
         }
       }),
     );

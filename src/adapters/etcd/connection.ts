@@ -17,6 +17,8 @@ export interface EndpointStatus {
   isLearner: boolean;
   version: string;
   dbSizeBytes: string;
+  /** Logically in use; the rest is reclaimed by defragmentation. */
+  dbSizeInUseBytes: string;
   raftTerm: string;
   raftIndex: string;
   errors: string[];
@@ -88,6 +90,7 @@ class Etcd3Connection implements EndpointConnection {
         isLearner: s.isLearner === true,
         version: s.version,
         dbSizeBytes: String(s.dbSize),
+        dbSizeInUseBytes: String(s.dbSizeInUse),
         raftTerm: String(s.raftTerm),
         raftIndex: String(s.raftIndex),
         errors: [...(s.errors ?? [])],

@@ -4,18 +4,30 @@ import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { describeError, invalid, KubeswapError, type Problem } from '../../domain/errors.ts';
 import { EventLog, fanOut } from '../../domain/events.ts';
+import { blockers, type ReadinessReport } from '../../domain/readiness/report.ts';
 import { addonsPending } from '../../engine/addons/plan.ts';
 import { asPreflightError } from '../../engine/checks/preflight-errors.ts';
-import { apply, inspect } from '../../engine/run/run.ts';
+import { checkReadiness, type ReadinessRequest } from '../../engine/checks/readiness/run-readiness.ts';
+import type { Ports } from '../../engine/ports.ts';
+import { withAvailability } from '../../engine/run/availability.ts';
+import { apply, inspect, type PlanReport } from '../../engine/run/run.ts';
 import type { SavedPlan } from '../../engine/run/saved-plan.ts';
 import { flagLayer } from '../config/options.ts';
-import { planSettings, readConfigFile, readEnvironment, resolveSettings, savedPlanLayer } from '../config/settings.ts';
+import {
+  planSettings,
+  readConfigFile,
+  readEnvironment,
+  resolveSettings,
+  type Settings,
+  savedPlanLayer,
+} from '../config/settings.ts';
 import type { Command } from '../config/spec.ts';
 import { EXIT, exitCodeFor } from '../exit-codes.ts';
 import type { Io } from '../io.ts';
 import { packageVersion } from '../package-info.ts';
 import { jsonRenderer, textRenderer } from '../render/events.ts';
 import { formatPlan } from '../render/plan-report.ts';
+import { formatReadiness, markdownReadiness } from '../render/readiness.ts';
 import { markdownPlan, markdownSummary } from '../render/summary.ts';
 import { abandon } from './abandon.ts';
 import { planConflicts, readSavedPlan, savedPlanOf, writeSavedPlan } from './plan-file.ts';
@@ -69,6 +81,7 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
       allowPatchDowngrade: settings.allowPatchDowngrade,
       maxSurge: settings.maxSurge,
       render: settings.userData === 'render',
+      readiness: { acceptRemovedApis: settings.acceptRemovedApis, certWarningDays: settings.certWarningDays },
       withoutLoadBalancer: !settings.loadBalancer,
       expect: saved?.fingerprint,
     };
@@ -78,8 +91,10 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
         throw asPreflightError(err);
       });
       planned = report;
+      const readiness = await planReadiness(wired.ports, report, settings, request.readiness);
+      const ready = !readiness || blockers(readiness).length === 0;
       // A blocked plan is not one to run later: nothing is saved, and the exit code says why.
-      if (settings.out && report.next.kind !== 'blocked') {
+      if (settings.out && report.next.kind !== 'blocked' && ready) {
         writeSavedPlan(
           settings.out,
           savedPlanOf(report, planSettings(merged), { kubeswapVersion: packageVersion(), now: new Date() }),
@@ -87,16 +102,17 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
       }
       if (settings.output === 'json')
         io.stdout.write(
-          `${JSON.stringify({ code: 'plan.report', ...serializable(report), snapshotDir, savedTo: settings.out })}\n`,
+          `${JSON.stringify({ code: 'plan.report', ...serializable(report), snapshotDir, savedTo: settings.out, readiness })}\n`,
         );
       else
         io.stdout.write(
-          formatPlan(report, { snapshotDir, savedTo: settings.out, snapshotInCheckout: gitCheckoutOf(snapshotDir) }),
+          formatPlan(report, { snapshotDir, savedTo: settings.out, snapshotInCheckout: gitCheckoutOf(snapshotDir) }) +
+            (readiness ? formatReadiness(readiness) : ''),
         );
       const pending =
         !(report.next.kind === 'done' && report.from === report.desired.version) || addonsPending(report.addons);
       exitCode =
-        report.next.kind === 'blocked'
+        report.next.kind === 'blocked' || !ready
           ? EXIT.invalid
           : settings.detailedExitcode && pending
             ? EXIT.changesPending
@@ -144,7 +160,9 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
         }
       }
     }
-    const outcome = await apply(wired.ports, request, options, controller.signal);
+    const outcome = await withAvailability(wired.ports, settings.probeIntervalMs, (ports) =>
+      apply(ports, request, options, controller.signal),
+    );
     if (settings.output === 'text' && outcome.result === 'done')
       io.stderr.write(`Done: ${outcome.swaps} machine(s) replaced.\n`);
     return EXIT.ok;
@@ -169,9 +187,36 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
     close();
     if (settings.summary) {
       const text = command === 'plan' ? markdownPlan(planned, { exitCode, error }) : undefined;
-      writeFileSync(settings.summary, text ?? markdownSummary(log.events, { exitCode, error }), { flag: 'a' });
+      writeFileSync(
+        settings.summary,
+        text ? text + markdownReadiness(log.events) : markdownSummary(log.events, { exitCode, error }),
+        { flag: 'a' },
+      );
     }
   }
+}
+
+/** The readiness report for `plan`, with the same scope `apply` would check (engine options from the settings). */
+async function planReadiness(
+  ports: Ports,
+  report: PlanReport,
+  settings: Settings,
+  request: ReadinessRequest,
+): Promise<ReadinessReport | undefined> {
+  if (!ports.readiness) return undefined;
+  const options = engineOptions(settings);
+  return checkReadiness(
+    { ...ports, readiness: ports.readiness },
+    {
+      target: report.desired.version,
+      replaced: report.candidates.map((c) => c.cp.name),
+      machineTimeoutMs: options.machineTimeoutMs,
+      drainTimeoutMs: options.drainTimeoutMs,
+    },
+    request,
+  ).catch((err: unknown) => {
+    throw asPreflightError(err);
+  });
 }
 
 async function askOnTerminal(question: string): Promise<boolean> {

@@ -6,12 +6,16 @@ import path from 'node:path';
 import { loadProvider } from '../../../providers/index.ts';
 import { openEtcd } from '../../adapters/etcd/client.ts';
 import { openKube } from '../../adapters/kube/client.ts';
+import { openApiProbe } from '../../adapters/kube/probe.ts';
+import { openKubeReadiness } from '../../adapters/kube/readiness.ts';
 import { openSecretBytes } from '../../adapters/kube/secret-bytes.ts';
+import { servingCertificate } from '../../adapters/tls/serving-certificate.ts';
 import { systemClock } from '../../domain/clock.ts';
 import { KubeswapError } from '../../domain/errors.ts';
 import type { EventSink } from '../../domain/events.ts';
 import { DEFAULT_ENGINE_OPTIONS, type EngineOptions, type Ports } from '../../engine/ports.ts';
 import type { KubePort } from '../../ports/kube.ts';
+import type { ReadinessPort } from '../../ports/readiness.ts';
 import type { Settings } from '../config/settings.ts';
 
 export interface Wired {
@@ -52,9 +56,16 @@ export async function wire(settings: Settings, emit: EventSink, kube = openKubeF
     etcd.close();
     throw err;
   });
+  const readiness: ReadinessPort = {
+    ...openKubeReadiness({ kubeconfig: settings.kubeconfig, context: settings.context }),
+    servingCertificate: (url) => servingCertificate(url),
+    etcdStatus: () => etcd.statuses(),
+  };
+  const probe = openApiProbe({ kubeconfig: settings.kubeconfig, context: settings.context });
   return {
-    ports: { kube, etcd, provider, clock: systemClock, emit },
+    ports: { kube, etcd, provider, clock: systemClock, emit, readiness, probe },
     close: () => {
+      probe.close();
       etcd.close();
       provider.destroy?.();
       kube.close();

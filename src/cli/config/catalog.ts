@@ -1,5 +1,6 @@
 // Every setting kubeswap takes, with its one default. Provider sections are contributed by the providers.
 import type { Problem } from '../../domain/errors.ts';
+import { DEFAULT_READINESS_REQUEST } from '../../engine/checks/readiness/run-readiness.ts';
 import { awsEc2Problems, awsEc2Settings } from './provider-aws-ec2.ts';
 import { providerCommonSettings } from './provider-common.ts';
 import { execProblems, execSettings } from './provider-exec.ts';
@@ -238,6 +239,40 @@ const core: SettingSpec[] = [
     default: 3,
     value: (v) => v.z.number().int().min(1),
     invalid: '{name} must be a positive integer, got {value}',
+  }),
+  setting({
+    key: 'probeInterval',
+    flag: 'probe-interval',
+    scope: 'apply',
+    group: 'safety',
+    kind: 'string',
+    describe:
+      'how often apply probes the API through the cluster endpoint to measure availability (failed requests, longest gap, latency per swap and for the run)',
+    default: '250ms',
+    value: (v) => v.duration(),
+    code: 'input.duration',
+  }),
+  setting({
+    key: 'acceptRemovedApis',
+    flag: 'accept-removed-apis',
+    scope: 'upgrade',
+    group: 'safety',
+    kind: 'boolean',
+    describe:
+      'proceed although objects or clients use APIs the target version removed (they are shown as warnings; they stop working after the upgrade)',
+    default: false,
+    value: (v) => v.z.boolean(),
+  }),
+  setting({
+    key: 'certWarningDays',
+    flag: 'cert-warning-days',
+    scope: 'upgrade',
+    group: 'safety',
+    kind: 'number',
+    describe: 'warn about certificates expiring within this many days (expired, or expiring within the run, blocks)',
+    default: DEFAULT_READINESS_REQUEST.certWarningDays,
+    value: (v) => v.z.number().int().min(0),
+    invalid: '{name} must be a whole number of days (0 or more), got {value}',
   }),
   setting({
     key: 'gateTimeout',

@@ -47,10 +47,13 @@ export interface Settings {
   deregistrationTimeoutMs: number;
   terminationTimeoutMs: number;
   gatePasses: number;
+  acceptRemovedApis: boolean;
+  certWarningDays: number;
   gateTimeoutMs: number;
   pollIntervalMs: number;
   skipAddons: boolean;
   addonTimeoutMs: number;
+  probeIntervalMs: number;
   /** undefined: ~/.kubeswap/snapshots/<cluster> (wiring.ts). */
   snapshotDir?: string;
   output: 'text' | 'json';
@@ -159,7 +162,7 @@ export function planSettings(merged: FlatInput): FlatInput {
   }
   return kept;
 }
-const NOT_IN_PLAN = new Set(['certificateKey', 'execEnv', 'yes', 'dryRun', 'pollInterval']);
+const NOT_IN_PLAN = new Set(['certificateKey', 'execEnv', 'yes', 'dryRun', 'pollInterval', 'probeInterval']);
 
 /** A saved plan's settings as a layer above the config file and the environment, named after the plan file. */
 export function savedPlanLayer(saved: Record<string, unknown>, file: string): FlatInput {
@@ -255,7 +258,10 @@ function toSettings(command: Command, values: Record<string, unknown>): Settings
     pollIntervalMs: v['pollInterval'] as number,
     skipAddons: v['skipAddons'] === true,
     addonTimeoutMs: v['addonTimeout'] as number,
+    probeIntervalMs: v['probeInterval'] as number,
     gatePasses: v['gatePasses'] as number,
+    acceptRemovedApis: v['acceptRemovedApis'] === true,
+    certWarningDays: v['certWarningDays'] as number,
     gateTimeoutMs: v['gateTimeout'] as number,
     snapshotDir: str('snapshotDir'),
     output: v['output'] === 'json' ? 'json' : 'text',

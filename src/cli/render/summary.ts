@@ -2,7 +2,9 @@
 import { formatDuration } from '../../domain/clock.ts';
 import type { KubeswapEvent } from '../../domain/events.ts';
 import type { PlanReport } from '../../engine/run/run.ts';
+import { markdownAvailability } from './availability.ts';
 import { formatPlan } from './plan-report.ts';
+import { markdownReadiness } from './readiness.ts';
 
 export function markdownSummary(events: KubeswapEvent[], outcome: { exitCode: number; error?: string }): string {
   const lines = ['# kubeswap run', ''];
@@ -22,7 +24,7 @@ export function markdownSummary(events: KubeswapEvent[], outcome: { exitCode: nu
     for (const e of swaps)
       lines.push(`| ${e.at.slice(11, 19)} | ${e.machine ?? ''} | ${e.message.replace(/\|/g, '\\|')} |`);
   }
-  return `${lines.join('\n')}\n`;
+  return `${lines.join('\n')}\n${markdownReadiness(events)}${markdownAvailability(events)}`;
 }
 
 /** `plan --summary FILE`: the plan itself, for a pull request's reviewers; undefined when there is none to show. */

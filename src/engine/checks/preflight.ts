@@ -9,6 +9,7 @@ import { CONTROL_PLANE_POOL, type Desired, type NodeView } from '../../domain/mo
 import type { ClusterConfigView } from '../observe/snapshot.ts';
 import type { Ports } from '../ports.ts';
 import type { ClusterFingerprint } from '../run/saved-plan.ts';
+import type { ReadinessRequest } from './readiness/run-readiness.ts';
 
 export interface UpgradeRequest {
   /** `vX.Y.Z`; absent = keep the cluster's version (image rotation). */
@@ -21,6 +22,8 @@ export interface UpgradeRequest {
   maxSurge?: 0 | 1;
   /** kubeswap renders each replacement's kubeadm join (render mode). */
   render?: boolean;
+  /** The readiness report's choices (--accept-removed-apis, --cert-warning-days); defaults: block, 30 days. */
+  readiness?: ReadinessRequest;
   /** The operator chose to run without an API load balancer (--no-load-balancer). */
   withoutLoadBalancer?: boolean;
   /** A saved plan's fingerprint: the run is refused when the cluster no longer matches it. */

@@ -14,6 +14,8 @@ import { addonsBlocked, observeAddons, upgradeAddons } from '../addons/upgrade.t
 import { accessProblems, rbacRepairProblems } from '../checks/access.ts';
 import { preflight, type UpgradeRequest } from '../checks/preflight.ts';
 import { asPreflightError } from '../checks/preflight-errors.ts';
+import { refuseUnlessReady } from '../checks/readiness/readiness.ts';
+import { checkReadiness, DEFAULT_READINESS_REQUEST } from '../checks/readiness/run-readiness.ts';
 import { observe, readClusterConfig } from '../observe/observe.ts';
 import { controlPlaneMachines, unlinkedMembers } from '../observe/snapshot.ts';
 import type { GateResult } from '../plan/gate.ts';
@@ -282,6 +284,23 @@ export async function apply(
     throw new KubeswapError(changedBefore ? 'needs-person' : 'blocked', report.next.code, report.next.reason, {
       hint: report.next.hint,
     });
+  }
+  // The readiness report (removed APIs, certificates, versions, etcd): its blockers refuse a new run with nothing
+  // changed. A resumed run is past that point: it reports them and finishes what it started.
+  if (ports.readiness) {
+    const readiness = await checkReadiness(
+      { ...ports, readiness: ports.readiness },
+      {
+        target: report.desired.version,
+        replaced: report.candidates.map((c) => c.cp.name),
+        machineTimeoutMs: options.machineTimeoutMs,
+        drainTimeoutMs: options.drainTimeoutMs,
+      },
+      request.readiness ?? DEFAULT_READINESS_REQUEST,
+    ).catch((err: unknown) => {
+      throw asPreflightError(err);
+    });
+    if (!changedBefore) refuseUnlessReady(readiness);
   }
   if (options.dryRun) {
     for (const c of report.candidates)

@@ -64,6 +64,7 @@ export class FakeEtcd {
             isLearner: m.isLearner,
             version: '3.6.16',
             dbSizeBytes: '20480',
+            dbSizeInUseBytes: '16384',
             raftTerm: '2',
             raftIndex: '8',
             errors: [],
