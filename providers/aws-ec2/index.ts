@@ -16,7 +16,7 @@ import { elbv2Port } from './elbv2-port.ts';
 import { wrapAwsError } from './errors.ts';
 import { checkClusterTags, drift, type Ec2Machine, instanceIdOf, listMachines } from './instances.ts';
 import { launchTemplateData, type ResolvedLaunchTemplate, resolveLaunchTemplate } from './launch-template.ts';
-import { type AwsEc2ProviderOptions, resolveOptions } from './options.ts';
+import { type AwsEc2ProviderOptions, awsSettings, resolveOptions } from './options.ts';
 import { createReplacement } from './replacement.ts';
 import { throttleRetrying } from './retry.ts';
 import { terminate } from './termination.ts';
@@ -129,16 +129,11 @@ export const provider: ProviderModule = {
   contractVersion: PROVIDER_CONTRACT_VERSION,
   name: 'aws-ec2',
   create({ settings, pollIntervalMs, env }) {
-    const str = (key: string) => (typeof settings[key] === 'string' ? (settings[key] as string) : undefined);
+    const { str, ...aws } = awsSettings(settings, env);
     return createAwsEc2Provider({
-      region: str('region') ?? env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'] ?? '',
-      endpoint: str('endpoint'),
+      ...aws,
       launchTemplate: str('launchTemplate') ?? '',
       launchTemplateVersion: str('launchTemplateVersion'),
-      targetGroupArn: str('targetGroupArn'),
-      clusterName: str('clusterName') ?? '',
-      images: (settings['images'] as Record<string, string> | undefined) ?? {},
-      deregistrationDelaySeconds: settings['deregistrationDelaySeconds'] as number | undefined,
       pollIntervalMs,
     });
   },

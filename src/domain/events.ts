@@ -41,6 +41,9 @@ export const EVENT_CODES = [
   'node.deleted',
   'orphan.removed',
   'dry-run.step',
+  'provider.run-began',
+  'provider.run-restored',
+  'provider.restore-deferred',
 ] as const;
 export type EventCode = (typeof EVENT_CODES)[number];
 
