@@ -24,6 +24,11 @@ await yargs(hideBin(process.argv))
         .option('to', { type: 'string', describe: 'TO Kubernetes minor, e.g. 1.37' })
         .option('boot-delay', { type: 'number', default: 2, describe: 'seconds a new VM takes to boot' })
         .option('deregistration-delay', { type: 'number', default: 2 })
+        .option('provider', {
+          choices: ['aws-ec2', 'aws-asg'] as const,
+          default: 'aws-ec2' as const,
+          describe: "aws-asg: the control-plane instances are an Auto Scaling group's",
+        })
         .option('state-dir', { type: 'string', describe: 'default: a new temp dir' }),
     async (argv) => {
       const started = Date.now();
@@ -40,6 +45,7 @@ await yargs(hideBin(process.argv))
         to: argv.to,
         bootDelaySeconds: argv['boot-delay'],
         deregistrationDelaySeconds: argv['deregistration-delay'],
+        provider: argv.provider,
         stateDir,
         ownerPid: process.pid,
         ownerOnlyUntilReady: true,

@@ -27,6 +27,8 @@ export interface UpOptions {
   to?: string;
   bootDelaySeconds?: number;
   deregistrationDelaySeconds?: number;
+  /** aws-asg: the control-plane instances belong to an Auto Scaling group in moto. */
+  provider?: 'aws-ec2' | 'aws-asg';
   stateDir?: string;
   clusterName?: string;
   /** Tie the sandbox's life to this process (tests): the daemon tears down when it is gone. */
@@ -94,6 +96,7 @@ async function planSandbox(
     workers: options.workers ?? 0,
     bootDelaySeconds: options.bootDelaySeconds ?? 2,
     deregistrationDelaySeconds: options.deregistrationDelaySeconds ?? 2,
+    provider: options.provider ?? 'aws-ec2',
     versions: { from, to },
     binaries: {
       etcdDir: await buildComponent(REPO_ROOT, ['etcd'], log),

@@ -1,7 +1,7 @@
 // The machine simulator plays the VMs: for each new running instance tagged for the cluster it waits the boot
 // delay, then does what `kubeadm join --control-plane` from the user data would; for a terminated instance it stops
 // the machine's processes. Launch faults change how a machine's join goes.
-import { DescribeImagesCommand, DescribeInstanceAttributeCommand, type Instance } from '@aws-sdk/client-ec2';
+import { DescribeImagesCommand, type Instance } from '@aws-sdk/client-ec2';
 import { clusterInstances, ROLE_TAG, tagValue, VERSION_TAG } from './aws.ts';
 import { addLearner, etcdClient, promoteWhenInSync } from './etcd.ts';
 import type { FaultBook } from './faults.ts';
@@ -105,10 +105,9 @@ export class MachineSimulator {
     if (this.gone(m)) return;
     m.state = 'joining';
     this.rt.publish();
-    const userData = await this.rt.aws.ec2.send(
-      new DescribeInstanceAttributeCommand({ InstanceId: m.instanceId, Attribute: 'userData' }),
-    );
-    const intent = parseUserData(Buffer.from(userData.UserData?.Value ?? '', 'base64').toString('utf8'));
+    // Through the AWS front: an Auto Scaling launch from a version moto cannot hold user data for (AWS-EMULATION.md).
+    const userData = await this.rt.awsFront.instanceUserData(m.instanceId);
+    const intent = parseUserData(Buffer.from(userData, 'base64').toString('utf8'));
     if (intent.kind === 'none') return this.refuse(m, ['the user data holds no kubeadm join configuration']);
     if (intent.kind === 'join' && !intent.request.controlPlane) {
       return this.refuse(m, ['the JoinConfiguration has no controlPlane section (a worker join)']);
