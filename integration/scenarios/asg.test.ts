@@ -23,6 +23,7 @@ import {
   describeRun,
   essentials,
   kubeswap,
+  registerImage,
   useSandbox,
 } from './harness.ts';
 
@@ -115,6 +116,32 @@ describe('scenario: aws-asg provider, control plane in an Auto Scaling group', f
     assert.deepEqual(await groupState(asg, group(sb)), groupBefore);
   });
 
+  it('(f) rolls back a replacement that never joins: exit 3, the cluster and the group as before', async () => {
+    const sb = sandbox();
+    const { asg } = aws();
+    const before = essentials(await clusterTruth(sb));
+    const groupBefore = await groupState(asg, group(sb));
+    await sb.fault({ kind: 'never-boot', next: true });
+    const run = await kubeswap(sb, [
+      'apply',
+      '--to',
+      sb.versions.to,
+      '--yes',
+      '--gate-passes',
+      '1',
+      '--update-launch-template',
+      '--machine-timeout',
+      '20s',
+    ]);
+    assert.equal(run.exitCode, 3, describeRun(run));
+    assert.ok(codes(run).includes('replacement.rolled-back'), describeRun(run));
+    assert.ok(codes(run).includes('provider.run-restored'), describeRun(run));
+    assert.deepEqual(essentials(await clusterTruth(sb)), before);
+    const groupAfter = await groupState(asg, group(sb));
+    // The group's launch template version moved to the target (any later launch boots it); all else as before.
+    assert.deepEqual({ ...groupAfter, launchTemplate: undefined }, { ...groupBefore, launchTemplate: undefined });
+  });
+
   it('(a)+(d) replaces 3 machines through the group and restores it exactly; a user-suspended process stays suspended', async () => {
     const sb = sandbox();
     const { asg, ec2 } = aws();
@@ -157,5 +184,39 @@ describe('scenario: aws-asg provider, control plane in an Auto Scaling group', f
     );
     assert.equal(versions.LaunchTemplateVersions?.[0]?.LaunchTemplateData?.ImageId, sb.aws.images[sb.versions.to]);
     assert.ok(codes(run).includes('provider.run-restored'), describeRun(run));
+  });
+
+  it('(c) a run killed -9 mid-swap leaves the group held; the re-run completes and restores it exactly', async () => {
+    const sb = sandbox();
+    const { asg } = aws();
+    // Image rotation at the same version: one more image for TO, deployed through a new launch template version.
+    const image = await registerImage(sb, sb.versions.to, 'kubeswap-sandbox-node-rotated');
+    const args = [
+      'apply',
+      '--to',
+      sb.versions.to,
+      '--image',
+      image,
+      '--yes',
+      '--gate-passes',
+      '1',
+      '--update-launch-template',
+    ];
+    const groupBefore = await groupState(asg, group(sb));
+    const killed = await kubeswap(sb, args, { killAfter: (e) => e.code === 'replacement.created' });
+    assert.equal(killed.signal, 'SIGKILL', describeRun(killed));
+    const held = await groupState(asg, group(sb));
+    assert.equal(held.sizes[2], 4, 'the surge instance is in the group');
+    assert.ok(held.suspended.includes('ReplaceUnhealthy'), 'the run-suspended processes stay suspended');
+    const rerun = await kubeswap(sb, args);
+    assert.equal(rerun.exitCode, 0, describeRun(rerun));
+    assert.ok(codes(rerun).includes('run.resumed'), describeRun(rerun));
+    const groupAfter = await groupState(asg, group(sb));
+    assert.deepEqual(groupAfter.sizes, groupBefore.sizes);
+    assert.deepEqual(groupAfter.suspended, ['AZRebalance']);
+    assert.deepEqual(groupAfter.protectedInstances, []);
+    const after = await clusterTruth(sb);
+    assert.equal(after.members.length, 3);
+    assert.ok(after.running.filter((i) => groupAfter.instances.includes(i.id)).every((i) => i.image === image));
   });
 });

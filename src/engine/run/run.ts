@@ -231,7 +231,9 @@ export async function apply(
     updatedAt: ports.clock.now().toISOString(),
     last: 'started',
     machines: progress?.runId === runId ? progress.machines : {},
-    ...(progress?.runId === runId && progress.provider !== undefined ? { provider: progress.provider } : {}),
+    ...(progress?.runId === runId && progress.provider !== undefined
+      ? { provider: progress.provider, providerRestored: progress.providerRestored ?? false }
+      : {}),
   };
   let render: RenderMode | undefined;
   let keepBootstrap = false;
@@ -239,7 +241,7 @@ export async function apply(
   let finished = false;
   let written: Awaited<ReturnType<typeof writeProgress>>;
   // The provider's run-wide changes are to be undone at every end once their undo state is recorded.
-  let hooked = record.provider !== undefined;
+  let hooked = record.provider !== undefined && !record.providerRestored;
   try {
     emit(resumed ? 'run.resumed' : 'run.started', `run ${runId}: ${report.candidates.length} machine(s) to replace`, {
       runId,
@@ -259,7 +261,8 @@ export async function apply(
       await ports.provider.run.begin({
         runId,
         desired: report.desired,
-        saved: record.provider,
+        // Once restored (a rolled-back attempt's end), the provider's state is as before the run: a new baseline.
+        saved: record.providerRestored ? undefined : record.provider,
         record: async (state) => {
           record.provider = state;
           record.providerRestored = false;

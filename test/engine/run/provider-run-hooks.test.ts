@@ -71,6 +71,10 @@ describe('provider run hooks in apply', () => {
     const err = await failure(apply(world.ports(), request, options));
     assert.equal(err.failure, 'rolled-back');
     assert.deepEqual(seen.end, [{ saved: { sizes: [3, 3, 3] }, finished: false }]);
+    // The resumed run takes a new baseline: the group was restored, and may have changed since (a user's suspension).
+    const again = hooked(world);
+    await apply(world.ports(), request, options);
+    assert.deepEqual(again.begin, [undefined]);
   });
 
   it('a re-run of a run killed after its last swap is not "nothing to do": it restores with the recorded state', async () => {
