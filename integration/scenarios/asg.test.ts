@@ -40,6 +40,16 @@ async function groupState(asg: AutoScalingClient, name: string) {
   };
 }
 
+/** apply to TO through a launch template version kubeswap makes with the target image. */
+const upgrade = (sb: Sandbox, ...flags: string[]) => [
+  'apply',
+  '--to',
+  sb.versions.to,
+  '--yes',
+  '--update-launch-template',
+  ...flags,
+];
+
 describe('scenario: aws-asg provider, control plane in an Auto Scaling group', function () {
   this.timeout(20 * 60_000);
   const sandbox = useSandbox({ controlPlanes: 3, provider: 'aws-asg' });
@@ -97,15 +107,7 @@ describe('scenario: aws-asg provider, control plane in an Auto Scaling group', f
     const groupBefore = await groupState(asg, group(sb));
     await asg.send(new StartInstanceRefreshCommand({ AutoScalingGroupName: group(sb) }));
     try {
-      const run = await kubeswap(sb, [
-        'apply',
-        '--to',
-        sb.versions.to,
-        '--yes',
-        '--gate-passes',
-        '1',
-        '--update-launch-template',
-      ]);
+      const run = await kubeswap(sb, upgrade(sb, '--gate-passes', '1'));
       assert.equal(run.exitCode, 2, describeRun(run));
       assert.match(`${run.stdout}\n${run.stderr}`, /instance refresh .* is InProgress/);
       assert.ok(!codes(run).includes('replacement.created'));
@@ -122,17 +124,7 @@ describe('scenario: aws-asg provider, control plane in an Auto Scaling group', f
     const before = essentials(await clusterTruth(sb));
     const groupBefore = await groupState(asg, group(sb));
     await sb.fault({ kind: 'never-boot', next: true });
-    const run = await kubeswap(sb, [
-      'apply',
-      '--to',
-      sb.versions.to,
-      '--yes',
-      '--gate-passes',
-      '1',
-      '--update-launch-template',
-      '--machine-timeout',
-      '20s',
-    ]);
+    const run = await kubeswap(sb, upgrade(sb, '--gate-passes', '1', '--machine-timeout', '20s'));
     assert.equal(run.exitCode, 3, describeRun(run));
     assert.ok(codes(run).includes('replacement.rolled-back'), describeRun(run));
     assert.ok(codes(run).includes('provider.run-restored'), describeRun(run));
@@ -151,15 +143,7 @@ describe('scenario: aws-asg provider, control plane in an Auto Scaling group', f
     const before = await clusterTruth(sb);
     const probe = new ApiProbe(sb).start();
     const sampler = new ClusterSampler(sb).start();
-    const run = await kubeswap(sb, [
-      'apply',
-      '--to',
-      sb.versions.to,
-      '--yes',
-      '--gate-passes',
-      '2',
-      '--update-launch-template',
-    ]);
+    const run = await kubeswap(sb, upgrade(sb, '--gate-passes', '2'));
     const api = await probe.stop();
     await sampler.stop();
     const after = await assertUpgraded(sb, before, run, api);
@@ -191,17 +175,7 @@ describe('scenario: aws-asg provider, control plane in an Auto Scaling group', f
     const { asg } = aws();
     // Image rotation at the same version: one more image for TO, deployed through a new launch template version.
     const image = await registerImage(sb, sb.versions.to, 'kubeswap-sandbox-node-rotated');
-    const args = [
-      'apply',
-      '--to',
-      sb.versions.to,
-      '--image',
-      image,
-      '--yes',
-      '--gate-passes',
-      '1',
-      '--update-launch-template',
-    ];
+    const args = upgrade(sb, '--image', image, '--gate-passes', '1');
     const groupBefore = await groupState(asg, group(sb));
     const killed = await kubeswap(sb, args, { killAfter: (e) => e.code === 'replacement.created' });
     assert.equal(killed.signal, 'SIGKILL', describeRun(killed));
