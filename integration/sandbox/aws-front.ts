@@ -178,7 +178,13 @@ export class AwsFront {
       else if (key.startsWith('LaunchTemplateData.'))
         return ec2Error('Unsupported', `the sandbox front merges scalars only: ${key}`);
     }
-    const { UserData, ...merged } = { ...(source.LaunchTemplateData as RequestLaunchTemplateData), ...given };
+    // A source version the front made keeps its user data here, not in moto.
+    const sourceUserData = this.versionUserData.get(`${source.LaunchTemplateId}:${source.VersionNumber}`);
+    const { UserData, ...merged } = {
+      ...(source.LaunchTemplateData as RequestLaunchTemplateData),
+      ...(sourceUserData ? { UserData: sourceUserData } : {}),
+      ...given,
+    };
     const created = await this.ec2.send(
       new CreateLaunchTemplateVersionCommand({
         LaunchTemplateId: source.LaunchTemplateId,
