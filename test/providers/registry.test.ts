@@ -45,4 +45,23 @@ describe('provider registry', () => {
     assert.equal(p.capabilities.idempotencyKey, 'client-token');
     p.destroy?.();
   });
+
+  it('loads the built-in aws-asg provider through the same check, with its run hooks', async () => {
+    const p = await loadProvider('aws-asg', {
+      ...context,
+      settings: { region: 'us-east-1', autoScalingGroup: 'cp', clusterName: 'c' },
+    });
+    assert.equal(p.name, 'aws-asg');
+    assert.equal(p.capabilities.idempotencyKey, 'tag');
+    assert.equal(typeof p.run?.begin, 'function');
+    assert.equal(typeof p.run?.end, 'function');
+    p.destroy?.();
+  });
+
+  it('refuses aws-asg settings without a group, naming it', async () => {
+    await assert.rejects(
+      loadProvider('aws-asg', { ...context, settings: { region: 'us-east-1', clusterName: 'c' } }),
+      /autoScalingGroup/,
+    );
+  });
 });
