@@ -44,8 +44,19 @@ module.exports = {
       name: 'provider-imports-only-its-own-folder',
       comment: 'a provider imports the domain, the ports, the registry contract and its own folder only',
       severity: 'error',
-      from: { path: '^providers/([^/]+)/' },
+      from: { path: '^providers/([^/]+)/', pathNot: '^providers/aws-asg/' },
       to: { path: '^(src|providers|templates)/', pathNot: ['^src/domain/', '^src/ports/', '^providers/$1/'] },
+    },
+    {
+      name: 'aws-asg-shares-only-aws-ec2-pieces',
+      comment:
+        "the group provider reuses aws-ec2's EC2 pieces (instances, drift, target group, termination), never its module entry",
+      severity: 'error',
+      from: { path: '^providers/aws-asg/' },
+      to: {
+        path: '^(src|providers|templates)/',
+        pathNot: ['^src/domain/', '^src/ports/', '^providers/aws-asg/', '^providers/aws-ec2/(?!index[.]ts$)'],
+      },
     },
     {
       name: 'product-code-does-not-import-tests',

@@ -10,6 +10,7 @@ import {
 
 const BUILT_IN: Record<string, () => Promise<{ provider: ProviderModule }>> = {
   'aws-ec2': () => import('./aws-ec2/index.ts'),
+  'aws-asg': () => import('./aws-asg/index.ts'),
   exec: () => import('./exec/index.ts'),
 };
 

@@ -1,5 +1,11 @@
 // The sandbox's AWS account in moto: VPC, subnets in 3 AZs, one image per Kubernetes version, the control-plane
 // launch template (its user data is the self-join recipe), the API target group, and the control-plane instances.
+
+import {
+  AutoScalingClient,
+  CreateAutoScalingGroupCommand,
+  DescribeAutoScalingGroupsCommand,
+} from '@aws-sdk/client-auto-scaling';
 import {
   CreateLaunchTemplateCommand,
   CreateSubnetCommand,
@@ -32,11 +38,17 @@ export interface AwsClients {
   elb: ElasticLoadBalancingV2Client;
   /** What a booting machine reads its join from with `--bootstrap-secrets ssm`. */
   ssm: SSMClient;
+  asg: AutoScalingClient;
 }
 
 export function awsClients(endpoint: string): AwsClients {
   const common = { region: AWS_REGION, endpoint, credentials: AWS_TEST_CREDENTIALS, maxAttempts: 5 };
-  return { ec2: new EC2Client(common), elb: new ElasticLoadBalancingV2Client(common), ssm: new SSMClient(common) };
+  return {
+    ec2: new EC2Client(common),
+    elb: new ElasticLoadBalancingV2Client(common),
+    ssm: new SSMClient(common),
+    asg: new AutoScalingClient(common),
+  };
 }
 
 /** A node image for `version` (tag kubernetes-version=<version>, plus `tags`); returns its id. */
@@ -63,6 +75,7 @@ export interface AwsTopology {
   images: Record<string, string>;
   launchTemplateId: string;
   targetGroupArn: string;
+  autoScalingGroup?: string;
 }
 
 export async function createTopology(
@@ -136,6 +149,38 @@ export async function launchInitialInstances(aws: AwsClients, topo: AwsTopology,
     instances.push(out.Instances![0]!);
   }
   return instances;
+}
+
+/**
+ * The control-plane VMs as an Auto Scaling group (--provider aws-asg): launched by moto's group from launch
+ * template version 1 across the subnets, the API target group attached (the group registers its instances).
+ */
+export async function createControlPlaneGroup(
+  aws: AwsClients,
+  topo: AwsTopology,
+  clusterName: string,
+  count: number,
+): Promise<Instance[]> {
+  const name = `${clusterName}-control-plane`;
+  await aws.asg.send(
+    new CreateAutoScalingGroupCommand({
+      AutoScalingGroupName: name,
+      LaunchTemplate: { LaunchTemplateId: topo.launchTemplateId, Version: '1' },
+      MinSize: count,
+      MaxSize: count,
+      DesiredCapacity: count,
+      VPCZoneIdentifier: topo.subnetIds.join(','),
+      TargetGroupARNs: [topo.targetGroupArn],
+      Tags: [{ Key: clusterTag(clusterName), Value: 'owned', PropagateAtLaunch: true }],
+    }),
+  );
+  topo.autoScalingGroup = name;
+  const group = await aws.asg.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }));
+  const ids = (group.AutoScalingGroups?.[0]?.Instances ?? []).map((i) => i.InstanceId!);
+  const out = await aws.ec2.send(new DescribeInstancesCommand({ InstanceIds: ids }));
+  return (out.Reservations ?? [])
+    .flatMap((r) => r.Instances ?? [])
+    .sort((a, b) => ids.indexOf(a.InstanceId!) - ids.indexOf(b.InstanceId!));
 }
 
 export async function registerTargets(aws: AwsClients, targetGroupArn: string, instanceIds: string[]): Promise<void> {

@@ -5,7 +5,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
-import { awsClients, createTopology, launchInitialInstances, registerTargets, servingTargets } from './aws.ts';
+import {
+  awsClients,
+  createControlPlaneGroup,
+  createTopology,
+  launchInitialInstances,
+  registerTargets,
+  servingTargets,
+} from './aws.ts';
 import { AwsFront } from './aws-front.ts';
 import { controllerManagerArgs, schedulerArgs } from './control-plane.ts';
 import { installClusterApiCrds } from './crds.ts';
@@ -51,7 +58,10 @@ export async function bringUp(
     renderJoinRecipe(plan.clusterName),
     plan.deregistrationDelaySeconds,
   );
-  const instances = await launchInitialInstances(aws, topology, plan.controlPlanes);
+  const instances =
+    plan.provider === 'aws-asg'
+      ? await createControlPlaneGroup(aws, topology, plan.clusterName, plan.controlPlanes)
+      : await launchInitialInstances(aws, topology, plan.controlPlanes);
   log(`aws: ${instances.length} control-plane instances running in moto`);
 
   // 2. The cluster's authorities and config, made by the real kubeadm of FROM.

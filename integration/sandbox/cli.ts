@@ -29,6 +29,11 @@ await yargs(hideBin(process.argv))
           choices: ['v1beta3'],
           describe: 'store kubeadm-config as v1beta3, as kubeadm <= 1.30 did',
         })
+        .option('provider', {
+          choices: ['aws-ec2', 'aws-asg'] as const,
+          default: 'aws-ec2' as const,
+          describe: "aws-asg: the control-plane instances are an Auto Scaling group's",
+        })
         .option('state-dir', { type: 'string', describe: 'default: a new temp dir' }),
     async (argv) => {
       const started = Date.now();
@@ -46,6 +51,7 @@ await yargs(hideBin(process.argv))
         bootDelaySeconds: argv['boot-delay'],
         deregistrationDelaySeconds: argv['deregistration-delay'],
         kubeadmApi: argv['kubeadm-api'] as 'v1beta3' | undefined,
+        provider: argv.provider,
         stateDir,
         ownerPid: process.pid,
         ownerOnlyUntilReady: true,

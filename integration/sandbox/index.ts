@@ -29,6 +29,8 @@ export interface UpOptions {
   deregistrationDelaySeconds?: number;
   /** Start with a v1beta3 ClusterConfiguration in kubeadm-config (SandboxPlan.kubeadmApi). */
   kubeadmApi?: 'v1beta3';
+  /** aws-asg: the control-plane instances belong to an Auto Scaling group in moto. */
+  provider?: 'aws-ec2' | 'aws-asg';
   stateDir?: string;
   clusterName?: string;
   /** Tie the sandbox's life to this process (tests): the daemon tears down when it is gone. */
@@ -102,6 +104,7 @@ async function planSandbox(
     bootDelaySeconds: options.bootDelaySeconds ?? 2,
     deregistrationDelaySeconds: options.deregistrationDelaySeconds ?? 2,
     kubeadmApi: options.kubeadmApi,
+    provider: options.provider ?? 'aws-ec2',
     versions: { from, to },
     binaries: {
       etcdDir: await buildComponent(REPO_ROOT, ['etcd'], log),

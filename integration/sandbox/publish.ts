@@ -44,6 +44,7 @@ export function describe(rt: Runtime, controlUrl: string): SandboxDescription {
       launchTemplateId: rt.topology.launchTemplateId,
       targetGroupArn: rt.topology.targetGroupArn,
       images: rt.topology.images,
+      ...(rt.topology.autoScalingGroup ? { autoScalingGroup: rt.topology.autoScalingGroup } : {}),
     },
     versions: rt.plan.versions,
     machines: running.map((m) => ({

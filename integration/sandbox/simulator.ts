@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { DescribeImagesCommand, DescribeInstanceAttributeCommand, type Instance } from '@aws-sdk/client-ec2';
+import { DescribeImagesCommand, type Instance } from '@aws-sdk/client-ec2';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { clusterInstances, ROLE_TAG, tagValue, VERSION_TAG } from './aws.ts';
 import { addLearner, etcdClient, promoteWhenInSync } from './etcd.ts';
@@ -113,10 +113,9 @@ export class MachineSimulator {
     if (this.gone(m)) return;
     m.state = 'joining';
     this.rt.publish();
-    const userData = await this.rt.aws.ec2.send(
-      new DescribeInstanceAttributeCommand({ InstanceId: m.instanceId, Attribute: 'userData' }),
-    );
-    const raw = Buffer.from(userData.UserData?.Value ?? '', 'base64').toString('utf8');
+    // Through the AWS front: an Auto Scaling launch from a version moto cannot hold user data for (AWS-EMULATION.md).
+    const userData = await this.rt.awsFront.instanceUserData(m.instanceId);
+    const raw = Buffer.from(userData, 'base64').toString('utf8');
     const read = await this.joinIntent(raw);
     if ('refusal' in read) return this.refuse(m, [read.refusal]);
     const intent = read.intent;

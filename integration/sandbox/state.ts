@@ -31,6 +31,8 @@ export interface SandboxDescription {
     launchTemplateId: string;
     targetGroupArn: string;
     images: Record<string, string>;
+    /** With --provider aws-asg: the Auto Scaling group of the control-plane instances. */
+    autoScalingGroup?: string;
   };
   versions: { from: string; to: string };
   machines: MachineRecord[];
@@ -52,6 +54,8 @@ export interface SandboxPlan {
    * config no `kubeadm upgrade apply` re-uploaded (a cluster upgraded by replacing machines keeps it).
    */
   kubeadmApi?: 'v1beta3';
+  /** aws-asg: the control-plane instances are an Auto Scaling group's, with the API target group attached. */
+  provider?: 'aws-ec2' | 'aws-asg';
   versions: { from: string; to: string };
   binaries: {
     etcdDir: string;
@@ -119,18 +123,18 @@ export function renderEnv(d: SandboxDescription, etcdctlDir: string, kubectlDir:
 
 /** The kubeswap CLI's config for this sandbox (shape agreed with the CLI owners). */
 export function renderKubeswapConfig(d: SandboxDescription, deregistrationDelaySeconds: number): string {
+  const aws = {
+    region: d.aws.region,
+    endpoint: d.aws.endpoint,
+    clusterName: d.clusterName,
+    images: d.aws.images,
+    deregistrationDelaySeconds,
+  };
   return stringify({
     kubeconfig: d.kubeconfig,
     etcd: { endpoints: d.etcd.endpoints, ca: d.etcd.caFile, cert: d.etcd.certFile, key: d.etcd.keyFile },
-    provider: {
-      name: 'aws-ec2',
-      region: d.aws.region,
-      endpoint: d.aws.endpoint,
-      launchTemplate: d.aws.launchTemplateId,
-      targetGroupArn: d.aws.targetGroupArn,
-      clusterName: d.clusterName,
-      images: d.aws.images,
-      deregistrationDelaySeconds,
-    },
+    provider: d.aws.autoScalingGroup
+      ? { name: 'aws-asg', autoScalingGroup: d.aws.autoScalingGroup, ...aws }
+      : { name: 'aws-ec2', launchTemplate: d.aws.launchTemplateId, targetGroupArn: d.aws.targetGroupArn, ...aws },
   });
 }

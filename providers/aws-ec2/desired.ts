@@ -35,9 +35,9 @@ export async function resolveDesired(
   };
 }
 
-async function resolveImage(
+export async function resolveImage(
   ec2: Ec2Port,
-  options: ResolvedOptions,
+  options: Pick<ResolvedOptions, 'region' | 'images' | 'imageOwners'>,
   wanted: { version: string; imageId?: string },
 ): Promise<{ imageId: string; facts: ImageFacts }> {
   const explicit = wanted.imageId ?? options.images?.[wanted.version];
@@ -105,7 +105,7 @@ function checkImageVersion(image: Image, imageId: string, version: string, map: 
 }
 
 /** Expected "not there" answers become problems; anything else (auth, network) stays an error. */
-function asProblem(error: unknown): ProviderProblem {
+export function asProblem(error: unknown): ProviderProblem {
   if (error instanceof ProviderError && error.code !== 'aws.throttled' && error.code !== 'aws.request-failed') {
     return error.toProblem();
   }

@@ -1,6 +1,8 @@
 // The narrow EC2 port (after CDK's IEC2Client): only the calls this provider makes, paging and
 // throttling retries inside, SDK shapes out. Everything above it speaks Machine and Desired.
 import {
+  CreateLaunchTemplateVersionCommand,
+  type CreateLaunchTemplateVersionCommandInput,
   DescribeImagesCommand,
   type DescribeImagesCommandInput,
   DescribeInstancesCommand,
@@ -32,6 +34,8 @@ export interface Ec2Port {
   describeLaunchTemplates(input: DescribeLaunchTemplatesCommandInput): Promise<LaunchTemplate[]>;
   describeLaunchTemplateVersions(input: DescribeLaunchTemplateVersionsCommandInput): Promise<LaunchTemplateVersion[]>;
   describeSubnets(input: DescribeSubnetsCommandInput): Promise<Subnet[]>;
+  /** Returns the new version number. */
+  createLaunchTemplateVersion(input: CreateLaunchTemplateVersionCommandInput): Promise<number>;
 }
 
 export function ec2Port(client: EC2Client, call: AwsCall): Ec2Port {
@@ -75,6 +79,12 @@ export function ec2Port(client: EC2Client, call: AwsCall): Ec2Port {
     async describeSubnets(input) {
       const out = await call('describe subnets', () => client.send(new DescribeSubnetsCommand(input)));
       return out.Subnets ?? [];
+    },
+    async createLaunchTemplateVersion(input) {
+      const out = await call('create launch template version', () =>
+        client.send(new CreateLaunchTemplateVersionCommand(input)),
+      );
+      return out.LaunchTemplateVersion?.VersionNumber ?? 0;
     },
   };
 }

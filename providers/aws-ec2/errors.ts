@@ -12,6 +12,8 @@ export type ProviderErrorCode =
   | 'replacement.not-returned'
   | 'launch-template.not-found'
   | 'launch-template.version-not-found'
+  | 'launch-template.image-mismatch'
+  | 'replacement.launch-timeout'
   | 'terminate.protected'
   | 'terminate.timeout'
   | 'api-target.draining-timeout'

@@ -17,7 +17,7 @@ import { elbv2Port } from './elbv2-port.ts';
 import { wrapAwsError } from './errors.ts';
 import { checkClusterTags, drift, type Ec2Machine, instanceIdOf, listMachines } from './instances.ts';
 import { launchTemplateData, type ResolvedLaunchTemplate, resolveLaunchTemplate } from './launch-template.ts';
-import { type AwsEc2ProviderOptions, resolveOptions } from './options.ts';
+import { type AwsEc2ProviderOptions, awsSettings, resolveOptions } from './options.ts';
 import { parameterStore } from './parameter-store.ts';
 import { createReplacement } from './replacement.ts';
 import { throttleRetrying } from './retry.ts';
@@ -142,18 +142,11 @@ export const provider: ProviderModule = {
   contractVersion: PROVIDER_CONTRACT_VERSION,
   name: 'aws-ec2',
   create({ settings, pollIntervalMs, env }) {
-    const str = (key: string) => (typeof settings[key] === 'string' ? (settings[key] as string) : undefined);
+    const { str, ...aws } = awsSettings(settings, env);
     return createAwsEc2Provider({
-      // As the AWS CLI: AWS_REGION, AWS_DEFAULT_REGION, then the profile (the SDK reads AWS_PROFILE's region itself).
-      region: str('region') || env['AWS_REGION'] || env['AWS_DEFAULT_REGION'] || undefined,
-      endpoint: str('endpoint'),
+      ...aws,
       launchTemplate: str('launchTemplate') ?? '',
       launchTemplateVersion: str('launchTemplateVersion'),
-      targetGroupArn: str('targetGroupArn'),
-      clusterName: str('clusterName') ?? '',
-      images: (settings['images'] as Record<string, string> | undefined) ?? {},
-      imageOwners: settings['imageOwners'] as string[] | undefined,
-      deregistrationDelaySeconds: settings['deregistrationDelaySeconds'] as number | undefined,
       pollIntervalMs,
     });
   },

@@ -95,3 +95,25 @@ export function resolveOptions(options: AwsEc2ProviderOptions): ResolvedOptions 
     throttleRetry: { ...DEFAULT_THROTTLE_RETRY, ...options.throttleRetry },
   };
 }
+
+/** The AWS settings every AWS provider reads from its `provider:` section (aws-ec2 and aws-asg share them). */
+export function awsSettings(
+  settings: Readonly<Record<string, unknown>>,
+  env: Readonly<Record<string, string | undefined>>,
+): Pick<
+  AwsEc2ProviderOptions,
+  'region' | 'endpoint' | 'targetGroupArn' | 'clusterName' | 'images' | 'imageOwners' | 'deregistrationDelaySeconds'
+> & { str(key: string): string | undefined } {
+  const str = (key: string) => (typeof settings[key] === 'string' ? (settings[key] as string) : undefined);
+  return {
+    str,
+    // As the AWS CLI: AWS_REGION, AWS_DEFAULT_REGION, then the profile (the SDK reads AWS_PROFILE's region itself).
+    region: str('region') || env['AWS_REGION'] || env['AWS_DEFAULT_REGION'] || undefined,
+    endpoint: str('endpoint'),
+    targetGroupArn: str('targetGroupArn'),
+    clusterName: str('clusterName') ?? '',
+    images: (settings['images'] as Record<string, string> | undefined) ?? {},
+    imageOwners: settings['imageOwners'] as string[] | undefined,
+    deregistrationDelaySeconds: settings['deregistrationDelaySeconds'] as number | undefined,
+  };
+}

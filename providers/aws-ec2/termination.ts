@@ -11,6 +11,8 @@ export async function terminate(
   machineId: string,
   timeoutMs: number,
   pollIntervalMs: number,
+  /** How the termination starts (an Auto Scaling Group's instance goes through the group). */
+  start: (instanceId: string) => Promise<void> = (id) => ec2.terminateInstances([id]),
 ): Promise<void> {
   const instanceId = instanceIdOf(machineId) ?? machineId;
   const state = async () =>
@@ -20,7 +22,7 @@ export async function terminate(
   if (before === undefined || before === 'terminated') return;
   if (before !== 'shutting-down') {
     try {
-      await ec2.terminateInstances([instanceId]);
+      await start(instanceId);
     } catch (error) {
       const name = awsErrorName(error);
       if (name === 'InvalidInstanceID.NotFound') return;

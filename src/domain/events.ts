@@ -52,6 +52,9 @@ export const EVENT_CODES = [
   'addon.image-set',
   'addon.rolled-out',
   'addon.blocked',
+  'provider.run-began',
+  'provider.run-restored',
+  'provider.restore-deferred',
 ] as const;
 export type EventCode = (typeof EVENT_CODES)[number];
 

@@ -92,6 +92,33 @@ export interface MachineProvider {
   readonly loadBalancer?: LoadBalancerMembership;
   /** Where render mode may keep join secrets for machines to fetch at boot (`--bootstrap-secrets`); optional. */
   readonly bootstrapSecrets?: BootstrapSecretStore;
+  /** Optional run-wide changes around the swaps (an Auto Scaling Group's suspended processes and sizes). */
+  readonly run?: RunHooks;
+}
+
+/**
+ * Run-wide changes a provider makes around the swaps and must undo (an Auto Scaling Group that would otherwise
+ * fight the run). What it needs to undo them lives in the run's progress record, so the re-run after a kill -9
+ * (a process that could run no code) undoes them too.
+ */
+export interface RunHooks {
+  /**
+   * Before the run's first change of the cluster. Refuse by throwing a `blocked` KubeswapError before calling
+   * `record` (nothing changed: exit 2). Otherwise call `record(state)` with what `end` needs BEFORE changing
+   * anything, then make the changes (idempotent: a resumed run calls it again with `saved`).
+   */
+  begin(run: {
+    runId: string;
+    desired: Desired;
+    /** What an earlier process of this same run recorded; undefined on a run's first start. */
+    saved: unknown;
+    record(state: unknown): Promise<void>;
+  }): Promise<void>;
+  /**
+   * On every end that can run code, and on a resumed run that finds nothing left to replace. Undo what is safe to
+   * undo now; `restored: false` when something must wait for a re-run (the message says what and why).
+   */
+  end(run: { runId: string; saved: unknown; finished: boolean }): Promise<{ restored: boolean; message: string }>;
 }
 
 /** What the CLI hands a provider module: its own section of the configuration, and run-wide settings. */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { checkModule, checkProvider, loadProvider } from '../../providers/index.ts';
+import { awsAsgProblems } from '../../src/cli/config/provider-aws-asg.ts';
 import type { KubeswapError } from '../../src/domain/errors.ts';
 import { PROVIDER_CONTRACT_VERSION } from '../../src/ports/machines.ts';
 import { FakeWorld } from '../engine/fake-world.ts';
@@ -44,5 +45,30 @@ describe('provider registry', () => {
     assert.equal(p.name, 'aws-ec2');
     assert.equal(p.capabilities.idempotencyKey, 'client-token');
     p.destroy?.();
+  });
+
+  it('loads the built-in aws-asg provider through the same check, with its run hooks', async () => {
+    const p = await loadProvider('aws-asg', {
+      ...context,
+      settings: { region: 'us-east-1', autoScalingGroup: 'cp', clusterName: 'c' },
+    });
+    assert.equal(p.name, 'aws-asg');
+    assert.equal(p.capabilities.idempotencyKey, 'tag');
+    assert.equal(typeof p.run?.begin, 'function');
+    assert.equal(typeof p.run?.end, 'function');
+    p.destroy?.();
+  });
+
+  it('refuses aws-asg settings without a group, naming it', async () => {
+    await assert.rejects(
+      loadProvider('aws-asg', { ...context, settings: { region: 'us-east-1', clusterName: 'c' } }),
+      /autoScalingGroup/,
+    );
+  });
+
+  it('refuses render mode with aws-asg, whose group launches from its own launch template', () => {
+    const codes = awsAsgProblems({ autoScalingGroup: 'cp', clusterName: 'c', userData: 'render' }).map((p) => p.code);
+    assert.deepEqual(codes, ['input.user-data']);
+    assert.deepEqual(awsAsgProblems({ autoScalingGroup: 'cp', clusterName: 'c', userData: 'launch-template' }), []);
   });
 });

@@ -1,6 +1,7 @@
 // Every setting kubeswap takes, with its one default. Provider sections are contributed by the providers.
 import type { Problem } from '../../domain/errors.ts';
 import { DEFAULT_READINESS_REQUEST } from '../../engine/checks/readiness/run-readiness.ts';
+import { awsAsgProblems, awsAsgSettings } from './provider-aws-asg.ts';
 import { awsEc2Problems, awsEc2Settings } from './provider-aws-ec2.ts';
 import { providerCommonSettings } from './provider-common.ts';
 import { execProblems, execSettings } from './provider-exec.ts';
@@ -15,6 +16,7 @@ export interface ProviderSection {
 
 export const PROVIDERS: ProviderSection[] = [
   { name: 'aws-ec2', settings: awsEc2Settings, problems: awsEc2Problems },
+  { name: 'aws-asg', settings: awsAsgSettings, problems: awsAsgProblems },
   { name: 'exec', settings: execSettings, problems: execProblems },
 ];
 export const DEFAULT_PROVIDER = 'aws-ec2';
@@ -464,5 +466,10 @@ const core: SettingSpec[] = [
   }),
 ];
 
-export const SETTINGS: SettingSpec[] = [...core, ...providerCommonSettings, ...PROVIDERS.flatMap((p) => p.settings)];
+// Providers share some settings (the same objects: aws-ec2's region is aws-asg's): each is one flag.
+export const SETTINGS: SettingSpec[] = [
+  ...core,
+  ...providerCommonSettings,
+  ...new Set(PROVIDERS.flatMap((p) => p.settings)),
+];
 export const SETTING_BY_KEY = new Map(SETTINGS.map((s) => [s.key, s]));

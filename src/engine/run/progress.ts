@@ -22,6 +22,10 @@ export interface ProgressRecord {
   last: string;
   /** Node name -> phase of each machine this run touched. */
   machines: Record<string, string>;
+  /** What the provider's run hooks need to undo their run-wide changes (MachineProvider.run). */
+  provider?: unknown;
+  /** The provider's run-wide changes are undone (set by RunHooks.end), so a later re-run does not redo it. */
+  providerRestored?: boolean;
 }
 
 export async function readProgress(kube: KubePort): Promise<ProgressRecord | undefined> {

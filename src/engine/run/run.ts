@@ -270,15 +270,20 @@ export async function apply(
   });
   emit('preflight.passed', `upgrade ${report.from} -> ${report.desired.version} with image ${report.desired.imageId}`);
   const versionBehind = report.from !== report.desired.version;
+  const progress = await readProgress(ports.kube);
   // A control plane at the target with kube-proxy or CoreDNS behind (an interrupted or blocked addon phase)
-  // is resumed: the rest of the run then finds nothing to replace and does only the addons.
-  if (report.next.kind === 'done' && !versionBehind && !addonsPending(report.addons)) {
+  // is resumed: the rest of the run then finds nothing to replace and does only the addons. And a run killed
+  // after its last swap left the provider's run-wide changes (a group's suspended processes) in place: the
+  // re-run goes through the loop, which finds nothing to replace, so that its end undoes them.
+  const unrestored = resumableRun(progress, report.desired);
+  const restoreDue =
+    ports.provider.run !== undefined && unrestored?.provider !== undefined && !unrestored.providerRestored;
+  if (report.next.kind === 'done' && !versionBehind && !addonsPending(report.addons) && !restoreDue) {
     emit('run.nothing-to-do', 'every control-plane machine already matches the target');
     return { result: 'nothing-to-do', runId: report.runId, swaps: 0, durationMs: elapsed(), report };
   }
   // Exit 2 promises that no run of this upgrade changed anything: a run in progress (its record, a
   // replacement or a retiring machine in the cluster) means this one stops with the state described (4).
-  const progress = await readProgress(ports.kube);
   const changedBefore = resumableRun(progress, report.desired) !== undefined || report.inFlight !== undefined;
   if (report.next.kind === 'blocked') {
     throw new KubeswapError(changedBefore ? 'needs-person' : 'blocked', report.next.code, report.next.reason, {
@@ -380,10 +385,17 @@ export async function apply(
     updatedAt: ports.clock.now().toISOString(),
     last: 'started',
     machines: progress?.runId === runId ? progress.machines : {},
+    ...(progress?.runId === runId && progress.provider !== undefined
+      ? { provider: progress.provider, providerRestored: progress.providerRestored ?? false }
+      : {}),
   };
   let render: RenderMode | undefined;
   let keepBootstrap = false;
   let recorded = false;
+  let finished = false;
+  let written: Awaited<ReturnType<typeof writeProgress>>;
+  // The provider's run-wide changes are to be undone at every end once their undo state is recorded.
+  let hooked = record.provider !== undefined && !record.providerRestored;
   try {
     emit(resumed ? 'run.resumed' : 'run.started', `run ${runId}: ${report.candidates.length} machine(s) to replace`, {
       runId,
@@ -397,7 +409,27 @@ export async function apply(
       ? await prepareBootstrap(ports, runId, report.desired.version, options.render, options.machineTimeoutMs)
       : undefined;
     const userDataFor = render ? (step: CreateStep) => issueCredentials(ports, render!, step) : undefined;
-    let written = await writeProgress(ports.kube, record);
+
+    // 3b. The provider's run-wide changes (an Auto Scaling Group's processes and sizes). It refuses before
+    // `record` (nothing changed: exit 2) and records how to undo them before making them.
+    if (ports.provider.run) {
+      await keeper.verify();
+      await ports.provider.run.begin({
+        runId,
+        desired: report.desired,
+        // Once restored (a rolled-back attempt's end), the provider's state is as before the run: a new baseline.
+        saved: record.providerRestored ? undefined : record.provider,
+        record: async (state) => {
+          record.provider = state;
+          record.providerRestored = false;
+          written = await writeProgress(ports.kube, record, written);
+          recorded = true;
+          hooked = true;
+        },
+      });
+      emit('provider.run-began', `${ports.provider.name}: run-wide changes made (recorded for the restore)`);
+    }
+    written = await writeProgress(ports.kube, record, written);
     recorded = true;
 
     // 4. A copy of etcd before any change, kept locally.
@@ -442,12 +474,9 @@ export async function apply(
       verifyLock: () => keeper.verify(),
     });
     if (addons.blocked.length > 0) throw addonsBlocked(addons.blocked);
-    await writeProgress(ports.kube, {
-      ...record,
-      state: 'finished',
-      last: 'finished',
-      updatedAt: ports.clock.now().toISOString(),
-    });
+    Object.assign(record, { state: 'finished', last: 'finished', updatedAt: ports.clock.now().toISOString() });
+    written = await writeProgress(ports.kube, record, written);
+    finished = true;
     emit('run.finished', `replaced ${result.swaps} machine(s) in ${formatDuration(elapsed())}`, {
       swaps: result.swaps,
       durationMs: elapsed(),
@@ -459,11 +488,8 @@ export async function apply(
     // A run that lost its lock leaves the record and the join token to the run that holds it now.
     const lost = keeper.lost !== undefined;
     if (recorded && !lost && failure !== 'interrupted' && failure !== 'rolled-back') {
-      await writeProgress(ports.kube, {
-        ...record,
-        state: 'running',
-        last: `failed: ${(err as Error).message}`.slice(0, 500),
-      }).catch(() => undefined);
+      Object.assign(record, { state: 'running', last: `failed: ${(err as Error).message}`.slice(0, 500) });
+      written = await writeProgress(ports.kube, record).catch(() => undefined);
     }
     keepBootstrap = failure === 'interrupted' || lost;
     throw changedNotInvalid(err, recorded || changedBefore);
@@ -476,11 +502,35 @@ export async function apply(
           emit('bootstrap.cleaned', `cleanup failed: ${(err as Error).message}; the token expires on its own`),
       );
     }
+    // Under the lock still: a run that lost it leaves the group to the run that holds it now.
+    if (hooked && ports.provider.run && !keeper.lost) await endProviderRun(ports, record, finished);
     keeper.stop();
     if (!keeper.lost) {
       await releaseLock(ports.kube, { ...lock, now: ports.clock.now() }).catch(() => undefined);
       emit('lock.released', 'lock released');
     }
+  }
+}
+
+/** Undoes the provider's run-wide changes as far as it finds safe; a failure to is reported, never thrown. */
+async function endProviderRun(ports: Ports, record: ProgressRecord, finished: boolean): Promise<void> {
+  const at = () => ports.clock.now().toISOString();
+  try {
+    const end = await ports.provider.run!.end({ runId: record.runId, saved: record.provider, finished });
+    ports.emit({
+      code: end.restored ? 'provider.run-restored' : 'provider.restore-deferred',
+      at: at(),
+      level: end.restored ? 'info' : 'warn',
+      message: end.message,
+    });
+    if (end.restored) await writeProgress(ports.kube, { ...record, providerRestored: true });
+  } catch (err) {
+    ports.emit({
+      code: 'provider.restore-deferred',
+      at: at(),
+      level: 'warn',
+      message: `${ports.provider.name}: restoring failed (${(err as Error).message}); a re-run of this upgrade restores it`,
+    });
   }
 }
 

@@ -1,0 +1,182 @@
+// The AWS Auto Scaling group provider: control-plane machines are the instances of one group, launched by the
+// group from its launch template. The EC2 pieces (instance mapping, drift, the target group sub-port, the
+// termination wait, image resolution) are the aws-ec2 provider's; what is the group's is here.
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { CONTROL_PLANE_POOL } from '../../src/domain/model.ts';
+import {
+  type LoadBalancerMembership,
+  type MachineProvider,
+  PROVIDER_CONTRACT_VERSION,
+  type ProviderModule,
+} from '../../src/ports/machines.ts';
+import { ApiTargetGroup } from '../aws-ec2/api-targets.ts';
+import { ec2Port } from '../aws-ec2/ec2-port.ts';
+import { elbv2Port } from '../aws-ec2/elbv2-port.ts';
+import { wrapAwsError } from '../aws-ec2/errors.ts';
+import { drift, type Ec2Machine, instanceIdOf, toMachine } from '../aws-ec2/instances.ts';
+import { awsSettings } from '../aws-ec2/options.ts';
+import { throttleRetrying } from '../aws-ec2/retry.ts';
+import { asgPort } from './asg-port.ts';
+import { resolveGroupDesired } from './desired.ts';
+import { type GroupFacts, groupFacts, groupProblems, isLeaving } from './group.ts';
+import { type AwsAsgProviderOptions, resolveAsgOptions } from './options.ts';
+import { groupRunHooks } from './run-hooks.ts';
+import { createReplacement, terminateInGroup } from './swaps.ts';
+
+export type { AwsAsgProviderOptions } from './options.ts';
+
+const PROVIDER_ID_FORM = /^aws:\/\/\/[^/]*\/i-[0-9a-z]+$/;
+
+export function createAwsAsgProvider(input: AwsAsgProviderOptions): MachineProvider & { destroy(): void } {
+  const options = resolveAsgOptions(input);
+  const clientConfig = {
+    region: options.region,
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+  };
+  const ec2Client = new EC2Client(clientConfig);
+  const elbClient = new ElasticLoadBalancingV2Client(clientConfig);
+  const asgClient = new AutoScalingClient(clientConfig);
+  const call = throttleRetrying(options.throttleRetry);
+  const ec2 = ec2Port(ec2Client, call);
+  const asg = asgPort(asgClient, call);
+  const context = {
+    asg,
+    ec2,
+    group: options.autoScalingGroup,
+    pollIntervalMs: options.pollIntervalMs,
+    launchTimeoutMs: options.launchTimeoutMs,
+  };
+  const failing =
+    (action: string) =>
+    (error: unknown): never => {
+      throw wrapAwsError(action, error);
+    };
+  // The group as last seen (resolveDesired, every listMachines): checkMachines and the target group read it.
+  let seen: GroupFacts | undefined;
+  const look = async () => {
+    const group = await asg.describeGroup(options.autoScalingGroup);
+    seen = group ? groupFacts(group) : undefined;
+    return seen;
+  };
+  let membership: LoadBalancerMembership | undefined;
+  const targetGroup = (): LoadBalancerMembership | undefined => {
+    const arn = options.targetGroupArn ?? (seen?.targetGroupArns.length === 1 ? seen.targetGroupArns[0] : undefined);
+    if (!arn) return undefined;
+    if (!membership) {
+      const group = new ApiTargetGroup(
+        elbv2Port(elbClient, call),
+        arn,
+        options.pollIntervalMs,
+        options.deregistrationDelaySeconds,
+      );
+      membership = {
+        targets: () => group.targets().catch(failing('list API targets')),
+        // The group registered it at launch already; registering again is a no-op for ELBv2.
+        register: (id) => group.register(id).catch(failing(`register ${id} as an API target`)),
+        deregister: (id, timeoutMs) => group.deregister(id, timeoutMs).catch(failing(`deregister API target ${id}`)),
+      };
+    }
+    return membership;
+  };
+
+  return {
+    contractVersion: PROVIDER_CONTRACT_VERSION,
+    name: 'aws-asg',
+    // The group launches the replacement, so its tags (propagated at launch) are the idempotency key. Membership
+    // of the attached target group is the group's at launch, but the engine drives it for the old machine: the
+    // old instance must leave the target group before its Node is drained, as with aws-ec2, which the group
+    // only does at termination, after the drain.
+    capabilities: { surge: true, ownsLoadBalancer: false, rendersBootstrap: false, idempotencyKey: 'tag' },
+
+    async resolveDesired(wanted) {
+      const group = await look().catch(failing(`describe Auto Scaling group ${options.autoScalingGroup}`));
+      const problems = groupProblems(group, options.autoScalingGroup, options.clusterName);
+      if (!group || problems.length > 0) return { problems };
+      if (group.targetGroupArns.length > 1 && !options.targetGroupArn) {
+        return {
+          problems: [
+            {
+              code: 'asg.target-group-ambiguous',
+              message: `${group.name} has ${group.targetGroupArns.length} target groups attached`,
+              hint: 'name the API one with --target-group-arn',
+            },
+          ],
+        };
+      }
+      return resolveGroupDesired(ec2, group, options, wanted).catch(
+        failing(`resolve the target launch template version of ${group.name}`),
+      );
+    },
+
+    async listMachines(pool, providerIds) {
+      if (pool !== CONTROL_PLANE_POOL) return [];
+      try {
+        const group = await look();
+        const linked = providerIds.map(instanceIdOf).filter((id): id is string => id !== undefined);
+        const ids = [...new Set([...linked, ...(group?.instances.map((i) => i.id) ?? [])])];
+        if (ids.length === 0) return [];
+        const instances = await ec2.describeInstances([{ Name: 'instance-id', Values: ids }]);
+        return instances
+          .map((instance): Ec2Machine => {
+            const machine = toMachine(instance);
+            const member = group?.instances.find((i) => i.id === machine.id);
+            // On its way out of the group: deleting, whatever EC2 still says.
+            return member && isLeaving(member) && machine.phase !== 'gone'
+              ? { ...machine, phase: 'deleting', status: member.lifecycle }
+              : machine;
+          })
+          .sort((a, b) => a.launchedAt.getTime() - b.launchedAt.getTime() || a.id.localeCompare(b.id));
+      } catch (error) {
+        throw wrapAwsError(`list the instances of ${options.autoScalingGroup}`, error);
+      }
+    },
+
+    machineIdOf: (providerId) => (PROVIDER_ID_FORM.test(providerId) ? instanceIdOf(providerId) : undefined),
+    drift,
+
+    checkMachines: (machines) =>
+      machines
+        .filter((m) => m.phase !== 'gone' && seen && !seen.instances.some((i) => i.id === m.id))
+        .map((m) => ({
+          code: 'machine.not-in-group',
+          message: `instance ${m.id} is not in Auto Scaling group ${options.autoScalingGroup}`,
+          hint: 'every control-plane machine must belong to the group; check provider.autoScalingGroup',
+        })),
+
+    createReplacement: (request) =>
+      createReplacement(context, request).catch(failing(`launch the replacement of ${request.replaces.id}`)),
+
+    terminate: (machineId, timeoutMs) =>
+      terminateInGroup(context, machineId, timeoutMs).catch(failing(`terminate ${machineId}`)),
+
+    get loadBalancer() {
+      return targetGroup();
+    },
+
+    run: groupRunHooks(context),
+
+    destroy() {
+      ec2Client.destroy();
+      elbClient.destroy();
+      asgClient.destroy();
+    },
+  };
+}
+
+/** The registry's entry (providers/index.ts): the `provider:` section of the configuration -> a provider. */
+export const provider: ProviderModule = {
+  contractVersion: PROVIDER_CONTRACT_VERSION,
+  name: 'aws-asg',
+  create({ settings, pollIntervalMs, env }) {
+    const { str, ...aws } = awsSettings(settings, env);
+    return createAwsAsgProvider({
+      ...aws,
+      autoScalingGroup: str('autoScalingGroup') ?? '',
+      updateLaunchTemplate: settings['updateLaunchTemplate'] === true,
+      pollIntervalMs,
+    });
+  },
+};

@@ -1,0 +1,103 @@
+// A swap through the group. Surge: the group launches the replacement when its desired capacity goes up by one
+// (MaxSize raised for the run when at max); remove-first: the old instance leaves with the capacity decremented
+// and the raise brings it back. The group's tags propagate at launch, so the replacement carries the request's
+// token, run id and the machine it replaces, and a re-run finds it instead of raising the capacity again.
+//
+// Why not kops' detach (DetachInstances without decrement, the group launches a replacement, the detached old
+// instance is drained and terminated outside the group): a detached instance no longer shows in the group, so a
+// re-run after a kill -9 must find it by other means, its terminate lifecycle hooks no longer run, and the swap
+// order (add, gate, remove) would be the group's choice rather than the planner's. Raising the capacity keeps every
+// machine in the group, so listing the group is the truth, and Auto Scaling's own terminate path
+// (TerminateInstanceInAutoScalingGroup, deregistration, lifecycle hooks) retires the old one.
+import { pollUntil } from '../../src/domain/poll.ts';
+import type { ReplacementRequest } from '../../src/ports/machines.ts';
+import type { Ec2Port } from '../aws-ec2/ec2-port.ts';
+import { ProviderError } from '../aws-ec2/errors.ts';
+import { type Ec2Machine, toMachine } from '../aws-ec2/instances.ts';
+import { TAG } from '../aws-ec2/options.ts';
+import { terminate } from '../aws-ec2/termination.ts';
+import type { AsgPort } from './asg-port.ts';
+import { type GroupFacts, groupFacts, isLeaving } from './group.ts';
+
+export interface SwapContext {
+  asg: AsgPort;
+  ec2: Ec2Port;
+  group: string;
+  pollIntervalMs: number;
+  launchTimeoutMs: number;
+}
+
+/** Tags the group propagates to the replacement it launches next (kubeswap's, never the cluster tag). */
+export const PROPAGATED = [TAG.runId, TAG.replaces, TAG.token] as const;
+
+export async function describe(context: SwapContext): Promise<GroupFacts> {
+  const group = await context.asg.describeGroup(context.group);
+  if (!group) throw new ProviderError('options.invalid', `Auto Scaling group ${context.group} does not exist`);
+  return groupFacts(group);
+}
+
+/** The live instance of the group carrying this request's token, if it was launched already. */
+async function launched(context: SwapContext, request: ReplacementRequest): Promise<Ec2Machine | undefined> {
+  const found = await context.ec2.describeInstances([
+    { Name: `tag:${TAG.token}`, Values: [request.token] },
+    { Name: `tag:${TAG.replaces}`, Values: [request.replaces.id] },
+    { Name: 'tag:aws:autoscaling:groupName', Values: [context.group] },
+    { Name: 'instance-state-name', Values: ['pending', 'running'] },
+  ]);
+  return found.map(toMachine)[0];
+}
+
+export async function createReplacement(context: SwapContext, request: ReplacementRequest): Promise<Ec2Machine> {
+  const { asg } = context;
+  let machine = await launched(context, request);
+  if (!machine) {
+    const group = await describe(context);
+    await asg.setPropagatingTags(context.group, {
+      ...request.tags,
+      [TAG.runId]: request.runId,
+      [TAG.replaces]: request.replaces.id,
+      [TAG.token]: request.token,
+    });
+    // The live instances plus this one: idempotent, so a re-run whose raise already happened raises nothing.
+    const wanted = group.instances.filter((i) => !isLeaving(i)).length + 1;
+    if (wanted > group.maxSize) await asg.updateGroup({ AutoScalingGroupName: context.group, MaxSize: wanted });
+    if (wanted > group.desiredCapacity) await asg.setDesiredCapacity(context.group, wanted);
+    await pollUntil(
+      async () => {
+        machine = await launched(context, request);
+        return machine !== undefined;
+      },
+      { intervalMs: context.pollIntervalMs, timeoutMs: context.launchTimeoutMs },
+    );
+    if (!machine) {
+      throw new ProviderError(
+        'replacement.launch-timeout',
+        `${context.group} launched no replacement of ${request.replaces.id} within ${context.launchTimeoutMs} ms`,
+        {
+          hint: `see the group's scaling activities (aws autoscaling describe-scaling-activities --auto-scaling-group-name ${context.group})`,
+        },
+      );
+    }
+  }
+  // Scale-in must never pick the new control-plane machine for the rest of the run (removed at the run's end).
+  await asg.setInstanceProtection(context.group, [machine.id], true);
+  return machine;
+}
+
+/**
+ * Retires through the group with the capacity decremented, so it launches nothing in its place; MinSize is
+ * lowered for the run when the decrement would go below it (remove-first). Not (or no longer) in the group: EC2.
+ */
+export async function terminateInGroup(context: SwapContext, machineId: string, timeoutMs: number): Promise<void> {
+  const start = async (instanceId: string) => {
+    const group = await describe(context);
+    const member = group.instances.find((i) => i.id === instanceId);
+    if (!member) return context.ec2.terminateInstances([instanceId]);
+    if (isLeaving(member)) return;
+    if (group.desiredCapacity - 1 < group.minSize) {
+      await context.asg.updateGroup({ AutoScalingGroupName: context.group, MinSize: group.desiredCapacity - 1 });
+    }
+    await context.asg.terminateInstance(instanceId, true);
+  };
+  await terminate(context.ec2, machineId, timeoutMs, context.pollIntervalMs, start);
+}

@@ -1,0 +1,165 @@
+// A fake of the provider's own ports (AsgPort, and the EC2 port's describeInstances) over one group, with the
+// Auto Scaling behaviour the provider relies on: propagated tags at launch, capacity raises launch instances,
+// TerminateInstanceInAutoScalingGroup with the decrement, MinSize <= desired <= MaxSize enforced as AWS does.
+import type { AutoScalingGroup, InstanceRefresh } from '@aws-sdk/client-auto-scaling';
+import type { Filter, Instance } from '@aws-sdk/client-ec2';
+import type { AsgPort } from '../../../providers/aws-asg/asg-port.ts';
+import type { Ec2Port } from '../../../providers/aws-ec2/ec2-port.ts';
+
+interface FakeInstance {
+  id: string;
+  lifecycle: string;
+  protected: boolean;
+  state: 'running' | 'terminated';
+  tags: Record<string, string>;
+  version: string;
+}
+
+export class FakeGroup {
+  min = 3;
+  max = 3;
+  desired = 3;
+  suspended: string[] = [];
+  version = '1';
+  tags: Record<string, { value: string; propagate: boolean }> = {
+    'kubernetes.io/cluster/c1': { value: 'owned', propagate: true },
+  };
+  refreshes: InstanceRefresh[] = [];
+  instances: FakeInstance[] = [];
+  calls: string[] = [];
+  private next = 0;
+
+  constructor(count = 3) {
+    for (let i = 0; i < count; i++) this.launch();
+  }
+
+  private launch(): void {
+    const tags = Object.fromEntries(
+      Object.entries(this.tags)
+        .filter(([, t]) => t.propagate)
+        .map(([k, t]) => [k, t.value]),
+    );
+    this.instances.push({
+      id: `i-${(this.next++).toString(16).padStart(4, '0')}`,
+      lifecycle: 'InService',
+      protected: false,
+      state: 'running',
+      tags: { ...tags, 'aws:autoscaling:groupName': 'cp' },
+      version: this.version,
+    });
+  }
+
+  private scale(): void {
+    const live = () => this.instances.filter((i) => i.state === 'running');
+    while (live().length < this.desired) this.launch();
+  }
+
+  private check(min: number, max: number, desired: number): void {
+    if (!(min <= desired && desired <= max))
+      throw Object.assign(new Error('ValidationError'), { name: 'ValidationError' });
+  }
+
+  group(): AutoScalingGroup {
+    return {
+      AutoScalingGroupName: 'cp',
+      MinSize: this.min,
+      MaxSize: this.max,
+      DesiredCapacity: this.desired,
+      SuspendedProcesses: this.suspended.map((ProcessName) => ({ ProcessName })),
+      LaunchTemplate: { LaunchTemplateId: 'lt-1', Version: this.version },
+      TargetGroupARNs: ['arn:tg'],
+      Tags: Object.entries(this.tags).map(([Key, t]) => ({ Key, Value: t.value, PropagateAtLaunch: t.propagate })),
+      Instances: this.instances
+        .filter((i) => i.state === 'running')
+        .map((i) => ({
+          InstanceId: i.id,
+          LifecycleState: i.lifecycle as never,
+          ProtectedFromScaleIn: i.protected,
+          LaunchTemplate: { LaunchTemplateId: 'lt-1', Version: i.version },
+        })),
+    } as unknown as AutoScalingGroup;
+  }
+
+  readonly asg: AsgPort = {
+    describeGroup: async (name) => (name === 'cp' ? this.group() : undefined),
+    describeInstanceRefreshes: async () => this.refreshes,
+    suspendProcesses: async (_, processes) => {
+      this.calls.push(`suspend ${processes.join(',')}`);
+      this.suspended = [...new Set([...this.suspended, ...processes])];
+    },
+    resumeProcesses: async (_, processes) => {
+      this.calls.push(`resume ${processes.join(',')}`);
+      this.suspended = this.suspended.filter((p) => !processes.includes(p));
+    },
+    updateGroup: async (input) => {
+      this.calls.push(`update ${JSON.stringify({ ...input, AutoScalingGroupName: undefined })}`);
+      const min = input.MinSize ?? this.min;
+      const max = input.MaxSize ?? this.max;
+      const desired = input.DesiredCapacity ?? this.desired;
+      this.check(min, max, desired);
+      Object.assign(this, { min, max, desired });
+      if (input.LaunchTemplate?.Version) this.version = input.LaunchTemplate.Version;
+      this.scale();
+    },
+    setDesiredCapacity: async (_, capacity) => {
+      this.calls.push(`desired ${capacity}`);
+      this.check(this.min, this.max, capacity);
+      this.desired = capacity;
+      this.scale();
+    },
+    setInstanceProtection: async (_, ids, protect) => {
+      this.calls.push(`protect ${ids.join(',')} ${protect}`);
+      for (const i of this.instances) if (ids.includes(i.id)) i.protected = protect;
+    },
+    terminateInstance: async (id, decrement) => {
+      this.calls.push(`terminate ${id} ${decrement}`);
+      if (decrement) this.check(this.min, this.max, this.desired - 1);
+      const instance = this.instances.find((i) => i.id === id)!;
+      instance.state = 'terminated';
+      if (decrement) this.desired--;
+      this.scale();
+    },
+    setPropagatingTags: async (_, tags) => {
+      this.calls.push(`tag ${Object.keys(tags).join(',')}`);
+      for (const [k, value] of Object.entries(tags)) this.tags[k] = { value, propagate: true };
+    },
+    deleteTags: async (_, keys) => {
+      this.calls.push(`untag ${keys.join(',')}`);
+      for (const k of keys) delete this.tags[k];
+    },
+  };
+
+  private instanceOf(i: FakeInstance): Instance {
+    return {
+      InstanceId: i.id,
+      ImageId: `ami-v${i.version}`,
+      State: { Name: i.state },
+      Placement: { AvailabilityZone: 'us-east-1a' },
+      LaunchTime: new Date(Number.parseInt(i.id.slice(2), 16) * 1000),
+      Tags: Object.entries({
+        ...i.tags,
+        'aws:ec2launchtemplate:id': 'lt-1',
+        'aws:ec2launchtemplate:version': i.version,
+      }).map(([Key, Value]) => ({ Key, Value })),
+    };
+  }
+
+  /** describeInstances with the filters the provider uses (instance-id, tag:KEY, instance-state-name). */
+  readonly ec2 = {
+    describeInstances: async (filters: Filter[]) =>
+      this.instances
+        .filter((i) =>
+          filters.every((f) => {
+            const values = f.Values ?? [];
+            if (f.Name === 'instance-id') return values.includes(i.id);
+            if (f.Name === 'instance-state-name') return values.includes(i.state);
+            if (f.Name?.startsWith('tag:')) return values.includes(i.tags[f.Name.slice(4)] ?? '\0');
+            return true;
+          }),
+        )
+        .map((i) => this.instanceOf(i)),
+    terminateInstances: async (ids: string[]) => {
+      for (const i of this.instances) if (ids.includes(i.id)) i.state = 'terminated';
+    },
+  } as unknown as Ec2Port;
+}

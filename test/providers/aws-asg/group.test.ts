@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import {
+  baselineOf,
+  busyProblems,
+  type GroupFacts,
+  groupFacts,
+  groupProblems,
+  restorePlan,
+  runSuspends,
+} from '../../../providers/aws-asg/group.ts';
+import { FakeGroup } from './fake-group.ts';
+
+const facts = (fake: FakeGroup): GroupFacts => groupFacts(fake.group());
+
+describe('aws-asg group rules', () => {
+  it('suspends the fighting processes the user had not suspended, never Launch or Terminate', () => {
+    assert.deepEqual(runSuspends({ userSuspended: ['AZRebalance', 'AddToLoadBalancer'] }), [
+      'ReplaceUnhealthy',
+      'HealthCheck',
+      'ScheduledActions',
+      'AlarmNotification',
+      'InstanceRefresh',
+    ]);
+    assert.equal(runSuspends({ userSuspended: [] }).includes('Launch'), false);
+  });
+
+  it('refuses an unknown group, a group of another cluster and a launch-configuration group, each with a hint', () => {
+    assert.deepEqual(
+      groupProblems(undefined, 'cp', 'c1').map((p) => p.code),
+      ['asg.not-found'],
+    );
+    const fake = new FakeGroup();
+    assert.deepEqual(groupProblems(facts(fake), 'cp', 'c1'), []);
+    assert.deepEqual(
+      groupProblems(facts(fake), 'cp', 'other').map((p) => p.code),
+      ['asg.not-in-cluster'],
+    );
+    const lc = { ...facts(fake), launchTemplate: undefined, launchConfiguration: 'cp-lc' };
+    const [problem] = groupProblems(lc, 'cp', 'c1');
+    assert.equal(problem?.code, 'asg.launch-configuration');
+    assert.match(problem?.message ?? '', /launch configuration cp-lc/);
+    assert.match(problem?.hint ?? '', /launch template/);
+  });
+
+  it('refuses a refresh in progress, instances in Standby or waiting on a hook, and a suspended Launch', () => {
+    const fake = new FakeGroup();
+    assert.deepEqual(busyProblems(facts(fake), [{ Status: 'Successful' }]), []);
+    fake.instances[0]!.lifecycle = 'Standby';
+    fake.instances[1]!.lifecycle = 'Terminating:Wait';
+    fake.suspended = ['Launch'];
+    const codes = busyProblems(facts(fake), [{ Status: 'InProgress', InstanceRefreshId: 'r-1' }]).map((p) => p.code);
+    assert.deepEqual(codes, ['asg.instance-refresh', 'asg.instances-busy', 'asg.process-suspended']);
+  });
+
+  it('restores a group back at its recorded capacity: sizes, the run-suspended processes, its own protection', () => {
+    const fake = new FakeGroup();
+    fake.suspended = ['AZRebalance'];
+    const baseline = baselineOf(facts(fake));
+    fake.suspended = ['AZRebalance', ...runSuspends(baseline)];
+    fake.max = 4;
+    fake.instances[0]!.protected = true; // protected by this run
+    fake.instances[1]!.protected = true; // by someone else (another run id)
+    const tagged = new Map([
+      [fake.instances[0]!.id, 'run-1'],
+      [fake.instances[1]!.id, 'run-0'],
+    ]);
+    const plan = restorePlan(baseline, facts(fake), 'run-1', tagged);
+    assert.equal(plan.safe, true);
+    assert.deepEqual(plan.sizes, { MinSize: 3, MaxSize: 3, DesiredCapacity: 3 });
+    assert.deepEqual(plan.resume, runSuspends(baseline));
+    assert.ok(!plan.resume.includes('AZRebalance'));
+    assert.deepEqual(plan.unprotect, [fake.instances[0]!.id]);
+  });
+
+  it('restores nothing while the group holds a swap in flight (one instance more than recorded)', () => {
+    const fake = new FakeGroup();
+    const baseline = baselineOf(facts(fake));
+    fake.desired = 4;
+    fake.max = 4;
+    fake.instances.push({ ...fake.instances[0]!, id: 'i-new' });
+    const plan = restorePlan(baseline, facts(fake), 'run-1', new Map());
+    assert.equal(plan.safe, false);
+    assert.match(plan.message, /holds 4 instance\(s\), recorded 3/);
+  });
+});
