@@ -55,6 +55,23 @@ export const KUBESWAP_PERMISSIONS: readonly Permission[] = [
     why: 'kubeadm-config kubernetesVersion and API version, progress record',
   },
   { group: '', resource: 'configmaps', verb: 'delete', namespace: KS, why: 'remove the retiring marker' },
+  // The addons after the control plane (src/engine/addons): read each with its rollout status, set its image.
+  ...(['get', 'patch'] as const).map((verb) => ({
+    group: 'apps',
+    resource: 'daemonsets',
+    verb,
+    namespace: KS,
+    name: 'kube-proxy',
+    why: 'kube-proxy to the image kubeadm of the target writes, and its rollout',
+  })),
+  ...(['get', 'patch'] as const).map((verb) => ({
+    group: 'apps',
+    resource: 'deployments',
+    verb,
+    namespace: KS,
+    name: 'coredns',
+    why: 'CoreDNS to the image kubeadm of the target writes, and its rollout',
+  })),
   // The run lock.
   {
     group: 'coordination.k8s.io',

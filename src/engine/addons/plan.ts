@@ -13,7 +13,9 @@ export type AddonName = 'kube-proxy' | 'coredns';
 
 export interface AddonObservation {
   config: AddonImageConfig;
-  /** Why the workloads could not be read (a Kubernetes port without workload support). */
+  /** The Kubernetes port has no workload support (a port of another tool, a test fake): the addons are skipped. */
+  unsupported?: string;
+  /** Why reading the workloads failed (e.g. RBAC refused it): the addons are blocked, never silently skipped. */
   unreadable?: string;
   kubeProxy?: WorkloadView;
   /** apiVersion of the KubeProxyConfiguration in ConfigMap kube-proxy (key config.conf); undefined when absent. */
@@ -80,7 +82,8 @@ export function planKubeProxy(o: AddonObservation, version: string, skip: boolea
     notes: [],
   };
   if (skip) return { ...base, action: 'skip', reason: '--skip-addons' };
-  if (o.unreadable) return { ...base, action: 'skip', reason: o.unreadable };
+  if (o.unsupported) return { ...base, action: 'skip', reason: o.unsupported };
+  if (o.unreadable) return unreadable(base, o.unreadable);
   if (o.config.proxy.disabled) return { ...base, action: 'skip', reason: 'proxy.disabled is set in kubeadm-config' };
   const w = o.kubeProxy;
   if (!w)
@@ -119,7 +122,8 @@ export function planCoreDns(o: AddonObservation, version: string, skip: boolean)
     notes: [],
   };
   if (skip) return { ...base, action: 'skip', reason: '--skip-addons' };
-  if (o.unreadable) return { ...base, action: 'skip', reason: o.unreadable };
+  if (o.unsupported) return { ...base, action: 'skip', reason: o.unsupported };
+  if (o.unreadable) return unreadable(base, o.unreadable);
   if (o.config.dns.disabled) return { ...base, action: 'skip', reason: 'dns.disabled is set in kubeadm-config' };
   const w = o.coreDns;
   if (!w) return { ...base, action: 'skip', reason: 'no Deployment kube-system/coredns' };
@@ -166,3 +170,16 @@ export function planAddons(o: AddonObservation, version: string, skip = false): 
 /** Something to change or wait for. */
 export const addonsPending = (plan: readonly AddonDecision[]): boolean =>
   plan.some((d) => d.action === 'update' || d.action === 'wait' || d.action === 'blocked');
+
+/**
+ * kube-proxy and CoreDNS could not be read (e.g. RBAC refused): never a silent skip that reports the cluster as
+ * upgraded while its addons stay behind. The run stops after the control plane, exit 4, saying how to go on.
+ */
+function unreadable<T extends object>(base: T, reason: string) {
+  return {
+    ...base,
+    action: 'blocked' as const,
+    reason,
+    hint: 'grant get and patch on DaemonSet kube-system/kube-proxy and Deployment kube-system/coredns (templates/rbac/kubeswap.yaml), then re-run; or pass --skip-addons',
+  };
+}

@@ -265,8 +265,11 @@ export async function apply(
     ports,
     { ...request, maxSurge: options.maxSurge },
     { skipAddons: options.skipAddons },
-  ).catch((err: unknown) => {
-    throw asPreflightError(err);
+  ).catch(async (err: unknown) => {
+    // A refusal (a stale saved plan, a check that fails) while a run is in progress is not "nothing was
+    // changed": that run changed the cluster, so the refusal is exit 4 with the state described.
+    const inProgress = (await readProgress(ports.kube).catch(() => undefined))?.state === 'running';
+    throw changedNotInvalid(asPreflightError(err), inProgress);
   });
   emit('preflight.passed', `upgrade ${report.from} -> ${report.desired.version} with image ${report.desired.imageId}`);
   const versionBehind = report.from !== report.desired.version;

@@ -82,7 +82,7 @@ function planFileError(message: string): KubeswapError {
 /** Every way the cluster (or what the target resolves to) moved on since the plan, each named. */
 export function staleProblems(saved: ClusterFingerprint, now: ClusterFingerprint): Problem[] {
   const problems: Problem[] = [];
-  const hint = 'review a new plan: kubeswap plan --out FILE; nothing was changed';
+  const hint = 'review a new plan: kubeswap plan --out FILE';
   if (saved.imageId !== now.imageId) {
     problems.push({
       code: 'plan.stale.image',

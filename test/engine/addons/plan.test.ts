@@ -55,7 +55,11 @@ describe('addon plan: kube-proxy', () => {
       change: { kubeProxy: { ...workload('DaemonSet', 'kube-proxy', 'x', 3), labels: {} } },
       reason: /no label k8s-app=kube-proxy/,
     },
-    { name: 'the workloads cannot be read', change: { unreadable: 'no access' }, reason: /no access/ },
+    {
+      name: 'the Kubernetes port cannot read workloads',
+      change: { unsupported: 'no workloads' },
+      reason: /no workloads/,
+    },
   ];
   for (const s of skips) {
     it(`skips when ${s.name}`, () => {
@@ -64,6 +68,17 @@ describe('addon plan: kube-proxy', () => {
       assert.match(d.reason, s.reason);
     });
   }
+
+  it('is blocked, never skipped, when reading the workloads failed (e.g. RBAC refused it), and says what to grant', () => {
+    for (const d of [
+      planKubeProxy(observed({ unreadable: '403 forbidden' }), TO, false),
+      planCoreDns(observed({ unreadable: '403 forbidden' }), TO, false),
+    ]) {
+      assert.equal(d.action, 'blocked');
+      assert.match(d.reason, /403 forbidden/);
+      assert.match(d.hint ?? '', /templates\/rbac\/kubeswap.yaml/);
+    }
+  });
 
   it('skips with --skip-addons and with proxy.disabled', () => {
     assert.equal(planKubeProxy(observed(), TO, true).reason, '--skip-addons');

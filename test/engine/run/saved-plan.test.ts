@@ -87,6 +87,24 @@ describe('saved plan', () => {
     assert.deepEqual(await refusedWith(world, saved), ['plan.stale.kubeadm-config']);
   });
 
+  it('refuses a stale plan with exit 4, not 2, while a run of it is in progress (that run changed the cluster)', async () => {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    const { fingerprint: saved } = await inspect(world.ports(), request);
+    world.nodes.set('cp-d', node('cp-d'));
+    world.machines.push(machine('cp-d'));
+    const record = { runId: 'r-1', version: TO, imageId: NEW_IMAGE, state: 'running', machines: {} };
+    world.configMaps.set('kube-system/kubeswap-progress', {
+      namespace: 'kube-system',
+      name: 'kubeswap-progress',
+      data: { progress: JSON.stringify(record) },
+      resourceVersion: '1',
+    } as never);
+    const err = await failure(apply(world.ports(), { ...request, expect: saved }, options));
+    assert.equal(err.failure, 'needs-person');
+    assert.equal(err.code, 'plan.stale');
+    assert.doesNotMatch(`${err.hint} ${err.problems?.map((p) => p.hint).join(' ')}`, /nothing was changed/i);
+  });
+
   it('names each cause: image, launch template, machines gone and new, kubeadm-config', () => {
     const now = {
       kubeadmConfig: 'def',
