@@ -14,7 +14,8 @@ import { ADDON_NAMESPACE, type AddonDecision, type AddonObservation, planAddons,
 export async function observeAddons(kube: KubePort): Promise<AddonObservation> {
   const kubeadm = await kube.getConfigMap(KUBEADM_NAMESPACE, KUBEADM_CONFIG);
   const config = parseAddonImageConfig(kubeadm?.data[CLUSTER_CONFIGURATION_KEY] ?? '');
-  if (!kube.getWorkload) return { config, unsupported: 'this Kubernetes client cannot read DaemonSets and Deployments' };
+  if (!kube.getWorkload)
+    return { config, unsupported: 'this Kubernetes client cannot read DaemonSets and Deployments' };
   try {
     const [kubeProxy, proxyConfig, coreDns, dnsConfig] = await Promise.all([
       kube.getWorkload('DaemonSet', ADDON_NAMESPACE, 'kube-proxy'),
