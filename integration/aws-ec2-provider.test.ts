@@ -169,15 +169,20 @@ describe('aws-ec2 provider against moto', function () {
     ...overrides,
   });
 
-  it('resolves the image tagged for the version and $Latest to the version number', async () => {
+  it('resolves the image tagged for the version and $Latest to the version number, with what to review', async () => {
     const { desired, problems } = await provider.resolveDesired({ version: 'v1.37.0' });
     assert.deepEqual(problems, []);
-    assert.deepEqual(desired, {
+    const { image, ...resolved } = desired!;
+    assert.deepEqual(resolved, {
       version: 'v1.37.0',
       imageId: imageTo,
       template: { id: launchTemplateId, version: '2' },
       force: false,
     });
+    // The plan shows the image's name, owner and creation date for review (moto's account is 123456789012).
+    assert.equal(image?.name, 'cp-v1.37.0');
+    assert.match(image?.owner ?? '', /^\d{12}$/);
+    assert.ok(!Number.isNaN(Date.parse(image?.createdAt ?? '')), `a creation date: ${image?.createdAt}`);
   });
 
   it('reports an unknown image, an untagged version and a missing launch template as problems', async () => {
