@@ -12,6 +12,7 @@ const BUILT_IN: Record<string, () => Promise<{ provider: ProviderModule }>> = {
   'aws-ec2': () => import('./aws-ec2/index.ts'),
   'aws-asg': () => import('./aws-asg/index.ts'),
   exec: () => import('./exec/index.ts'),
+  'cluster-api': () => import('./cluster-api/index.ts'),
 };
 
 export const BUILT_IN_PROVIDERS = Object.keys(BUILT_IN);
@@ -32,6 +33,15 @@ export async function loadProvider(
   const provider = module.create(context);
   checkProvider(provider, name);
   return provider;
+}
+
+/** The workload cluster's kubeconfig from the provider, when its module knows one (ProviderModule.workloadKubeconfig). */
+export async function loadWorkloadKubeconfig(name: string, context: ProviderContext): Promise<string | undefined> {
+  const load = BUILT_IN[name];
+  if (!load) return undefined;
+  const { provider: module } = await load();
+  checkModule(module, name);
+  return module.workloadKubeconfig?.(context);
 }
 
 export function checkModule(
@@ -64,6 +74,7 @@ export function checkProvider(candidate: unknown, name: string): asserts candida
   const caps = p?.capabilities;
   if (!caps || typeof caps.surge !== 'boolean' || typeof caps.ownsLoadBalancer !== 'boolean')
     missing.push('capabilities' as never);
+  if (caps?.drainsOnDelete && typeof p?.startDeletion !== 'function') missing.push('startDeletion' as never);
   if (p?.contractVersion !== PROVIDER_CONTRACT_VERSION || missing.length > 0) {
     throw new KubeswapError(
       'invalid',

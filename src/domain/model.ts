@@ -101,6 +101,11 @@ export interface Machine {
   runId?: string;
   /** Why it differs from the run's desired machine, as its provider says (set when a pass knows the target). */
   drift?: DriftReason[];
+  /**
+   * Deleting, its Node drained by the provider's system, and held until `terminate` releases it (providers with
+   * `drainsOnDelete`: a Cluster API Machine waiting on kubeswap's pre-terminate hook).
+   */
+  held?: boolean;
 }
 
 /** Load-balancer membership of a machine, in generic words (ELBv2: initial, healthy, unhealthy, draining, unused, unavailable). */

@@ -33,6 +33,13 @@ export interface ProviderCapabilities {
    * retry after a rollback needs a new one), `name` (a deterministic object name), `tag` (found by its tags).
    */
   idempotencyKey: 'client-token' | 'name' | 'tag';
+  /**
+   * The provider's system cordons and drains the Node itself once the machine's deletion starts, then holds the
+   * machine (reported as `Machine.held`) until `terminate` releases it: Cluster API's Machine deletion with a
+   * pre-terminate hook. The engine then calls `startDeletion` instead of draining, waits for `held`, removes the
+   * etcd member, and `terminate` lets the infrastructure and the Node go. Requires `startDeletion`.
+   */
+  drainsOnDelete?: boolean;
 }
 
 export interface ReplacementRequest {
@@ -88,6 +95,11 @@ export interface MachineProvider {
   createReplacement(request: ReplacementRequest): Promise<Machine>;
   /** Deletes and waits until gone. Succeeds when already gone. */
   terminate(machineId: string, timeoutMs: number): Promise<void>;
+  /**
+   * With `capabilities.drainsOnDelete`: starts the machine's deletion with a hold on it (idempotent), so its system
+   * drains the Node and then waits for `terminate` before removing the machine.
+   */
+  startDeletion?(machineId: string): Promise<void>;
   /** API load balancer membership the engine drives; undefined when none is configured or the provider owns it. */
   readonly loadBalancer?: LoadBalancerMembership;
   /** Where render mode may keep join secrets for machines to fetch at boot (`--bootstrap-secrets`); optional. */
@@ -135,4 +147,9 @@ export interface ProviderModule {
   readonly contractVersion: number;
   readonly name: string;
   create(context: ProviderContext): MachineProvider & { destroy?(): void };
+  /**
+   * The workload cluster's kubeconfig (YAML) when the provider knows it (Cluster API's `<cluster>-kubeconfig`
+   * Secret): used when no --kubeconfig is given. Never log it.
+   */
+  workloadKubeconfig?(context: ProviderContext): Promise<string>;
 }

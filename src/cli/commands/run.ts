@@ -32,7 +32,7 @@ import { markdownPlan, markdownSummary } from '../render/summary.ts';
 import { abandon } from './abandon.ts';
 import { planConflicts, readSavedPlan, savedPlanOf, writeSavedPlan } from './plan-file.ts';
 import { showStatus, unlock } from './status.ts';
-import { engineOptions, gitCheckoutOf, snapshotDirFor, wire } from './wiring.ts';
+import { engineOptions, gitCheckoutOf, snapshotDirFor, wire, withWorkloadKubeconfig } from './wiring.ts';
 
 export async function run(command: Command, args: Record<string, unknown>, io: Io): Promise<number> {
   const log = new EventLog();
@@ -51,7 +51,9 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
     savedProblems = [{ code: err.code, message: err.message, hint: err.hint }];
   }
   const layers = saved ? [file.input, env, savedPlanLayer(saved.settings, planFile!), flags] : [file.input, env, flags];
-  const { settings, problems, merged } = resolveSettings(command, layers);
+  const resolved = resolveSettings(command, layers);
+  const { problems, merged } = resolved;
+  let settings = resolved.settings;
   if (saved) savedProblems.push(...planConflicts(saved, flags, planFile!));
   const renderer =
     settings.output === 'json' ? { sink: jsonRenderer(io.stdout), stop: () => {} } : textRenderer(io.stderr);
@@ -64,9 +66,15 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let close = () => {};
+  let dropKubeconfig = () => {};
   try {
     const allProblems = [...file.problems, ...savedProblems, ...problems];
     if (allProblems.length > 0) throw invalid(allProblems);
+    const workload = await withWorkloadKubeconfig(settings).catch((err: unknown) => {
+      throw asPreflightError(err);
+    });
+    settings = workload.settings;
+    dropKubeconfig = workload.cleanup;
     if (command === 'status') return await showStatus(settings, io).catch(readOnlyFailure);
     if (command === 'unlock') return await unlock(settings, io).catch(readOnlyFailure);
     if (command === 'abandon') return await abandon(settings, io).catch(readOnlyFailure);
@@ -185,6 +193,7 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     close();
+    dropKubeconfig();
     if (settings.summary) {
       const text = command === 'plan' ? markdownPlan(planned, { exitCode, error }) : undefined;
       writeFileSync(

@@ -1,9 +1,9 @@
 // Builds the engine's ports from validated settings: the one place that knows which adapter
 // implements which port.
-import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadProvider } from '../../../providers/index.ts';
+import { loadProvider, loadWorkloadKubeconfig } from '../../../providers/index.ts';
 import { openEtcd } from '../../adapters/etcd/client.ts';
 import { openKube } from '../../adapters/kube/client.ts';
 import { openApiProbe } from '../../adapters/kube/probe.ts';
@@ -25,6 +25,26 @@ export interface Wired {
 
 export function openKubeFor(settings: Settings): KubePort {
   return openKube({ kubeconfig: settings.kubeconfig, context: settings.context });
+}
+
+/**
+ * Without --kubeconfig, a provider that knows the workload cluster's kubeconfig (cluster-api: the
+ * `<cluster>-kubeconfig` Secret) supplies it: written 0600 into a private temporary folder for this process only
+ * (the Kubernetes clients read a file), removed by `cleanup`.
+ */
+export async function withWorkloadKubeconfig(settings: Settings): Promise<{ settings: Settings; cleanup: () => void }> {
+  const none = { settings, cleanup: () => {} };
+  if (settings.kubeconfig) return none;
+  const text = await loadWorkloadKubeconfig(settings.provider.name, {
+    settings: settings.provider,
+    pollIntervalMs: settings.pollIntervalMs,
+    env: process.env,
+  });
+  if (text === undefined) return none;
+  const dir = mkdtempSync(path.join(tmpdir(), 'kubeswap-'));
+  const file = path.join(dir, 'workload.kubeconfig');
+  writeFileSync(file, text, { mode: 0o600 });
+  return { settings: { ...settings, kubeconfig: file }, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 export async function wire(settings: Settings, emit: EventSink, kube = openKubeFor(settings)): Promise<Wired> {

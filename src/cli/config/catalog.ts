@@ -3,6 +3,7 @@ import type { Problem } from '../../domain/errors.ts';
 import { DEFAULT_READINESS_REQUEST } from '../../engine/checks/readiness/run-readiness.ts';
 import { awsAsgProblems, awsAsgSettings } from './provider-aws-asg.ts';
 import { awsEc2Problems, awsEc2Settings } from './provider-aws-ec2.ts';
+import { clusterApiProblems, clusterApiSettings } from './provider-cluster-api.ts';
 import { providerCommonSettings } from './provider-common.ts';
 import { execProblems, execSettings } from './provider-exec.ts';
 import { type SettingSpec, setting } from './spec.ts';
@@ -18,6 +19,7 @@ export const PROVIDERS: ProviderSection[] = [
   { name: 'aws-ec2', settings: awsEc2Settings, problems: awsEc2Problems },
   { name: 'aws-asg', settings: awsAsgSettings, problems: awsAsgProblems },
   { name: 'exec', settings: execSettings, problems: execProblems },
+  { name: 'cluster-api', settings: clusterApiSettings, problems: clusterApiProblems },
 ];
 export const DEFAULT_PROVIDER = 'aws-ec2';
 

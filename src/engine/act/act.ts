@@ -128,6 +128,20 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
       emit('node.drained', `drained ${step.node}`);
       return;
     }
+    case 'start-deletion':
+      if (!ports.provider.startDeletion) {
+        throw new KubeswapError(
+          'internal',
+          'provider.contract-mismatch',
+          `provider ${ports.provider.name} declares drainsOnDelete without startDeletion`,
+        );
+      }
+      await ports.provider.startDeletion(step.machineId);
+      emit(
+        'machine.deletion-started',
+        `started deleting ${step.machineId} (${step.node}); the provider drains the node`,
+      );
+      return;
     case 'move-leader':
       await ports.etcd.moveLeader(step.toId);
       emit('etcd.leader-moved', `moved etcd leadership from ${step.node} to member ${hex(step.toId)}`, {

@@ -77,6 +77,7 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
     machines: desired ? machines.map((m) => ({ ...m, drift: provider.drift(m, desired) })) : machines,
     apiTargets,
     retiring,
+    ...(provider.capabilities.drainsOnDelete ? { providerDrains: true } : {}),
   };
 }
 

@@ -19,6 +19,8 @@ export interface Snapshot {
   machines: Machine[];
   /** API load-balancer targets; undefined when no target group is configured. */
   apiTargets?: ApiTarget[];
+  /** The provider drains a Node when its machine's deletion starts, and holds the machine (drainsOnDelete). */
+  providerDrains?: boolean;
   /** The machine a --max-surge 0 swap removes before its replacement exists, while that swap runs. */
   retiring?: RetiringRecord;
 }

@@ -28,10 +28,24 @@ export function retireOld(s: Snapshot, o: Retiree): Decision | undefined {
   if (old && isLive(old) && oTarget && oTarget.state !== 'absent' && oTarget.state !== 'unmonitored') {
     return stepFor(name, { kind: 'deregister-target', machineId: old.id, node: name }, o.why);
   }
-  if (oldNode && !(oldNode.unschedulable && oldNode.annotations[DRAINED_ANNOTATION] !== undefined)) {
+  const oldMember = memberOfNode(s, name);
+  if (s.providerDrains && old && old.phase !== 'gone') {
+    // The provider's system drains (Cluster API on Machine deletion) and holds the machine until `terminate`, so
+    // the member is removed between the drain and the machine's end, as KubeadmControlPlane does.
+    if (old.phase !== 'deleting') {
+      return stepFor(name, { kind: 'start-deletion', machineId: old.id, node: name }, o.why);
+    }
+    if (!old.held && oldMember) {
+      return {
+        kind: 'wait',
+        code: 'machine.draining',
+        machine: name,
+        reason: `the provider is draining ${name} before its etcd member is removed (${old.status})`,
+      };
+    }
+  } else if (oldNode && !(oldNode.unschedulable && oldNode.annotations[DRAINED_ANNOTATION] !== undefined)) {
     return stepFor(name, { kind: 'drain', node: oldNode.name }, o.why);
   }
-  const oldMember = memberOfNode(s, name);
   if (oldMember) {
     if (s.etcd.leaderId === oldMember.id) {
       const to =
@@ -65,7 +79,7 @@ export function retireOld(s: Snapshot, o: Retiree): Decision | undefined {
     }
     return stepFor(name, { kind: 'remove-member', node: name, member: oldMember }, 'node drained');
   }
-  if (old && isLive(old)) {
+  if (old && (isLive(old) || (s.providerDrains && old.phase === 'deleting'))) {
     return stepFor(name, { kind: 'terminate', machineId: old.id, node: name }, 'etcd member removed');
   }
   if (oldNode) {

@@ -20,6 +20,8 @@ export type Step =
   | { kind: 'register-target'; machineId: string; node: string }
   | { kind: 'deregister-target'; machineId: string; node: string }
   | { kind: 'drain'; node: string }
+  /** drainsOnDelete: the provider starts the machine's deletion with a hold; its system drains the Node. */
+  | { kind: 'start-deletion'; machineId: string; node: string }
   | { kind: 'move-leader'; node: string; fromId: string; toId: string }
   | { kind: 'remove-member'; node: string; member: EtcdMember }
   | { kind: 'terminate'; machineId: string; node: string }
@@ -76,6 +78,8 @@ export function describeStep(step: Step): string {
       return `deregister ${step.node} (${step.machineId}) from the API target group and wait for draining`;
     case 'drain':
       return `cordon and drain node ${step.node}`;
+    case 'start-deletion':
+      return `start deleting ${step.node} (${step.machineId}) with a hold: the provider drains the node`;
     case 'move-leader':
       return `move etcd leadership off ${step.node}`;
     case 'remove-member':
