@@ -140,6 +140,46 @@ describe('planner', () => {
     ]);
   });
 
+  it('lets a provider that drains on delete (Cluster API) drain, and removes the member while it holds the machine', () => {
+    // No target group: the provider owns load-balancer membership.
+    let s: Snapshot = { ...withReplacement(cluster(['cp-a', 'cp-b', 'cp-c']), 'cp-a', 'joined'), providerDrains: true };
+    s = { ...s, apiTargets: undefined };
+    const sequence: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const d = plan(input(s));
+      if (d.kind !== 'step') {
+        sequence.push(d.kind === 'wait' ? `wait:${d.code}` : d.kind);
+        // The provider's system drains the Node, then holds the machine on the hook.
+        if (d.kind === 'wait' && d.code === 'machine.draining') {
+          s = setMachine(s, 'i-cp-a', { held: true, status: 'Deleting' });
+          s = editNode(s, 'cp-a', { unschedulable: true, annotations: { [RETIRING_ANNOTATION]: RUN } });
+          continue;
+        }
+        break;
+      }
+      sequence.push(d.step.kind);
+      const step = d.step;
+      if (step.kind === 'create-replacement') break;
+      if (step.kind === 'mark-retiring') s = editNode(s, 'cp-a', { annotations: { [RETIRING_ANNOTATION]: RUN } });
+      else if (step.kind === 'start-deletion') s = setMachine(s, 'i-cp-a', { phase: 'deleting', status: 'Deleting' });
+      else if (step.kind === 'move-leader') s = { ...s, etcd: { ...s.etcd, leaderId: step.toId } };
+      else if (step.kind === 'remove-member') s = removeMember(s, 'cp-a');
+      else if (step.kind === 'terminate') s = setMachine(s, 'i-cp-a', { phase: 'gone', status: 'Deleted' });
+      else if (step.kind === 'delete-node') s = { ...s, nodes: s.nodes.filter((n) => n.name !== 'cp-a') };
+      else assert.fail(`unexpected step ${step.kind} after ${sequence.join(', ')}`);
+    }
+    assert.deepEqual(sequence, [
+      'mark-retiring',
+      'start-deletion',
+      'wait:machine.draining',
+      'move-leader',
+      'remove-member',
+      'terminate',
+      'delete-node',
+      'create-replacement',
+    ]);
+  });
+
   it('does not move leadership when the old member does not lead', () => {
     let s = withReplacement(cluster(['cp-a', 'cp-b', 'cp-c']), 'cp-a', 'joined');
     s = setTarget(setTarget(s, 'i-r-cp-a', 'serving'), 'i-cp-a', 'absent');

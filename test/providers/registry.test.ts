@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { checkModule, checkProvider, loadProvider } from '../../providers/index.ts';
 import { awsAsgProblems } from '../../src/cli/config/provider-aws-asg.ts';
 import type { KubeswapError } from '../../src/domain/errors.ts';
@@ -30,6 +33,42 @@ describe('provider registry', () => {
       () => checkProvider(partial, 'half'),
       (err: KubeswapError) => /lacks machineIdOf, drift/.test(err.message),
     );
+  });
+
+  it('refuses a provider that drains on delete without startDeletion', () => {
+    const fake = new FakeWorld(['a']).provider;
+    const drains = { ...fake, capabilities: { ...fake.capabilities, drainsOnDelete: true } };
+    assert.throws(
+      () => checkProvider(drains, 'drains'),
+      (err: KubeswapError) => err.code === 'provider.contract-mismatch' && /lacks startDeletion/.test(err.message),
+    );
+  });
+
+  it('loads the built-in cluster-api provider through the same check, draining on delete', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kubeswap-test-'));
+    const kubeconfig = path.join(dir, 'mgmt');
+    writeFileSync(
+      kubeconfig,
+      'apiVersion: v1\nkind: Config\nclusters: [{name: m, cluster: {server: "https://127.0.0.1:1"}}]\n' +
+        'users: [{name: u, user: {token: t}}]\ncontexts: [{name: m, context: {cluster: m, user: u}}]\ncurrent-context: m\n',
+    );
+    try {
+      const p = await loadProvider('cluster-api', {
+        ...context,
+        settings: { name: 'cluster-api', clusterName: 'c1', kubeconfig },
+      });
+      assert.equal(p.name, 'cluster-api');
+      assert.deepEqual(p.capabilities, {
+        surge: true,
+        ownsLoadBalancer: true,
+        rendersBootstrap: true,
+        idempotencyKey: 'name',
+        drainsOnDelete: true,
+      });
+      assert.equal(p.loadBalancer, undefined);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('accepts a provider of this contract', () => {

@@ -43,7 +43,12 @@ export function retireOld(s: Snapshot, o: Retiree): Decision | undefined {
         reason: `the provider is draining ${name} before its etcd member is removed (${old.status})`,
       };
     }
-  } else if (oldNode && !(oldNode.unschedulable && oldNode.annotations[DRAINED_ANNOTATION] !== undefined)) {
+  } else if (
+    oldNode &&
+    !(oldNode.unschedulable && oldNode.annotations[DRAINED_ANNOTATION] !== undefined) &&
+    // Past the member's removal the provider has drained and deleted the machine; its Node is only left to go.
+    !(s.providerDrains && !oldMember)
+  ) {
     return stepFor(name, { kind: 'drain', node: oldNode.name }, o.why);
   }
   if (oldMember) {

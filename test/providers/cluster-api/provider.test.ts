@@ -1,0 +1,225 @@
+import assert from 'node:assert/strict';
+import { createClusterApiProvider, provider, workloadKubeconfigFrom } from '../../../providers/cluster-api/index.ts';
+import { PRE_TERMINATE_HOOK } from '../../../providers/cluster-api/machines.ts';
+import { type ClusterApiOptions, clusterApiOptions } from '../../../providers/cluster-api/options.ts';
+import type { KubeswapError } from '../../../src/domain/errors.ts';
+import type { Machine } from '../../../src/domain/model.ts';
+import { FakeCapi, machineCluster } from './fake-capi.ts';
+
+const options = (over: Partial<ClusterApiOptions> = {}): ClusterApiOptions => ({
+  namespace: 'default',
+  clusterName: 'c1',
+  infrastructurePatches: [],
+  bootstrapPatches: [],
+  pollIntervalMs: 1,
+  ...over,
+});
+const ids = (n: number) => Array.from({ length: n }, (_, i) => `sandbox://c1-cp-${i}`);
+const setup = (over: Partial<ClusterApiOptions> = {}, fake = machineCluster()) => ({
+  fake,
+  p: createClusterApiProvider(options(over), fake, async () => {}),
+});
+const request = (replaces: Machine, attempt = 1) => ({
+  pool: 'control-plane',
+  replaces,
+  runId: 'run-1',
+  token: `kubeswap-${attempt}abcdef0123456789`,
+  desired: { version: 'v1.37.2', imageId: 'img-2', force: false },
+});
+
+describe('cluster-api provider: reading Machines', () => {
+  it('lists the control-plane Machines the Nodes point at, with phase, image, version, and links providerIDs back', async () => {
+    const { p } = setup();
+    const machines = await p.listMachines('control-plane', ids(3));
+    assert.deepEqual(
+      machines.map((m) => [m.id, m.phase, m.imageId, m.zone]),
+      [
+        ['c1-cp-0', 'running', 'img-1', 'fd-0'],
+        ['c1-cp-1', 'running', 'img-1', 'fd-1'],
+        ['c1-cp-2', 'running', 'img-1', 'fd-2'],
+      ],
+    );
+    assert.equal(p.machineIdOf('sandbox://c1-cp-1'), 'c1-cp-1');
+    assert.equal(p.machineIdOf('aws:///us-east-1a/i-0abc'), undefined);
+    assert.deepEqual(await p.listMachines('workers', ids(3)), []);
+  });
+
+  it('says why a Machine drifts: version, image, and patches that would change it', async () => {
+    const { p } = setup({ infrastructurePatches: [{ op: 'replace', path: '/spec/size', value: 'large' }] });
+    const [m] = await p.listMachines('control-plane', ids(1));
+    const codes = p.drift(m!, { version: 'v1.37.2', imageId: 'img-2', force: false }).map((r) => r.code);
+    assert.deepEqual(codes, ['version', 'image', 'patches']);
+    const { p: plain } = setup();
+    const [same] = await plain.listMachines('control-plane', ids(1));
+    assert.deepEqual(plain.drift(same!, { version: 'v1.36.3', imageId: 'img-1', force: false }), []);
+  });
+});
+
+describe('cluster-api provider: refusals before anything changes', () => {
+  const codes = async (p: ReturnType<typeof setup>['p'], imageId?: string) =>
+    (await p.resolveDesired({ version: 'v1.37.2', imageId })).problems.map((x) => x.code);
+
+  it('resolves the target, keeping the image the Machines share when no --image is given', async () => {
+    const { p, fake } = setup();
+    const before = fake.calls.length;
+    assert.deepEqual(await p.resolveDesired({ version: 'v1.37.2' }), {
+      desired: { version: 'v1.37.2', imageId: 'img-1', force: false },
+      problems: [],
+    });
+    assert.equal(fake.calls.length, before, 'preflight writes nothing');
+  });
+
+  it('refuses a wrong cluster name', async () => {
+    const { p } = setup({ clusterName: 'nope' });
+    assert.deepEqual(await codes(p), ['cluster-api.cluster-not-found']);
+  });
+
+  it('refuses a KubeadmControlPlane-managed control plane and says to bump its version', async () => {
+    const fake = machineCluster();
+    fake.find('Cluster', 'c1')!.spec = {
+      controlPlaneRef: { apiGroup: 'controlplane.cluster.x-k8s.io', kind: 'KubeadmControlPlane', name: 'c1-cp' },
+    };
+    const { p } = setup({}, fake);
+    const { problems } = await p.resolveDesired({ version: 'v1.37.2' });
+    assert.deepEqual(
+      problems.map((x) => x.code),
+      ['cluster-api.control-plane-managed'],
+    );
+    assert.match(problems[0]!.hint!, /kubeadmcontrolplane c1-cp .*"version":"v1.37.2"/);
+  });
+
+  it('refuses a Machine whose bootstrap is only a data secret, or whose infrastructure machine is gone', async () => {
+    const fake = machineCluster();
+    fake.find('Machine', 'c1-cp-1')!.spec!['bootstrap'] = { dataSecretName: 'c1-cp-1-bootstrap' };
+    fake.objects.delete(FakeCapi.key('SandboxMachine', 'c1-cp-2'));
+    const { p } = setup({}, fake);
+    const { problems } = await p.resolveDesired({ version: 'v1.37.2' });
+    assert.deepEqual(
+      problems.map((x) => x.code),
+      ['machine.not-clonable', 'machine.not-clonable'],
+    );
+    assert.match(problems[0]!.message, /c1-cp-1 .*no spec.bootstrap.configRef/);
+    assert.match(problems[1]!.message, /SandboxMachine c1-cp-2 does not exist/);
+  });
+
+  it('refuses a JSON patch that does not apply, and --image on an infrastructure kind it does not know', async () => {
+    const { p } = setup({ infrastructurePatches: [{ op: 'replace', path: '/spec/missing/field', value: 1 }] });
+    assert.deepEqual(await codes(p), ['patch.invalid', 'patch.invalid', 'patch.invalid']);
+    const fake = machineCluster(1);
+    fake.find('SandboxMachine', 'c1-cp-0')!.kind = 'OtherMachine';
+    fake.objects.set(FakeCapi.key('OtherMachine', 'c1-cp-0'), fake.find('SandboxMachine', 'c1-cp-0')!);
+    fake.find('Machine', 'c1-cp-0')!.spec!['infrastructureRef'] = {
+      apiGroup: 'infrastructure.cluster.x-k8s.io',
+      kind: 'OtherMachine',
+      name: 'c1-cp-0',
+    };
+    assert.deepEqual(await codes(setup({}, fake).p, 'img-2'), ['image.unsupported-kind']);
+  });
+
+  it('refuses a patch that is not RFC 6902 and a missing cluster name in the settings, together (exit 2)', () => {
+    assert.throws(
+      () => clusterApiOptions({ name: 'cluster-api', infrastructurePatches: [{ op: 'frobnicate', path: '/spec' }] }, 1),
+      (err: KubeswapError) =>
+        err.failure === 'invalid' && err.problems.length === 2 && /infrastructurePatches/.test(err.message),
+    );
+  });
+
+  it('reads the workload kubeconfig from <cluster>-kubeconfig, and refuses a missing Secret (exit 2)', async () => {
+    const fake = machineCluster();
+    assert.equal(await workloadKubeconfigFrom(fake, 'c1', 'default'), 'apiVersion: v1\nkind: Config\n');
+    await assert.rejects(workloadKubeconfigFrom(fake, 'c2', 'default'), (err: KubeswapError) => {
+      return (
+        err.failure === 'invalid' && err.code === 'cluster-api.kubeconfig-missing' && /c2-kubeconfig/.test(err.message)
+      );
+    });
+    assert.equal(typeof provider.workloadKubeconfig, 'function');
+  });
+});
+
+describe('cluster-api provider: replacement and retirement', () => {
+  it('clones the template with the new image and patches, turns the KubeadmConfig into a join, and creates the Machine at the target', async () => {
+    const { p, fake } = setup({
+      infrastructurePatches: [{ op: 'add', path: '/spec/size', value: 'large' }],
+      bootstrapPatches: [{ op: 'add', path: '/spec/files/-', value: { path: '/etc/extra', content: 'x' } }],
+    });
+    // Changed since c1-cp-0 was created: the clone follows the template, as a MachineSet would.
+    fake.find('SandboxMachineTemplate', 'cp-template')!.spec = {
+      template: { spec: { image: 'img-1', size: 'medium', disk: 20 } },
+    };
+    const [old] = await p.listMachines('control-plane', ids(1));
+    const created = await p.createReplacement(request(old!));
+    assert.equal(created.id, 'c1-cp-1abcdef012');
+    assert.deepEqual([created.replaces, created.runId, created.zone], ['c1-cp-0', 'run-1', 'fd-0']);
+    const machine = fake.find('Machine', created.id)!;
+    assert.equal(machine.spec!['version'], 'v1.37.2');
+    assert.equal(machine.spec!['providerID'], undefined);
+    assert.deepEqual(machine.spec!['infrastructureRef'], {
+      apiGroup: 'infrastructure.cluster.x-k8s.io',
+      kind: 'SandboxMachine',
+      name: created.id,
+    });
+    assert.deepEqual(machine.metadata.labels, {
+      'cluster.x-k8s.io/cluster-name': 'c1',
+      'cluster.x-k8s.io/control-plane': '',
+    });
+    const infra = fake.find('SandboxMachine', created.id)!;
+    assert.deepEqual(infra.spec, { image: 'img-2', size: 'large', disk: 20 });
+    assert.equal(infra.metadata.annotations!['cluster.x-k8s.io/cloned-from-name'], 'cp-template');
+    assert.equal(infra.metadata.ownerReferences![0]!.uid, machine.metadata.uid);
+    const config = fake.find('KubeadmConfig', created.id)!.spec!;
+    assert.equal(config['initConfiguration'], undefined);
+    assert.deepEqual(
+      config['joinConfiguration'],
+      { controlPlane: {}, discovery: {} },
+      'old token dropped: CABPK issues one',
+    );
+    assert.equal((config['files'] as unknown[]).length, 2);
+  });
+
+  it('finds what an attempt created on a re-run (deterministic names), and a new attempt makes a new Machine', async () => {
+    const { p, fake } = setup();
+    const [old] = await p.listMachines('control-plane', ids(1));
+    const first = await p.createReplacement(request(old!));
+    const creates = fake.calls.filter((c) => c.startsWith('create')).length;
+    const again = await p.createReplacement(request(old!));
+    assert.equal(again.id, first.id);
+    assert.equal(fake.calls.filter((c) => c.startsWith('create')).length, creates, 'nothing created twice');
+    assert.equal(creates, 3);
+    const retry = await p.createReplacement(request(old!, 2));
+    assert.notEqual(retry.id, first.id);
+    // The replacements are listed although no Node points at them yet.
+    assert.deepEqual((await p.listMachines('control-plane', ids(3))).map((m) => m.id).slice(3), [first.id, retry.id]);
+  });
+
+  it('retires in Cluster API order: hook, delete, held while drained, then terminate releases it and it is gone', async () => {
+    const { p, fake } = setup();
+    await p.listMachines('control-plane', ids(3));
+    await p.startDeletion!('c1-cp-0');
+    assert.deepEqual(fake.calls, [`patch Machine/c1-cp-0 {"${PRE_TERMINATE_HOOK}":""}`, 'delete Machine/c1-cp-0']);
+    const [held] = await p.listMachines('control-plane', ids(1));
+    assert.deepEqual([held!.phase, held!.held], ['deleting', true]);
+    await p.startDeletion!('c1-cp-0');
+    assert.equal(fake.calls.length, 2, 'starting again changes nothing');
+    await p.terminate('c1-cp-0', 1000);
+    assert.equal(fake.find('Machine', 'c1-cp-0'), undefined);
+    assert.deepEqual(await p.listMachines('control-plane', ids(1)), []);
+    await p.terminate('c1-cp-0', 1000);
+  });
+
+  it('rolls back a replacement that never got a Node: its Machine and clones are deleted', async () => {
+    const { p, fake } = setup();
+    const [old] = await p.listMachines('control-plane', ids(1));
+    const created = await p.createReplacement(request(old!));
+    await p.terminate(created.id, 1000);
+    for (const kind of ['Machine', 'SandboxMachine', 'KubeadmConfig'])
+      assert.equal(fake.find(kind, created.id), undefined);
+    assert.ok(fake.find('Machine', 'c1-cp-0'), 'the old Machine is untouched');
+  });
+
+  it('fails a termination that does not finish in time with what to look at', async () => {
+    const { p, fake } = setup();
+    fake.find('Machine', 'c1-cp-0')!.metadata.annotations = { [`${PRE_TERMINATE_HOOK.split('/')[0]}/other`]: '' };
+    fake.remove = async () => {}; // a finalizer that never completes
+    await assert.rejects(p.terminate('c1-cp-0', 0), (err: KubeswapError) => err.code === 'terminate.timeout');
+  });
+});
