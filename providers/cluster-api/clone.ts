@@ -124,6 +124,8 @@ export function joinConfigClone(old: KubeObject, name: string, token: string, pa
   if (!join['controlPlane'] || typeof join['controlPlane'] !== 'object') join['controlPlane'] = {};
   const discovery = join['discovery'] as Record<string, unknown> | undefined;
   if (discovery && !discovery['file']) delete discovery['bootstrapToken'];
+  // v1beta2 refuses an empty discovery (MinProperties=1): leave it out for CABPK to fill.
+  if (discovery && Object.keys(discovery).length === 0) delete join['discovery'];
   spec['joinConfiguration'] = join;
   const clone: KubeObject = {
     apiVersion: old.apiVersion,

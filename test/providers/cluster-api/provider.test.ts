@@ -168,11 +168,7 @@ describe('cluster-api provider: replacement and retirement', () => {
     assert.equal(infra.metadata.ownerReferences![0]!.uid, machine.metadata.uid);
     const config = fake.find('KubeadmConfig', created.id)!.spec!;
     assert.equal(config['initConfiguration'], undefined);
-    assert.deepEqual(
-      config['joinConfiguration'],
-      { controlPlane: {}, discovery: {} },
-      'old token dropped: CABPK issues one',
-    );
+    assert.deepEqual(config['joinConfiguration'], { controlPlane: {} }, 'old token dropped: CABPK issues one');
     assert.equal((config['files'] as unknown[]).length, 2);
   });
 
@@ -221,5 +217,33 @@ describe('cluster-api provider: replacement and retirement', () => {
     fake.find('Machine', 'c1-cp-0')!.metadata.annotations = { [`${PRE_TERMINATE_HOOK.split('/')[0]}/other`]: '' };
     fake.remove = async () => {}; // a finalizer that never completes
     await assert.rejects(p.terminate('c1-cp-0', 0), (err: KubeswapError) => err.code === 'terminate.timeout');
+  });
+});
+
+describe('templates/rbac/cluster-api-provider.yaml', () => {
+  it('grants every verb the provider calls on the management cluster', async () => {
+    const { parseAllDocuments } = await import('yaml');
+    const { readFileSync } = await import('node:fs');
+    const docs = parseAllDocuments(readFileSync('templates/rbac/cluster-api-provider.yaml', 'utf8')).map((d) =>
+      d.toJS(),
+    );
+    const rules = docs.find((d) => d.kind === 'Role').rules as {
+      apiGroups: string[];
+      resources: string[];
+      verbs: string[];
+    }[];
+    const allows = (group: string, resource: string, verb: string) =>
+      rules.some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb));
+    const needed: [string, string, string[]][] = [
+      ['cluster.x-k8s.io', 'clusters', ['get']],
+      ['cluster.x-k8s.io', 'machines', ['get', 'list', 'create', 'patch', 'delete']],
+      ['bootstrap.cluster.x-k8s.io', 'kubeadmconfigs', ['get', 'create']],
+      ['infrastructure.cluster.x-k8s.io', 'sandboxmachines', ['get', 'create']],
+      ['infrastructure.cluster.x-k8s.io', 'sandboxmachinetemplates', ['get']],
+      ['', 'secrets', ['get']],
+    ];
+    for (const [group, resource, verbs] of needed) {
+      for (const verb of verbs) assert.ok(allows(group, resource, verb), `${verb} ${resource}.${group}`);
+    }
   });
 });
