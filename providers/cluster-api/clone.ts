@@ -119,8 +119,14 @@ export function withImage(infra: KubeObject, imageId: string): KubeObject {
  */
 export function joinConfigClone(old: KubeObject, name: string, token: string, patch: JsonPatch): KubeObject {
   const spec = structuredClone(old.spec ?? {});
+  const init = (spec['initConfiguration'] ?? {}) as Record<string, unknown>;
   delete spec['initConfiguration'];
   const join = (spec['joinConfiguration'] ?? {}) as Record<string, unknown>;
+  // The machine that ran kubeadm init has only an init configuration: what it says of the node (name, kubelet
+  // flags, taints) and its kubeadm patches apply to a join alike (the fields share their types in v1beta2).
+  for (const key of ['nodeRegistration', 'patches']) {
+    if (join[key] === undefined && init[key] !== undefined) join[key] = init[key];
+  }
   if (!join['controlPlane'] || typeof join['controlPlane'] !== 'object') join['controlPlane'] = {};
   const discovery = join['discovery'] as Record<string, unknown> | undefined;
   if (discovery && !discovery['file']) delete discovery['bootstrapToken'];

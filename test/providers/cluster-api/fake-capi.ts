@@ -133,7 +133,12 @@ export function machineCluster(count = 3, version = 'v1.36.3'): FakeCapi {
       kind: 'KubeadmConfig',
       metadata: { name, labels },
       spec: {
-        ...(i === 0 ? { initConfiguration: { nodeRegistration: { name } }, clusterConfiguration: {} } : {}),
+        ...(i === 0
+          ? {
+              initConfiguration: { nodeRegistration: { name: '{{ ds.meta_data.local_hostname }}' } },
+              clusterConfiguration: { certificatesDir: '/etc/kubernetes/pki' },
+            }
+          : {}),
         joinConfiguration: {
           controlPlane: {},
           discovery: { bootstrapToken: { token: 'abcdef.0123456789abcdef', apiServerEndpoint: '10.0.0.1:6443' } },

@@ -168,8 +168,25 @@ describe('cluster-api provider: replacement and retirement', () => {
     assert.equal(infra.metadata.ownerReferences![0]!.uid, machine.metadata.uid);
     const config = fake.find('KubeadmConfig', created.id)!.spec!;
     assert.equal(config['initConfiguration'], undefined);
-    assert.deepEqual(config['joinConfiguration'], { controlPlane: {} }, 'old token dropped: CABPK issues one');
+    assert.deepEqual(
+      config['joinConfiguration'],
+      { controlPlane: {}, nodeRegistration: { name: '{{ ds.meta_data.local_hostname }}' } },
+      'old token dropped (CABPK issues one), node registration kept from the init',
+    );
     assert.equal((config['files'] as unknown[]).length, 2);
+    assert.deepEqual(config['clusterConfiguration'], { certificatesDir: '/etc/kubernetes/pki' }, 'kept for CABPK');
+  });
+
+  it('turns the init configuration of the first machine into a join that keeps its node registration', async () => {
+    const { p, fake } = setup();
+    const [old] = await p.listMachines('control-plane', ids(1));
+    fake.find('KubeadmConfig', 'c1-cp-0')!.spec = {
+      initConfiguration: { nodeRegistration: { name: '{{ ds.meta_data.local_hostname }}' } },
+    };
+    const created = await p.createReplacement(request(old!));
+    assert.deepEqual(fake.find('KubeadmConfig', created.id)!.spec, {
+      joinConfiguration: { controlPlane: {}, nodeRegistration: { name: '{{ ds.meta_data.local_hostname }}' } },
+    });
   });
 
   it('finds what an attempt created on a re-run (deterministic names), and a new attempt makes a new Machine', async () => {
