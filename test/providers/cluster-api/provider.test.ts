@@ -255,8 +255,8 @@ describe('templates/rbac/cluster-api-provider.yaml', () => {
       ['cluster.x-k8s.io', 'clusters', ['get']],
       ['cluster.x-k8s.io', 'machines', ['get', 'list', 'create', 'patch', 'delete']],
       ['bootstrap.cluster.x-k8s.io', 'kubeadmconfigs', ['get', 'create']],
-      ['infrastructure.cluster.x-k8s.io', 'sandboxmachines', ['get', 'create']],
-      ['infrastructure.cluster.x-k8s.io', 'sandboxmachinetemplates', ['get']],
+      ['infrastructure.cluster.x-k8s.io', 'awsmachines', ['get', 'create']],
+      ['infrastructure.cluster.x-k8s.io', 'awsmachinetemplates', ['get']],
       ['', 'secrets', ['get']],
     ];
     for (const [group, resource, verbs] of needed) {
