@@ -131,7 +131,12 @@ export function openCapiPort(options: { kubeconfig?: string; context?: string; n
     async mergePatch(apiVersion, kind, name, patch) {
       try {
         await objects.patch(
-          { ...header(apiVersion, kind, name), ...patch } as never,
+          // The client addresses the object by the body's metadata: the patch's own metadata goes beside its name.
+          {
+            ...patch,
+            ...header(apiVersion, kind, name),
+            metadata: { ...(patch['metadata'] as object | undefined), name, namespace },
+          } as never,
           undefined,
           undefined,
           'kubeswap',

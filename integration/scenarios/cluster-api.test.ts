@@ -1,0 +1,190 @@
+// The cluster-api provider on real Cluster API controllers (core manager + CABPK) and the sandbox's SandboxMachine
+// provider, one sandbox for every case: (g) bad inputs and (e) a KubeadmControlPlane-managed Cluster are refused,
+// exit 2, nothing changed; then (a) 3 Machines FROM -> TO while an independent API probe and etcd sampler run.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { parse, stringify } from 'yaml';
+import { ApiProbe, describeRun, kubeswap, sandboxEtcd, useSandbox } from './harness.ts';
+
+const CAPI = { group: 'cluster.x-k8s.io', version: 'v1beta2', namespace: 'default' };
+
+describe('scenario: cluster-api provider (real Cluster API)', function () {
+  this.timeout(15 * 60_000);
+  const sandbox = useSandbox({ controlPlanes: 3, provider: 'cluster-api' });
+  const kube = () => {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(sandbox().kubeconfig);
+    return { core: kc.makeApiClient(k8s.CoreV1Api), custom: kc.makeApiClient(k8s.CustomObjectsApi) };
+  };
+  const machines = async () =>
+    (
+      (await kube().custom.listNamespacedCustomObject({ ...CAPI, plural: 'machines' })) as {
+        items: {
+          metadata: { name: string; deletionTimestamp?: string };
+          spec: { version: string; providerID?: string };
+        }[];
+      }
+    ).items;
+  /** What a refused run must leave as it was, read from the real components. */
+  const truth = async () => {
+    const etcd = sandboxEtcd(sandbox());
+    try {
+      const members = (await etcd.memberList()).map((m) => `${m.name}:${m.isLearner}`).sort();
+      const nodes = (await kube().core.listNode()).items.map(
+        (n) => `${n.metadata!.name}:${n.spec!.unschedulable ?? false}`,
+      );
+      const ms = (await machines()).map(
+        (m) => `${m.metadata.name}:${m.spec.version}:${m.metadata.deletionTimestamp ?? ''}`,
+      );
+      return { members, nodes: nodes.sort(), machines: ms.sort() };
+    } finally {
+      etcd.close();
+    }
+  };
+  /** The sandbox's config with the provider section changed; `kubeconfig: undefined` reads the Secret instead. */
+  const config = (name: string, provider: Record<string, unknown>, top: Record<string, unknown> = {}) => {
+    const sb = sandbox();
+    const doc = parse(readFileSync(join(sb.stateDir, 'kubeswap.yaml'), 'utf8'));
+    doc.provider = { ...doc.provider, ...provider };
+    Object.assign(doc, top);
+    for (const [k, v] of Object.entries(top)) if (v === undefined) delete doc[k];
+    const file = join(sb.stateDir, `${name}.yaml`);
+    writeFileSync(file, stringify(doc));
+    return file;
+  };
+  it('(g) refuses a wrong cluster name, a missing kubeconfig Secret and a JSON patch that does not apply: exit 2, nothing changed', async () => {
+    const sb = sandbox();
+    const before = await truth();
+    const cases: [string, string, string][] = [
+      [
+        'wrong cluster',
+        config('capi-wrong-cluster', { clusterName: 'no-such-cluster' }),
+        'cluster-api.cluster-not-found',
+      ],
+      [
+        'no Secret',
+        config('capi-no-secret', { clusterName: 'no-such-cluster' }, { kubeconfig: undefined }),
+        'cluster-api.kubeconfig-missing',
+      ],
+      [
+        'bad patch',
+        config('capi-bad-patch', { infrastructurePatches: [{ op: 'replace', path: '/spec/no/such/field', value: 1 }] }),
+        'patch.invalid',
+      ],
+    ];
+    for (const [what, file, code] of cases) {
+      const run = await kubeswap(sb, ['apply', '--to', sb.versions.to, '--config', file, '--yes']);
+      assert.equal(run.exitCode, 2, `${what}: ${describeRun(run)}`);
+      assert.match(run.stdout + run.stderr, new RegExp(code.replace('.', '\\.')), `${what}: ${describeRun(run)}`);
+    }
+    assert.deepEqual(await truth(), before);
+  });
+
+  it('(e) refuses a Cluster whose control plane is a KubeadmControlPlane, saying to bump its version: exit 2', async () => {
+    const sb = sandbox();
+    const { custom } = kube();
+    // A second, paused Cluster that names a KubeadmControlPlane: no controller acts on it, the refusal reads it.
+    await custom.createNamespacedCustomObject({
+      ...CAPI,
+      plural: 'clusters',
+      body: {
+        apiVersion: 'cluster.x-k8s.io/v1beta2',
+        kind: 'Cluster',
+        metadata: { name: 'kcp-managed', namespace: CAPI.namespace },
+        spec: {
+          paused: true,
+          controlPlaneRef: {
+            apiGroup: 'controlplane.cluster.x-k8s.io',
+            kind: 'KubeadmControlPlane',
+            name: 'kcp-managed',
+          },
+        },
+      },
+    });
+    try {
+      const before = await truth();
+      const run = await kubeswap(sb, [
+        'apply',
+        '--to',
+        sb.versions.to,
+        '--config',
+        config('capi-kcp', { clusterName: 'kcp-managed' }),
+        '--yes',
+      ]);
+      assert.equal(run.exitCode, 2, describeRun(run));
+      assert.match(run.stdout, /cluster-api\.control-plane-managed/, describeRun(run));
+      assert.match(run.stdout, /kubeadmcontrolplane kcp-managed/, describeRun(run));
+      assert.deepEqual(await truth(), before);
+    } finally {
+      await custom.deleteNamespacedCustomObject({ ...CAPI, plural: 'clusters', name: 'kcp-managed' });
+    }
+  });
+
+  it('(a) replaces 3 Machines FROM -> TO through Cluster API while the API and etcd quorum hold', async () => {
+    const sb = sandbox();
+    const old = (await machines()).map((m) => m.metadata.name);
+    // Independent of kubeswap: the API through the load balancer, and the fewest voting members etcd ever had.
+    const probe = new ApiProbe(sb).start();
+    let minVoters = Number.POSITIVE_INFINITY;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const etcd = sandboxEtcd(sb, 1000);
+        try {
+          minVoters = Math.min(minVoters, (await etcd.memberList()).filter((m) => !m.isLearner).length);
+        } catch {
+          // a member leaving mid-read: the next sample sees the settled state
+        } finally {
+          etcd.close();
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    })();
+    // The workload kubeconfig comes from the <cluster>-kubeconfig Secret (no top-level kubeconfig).
+    const file = config('capi-upgrade', {}, { kubeconfig: undefined });
+    const run = await kubeswap(sb, [
+      'apply',
+      '--to',
+      sb.versions.to,
+      '--image',
+      sb.aws.images[sb.versions.to]!,
+      '--config',
+      file,
+      '--yes',
+    ]);
+    const api = await probe.stop();
+    sampling = false;
+    await sampler;
+    console.log(
+      `      API probe: ${api.requests} requests, ${api.failures.length} failed, longest gap ${api.longestGapMs} ms; fewest voters ${minVoters}`,
+    );
+    assert.equal(run.exitCode, 0, describeRun(run));
+    assert.equal(api.failures.length, 0, api.failures.slice(0, 5).join('; '));
+    assert.ok(minVoters >= 3, `etcd never had fewer than 3 voters (had ${minVoters})`);
+    const codesOf = run.events.map((e) => e.code);
+    assert.equal(codesOf.filter((c) => c === 'machine.deletion-started').length, 3, describeRun(run));
+    assert.ok(!codesOf.includes('node.drain-started'), 'Cluster API drained, not kubeswap');
+    const after = await machines();
+    assert.equal(after.length, 3);
+    assert.ok(
+      after.every((m) => m.spec.version === sb.versions.to && !old.includes(m.metadata.name)),
+      JSON.stringify(after),
+    );
+    const nodes = (await kube().core.listNode({ labelSelector: 'node-role.kubernetes.io/control-plane' })).items;
+    assert.deepEqual(
+      nodes.map((n) => n.spec!.providerID).sort(),
+      after.map((m) => m.spec.providerID).sort(),
+      'every Node is a new Machine',
+    );
+    assert.ok(nodes.every((n) => n.status!.nodeInfo!.kubeletVersion === sb.versions.to));
+    const etcd = sandboxEtcd(sb);
+    try {
+      const members = await etcd.memberList();
+      assert.deepEqual(members.map((m) => m.name).sort(), nodes.map((n) => n.metadata!.name).sort());
+    } finally {
+      etcd.close();
+    }
+  });
+});
