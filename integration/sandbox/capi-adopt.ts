@@ -82,9 +82,7 @@ export async function adoptControlPlane(
     metadata: { name: cluster, labels },
     spec: { controlPlaneEndpoint: endpoint },
   });
-  const kcpName = `${cluster}-control-plane`;
   const kcp = management === 'kubeadm-control-plane';
-  if (kcp) await createKubeadmControlPlane(rt, create, kcpName, labels);
   await create(CAPI_GROUP, CAPI_VERSION, 'clusters', {
     apiVersion: `${CAPI_GROUP}/${CAPI_VERSION}`,
     kind: 'Cluster',
@@ -92,12 +90,8 @@ export async function adoptControlPlane(
     spec: {
       controlPlaneEndpoint: endpoint,
       infrastructureRef: { apiGroup: INFRA_GROUP, kind: 'SandboxCluster', name: cluster },
-      ...(kcp
-        ? { controlPlaneRef: { apiGroup: CONTROL_PLANE_GROUP, kind: 'KubeadmControlPlane', name: kcpName } }
-        : {}),
     },
   });
-  const kcpOwner = kcp ? await kcpOwnerReference(custom, kcpName) : undefined;
 
   for (const [i, m] of machines.entries()) {
     const name = machineNameOf(cluster, i);
@@ -122,15 +116,7 @@ export async function adoptControlPlane(
     await create(CAPI_GROUP, CAPI_VERSION, 'machines', {
       apiVersion: `${CAPI_GROUP}/${CAPI_VERSION}`,
       kind: 'Machine',
-      metadata: {
-        name,
-        labels: {
-          ...labels,
-          [CONTROL_PLANE_LABEL]: '',
-          ...(kcp ? { 'cluster.x-k8s.io/control-plane-name': kcpName } : {}),
-        },
-        ...(kcpOwner ? { ownerReferences: [kcpOwner] } : {}),
-      },
+      metadata: { name, labels: { ...labels, [CONTROL_PLANE_LABEL]: '' } },
       spec: {
         clusterName: cluster,
         version: m.version,
@@ -139,6 +125,15 @@ export async function adoptControlPlane(
         bootstrap: { configRef: { apiGroup: BOOTSTRAP_GROUP, kind: 'KubeadmConfig', name }, dataSecretName: name },
         infrastructureRef: { apiGroup: INFRA_GROUP, kind: 'SandboxMachine', name },
       },
+    });
+  }
+  if (kcp) {
+    await addKubeadmControlPlaneOwner({
+      kubeconfig,
+      clusterName: cluster,
+      version: rt.plan.versions.from,
+      image: rt.topology.images[rt.plan.versions.from]!,
+      replicas: machines.length,
     });
   }
   rt.log(
@@ -173,56 +168,62 @@ export async function waitForNodeRefs(
   );
 }
 
+/** What addKubeadmControlPlaneOwner needs: the management cluster and the cluster whose Machines it takes over. */
+export interface KcpOwnerTarget {
+  kubeconfig: string;
+  clusterName: string;
+  namespace?: string;
+  version: string;
+  /** The sandbox image its SandboxMachineTemplate names. */
+  image: string;
+  replicas: number;
+}
+
+export const kcpNameOf = (clusterName: string) => `${clusterName}-control-plane`;
+
 /**
- * The "KCP-managed" variant: a KubeadmControlPlane owns the Machines (controller reference), and the Cluster points
- * at it. No KCP controller runs (kubeswap must refuse such a cluster, not race KCP); its status says initialized,
- * as a running KCP would have set it, so the core controller treats the control plane as up.
+ * The "KCP-managed" variant, also for a scenario on a running sandbox: a KubeadmControlPlane (with a
+ * SandboxMachineTemplate) becomes the controller owner of the control-plane Machines and the Cluster's
+ * `controlPlaneRef` names it. No KCP controller runs (kubeswap must refuse such a cluster, not race KCP); its status
+ * says initialized, as a running KCP would have set it, so the core controller keeps the control plane up.
  */
-async function createKubeadmControlPlane(
-  rt: Runtime,
-  create: (group: string, version: string, plural: string, body: object) => Promise<unknown>,
-  name: string,
-  labels: Record<string, string>,
-): Promise<void> {
+export async function addKubeadmControlPlaneOwner(t: KcpOwnerTarget): Promise<void> {
+  const { custom, ns, name, machines } = await kcpContext(t);
+  const labels = { [CLUSTER_NAME_LABEL]: t.clusterName };
+  const create = (group: string, version: string, plural: string, body: object) =>
+    ignoreExists(custom.createNamespacedCustomObject({ group, version, namespace: ns, plural, body }));
   await create(INFRA_GROUP, INFRA_VERSION, 'sandboxmachinetemplates', {
     apiVersion: `${INFRA_GROUP}/${INFRA_VERSION}`,
     kind: 'SandboxMachineTemplate',
     metadata: { name, labels },
-    spec: { template: { spec: { image: rt.topology.images[rt.plan.versions.from] } } },
+    spec: { template: { spec: { image: t.image } } },
   });
   await create(CONTROL_PLANE_GROUP, CAPI_VERSION, 'kubeadmcontrolplanes', {
     apiVersion: `${CONTROL_PLANE_GROUP}/${CAPI_VERSION}`,
     kind: 'KubeadmControlPlane',
     metadata: { name, labels },
     spec: {
-      replicas: rt.plan.controlPlanes,
-      version: rt.plan.versions.from,
+      replicas: t.replicas,
+      version: t.version,
       machineTemplate: { spec: { infrastructureRef: { apiGroup: INFRA_GROUP, kind: 'SandboxMachineTemplate', name } } },
-      kubeadmConfigSpec: {},
+      // The CRD wants at least one property; what a KCP-built control-plane machine would join with.
+      kubeadmConfigSpec: { joinConfiguration: { nodeRegistration: { name: NODE_NAME_TEMPLATE } } },
     },
   });
-}
-
-async function kcpOwnerReference(custom: k8s.CustomObjectsApi, name: string): Promise<k8s.V1OwnerReference> {
-  const kcp = (await custom.getNamespacedCustomObject({
-    group: CONTROL_PLANE_GROUP,
-    version: CAPI_VERSION,
-    namespace: CAPI_NAMESPACE,
-    plural: 'kubeadmcontrolplanes',
-    name,
-  })) as { metadata: { uid: string } };
+  const kcp = (await custom.getNamespacedCustomObject({ ...kcpRef(ns), name })) as { metadata: { uid: string } };
   await custom.patchNamespacedCustomObjectStatus(
-    {
-      group: CONTROL_PLANE_GROUP,
-      version: CAPI_VERSION,
-      namespace: CAPI_NAMESPACE,
-      plural: 'kubeadmcontrolplanes',
-      name,
-      body: { status: { initialization: { controlPlaneInitialized: true } } },
-    },
-    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    { ...kcpRef(ns), name, body: { status: { initialization: { controlPlaneInitialized: true } } } },
+    merge,
   );
-  return {
+  await custom.patchNamespacedCustomObject(
+    {
+      ...capiRef(ns, 'clusters'),
+      name: t.clusterName,
+      body: { spec: { controlPlaneRef: { apiGroup: CONTROL_PLANE_GROUP, kind: 'KubeadmControlPlane', name } } },
+    },
+    merge,
+  );
+  const owner: k8s.V1OwnerReference = {
     apiVersion: `${CONTROL_PLANE_GROUP}/${CAPI_VERSION}`,
     kind: 'KubeadmControlPlane',
     name,
@@ -230,6 +231,83 @@ async function kcpOwnerReference(custom: k8s.CustomObjectsApi, name: string): Pr
     controller: true,
     blockOwnerDeletion: true,
   };
+  for (const m of machines) {
+    const others = (m.metadata.ownerReferences ?? []).filter((o) => o.kind !== 'KubeadmControlPlane');
+    await custom.patchNamespacedCustomObject(
+      {
+        ...capiRef(ns, 'machines'),
+        name: m.metadata.name!,
+        body: { metadata: { ownerReferences: [...others, owner], labels: { [KCP_NAME_LABEL]: name } } },
+      },
+      merge,
+    );
+  }
+}
+
+/** Undoes addKubeadmControlPlaneOwner: the Machines are released first, so deleting the KCP garbage-collects none. */
+export async function removeKubeadmControlPlaneOwner(t: KcpOwnerTarget): Promise<void> {
+  const { custom, ns, name, machines } = await kcpContext(t);
+  for (const m of machines) {
+    const others = (m.metadata.ownerReferences ?? []).filter((o) => o.kind !== 'KubeadmControlPlane');
+    await custom.patchNamespacedCustomObject(
+      {
+        ...capiRef(ns, 'machines'),
+        name: m.metadata.name!,
+        body: { metadata: { ownerReferences: others.length ? others : null, labels: { [KCP_NAME_LABEL]: null } } },
+      },
+      merge,
+    );
+  }
+  await custom.patchNamespacedCustomObject(
+    { ...capiRef(ns, 'clusters'), name: t.clusterName, body: { spec: { controlPlaneRef: null } } },
+    merge,
+  );
+  await ignoreMissing(custom.deleteNamespacedCustomObject({ ...kcpRef(ns), name }));
+  await ignoreMissing(
+    custom.deleteNamespacedCustomObject({
+      group: INFRA_GROUP,
+      version: INFRA_VERSION,
+      namespace: ns,
+      plural: 'sandboxmachinetemplates',
+      name,
+    }),
+  );
+}
+
+const KCP_NAME_LABEL = 'cluster.x-k8s.io/control-plane-name';
+const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+const capiRef = (namespace: string, plural: string) => ({
+  group: CAPI_GROUP,
+  version: CAPI_VERSION,
+  namespace,
+  plural,
+});
+const kcpRef = (namespace: string) => ({
+  group: CONTROL_PLANE_GROUP,
+  version: CAPI_VERSION,
+  namespace,
+  plural: 'kubeadmcontrolplanes',
+});
+
+async function kcpContext(t: KcpOwnerTarget) {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(t.kubeconfig);
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const ns = t.namespace ?? CAPI_NAMESPACE;
+  const list = (await custom.listNamespacedCustomObject({
+    ...capiRef(ns, 'machines'),
+    labelSelector: `${CLUSTER_NAME_LABEL}=${t.clusterName},${CONTROL_PLANE_LABEL}`,
+  })) as { items: { metadata: k8s.V1ObjectMeta }[] };
+  return { custom, ns, name: kcpNameOf(t.clusterName), machines: list.items };
+}
+
+async function ignoreMissing<T>(call: Promise<T>): Promise<T | undefined> {
+  try {
+    return await call;
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return undefined;
+    throw err;
+  }
 }
 
 async function ignoreExists<T>(call: Promise<T>): Promise<T | undefined> {

@@ -6,11 +6,18 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
-import { BOOTSTRAP_GROUP, CAPI_NAMESPACE, NODE_NAME_TEMPLATE } from './capi-adopt.ts';
+import {
+  addKubeadmControlPlaneOwner,
+  BOOTSTRAP_GROUP,
+  CAPI_NAMESPACE,
+  type KcpOwnerTarget,
+  NODE_NAME_TEMPLATE,
+  removeKubeadmControlPlaneOwner,
+} from './capi-adopt.ts';
 import { BOOTSTRAP_MANAGER, CORE_MANAGER } from './capi-managers.ts';
 import { etcdClient, listMembers } from './etcd.ts';
 import { type Sandbox, upSandbox } from './index.ts';
-import { isAlive, readPidFiles, retryingFor, waitFor } from './processes.ts';
+import { isAlive, readPidFiles, retryingFor, sleep, waitFor } from './processes.ts';
 import {
   CAPI_GROUP,
   CAPI_VERSION,
@@ -98,8 +105,17 @@ describe('sandbox --provider cluster-api (real Cluster API controllers)', functi
       SETTLE_MS,
       1000,
     );
-    const cluster = await get(CAPI_GROUP, CAPI_VERSION, 'clusters', sb.clusterName);
-    assert.equal(cluster.status?.conditions?.find((c: any) => c.type === 'ControlPlaneInitialized')?.status, 'True');
+    // The core controller finds the control plane initialized through the Machines' nodeRefs (no control plane object).
+    await waitFor(
+      'the Cluster to be ControlPlaneInitialized',
+      async () => {
+        const cluster = await get(CAPI_GROUP, CAPI_VERSION, 'clusters', sb.clusterName);
+        const initialized = cluster.status?.conditions?.find((c: any) => c.type === 'ControlPlaneInitialized');
+        return initialized?.status === 'True' ? true : undefined;
+      },
+      SETTLE_MS,
+      1000,
+    );
   });
 
   it('boots a new TO Machine from the data the real CABPK renders, as a control-plane Node with an etcd voter; deleting it stops it', async () => {
@@ -207,5 +223,34 @@ describe('sandbox --provider cluster-api (real Cluster API controllers)', functi
       client.close();
     }
     await setVersion(stored['ClusterConfiguration']!);
+  });
+
+  it('a scenario can put the Machines under a KubeadmControlPlane (controller owner, Cluster controlPlaneRef) and take them back', async () => {
+    const target: KcpOwnerTarget = {
+      kubeconfig: sb.kubeconfig,
+      clusterName: sb.clusterName,
+      version: sb.versions.from,
+      image: sb.aws.images[sb.versions.from]!,
+      replicas: 3,
+    };
+    await addKubeadmControlPlaneOwner(target);
+    try {
+      const owned = await machines();
+      assert.equal(owned.length, 3);
+      for (const m of owned) {
+        const controller = m.metadata.ownerReferences?.find((o: any) => o.controller);
+        assert.equal(controller?.kind, 'KubeadmControlPlane');
+      }
+      const cluster = await get(CAPI_GROUP, CAPI_VERSION, 'clusters', sb.clusterName);
+      assert.equal(cluster.spec.controlPlaneRef?.kind, 'KubeadmControlPlane');
+    } finally {
+      await removeKubeadmControlPlaneOwner(target);
+    }
+    await sleep(3000); // the garbage collector acts asynchronously on the deleted owner
+    const released = await machines();
+    assert.equal(released.length, 3, 'deleting the KubeadmControlPlane garbage-collected no Machine');
+    for (const m of released)
+      assert.ok(!m.metadata.ownerReferences?.some((o: any) => o.kind === 'KubeadmControlPlane'));
+    assert.equal((await get(CAPI_GROUP, CAPI_VERSION, 'clusters', sb.clusterName)).spec.controlPlaneRef, undefined);
   });
 });
