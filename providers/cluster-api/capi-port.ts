@@ -57,8 +57,9 @@ function failed(operation: string, err: unknown): KubeswapError {
       status === 403
         ? 'grant the management-cluster permissions in templates/rbac/cluster-api-provider.yaml'
         : undefined,
-    // A conflict or an API server restarting: looking again may succeed.
-    retryable: status === 409 || status === 429 || (status !== undefined && status >= 500),
+    // A conflict, throttling, or an API server going away (no HTTP answer: `fetch failed` while a control-plane
+    // machine leaves a self-hosted management cluster): looking again may succeed.
+    retryable: status === undefined || status === 409 || status === 429 || status >= 500,
   });
 }
 
