@@ -123,7 +123,7 @@ describe('the run report (kubeswap report, apply --summary)', () => {
     // (The fake cloud creates instantly: a 0 ms phase is drawn 1 ms wide.)
     const creates = gantt.tasks.filter((t) => t.name === 'create');
     assert.equal(creates.length, created.length);
-    creates.forEach((t, i) => assert.ok(t.end - created[i]! >= 0 && t.end - created[i]! <= 1));
+    for (const [i, t] of creates.entries()) assert.ok(t.end - created[i]! >= 0 && t.end - created[i]! <= 1);
     assert.match(markdown, /## Verification after the run: passed/);
     assert.match(markdown, /\| etcd\.members \| ok \|/);
     for (const id of after) assert.match(markdown, new RegExp(`\\| ${id} \\|`));
