@@ -172,6 +172,8 @@ describe('scenario: 3-machine upgrade FROM -> TO', function () {
     const report = await kubeswap(sb, ['report', '--output', 'text']);
     assert.equal(report.exitCode, 0, describeRun(report));
     const markdown = report.stdout;
+    // For a look in a browser: integration/report-browser/check.ts renders this file.
+    if (process.env['KUBESWAP_REPORT_OUT']) writeFileSync(process.env['KUBESWAP_REPORT_OUT'], markdown);
     const runId = run.events.find((e) => e.code === 'run.started')!.data!['runId'] as string;
     assert.match(markdown, new RegExp(`^# kubeswap run ${runId}`));
     assert.match(markdown, /Result: success/);
