@@ -214,7 +214,10 @@ describe('scenario: 3-machine upgrade FROM -> TO', function () {
     const swapMs = run.events.filter((e) => e.code === 'swap.finished').map((e) => Number(e.data!['durationMs']));
     const mean = swapMs.reduce((a, b) => a + b, 0) / swapMs.length;
     assert.ok(Math.abs(estimate.perMachineMs - mean) < 5000, `estimate ${estimate.perMachineMs} ms, swaps ${swapMs}`);
-    console.log(`      report: ${markdown.length} bytes; estimate per machine ${estimate.perMachineMs} ms`);
+    const verifyStart = run.events.findLast((e) => e.code.startsWith('addon.') || e.code === 'swap.finished')!;
+    console.log(
+      `      verification ${Date.parse(verified.at) - Date.parse(verifyStart.at)} ms; report ${markdown.length} bytes; estimate per machine ${estimate.perMachineMs} ms`,
+    );
   });
 
   it('finds nothing to do on a second run', async () => {

@@ -66,7 +66,11 @@ async function verifyOnce(ports: Ports, desired: Desired): Promise<Verification>
       .map((cp) => `${cp.name} runs kubelet ${cp.node.kubeletVersion}`),
     `every control-plane kubelet at ${target}`,
   );
-  check('kube-system.pods', await kubeSystemProblems(ports, snapshot), 'every kube-system pod Running and Ready');
+  check(
+    'kube-system.pods',
+    await kubeSystemProblems(ports, snapshot),
+    'every kube-system pod Running (or Succeeded), every control-plane static pod Ready',
+  );
   check(
     'etcd.members',
     etcdProblems(snapshot, cps),
@@ -139,7 +143,9 @@ async function kubeSystemProblems(ports: Ports, snapshot: Snapshot): Promise<str
       if (pod && !pod.ready) problems.push(`${component} on ${node.name} is not Ready`);
     }
     const pods = await ports.kube.podsOnNode(node.name);
-    for (const pod of pods.filter((p) => p.namespace === 'kube-system' && p.phase !== 'Running')) {
+    for (const pod of pods.filter(
+      (p) => p.namespace === 'kube-system' && p.phase !== 'Running' && p.phase !== 'Succeeded',
+    )) {
       problems.push(`kube-system/${pod.name} on ${node.name} is ${pod.phase}`);
     }
   }
