@@ -500,6 +500,7 @@ export async function apply(
     const verified = await verifyRun(ports, {
       desired: report.desired,
       pollIntervalMs: options.pollIntervalMs,
+      render: options.render !== undefined,
       signal,
     });
     const failedChecks = verified.checks.filter((c) => !c.ok);

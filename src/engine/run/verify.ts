@@ -36,17 +36,17 @@ const CONTROL_PLANE_COMPONENTS = new Set(['kube-apiserver', 'kube-controller-man
 
 export async function verifyRun(
   ports: Ports,
-  context: { desired: Desired; pollIntervalMs: number; signal?: AbortSignal },
+  context: { desired: Desired; pollIntervalMs: number; render: boolean; signal?: AbortSignal },
 ): Promise<Verification> {
   const deadline = ports.clock.now().getTime() + VERIFY_SETTLE_MS;
   while (true) {
-    const result = await verifyOnce(ports, context.desired);
+    const result = await verifyOnce(ports, context.desired, context.render);
     if (result.ok || ports.clock.now().getTime() >= deadline || context.signal?.aborted) return result;
     await ports.clock.sleep(context.pollIntervalMs, context.signal).catch(() => undefined);
   }
 }
 
-async function verifyOnce(ports: Ports, desired: Desired): Promise<Verification> {
+async function verifyOnce(ports: Ports, desired: Desired, render: boolean): Promise<Verification> {
   const target = normalizeVersion(desired.version);
   const snapshot = await observe(ports, { withTargets: false, desired });
   const checks: VerifyCheck[] = [];
@@ -87,7 +87,11 @@ async function verifyOnce(ports: Ports, desired: Desired): Promise<Verification>
     machineProblems(snapshot, cps, desired),
     `every control-plane machine runs image ${desired.imageId}`,
   );
-  check('leftovers', await leftovers(ports, snapshot), 'no kubeswap token, annotation or retiring marker left');
+  check(
+    'leftovers',
+    await leftovers(ports, snapshot, render),
+    `no kubeswap ${render ? 'join token, ' : ''}annotation or retiring marker left`,
+  );
 
   const components = ports.readiness
     ? (
@@ -179,14 +183,14 @@ function machineProblems(snapshot: Snapshot, cps: ReturnType<typeof controlPlane
   ];
 }
 
-async function leftovers(ports: Ports, snapshot: Snapshot): Promise<string[]> {
+async function leftovers(ports: Ports, snapshot: Snapshot, render: boolean): Promise<string[]> {
   const annotated = snapshot.nodes.flatMap((n) =>
     KUBESWAP_ANNOTATIONS.filter((a) => n.annotations[a] !== undefined).map((a) => `${n.name} carries ${a}`),
   );
-  const tokens = await ports.kube.listSecrets(TOKEN_NAMESPACE, {
-    labelSelector: RUN_ID_LABEL,
-    type: BOOTSTRAP_TOKEN_TYPE,
-  });
+  // Only render mode creates join tokens (and only it may list Secrets: templates/rbac/kubeswap-render.yaml).
+  const tokens = render
+    ? await ports.kube.listSecrets(TOKEN_NAMESPACE, { labelSelector: RUN_ID_LABEL, type: BOOTSTRAP_TOKEN_TYPE })
+    : [];
   return [
     ...annotated,
     ...tokens.map((t) => `join token Secret ${t.name} left`),
