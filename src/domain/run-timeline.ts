@@ -76,14 +76,20 @@ function swapOf(machine: string, attempt: number, window: KubeswapEvent[]): Swap
     replacement: created?.data?.['replacement'] as string | undefined,
     start: ms(first),
     end: ms(last),
-    outcome:
-      last.code === 'swap.finished'
-        ? 'replaced'
-        : last.code === 'replacement.rolled-back'
-          ? 'rolled-back'
-          : 'unfinished',
+    outcome: last.code === 'replacement.rolled-back' ? 'rolled-back' : finished(window) ? 'replaced' : 'unfinished',
     phases: phasesOf(window),
   };
+}
+
+/**
+ * swap.finished, or its last step done: a process killed between the swap's last step and its swap.finished leaves
+ * a swap the re-run finds complete and never reports again. A surge swap's last step deletes the old Node; a
+ * remove-first swap's (begin-retirement first) is its replacement joining.
+ */
+function finished(window: KubeswapEvent[]): boolean {
+  if (window.some((e) => e.code === 'swap.finished')) return true;
+  if (!window.some((e) => e.code === 'node.deleted')) return false;
+  return !window.some((e) => stepOf(e) === 'begin-retirement') || window.some((e) => e.code === 'replacement.joined');
 }
 
 /** Finds the first event at or after `from` (by index) matching `test`. */

@@ -188,6 +188,24 @@ describe('the run report (kubeswap report, apply --summary)', () => {
     assert.equal(Math.max(...xyArray(latency!, 'line')), 16);
   });
 
+  it('counts a swap as replaced when its process was killed between the last step and swap.finished', () => {
+    const e = (code: KubeswapEvent['code'], s: number, step?: string): KubeswapEvent => ({
+      code,
+      at: new Date(Date.UTC(2026, 5, 1, 0, 0, s)).toISOString(),
+      level: 'info',
+      message: code,
+      machine: 'cp-a',
+      data: step ? { step } : undefined,
+    });
+    const surge = [e('plan.step', 0, 'create-replacement'), e('replacement.created', 1), e('node.deleted', 50)];
+    assert.equal(swapTimelines(surge)[0]!.outcome, 'replaced');
+    assert.equal(swapTimelines(surge.slice(0, 2))[0]!.outcome, 'unfinished');
+    // Remove first: the old Node goes before the replacement exists; done once the replacement joined.
+    const first = [e('plan.step', 0, 'begin-retirement'), e('swap.started', 0), e('node.deleted', 20)];
+    assert.equal(swapTimelines(first)[0]!.outcome, 'unfinished');
+    assert.equal(swapTimelines([...first, e('replacement.joined', 60)])[0]!.outcome, 'replaced');
+  });
+
   it('draws a rolled-back attempt as a critical bar and the retry as attempt 2', () => {
     const at = (s: number) => new Date(Date.UTC(2026, 5, 1, 0, 0, s)).toISOString();
     const e = (code: KubeswapEvent['code'], s: number, data?: Record<string, unknown>): KubeswapEvent => ({
