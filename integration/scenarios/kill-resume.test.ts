@@ -69,7 +69,7 @@ describe('scenario: kill -9 at every step boundary, then resume', function () {
     const sections = report.stdout.split('\n').filter((l) => l.trim().startsWith('section '));
     assert.equal(original?.length, 3);
     for (const node of original!)
-      assert.equal(sections.filter((s) => s.includes(`section ${node} `)).length, 1, `${node}: ${sections}`);
+      assert.equal(sections.filter((s) => s.trim() === `section ${node}`).length, 1, `${node}: ${sections}`);
     assert.equal(sections.length, 3, sections.join('\n'));
     assert.equal(report.stdout.match(/\| 1 \| replaced in /g)?.length, 3, report.stdout);
   });

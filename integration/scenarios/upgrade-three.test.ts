@@ -178,12 +178,14 @@ describe('scenario: 3-machine upgrade FROM -> TO', function () {
     assert.match(markdown, new RegExp(`^# kubeswap run ${runId}`));
     assert.match(markdown, /Result: success/);
     const blocks = [...markdown.matchAll(/```mermaid\n([\s\S]*?)```/g)].map((m) => m[1]!.trim().split('\n'));
-    // The gantt chart: one section per old machine EC2 had, naming the replacement EC2 now runs.
+    // The gantt chart: one section per old Node; the machines table pairs each old machine EC2 had with the
+    // replacement EC2 runs now.
     const gantt = blocks.find((b) => b[0] === 'gantt')!;
-    const sections = gantt.filter((l) => l.trim().startsWith('section ')).map((l) => l.trim());
-    assert.equal(sections.length, 3, gantt.join('\n'));
-    for (const old of oldIds) assert.equal(sections.filter((s) => s.includes(old)).length, 1, `${old}: ${sections}`);
-    for (const id of newIds) assert.equal(sections.filter((s) => s.includes(id)).length, 1, `${id}: ${sections}`);
+    const sections = gantt.filter((l) => l.trim().startsWith('section ')).map((l) => l.trim().slice(8));
+    assert.deepEqual([...sections].sort(), before.nodes.map((n) => n.name).sort(), gantt.join('\n'));
+    const pairs = [...markdown.matchAll(/^\| (\S+) \| (i-\S+) \| (i-\S+) \| replaced \|$/gm)];
+    assert.deepEqual(pairs.map((p) => p[2]).sort(), [...oldIds].sort(), markdown);
+    assert.deepEqual(pairs.map((p) => p[3]).sort(), newIds, markdown);
     const phases = gantt.filter((l) => / :(done|crit|active), \d+, \d+$/.test(l)).map((l) => l.trim().split(' :')[0]);
     for (const phase of ['create', 'join', 'gate', 'deregister', 'drain', 'member removal', 'terminate'])
       assert.equal(phases.filter((p) => p === phase).length, 3, `${phase} once per swap: ${phases}`);

@@ -74,7 +74,7 @@ export function availabilitySeries(
   samples: readonly ProbeSample[],
   from: number,
   to: number,
-  maxBuckets = 60,
+  maxBuckets = 30,
 ): AvailabilitySeries {
   const span = Math.max(1, to - from);
   const bucketMs = Math.max(1000, Math.ceil(span / maxBuckets / 1000) * 1000);

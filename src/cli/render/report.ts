@@ -78,7 +78,8 @@ export function swapChart(swaps: readonly SwapTimeline[]): string {
     '  axisFormat %H:%M:%S',
   ];
   for (const s of swaps) {
-    const title = `${s.machine}${s.oldMachine ? ` (${s.oldMachine}` : ''}${s.replacement ? ` to ${s.replacement})` : s.oldMachine ? ')' : ''}${s.attempt > 1 ? ` attempt ${s.attempt}` : ''}`;
+    // Node name only: Mermaid draws section titles over the bars, so the machine ids go to the tables below.
+    const title = `${s.machine}${s.attempt > 1 ? ` attempt ${s.attempt}` : ''}`;
     lines.push(`  section ${mermaidText(title)}`);
     for (const p of s.phases) {
       const tag = p.name === 'rollback' ? 'crit' : s.outcome === 'unfinished' ? 'active' : 'done';
