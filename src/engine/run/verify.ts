@@ -39,9 +39,25 @@ export async function verifyRun(
   context: { desired: Desired; pollIntervalMs: number; render: boolean; signal?: AbortSignal },
 ): Promise<Verification> {
   const deadline = ports.clock.now().getTime() + VERIFY_SETTLE_MS;
+  let said = '';
   while (true) {
     const result = await verifyOnce(ports, context.desired, context.render);
     if (result.ok || ports.clock.now().getTime() >= deadline || context.signal?.aborted) return result;
+    // Says what it waits for (once per change), so a slow verification is explained in the output.
+    const failing = result.checks
+      .filter((c) => !c.ok && c.level === 'fail')
+      .map((c) => `${c.check}: ${c.detail}`)
+      .join('; ');
+    if (failing !== said) {
+      ports.emit({
+        code: 'wait',
+        at: ports.clock.now().toISOString(),
+        level: 'info',
+        message: `verification: re-checking while the cluster settles (${failing})`,
+        data: { reason: 'verify.settling' },
+      });
+      said = failing;
+    }
     await ports.clock.sleep(context.pollIntervalMs, context.signal).catch(() => undefined);
   }
 }
