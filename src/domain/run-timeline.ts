@@ -51,14 +51,18 @@ export function swapTimelines(events: readonly KubeswapEvent[]): SwapTimeline[] 
     attempts[attempts.length - 1]!.push(e);
     if (e.code === 'swap.finished' || e.code === 'replacement.rolled-back') attempts.push([]);
   }
+  // A run that finished replaced every machine it started on (the planner said done): a swap whose last events
+  // were lost with a killed process still counts as replaced.
+  const runFinished = events.some((e) => e.code === 'run.finished');
   const swaps: SwapTimeline[] = [];
   for (const [machine, attempts] of byMachine) {
     let attempt = 0;
     for (const window of attempts) {
-      // An attempt is a swap once it changed something (a gate.passed alone is not one).
-      if (!window.some((e) => e.code !== 'gate.passed' && e.code !== 'plan.step')) continue;
+      // An attempt is a swap once it took a step (a gate.passed alone, before a swap, is not one).
+      if (!window.some((e) => e.code !== 'gate.passed')) continue;
       attempt++;
-      swaps.push(swapOf(machine, attempt, window));
+      const swap = swapOf(machine, attempt, window);
+      swaps.push(runFinished && swap.outcome === 'unfinished' ? { ...swap, outcome: 'replaced' } : swap);
     }
   }
   return swaps.sort((a, b) => a.start - b.start);

@@ -198,6 +198,11 @@ describe('the run report (kubeswap report, apply --summary)', () => {
     const surge = [e('plan.step', 0, 'create-replacement'), e('replacement.created', 1), e('node.deleted', 50)];
     assert.equal(swapTimelines(surge)[0]!.outcome, 'replaced');
     assert.equal(swapTimelines(surge.slice(0, 2))[0]!.outcome, 'unfinished');
+    // Its events lost with the killed process, but the run finished: the planner found every machine replaced.
+    const finished = { ...e('run.finished', 90), machine: undefined };
+    assert.equal(swapTimelines([...surge.slice(0, 2), finished])[0]!.outcome, 'replaced');
+    assert.equal(swapTimelines([e('plan.step', 0, 'register-target')]).length, 1, 'a step alone is a swap');
+    assert.equal(swapTimelines([e('gate.passed', 0)]).length, 0, 'a gate alone is not');
     // Remove first: the old Node goes before the replacement exists; done once the replacement joined.
     const first = [e('plan.step', 0, 'begin-retirement'), e('swap.started', 0), e('node.deleted', 20)];
     assert.equal(swapTimelines(first)[0]!.outcome, 'unfinished');

@@ -97,26 +97,12 @@ async function writeRun(kube: KubePort, run: StoredRun): Promise<void> {
   throw new Error(`could not write ${RUNS_CONFIGMAP} after 5 conflicts`);
 }
 
-/** Codes after which the stored timeline is brought up to date (a kill -9 loses at most the events since). */
-const FLUSH_ON = new Set([
-  'run.started',
-  'run.resumed',
-  'replacement.created',
-  'replacement.joined',
-  'replacement.rolled-back',
-  'target.deregistered',
-  'node.drained',
-  'etcd.member-removed',
-  'swap.finished',
-  'verify.passed',
-  'verify.failed',
-  'run.finished',
-]);
-
 /**
  * The sink that keeps a run's timeline in the cluster. Events before the run has an id (preflight, readiness) are
  * held until `run.started`/`run.resumed` names it; a resumed run appends to what the earlier process stored.
- * Writes are serialized and never fail the run: a store that cannot be written is reported once through `warn`.
+ * Every kept event is written as soon as the previous write is done, so a kill -9 loses at most the events of the
+ * last moments. Writes are serialized and never fail the run: a store that cannot be written is reported once
+ * through `warn`.
  */
 export class RunRecorder {
   private pending: KubeswapEvent[] = [];
@@ -136,7 +122,7 @@ export class RunRecorder {
     if (!this.run && (event.code === 'run.started' || event.code === 'run.resumed') && typeof runId === 'string') {
       this.run = { runId, events: [] };
       this.enqueue(true);
-    } else if (this.run && FLUSH_ON.has(event.code)) this.enqueue(false);
+    } else if (this.run && e) this.enqueue(false);
   };
 
   /** The run's timeline as stored (earlier processes' events included); undefined before the run started. */
@@ -152,9 +138,15 @@ export class RunRecorder {
     await this.chain;
   }
 
+  /** A write is queued: events arriving meanwhile go with it (one write at a time, none left waiting). */
+  private queued = false;
+
   private enqueue(first: boolean): void {
+    if (this.queued && !first) return;
+    this.queued = true;
     this.chain = this.chain
       .then(async () => {
+        this.queued = false;
         const run = this.run!;
         if (first) {
           // A re-run of the same run id (resume after a kill -9 or a rollback) continues the stored timeline.
