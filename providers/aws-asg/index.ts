@@ -89,7 +89,14 @@ export function createAwsAsgProvider(input: AwsAsgProviderOptions): MachineProvi
     // of the attached target group is the group's at launch, but the engine drives it for the old machine: the
     // old instance must leave the target group before its Node is drained, as with aws-ec2, which the group
     // only does at termination, after the drain.
-    capabilities: { surge: true, ownsLoadBalancer: false, rendersBootstrap: false, idempotencyKey: 'tag' },
+    capabilities: {
+      surge: true,
+      ownsLoadBalancer: false,
+      rendersBootstrap: false,
+      // The group launches from its launch template: user data kubeswap rendered has no way onto the instance.
+      acceptsUserData: false,
+      idempotencyKey: 'tag',
+    },
 
     async resolveDesired(wanted) {
       const group = await look().catch(failing(`describe Auto Scaling group ${options.autoScalingGroup}`));
