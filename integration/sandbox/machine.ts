@@ -7,7 +7,7 @@ import { clientUrl, etcdArgs, etcdClient } from './etcd.ts';
 import { apiCall } from './join-facts.ts';
 import { renderInitConfig, writeConfig } from './kubeadm.ts';
 import { markNodeDead, registerMachine, setMirrorPodReady } from './nodes.ts';
-import { allocatePort, retrying, retryingFor, waitFor } from './processes.ts';
+import { allocatePort, retryingFor, waitFor } from './processes.ts';
 import { apiServerProcess, binaryOf, etcdProcess, type Machine, type Runtime } from './runtime.ts';
 
 /** What a machine is before it boots: who it is, as the instance and its image say. */
@@ -99,10 +99,15 @@ export async function terminateMachine(rt: Runtime, m: Machine): Promise<void> {
   // Drop its endpoints from sandbox.json before its processes stop, not after the Node update below.
   rt.publish();
   await Promise.all([rt.processes.stop(apiServerProcess(m), 3000), rt.processes.stop(etcdProcess(m), 3000)]);
+  // "terminated" is published once the Node says so too: a reader that sees the state must see the NotReady Node.
+  // Through the load balancer the API can be slow or briefly unreachable (a backend just stopped): keep trying as
+  // long as a status report may take.
+  if (hadNode)
+    await retryingFor(() => markNodeDead(rt.core, m.node), STATUS_REPORT_MS).catch((err) =>
+      rt.log(`mark ${m.node} dead: ${err}`),
+    );
   m.state = 'terminated';
   m.detail = 'instance terminated';
-  if (hadNode)
-    await retrying(() => markNodeDead(rt.core, m.node)).catch((err) => rt.log(`mark ${m.node} dead: ${err}`));
   rt.publish();
 }
 

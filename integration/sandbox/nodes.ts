@@ -142,9 +142,26 @@ export async function registerMachine(core: k8s.CoreV1Api, m: MachineIdentity, e
   }
 }
 
-/** A dead kubelet: kwok stops heartbeating the Node and its Ready condition goes Unknown, as the node controller sets it. */
-export async function markNodeDead(core: k8s.CoreV1Api, node: string): Promise<void> {
+/**
+ * A dead kubelet: kwok stops heartbeating the Node and its Ready condition goes Unknown, as the node controller sets it.
+ * kwok selects its Nodes by annotation from its own watch, so for a moment after the annotation is gone it can still
+ * take the Node for one of its own, and its node-initialize stage (Ready not True -> True) undoes the Unknown: seen on
+ * a loaded machine. So the condition is written again until two reads in a row, `settleMs` apart, find it not True.
+ */
+export async function markNodeDead(core: k8s.CoreV1Api, node: string, settleMs = 1000): Promise<void> {
   await core.patchNode({ name: node, body: { metadata: { annotations: { [KWOK_ANNOTATION]: null } } } }, merge);
+  for (let quiet = 0, writes = 0; quiet < 2; ) {
+    const current = await core.readNode({ name: node });
+    if (current.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True') {
+      if (++writes > 20) throw new Error(`Node ${node} keeps going back to Ready`);
+      await patchReadyUnknown(core, node);
+      quiet = 0;
+    } else quiet++;
+    if (quiet < 2) await new Promise((resolve) => setTimeout(resolve, settleMs));
+  }
+}
+
+async function patchReadyUnknown(core: k8s.CoreV1Api, node: string): Promise<void> {
   const now = new Date().toISOString();
   await core.patchNodeStatus(
     {
