@@ -6,7 +6,7 @@ import { apiServerArgs, apiServerReady } from './control-plane.ts';
 import { clientUrl, etcdArgs, etcdClient } from './etcd.ts';
 import { apiCall } from './join-facts.ts';
 import { renderInitConfig, writeConfig } from './kubeadm.ts';
-import { markNodeDead, registerMachine, setMirrorPodReady } from './nodes.ts';
+import { markNodeDead, nudgeUnreportedPods, registerMachine, setMirrorPodReady } from './nodes.ts';
 import { allocatePort, retryingFor, waitFor } from './processes.ts';
 import { apiServerProcess, binaryOf, etcdProcess, type Machine, type Runtime } from './runtime.ts';
 
@@ -89,6 +89,18 @@ export async function registerNode(rt: Runtime, m: Machine, controlPlane: boolea
       },
     ),
   );
+  if (controlPlane) void reportedByKwok(rt, m);
+}
+
+/** In the background: nudge kwok about mirror pods it passed over (nodes.ts nudgeUnreportedPods), for a minute. */
+async function reportedByKwok(rt: Runtime, m: Machine): Promise<void> {
+  const names = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((c) => `${c}-${m.node}`);
+  for (let round = 0; round < 4 && !m.terminating && m.state !== 'terminated'; round++) {
+    await new Promise((resolve) => setTimeout(resolve, 15_000));
+    const nudged = await nudgeUnreportedPods(rt.core, names).catch(() => []);
+    if (!nudged.length) return;
+    rt.log(`${m.node}: nudged kwok about ${nudged.join(', ')}`);
+  }
 }
 
 /** The VM is gone: its processes stop and its kubelet stops posting status. */

@@ -220,3 +220,29 @@ export async function setMirrorPodReady(core: k8s.CoreV1Api, pod: string, ready:
     strategic,
   );
 }
+
+/**
+ * kwok marks a mirror pod Ready (its pod-ready stage) when it handles the pod's event while it already manages the
+ * pod's Node. On a loaded machine its Node informer can lag the pod's creation: the event is passed over and, with
+ * no further change to the pod, never handled again (seen: one etcd mirror pod Pending for 3 minutes while the
+ * other eleven were Ready). A no-op annotation change is a new event; kwok then marks the pod as it should.
+ * Returns the names of the pods nudged.
+ */
+export async function nudgeUnreportedPods(core: k8s.CoreV1Api, names: string[]): Promise<string[]> {
+  const nudged: string[] = [];
+  for (const name of names) {
+    const pod = await core.readNamespacedPod({ name, namespace: 'kube-system' }).catch(() => undefined);
+    // Only pods nobody reported yet (Pending); a crash report (Running, not Ready) is the kubelet's word.
+    if (!pod || pod.status?.phase !== 'Pending') continue;
+    await core.patchNamespacedPod(
+      {
+        name,
+        namespace: 'kube-system',
+        body: { metadata: { annotations: { 'kubeswap-sandbox/nudged': new Date().toISOString() } } },
+      },
+      merge,
+    );
+    nudged.push(name);
+  }
+  return nudged;
+}
