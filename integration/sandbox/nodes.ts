@@ -149,6 +149,15 @@ export async function registerMachine(core: k8s.CoreV1Api, m: MachineIdentity, e
  * a loaded machine. So the condition is written again until two reads in a row, `settleMs` apart, find it not True.
  */
 export async function markNodeDead(core: k8s.CoreV1Api, node: string, settleMs = 1000): Promise<void> {
+  try {
+    await markUntilSettled(core, node, settleMs);
+  } catch (err) {
+    // The Node is gone (kubeswap deletes a retired machine's Node): nothing left to mark.
+    if ((err as { code?: unknown }).code !== 404) throw err;
+  }
+}
+
+async function markUntilSettled(core: k8s.CoreV1Api, node: string, settleMs: number): Promise<void> {
   await core.patchNode({ name: node, body: { metadata: { annotations: { [KWOK_ANNOTATION]: null } } } }, merge);
   for (let quiet = 0, writes = 0; quiet < 2; ) {
     const current = await core.readNode({ name: node });
