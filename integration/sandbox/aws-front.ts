@@ -35,7 +35,11 @@
 //    TerminateInstanceInAutoScalingGroup puts the instance in Terminating:Wait (the EC2 instance keeps running,
 //    the decrement counts at once) and the termination happens on completion or timeout, whatever the result.
 //    Deviation: moto registers a launching instance in the group's target groups at once, where AWS waits for
-//    InService; kubeswap registers the replacement itself once it has joined, so nothing here relies on either.
+//    InService: on AWS kubeswap registers a held replacement itself once it has joined (and lets its hook go then);
+//    in the sandbox the hook goes when the old machine leaves, the next swap starts or the run ends.
+// Fault, not emulation: `loseRunInstancesResponses(n)` drops the next n RunInstances answers after moto launched
+// (the connection is cut), so a scenario can show that the client's retry under the same ClientToken (1.) gets the
+// original instance, not a second one.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import {
