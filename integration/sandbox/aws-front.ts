@@ -27,6 +27,19 @@
 //    UserData in a form its Auto Scaling launch then rejects (it fails SetDesiredCapacity with a 500), so the
 //    front creates the version without it and keeps it: `instanceUserData` answers an instance launched from that
 //    version with the version's user data, as EC2 does (the machine simulator reads user data through it).
+// 7. Lifecycle hooks (Auto Scaling User Guide, "Amazon EC2 Auto Scaling lifecycle hooks" and "Complete a lifecycle
+//    action"; API Reference, CompleteLifecycleAction): moto stores hooks but never waits on them. With a launch hook
+//    (autoscaling:EC2_INSTANCE_LAUNCHING) an instance the group launches stays Pending:Wait until
+//    CompleteLifecycleAction, or until the hook's HeartbeatTimeout passes and its DefaultResult applies; CONTINUE
+//    puts it InService, ABANDON terminates it. With a terminate hook (autoscaling:EC2_INSTANCE_TERMINATING),
+//    TerminateInstanceInAutoScalingGroup puts the instance in Terminating:Wait (the EC2 instance keeps running,
+//    the decrement counts at once) and the termination happens on completion or timeout, whatever the result.
+//    Deviation: moto registers a launching instance in the group's target groups at once, where AWS waits for
+//    InService: on AWS kubeswap registers a held replacement itself once it has joined (and lets its hook go then);
+//    in the sandbox the hook goes when the old machine leaves, the next swap starts or the run ends.
+// Fault, not emulation: `loseRunInstancesResponses(n)` drops the next n RunInstances answers after moto launched
+// (the connection is cut), so a scenario can show that the client's retry under the same ClientToken (1.) gets the
+// original instance, not a second one.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import {
@@ -36,6 +49,25 @@ import {
   type RequestLaunchTemplateData,
 } from '@aws-sdk/client-ec2';
 import { AWS_REGION, AWS_TEST_CREDENTIALS } from './state.ts';
+
+/** An instance a lifecycle hook holds (Pending:Wait or Terminating:Wait). */
+interface LifecycleWait {
+  group: string;
+  hook: string;
+  transition: 'launch' | 'terminate';
+  token: string;
+  deadline: number;
+  defaultResult: 'CONTINUE' | 'ABANDON';
+  /** terminate: the capacity is decremented with the termination. */
+  decrement?: boolean;
+}
+
+interface HookFacts {
+  name: string;
+  transition: 'launch' | 'terminate';
+  heartbeatMs: number;
+  defaultResult: 'CONTINUE' | 'ABANDON';
+}
 
 interface TokenRecord {
   params: string;
@@ -50,6 +82,15 @@ export class AwsFront {
   private readonly refreshes = new Map<string, { id: string; status: string; started: string }[]>();
   /** UserData of launch template versions the front created (`<template id>:<version>`), base64. */
   private readonly versionUserData = new Map<string, string>();
+  /** Instances a lifecycle hook holds, by instance id. */
+  private readonly waits = new Map<string, LifecycleWait>();
+  /** Instances of a group that were there (or seen) already: a launch hook does not hold them. */
+  private readonly seenInGroup = new Set<string>();
+  /** Groups whose instances were listed once: before that, every instance counts as seen. */
+  private readonly groupsListed = new Set<string>();
+  /** RunInstances answers still to drop (a lost response), and the instances launched whose answer was dropped. */
+  private losing = 0;
+  private readonly lost: string[] = [];
   private server?: Server;
   private readonly ec2: EC2Client;
 
@@ -60,7 +101,9 @@ export class AwsFront {
   async start(port: number): Promise<string> {
     this.server = createServer((req, res) => {
       void this.handle(req)
-        .then(({ status, headers, body }) => {
+        .then(({ status, headers, body, drop }) => {
+          // A lost response: AWS acted, the client sees the connection drop and retries.
+          if (drop) return void res.socket?.destroy();
           res.writeHead(status, headers);
           res.end(body);
         })
@@ -78,6 +121,12 @@ export class AwsFront {
     this.server?.close();
   }
 
+  /** Drops the next `count` RunInstances answers (a ClientToken one, after moto launched); the ids lost so far. */
+  loseRunInstancesResponses(count: number): string[] {
+    this.losing += count;
+    return [...this.lost];
+  }
+
   /** An hour passes: every instance terminated so far drops out of DescribeInstances. Returns how many. */
   async forgetTerminated(): Promise<number> {
     const xml = await (await this.moto('Action=DescribeInstances&Version=2016-11-15')).text();
@@ -93,7 +142,7 @@ export class AwsFront {
 
   private async handle(
     req: IncomingMessage,
-  ): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
+  ): Promise<{ status: number; headers: Record<string, string>; body: Buffer; drop?: boolean }> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
@@ -101,6 +150,28 @@ export class AwsFront {
       ? new URLSearchParams(body.toString('utf8'))
       : undefined;
     const action = form?.get('Action');
+    await this.expireLifecycleWaits();
+    if (form && action === 'PutLifecycleHook') {
+      // Instances already in the group are not held by a hook created after their launch.
+      await this.groupInstances(form.get('AutoScalingGroupName') ?? '');
+    }
+    if (form && action === 'CompleteLifecycleAction') return this.completeLifecycleAction(form);
+    if (form && action === 'DeleteLifecycleHook') {
+      // API Reference, DeleteLifecycleHook: "If there are any outstanding lifecycle actions, they are completed
+      // first (ABANDON for launching instances, CONTINUE for terminating instances)."
+      for (const [id, wait] of [...this.waits]) {
+        if (wait.group === form.get('AutoScalingGroupName') && wait.hook === form.get('LifecycleHookName')) {
+          await this.finishWait(id, wait, wait.transition === 'launch' ? 'ABANDON' : 'CONTINUE');
+        }
+      }
+    }
+    if (form && action === 'TerminateInstanceInAutoScalingGroup') {
+      const held = await this.terminateWithHook(form);
+      if (held) return held;
+    }
+    if (form && (action === 'DescribeAutoScalingGroups' || action === 'DescribeAutoScalingInstances')) {
+      return this.withLifecycleStates(action, await this.forward(req, body));
+    }
     if (action === 'RunInstances' && form?.get('ClientToken')) return this.runInstances(req, body, form);
     if (form && action && /InstanceRefresh/.test(action)) return this.instanceRefresh(action, form);
     if (form && action === 'CreateLaunchTemplateVersion' && form.get('SourceVersion')) {
@@ -151,7 +222,13 @@ export class AwsFront {
     }
     const answer = await this.forward(req, body);
     if (answer.status === 200) {
-      this.tokens.set(token, { params, instanceIds: instanceItems(answer.body.toString('utf8')).map((i) => i.id) });
+      const instanceIds = instanceItems(answer.body.toString('utf8')).map((i) => i.id);
+      this.tokens.set(token, { params, instanceIds });
+      if (this.losing > 0) {
+        this.losing--;
+        this.lost.push(...instanceIds);
+        return { ...answer, drop: true };
+      }
     }
     return answer;
   }
@@ -241,6 +318,160 @@ export class AwsFront {
       )
       .join('');
     return autoScalingAnswer(action, `<InstanceRefreshes>${members}</InstanceRefreshes>`);
+  }
+
+  /** The group's lifecycle hooks, as moto stores them. */
+  private async hooks(group: string): Promise<HookFacts[]> {
+    const xml = await (
+      await this.moto(
+        `Action=DescribeLifecycleHooks&Version=2011-01-01&AutoScalingGroupName=${encodeURIComponent(group)}`,
+        'autoscaling',
+      )
+    ).text();
+    return [...xml.matchAll(/<member>([\s\S]*?)<\/member>/g)].map(([, m]) => {
+      const field = (name: string) => new RegExp(`<${name}>([^<]*)</${name}>`).exec(m!)?.[1] ?? '';
+      return {
+        name: field('LifecycleHookName'),
+        transition: /TERMINATING/.test(field('LifecycleTransition')) ? 'terminate' : 'launch',
+        // AWS defaults: 3600 s, ABANDON.
+        heartbeatMs: Number(field('HeartbeatTimeout') || 3600) * 1000,
+        defaultResult: field('DefaultResult') === 'CONTINUE' ? 'CONTINUE' : 'ABANDON',
+      };
+    });
+  }
+
+  /** The group's instance ids per moto; a launch hook starts holding each instance seen for the first time. */
+  private async groupInstances(group: string): Promise<string[]> {
+    const xml = await (
+      await this.moto(
+        `Action=DescribeAutoScalingGroups&Version=2011-01-01&AutoScalingGroupNames.member.1=${encodeURIComponent(group)}`,
+        'autoscaling',
+      )
+    ).text();
+    const ids = [...xml.matchAll(/<InstanceId>([^<]+)<\/InstanceId>/g)].map((m) => m[1]!);
+    const firstListing = !this.groupsListed.has(group);
+    this.groupsListed.add(group);
+    const fresh = ids.filter((id) => !this.seenInGroup.has(id));
+    for (const id of fresh) this.seenInGroup.add(id);
+    if (!firstListing && fresh.length > 0) {
+      const launch = (await this.hooks(group)).find((h) => h.transition === 'launch');
+      for (const id of launch ? fresh : []) {
+        this.waits.set(id, {
+          group,
+          hook: launch!.name,
+          transition: 'launch',
+          token: randomUUID(),
+          deadline: Date.now() + launch!.heartbeatMs,
+          defaultResult: launch!.defaultResult,
+        });
+      }
+    }
+    return ids;
+  }
+
+  /** Answers as AWS would while hooks hold instances: their lifecycle state, the decremented capacity. */
+  private async withLifecycleStates(
+    action: string,
+    answer: { status: number; headers: Record<string, string>; body: Buffer },
+  ) {
+    if (answer.status !== 200) return answer;
+    let xml = answer.body.toString('utf8');
+    for (const [, group] of xml.matchAll(/<AutoScalingGroupName>([^<]+)<\/AutoScalingGroupName>/g)) {
+      if (!this.groupsListed.has(group!) || action === 'DescribeAutoScalingGroups') await this.groupInstances(group!);
+    }
+    for (const [id, wait] of this.waits) {
+      const state = wait.transition === 'launch' ? 'Pending:Wait' : 'Terminating:Wait';
+      xml = xml.replace(
+        new RegExp(
+          `(<InstanceId>${id}</InstanceId>(?:(?!</member>)[\\s\\S])*?<LifecycleState>)[^<]*(</LifecycleState>)`,
+        ),
+        `$1${state}$2`,
+      );
+    }
+    if (action === 'DescribeAutoScalingGroups') {
+      for (const wait of this.waits.values()) {
+        if (wait.transition !== 'terminate' || !wait.decrement) continue;
+        xml = xml.replace(
+          new RegExp(
+            `(<AutoScalingGroupName>${wait.group}</AutoScalingGroupName>[\\s\\S]*?<DesiredCapacity>)(\\d+)(</DesiredCapacity>)`,
+          ),
+          (_m, a: string, n: string, b: string) => `${a}${Number(n) - 1}${b}`,
+        );
+      }
+    }
+    return { ...answer, body: Buffer.from(xml) };
+  }
+
+  /** TerminateInstanceInAutoScalingGroup on a group with a terminate hook: Terminating:Wait first. */
+  private async terminateWithHook(form: URLSearchParams) {
+    const instanceId = form.get('InstanceId') ?? '';
+    const group = await this.groupOf(instanceId);
+    if (!group) return undefined;
+    const hook = (await this.hooks(group)).find((h) => h.transition === 'terminate');
+    if (!hook) return undefined;
+    if (!this.waits.has(instanceId)) {
+      await this.deregisterFromGroupTargets(instanceId);
+      this.waits.set(instanceId, {
+        group,
+        hook: hook.name,
+        transition: 'terminate',
+        token: randomUUID(),
+        deadline: Date.now() + hook.heartbeatMs,
+        defaultResult: hook.defaultResult,
+        decrement: form.get('ShouldDecrementDesiredCapacity') === 'true',
+      });
+    }
+    const activity =
+      `<Activity><ActivityId>${randomUUID()}</ActivityId><AutoScalingGroupName>${group}</AutoScalingGroupName>` +
+      `<Description>Terminating EC2 instance: ${instanceId}</Description><Cause>At ${new Date().toISOString()} instance ${instanceId} was taken out of service in response to a user request.</Cause>` +
+      `<StartTime>${new Date().toISOString()}</StartTime><StatusCode>InProgress</StatusCode><Progress>0</Progress></Activity>`;
+    return autoScalingAnswer('TerminateInstanceInAutoScalingGroup', activity);
+  }
+
+  private async completeLifecycleAction(form: URLSearchParams) {
+    const instanceId = form.get('InstanceId');
+    const token = form.get('LifecycleActionToken');
+    const entry = [...this.waits].find(
+      ([id, w]) =>
+        w.group === form.get('AutoScalingGroupName') &&
+        w.hook === form.get('LifecycleHookName') &&
+        (instanceId ? id === instanceId : w.token === token),
+    );
+    // AWS: "No active Lifecycle Action found with instance ID ..." (a ValidationError).
+    if (!entry) return queryError('ValidationError', `No active Lifecycle Action found with instance ID ${instanceId}`);
+    const result = form.get('LifecycleActionResult') === 'CONTINUE' ? 'CONTINUE' : 'ABANDON';
+    await this.finishWait(entry[0], entry[1], result);
+    return autoScalingAnswer('CompleteLifecycleAction', '');
+  }
+
+  /** Heartbeat timeouts that passed: the hook's DefaultResult applies. */
+  private async expireLifecycleWaits(): Promise<void> {
+    const now = Date.now();
+    for (const [id, wait] of [...this.waits]) {
+      if (wait.deadline <= now) await this.finishWait(id, wait, wait.defaultResult);
+    }
+  }
+
+  private async finishWait(instanceId: string, wait: LifecycleWait, result: 'CONTINUE' | 'ABANDON'): Promise<void> {
+    this.waits.delete(instanceId);
+    if (wait.transition === 'launch' && result === 'CONTINUE') return;
+    // A terminate hook ends in the termination whatever the result; an abandoned launch is terminated too (and
+    // replaced by the group, which keeps its capacity).
+    const decrement = wait.transition === 'terminate' && wait.decrement === true;
+    await this.moto(
+      `Action=TerminateInstanceInAutoScalingGroup&Version=2011-01-01&InstanceId=${instanceId}&ShouldDecrementDesiredCapacity=${decrement}`,
+      'autoscaling',
+    );
+  }
+
+  private async groupOf(instanceId: string): Promise<string | undefined> {
+    const instances = await (
+      await this.moto(
+        `Action=DescribeAutoScalingInstances&Version=2011-01-01&InstanceIds.member.1=${instanceId}`,
+        'autoscaling',
+      )
+    ).text();
+    return /<AutoScalingGroupName>([^<]+)<\/AutoScalingGroupName>/.exec(instances)?.[1];
   }
 
   private async deregisterFromGroupTargets(instanceId: string): Promise<void> {

@@ -166,7 +166,7 @@ export async function bringUp(
     registeredTargets: () => servingTargets(aws, topology.targetGroupArn),
     portOf: (id) => {
       const m = rt.machines.get(id);
-      return m && m.state !== 'terminated' ? m.ports.apiServer : undefined;
+      return m && m.state !== 'terminated' && !m.terminating ? m.ports.apiServer : undefined;
     },
     deregistrationDelayMs: plan.deregistrationDelaySeconds * 1000,
     probe: (port) => readyzProbe(port),

@@ -28,6 +28,9 @@ export function startControlServer(
         if (req.method === 'POST' && req.url === '/aws/forget-terminated') {
           return reply(200, { forgotten: await rt.awsFront.forgetTerminated() });
         }
+        if (req.method === 'POST' && req.url === '/aws/lose-run-instances-responses') {
+          return reply(200, { lost: rt.awsFront.loseRunInstancesResponses(JSON.parse(text).count as number) });
+        }
         if (req.method === 'POST' && req.url === '/fault') {
           return reply(200, await applyFault(rt, faults, JSON.parse(text) as FaultRequest));
         }

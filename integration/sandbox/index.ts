@@ -73,6 +73,12 @@ export interface Sandbox extends SandboxDescription {
   fault(request: FaultRequest): Promise<string>;
   /** An hour passes in AWS: terminated instances leave DescribeInstances, their ClientTokens are remembered. */
   awsForgetTerminated(): Promise<number>;
+  /**
+   * The next `count` RunInstances responses are lost after AWS acted (the connection drops): the client's retry
+   * with the same ClientToken must get the original reservation, not a second instance. Resolves the lost
+   * responses so far (instance ids launched whose answer was dropped).
+   */
+  awsLoseRunInstancesResponses(count: number): Promise<string[]>;
   down(): Promise<void>;
   /** Runs the sandbox's etcdctl against its members over TLS; resolves stdout. */
   etcdctl(args: string[]): Promise<string>;
@@ -192,6 +198,8 @@ export function attachSandbox(stateDir: string): Sandbox {
     status: async () => (await control('/status')) as unknown as SandboxStatus,
     fault: async (request) => ((await control('/fault', request)) as { applied: string }).applied,
     awsForgetTerminated: async () => ((await control('/aws/forget-terminated', {})) as { forgotten: number }).forgotten,
+    awsLoseRunInstancesResponses: async (count) =>
+      ((await control('/aws/lose-run-instances-responses', { count })) as { lost: string[] }).lost,
     down: () => downSandbox(stateDir),
     etcdctl: async (args) => {
       const d = readJson<SandboxDescription>(dir.description);

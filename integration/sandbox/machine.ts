@@ -6,8 +6,8 @@ import { apiServerArgs, apiServerReady } from './control-plane.ts';
 import { clientUrl, etcdArgs, etcdClient } from './etcd.ts';
 import { apiCall } from './join-facts.ts';
 import { renderInitConfig, writeConfig } from './kubeadm.ts';
-import { markNodeDead, registerMachine, setMirrorPodReady } from './nodes.ts';
-import { allocatePort, retrying, retryingFor, waitFor } from './processes.ts';
+import { markNodeDead, nudgeUnreportedPods, registerMachine, setMirrorPodReady } from './nodes.ts';
+import { allocatePort, retryingFor, waitFor } from './processes.ts';
 import { apiServerProcess, binaryOf, etcdProcess, type Machine, type Runtime } from './runtime.ts';
 
 /** What a machine is before it boots: who it is, as the instance and its image say. */
@@ -89,6 +89,18 @@ export async function registerNode(rt: Runtime, m: Machine, controlPlane: boolea
       },
     ),
   );
+  if (controlPlane) void reportedByKwok(rt, m);
+}
+
+/** In the background: nudge kwok about mirror pods it passed over (nodes.ts nudgeUnreportedPods), for a minute. */
+async function reportedByKwok(rt: Runtime, m: Machine): Promise<void> {
+  const names = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((c) => `${c}-${m.node}`);
+  for (let round = 0; round < 4 && !m.terminating && m.state !== 'terminated'; round++) {
+    await new Promise((resolve) => setTimeout(resolve, 15_000));
+    const nudged = await nudgeUnreportedPods(rt.core, names).catch(() => []);
+    if (!nudged.length) return;
+    rt.log(`${m.node}: nudged kwok about ${nudged.join(', ')}`);
+  }
 }
 
 /** The VM is gone: its processes stop and its kubelet stops posting status. */
@@ -99,10 +111,15 @@ export async function terminateMachine(rt: Runtime, m: Machine): Promise<void> {
   // Drop its endpoints from sandbox.json before its processes stop, not after the Node update below.
   rt.publish();
   await Promise.all([rt.processes.stop(apiServerProcess(m), 3000), rt.processes.stop(etcdProcess(m), 3000)]);
+  // "terminated" is published once the Node says so too: a reader that sees the state must see the NotReady Node.
+  // Through the load balancer the API can be slow or briefly unreachable (a backend just stopped): keep trying as
+  // long as a status report may take.
+  if (hadNode)
+    await retryingFor(() => markNodeDead(rt.core, m.node), STATUS_REPORT_MS).catch((err) =>
+      rt.log(`mark ${m.node} dead: ${err}`),
+    );
   m.state = 'terminated';
   m.detail = 'instance terminated';
-  if (hadNode)
-    await retrying(() => markNodeDead(rt.core, m.node)).catch((err) => rt.log(`mark ${m.node} dead: ${err}`));
   rt.publish();
 }
 

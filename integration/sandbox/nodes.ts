@@ -142,9 +142,35 @@ export async function registerMachine(core: k8s.CoreV1Api, m: MachineIdentity, e
   }
 }
 
-/** A dead kubelet: kwok stops heartbeating the Node and its Ready condition goes Unknown, as the node controller sets it. */
-export async function markNodeDead(core: k8s.CoreV1Api, node: string): Promise<void> {
+/**
+ * A dead kubelet: kwok stops heartbeating the Node and its Ready condition goes Unknown, as the node controller sets it.
+ * kwok selects its Nodes by annotation from its own watch, so for a moment after the annotation is gone it can still
+ * take the Node for one of its own, and its node-initialize stage (Ready not True -> True) undoes the Unknown: seen on
+ * a loaded machine. So the condition is written again until two reads in a row, `settleMs` apart, find it not True.
+ */
+export async function markNodeDead(core: k8s.CoreV1Api, node: string, settleMs = 1000): Promise<void> {
+  try {
+    await markUntilSettled(core, node, settleMs);
+  } catch (err) {
+    // The Node is gone (kubeswap deletes a retired machine's Node): nothing left to mark.
+    if ((err as { code?: unknown }).code !== 404) throw err;
+  }
+}
+
+async function markUntilSettled(core: k8s.CoreV1Api, node: string, settleMs: number): Promise<void> {
   await core.patchNode({ name: node, body: { metadata: { annotations: { [KWOK_ANNOTATION]: null } } } }, merge);
+  for (let quiet = 0, writes = 0; quiet < 2; ) {
+    const current = await core.readNode({ name: node });
+    if (current.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True') {
+      if (++writes > 20) throw new Error(`Node ${node} keeps going back to Ready`);
+      await patchReadyUnknown(core, node);
+      quiet = 0;
+    } else quiet++;
+    if (quiet < 2) await new Promise((resolve) => setTimeout(resolve, settleMs));
+  }
+}
+
+async function patchReadyUnknown(core: k8s.CoreV1Api, node: string): Promise<void> {
   const now = new Date().toISOString();
   await core.patchNodeStatus(
     {
@@ -202,4 +228,30 @@ export async function setMirrorPodReady(core: k8s.CoreV1Api, pod: string, ready:
     },
     strategic,
   );
+}
+
+/**
+ * kwok marks a mirror pod Ready (its pod-ready stage) when it handles the pod's event while it already manages the
+ * pod's Node. On a loaded machine its Node informer can lag the pod's creation: the event is passed over and, with
+ * no further change to the pod, never handled again (seen: one etcd mirror pod Pending for 3 minutes while the
+ * other eleven were Ready). A no-op annotation change is a new event; kwok then marks the pod as it should.
+ * Returns the names of the pods nudged.
+ */
+export async function nudgeUnreportedPods(core: k8s.CoreV1Api, names: string[]): Promise<string[]> {
+  const nudged: string[] = [];
+  for (const name of names) {
+    const pod = await core.readNamespacedPod({ name, namespace: 'kube-system' }).catch(() => undefined);
+    // Only pods nobody reported yet (Pending); a crash report (Running, not Ready) is the kubelet's word.
+    if (!pod || pod.status?.phase !== 'Pending') continue;
+    await core.patchNamespacedPod(
+      {
+        name,
+        namespace: 'kube-system',
+        body: { metadata: { annotations: { 'kubeswap-sandbox/nudged': new Date().toISOString() } } },
+      },
+      merge,
+    );
+    nudged.push(name);
+  }
+  return nudged;
 }

@@ -1,6 +1,7 @@
 // "Healthy" for `sandbox up`: every running machine's Node Ready with its four mirror pods Ready, etcd with one
 // leader, and the API answering through the load balancer.
 import { clientUrl, etcdClient, listMembers } from './etcd.ts';
+import { nudgeUnreportedPods } from './nodes.ts';
 import { waitFor } from './processes.ts';
 import type { Runtime } from './runtime.ts';
 
@@ -9,9 +10,20 @@ export async function waitClusterSettled(rt: Runtime, timeoutMs?: number): Promi
   // A bound that holds on a loaded machine (several sandboxes side by side on 2 cores): each machine's Node, its
   // four mirror pods and the node controller's taint removal take longer under load. Returns as soon as it holds.
   const bound = timeoutMs ?? 90_000 + 30_000 * running.length;
+  const started = Date.now();
+  let lastNudge = started;
   await waitFor(
     'control-plane Nodes and mirror pods Ready',
     async () => {
+      // Mirror pods kwok passed over (nodes.ts nudgeUnreportedPods): every 15 s, after the first 15 s.
+      if (Date.now() - lastNudge > 15_000) {
+        lastNudge = Date.now();
+        const names = running.flatMap((m) =>
+          ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((c) => `${c}-${m.node}`),
+        );
+        const nudged = await nudgeUnreportedPods(rt.core, names);
+        if (nudged.length) rt.log(`settle: nudged kwok about ${nudged.join(', ')}`);
+      }
       const nodes = await rt.core.listNode();
       const pods = await rt.core.listNamespacedPod({ namespace: 'kube-system' });
       for (const m of running) {

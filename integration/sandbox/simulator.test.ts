@@ -8,10 +8,11 @@ import { RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-
 import * as k8s from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
 import { awsClients, registerImage, registerTargets } from './aws.ts';
-import { etcdClient, listMembers, type Member } from './etcd.ts';
+import { clientUrl, clusterHealthy, etcdClient, listMembers, type Member } from './etcd.ts';
 import { type Sandbox, upSandbox } from './index.ts';
 import { caPinOf, createBootstrapToken, kubeClients, renderJoinUserData } from './join-fixtures.ts';
 import { storeAsV1beta3 } from './kubeadm.ts';
+import { readyzProbe } from './load-balancer.ts';
 import { retryingFor, sleep, waitFor } from './processes.ts';
 
 /**
@@ -77,6 +78,29 @@ describe('sandbox machine simulator (real components)', function () {
     const node = await core.readNode({ name });
     return node.status?.conditions?.find((c) => c.type === 'Ready')?.status;
   };
+  /** The real condition behind "healthy voters": `n` started voting members, each answering, one leader they agree on. */
+  const votersHealthy = async (n: number) => {
+    const voters = (await members()).filter((m) => !m.isLearner && m.name !== '');
+    if (voters.length !== n) return undefined;
+    return (await clusterHealthy(
+      voters.flatMap((m) => m.clientUrls),
+      sb.etcd,
+    ))
+      ? true
+      : undefined;
+  };
+  /** Whether the member on this client port answers a status call on its own (not through another endpoint). */
+  const memberAnswers = async (port: number) => {
+    const client = etcdClient([clientUrl(port)], sb.etcd, 3000);
+    try {
+      await client.maintenance.status();
+      return true;
+    } catch {
+      return false;
+    } finally {
+      client.close();
+    }
+  };
   const podReady = async (name: string) => {
     const pod = await core.readNamespacedPod({ name, namespace: 'kube-system' });
     return pod.status?.conditions?.find((c) => c.type === 'Ready')?.status;
@@ -92,6 +116,12 @@ describe('sandbox machine simulator (real components)', function () {
       token,
       caCertHash: caPinOf(sb.kubeconfig),
     });
+  });
+  // A failure on a loaded machine is only explained by what the daemon saw meanwhile.
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed' && sb) {
+      console.log(`--- daemon.log (last 60 lines)\n${daemonLog().split('\n').slice(-60).join('\n')}`);
+    }
   });
   after(async () => {
     await sb?.down();
@@ -194,7 +224,11 @@ describe('sandbox machine simulator (real components)', function () {
       await terminate(joined);
       const machine = await sb.waitForMachine(joined, ['terminated']);
       assert.deepEqual(machine.processes, []);
-      assert.notEqual(await nodeReady(node), 'True');
+      // The sandbox publishes "terminated" once its Node is marked; the wait observes the Node condition itself.
+      await waitFor('Node not Ready', async () => ((await nodeReady(node)) !== 'True' ? true : undefined), SETTLE_MS);
+      // ... and it stays so (kwok must not put Ready back, as its node-initialize stage would for a Node it manages).
+      await sleep(3000);
+      assert.notEqual(await nodeReady(node), 'True', 'the Node went back to Ready');
       await waitFor(
         'LB to stop serving it',
         async () => ((await sb.status()).loadBalancer.includes(joined) ? undefined : true),
@@ -273,7 +307,16 @@ describe('sandbox machine simulator (real components)', function () {
 
     it('faults crash-etcd / crash-apiserver on an existing machine, then heal', async () => {
       const victim = sb.machines[0]!;
+      const apiServerPort = Number(new URL(victim.apiServer).port);
+      // Start from the condition the fault needs to leave quorum: 3 healthy voters (the previous tests' members gone).
+      await waitFor('3 healthy etcd voters', () => votersHealthy(3), SETTLE_MS);
+      const etcdPort = Number(new URL((await members()).find((m) => m.name === victim.node)!.clientUrls[0]!).port);
       await sb.fault({ kind: 'crash-etcd', node: victim.node });
+      await waitFor(
+        'the member to stop answering',
+        async () => ((await memberAnswers(etcdPort)) ? undefined : true),
+        SETTLE_MS,
+      );
       await waitFor(
         'etcd mirror pod not Ready',
         async () => ((await podReady(`etcd-${victim.node}`)) === 'False' ? true : undefined),
@@ -285,8 +328,21 @@ describe('sandbox machine simulator (real components)', function () {
         async () => ((await podReady(`kube-apiserver-${victim.node}`)) === 'False' ? true : undefined),
         SETTLE_MS,
       );
+      assert.equal(await readyzProbe(apiServerPort), false, 'its apiserver is down');
       await sb.fault({ kind: 'heal', node: victim.node });
-      // The restarted processes and their mirror pods' status settle within seconds, as a kubelet's would.
+      // The real conditions first: the member back among 3 healthy voters, its apiserver ready, the LB serving it.
+      await waitFor('3 healthy etcd voters after heal', () => votersHealthy(3), SETTLE_MS);
+      await waitFor(
+        'its apiserver ready',
+        async () => ((await readyzProbe(apiServerPort)) ? true : undefined),
+        SETTLE_MS,
+      );
+      await waitFor(
+        'LB serving it again',
+        async () => ((await sb.status()).loadBalancer.includes(victim.instanceId) ? true : undefined),
+        SETTLE_MS,
+      );
+      // Then the kubelet's report of them: the restarted static pods' mirror pods Ready.
       for (const pod of [`etcd-${victim.node}`, `kube-apiserver-${victim.node}`]) {
         await waitFor(
           `${pod} Ready again`,
@@ -294,8 +350,6 @@ describe('sandbox machine simulator (real components)', function () {
           SETTLE_MS,
         );
       }
-      const started = (await members()).filter((m) => m.name !== '' && !m.isLearner);
-      assert.equal(started.length, 3);
     });
   });
 });

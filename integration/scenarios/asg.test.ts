@@ -1,17 +1,21 @@
 // The aws-asg provider on a sandbox whose control-plane instances are a moto Auto Scaling group's, with the API
 // target group attached. One sandbox for the file: the refusals first (each leaves the cluster and the group as
-// they were), then (a)+(d) the upgrade through the group with a user-suspended process that must stay suspended.
+// they were), then (a)+(b)+(d)+(e) the upgrade through a group at MaxSize with lifecycle hooks and a user-suspended
+// process that must stay suspended, then (c) a kill -9 and re-run.
 import assert from 'node:assert/strict';
 import {
   type AutoScalingClient,
   CancelInstanceRefreshCommand,
+  CompleteLifecycleActionCommand,
   CreateAutoScalingGroupCommand,
   CreateLaunchConfigurationCommand,
+  DeleteLifecycleHookCommand,
   DescribeAutoScalingGroupsCommand,
+  PutLifecycleHookCommand,
   StartInstanceRefreshCommand,
   SuspendProcessesCommand,
 } from '@aws-sdk/client-auto-scaling';
-import { DescribeLaunchTemplateVersionsCommand } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, DescribeLaunchTemplateVersionsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { awsClients } from '../sandbox/aws.ts';
 import type { Sandbox } from '../sandbox/index.ts';
 import {
@@ -38,6 +42,66 @@ async function groupState(asg: AutoScalingClient, name: string) {
     launchTemplate: g.LaunchTemplate,
     instances: (g.Instances ?? []).map((i) => i.InstanceId!).sort(),
   };
+}
+
+/**
+ * Watches the group through the run, as AWS reports it (independent of kubeswap's events): the largest MaxSize, the
+ * instances a launch hook held (Pending:Wait), and it plays a terminate hook's consumer: an instance in
+ * Terminating:Wait is checked to be still running in EC2 after `holdMs`, then completed with CONTINUE.
+ */
+class GroupWatch {
+  maxMaxSize = 0;
+  readonly pendingWait = new Set<string>();
+  readonly terminatingWait = new Map<string, { since: number; runningWhileHeld?: boolean; completed?: boolean }>();
+  private running = true;
+  private loop?: Promise<void>;
+
+  constructor(
+    private readonly asg: AutoScalingClient,
+    private readonly ec2: EC2Client,
+    private readonly name: string,
+    private readonly terminateHook: string,
+    private readonly holdMs = 3000,
+  ) {}
+
+  start(): this {
+    this.loop = (async () => {
+      while (this.running) {
+        await this.observe().catch(() => {});
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    })();
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+
+  private async observe(): Promise<void> {
+    const out = await this.asg.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [this.name] }));
+    const g = out.AutoScalingGroups![0]!;
+    this.maxMaxSize = Math.max(this.maxMaxSize, g.MaxSize ?? 0);
+    for (const i of g.Instances ?? []) {
+      if (i.LifecycleState === 'Pending:Wait') this.pendingWait.add(i.InstanceId!);
+      if (i.LifecycleState !== 'Terminating:Wait') continue;
+      const held = this.terminatingWait.get(i.InstanceId!) ?? { since: Date.now() };
+      this.terminatingWait.set(i.InstanceId!, held);
+      if (held.completed || Date.now() - held.since < this.holdMs) continue;
+      const ec2 = await this.ec2.send(new DescribeInstancesCommand({ InstanceIds: [i.InstanceId!] }));
+      held.runningWhileHeld = ec2.Reservations?.[0]?.Instances?.[0]?.State?.Name === 'running';
+      await this.asg.send(
+        new CompleteLifecycleActionCommand({
+          AutoScalingGroupName: this.name,
+          LifecycleHookName: this.terminateHook,
+          InstanceId: i.InstanceId!,
+          LifecycleActionResult: 'CONTINUE',
+        }),
+      );
+      held.completed = true;
+    }
+  }
 }
 
 /** apply to TO through a launch template version kubeswap makes with the target image. */
@@ -134,18 +198,50 @@ describe('scenario: aws-asg provider, control plane in an Auto Scaling group', f
     assert.deepEqual({ ...groupAfter, launchTemplate: undefined }, { ...groupBefore, launchTemplate: undefined });
   });
 
-  it('(a)+(d) replaces 3 machines through the group and restores it exactly; a user-suspended process stays suspended', async () => {
+  it('(a)+(b)+(d)+(e) replaces 3 machines through a group at MaxSize with lifecycle hooks and restores it exactly; a user-suspended process stays suspended', async () => {
     const sb = sandbox();
     const { asg, ec2 } = aws();
     // (d) The user had suspended AZRebalance before the run.
     await asg.send(new SuspendProcessesCommand({ AutoScalingGroupName: group(sb), ScalingProcesses: ['AZRebalance'] }));
+    // (e) A launch hook nobody else completes, whose timeout would ABANDON (terminate) a joined machine, and a
+    // terminate hook whose consumer (the GroupWatch) takes a few seconds.
+    const hooks = [
+      { LifecycleHookName: 'kubeswap-test-launch', LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING' },
+      { LifecycleHookName: 'kubeswap-test-terminate', LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING' },
+    ];
+    for (const hook of hooks) {
+      await asg.send(
+        new PutLifecycleHookCommand({
+          AutoScalingGroupName: group(sb),
+          ...hook,
+          HeartbeatTimeout: 600,
+          DefaultResult: 'ABANDON',
+        }),
+      );
+    }
     const groupBefore = await groupState(asg, group(sb));
+    // (b) The group is at its MaxSize: the surge has to raise it for the run.
+    assert.equal(groupBefore.sizes[1], groupBefore.sizes[2], 'the group starts at MaxSize');
     const before = await clusterTruth(sb);
     const probe = new ApiProbe(sb).start();
     const sampler = new ClusterSampler(sb).start();
-    const run = await kubeswap(sb, upgrade(sb, '--gate-passes', '2'));
+    const watch = new GroupWatch(asg, ec2, group(sb), 'kubeswap-test-terminate').start();
+    const run = await kubeswap(sb, upgrade(sb, '--gate-passes', '2')).finally(async () => {
+      await watch.stop();
+      for (const hook of hooks) {
+        await asg.send(
+          new DeleteLifecycleHookCommand({
+            AutoScalingGroupName: group(sb),
+            LifecycleHookName: hook.LifecycleHookName,
+          }),
+        );
+      }
+    });
     const api = await probe.stop();
     await sampler.stop();
+    console.log(
+      `      group watch: MaxSize up to ${watch.maxMaxSize}, Pending:Wait ${watch.pendingWait.size}, Terminating:Wait ${watch.terminatingWait.size}`,
+    );
     const after = await assertUpgraded(sb, before, run, api);
     console.log(
       `      sampler: ${sampler.samples} samples, fewest voters ${sampler.minVoters}, most instances ${sampler.maxInstances}, longest etcd outage ${sampler.longestOutage}`,
@@ -168,6 +264,23 @@ describe('scenario: aws-asg provider, control plane in an Auto Scaling group', f
     );
     assert.equal(versions.LaunchTemplateVersions?.[0]?.LaunchTemplateData?.ImageId, sb.aws.images[sb.versions.to]);
     assert.ok(codes(run).includes('provider.run-restored'), describeRun(run));
+    // (b) MaxSize was raised for the surge and is back (asserted with the sizes above).
+    assert.equal(watch.maxMaxSize, (groupBefore.sizes[1] ?? 0) + 1, 'MaxSize raised by one during the run');
+    // (e) Each replacement was held by the launch hook and let go by kubeswap once it served: all InService now.
+    assert.deepEqual([...watch.pendingWait].sort(), groupAfter.instances, 'every replacement was held Pending:Wait');
+    const inService = (
+      await asg.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [group(sb)] }))
+    ).AutoScalingGroups![0]!.Instances!.map((i) => i.LifecycleState);
+    assert.deepEqual(inService, ['InService', 'InService', 'InService']);
+    // Each old instance waited in Terminating:Wait for the hook's consumer, still running in EC2 meanwhile.
+    assert.deepEqual(
+      [...watch.terminatingWait.keys()].sort(),
+      groupBefore.instances,
+      'every old instance went through the hook',
+    );
+    for (const [id, held] of watch.terminatingWait) {
+      assert.equal(held.runningWhileHeld, true, `${id} kept running while the terminate hook held it`);
+    }
   });
 
   it('(c) a run killed -9 mid-swap leaves the group held; the re-run completes and restores it exactly', async () => {

@@ -30,9 +30,12 @@ describe('scenario: kill -9 at every step boundary, then resume', function () {
   const apply = (killAfter?: (e: KubeswapEvent) => boolean) =>
     kubeswap(sandbox(), ['apply', '--to', sandbox().versions.to, '--yes', '--gate-passes', '2'], { killAfter });
 
+  /** The control-plane Nodes before the first kill: the swaps the report must show. */
+  let original: string[] | undefined;
   for (const [code, step] of BOUNDARIES) {
     it(`survives a kill right after ${code}${step ? ` (${step})` : ''}`, async () => {
       const sb = sandbox();
+      original ??= (await clusterTruth(sb)).nodes.map((n) => n.name);
       const run = await apply((e) => e.code === code && (!step || e.data?.['step'] === step));
       assert.equal(run.signal, 'SIGKILL', `the run reached ${code}: ${describeRun(run)}`);
       const t = await clusterTruth(sb);
@@ -59,5 +62,15 @@ describe('scenario: kill -9 at every step boundary, then resume', function () {
       `instances: ${JSON.stringify(after.running)} ${after.terminated}`,
     );
     void before;
+    // The report of the whole run, its processes killed 14 times included, from what they kept in the cluster.
+    const report = await kubeswap(sb, ['report', '--output', 'text']);
+    assert.equal(report.exitCode, 0, describeRun(report));
+    assert.match(report.stdout, /Result: success/);
+    const sections = report.stdout.split('\n').filter((l) => l.trim().startsWith('section '));
+    assert.equal(original?.length, 3);
+    for (const node of original!)
+      assert.equal(sections.filter((s) => s.trim() === `section ${node}`).length, 1, `${node}: ${sections}`);
+    assert.equal(sections.length, 3, sections.join('\n'));
+    assert.equal(report.stdout.match(/\| 1 \| replaced in /g)?.length, 3, report.stdout);
   });
 });

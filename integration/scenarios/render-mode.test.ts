@@ -2,12 +2,14 @@
 // exit 3, no token left; a run killed while its replacement boots is re-run to completion, that replacement
 // joining with the credentials the killed run gave it, and no live token is left; the re-run completes the
 // 3-machine FROM -> TO upgrade with kubeswap-rendered joins kept in Parameter Store (`--bootstrap-secrets ssm`),
-// none left behind. Throughout, no secret appears in any output.
+// none left behind. That re-run is remove-first (--max-surge 0), comes after the rollback, and its first launch loses
+// its RunInstances response: the SDK's retry under the same ClientToken must get the same instance (issue 9 §3).
+// Throughout, no secret appears in any output.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DescribeInstanceAttributeCommand } from '@aws-sdk/client-ec2';
+import { DescribeInstanceAttributeCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
 import * as k8s from '@kubernetes/client-node';
 import { createEtcdPki } from '../fixtures/pki.ts';
@@ -118,19 +120,27 @@ describe('scenario: render mode', function () {
     assert.deepEqual(await liveTokens(), []);
   });
 
-  it('a re-run of a run killed while its replacement boots lets that replacement join, then leaves no token', async () => {
+  it('a re-run of a run killed while its replacement boots lets that replacement join, then leaves no token (remove-first, a lost RunInstances response)', async () => {
     // The replacement boots 20 s late, so it reads its user data and fetches the certificates after the re-run
     // has started: a re-run that sealed the certificates again under a new key at its start (as kubeswap did
     // before issuing credentials per replacement) left it unable to decrypt them, and it was rolled back.
     // The joins travel through Parameter Store (--bootstrap-secrets ssm): the user data only names them.
-    const ssm = ['--bootstrap-secrets', 'ssm'];
+    const ssm = ['--bootstrap-secrets', 'ssm', '--max-surge', '0'];
+    const started = new Date();
     await sb.fault({ kind: 'slow-boot', next: true, seconds: 20 });
+    // AWS launches the first replacement but its answer is lost: the SDK retries with the same ClientToken.
+    await sb.awsLoseRunInstancesResponses(1);
     const killed = await kubeswap(sb, render(...withPki(), ...ssm), {
       killAfter: (e) => e.code === 'replacement.created',
     });
     runs.push(killed);
     assert.equal(killed.signal, 'SIGKILL', describeRun(killed));
     const inFlight = String(killed.events.find((e) => e.code === 'replacement.created')!.data!['replacement']);
+    assert.deepEqual(
+      await sb.awsLoseRunInstancesResponses(0),
+      [inFlight],
+      'the launch whose answer was lost is the one used',
+    );
     assert.ok((await liveTokens()).length >= 1, 'the killed run left its token');
     const stored = await storedJoins();
     assert.equal(stored.length, 1, 'the in-flight replacement has its join in Parameter Store');
@@ -163,6 +173,20 @@ describe('scenario: render mode', function () {
       after.running.some((i) => i.id === inFlight),
       `${inFlight}, created by the killed run, serves now`,
     );
+    // As AWS sees it: every instance launched since this case began is a replacement kubeswap reported, once.
+    const created = [killed, run].flatMap((r) =>
+      r.events.filter((e) => e.code === 'replacement.created').map((e) => String(e.data!['replacement'])),
+    );
+    const ec2 = sandboxEc2(sb);
+    try {
+      const launched = ((await ec2.send(new DescribeInstancesCommand({}))).Reservations ?? [])
+        .flatMap((r) => r.Instances ?? [])
+        .filter((i) => i.LaunchTime && i.LaunchTime >= new Date(started.getTime() - 1000))
+        .map((i) => i.InstanceId!);
+      assert.deepEqual(launched.sort(), [...new Set(created)].sort(), 'no second instance for the lost response');
+    } finally {
+      ec2.destroy();
+    }
     assert.equal(after.members.length, 3);
     assert.ok(after.nodes.every((n) => n.ready && n.version === sb.versions.to));
   });

@@ -13,10 +13,12 @@ import { addonTruth, kubeadmAddonImages, setCorefile, setImage } from './addons.
 import {
   ApiProbe,
   assertUpgraded,
+  type ClusterTruth,
   clusterTruth,
   codes,
   describeRun,
   essentials,
+  type KubeswapRun,
   kubeswap,
   registerImage,
   sandboxEc2,
@@ -88,6 +90,7 @@ describe('scenario: 3-machine upgrade FROM -> TO', function () {
     }
   });
 
+  let upgraded: { before: ClusterTruth; after: ClusterTruth; run: KubeswapRun } | undefined;
   it('replaces all three machines from the saved plan while the API stays up', async () => {
     const sb = sandbox();
     const before = await clusterTruth(sb);
@@ -96,6 +99,7 @@ describe('scenario: 3-machine upgrade FROM -> TO', function () {
     const run = await applyPlan();
     const api = await probe.stop();
     const after = await assertUpgraded(sb, before, run, api);
+    upgraded = { before, after, run };
     // kubeswap's own availability figures (issue 13 §2) against the independent probe run beside it.
     const own = run.events.find((e) => e.code === 'availability.run')?.data ?? {};
     const perSwap = run.events.filter((e) => e.code === 'availability.swap');
@@ -148,6 +152,74 @@ describe('scenario: 3-machine upgrade FROM -> TO', function () {
     assert.ok(order.lastIndexOf('swap.finished') < order.indexOf('addon.image-set'));
     const at = (code: string) => Date.parse(run.events.findLast((e) => e.code === code)!.at);
     console.log(`      addon phase: ${((at('run.finished') - at('swap.finished')) / 1000).toFixed(1)} s`);
+  });
+
+  it('verifies the run, and kubeswap report shows it: swaps, availability and machines as EC2 and the probe saw them', async () => {
+    const sb = sandbox();
+    assert.ok(upgraded, 'the upgrade case ran');
+    const { before, after, run } = upgraded;
+    // The verification pass is part of the run's result, and names the machines EC2 runs.
+    const verified = run.events.find((e) => e.code === 'verify.passed');
+    assert.ok(verified, describeRun(run));
+    const checks = verified.data!['checks'] as { check: string; ok: boolean }[];
+    for (const name of ['nodes.ready', 'nodes.version', 'etcd.members', 'kubeadm-config', 'machines', 'leftovers'])
+      assert.ok(checks.find((c) => c.check === name)?.ok, `${name}: ${JSON.stringify(checks)}`);
+    const newIds = after.running.map((i) => i.id).sort();
+    const oldIds = before.running.map((i) => i.id);
+    assert.deepEqual((verified.data!['machines'] as { machine: string }[]).map((m) => m.machine).sort(), newIds);
+
+    // The report, read back from the cluster by another process (as after the run, on another machine).
+    const report = await kubeswap(sb, ['report', '--output', 'text']);
+    assert.equal(report.exitCode, 0, describeRun(report));
+    const markdown = report.stdout;
+    // For a look in a browser: integration/report-browser/check.ts renders this file.
+    if (process.env['KUBESWAP_REPORT_OUT']) writeFileSync(process.env['KUBESWAP_REPORT_OUT'], markdown);
+    const runId = run.events.find((e) => e.code === 'run.started')!.data!['runId'] as string;
+    assert.match(markdown, new RegExp(`^# kubeswap run ${runId}`));
+    assert.match(markdown, /Result: success/);
+    const blocks = [...markdown.matchAll(/```mermaid\n([\s\S]*?)```/g)].map((m) => m[1]!.trim().split('\n'));
+    // The gantt chart: one section per old Node; the machines table pairs each old machine EC2 had with the
+    // replacement EC2 runs now.
+    const gantt = blocks.find((b) => b[0] === 'gantt')!;
+    const sections = gantt.filter((l) => l.trim().startsWith('section ')).map((l) => l.trim().slice(8));
+    assert.deepEqual([...sections].sort(), before.nodes.map((n) => n.name).sort(), gantt.join('\n'));
+    const pairs = [...markdown.matchAll(/^\| (\S+) \| (i-\S+) \| (i-\S+) \| replaced \|$/gm)];
+    assert.deepEqual(pairs.map((p) => p[2]).sort(), [...oldIds].sort(), markdown);
+    assert.deepEqual(pairs.map((p) => p[3]).sort(), newIds, markdown);
+    const phases = gantt.filter((l) => / :(done|crit|active), \d+, \d+$/.test(l)).map((l) => l.trim().split(' :')[0]);
+    for (const phase of ['create', 'join', 'gate', 'deregister', 'drain', 'member removal', 'terminate'])
+      assert.equal(phases.filter((p) => p === phase).length, 3, `${phase} once per swap: ${phases}`);
+    // The availability chart adds up to what kubeswap's probe counted, and its failures to the probe's.
+    const own = run.events.find((e) => e.code === 'availability.run')!.data!;
+    const requests = blocks.find((b) => b.some((l) => l.includes('API requests per interval')))!;
+    const values = (prefix: string) =>
+      /\[(.*)\]/
+        .exec(requests.find((l) => l.trim().startsWith(prefix))!)![1]!
+        .split(',')
+        .map(Number);
+    const answered = values('bar').reduce((a, b) => a + b, 0);
+    const failed = values('line').reduce((a, b) => a + b, 0);
+    assert.equal(answered + failed, Number(own['requests']));
+    assert.equal(failed, Number(own['failed']));
+    assert.match(markdown, /## Verification after the run: passed/);
+    for (const id of newIds) assert.match(markdown, new RegExp(`\\| ${id} \\|`));
+    for (const n of after.nodes) assert.match(markdown, new RegExp(`\\| ${n.name} \\|`));
+    // No bootstrap token secret (id.secret, as kubeadm writes them) and no key: events carry none.
+    assert.ok(!/\b[a-z0-9]{6}\.[a-z0-9]{16}\b|PRIVATE KEY/.test(markdown), 'no secret in the report');
+    const unknown = await kubeswap(sb, ['report', '--run', 'no-such-run']);
+    assert.equal(unknown.exitCode, 2, describeRun(unknown));
+
+    // plan now estimates a run's duration from this one's measured swaps.
+    const plan = await kubeswap(sb, ['plan', '--to', sb.versions.to]);
+    const estimate = JSON.parse(plan.stdout.trim().split('\n').at(-1)!).changes.estimate;
+    assert.match(estimate.basis, new RegExp(runId));
+    const swapMs = run.events.filter((e) => e.code === 'swap.finished').map((e) => Number(e.data!['durationMs']));
+    const mean = swapMs.reduce((a, b) => a + b, 0) / swapMs.length;
+    assert.ok(Math.abs(estimate.perMachineMs - mean) < 5000, `estimate ${estimate.perMachineMs} ms, swaps ${swapMs}`);
+    const verifyStart = run.events.findLast((e) => e.code.startsWith('addon.') || e.code === 'swap.finished')!;
+    console.log(
+      `      verification ${Date.parse(verified.at) - Date.parse(verifyStart.at)} ms; report ${markdown.length} bytes; estimate per machine ${estimate.perMachineMs} ms`,
+    );
   });
 
   it('finds nothing to do on a second run', async () => {

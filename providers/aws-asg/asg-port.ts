@@ -3,11 +3,14 @@
 import {
   type AutoScalingClient,
   type AutoScalingGroup,
+  CompleteLifecycleActionCommand,
   CreateOrUpdateTagsCommand,
   DeleteTagsCommand,
   DescribeAutoScalingGroupsCommand,
   DescribeInstanceRefreshesCommand,
+  DescribeLifecycleHooksCommand,
   type InstanceRefresh,
+  type LifecycleHook,
   ResumeProcessesCommand,
   SetDesiredCapacityCommand,
   SetInstanceProtectionCommand,
@@ -30,6 +33,13 @@ export interface AsgPort {
   /** Group tags that propagate to the instances it launches from now on. */
   setPropagatingTags(name: string, tags: Record<string, string>): Promise<void>;
   deleteTags(name: string, keys: string[]): Promise<void>;
+  describeLifecycleHooks(name: string): Promise<LifecycleHook[]>;
+  completeLifecycleAction(
+    name: string,
+    hook: string,
+    instanceId: string,
+    result: 'CONTINUE' | 'ABANDON',
+  ): Promise<void>;
 }
 
 export function asgPort(client: AutoScalingClient, call: AwsCall): AsgPort {
@@ -109,6 +119,24 @@ export function asgPort(client: AutoScalingClient, call: AwsCall): AsgPort {
       if (keys.length === 0) return;
       await call('untag auto scaling group', () =>
         client.send(new DeleteTagsCommand({ Tags: keys.map((Key) => groupTag(name, Key)) })),
+      );
+    },
+    async describeLifecycleHooks(name) {
+      const out = await call('describe lifecycle hooks', () =>
+        client.send(new DescribeLifecycleHooksCommand({ AutoScalingGroupName: name })),
+      );
+      return out.LifecycleHooks ?? [];
+    },
+    async completeLifecycleAction(name, hook, instanceId, result) {
+      await call('complete lifecycle action', () =>
+        client.send(
+          new CompleteLifecycleActionCommand({
+            AutoScalingGroupName: name,
+            LifecycleHookName: hook,
+            InstanceId: instanceId,
+            LifecycleActionResult: result,
+          }),
+        ),
       );
     },
   };

@@ -23,7 +23,7 @@ import { resolveGroupDesired } from './desired.ts';
 import { type GroupFacts, groupFacts, groupProblems, isLeaving } from './group.ts';
 import { type AwsAsgProviderOptions, resolveAsgOptions } from './options.ts';
 import { groupRunHooks } from './run-hooks.ts';
-import { createReplacement, terminateInGroup } from './swaps.ts';
+import { completeLaunchHooks, completeLaunchHooksOfRun, createReplacement, terminateInGroup } from './swaps.ts';
 
 export type { AwsAsgProviderOptions } from './options.ts';
 
@@ -74,9 +74,19 @@ export function createAwsAsgProvider(input: AwsAsgProviderOptions): MachineProvi
       );
       membership = {
         targets: () => group.targets().catch(failing('list API targets')),
-        // The group registered it at launch already; registering again is a no-op for ELBv2.
-        register: (id) => group.register(id).catch(failing(`register ${id} as an API target`)),
-        deregister: (id, timeoutMs) => group.deregister(id, timeoutMs).catch(failing(`deregister API target ${id}`)),
+        // The group registered it at launch already; registering again is a no-op for ELBv2. The engine registers a
+        // replacement once it has joined: the moment to let a launch lifecycle hook go (swaps.ts).
+        register: async (id) => {
+          await group.register(id).catch(failing(`register ${id} as an API target`));
+          await completeLaunchHooks(context, id).catch(failing(`complete the launch lifecycle action of ${id}`));
+        },
+        // The old machine leaves only once its replacement joined and serves: its launch hook can go.
+        deregister: async (id, timeoutMs) => {
+          await completeLaunchHooksOfRun(context, { replaces: id }).catch(
+            failing(`complete the launch lifecycle action of the replacement of ${id}`),
+          );
+          await group.deregister(id, timeoutMs).catch(failing(`deregister API target ${id}`));
+        },
       };
     }
     return membership;
@@ -89,7 +99,14 @@ export function createAwsAsgProvider(input: AwsAsgProviderOptions): MachineProvi
     // of the attached target group is the group's at launch, but the engine drives it for the old machine: the
     // old instance must leave the target group before its Node is drained, as with aws-ec2, which the group
     // only does at termination, after the drain.
-    capabilities: { surge: true, ownsLoadBalancer: false, rendersBootstrap: false, idempotencyKey: 'tag' },
+    capabilities: {
+      surge: true,
+      ownsLoadBalancer: false,
+      rendersBootstrap: false,
+      // The group launches from its launch template: user data kubeswap rendered has no way onto the instance.
+      acceptsUserData: false,
+      idempotencyKey: 'tag',
+    },
 
     async resolveDesired(wanted) {
       const group = await look().catch(failing(`describe Auto Scaling group ${options.autoScalingGroup}`));

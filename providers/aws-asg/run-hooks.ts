@@ -7,7 +7,7 @@ import type { Ec2Port } from '../aws-ec2/ec2-port.ts';
 import { TAG } from '../aws-ec2/options.ts';
 import type { AsgPort } from './asg-port.ts';
 import { baselineOf, busyProblems, type GroupBaseline, restorePlan, runSuspends } from './group.ts';
-import { describe, PROPAGATED } from './swaps.ts';
+import { completeLaunchHooksOfRun, describe, PROPAGATED } from './swaps.ts';
 
 export function groupRunHooks(context: {
   asg: AsgPort;
@@ -55,6 +55,8 @@ export function groupRunHooks(context: {
 
     async end({ runId, saved }) {
       const baseline = saved as GroupBaseline;
+      // The last replacement's launch hook: the run is over, so is its wait (swaps.ts completeLaunchHooks).
+      await completeLaunchHooksOfRun(context, { runId });
       const group = await describe(context);
       const ids = group.instances.map((i) => i.id);
       const tagged = new Map<string, string>();

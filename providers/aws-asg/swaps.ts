@@ -49,6 +49,8 @@ async function launched(context: SwapContext, request: ReplacementRequest): Prom
 
 export async function createReplacement(context: SwapContext, request: ReplacementRequest): Promise<Ec2Machine> {
   const { asg } = context;
+  // The previous swaps' replacements have joined and passed the gate: let their launch hooks go.
+  await completeLaunchHooksOfRun(context, { runId: request.runId, exceptToken: request.token });
   let machine = await launched(context, request);
   if (!machine) {
     const group = await describe(context);
@@ -84,6 +86,62 @@ export async function createReplacement(context: SwapContext, request: Replaceme
   return machine;
 }
 
+/** The group's lifecycle hooks of one transition (AWS defaults: HeartbeatTimeout 3600 s, DefaultResult ABANDON). */
+async function hooksOf(context: SwapContext, transition: 'LAUNCHING' | 'TERMINATING') {
+  return (await context.asg.describeLifecycleHooks(context.group))
+    .filter((h) => h.LifecycleTransition === `autoscaling:EC2_INSTANCE_${transition}`)
+    .map((h) => ({ name: h.LifecycleHookName ?? '', heartbeatMs: (h.HeartbeatTimeout ?? 3600) * 1000 }));
+}
+
+/**
+ * A replacement that has joined and serves: a launch lifecycle hook still holding it (Pending:Wait) is completed
+ * with CONTINUE. Waiting it out is not safe: with the default
+ * DefaultResult ABANDON, Auto Scaling would terminate a joined control-plane machine at the heartbeat timeout,
+ * without a drain or an etcd member removal (AWS Auto Scaling User Guide, "Amazon EC2 Auto Scaling lifecycle
+ * hooks": "If the heartbeat timeout expires ... the default action ... ABANDON ... terminates the instance").
+ * A hook someone else completed already, or no hook: nothing to do.
+ */
+export async function completeLaunchHooks(context: SwapContext, instanceId: string): Promise<string[]> {
+  const member = (await describe(context)).instances.find((i) => i.id === instanceId);
+  if (member?.lifecycle !== 'Pending:Wait') return [];
+  const hooks = await hooksOf(context, 'LAUNCHING');
+  for (const hook of hooks) {
+    await context.asg.completeLifecycleAction(context.group, hook.name, instanceId, 'CONTINUE').catch((error) => {
+      // Completed by its own consumer meanwhile (or timed out): "No active Lifecycle Action found".
+      if (!/No active Lifecycle Action/i.test(String(error))) throw error;
+    });
+  }
+  return hooks.map((h) => h.name);
+}
+
+/**
+ * The replacements of this run a launch hook still holds once the engine has moved past them: the engine starts the
+ * next swap, retires the machine a replacement replaced, or ends the run only after that replacement joined and
+ * passed the health gate. (Registering it as an API target would be the natural moment, but the group registers its
+ * instances in the attached target groups itself, so the engine has nothing to register.) `replaces`: only the
+ * replacement of that machine; `except`: not the one with this token (the swap being started).
+ */
+export async function completeLaunchHooksOfRun(
+  context: SwapContext,
+  select: { runId: string; exceptToken?: string } | { replaces: string },
+): Promise<string[]> {
+  const held = (await describe(context)).instances.filter((i) => i.lifecycle === 'Pending:Wait').map((i) => i.id);
+  if (held.length === 0) return [];
+  const filters = [
+    { Name: 'instance-id', Values: held },
+    'runId' in select
+      ? { Name: `tag:${TAG.runId}`, Values: [select.runId] }
+      : { Name: `tag:${TAG.replaces}`, Values: [select.replaces] },
+  ];
+  const done: string[] = [];
+  for (const instance of await context.ec2.describeInstances(filters)) {
+    const token = instance.Tags?.find((t) => t.Key === TAG.token)?.Value;
+    if ('exceptToken' in select && select.exceptToken !== undefined && token === select.exceptToken) continue;
+    if ((await completeLaunchHooks(context, instance.InstanceId!)).length > 0) done.push(instance.InstanceId!);
+  }
+  return done;
+}
+
 /**
  * Retires through the group with the capacity decremented, so it launches nothing in its place; MinSize is
  * lowered for the run when the decrement would go below it (remove-first). Not (or no longer) in the group: EC2.
@@ -99,5 +157,9 @@ export async function terminateInGroup(context: SwapContext, machineId: string, 
     }
     await context.asg.terminateInstance(instanceId, true);
   };
-  await terminate(context.ec2, machineId, timeoutMs, context.pollIntervalMs, start);
+  // A terminate lifecycle hook is honoured: the instance waits in Terminating:Wait for its consumer (a backup, a
+  // log shipper) until completed or its heartbeat timeout passes, so the wait for the termination allows that too.
+  // kubeswap never completes a terminate hook itself, nor goes around it with ec2:TerminateInstances.
+  const hookMs = Math.max(0, ...(await hooksOf(context, 'TERMINATING')).map((h) => h.heartbeatMs));
+  await terminate(context.ec2, machineId, timeoutMs + hookMs, context.pollIntervalMs, start);
 }

@@ -150,6 +150,7 @@ export function createClusterApiProvider(
       surge: true,
       ownsLoadBalancer: true,
       rendersBootstrap: true,
+      acceptsUserData: false,
       idempotencyKey: 'name',
       drainsOnDelete: true,
     },

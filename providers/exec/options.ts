@@ -27,6 +27,7 @@ export const DEFAULT_CAPABILITIES: ProviderCapabilities = {
   surge: true,
   ownsLoadBalancer: false,
   rendersBootstrap: false,
+  acceptsUserData: true,
   idempotencyKey: 'tag',
 };
 const IDEMPOTENCY_KEYS = ['client-token', 'name', 'tag'];
@@ -50,7 +51,7 @@ export function parseOptions(settings: Readonly<Record<string, unknown>>, pollIn
     if (!isRecord(caps)) problems.push('capabilities must be a mapping');
     else {
       for (const [key, value] of Object.entries(caps)) {
-        if (key === 'surge' || key === 'ownsLoadBalancer' || key === 'rendersBootstrap') {
+        if (key === 'surge' || key === 'ownsLoadBalancer' || key === 'rendersBootstrap' || key === 'acceptsUserData') {
           if (typeof value === 'boolean') capabilities[key] = value;
           else problems.push(`capabilities.${key} must be true or false`);
         } else if (key === 'idempotencyKey') {
@@ -58,7 +59,7 @@ export function parseOptions(settings: Readonly<Record<string, unknown>>, pollIn
           else problems.push(`capabilities.idempotencyKey must be one of ${IDEMPOTENCY_KEYS.join(', ')}`);
         } else
           problems.push(
-            `capabilities.${key} is not a capability (surge, ownsLoadBalancer, rendersBootstrap, idempotencyKey)`,
+            `capabilities.${key} is not a capability (surge, ownsLoadBalancer, rendersBootstrap, acceptsUserData, idempotencyKey)`,
           );
       }
     }

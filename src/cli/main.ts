@@ -3,7 +3,7 @@
 // Kept light: the clients (AWS SDK, client-node, etcd3) load only with a command that needs them.
 import yargs from 'yargs';
 import { describeError, KubeswapError } from '../domain/errors.ts';
-import { ALL_FLAGS, applyOptions, globalOptions, planOptions, unlockOptions } from './config/options.ts';
+import { ALL_FLAGS, applyOptions, globalOptions, planOptions, reportOptions, unlockOptions } from './config/options.ts';
 import type { Command } from './config/spec.ts';
 import { nearest } from './config/suggest.ts';
 import { EXIT } from './exit-codes.ts';
@@ -20,6 +20,7 @@ const EXAMPLES: [string, string][] = [
   ['$0 plan --config kubeswap.yaml --to v1.37.2 --out plan.json', 'save the plan for review'],
   ['$0 apply plan.json', 'run exactly the saved plan (refused when the cluster moved on)'],
   ['$0 status -o json', 'lock holder and progress record, as JSON'],
+  ['$0 report >> "$GITHUB_STEP_SUMMARY"', 'the last run as Markdown with Mermaid charts'],
   ['$0 completion >> ~/.bashrc', 'shell completion'],
 ];
 
@@ -53,6 +54,12 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       {},
       chosen('abandon'),
     )
+    .command(
+      'report',
+      'the Markdown report of a run (timeline, availability, verification), from what the run kept in the cluster',
+      reportOptions,
+      chosen('report'),
+    )
     .command('config', 'configuration file tools', (y) =>
       y
         .command('schema', 'print the JSON Schema of the config file (for editors)', {}, () => {
@@ -61,7 +68,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
         .demandCommand(1, 'give a config command: schema'),
     )
     .completion('completion', 'print a bash/zsh completion script (e.g. kubeswap completion >> ~/.bashrc)')
-    .demandCommand(1, 'give a command: plan, apply, status, unlock or abandon')
+    .demandCommand(1, 'give a command: plan, apply, status, report, unlock or abandon')
     .recommendCommands()
     .strict()
     .help()

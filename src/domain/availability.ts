@@ -58,3 +58,40 @@ export function summarizeAvailability(samples: readonly ProbeSample[], from: num
 export function describeAvailability(stats: AvailabilityStats): string {
   return `${stats.requests} API requests, ${stats.failed} failed, longest gap ${stats.longestGapMs} ms, latency p50 ${stats.p50Ms} ms p95 ${stats.p95Ms} ms p99 ${stats.p99Ms} ms`;
 }
+
+/** The probe's requests over time, in equal buckets (at most `maxBuckets`, each a whole number of seconds). */
+export interface AvailabilitySeries {
+  /** Start of the first bucket (ms since epoch). */
+  startMs: number;
+  bucketMs: number;
+  requests: number[];
+  failed: number[];
+  /** Slowest successful answer in the bucket, 0 for none. */
+  maxLatencyMs: number[];
+}
+
+export function availabilitySeries(
+  samples: readonly ProbeSample[],
+  from: number,
+  to: number,
+  maxBuckets = 30,
+): AvailabilitySeries {
+  const span = Math.max(1, to - from);
+  const bucketMs = Math.max(1000, Math.ceil(span / maxBuckets / 1000) * 1000);
+  const count = Math.max(1, Math.ceil(span / bucketMs));
+  const series: AvailabilitySeries = {
+    startMs: from,
+    bucketMs,
+    requests: new Array<number>(count).fill(0),
+    failed: new Array<number>(count).fill(0),
+    maxLatencyMs: new Array<number>(count).fill(0),
+  };
+  for (const s of samples) {
+    if (s.at < from || s.at > to) continue;
+    const i = Math.min(count - 1, Math.floor((s.at - from) / bucketMs));
+    series.requests[i]!++;
+    if (!s.ok) series.failed[i]!++;
+    else series.maxLatencyMs[i] = Math.max(series.maxLatencyMs[i]!, Math.round(s.latencyMs));
+  }
+  return series;
+}

@@ -48,6 +48,8 @@ export const EVENT_CODES = [
   'node.deleted',
   'orphan.removed',
   'dry-run.step',
+  'verify.passed',
+  'verify.failed',
   'addon.skipped',
   'addon.current',
   'addon.image-set',

@@ -1,5 +1,6 @@
 // Everything the engine touches, injected: outside systems behind ports, plus the clock and the sink.
 
+import type { AvailabilityStats } from '../domain/availability.ts';
 import type { Clock } from '../domain/clock.ts';
 import type { EventSink } from '../domain/events.ts';
 import type { EtcdPort } from '../ports/etcd.ts';
@@ -19,6 +20,8 @@ export interface Ports {
   readiness?: ReadinessPort;
   /** One request through the cluster's endpoint; without it apply measures no availability. */
   probe?: ApiProbePort;
+  /** The availability measured so far in this run (engine/run/availability.ts), for the verification pass. */
+  availability?: () => AvailabilityStats;
 }
 
 /** Every interval and timeout of a run, each with a documented default (README "Options"). */

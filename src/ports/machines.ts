@@ -29,6 +29,11 @@ export interface ProviderCapabilities {
   /** The provider renders bootstrap data itself (Cluster API's kubeadm bootstrap provider): no render mode. */
   rendersBootstrap: boolean;
   /**
+   * A replacement can carry user data kubeswap rendered (render mode). False when machines boot only from what the
+   * provider's own template says (an Auto Scaling group launches from its launch template). Absent: true.
+   */
+  acceptsUserData?: boolean;
+  /**
    * How a create is made idempotent: `client-token` (the cloud remembers a token: AWS keeps it >= 24 h, so a
    * retry after a rollback needs a new one), `name` (a deterministic object name), `tag` (found by its tags).
    */

@@ -56,7 +56,7 @@ describe('output renderers', () => {
     assert.match(md, /^# kubeswap run/);
     assert.match(md, /Result: success/);
     assert.match(md, /`\/tmp\/s\.db`/);
-    assert.match(md, /\| 10:01:05 \| cp-a \| replaced cp-a in 1m0s \|/);
+    assert.match(md, /\| cp-a \| 1 \| replaced in 1m0s \|/);
     assert.match(md, /Duration: 1m5s/);
   });
 });

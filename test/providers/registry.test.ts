@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { checkModule, checkProvider, loadProvider } from '../../providers/index.ts';
-import { awsAsgProblems } from '../../src/cli/config/provider-aws-asg.ts';
 import type { KubeswapError } from '../../src/domain/errors.ts';
 import { PROVIDER_CONTRACT_VERSION } from '../../src/ports/machines.ts';
 import { FakeWorld } from '../engine/fake-world.ts';
@@ -62,6 +61,7 @@ describe('provider registry', () => {
         surge: true,
         ownsLoadBalancer: true,
         rendersBootstrap: true,
+        acceptsUserData: false,
         idempotencyKey: 'name',
         drainsOnDelete: true,
       });
@@ -93,6 +93,8 @@ describe('provider registry', () => {
     });
     assert.equal(p.name, 'aws-asg');
     assert.equal(p.capabilities.idempotencyKey, 'tag');
+    // The group launches from its launch template: the generic preflight refuses render mode from this.
+    assert.equal(p.capabilities.acceptsUserData, false);
     assert.equal(typeof p.run?.begin, 'function');
     assert.equal(typeof p.run?.end, 'function');
     p.destroy?.();
@@ -103,11 +105,5 @@ describe('provider registry', () => {
       loadProvider('aws-asg', { ...context, settings: { region: 'us-east-1', clusterName: 'c' } }),
       /autoScalingGroup/,
     );
-  });
-
-  it('refuses render mode with aws-asg, whose group launches from its own launch template', () => {
-    const codes = awsAsgProblems({ autoScalingGroup: 'cp', clusterName: 'c', userData: 'render' }).map((p) => p.code);
-    assert.deepEqual(codes, ['input.user-data']);
-    assert.deepEqual(awsAsgProblems({ autoScalingGroup: 'cp', clusterName: 'c', userData: 'launch-template' }), []);
   });
 });

@@ -31,7 +31,7 @@ interface Statement {
   Sid: string;
   Action: string | string[];
   Resource: string | string[];
-  Condition?: Record<string, Record<string, string>>;
+  Condition?: Record<string, Record<string, string | string[]>>;
 }
 
 for (const mode of ['launch-template', 'render'] as const) {
@@ -69,3 +69,74 @@ for (const mode of ['launch-template', 'render'] as const) {
     });
   });
 }
+
+/**
+ * The aws-asg provider's calls: the Auto Scaling commands in its source, and the EC2 / ELBv2 port methods called in
+ * its source and in the aws-ec2 modules it imports (their `new XCommand` are the ports' methods, mapped here).
+ */
+function asgActionsCalled(): string[] {
+  const actions = new Set<string>();
+  const files = readdirSync(new URL('providers/aws-asg/', root)).filter((f) => f.endsWith('.ts'));
+  const texts = files.map((f) => read(`providers/aws-asg/${f}`));
+  for (const text of texts) for (const m of text.matchAll(/new (\w+)Command\(/g)) actions.add(`autoscaling:${m[1]}`);
+  const imported = new Set(
+    texts.flatMap((t) => [...t.matchAll(/from '\.\.\/aws-ec2\/([\w-]+)\.ts'/g)].map((m) => m[1]!)),
+  );
+  const portMethods: Record<string, string> = {
+    describeInstances: 'ec2:DescribeInstances',
+    terminateInstances: 'ec2:TerminateInstances',
+    describeImages: 'ec2:DescribeImages',
+    describeLaunchTemplates: 'ec2:DescribeLaunchTemplates',
+    describeLaunchTemplateVersions: 'ec2:DescribeLaunchTemplateVersions',
+    createLaunchTemplateVersion: 'ec2:CreateLaunchTemplateVersion',
+    describeTargetHealth: 'elasticloadbalancing:DescribeTargetHealth',
+    registerTargets: 'elasticloadbalancing:RegisterTargets',
+    deregisterTargets: 'elasticloadbalancing:DeregisterTargets',
+    targetGroupAttributes: 'elasticloadbalancing:DescribeTargetGroupAttributes',
+    setTargetGroupAttributes: 'elasticloadbalancing:ModifyTargetGroupAttributes',
+  };
+  const sources = [
+    ...texts,
+    ...[...imported].filter((f) => !/port$/.test(f)).map((f) => read(`providers/aws-ec2/${f}.ts`)),
+  ];
+  for (const text of sources) {
+    for (const [method, action] of Object.entries(portMethods)) if (text.includes(`.${method}(`)) actions.add(action);
+  }
+  return [...actions].sort();
+}
+
+describe('templates/iam/aws-asg.json', () => {
+  const policy = JSON.parse(read('templates/iam/aws-asg.json')) as { Version: string; Statement: Statement[] };
+  const list = (v: string | string[]) => (Array.isArray(v) ? v : [v]);
+
+  it('allows every call the aws-asg provider makes, and only those (plus the launch template checks and PassRole)', () => {
+    const allowed = new Set(policy.Statement.flatMap((s) => list(s.Action)));
+    // UpdateAutoScalingGroup with a launch template checks that the caller may run instances from it and tag them
+    // (AWS Auto Scaling User Guide, "Amazon EC2 Auto Scaling API permissions").
+    const launchChecks = ['ec2:RunInstances', 'ec2:CreateTags', 'iam:PassRole'];
+    assert.deepEqual([...allowed].filter((a) => !launchChecks.includes(a)).sort(), asgActionsCalled());
+  });
+
+  it("scopes the group's changes to the cluster's group and its tag, and its tagging to kubeswap's keys", () => {
+    const onGroup = policy.Statement.filter((s) =>
+      list(s.Action).some((a) => a.startsWith('autoscaling:') && !/:Describe/.test(a)),
+    );
+    for (const s of onGroup) assert.match(String(s.Resource), /autoScalingGroupName\/AUTO_SCALING_GROUP_NAME$/);
+    const tagging = onGroup.find((s) => list(s.Action).includes('autoscaling:CreateOrUpdateTags'))!;
+    assert.deepEqual(tagging.Condition, {
+      'ForAllValues:StringEquals': {
+        'aws:TagKeys': ['kubeswap.io/run-id', 'kubeswap.io/replaces', 'kubeswap.io/token'],
+      },
+    });
+    const run = policy.Statement.find((s) => list(s.Action).includes('ec2:RunInstances'))!;
+    assert.ok(
+      JSON.stringify(run.Condition).includes('launch-template/LAUNCH_TEMPLATE_ID'),
+      'RunInstances only from the template',
+    );
+    assert.ok(
+      policy.Statement.every((s) =>
+        s.Resource === '*' && !s.Condition ? list(s.Action).every((a) => /:Describe/.test(a)) : true,
+      ),
+    );
+  });
+});

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
+import { parseTargetVersion } from '../../src/domain/kubeadm/versions.ts';
+import { rbacRepairProblems } from '../../src/engine/checks/access.ts';
+import { joinRbac } from '../../src/engine/prepare/join-rbac.ts';
+import type { AccessCheck } from '../../src/ports/kube.ts';
 import { describePermission, KUBESWAP_PERMISSIONS } from '../../templates/rbac/permissions.ts';
 
 interface Rule {
@@ -70,4 +74,21 @@ describe('templates/rbac grants exactly what kubeswap asks for', () => {
       assert.equal(subjects.size, 1, 'one subject for every binding');
     });
   }
+
+  it('kubeswap-rbac-repair.yaml: what recreating every kubeadm join RBAC object needs (preflight asks the same), nothing more', async () => {
+    // Preflight's own question list, for a cluster that lost every object of the newest table.
+    const asked: AccessCheck[] = [];
+    await rbacRepairProblems(
+      {
+        rbacExists: async () => false,
+        canI: async (checks) => {
+          asked.push(...checks);
+          return checks.map(() => true);
+        },
+      },
+      joinRbac(parseTargetVersion('v1.37.2')!),
+    );
+    const needed = [...new Set(asked.map(describePermission))].sort();
+    assert.deepEqual(granted(load('kubeswap-rbac-repair.yaml')), needed);
+  });
 });

@@ -70,7 +70,7 @@ export class KubeConfigError extends KubeswapError {
     super('invalid', 'kube.config', message, {
       cause: options.cause,
       source: 'user',
-      hint: 'check --kubeconfig/--context and that the identity may read nodes, pods, configmaps and leases',
+      hint: 'check --kubeconfig/--context (the permissions the identity needs: templates/rbac/kubeswap.yaml; plan and apply name any that are missing)',
     });
   }
 }

@@ -11,6 +11,7 @@ import { checkReadiness, type ReadinessRequest } from '../../engine/checks/readi
 import type { Ports } from '../../engine/ports.ts';
 import { withAvailability } from '../../engine/run/availability.ts';
 import { apply, inspect, type PlanReport } from '../../engine/run/run.ts';
+import { RunRecorder } from '../../engine/run/run-record.ts';
 import type { SavedPlan } from '../../engine/run/saved-plan.ts';
 import { flagLayer } from '../config/options.ts';
 import {
@@ -31,6 +32,7 @@ import { formatReadiness, markdownReadiness } from '../render/readiness.ts';
 import { markdownPlan, markdownSummary } from '../render/summary.ts';
 import { abandon } from './abandon.ts';
 import { planConflicts, readSavedPlan, savedPlanOf, writeSavedPlan } from './plan-file.ts';
+import { showReport } from './report.ts';
 import { showStatus, unlock } from './status.ts';
 import { engineOptions, gitCheckoutOf, snapshotDirFor, wire, withWorkloadKubeconfig } from './wiring.ts';
 
@@ -57,7 +59,10 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
   if (saved) savedProblems.push(...planConflicts(saved, flags, planFile!));
   const renderer =
     settings.output === 'json' ? { sink: jsonRenderer(io.stdout), stop: () => {} } : textRenderer(io.stderr);
-  const emit = fanOut(log.sink, renderer.sink);
+  // The run's timeline, kept in the cluster for `kubeswap report` (engine/run/run-record.ts); wired once the
+  // cluster is reachable, it receives the events emitted before too.
+  let recorder: RunRecorder | undefined;
+  const emit = fanOut(log.sink, renderer.sink, (event) => recorder?.sink(event));
   let exitCode: number = EXIT.ok;
   let planned: Awaited<ReturnType<typeof inspect>> | undefined;
   let error: string | undefined;
@@ -78,6 +83,7 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
     if (command === 'status') return await showStatus(settings, io).catch(readOnlyFailure);
     if (command === 'unlock') return await unlock(settings, io).catch(readOnlyFailure);
     if (command === 'abandon') return await abandon(settings, io).catch(readOnlyFailure);
+    if (command === 'report') return await showReport(settings, io).catch(readOnlyFailure);
     const wired = await wire(settings, emit).catch((err: unknown) => {
       throw asPreflightError(err);
     });
@@ -128,6 +134,8 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
       return exitCode;
     }
     const options = engineOptions(settings);
+    recorder = new RunRecorder(wired.ports.kube, (message) => io.stderr.write(`warning: ${message}\n`));
+    for (const event of log.events) recorder.sink(event);
     const closePorts = close;
     close = () => {
       closePorts();
@@ -192,13 +200,16 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
     renderer.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await recorder?.finish({ exitCode, error });
     close();
     dropKubeconfig();
-    if (settings.summary) {
+    if (settings.summary && command !== 'report') {
       const text = command === 'plan' ? markdownPlan(planned, { exitCode, error }) : undefined;
+      // A resumed run's report covers the whole run: the stored timeline holds the earlier processes' events too.
+      const events = recorder?.events() ?? log.events;
       writeFileSync(
         settings.summary,
-        text ? text + markdownReadiness(log.events) : markdownSummary(log.events, { exitCode, error }),
+        text ? text + markdownReadiness(log.events) : markdownSummary(events, { exitCode, error }),
         { flag: 'a' },
       );
     }

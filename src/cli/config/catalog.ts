@@ -457,6 +457,16 @@ const core: SettingSpec[] = [
     value: (v) => v.z.enum(['text', 'json']),
   }),
   setting({
+    key: 'runId',
+    flag: 'run',
+    scope: 'report',
+    group: 'output',
+    kind: 'string',
+    describe: 'the run to report on (a run id from kubeswap status); default: the latest run',
+    value: (v) => v.z.string().regex(/^[0-9a-z-]+$/),
+    file: { forbidden: 'the run to report on is chosen per command: pass --run to kubeswap report' },
+  }),
+  setting({
     key: 'summary',
     flag: 'summary',
     scope: 'global',

@@ -33,6 +33,7 @@ export const upgradeOptions = (y: Argv): Argv => addOptions(y, 'upgrade');
 export const planOptions = (y: Argv): Argv => addOptions(upgradeOptions(y), 'plan');
 export const applyOptions = (y: Argv): Argv => addOptions(upgradeOptions(y), 'apply');
 export const unlockOptions = (y: Argv): Argv => addOptions(y, 'unlock');
+export const reportOptions = (y: Argv): Argv => addOptions(y, 'report');
 
 /** yargs' camelCase name of a flag (`--max-surge` -> maxSurge). */
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());

@@ -44,13 +44,5 @@ export function awsAsgProblems(values: Record<string, unknown>): Problem[] {
       message: 'the aws-asg provider needs --cluster-name (the group is checked for kubernetes.io/cluster/<name>)',
     });
   }
-  // The group launches from its launch template: user data kubeswap rendered has no way onto the instance.
-  if (values['userData'] === 'render') {
-    problems.push({
-      code: 'input.user-data',
-      message: "the aws-asg provider launches from the group's launch template: --user-data render cannot apply",
-      hint: 'keep --user-data launch-template; the launch template version the group uses must bootstrap the join',
-    });
-  }
   return problems;
 }

@@ -44,17 +44,19 @@ export const execSettings: SettingSpec[] = [
     scope: 'global',
     group: 'provider',
     kind: 'map',
-    describe: 'exec provider: {surge, ownsLoadBalancer, rendersBootstrap, idempotencyKey}',
+    describe: 'exec provider: {surge, ownsLoadBalancer, rendersBootstrap, acceptsUserData, idempotencyKey}',
     value: (v) =>
       v.z
         .object({
           surge: v.z.boolean().optional(),
           ownsLoadBalancer: v.z.boolean().optional(),
           rendersBootstrap: v.z.boolean().optional(),
+          acceptsUserData: v.z.boolean().optional(),
           idempotencyKey: v.z.enum(['client-token', 'name', 'tag']).optional(),
         })
         .strict(),
-    invalid: '{name} takes surge, ownsLoadBalancer, rendersBootstrap (true/false) and idempotencyKey, got {value}',
+    invalid:
+      '{name} takes surge, ownsLoadBalancer, rendersBootstrap, acceptsUserData (true/false) and idempotencyKey, got {value}',
     file: inProvider('capabilities'),
   }),
   setting({

@@ -22,6 +22,8 @@ export interface Settings {
   detailedExitcode: boolean;
   /** unlock: break a lock renewed within its TTL. */
   forceUnlock: boolean;
+  /** report: the run to report on; default the latest. */
+  runId?: string;
   dryRun: boolean;
   /** plan: save the plan here. */
   out?: string;
@@ -229,6 +231,7 @@ function toSettings(command: Command, values: Record<string, unknown>): Settings
     allowPrerelease: v['allowPrerelease'] === true,
     yes: v['yes'] === true,
     forceUnlock: v['forceUnlock'] === true,
+    runId: str('runId'),
     detailedExitcode: v['detailedExitcode'] === true,
     dryRun: v['dryRun'] === true,
     out: str('out'),

@@ -3,9 +3,9 @@
 import type { z } from 'zod';
 import type * as ValueKit from './values.ts';
 
-export type Command = 'plan' | 'apply' | 'status' | 'unlock' | 'abandon';
-/** global: every command; upgrade: plan and apply; plan, apply, unlock: that command only. */
-export type Scope = 'global' | 'upgrade' | 'plan' | 'apply' | 'unlock';
+export type Command = 'plan' | 'apply' | 'status' | 'unlock' | 'abandon' | 'report';
+/** global: every command; upgrade: plan and apply; plan, apply, unlock, report: that command only. */
+export type Scope = 'global' | 'upgrade' | 'plan' | 'apply' | 'unlock' | 'report';
 export type Section = 'top' | 'etcd' | 'provider';
 
 export const HELP_GROUPS = {
@@ -73,7 +73,8 @@ export const inScope = (spec: SettingSpec, command: Command): boolean =>
   (spec.scope === 'upgrade' && (command === 'plan' || command === 'apply')) ||
   (spec.scope === 'plan' && command === 'plan') ||
   (spec.scope === 'apply' && command === 'apply') ||
-  (spec.scope === 'unlock' && command === 'unlock');
+  (spec.scope === 'unlock' && command === 'unlock') ||
+  (spec.scope === 'report' && command === 'report');
 
 export const envName = (spec: SettingSpec): string =>
   `KUBESWAP_${(spec.flag ?? spec.key.replace(/[A-Z]/g, (c) => `-${c}`)).replace(/-/g, '_').toUpperCase()}`;

@@ -1,6 +1,7 @@
 // Human rendering of `kubeswap plan`: the image to review, the ordered machines with the reason each is replaced
 // (KCP "Machine X needs rollout: ..."), the cluster-wide changes, orphans, the health gate and what happens next.
 
+import { formatDuration } from '../../domain/clock.ts';
 import { describeStep } from '../../engine/plan/steps.ts';
 import type { PlanReport } from '../../engine/run/run.ts';
 
@@ -75,5 +76,12 @@ export function changeLines(report: PlanReport, context: PlanContext): string[] 
     lines.push(`kube-system/kubeadm-config: kubernetesVersion ${c.kubeadmConfig.from} -> ${c.kubeadmConfig.to}`);
   if (c.objects.length > 0) lines.push(`creates: ${c.objects.join(', ')}`);
   lines.push(`load balancer: ${c.loadBalancer}`);
+  if (c.estimate) {
+    lines.push(
+      c.estimate.totalMs === undefined
+        ? `estimated duration: ${c.estimate.basis}`
+        : `estimated duration: ${formatDuration(c.estimate.totalMs)} (${c.estimate.perMachineMs === undefined ? '' : `${formatDuration(c.estimate.perMachineMs)} per machine; `}measured on ${c.estimate.basis})`,
+    );
+  }
   return ['Cluster changes:', ...lines.map((l) => `  ${l}`)];
 }

@@ -1,30 +1,12 @@
 // The Markdown run summary (--summary FILE, e.g. $GITHUB_STEP_SUMMARY), rendered from events.
-import { formatDuration } from '../../domain/clock.ts';
 import type { KubeswapEvent } from '../../domain/events.ts';
 import type { PlanReport } from '../../engine/run/run.ts';
-import { markdownAvailability } from './availability.ts';
 import { formatPlan } from './plan-report.ts';
-import { markdownReadiness } from './readiness.ts';
+import { markdownReport } from './report.ts';
 
+/** `apply --summary FILE`: the run report (report.ts) of the events this process saw. */
 export function markdownSummary(events: KubeswapEvent[], outcome: { exitCode: number; error?: string }): string {
-  const lines = ['# kubeswap run', ''];
-  const first = events[0];
-  const last = events[events.length - 1];
-  const duration = first && last ? Date.parse(last.at) - Date.parse(first.at) : 0;
-  lines.push(`- Result: ${outcome.exitCode === 0 ? 'success' : `failed (exit ${outcome.exitCode})`}`);
-  if (outcome.error) lines.push(`- Error: ${outcome.error.replace(/\n/g, ' ')}`);
-  lines.push(`- Duration: ${formatDuration(duration)}`);
-  const snapshot = events.find((e) => e.code === 'etcd.snapshot-saved');
-  if (snapshot) lines.push(`- etcd snapshot: \`${String(snapshot.data?.['file'])}\``);
-  const swaps = events.filter(
-    (e) => e.code === 'swap.started' || e.code === 'swap.finished' || e.code === 'replacement.rolled-back',
-  );
-  if (swaps.length > 0) {
-    lines.push('', '| time | machine | event |', '|---|---|---|');
-    for (const e of swaps)
-      lines.push(`| ${e.at.slice(11, 19)} | ${e.machine ?? ''} | ${e.message.replace(/\|/g, '\\|')} |`);
-  }
-  return `${lines.join('\n')}\n${markdownReadiness(events)}${markdownAvailability(events)}`;
+  return markdownReport(events, outcome);
 }
 
 /** `plan --summary FILE`: the plan itself, for a pull request's reviewers; undefined when there is none to show. */

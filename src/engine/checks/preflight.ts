@@ -121,6 +121,13 @@ function capabilityProblems(provider: Ports['provider'], request: UpgradeRequest
       hint: 'leave userData at launch-template (drop --user-data render)',
     });
   }
+  if (request.render && provider.capabilities.acceptsUserData === false) {
+    problems.push({
+      code: 'provider.no-user-data',
+      message: `provider ${provider.name} launches machines from its own template: user data kubeswap renders (--user-data render) cannot reach them`,
+      hint: 'keep --user-data launch-template; the launch template (version) the machines launch from must bootstrap the join',
+    });
+  }
   // Terminating a control-plane machine that still receives API traffic breaks clients; never skip that silently.
   const lb = provider.loadBalancer !== undefined || provider.capabilities.ownsLoadBalancer;
   if (!lb && !request.withoutLoadBalancer) {

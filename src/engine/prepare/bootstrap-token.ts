@@ -19,7 +19,7 @@ export function replacementLabel(replacesMachineId: string, attempt: number): st
 }
 
 export const BOOTSTRAP_TOKEN_TYPE = 'bootstrap.kubernetes.io/token';
-const TOKEN_NAMESPACE = 'kube-system';
+export const TOKEN_NAMESPACE = 'kube-system';
 // cluster-bootstrap's validBootstrapTokenChars and BootstrapTokenPattern.
 const TOKEN_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 export const BOOTSTRAP_TOKEN_PATTERN = /^([a-z0-9]{6})\.([a-z0-9]{16})$/;

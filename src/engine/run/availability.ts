@@ -2,6 +2,7 @@
 // figures per swap (from swap.started to swap.finished or a rollback) and for the run, carried by events.
 import {
   type AvailabilityStats,
+  availabilitySeries,
   describeAvailability,
   type ProbeSample,
   summarizeAvailability,
@@ -73,7 +74,13 @@ export async function withAvailability<T>(
       level: stats.failed > 0 ? 'warn' : 'info',
       message: `${machine ? `during the swap of ${machine}` : 'during the run'}: ${describeAvailability(stats)}`,
       ...(machine ? { machine } : {}),
-      data: { ...stats, from: new Date(from).toISOString(), to: new Date(to).toISOString() },
+      data: {
+        ...stats,
+        from: new Date(from).toISOString(),
+        to: new Date(to).toISOString(),
+        // The run's figures over time, for the report's chart (bounded: at most 30 buckets, so a chart's labels stay legible).
+        ...(machine ? {} : { series: availabilitySeries(meter.samples, from, to) }),
+      },
     });
   };
   const emit: EventSink = (event) => {
@@ -88,7 +95,7 @@ export async function withAvailability<T>(
     }
   };
   try {
-    return await body({ ...ports, emit });
+    return await body({ ...ports, emit, availability: () => meter.stats(started, ports.clock.now().getTime()) });
   } finally {
     await meter.stop();
     if (swapped) emitStats('availability.run', started);

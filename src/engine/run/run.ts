@@ -9,6 +9,7 @@ import { apiVersionNeed } from '../../domain/kubeadm/api-migration.ts';
 import { KUBEADM_NAMESPACE, type KubeadmApiVersion } from '../../domain/kubeadm/cluster-config.ts';
 import { parseTargetVersion } from '../../domain/kubeadm/versions.ts';
 import type { Desired } from '../../domain/model.ts';
+import { estimateDuration } from '../../domain/run-timeline.ts';
 import { type AddonDecision, addonsPending, planAddons } from '../addons/plan.ts';
 import { addonsBlocked, observeAddons, upgradeAddons } from '../addons/upgrade.ts';
 import { accessProblems, rbacRepairProblems } from '../checks/access.ts';
@@ -32,7 +33,9 @@ import { awaitHealthyStart } from './healthy-start.ts';
 import { acquireLock, formatHolder, processStart, releaseLock } from './lock.ts';
 import { LockKeeper } from './lock-keeper.ts';
 import { newRunId, type ProgressRecord, readProgress, writeProgress } from './progress.ts';
+import { lastMeasuredRun } from './run-record.ts';
 import { type ClusterChanges, type ClusterFingerprint, staleProblems } from './saved-plan.ts';
+import { verificationFailure, verifyRun } from './verify.ts';
 
 export const LOCK_NAME = 'kubeswap-lock';
 
@@ -145,10 +148,14 @@ export async function inspect(
       findSwaps(snapshot).live[0]?.replacement.id ??
       (snapshot.retiring ? `${snapshot.retiring.node} is being removed before its replacement` : undefined),
     fingerprint,
-    changes: clusterChanges(ports, checked.from, checked.desired.version, existingKubeletConfig, {
-      machines: candidates.length,
-      maxSurge: request.maxSurge ?? 1,
-    }),
+    changes: {
+      ...clusterChanges(ports, checked.from, checked.desired.version, existingKubeletConfig, {
+        machines: candidates.length,
+        maxSurge: request.maxSurge ?? 1,
+      }),
+      // Boot and join times depend on the image, instance type and cloud: only this cluster's last run measures them.
+      estimate: estimateDuration(candidates.length, await lastMeasuredRun(ports.kube)),
+    },
     addons: planAddons(await observeAddons(ports.kube), checked.desired.version, addonOptions.skipAddons),
   };
 }
@@ -271,7 +278,11 @@ export async function apply(
     const inProgress = (await readProgress(ports.kube).catch(() => undefined))?.state === 'running';
     throw changedNotInvalid(asPreflightError(err), inProgress);
   });
-  emit('preflight.passed', `upgrade ${report.from} -> ${report.desired.version} with image ${report.desired.imageId}`);
+  emit('preflight.passed', `upgrade ${report.from} -> ${report.desired.version} with image ${report.desired.imageId}`, {
+    from: report.from,
+    to: report.desired.version,
+    imageId: report.desired.imageId,
+  });
   const versionBehind = report.from !== report.desired.version;
   const progress = await readProgress(ports.kube);
   // A control plane at the target with kube-proxy or CoreDNS behind (an interrupted or blocked addon phase)
@@ -477,6 +488,32 @@ export async function apply(
       verifyLock: () => keeper.verify(),
     });
     if (addons.blocked.length > 0) throw addonsBlocked(addons.blocked);
+
+    // 8. The verification pass: the cluster as an operator would check it, read afresh. The join credentials go
+    // first, so that "nothing left behind" holds for them too.
+    if (render) {
+      await cleanupBootstrap(ports, render);
+      render = undefined;
+    }
+    record.last = 'verify';
+    written = await writeProgress(ports.kube, record, written);
+    const verified = await verifyRun(ports, {
+      desired: report.desired,
+      pollIntervalMs: options.pollIntervalMs,
+      render: options.render !== undefined,
+      signal,
+    });
+    const failedChecks = verified.checks.filter((c) => !c.ok);
+    ports.emit({
+      code: verified.ok ? 'verify.passed' : 'verify.failed',
+      at: ports.clock.now().toISOString(),
+      level: verified.ok ? (failedChecks.length > 0 ? 'warn' : 'info') : 'error',
+      message: verified.ok
+        ? `verified: ${verified.checks.length - failedChecks.length} of ${verified.checks.length} checks passed${failedChecks.length > 0 ? `; warnings: ${failedChecks.map((c) => c.detail).join('; ')}` : ''}`
+        : `verification failed: ${failedChecks.map((c) => `${c.check}: ${c.detail}`).join('; ')}`,
+      data: { ...verified },
+    });
+    if (!verified.ok) throw verificationFailure(verified);
     Object.assign(record, { state: 'finished', last: 'finished', updatedAt: ports.clock.now().toISOString() });
     written = await writeProgress(ports.kube, record, written);
     finished = true;
@@ -498,13 +535,7 @@ export async function apply(
     throw changedNotInvalid(err, recorded || changedBefore);
   } finally {
     // An interrupted run keeps its token so the resumed run reuses it; every other end deletes it.
-    if (render && !keepBootstrap) {
-      await render.cleanup().then(
-        () => emit('bootstrap.cleaned', 'join token and uploaded certificates deleted'),
-        (err: unknown) =>
-          emit('bootstrap.cleaned', `cleanup failed: ${(err as Error).message}; the token expires on its own`),
-      );
-    }
+    if (render && !keepBootstrap) await cleanupBootstrap(ports, render);
     // Under the lock still: a run that lost it leaves the group to the run that holds it now.
     if (hooked && ports.provider.run && !keeper.lost) await endProviderRun(ports, record, finished);
     keeper.stop();
@@ -513,6 +544,14 @@ export async function apply(
       emit('lock.released', 'lock released');
     }
   }
+}
+
+async function cleanupBootstrap(ports: Ports, render: RenderMode): Promise<void> {
+  const message = await render.cleanup().then(
+    () => 'join token and uploaded certificates deleted',
+    (err: unknown) => `cleanup failed: ${(err as Error).message}; the token expires on its own`,
+  );
+  ports.emit({ code: 'bootstrap.cleaned', at: ports.clock.now().toISOString(), level: 'info', message });
 }
 
 /** Undoes the provider's run-wide changes as far as it finds safe; a failure to is reported, never thrown. */

@@ -5,6 +5,7 @@
 import type { Problem } from '../../domain/errors.ts';
 import { KubeswapError } from '../../domain/errors.ts';
 import type { Desired } from '../../domain/model.ts';
+import type { DurationEstimate } from '../../domain/run-timeline.ts';
 
 export const PLAN_FORMAT = 'kubeswap.io/saved-plan';
 /** Bumped on any change a reader of an older format would misread; apply refuses another version. */
@@ -32,6 +33,8 @@ export interface ClusterChanges {
   loadBalancer: string;
   machines: number;
   maxSurge: 0 | 1;
+  /** From this cluster's last measured run (kept in kube-system/kubeswap-runs); `totalMs` absent when unknown. */
+  estimate?: DurationEstimate;
 }
 
 export interface SavedPlan {

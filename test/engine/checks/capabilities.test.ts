@@ -24,6 +24,18 @@ describe('preflight: what the provider declares it cannot do', () => {
     assert.equal(world.calls.length, 0);
   });
 
+  it('refuses render mode on a provider whose machines take no rendered user data, before any change', async () => {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    world.provider = { ...world.provider, capabilities: { ...world.provider.capabilities, acceptsUserData: false } };
+    const err = await failure(apply(world.ports(), { version: TO, force: false, render: true }, options));
+    assert.deepEqual([err.failure, err.code], ['invalid', 'provider.no-user-data']);
+    assert.match(err.hint ?? '', /--user-data launch-template/);
+    assert.equal(world.calls.length, 0);
+    // Without render mode the same provider runs.
+    const outcome = await apply(world.ports(), { version: TO, force: false }, options);
+    assert.equal(outcome.result, 'done');
+  });
+
   it('lets a provider that cannot surge run remove-first', async () => {
     const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
     world.provider = { ...world.provider, capabilities: { ...world.provider.capabilities, surge: false } };

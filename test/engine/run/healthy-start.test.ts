@@ -38,7 +38,9 @@ describe('nothing changes until the cluster is healthy', () => {
     world.nodes.set('cp-b', { ...world.nodes.get('cp-b')!, ready: false });
     const heal = world.now + 5_000;
     world.onSleep = () => {
-      if (world.now >= heal) world.nodes.set('cp-b', { ...world.nodes.get('cp-b')!, ready: true });
+      // Once: cp-b is replaced later in the run, and must not come back.
+      const cpB = world.nodes.get('cp-b');
+      if (world.now >= heal && cpB) world.nodes.set('cp-b', { ...cpB, ready: true });
     };
     const outcome = await apply(world.ports(), request, options);
     assert.equal(outcome.result, 'done');

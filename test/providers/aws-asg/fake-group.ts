@@ -25,6 +25,8 @@ export class FakeGroup {
     'kubernetes.io/cluster/c1': { value: 'owned', propagate: true },
   };
   refreshes: InstanceRefresh[] = [];
+  /** Lifecycle hooks: a launch hook holds new instances in Pending:Wait, a terminate hook in Terminating:Wait. */
+  lifecycleHooks: { name: string; transition: 'LAUNCHING' | 'TERMINATING'; heartbeatSeconds: number }[] = [];
   instances: FakeInstance[] = [];
   calls: string[] = [];
   private next = 0;
@@ -39,9 +41,10 @@ export class FakeGroup {
         .filter(([, t]) => t.propagate)
         .map(([k, t]) => [k, t.value]),
     );
+    const held = this.lifecycleHooks.some((h) => h.transition === 'LAUNCHING');
     this.instances.push({
       id: `i-${(this.next++).toString(16).padStart(4, '0')}`,
-      lifecycle: 'InService',
+      lifecycle: held ? 'Pending:Wait' : 'InService',
       protected: false,
       state: 'running',
       tags: { ...tags, 'aws:autoscaling:groupName': 'cp' },
@@ -115,9 +118,27 @@ export class FakeGroup {
       this.calls.push(`terminate ${id} ${decrement}`);
       if (decrement) this.check(this.min, this.max, this.desired - 1);
       const instance = this.instances.find((i) => i.id === id)!;
-      instance.state = 'terminated';
       if (decrement) this.desired--;
+      if (this.lifecycleHooks.some((h) => h.transition === 'TERMINATING')) {
+        // Held until the hook's consumer completes it (completeTermination); the EC2 instance keeps running.
+        instance.lifecycle = 'Terminating:Wait';
+        return;
+      }
+      instance.state = 'terminated';
       this.scale();
+    },
+    describeLifecycleHooks: async () =>
+      this.lifecycleHooks.map((h) => ({
+        LifecycleHookName: h.name,
+        LifecycleTransition: `autoscaling:EC2_INSTANCE_${h.transition}`,
+        HeartbeatTimeout: h.heartbeatSeconds,
+      })),
+    completeLifecycleAction: async (_, hook, id, result) => {
+      this.calls.push(`complete ${hook} ${id} ${result}`);
+      const instance = this.instances.find((i) => i.id === id);
+      if (instance?.lifecycle !== 'Pending:Wait')
+        throw new Error(`No active Lifecycle Action found with instance ID ${id}`);
+      instance.lifecycle = 'InService';
     },
     setPropagatingTags: async (_, tags) => {
       this.calls.push(`tag ${Object.keys(tags).join(',')}`);
@@ -128,6 +149,13 @@ export class FakeGroup {
       for (const k of keys) delete this.tags[k];
     },
   };
+
+  /** The terminate hook's consumer is done: the termination proceeds. */
+  completeTermination(id: string): void {
+    const instance = this.instances.find((i) => i.id === id)!;
+    instance.state = 'terminated';
+    this.scale();
+  }
 
   private instanceOf(i: FakeInstance): Instance {
     return {

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { groupRunHooks } from '../../../providers/aws-asg/run-hooks.ts';
-import { createReplacement, terminateInGroup } from '../../../providers/aws-asg/swaps.ts';
+import {
+  completeLaunchHooks,
+  completeLaunchHooksOfRun,
+  createReplacement,
+  terminateInGroup,
+} from '../../../providers/aws-asg/swaps.ts';
 import { toMachine } from '../../../providers/aws-ec2/instances.ts';
 import type { KubeswapError } from '../../../src/domain/errors.ts';
 import { FakeGroup } from './fake-group.ts';
@@ -116,5 +121,57 @@ describe('aws-asg swaps and run hooks over a fake group', () => {
     );
     assert.deepEqual(records, []);
     assert.deepEqual(fake.calls, []);
+  });
+
+  it('completes a launch lifecycle hook with CONTINUE once the replacement serves, and only then', async () => {
+    const { fake, context, request } = setup();
+    fake.lifecycleHooks = [{ name: 'bootstrap', transition: 'LAUNCHING', heartbeatSeconds: 3600 }];
+    const replacement = await createReplacement(context, await request('i-0000'));
+    assert.equal(fake.instances.find((i) => i.id === replacement.id)?.lifecycle, 'Pending:Wait');
+    assert.ok(!fake.calls.some((c) => c.startsWith('complete')), 'not while it joins');
+    assert.deepEqual(await completeLaunchHooks(context, replacement.id), ['bootstrap']);
+    assert.equal(fake.instances.find((i) => i.id === replacement.id)?.lifecycle, 'InService');
+    // Completed already (by kubeswap or the hook's own consumer): nothing more.
+    assert.deepEqual(await completeLaunchHooks(context, replacement.id), []);
+    assert.equal(fake.calls.filter((c) => c.startsWith('complete')).length, 1);
+  });
+
+  it('honours a terminate lifecycle hook: waits in Terminating:Wait for its consumer, never around it', async () => {
+    const { fake, context } = setup();
+    fake.min = 2;
+    fake.lifecycleHooks = [{ name: 'backup', transition: 'TERMINATING', heartbeatSeconds: 1 }];
+    const done = terminateInGroup(context, 'i-0000', 10);
+    // Longer than the machine timeout given (10 ms), within the hook's heartbeat timeout (1 s).
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(fake.instances[0]!.lifecycle, 'Terminating:Wait');
+    assert.equal(fake.instances[0]!.state, 'running', 'the hook holds it');
+    fake.completeTermination('i-0000');
+    await done;
+    assert.deepEqual(
+      fake.calls.filter((c) => c.startsWith('terminate')),
+      ['terminate i-0000 true'],
+      'through the group only',
+    );
+    assert.ok(!fake.calls.some((c) => c.startsWith('complete')), 'kubeswap never completes a terminate hook');
+  });
+
+  it("lets a run's replacement go from its launch hook once the engine moves past it: next swap, old machine leaving, run end", async () => {
+    const { fake, context, request } = setup();
+    fake.max = 5;
+    fake.lifecycleHooks = [{ name: 'bootstrap', transition: 'LAUNCHING', heartbeatSeconds: 3600 }];
+    const lifecycle = (id: string) => fake.instances.find((i) => i.id === id)?.lifecycle;
+    const first = await createReplacement(context, await request('i-0000'));
+    // Starting the same swap again (a re-run) does not let its own replacement go.
+    await createReplacement(context, await request('i-0000'));
+    assert.equal(lifecycle(first.id), 'Pending:Wait');
+    // The old machine leaving (deregistration) means its replacement serves.
+    assert.deepEqual(await completeLaunchHooksOfRun(context, { replaces: 'i-0000' }), [first.id]);
+    assert.equal(lifecycle(first.id), 'InService');
+    const second = await createReplacement(context, await request('i-0001'));
+    const third = await createReplacement(context, await request('i-0002'));
+    assert.equal(lifecycle(second.id), 'InService', 'the next swap let the previous replacement go');
+    assert.equal(lifecycle(third.id), 'Pending:Wait');
+    assert.deepEqual(await completeLaunchHooksOfRun(context, { runId: 'run-1' }), [third.id], 'the run end');
+    assert.equal(fake.calls.filter((c) => c.startsWith('complete')).length, 3);
   });
 });

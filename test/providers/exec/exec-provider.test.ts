@@ -315,6 +315,7 @@ describe('exec provider', () => {
         surge: true,
         ownsLoadBalancer: false,
         rendersBootstrap: false,
+        acceptsUserData: true,
         idempotencyKey: 'tag',
       });
     });

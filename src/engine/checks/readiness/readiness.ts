@@ -2,10 +2,15 @@
 // `plan` shows it; `apply` refuses (exit 2, nothing changed) when it has blockers.
 import { KubeswapError, type Problem } from '../../../domain/errors.ts';
 import type { NodeView } from '../../../domain/model.ts';
-import { blockers, type ReadinessFinding, type ReadinessReport } from '../../../domain/readiness/report.ts';
+import {
+  blockers,
+  type ComponentVersion,
+  type ReadinessFinding,
+  type ReadinessReport,
+} from '../../../domain/readiness/report.ts';
 import type { EtcdPort } from '../../../ports/etcd.ts';
 import type { KubePort } from '../../../ports/kube.ts';
-import type { ApiserverEndpoint, ReadinessPort } from '../../../ports/readiness.ts';
+import type { ApiserverEndpoint, EtcdMemberStatus, ReadinessPort, StaticPodVersion } from '../../../ports/readiness.ts';
 import { checkApis } from './apis.ts';
 import { checkCertificates } from './certificates.ts';
 import { checkBudgets, checkEtcd } from './etcd-and-budgets.ts';
@@ -41,39 +46,7 @@ export async function assessReadiness(ports: ReadinessPorts, options: ReadinessO
     });
 
   // 1. Where each apiserver is, what it runs; the other components' versions.
-  const apiservers: ApiserverEndpoint[] = await readiness.apiserverEndpoints().catch((err: unknown) => {
-    skipped('versions', 'apiserver endpoints', err);
-    return [];
-  });
-  const apiserverVersions = await Promise.all(
-    apiservers.map((a) =>
-      readiness.apiserverVersion(a).then(
-        (version) => ({ node: a.node, version }),
-        (err: unknown) => ({ node: a.node, error: err instanceof Error ? err.message : String(err) }),
-      ),
-    ),
-  );
-  const staticPods = await readiness.staticPodVersions().catch((err: unknown) => {
-    skipped('versions', 'control-plane static pods', err);
-    return [];
-  });
-  const addons = await readiness.addonVersions().catch((err: unknown) => {
-    skipped('versions', 'kube-proxy and CoreDNS', err);
-    return [];
-  });
-  const etcdStatus = await readiness.etcdStatus().catch((err: unknown) => {
-    skipped('etcd', 'etcd status', err);
-    return [];
-  });
-  const components = componentVersions({
-    target: options.target,
-    nodes: options.nodes,
-    replaced: options.replaced,
-    apiservers: apiserverVersions,
-    staticPods,
-    addons,
-    etcd: etcdStatus.map((s) => ({ member: etcdMemberName(staticPods, s.endpoint) ?? s.endpoint, version: s.version })),
-  });
+  const { apiservers, components, staticPods, etcdStatus } = await observeVersions(readiness, options, skipped);
   for (const c of components.filter((c) => c.severity === 'block' || c.severity === 'warn')) {
     findings.push({
       check: 'versions',
@@ -161,4 +134,54 @@ export function refuseUnlessReady(report: ReadinessReport): void {
       problems,
     },
   );
+}
+
+/**
+ * Every component's version as the cluster reports it (each apiserver's /version, mirror pod images, add-on images,
+ * etcd status), judged against the target: the readiness report's first part, and the verification pass's.
+ */
+export async function observeVersions(
+  readiness: ReadinessPort,
+  options: { target: string; nodes: NodeView[]; replaced: string[] },
+  skipped: (check: ReadinessFinding['check'], subject: string, err: unknown) => void,
+): Promise<{
+  apiservers: ApiserverEndpoint[];
+  components: ComponentVersion[];
+  staticPods: StaticPodVersion[];
+  etcdStatus: EtcdMemberStatus[];
+}> {
+  const apiservers: ApiserverEndpoint[] = await readiness.apiserverEndpoints().catch((err: unknown) => {
+    skipped('versions', 'apiserver endpoints', err);
+    return [];
+  });
+  const apiserverVersions = await Promise.all(
+    apiservers.map((a) =>
+      readiness.apiserverVersion(a).then(
+        (version) => ({ node: a.node, version }),
+        (err: unknown) => ({ node: a.node, error: err instanceof Error ? err.message : String(err) }),
+      ),
+    ),
+  );
+  const staticPods = await readiness.staticPodVersions().catch((err: unknown) => {
+    skipped('versions', 'control-plane static pods', err);
+    return [];
+  });
+  const addons = await readiness.addonVersions().catch((err: unknown) => {
+    skipped('versions', 'kube-proxy and CoreDNS', err);
+    return [];
+  });
+  const etcdStatus = await readiness.etcdStatus().catch((err: unknown) => {
+    skipped('etcd', 'etcd status', err);
+    return [];
+  });
+  const components = componentVersions({
+    target: options.target,
+    nodes: options.nodes,
+    replaced: options.replaced,
+    apiservers: apiserverVersions,
+    staticPods,
+    addons,
+    etcd: etcdStatus.map((s) => ({ member: etcdMemberName(staticPods, s.endpoint) ?? s.endpoint, version: s.version })),
+  });
+  return { apiservers, components, staticPods, etcdStatus };
 }

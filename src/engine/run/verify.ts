@@ -1,0 +1,226 @@
+// The verification pass after the last step (issue 13 §2): what an operator checks by hand once an upgrade ends,
+// read afresh from the cluster rather than from what the run believes it did. Its result is part of the run's: a
+// failed check ends the run with exit 4 (the upgrade is done but something needs a person), and the event carries
+// every check, the component versions and the machines after the run for the report.
+import { KubeswapError } from '../../domain/errors.ts';
+import { normalizeVersion } from '../../domain/kubeadm/versions.ts';
+import type { Desired } from '../../domain/model.ts';
+import type { ComponentVersion } from '../../domain/readiness/report.ts';
+import { observeVersions } from '../checks/readiness/readiness.ts';
+import { observe, readClusterConfig } from '../observe/observe.ts';
+import { controlPlaneMachines, isLive, type Snapshot, unlinkedMembers } from '../observe/snapshot.ts';
+import { DRAINED_ANNOTATION, RETIRING_ANNOTATION, WAS_CORDONED_ANNOTATION } from '../plan/annotations.ts';
+import type { Ports } from '../ports.ts';
+import { BOOTSTRAP_TOKEN_TYPE, RUN_ID_LABEL, TOKEN_NAMESPACE } from '../prepare/bootstrap-token.ts';
+
+export interface VerifyCheck {
+  check: string;
+  ok: boolean;
+  /** `warn`: reported, the run's result unchanged (availability is measured, not guaranteed). */
+  level: 'fail' | 'warn';
+  detail: string;
+}
+
+export interface Verification {
+  ok: boolean;
+  checks: VerifyCheck[];
+  components: ComponentVersion[];
+  machines: { node: string; machine?: string; imageId?: string; kubelet: string; zone?: string }[];
+}
+
+/** Pods and Nodes settle for a moment after the last rollout (kubelet status updates): re-checked for this long. */
+export const VERIFY_SETTLE_MS = 60_000;
+
+const KUBESWAP_ANNOTATIONS = [RETIRING_ANNOTATION, DRAINED_ANNOTATION, WAS_CORDONED_ANNOTATION];
+const CONTROL_PLANE_COMPONENTS = new Set(['kube-apiserver', 'kube-controller-manager', 'kube-scheduler']);
+
+export async function verifyRun(
+  ports: Ports,
+  context: { desired: Desired; pollIntervalMs: number; render: boolean; signal?: AbortSignal },
+): Promise<Verification> {
+  const deadline = ports.clock.now().getTime() + VERIFY_SETTLE_MS;
+  let said = '';
+  while (true) {
+    const result = await verifyOnce(ports, context.desired, context.render);
+    if (result.ok || ports.clock.now().getTime() >= deadline || context.signal?.aborted) return result;
+    // Says what it waits for (once per change), so a slow verification is explained in the output.
+    const failing = result.checks
+      .filter((c) => !c.ok && c.level === 'fail')
+      .map((c) => `${c.check}: ${c.detail}`)
+      .join('; ');
+    if (failing !== said) {
+      ports.emit({
+        code: 'wait',
+        at: ports.clock.now().toISOString(),
+        level: 'info',
+        message: `verification: re-checking while the cluster settles (${failing})`,
+        data: { reason: 'verify.settling' },
+      });
+      said = failing;
+    }
+    await ports.clock.sleep(context.pollIntervalMs, context.signal).catch(() => undefined);
+  }
+}
+
+async function verifyOnce(ports: Ports, desired: Desired, render: boolean): Promise<Verification> {
+  const target = normalizeVersion(desired.version);
+  const snapshot = await observe(ports, { withTargets: false, desired });
+  const checks: VerifyCheck[] = [];
+  const check = (name: string, problems: string[], okDetail: string, level: VerifyCheck['level'] = 'fail') =>
+    checks.push({ check: name, ok: problems.length === 0, level, detail: problems.join('; ') || okDetail });
+
+  const cps = controlPlaneMachines(snapshot);
+  check(
+    'nodes.ready',
+    snapshot.nodes.filter((n) => !n.ready).map((n) => `${n.name} is not Ready`),
+    `${snapshot.nodes.length} Node(s) Ready`,
+  );
+  check(
+    'nodes.version',
+    cps
+      .filter((cp) => normalizeVersion(cp.node.kubeletVersion) !== target)
+      .map((cp) => `${cp.name} runs kubelet ${cp.node.kubeletVersion}`),
+    `every control-plane kubelet at ${target}`,
+  );
+  check(
+    'kube-system.pods',
+    await kubeSystemProblems(ports, snapshot),
+    'every kube-system pod Running (or Succeeded), every control-plane static pod Ready',
+  );
+  check(
+    'etcd.members',
+    etcdProblems(snapshot, cps),
+    `${snapshot.etcd.members.length} voting member(s), one per control-plane Node, healthy`,
+  );
+  const cluster = await readClusterConfig(ports);
+  check(
+    'kubeadm-config',
+    normalizeVersion(cluster.kubernetesVersion) === target ? [] : [`kubeadm-config says ${cluster.kubernetesVersion}`],
+    `kubernetesVersion ${target}`,
+  );
+  check(
+    'machines',
+    machineProblems(snapshot, cps, desired),
+    `every control-plane machine runs image ${desired.imageId}`,
+  );
+  check(
+    'leftovers',
+    await leftovers(ports, snapshot, render),
+    `no kubeswap ${render ? 'join token, ' : ''}annotation or retiring marker left`,
+  );
+
+  const components = ports.readiness
+    ? (
+        await observeVersions(
+          ports.readiness,
+          { target, nodes: snapshot.nodes, replaced: [] },
+          (_check, subject, err) =>
+            checks.push({
+              check: 'components.version',
+              ok: false,
+              level: 'warn',
+              detail: `${subject} not read: ${err instanceof Error ? err.message : String(err)}`,
+            }),
+        )
+      ).components
+    : [];
+  if (ports.readiness) {
+    check(
+      'components.version',
+      components
+        .filter((c) => CONTROL_PLANE_COMPONENTS.has(c.component) && normalizeVersion(c.now) !== target)
+        .map((c) => `${c.component} on ${c.where} is ${c.now}`),
+      `every kube-apiserver, kube-controller-manager and kube-scheduler at ${target}`,
+    );
+  }
+  const measured = ports.availability?.();
+  if (measured) {
+    check(
+      'api.availability',
+      measured.failed > 0 ? [`${measured.failed} of ${measured.requests} API requests failed`] : [],
+      `${measured.requests} API requests, none failed, longest gap ${measured.longestGapMs} ms`,
+      'warn',
+    );
+  }
+  return {
+    ok: checks.every((c) => c.ok || c.level === 'warn'),
+    checks,
+    components,
+    machines: cps.map((cp) => ({
+      node: cp.name,
+      machine: cp.machine?.id,
+      imageId: cp.machine?.imageId,
+      kubelet: cp.node.kubeletVersion,
+      zone: cp.machine?.zone,
+    })),
+  };
+}
+
+async function kubeSystemProblems(ports: Ports, snapshot: Snapshot): Promise<string[]> {
+  const problems: string[] = [];
+  for (const node of snapshot.nodes) {
+    for (const [component, pod] of Object.entries(node.staticPods ?? {})) {
+      if (pod && !pod.ready) problems.push(`${component} on ${node.name} is not Ready`);
+    }
+    const pods = await ports.kube.podsOnNode(node.name);
+    for (const pod of pods.filter(
+      (p) => p.namespace === 'kube-system' && p.phase !== 'Running' && p.phase !== 'Succeeded',
+    )) {
+      problems.push(`kube-system/${pod.name} on ${node.name} is ${pod.phase}`);
+    }
+  }
+  return problems;
+}
+
+function etcdProblems(snapshot: Snapshot, cps: ReturnType<typeof controlPlaneMachines>): string[] {
+  const problems = [
+    ...cps.filter((cp) => !cp.member).map((cp) => `${cp.name} has no etcd member`),
+    ...unlinkedMembers(snapshot).map((m) => `etcd member ${m.name || '(unstarted)'} has no control-plane Node`),
+    ...snapshot.etcd.members.filter((m) => m.isLearner).map((m) => `etcd member ${m.name} is still a learner`),
+    ...snapshot.etcd.endpoints
+      .filter((e) => !e.healthy)
+      .map((e) => `etcd at ${e.endpoint} is unhealthy${e.error ? `: ${e.error}` : ''}`),
+    ...snapshot.etcd.alarms.map((a) => `etcd alarm ${JSON.stringify(a)}`),
+  ];
+  return problems;
+}
+
+function machineProblems(snapshot: Snapshot, cps: ReturnType<typeof controlPlaneMachines>, desired: Desired): string[] {
+  const linked = new Set(cps.flatMap((cp) => (cp.machine ? [cp.machine.id] : [])));
+  return [
+    ...cps.filter((cp) => !cp.machine).map((cp) => `${cp.name} has no machine`),
+    ...cps
+      .filter((cp) => cp.machine && cp.machine.imageId !== desired.imageId)
+      .map((cp) => `${cp.name} (${cp.machine!.id}) runs image ${cp.machine!.imageId}`),
+    // An instance of the cluster that no control-plane Node accounts for: a replacement left behind.
+    ...snapshot.machines
+      .filter((m) => isLive(m) && !linked.has(m.id))
+      .map((m) => `machine ${m.id} (${m.status}) has no control-plane Node`),
+  ];
+}
+
+async function leftovers(ports: Ports, snapshot: Snapshot, render: boolean): Promise<string[]> {
+  const annotated = snapshot.nodes.flatMap((n) =>
+    KUBESWAP_ANNOTATIONS.filter((a) => n.annotations[a] !== undefined).map((a) => `${n.name} carries ${a}`),
+  );
+  // Only render mode creates join tokens (and only it may list Secrets: templates/rbac/kubeswap-render.yaml).
+  const tokens = render
+    ? await ports.kube.listSecrets(TOKEN_NAMESPACE, { labelSelector: RUN_ID_LABEL, type: BOOTSTRAP_TOKEN_TYPE })
+    : [];
+  return [
+    ...annotated,
+    ...tokens.map((t) => `join token Secret ${t.name} left`),
+    ...(snapshot.retiring ? [`retiring marker for ${snapshot.retiring.node} left`] : []),
+  ];
+}
+
+/** The verification's event, then its verdict: exit 4 when a check failed. */
+export function verificationFailure(result: Verification): KubeswapError {
+  const failed = result.checks.filter((c) => !c.ok && c.level === 'fail');
+  return new KubeswapError(
+    'needs-person',
+    'verify.failed',
+    `the upgrade ran to its end but the verification failed: ${failed.map((c) => `${c.check}: ${c.detail}`).join('; ')}`,
+    { hint: 'fix what each failed check names (the control plane is at the target); kubeswap report shows the run' },
+  );
+}
