@@ -85,6 +85,8 @@ describe('readiness: apply', () => {
       namespace: 'kube-system',
       name: 'kubeswap-progress',
       data: { progress: JSON.stringify(record) },
+      labels: {},
+      annotations: {},
       resourceVersion: '1',
     });
     const outcome = await apply(ports, { version: TO, force: false }, { ...options, dryRun: true });
