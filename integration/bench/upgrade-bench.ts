@@ -35,7 +35,7 @@ try {
   // kubeswap runs in this process: give it the sandbox's environment (moto endpoint, test credentials).
   Object.assign(process.env, sandboxEnv(sb));
   const settings = readSettingsForSandbox(sb, {
-    gatePasses: values['gate-passes']!,
+    gatePasses: Number(values['gate-passes']),
     pollInterval: values['poll-interval']!,
   });
   const log = new EventLog();
