@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { gunzipSync } from 'node:zlib';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { bulkhead } from 'cockatiel';
 import { parse as parseYaml } from 'yaml';
 import {
   LAST_APPLIED_ANNOTATION,
@@ -30,7 +31,7 @@ const ETCD_CLIENT_URLS = 'kubeadm.kubernetes.io/etcd.advertise-client-urls';
 export const ETCD_DEFAULT_QUOTA_BYTES = 2 * 1024 ** 3;
 
 /** Bounds of the stored-manifest scan: pages of PAGE objects, at most PAGES pages per kind (and for Helm releases). */
-export const SCAN_BOUNDS = { page: 500, pages: 10, helmPage: 50, helmPages: 20 } as const;
+export const SCAN_BOUNDS = { page: 500, pages: 10, helmPage: 50, helmPages: 20, concurrentKinds: 4 } as const;
 const REQUEST_TIMEOUT_MS = 15_000;
 
 interface PodItem {
@@ -52,9 +53,20 @@ export function openKubeReadiness(options: KubeconfigOptions): KubeReadiness {
   const get = (path: string, server = summary.server, accept = 'application/json') =>
     httpsGet(kc, `${server.replace(/\/$/, '')}${path}`, accept);
   const getJson = async <T>(path: string, server?: string) => JSON.parse(await get(path, server)) as T;
-  const controlPlanePods = async () =>
-    (await getJson<{ items: PodItem[] }>('/api/v1/namespaces/kube-system/pods?labelSelector=tier%3Dcontrol-plane'))
-      .items;
+  // Three checks read the control-plane pods, side by side: while one read is in flight the others share it.
+  let podsInFlight: Promise<PodItem[]> | undefined;
+  const controlPlanePods = () => {
+    podsInFlight ??= getJson<{ items: PodItem[] }>(
+      '/api/v1/namespaces/kube-system/pods?labelSelector=tier%3Dcontrol-plane',
+    ).then((list) => list.items);
+    const read = podsInFlight;
+    void read
+      .finally(() => {
+        if (podsInFlight === read) podsInFlight = undefined;
+      })
+      .catch(() => undefined);
+    return read;
+  };
 
   return {
     apiserverEndpoints: async () =>
@@ -82,25 +94,43 @@ export function openKubeReadiness(options: KubeconfigOptions): KubeReadiness {
         ];
       }),
     addonVersions: async () => {
-      const found: AddonVersion[] = [];
       const read = async (path: string, component: AddonVersion['component'], object: string) => {
         try {
           const o = await getJson<{ spec?: { template?: { spec?: { containers?: { image?: string }[] } } } }>(path);
           const image = o.spec?.template?.spec?.containers?.[0]?.image;
-          if (image) found.push({ component, object, version: imageTag(image) });
+          return image ? [{ component, object, version: imageTag(image) }] : [];
         } catch (err) {
           if (!(err instanceof HttpStatusError && err.status === 404)) throw err;
+          return [];
         }
       };
-      await read('/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy', 'kube-proxy', 'kube-system/kube-proxy');
-      await read('/apis/apps/v1/namespaces/kube-system/deployments/coredns', 'coredns', 'kube-system/coredns');
-      return found;
+      const found = await Promise.all([
+        read('/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy', 'kube-proxy', 'kube-system/kube-proxy'),
+        read('/apis/apps/v1/namespaces/kube-system/deployments/coredns', 'coredns', 'kube-system/coredns'),
+      ]);
+      return found.flat();
     },
     storedObjects: async (kinds) => {
-      const scan: StoredScan = { objects: [], incomplete: [] };
-      for (const kind of kinds) await scanLastApplied(getJson, kind, scan);
-      await scanHelmReleases(getJson, scan);
-      return scan;
+      // Kinds side by side, a few at a time (each is paged); each kind's part of the scan kept in the kinds' order.
+      const limit = bulkhead(SCAN_BOUNDS.concurrentKinds, kinds.length + 1);
+      const parts = await Promise.all([
+        ...kinds.map((kind) =>
+          limit.execute(async () => {
+            const part: StoredScan = { objects: [], incomplete: [] };
+            await scanLastApplied(getJson, kind, part);
+            return part;
+          }),
+        ),
+        limit.execute(async () => {
+          const part: StoredScan = { objects: [], incomplete: [] };
+          await scanHelmReleases(getJson, part);
+          return part;
+        }),
+      ]);
+      return {
+        objects: parts.flatMap((p) => p.objects),
+        incomplete: parts.flatMap((p) => p.incomplete),
+      };
     },
     clusterCa: async () => {
       const cm = await getJson<{ data?: Record<string, string> }>(

@@ -232,6 +232,8 @@ async function planReadiness(
       replaced: report.candidates.map((c) => c.cp.name),
       machineTimeoutMs: options.machineTimeoutMs,
       drainTimeoutMs: options.drainTimeoutMs,
+      // A run of this target in progress: what `apply` will do is resume it, and its readiness is narrowed alike.
+      resumedRun: report.runId !== 'planned' ? report.runId : undefined,
     },
     request,
   ).catch((err: unknown) => {

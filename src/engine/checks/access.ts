@@ -42,31 +42,36 @@ export async function rbacRepairProblems(
   kube: Pick<KubePort, 'canI' | 'rbacExists'>,
   objects: readonly RbacObject[],
 ): Promise<Problem[]> {
-  const problems: Problem[] = [];
-  for (const object of objects) {
-    if (await kube.rbacExists(object)) continue;
-    const namespace = 'namespace' in object ? object.namespace : undefined;
-    const checks: AccessCheck[] = [{ group: RBAC_GROUP, resource: resourceOf[object.kind], verb: 'create', namespace }];
-    if ('roleRef' in object) {
-      const resource = object.roleRef.kind === 'Role' ? 'roles' : 'clusterroles';
-      checks.push({ group: RBAC_GROUP, resource, verb: 'bind', namespace, name: object.roleRef.name });
-    } else {
-      for (const rule of object.rules)
-        for (const group of rule.apiGroups)
-          for (const resource of rule.resources)
-            for (const verb of rule.verbs)
-              for (const name of rule.resourceNames ?? [undefined])
-                checks.push({ group, resource, verb, namespace, name });
-    }
-    const allowed = await kube.canI(checks);
-    const missing = checks.filter((_, i) => !allowed[i]).map((c) => describePermission(c));
-    if (missing.length > 0) {
-      problems.push({
-        code: 'access.denied',
-        message: `${object.kind} ${namespace ? `${namespace}/` : ''}${object.name}, which kubeadm join needs, is missing and this identity may not create it: ${missing.join(', ')}`,
-        hint: 'create it as kubeadm does (kubeadm init phase bootstrap-token), or grant templates/rbac/kubeswap-rbac-repair.yaml; nothing was changed',
-      });
-    }
-  }
-  return problems;
+  // Independent objects, asked about side by side: each costs two round trips (exists? then may I?).
+  const perObject = await Promise.all(
+    objects.map(async (object): Promise<Problem[]> => {
+      if (await kube.rbacExists(object)) return [];
+      const namespace = 'namespace' in object ? object.namespace : undefined;
+      const checks: AccessCheck[] = [
+        { group: RBAC_GROUP, resource: resourceOf[object.kind], verb: 'create', namespace },
+      ];
+      if ('roleRef' in object) {
+        const resource = object.roleRef.kind === 'Role' ? 'roles' : 'clusterroles';
+        checks.push({ group: RBAC_GROUP, resource, verb: 'bind', namespace, name: object.roleRef.name });
+      } else {
+        for (const rule of object.rules)
+          for (const group of rule.apiGroups)
+            for (const resource of rule.resources)
+              for (const verb of rule.verbs)
+                for (const name of rule.resourceNames ?? [undefined])
+                  checks.push({ group, resource, verb, namespace, name });
+      }
+      const allowed = await kube.canI(checks);
+      const missing = checks.filter((_, i) => !allowed[i]).map((c) => describePermission(c));
+      if (missing.length === 0) return [];
+      return [
+        {
+          code: 'access.denied',
+          message: `${object.kind} ${namespace ? `${namespace}/` : ''}${object.name}, which kubeadm join needs, is missing and this identity may not create it: ${missing.join(', ')}`,
+          hint: 'create it as kubeadm does (kubeadm init phase bootstrap-token), or grant templates/rbac/kubeswap-rbac-repair.yaml; nothing was changed',
+        },
+      ];
+    }),
+  );
+  return perObject.flat();
 }

@@ -9,6 +9,7 @@ import type { Desired } from '../../domain/model.ts';
 import { CONTROL_PLANE_POOL } from '../../domain/model.ts';
 import type { Ports } from '../ports.ts';
 import { readRetiring } from '../run/retiring.ts';
+import type { ProviderReads } from './provider-reads.ts';
 import type { ClusterConfigView, Snapshot } from './snapshot.ts';
 
 export async function readClusterConfig(ports: Pick<Ports, 'kube'>): Promise<ClusterConfigView> {
@@ -35,32 +36,42 @@ export interface ObserveOptions {
   desired?: Desired;
   /** The previous pass: its control-plane Nodes let the machine listing start before the Nodes arrive. */
   previous?: Snapshot;
+  /** The loop's provider view between passes: reused while stable, read again after each of our steps. */
+  providerReads?: ProviderReads;
 }
 
 export async function observe(ports: Ports, options: ObserveOptions): Promise<Snapshot> {
   const at = ports.clock.now();
   // Two independent chains run side by side (Nodes -> their machines, members -> their health), so
   // a pass costs the slower chain, not the sum of two rounds. The machines of last pass's Nodes are
-  // asked for at once; only when the Nodes changed is the listing repeated for the new set.
+  // asked for at once; only when the Nodes changed is the listing repeated for the new set. A stable
+  // provider view of the same Nodes is reused instead (ProviderReads).
   const guessed = options.previous ? controlPlaneProviderIds(options.previous.nodes) : undefined;
-  const early = guessed ? ports.provider.listMachines(CONTROL_PLANE_POOL, guessed) : undefined;
+  const reused = guessed && options.providerReads?.reusable(at.getTime(), guessed);
+  const early = guessed && !reused ? ports.provider.listMachines(CONTROL_PLANE_POOL, guessed) : undefined;
   early?.catch(() => undefined);
-  const nodesAndMachines = ports.kube.listNodes().then(async (nodes) => {
+  const lb = options.withTargets ? ports.provider.loadBalancer : undefined;
+  const earlyTargets = lb && !reused ? lb.targets() : undefined;
+  earlyTargets?.catch(() => undefined);
+  const nodesAndProvider = ports.kube.listNodes().then(async (nodes) => {
     const providerIds = controlPlaneProviderIds(nodes);
-    const same = early && guessed!.length === providerIds.length && guessed!.every((id, i) => id === providerIds[i]);
-    return { nodes, machines: await (same ? early : ports.provider.listMachines(CONTROL_PLANE_POOL, providerIds)) };
+    const same = guessed && guessed.length === providerIds.length && guessed.every((id, i) => id === providerIds[i]);
+    if (reused && same) return { nodes, machines: reused.machines, apiTargets: reused.apiTargets };
+    const [machines, apiTargets] = await Promise.all([
+      same && early ? early : ports.provider.listMachines(CONTROL_PLANE_POOL, providerIds),
+      earlyTargets ?? lb?.targets(),
+    ]);
+    options.providerReads?.remember(at.getTime(), providerIds, { machines, apiTargets });
+    return { nodes, machines, apiTargets };
   });
   const membersAndHealth = ports.etcd.memberList().then(async (members) => {
     const endpoints = [...new Set(members.flatMap((m) => m.clientUrls))];
     return { members, health: await ports.etcd.health(endpoints) };
   });
-  const [{ nodes, machines }, { members, health }, alarms, apiTargets, retiring] = await Promise.all([
-    nodesAndMachines,
+  const [{ nodes, machines, apiTargets }, { members, health }, alarms, retiring] = await Promise.all([
+    nodesAndProvider,
     membersAndHealth,
     ports.etcd.alarms(),
-    options.withTargets && ports.provider.loadBalancer
-      ? ports.provider.loadBalancer.targets()
-      : Promise.resolve(undefined),
     readRetiring(ports.kube),
   ]);
   const { provider } = ports;

@@ -7,6 +7,7 @@ import { KubeswapError } from '../../domain/errors.ts';
 import type { EventCode } from '../../domain/events.ts';
 import { act, type RunContext } from '../act/act.ts';
 import { observe } from '../observe/observe.ts';
+import { ProviderReads } from '../observe/provider-reads.ts';
 import type { Snapshot } from '../observe/snapshot.ts';
 import { plan } from '../plan/planner.ts';
 import { type Decision, describeStep, finishesSwap, type Step, startsSwap } from '../plan/steps.ts';
@@ -42,6 +43,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
   /** When this process started each swap; a resumed swap has no start here. */
   const swapStarted = new Map<string, number>();
   const withTargets = ports.provider.loadBalancer !== undefined;
+  const providerReads = new ProviderReads();
   const wakeup = new Wakeup();
   const stopWatching = ports.kube.watchChanges?.(wakeup.notify);
   try {
@@ -65,7 +67,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
       let snapshot: Awaited<ReturnType<typeof observe>>;
       try {
         wakeup.clear();
-        snapshot = await observe(ports, { withTargets, previous, desired: ctx.desired });
+        snapshot = await observe(ports, { withTargets, previous, desired: ctx.desired, providerReads });
       } catch (err) {
         // A member or API server restarting mid-swap: look again shortly rather than fail the run.
         await retryLater(err, `observing the cluster failed: ${(err as Error).message}`, undefined, 'observe.failed');
@@ -119,6 +121,8 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
             reason: decision.reason,
           });
           await hooks.lock?.verify();
+          // Whatever the step did (or half did) to machines or targets, the next pass reads them afresh.
+          providerReads.forget();
           try {
             await act(decision.step, ports, ctx, decision.machine);
           } catch (err) {

@@ -75,24 +75,41 @@ export async function inspect(
   request: UpgradeRequest,
   addonOptions: { skipAddons?: boolean } = {},
 ): Promise<PlanReport> {
-  // May this identity do everything the run does? Asked first: without it every later read could be a 403.
+  return (await inspectWithProgress(ports, request, addonOptions)).report;
+}
+
+/** `inspect`, and the progress record it read: `apply` decides from both, with one read. */
+async function inspectWithProgress(
+  ports: Ports,
+  request: UpgradeRequest,
+  addonOptions: { skipAddons?: boolean },
+): Promise<{ report: PlanReport; progress: ProgressRecord | undefined }> {
+  // May this identity do everything the run does? Its answer decides first: without it every read could be a
+  // 403. The first reads go out beside it (all read-only), and their results or errors count only once it says yes.
+  const reads = Promise.all([readClusterConfig(ports), ports.kube.listNodes(), readProgress(ports.kube)]);
+  reads.catch(() => undefined);
   const denied = await accessProblems(ports.kube, { render: request.render === true });
   if (denied.length > 0) throw invalid(denied);
-  const cluster = await readClusterConfig(ports);
-  const nodes = await ports.kube.listNodes();
+  const [cluster, nodes, progress] = await reads;
   const checked = await preflight(ports, cluster, nodes, request);
-  const existingKubeletConfig = checked.desired
-    ? await kubeletConfigMaps(ports, checked.from, checked.desired.version)
-    : [];
-  if (checked.desired) {
-    const rbac = kubeletConfigPlan(checked.from, checked.desired.version, { configMaps: [] }).rbac;
-    checked.problems.push(...(await rbacRepairProblems(ports.kube, rbac)));
-  }
-  if (checked.problems.length > 0 || !checked.desired) throw invalid(checked.problems);
-  const progress = await readProgress(ports.kube);
-  const runId = resumableRun(progress, checked.desired)?.runId ?? 'planned';
+  const desired = checked.desired;
+  // Past the preflight the remaining reads are independent: they run side by side, and a problem found by the
+  // checks is still what is reported (the observation's result is then dropped).
   const withTargets = ports.provider.loadBalancer !== undefined;
-  const snapshot = await observe(ports, { withTargets, desired: checked.desired });
+  const observed = desired ? observe(ports, { withTargets, desired }) : undefined;
+  const addonsSeen = observeAddons(ports.kube);
+  observed?.catch(() => undefined);
+  addonsSeen.catch(() => undefined);
+  const [existingKubeletConfig, rbacProblems] = desired
+    ? await Promise.all([
+        kubeletConfigMaps(ports, checked.from, desired.version),
+        rbacRepairProblems(ports.kube, kubeletConfigPlan(checked.from, desired.version, { configMaps: [] }).rbac),
+      ])
+    : [[], []];
+  checked.problems.push(...rbacProblems);
+  if (checked.problems.length > 0 || !checked.desired || !observed) throw invalid(checked.problems);
+  const runId = resumableRun(progress, checked.desired)?.runId ?? 'planned';
+  const snapshot = await observed;
   const gate = gateFor(snapshot);
   const cps = controlPlaneMachines(snapshot);
   const candidates = orderCandidates(cps, checked.desired, runId);
@@ -132,7 +149,7 @@ export async function inspect(
   });
   const target = parseTargetVersion(checked.desired.version);
   const need = target ? apiVersionNeed(cluster.apiVersion as KubeadmApiVersion, target) : undefined;
-  return {
+  const report: PlanReport = {
     from: checked.from,
     desired: checked.desired,
     kubeadmApi: need?.kind === 'migrate' ? { from: need.from, to: need.to } : undefined,
@@ -156,8 +173,9 @@ export async function inspect(
       // Boot and join times depend on the image, instance type and cloud: only this cluster's last run measures them.
       estimate: estimateDuration(candidates.length, await lastMeasuredRun(ports.kube)),
     },
-    addons: planAddons(await observeAddons(ports.kube), checked.desired.version, addonOptions.skipAddons),
+    addons: planAddons(await addonsSeen, checked.desired.version, addonOptions.skipAddons),
   };
+  return { report, progress };
 }
 
 /** The cluster-wide part of the plan (prepare.ts does it; the load balancer is act.ts's), in words for review. */
@@ -268,7 +286,7 @@ export async function apply(
   const elapsed = () => ports.clock.now().getTime() - started;
 
   // 1. Validate everything before touching anything.
-  const report = await inspect(
+  const { report, progress } = await inspectWithProgress(
     ports,
     { ...request, maxSurge: options.maxSurge },
     { skipAddons: options.skipAddons },
@@ -284,7 +302,6 @@ export async function apply(
     imageId: report.desired.imageId,
   });
   const versionBehind = report.from !== report.desired.version;
-  const progress = await readProgress(ports.kube);
   // A control plane at the target with kube-proxy or CoreDNS behind (an interrupted or blocked addon phase)
   // is resumed: the rest of the run then finds nothing to replace and does only the addons. And a run killed
   // after its last swap left the provider's run-wide changes (a group's suspended processes) in place: the
@@ -314,6 +331,7 @@ export async function apply(
         replaced: report.candidates.map((c) => c.cp.name),
         machineTimeoutMs: options.machineTimeoutMs,
         drainTimeoutMs: options.drainTimeoutMs,
+        resumedRun: resumableRun(progress, report.desired)?.runId,
       },
       request.readiness ?? DEFAULT_READINESS_REQUEST,
     ).catch((err: unknown) => {

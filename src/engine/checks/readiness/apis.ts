@@ -39,23 +39,24 @@ export async function checkApis(
   const severityOf = (verdict: 'removed' | 'deprecated'): Severity =>
     verdict === 'removed' && !options.acceptRemovedApis ? 'block' : 'warn';
 
-  // 1. What clients called, per apiserver.
-  for (const endpoint of apiservers) {
-    let exposition: string;
-    try {
-      exposition = await port.apiserverMetrics(endpoint);
-    } catch (err) {
+  // 1. What clients called, per apiserver (read side by side with the stored manifests).
+  const storedScan = port.storedObjects(kindsToScan(removals));
+  storedScan.catch(() => undefined);
+  const expositions = await Promise.allSettled(apiservers.map((endpoint) => port.apiserverMetrics(endpoint)));
+  for (const [i, endpoint] of apiservers.entries()) {
+    const read = expositions[i]!;
+    if (read.status === 'rejected') {
       findings.push({
         check: 'apis',
         severity: 'skipped',
         code: 'api.metrics-unreadable',
         subject: `apiserver ${endpoint.node}`,
-        message: `cannot read ${endpoint.url}/metrics: ${messageOf(err)}`,
+        message: `cannot read ${endpoint.url}/metrics: ${messageOf(read.reason)}`,
         hint: 'kubeswap needs get on nonResourceURLs ["/metrics"] (templates/rbac)',
       });
       continue;
     }
-    for (const used of parseDeprecatedApis(exposition)) {
+    for (const used of parseDeprecatedApis(read.value)) {
       const apiVersion = used.group ? `${used.group}/${used.version}` : used.version;
       const known = judgeApi({ apiVersion, resource: used.resource }, options.target, removals);
       const removedIn = known?.removal.removedIn ?? used.removedRelease;
@@ -74,7 +75,7 @@ export async function checkApis(
   }
 
   // 2. What is stored: only kinds the table names can carry a removed apiVersion.
-  const scan = await port.storedObjects(kindsToScan(removals));
+  const scan = await storedScan;
   for (const object of scan.objects) {
     const found = judgeApi({ apiVersion: object.apiVersion, kind: object.kind }, options.target, removals);
     if (!found) continue;

@@ -71,9 +71,11 @@ export async function checkBudgets(
 ): Promise<ReadinessFinding[]> {
   if (drained.length === 0) return [];
   const stuck = (await kube.listDisruptionBudgets()).filter((b) => b.disruptionsAllowed <= 0);
+  // One read per drained node (a field selector, never every pod of the cluster), side by side.
+  const podsByNode = await Promise.all(drained.map((node) => kube.podsOnNode(node)));
   const findings: ReadinessFinding[] = [];
-  for (const node of drained) {
-    const pods = (await kube.podsOnNode(node)).filter((p) => !p.daemonSet && !p.mirror);
+  for (const [i, node] of drained.entries()) {
+    const pods = podsByNode[i]!.filter((p) => !p.daemonSet && !p.mirror);
     const names = new Set(pods.flatMap((p) => budgetsBlocking(p, stuck)));
     for (const budget of names) {
       findings.push({

@@ -7,6 +7,7 @@ import {
   type ComponentVersion,
   type ReadinessFinding,
   type ReadinessReport,
+  type Severity,
 } from '../../../domain/readiness/report.ts';
 import type { EtcdPort } from '../../../ports/etcd.ts';
 import type { KubePort } from '../../../ports/kube.ts';
@@ -25,6 +26,8 @@ export interface ReadinessOptions {
   expectedRunMs: number;
   certWarningDays: number;
   acceptRemovedApis: boolean;
+  /** The run id of the run being resumed: what it checked when it started is not scanned again. */
+  resumedRun?: string;
 }
 
 export interface ReadinessPorts {
@@ -35,72 +38,86 @@ export interface ReadinessPorts {
 
 export async function assessReadiness(ports: ReadinessPorts, options: ReadinessOptions): Promise<ReadinessReport> {
   const { readiness } = ports;
-  const findings: ReadinessFinding[] = [];
-  const skipped = (check: ReadinessFinding['check'], subject: string, err: unknown) =>
-    findings.push({
-      check,
-      severity: 'skipped',
-      code: `${check}.unreadable`,
-      subject,
-      message: `not checked: ${err instanceof Error ? err.message : String(err)}`,
-    });
+  // Each part's findings, concatenated in this order whatever order the reads answer in.
+  const unreadable: ReadinessFinding[] = [];
+  const skipped =
+    <T>(check: ReadinessFinding['check'], subject: string, fallback: T) =>
+    (err: unknown): T => {
+      unreadable.push({
+        check,
+        severity: 'skipped',
+        code: `${check}.unreadable`,
+        subject,
+        message: `not checked: ${err instanceof Error ? err.message : String(err)}`,
+      });
+      return fallback;
+    };
 
-  // 1. Where each apiserver is, what it runs; the other components' versions.
-  const { apiservers, components, staticPods, etcdStatus } = await observeVersions(readiness, options, skipped);
-  for (const c of components.filter((c) => c.severity === 'block' || c.severity === 'warn')) {
-    findings.push({
+  // Every read is independent of the others but for what the apiserver endpoints lead to: all go out together,
+  // so the report costs its slowest chain of reads, not their sum.
+  const endpointsRead = readiness.apiserverEndpoints();
+  const report = (check: ReadinessFinding['check'], subject: string, err: unknown) =>
+    void skipped(check, subject, undefined)(err);
+  const [{ apiservers, components, staticPods, etcdStatus }, apis, budgets] = await Promise.all([
+    // 1. Where each apiserver is, what it runs; the other components' versions.
+    observeVersions(readiness, options, report, endpointsRead),
+    // 2. Removed and deprecated APIs: called by clients, stored in manifests. A resumed run already passed this
+    // check when it started, and nothing it finds now could stop it (a resumed run only reports): the scan, the
+    // one part whose cost grows with the cluster's objects, is left out.
+    options.resumedRun
+      ? Promise.resolve<{ apis: ReadinessReport['apis']; findings: ReadinessFinding[] }>({
+          apis: [],
+          findings: [
+            {
+              check: 'apis',
+              severity: 'skipped',
+              code: 'api.resumed',
+              subject: 'removed APIs',
+              message: `not checked again: run ${options.resumedRun} checked them when it started`,
+            },
+          ],
+        })
+      : endpointsRead
+          .catch(() => [] as ApiserverEndpoint[])
+          .then((endpoints) =>
+            checkApis(readiness, endpoints, { target: options.target, acceptRemovedApis: options.acceptRemovedApis }),
+          )
+          .catch(skipped('apis', 'removed APIs', { apis: [], findings: [] })),
+    // 4b. Budgets that would stop a drain.
+    checkBudgets(ports.kube, options.replaced).catch(skipped('disruption', 'PodDisruptionBudgets', [])),
+  ]);
+  const versionFindings: ReadinessFinding[] = components
+    .filter((c) => c.severity === 'block' || c.severity === 'warn')
+    .map((c) => ({
       check: 'versions',
-      severity: c.severity,
+      severity: c.severity as Severity,
       code: 'version.skew',
       subject: `${c.component} ${c.where}`,
       message: `${c.now} -> ${c.target}: outside the rule "${c.rule}"`,
-    });
-  }
+    }));
 
-  // 2. Removed and deprecated APIs: called by clients, stored in manifests.
-  const apis = await checkApis(readiness, apiservers, {
-    target: options.target,
-    acceptRemovedApis: options.acceptRemovedApis,
-  }).catch((err: unknown) => {
-    skipped('apis', 'removed APIs', err);
-    return { apis: [], findings: [] };
-  });
-  findings.push(...apis.findings);
-
-  // 3. Certificates.
-  const certs = await checkCertificates(
-    readiness,
-    apiservers,
-    ports.etcd.endpoints().map((url) => ({ member: etcdMemberName(staticPods, url) ?? url, url })),
-    {
-      now: options.now,
-      expectedRunMs: options.expectedRunMs,
-      warningDays: options.certWarningDays,
-      replaced: options.replaced,
-    },
-  );
-  findings.push(...certs.findings);
-
-  // 4. etcd size and alarms; budgets that would stop a drain.
-  findings.push(
-    ...(await checkEtcd(readiness, ports.etcd, etcdStatus).catch((err: unknown) => {
-      skipped('etcd', 'etcd quota and alarms', err);
-      return [];
-    })),
-  );
-  findings.push(
-    ...(await checkBudgets(ports.kube, options.replaced).catch((err: unknown) => {
-      skipped('disruption', 'PodDisruptionBudgets', err);
-      return [];
-    })),
-  );
+  // 3. Certificates; 4. etcd size and alarms.
+  const [certs, etcdFindings] = await Promise.all([
+    checkCertificates(
+      readiness,
+      apiservers,
+      ports.etcd.endpoints().map((url) => ({ member: etcdMemberName(staticPods, url) ?? url, url })),
+      {
+        now: options.now,
+        expectedRunMs: options.expectedRunMs,
+        warningDays: options.certWarningDays,
+        replaced: options.replaced,
+      },
+    ),
+    checkEtcd(readiness, ports.etcd, etcdStatus).catch(skipped('etcd', 'etcd quota and alarms', [])),
+  ]);
 
   return {
     target: options.target,
     components,
     apis: apis.apis,
     certificates: certs.certificates,
-    findings,
+    findings: [...unreadable, ...versionFindings, ...apis.findings, ...certs.findings, ...etcdFindings, ...budgets],
     acceptedRemovedApis: options.acceptRemovedApis,
   };
 }
@@ -138,42 +155,44 @@ export function refuseUnlessReady(report: ReadinessReport): void {
 
 /**
  * Every component's version as the cluster reports it (each apiserver's /version, mirror pod images, add-on images,
- * etcd status), judged against the target: the readiness report's first part, and the verification pass's.
+ * etcd status), judged against the target: the readiness report's first part, and the verification pass's. The reads
+ * go out together; `endpointsRead` lets a caller share the apiserver endpoint read with its other checks.
  */
 export async function observeVersions(
   readiness: ReadinessPort,
   options: { target: string; nodes: NodeView[]; replaced: string[] },
   skipped: (check: ReadinessFinding['check'], subject: string, err: unknown) => void,
+  endpointsRead: Promise<ApiserverEndpoint[]> = readiness.apiserverEndpoints(),
 ): Promise<{
   apiservers: ApiserverEndpoint[];
   components: ComponentVersion[];
   staticPods: StaticPodVersion[];
   etcdStatus: EtcdMemberStatus[];
 }> {
-  const apiservers: ApiserverEndpoint[] = await readiness.apiserverEndpoints().catch((err: unknown) => {
-    skipped('versions', 'apiserver endpoints', err);
-    return [];
-  });
-  const apiserverVersions = await Promise.all(
-    apiservers.map((a) =>
-      readiness.apiserverVersion(a).then(
-        (version) => ({ node: a.node, version }),
-        (err: unknown) => ({ node: a.node, error: err instanceof Error ? err.message : String(err) }),
-      ),
+  const unreadable =
+    <T>(check: ReadinessFinding['check'], subject: string, fallback: T) =>
+    (err: unknown): T => {
+      skipped(check, subject, err);
+      return fallback;
+    };
+  const [apiservers, apiserverVersions, staticPods, addons, etcdStatus] = await Promise.all([
+    endpointsRead.catch(unreadable('versions', 'apiserver endpoints', [] as ApiserverEndpoint[])),
+    endpointsRead.then(
+      (endpoints) =>
+        Promise.all(
+          endpoints.map((a) =>
+            readiness.apiserverVersion(a).then(
+              (version) => ({ node: a.node, version }),
+              (err: unknown) => ({ node: a.node, error: err instanceof Error ? err.message : String(err) }),
+            ),
+          ),
+        ),
+      () => [],
     ),
-  );
-  const staticPods = await readiness.staticPodVersions().catch((err: unknown) => {
-    skipped('versions', 'control-plane static pods', err);
-    return [];
-  });
-  const addons = await readiness.addonVersions().catch((err: unknown) => {
-    skipped('versions', 'kube-proxy and CoreDNS', err);
-    return [];
-  });
-  const etcdStatus = await readiness.etcdStatus().catch((err: unknown) => {
-    skipped('etcd', 'etcd status', err);
-    return [];
-  });
+    readiness.staticPodVersions().catch(unreadable('versions', 'control-plane static pods', [] as StaticPodVersion[])),
+    readiness.addonVersions().catch(unreadable('versions', 'kube-proxy and CoreDNS', [])),
+    readiness.etcdStatus().catch(unreadable('etcd', 'etcd status', [] as EtcdMemberStatus[])),
+  ]);
   const components = componentVersions({
     target: options.target,
     nodes: options.nodes,

@@ -20,6 +20,8 @@ export interface ReadinessScope {
   replaced: string[];
   machineTimeoutMs: number;
   drainTimeoutMs: number;
+  /** The run id when a run of this target is resumed (its progress record is there): its scan is narrowed. */
+  resumedRun?: string;
 }
 
 /**
@@ -46,6 +48,7 @@ export async function checkReadiness(
       expectedRunMs: expectedRunMs(scope),
       certWarningDays: request.certWarningDays,
       acceptRemovedApis: request.acceptRemovedApis,
+      ...(scope.resumedRun ? { resumedRun: scope.resumedRun } : {}),
     },
   );
   const blocking = blockers(report).length;

@@ -4,7 +4,7 @@ import type { ReadinessReport } from '../../../../src/domain/readiness/report.ts
 import { checkReadiness } from '../../../../src/engine/checks/readiness/run-readiness.ts';
 import { DEFAULT_ENGINE_OPTIONS } from '../../../../src/engine/ports.ts';
 import { apply, inspect } from '../../../../src/engine/run/run.ts';
-import { TO } from '../../builders.ts';
+import { NEW_IMAGE, TO } from '../../builders.ts';
 import { FakeWorld, failure } from '../../fake-world.ts';
 import { cert, FakeReadiness, metricLine } from './fake-readiness.ts';
 
@@ -67,6 +67,35 @@ describe('readiness: apply', () => {
       ),
     );
     assert.match(err.message, /cluster CA .* within the run/);
+  });
+
+  it('a resumed run (its progress record is there) reports without scanning for removed APIs again', async () => {
+    const { world, readiness, ports } = worldWithRemovedApis();
+    const record = {
+      runId: 'run-earlier',
+      version: TO,
+      imageId: NEW_IMAGE,
+      state: 'running',
+      startedAt: '2026-01-01T00:00:00Z',
+      updatedAt: '2026-01-01T00:00:00Z',
+      last: 'started',
+      machines: {},
+    };
+    world.configMaps.set('kube-system/kubeswap-progress', {
+      namespace: 'kube-system',
+      name: 'kubeswap-progress',
+      data: { progress: JSON.stringify(record) },
+      labels: {},
+      annotations: {},
+      resourceVersion: '1',
+    });
+    const outcome = await apply(ports, { version: TO, force: false }, { ...options, dryRun: true });
+    assert.equal(outcome.result, 'dry-run');
+    assert.ok(!readiness.calls.some((c) => c.startsWith('stored') || c.startsWith('metrics')), readiness.calls.join());
+    const checked = world.log.events.find((e) => e.code === 'readiness.checked');
+    const report = checked?.data?.['report'] as ReadinessReport;
+    assert.ok(report.findings.some((f) => f.code === 'api.resumed' && /run-earlier/.test(f.message)));
+    assert.ok(report.certificates.length > 0, 'certificates are still read');
   });
 
   it('renders the report as text and Markdown naming each blocker', async () => {
