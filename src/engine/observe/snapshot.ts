@@ -21,6 +21,8 @@ export interface Snapshot {
   apiTargets?: ApiTarget[];
   /** The machine a --max-surge 0 swap removes before its replacement exists, while that swap runs. */
   retiring?: RetiringRecord;
+  /** Machines of the worker pools the run works on (each carries its `pool`); undefined when it works on none. */
+  workerMachines?: Machine[];
 }
 
 export interface ControlPlaneMachine {

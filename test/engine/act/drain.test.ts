@@ -27,7 +27,7 @@ describe('drainNode', () => {
     ];
     const clock = fakeClock();
     const result = await drainNode(kube.port(), 'cp-1', { timeoutMs: 60_000, pollMs: 1000, clock });
-    assert.deepEqual(result, { ok: true });
+    assert.deepEqual(result, { ok: true, refused: [] });
     assert.deepEqual(kube.calls, ['cordon cp-1=true', 'evict apps/web']);
     assert.ok(kube.unschedulable.has('cp-1'));
     assert.equal(clock.slept.length, 3, 'listed for 2 more passes, gone on the 3rd poll');
@@ -39,7 +39,7 @@ describe('drainNode', () => {
     kube.pods = [pod('db', { evictions: ['blocked', 'blocked', 'evicted'] })];
     const clock = fakeClock();
     const result = await drainNode(kube.port(), 'cp-1', { timeoutMs: 60_000, pollMs: 5000, clock });
-    assert.deepEqual(result, { ok: true });
+    assert.deepEqual(result, { ok: true, refused: [] });
     assert.deepEqual(
       kube.calls.filter((c) => c.startsWith('evict')),
       ['evict apps/db', 'evict apps/db', 'evict apps/db'],
@@ -94,7 +94,10 @@ describe('drainNode', () => {
       if (!kube.pods.some((p) => p.name === 'late')) kube.pods.push(pod('late'));
       return sleep(ms, signal);
     };
-    assert.deepEqual(await drainNode(port, 'cp-1', { timeoutMs: 60_000, pollMs: 1000, clock }), { ok: true });
+    assert.deepEqual(await drainNode(port, 'cp-1', { timeoutMs: 60_000, pollMs: 1000, clock }), {
+      ok: true,
+      refused: [],
+    });
     assert.ok(kube.calls.includes('evict apps/late'));
   });
 
