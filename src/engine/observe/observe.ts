@@ -35,6 +35,8 @@ export interface ObserveOptions {
   desired?: Desired;
   /** The previous pass: its control-plane Nodes let the machine listing start before the Nodes arrive. */
   previous?: Snapshot;
+  /** Worker pools whose machines to list too (by the worker Nodes' providerIDs). */
+  pools?: readonly string[];
 }
 
 export async function observe(ports: Ports, options: ObserveOptions): Promise<Snapshot> {
@@ -48,13 +50,19 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
   const nodesAndMachines = ports.kube.listNodes().then(async (nodes) => {
     const providerIds = controlPlaneProviderIds(nodes);
     const same = early && guessed!.length === providerIds.length && guessed!.every((id, i) => id === providerIds[i]);
-    return { nodes, machines: await (same ? early : ports.provider.listMachines(CONTROL_PLANE_POOL, providerIds)) };
+    const pools = options.pools ?? [];
+    const workerIds = pools.length > 0 ? workerProviderIds(nodes) : [];
+    const [machines, ...perPool] = await Promise.all([
+      same ? early : ports.provider.listMachines(CONTROL_PLANE_POOL, providerIds),
+      ...pools.map((pool) => ports.provider.listMachines(pool, workerIds)),
+    ]);
+    return { nodes, machines: machines!, workerMachines: pools.length > 0 ? perPool.flat() : undefined };
   });
   const membersAndHealth = ports.etcd.memberList().then(async (members) => {
     const endpoints = [...new Set(members.flatMap((m) => m.clientUrls))];
     return { members, health: await ports.etcd.health(endpoints) };
   });
-  const [{ nodes, machines }, { members, health }, alarms, apiTargets, retiring] = await Promise.all([
+  const [{ nodes, machines, workerMachines }, { members, health }, alarms, apiTargets, retiring] = await Promise.all([
     nodesAndMachines,
     membersAndHealth,
     ports.etcd.alarms(),
@@ -77,7 +85,21 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
     machines: desired ? machines.map((m) => ({ ...m, drift: provider.drift(m, desired) })) : machines,
     apiTargets,
     retiring,
+    ...(workerMachines
+      ? {
+          workerMachines: desired
+            ? workerMachines.map((m) => ({ ...m, drift: provider.drift(m, desired) }))
+            : workerMachines,
+        }
+      : {}),
   };
+}
+
+function workerProviderIds(nodes: Snapshot['nodes']): string[] {
+  return nodes
+    .filter((n) => !n.controlPlane && n.providerId)
+    .map((n) => n.providerId!)
+    .sort();
 }
 
 function controlPlaneProviderIds(nodes: Snapshot['nodes']): string[] {

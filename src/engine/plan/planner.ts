@@ -29,7 +29,7 @@ export function plan(input: PlanInput): Decision {
     const decision = planWorkerPool(input, pool, gate);
     if (decision.kind === 'done') continue;
     if (skew && decision.kind === 'step') return skew;
-    return decision;
+    return decision.kind === 'step' ? { ...decision, pool: pool.name } : decision;
   }
   return { kind: 'done' };
 }

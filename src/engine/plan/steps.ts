@@ -66,7 +66,7 @@ export type Step =
 export type StepKind = Step['kind'];
 
 export type Decision =
-  | { kind: 'step'; step: Step; machine: string; reason: string }
+  | { kind: 'step'; step: Step; machine: string; reason: string /** A worker pool's step. */; pool?: string }
   | { kind: 'wait'; code: string; reason: string; machine?: string }
   | { kind: 'blocked'; code: string; reason: string; hint?: string; machine?: string }
   | { kind: 'done' };

@@ -9,6 +9,7 @@ import { apiVersionNeed } from '../../domain/kubeadm/api-migration.ts';
 import { KUBEADM_NAMESPACE, type KubeadmApiVersion } from '../../domain/kubeadm/cluster-config.ts';
 import { parseTargetVersion } from '../../domain/kubeadm/versions.ts';
 import type { Desired } from '../../domain/model.ts';
+import type { PoolSpec } from '../../domain/pools.ts';
 import { type AddonDecision, addonsPending, planAddons } from '../addons/plan.ts';
 import { addonsBlocked, observeAddons, upgradeAddons } from '../addons/upgrade.ts';
 import { accessProblems, rbacRepairProblems } from '../checks/access.ts';
@@ -18,8 +19,10 @@ import { refuseUnlessReady } from '../checks/readiness/readiness.ts';
 import { checkReadiness, DEFAULT_READINESS_REQUEST } from '../checks/readiness/run-readiness.ts';
 import { observe, readClusterConfig } from '../observe/observe.ts';
 import { controlPlaneMachines, unlinkedMembers } from '../observe/snapshot.ts';
+import type { PlanScope } from '../plan/decisions.ts';
 import type { GateResult } from '../plan/gate.ts';
 import { plan } from '../plan/planner.ts';
+import { type PoolPlan, poolPlan } from '../plan/pool-report.ts';
 import { type Candidate, orderCandidates } from '../plan/selection.ts';
 import type { Decision, Step } from '../plan/steps.ts';
 import { findSwaps, gateFor } from '../plan/swaps.ts';
@@ -55,6 +58,10 @@ export interface PlanReport {
   kubeadmApi?: { from: string; to: string };
   /** kube-proxy and CoreDNS after the control plane (engine/addons). */
   addons: AddonDecision[];
+  /** What the run replaces: the control plane, the worker pools, or both. */
+  scope: PlanScope;
+  /** Worker pools after the control plane and addons, in order. */
+  pools: PoolPlan[];
 }
 
 export interface RunOutcome {
@@ -70,8 +77,10 @@ export interface RunOutcome {
 export async function inspect(
   ports: Ports,
   request: UpgradeRequest,
-  addonOptions: { skipAddons?: boolean } = {},
+  addonOptions: { skipAddons?: boolean; pools?: readonly PoolSpec[]; scope?: PlanScope } = {},
 ): Promise<PlanReport> {
+  const scope = addonOptions.scope ?? 'all';
+  const poolSpecs = scope === 'control-plane' ? [] : (addonOptions.pools ?? []);
   // May this identity do everything the run does? Asked first: without it every later read could be a 403.
   const denied = await accessProblems(ports.kube, { render: request.render === true });
   if (denied.length > 0) throw invalid(denied);
@@ -89,7 +98,11 @@ export async function inspect(
   const progress = await readProgress(ports.kube);
   const runId = resumableRun(progress, checked.desired)?.runId ?? 'planned';
   const withTargets = ports.provider.loadBalancer !== undefined;
-  const snapshot = await observe(ports, { withTargets, desired: checked.desired });
+  const snapshot = await observe(ports, {
+    withTargets,
+    desired: checked.desired,
+    pools: poolSpecs.length > 0 ? poolSpecs.map((p) => p.name) : undefined,
+  });
   const gate = gateFor(snapshot);
   const cps = controlPlaneMachines(snapshot);
   const candidates = orderCandidates(cps, checked.desired, runId);
@@ -126,6 +139,8 @@ export async function inspect(
     gatePasses: 1,
     machineTimeoutMs: Number.MAX_SAFE_INTEGER,
     maxSurge: request.maxSurge ?? 1,
+    scope,
+    pools: poolSpecs,
   });
   const target = parseTargetVersion(checked.desired.version);
   const need = target ? apiVersionNeed(cluster.apiVersion as KubeadmApiVersion, target) : undefined;
@@ -150,6 +165,8 @@ export async function inspect(
       maxSurge: request.maxSurge ?? 1,
     }),
     addons: planAddons(await observeAddons(ports.kube), checked.desired.version, addonOptions.skipAddons),
+    scope,
+    pools: poolSpecs.map((spec) => poolPlan(snapshot, spec, { desired: checked.desired!, runId })),
   };
 }
 
@@ -264,7 +281,7 @@ export async function apply(
   const report = await inspect(
     ports,
     { ...request, maxSurge: options.maxSurge },
-    { skipAddons: options.skipAddons },
+    { skipAddons: options.skipAddons, pools: options.pools, scope: options.scope },
   ).catch(async (err: unknown) => {
     // A refusal (a stale saved plan, a check that fails) while a run is in progress is not "nothing was
     // changed": that run changed the cluster, so the refusal is exit 4 with the state described.
@@ -313,6 +330,12 @@ export async function apply(
   if (options.dryRun) {
     for (const c of report.candidates)
       emit('dry-run.step', `would replace ${c.cp.name}: ${c.reasons.map((r) => r.message).join('; ')}`);
+    for (const pool of report.pools)
+      for (const m of pool.machines.filter((x) => x.reasons.length > 0))
+        emit(
+          'dry-run.step',
+          `would replace ${m.node} of pool ${pool.name}: ${m.reasons.map((r) => r.message).join('; ')}`,
+        );
     for (const a of report.addons.filter((d) => d.action !== 'current'))
       emit('dry-run.step', `${a.action === 'update' ? 'would update' : a.action} ${a.addon}: ${a.reason}`);
     return { result: 'dry-run', runId: report.runId, swaps: 0, durationMs: elapsed(), report };
@@ -449,20 +472,22 @@ export async function apply(
     await prepareCluster(ports, report.from, report.desired.version);
 
     // 6. Replace machines one at a time until the plan says done.
-    const result = await converge(
-      ports,
-      { runId, desired: report.desired, options, userDataFor, changedBefore },
-      {
-        signal,
-        lock: keeper,
-        afterStep: async (d) => {
-          record.machines[d.machine] = d.step.kind;
-          record.last = `${d.step.kind} ${d.machine}`;
-          record.updatedAt = ports.clock.now().toISOString();
-          written = await writeProgress(ports.kube, record, written);
-        },
+    const runCtx = { runId, desired: report.desired, options, userDataFor, changedBefore };
+    const loopHooks = {
+      signal,
+      lock: keeper,
+      afterStep: async (d: Extract<Decision, { kind: 'step' }>) => {
+        record.machines[d.pool ? `${d.pool}/${d.machine}` : d.machine] = d.step.kind;
+        record.last = `${d.step.kind} ${d.machine}`;
+        record.updatedAt = ports.clock.now().toISOString();
+        written = await writeProgress(ports.kube, record, written);
       },
-    );
+    };
+    const scope = options.scope ?? 'all';
+    const result =
+      scope === 'workers'
+        ? { swaps: 0, steps: 0, passes: 0 }
+        : await converge(ports, runCtx, { ...loopHooks, scope: 'control-plane' });
 
     // 7. kube-proxy and CoreDNS to what kubeadm of the target writes, once every API server runs it (kubeadm
     // >= 1.28 does the same). Something left alone ends the run with exit 4, the control plane done.
@@ -477,6 +502,18 @@ export async function apply(
       verifyLock: () => keeper.verify(),
     });
     if (addons.blocked.length > 0) throw addonsBlocked(addons.blocked);
+
+    // 8. Worker pools, in the configured order, once the control plane runs the target (version-skew policy).
+    if (scope !== 'control-plane' && (options.pools ?? []).length > 0) {
+      record.last = 'worker pools';
+      written = await writeProgress(ports.kube, record, written);
+      if (result.steps > 0 && (options.poolIntervalMs ?? 0) > 0) {
+        emit('wait', `pausing ${formatDuration(options.poolIntervalMs!)} before the worker pools (--pool-interval)`);
+        await ports.clock.sleep(options.poolIntervalMs!, signal);
+      }
+      const workers = await converge(ports, runCtx, { ...loopHooks, scope: 'workers' });
+      result.swaps += workers.swaps;
+    }
     Object.assign(record, { state: 'finished', last: 'finished', updatedAt: ports.clock.now().toISOString() });
     written = await writeProgress(ports.kube, record, written);
     finished = true;
