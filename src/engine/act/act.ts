@@ -43,7 +43,8 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
 
   switch (step.kind) {
     case 'create-replacement': {
-      const userData = await ctx.userDataFor?.(step);
+      // A worker joins with its pool's launch template user data: render mode writes control-plane joins only.
+      const userData = step.worker ? undefined : await ctx.userDataFor?.(step);
       const replacement = await createWithUnusedToken(step, userData, ports, ctx, emit).catch((err: unknown) => {
         // No capacity anywhere the old machine may move: nothing was created, the old one is untouched.
         if ((err as { code?: string }).code === 'capacity.insufficient') {
