@@ -33,6 +33,8 @@ export interface SandboxDescription {
     images: Record<string, string>;
     /** With --provider aws-asg: the Auto Scaling group of the control-plane instances. */
     autoScalingGroup?: string;
+    /** With workers: the launch template worker replacements launch from (its user data is a worker join). */
+    workerLaunchTemplateId?: string;
   };
   versions: { from: string; to: string };
   machines: MachineRecord[];
@@ -47,6 +49,8 @@ export interface SandboxPlan {
   clusterName: string;
   controlPlanes: number;
   workers: number;
+  /** Worker pools by name -> size, each worker tagged kubeswap-sandbox/pool=<name> (instead of `workers`). */
+  workerPools?: Record<string, number>;
   bootDelaySeconds: number;
   deregistrationDelaySeconds: number;
   /**

@@ -11,9 +11,9 @@ import { clusterTagKey, TAG, WORKER_ROLE } from './options.ts';
 
 export interface Ec2PoolSelector {
   name: string;
-  /** `Key=Value`. */
+  /** `Key=Value`: the pool's instances carry it (takes precedence over the launch template for selection). */
   tag?: string;
-  /** Launch template id or name. */
+  /** Launch template id or name: the pool's instances came from it, and its replacements launch from it. */
   launchTemplate?: string;
 }
 
@@ -52,7 +52,8 @@ export class Ec2Pools {
   async list(pool: string, providerIds: string[]): Promise<Ec2Machine[]> {
     const selector = this.selectors.find((s) => s.name === pool);
     if (!selector) return [];
-    const templateId = selector.launchTemplate ? (await this.template(selector.launchTemplate)).id : undefined;
+    const templateId =
+      selector.launchTemplate && !selector.tag ? (await this.template(selector.launchTemplate)).id : undefined;
     const ids = [...new Set(providerIds.map(instanceIdOf).filter((id): id is string => id !== undefined))];
     const [linked, replacements] = await Promise.all([
       ids.length > 0 ? this.ec2.describeInstances([{ Name: 'instance-id', Values: ids }]) : Promise.resolve([]),

@@ -182,9 +182,9 @@ export function savedPlanLayer(saved: Record<string, unknown>, file: string): Fl
 }
 
 export interface WorkerPoolSetting extends PoolSpec {
-  /** aws-ec2: instances carrying this tag (`Key=Value`) ... */
+  /** aws-ec2: the pool is the instances carrying this tag (`Key=Value`), or else ... */
   tag?: string;
-  /** ... or launched from this launch template (id or name). */
+  /** ... those launched from this launch template (id or name); replacements launch from it (default: the old one's). */
   launchTemplate?: string;
 }
 
@@ -192,10 +192,10 @@ function poolProblems(v: Record<string, unknown>): Problem[] {
   const pools = (v['workerPools'] as WorkerPoolSetting[] | undefined) ?? [];
   const problems = poolSpecProblems(pools, [CONTROL_PLANE_POOL]);
   for (const p of pools) {
-    if ((p.tag === undefined) === (p.launchTemplate === undefined))
+    if (p.tag === undefined && p.launchTemplate === undefined)
       problems.push({
         code: 'input.pool',
-        message: `pool ${p.name}: give exactly one of tag (Key=Value) or launchTemplate to say which machines are in it`,
+        message: `pool ${p.name}: give a tag (Key=Value) or a launchTemplate to say which machines are in it`,
       });
   }
   const picked = v['pools'] as string[] | undefined;
