@@ -107,7 +107,8 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
       emit('target.deregistered', `deregistered ${step.node} (${step.machineId}); draining finished`);
       return;
     case 'drain':
-      await drain(step.node, ports, ctx, emit, nodeEvent);
+      // The control plane's drain evicts everything but DaemonSet and mirror pods, as it always did.
+      await drain(step.node, ports, ctx, emit, nodeEvent, undefined);
       return;
     case 'drain-worker':
       // Recorded before the cordon, with what a rollback puts back: the cordon an operator may have set and
@@ -119,7 +120,7 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
         [SCALE_DOWN_DISABLED_ANNOTATION]: 'true',
         ...(step.scaleDownWas !== undefined ? { [SCALE_DOWN_WAS_ANNOTATION]: step.scaleDownWas } : {}),
       });
-      await drain(step.node, ports, ctx, emit, nodeEvent);
+      await drain(step.node, ports, ctx, emit, nodeEvent, ctx.options.deleteEmptyDirData ?? false);
       return;
     case 'move-leader':
       await ports.etcd.moveLeader(step.toId);
@@ -156,6 +157,8 @@ async function drain(
   ctx: RunContext,
   emit: (code: EventCode, message: string, data?: Record<string, unknown>, level?: 'info' | 'warn') => void,
   nodeEvent: (node: string, reason: string, message: string) => Promise<unknown>,
+  /** Worker drains: kubectl drain's refusals apply (DrainOptions.deleteEmptyDirData); undefined: none. */
+  deleteEmptyDirData: boolean | undefined,
 ): Promise<void> {
   emit('node.drain-started', `cordoning and draining ${node}`);
   await nodeEvent(node, 'Draining', 'kubeswap is draining this node to replace its machine');
@@ -163,7 +166,7 @@ async function drain(
     timeoutMs: ctx.options.drainTimeoutMs,
     pollMs: Math.min(ctx.options.pollIntervalMs, 5000),
     clock: ports.clock,
-    deleteEmptyDirData: ctx.options.deleteEmptyDirData,
+    deleteEmptyDirData,
   });
   if (!result.ok) {
     const blockers = result.blocking.map((b) => `${b.pod}${b.pdbs.length ? ` (PDB ${b.pdbs.join(', ')})` : ''}`);
