@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -13,13 +13,11 @@ import { coreDnsVersionFor } from '../src/domain/addons/coredns-versions.ts';
 import { checkCorefile } from '../src/domain/addons/corefile.ts';
 import { coreDnsImage, kubeProxyImage, parseAddonImageConfig } from '../src/domain/addons/images.ts';
 import { KUBEADM_COREFILE } from '../test/domain/addons/fixtures.ts';
+import { kubernetesBinary, readVersions } from './sandbox/binaries.ts';
 
 const run = promisify(execFile);
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cache = process.env.KUBESWAP_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kubeswap');
-const versions = readFileSync(join(repoRoot, 'integration/components/versions.env'), 'utf8');
-const FROM = versions.match(/^KUBERNETES_FROM=(\S+)/m)![1]!;
-const TO = versions.match(/^KUBERNETES_TO=(\S+)/m)![1]!;
+const { from: FROM, to: TO } = readVersions();
 
 const CONFIGS = {
   default: '',
@@ -41,7 +39,7 @@ describe('addon images match `kubeadm config images list` of the real kubeadm', 
   for (const version of [FROM, TO]) {
     for (const [name, extra] of Object.entries(CONFIGS)) {
       it(`kubeadm ${version}, ${name}`, async function () {
-        const kubeadm = join(cache, `kubernetes-${version}`, 'kubeadm');
+        const kubeadm = kubernetesBinary(version, 'kubeadm');
         if (!existsSync(kubeadm)) this.skip();
         const text = `apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: ${version}\n${extra}`;
         const file = join(dir, `${version}-${name.replace(/\W+/g, '-')}.yaml`);

@@ -3,23 +3,19 @@
 // which the cache does not hold; the FROM kubeadm (1.36, the last minor that still reads v1beta3) validates it.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { cases } from '../test/templates/cases.ts';
+import { kubernetesBinary, readVersions } from './sandbox/binaries.ts';
 
 const run = promisify(execFile);
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cache = process.env.KUBESWAP_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kubeswap');
-const versions = readFileSync(join(repoRoot, 'integration/components/versions.env'), 'utf8');
-const FROM = versions.match(/^KUBERNETES_FROM=(\S+)/m)![1]!;
-const TO = versions.match(/^KUBERNETES_TO=(\S+)/m)![1]!;
+const { from: FROM, to: TO } = readVersions();
 
 function kubeadmBinary(version: string): string | undefined {
-  const path = join(cache, `kubernetes-${version}`, 'kubeadm');
+  const path = kubernetesBinary(version, 'kubeadm');
   return existsSync(path) ? path : undefined;
 }
 

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
@@ -19,15 +19,14 @@ import { cleanupRunTokens, createBootstrapToken } from '../src/engine/prepare/bo
 import { deleteKubeadmCerts, SHARED_CERT_FILES, uploadKubeadmCerts } from '../src/engine/prepare/kubeadm-certs.ts';
 import { prepareRenderMode } from '../src/engine/prepare/render-mode.ts';
 import { type ApiServerFixture, findKubeApiserver, startApiServer } from './fixtures/apiserver.ts';
+import { kubernetesBinary, readVersions } from './sandbox/binaries.ts';
 
 const run = promisify(execFile);
-const cache = process.env.KUBESWAP_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kubeswap');
 const kubeadmBinary = (version: string) => {
-  const path = join(cache, `kubernetes-${version}`, 'kubeadm');
+  const path = kubernetesBinary(version, 'kubeadm');
   return existsSync(path) ? path : undefined;
 };
-const FROM = 'v1.36.3';
-const TO = 'v1.37.2';
+const { from: FROM, to: TO } = readVersions();
 // The target's kubeadm downloads the certs on a real replacement; check every kubeadm the cache holds.
 const kubeadms = [TO, FROM].map((version) => ({ version, path: kubeadmBinary(version) }));
 

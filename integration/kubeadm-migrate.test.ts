@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -14,14 +14,12 @@ import { parseAllDocuments } from 'yaml';
 import { apiVersionNeed, migrateClusterConfiguration } from '../src/domain/kubeadm/api-migration.ts';
 import { bumpKubernetesVersion } from '../src/domain/kubeadm/cluster-config.ts';
 import { parseTargetVersion } from '../src/domain/kubeadm/versions.ts';
+import { kubernetesBinary, readVersions } from './sandbox/binaries.ts';
 
 const run = promisify(execFile);
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cache = process.env.KUBESWAP_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kubeswap');
-const versions = readFileSync(join(repoRoot, 'integration/components/versions.env'), 'utf8');
-const FROM = versions.match(/^KUBERNETES_FROM=(\S+)/m)![1]!;
-const TO = versions.match(/^KUBERNETES_TO=(\S+)/m)![1]!;
-const kubeadm = (version: string) => join(cache, `kubernetes-${version}`, 'kubeadm');
+const { from: FROM, to: TO } = readVersions();
+const kubeadm = (version: string) => kubernetesBinary(version, 'kubeadm');
 const fixtures = join(repoRoot, 'test/kubeadm/fixtures/v1beta3');
 
 type Docs = Record<string, Record<string, unknown>>;

@@ -2,10 +2,22 @@
 // them outside the repo; only versions with a committed go.mod there can be used.
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The folder build.sh caches components in (same rule as its CACHE variable). */
+export const COMPONENT_CACHE =
+  process.env.KUBESWAP_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kubeswap');
+
+/** Where build.sh puts a Kubernetes binary of one version; it may not be built yet. */
+export function kubernetesBinary(version: string, name: string): string {
+  return join(COMPONENT_CACHE, `kubernetes-${version}`, name);
+}
 
 export interface ComponentVersions {
   from: string;
@@ -15,8 +27,8 @@ export interface ComponentVersions {
   clusterApi: string;
 }
 
-export function readVersions(repoRoot: string): ComponentVersions {
-  const env = readFileSync(join(repoRoot, 'integration/components/versions.env'), 'utf8');
+export function readVersions(root: string = repoRoot): ComponentVersions {
+  const env = readFileSync(join(root, 'integration/components/versions.env'), 'utf8');
   const value = (key: string) => {
     const m = env.match(new RegExp(`^${key}=(\\S+)`, 'm'));
     if (!m?.[1]) throw new Error(`versions.env has no ${key}`);

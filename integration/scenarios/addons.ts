@@ -2,14 +2,14 @@
 // of the addon phase (what kubeswap reports is never used here).
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
+import { kubernetesBinary } from '../sandbox/binaries.ts';
 import type { Sandbox } from '../sandbox/index.ts';
 
 const run = promisify(execFile);
-const cache = process.env.KUBESWAP_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kubeswap');
 
 function clients(sb: Sandbox) {
   const kc = new k8s.KubeConfig();
@@ -69,7 +69,7 @@ export async function kubeadmAddonImages(version: string, clusterConfiguration: 
   try {
     const file = join(dir, 'cluster.yaml');
     writeFileSync(file, clusterConfiguration);
-    const kubeadm = join(cache, `kubernetes-${version}`, 'kubeadm');
+    const kubeadm = kubernetesBinary(version, 'kubeadm');
     const { stdout } = await run(kubeadm, ['config', 'images', 'list', '--config', file]);
     const images = stdout.trim().split('\n');
     return {

@@ -3,21 +3,8 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Io } from '../../src/cli/io.ts';
 import { main } from '../../src/cli/main.ts';
-
-function io(): Io & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    out,
-    err,
-    stdout: { write: (t) => void out.push(t), isTTY: false },
-    stderr: { write: (t) => void err.push(t), isTTY: false },
-    stdinIsTTY: false,
-    env: {},
-  };
-}
+import { io } from './fake-io.ts';
 
 describe('kubeswap command line', () => {
   after(() => {

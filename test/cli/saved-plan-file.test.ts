@@ -5,22 +5,9 @@ import path from 'node:path';
 import { planConflicts, readSavedPlan, writeSavedPlan } from '../../src/cli/commands/plan-file.ts';
 import { gitCheckoutOf, snapshotDirFor } from '../../src/cli/commands/wiring.ts';
 import { flattenFile, planSettings, resolveSettings, savedPlanLayer } from '../../src/cli/config/settings.ts';
-import type { Io } from '../../src/cli/io.ts';
 import { main } from '../../src/cli/main.ts';
 import { PLAN_FORMAT, PLAN_FORMAT_VERSION, type SavedPlan } from '../../src/engine/run/saved-plan.ts';
-
-function io(): Io & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    out,
-    err,
-    stdout: { write: (t) => void out.push(t), isTTY: false },
-    stderr: { write: (t) => void err.push(t), isTTY: false },
-    stdinIsTTY: false,
-    env: {},
-  };
-}
+import { io } from './fake-io.ts';
 
 const plan = (settings: Record<string, unknown>): SavedPlan => ({
   format: PLAN_FORMAT,
