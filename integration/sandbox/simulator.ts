@@ -77,6 +77,7 @@ export class MachineSimulator {
         version: async () => (await this.imageFacts(instance.ImageId!)).version,
         userData: () => this.rt.awsFront.instanceUserData(id),
         apiServerVersion: () => this.apiServerVersion(),
+        fault: () => this.faults.take(id),
       }).catch((err: unknown) => this.rt.log(`simulator: worker ${id}: ${(err as Error).message}`));
       return;
     }

@@ -4,6 +4,7 @@
 // kubelet version once the boot delay has passed, and goes NotReady when the instance is terminated.
 import { CreateLaunchTemplateCommand, type Instance, RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { clusterTag, ROLE_TAG, tagValue } from './aws.ts';
+import type { ArmedFault } from './faults.ts';
 import { markNodeDead, registerMachine } from './nodes.ts';
 import { sleep } from './processes.ts';
 import type { Runtime } from './runtime.ts';
@@ -91,6 +92,8 @@ export async function observeWorker(
     version: () => Promise<string>;
     userData: () => Promise<string>;
     apiServerVersion: () => Promise<string | undefined>;
+    /** The launch fault armed for this instance, consumed (never-boot and slow-boot apply to a worker). */
+    fault: () => ArmedFault | undefined;
   },
 ): Promise<void> {
   const id = instance.InstanceId!;
@@ -110,7 +113,12 @@ export async function observeWorker(
   if (state !== 'running' || tagValue(instance.Tags, ROLE_TAG) !== 'worker') return;
   const node = instance.PrivateDnsName || `ip-${id}`;
   workers.set(id, { node, dead: false });
-  await sleep(rt.plan.bootDelaySeconds * 1000);
+  const fault = facts.fault();
+  if (fault?.kind === 'never-boot') {
+    rt.log(`simulator: worker ${id} with fault never-boot: the VM never finishes booting`);
+    return;
+  }
+  await sleep((rt.plan.bootDelaySeconds + (fault?.kind === 'slow-boot' ? fault.seconds : 0)) * 1000);
   const raw = Buffer.from(await facts.userData(), 'base64').toString('utf8');
   if (!raw.includes(WORKER_JOIN_MARKER)) {
     rt.log(`simulator: worker ${id}: kubeadm join refused: the user data holds no worker join`);

@@ -5,6 +5,7 @@
 //     Deployment's Ready pods (and of the pools' running instances in moto) checks the PDB and both pools' limits held.
 // (e) workers only, a new image, a PDB that allows no disruption: the PDB is named, exit 4;
 // (b) the PDB relaxed, the same workers-only run rotates every worker's image; the control plane is untouched.
+// (d) a green replacement that never boots is rolled back, exit 3, and the pool's other node is not drained.
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -265,6 +266,40 @@ describe('scenario: worker pools', function () {
       workers.every((w) => w.ready && images.get(w.instanceId!) === rotated),
       JSON.stringify(workers.map((w) => [w.name, images.get(w.instanceId!)])),
     );
+  });
+
+  it('(d) a replacement that never becomes Ready is rolled back (exit 3) without draining another node', async () => {
+    const sb = sandbox();
+    const image = await registerImage(sb, sb.versions.to, 'kubeswap-sandbox-node-third');
+    const greenBefore = (await workerNodes(core)).filter((w) => w.ready).map((w) => w.name);
+    await sb.fault({ kind: 'never-boot', next: true });
+    const run = await kubeswap(sb, [
+      'apply',
+      '--workers-only',
+      '--pools',
+      'green',
+      '--image',
+      image,
+      '--yes',
+      '--gate-passes',
+      '1',
+      '--machine-timeout',
+      '15s',
+      '--config',
+      poolsConfig(sb),
+    ]);
+    assert.equal(run.exitCode, 3, describeRun(run));
+    const created = run.events.filter((e) => e.code === 'replacement.created');
+    assert.equal(created.length, 1, describeRun(run));
+    const replacement = (created[0]!.data as { replacement: string }).replacement;
+    const t = await clusterTruth(sb);
+    assert.ok(t.terminated.includes(replacement), 'the replacement that never booted is terminated');
+    // Independent: one green node was drained (maxUnavailable 1) and no other node is cordoned.
+    const nodes = (await core.listNode()).items;
+    const cordoned = nodes.filter((n) => n.spec?.unschedulable).map((n) => n.metadata!.name!);
+    assert.equal(cordoned.length, 1, `cordoned: ${cordoned.join(', ')}`);
+    assert.equal(run.events.filter((e) => e.code === 'node.drained').length, 1, describeRun(run));
+    assert.ok(greenBefore.length === 5);
   });
 });
 
