@@ -8,3 +8,5 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 "$HERE/build.sh" kubernetes "$KUBERNETES_FROM" kube-apiserver kubeadm kubectl >/dev/null
 "$HERE/build.sh" kubernetes "$KUBERNETES_TO" kube-apiserver kubeadm kubectl kube-controller-manager kube-scheduler >/dev/null
 "$HERE/build.sh" cluster-api >/dev/null
+# The Cluster API core manager and CABPK (sandbox --provider cluster-api): about 6.5 min cold on 2 shared cores.
+"$HERE/build.sh" cluster-api-managers >/dev/null

@@ -2,6 +2,7 @@
 # Builds the sandbox's real components from published Go modules into a cache outside the repo,
 # one folder per component and version, and only what is missing.
 #   build.sh kubernetes v1.37.2 kube-apiserver kubeadm ...   build.sh etcd   build.sh kwok   build.sh cluster-api
+#   build.sh cluster-api-managers   (the Cluster API core manager and the kubeadm bootstrap provider, CABPK)
 # Prints the folder holding the result on its last line.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -26,13 +27,13 @@ build_into() {
   log "building ${missing[*]} into $out (cold builds take minutes)"
   local t0=$SECONDS i
   for i in "${!missing[@]}"; do
-    (cd "$mod" && go build -trimpath -ldflags "$ldflags" -o "$tmp/${missing[$i]}" "${pkgs[$i]}")
+    (cd "$mod" && go build -trimpath ${EXTRA_BUILD_FLAGS:-} -ldflags "$ldflags" -o "$tmp/${missing[$i]}" "${pkgs[$i]}")
   done
   for i in "${missing[@]}"; do mv "$tmp/$i" "$out/$i"; done
   rmdir "$tmp"; log "built ${missing[*]} in $((SECONDS - t0)) s"
 }
 
-component=${1:?usage: build.sh kubernetes VERSION BIN... | etcd | kwok | cluster-api}; shift
+component=${1:?usage: build.sh kubernetes VERSION BIN... | etcd | kwok | cluster-api | cluster-api-managers}; shift
 case "$component" in
   kubernetes)
     kv=${1:?kubernetes version}; shift
@@ -57,5 +58,32 @@ case "$component" in
   cluster-api)
     # Only the module source is needed (its CRD YAML); print where the module cache holds it.
     (cd "$HERE/cluster-api" && go mod download -json sigs.k8s.io/cluster-api | python3 -c 'import json,sys;print(json.load(sys.stdin)["Dir"])') ;;
+  cluster-api-managers)
+    # The release's own main packages (core/ and bootstrap/kubeadm/ in v1.14), with the version stamped into
+    # sigs.k8s.io/cluster-api/version as the release build does, so the managers report the release.
+    out="$CACHE/cluster-api-$CLUSTER_API_VERSION"
+    ldf="-s -w -X sigs.k8s.io/cluster-api/version.gitVersion=$CLUSTER_API_VERSION -X sigs.k8s.io/cluster-api/version.gitMajor=1"
+    ldf="$ldf -X sigs.k8s.io/cluster-api/version.gitTreeState=clean -X sigs.k8s.io/cluster-api/version.buildDate=1970-01-01T00:00:00Z"
+    # Their webhook servers listen on every interface and no flag sets the host (webhook.Options.Host). The one
+    # change to upstream source: Host "127.0.0.1" in each main.go. Go refuses -overlay for files in the module cache,
+    # so a patched copy of the module is built in its place (a replace in a throwaway -modfile; go.sum stays ours).
+    build_managers() {
+      local src copy="$out/.src" main
+      mkdir -p "$out"; exec 8>"$out/.src.lock"; flock 8
+      [ -x "$out/cluster-api-manager" ] && [ -x "$out/kubeadm-bootstrap-manager" ] && return 0
+      src=$(cd "$HERE/cluster-api" && go mod download -json sigs.k8s.io/cluster-api | python3 -c 'import json,sys;print(json.load(sys.stdin)["Dir"])')
+      rm -rf "$copy"; cp -r "$src" "$copy"; chmod -R u+w "$copy"
+      for main in core/main.go bootstrap/kubeadm/main.go; do
+        sed -i 's/^\([[:space:]]*\)Port:[[:space:]]*webhookPort,/\1Host: "127.0.0.1",\n&/' "$copy/$main"
+        [ "$(grep -c 'Host: "127.0.0.1",' "$copy/$main")" = 1 ] || { echo "build: cannot set the webhook host in $main" >&2; exit 1; }
+      done
+      { cat "$HERE/cluster-api/go.mod"; echo "replace sigs.k8s.io/cluster-api => $copy"; } >"$out/.go.build.mod"
+      cp "$HERE/cluster-api/go.sum" "$out/.go.build.sum"
+      EXTRA_BUILD_FLAGS="-modfile=$out/.go.build.mod" build_into "$out" "$HERE/cluster-api" "$ldf" \
+        cluster-api-manager=sigs.k8s.io/cluster-api/core kubeadm-bootstrap-manager=sigs.k8s.io/cluster-api/bootstrap/kubeadm
+      rm -rf "$copy" "$out/.go.build.mod" "$out/.go.build.sum"
+    }
+    [ -x "$out/cluster-api-manager" ] && [ -x "$out/kubeadm-bootstrap-manager" ] || build_managers
+    echo "$out" ;;
   *) echo "unknown component $component" >&2; exit 2 ;;
 esac

@@ -14,8 +14,10 @@ import {
   servingTargets,
 } from './aws.ts';
 import { AwsFront } from './aws-front.ts';
+import { adoptControlPlane, CAPI_NAMESPACE, waitForNodeRefs } from './capi-adopt.ts';
+import { startClusterApiManagers } from './capi-managers.ts';
 import { controllerManagerArgs, schedulerArgs } from './control-plane.ts';
-import { installClusterApiCrds } from './crds.ts';
+import { installClusterApiCrds, installSandboxInfraCrds } from './crds.ts';
 import { clientUrl, clusterHealthy, etcdClient, initialClusterOf, listMembers } from './etcd.ts';
 import { renderJoinRecipe } from './join.ts';
 import { Kubeadm, newBootstrapToken, renderInitConfig, storeAsV1beta3, writeConfig } from './kubeadm.ts';
@@ -24,6 +26,7 @@ import { LoadBalancer, readyzProbe } from './load-balancer.ts';
 import { createCerts, newMachine, registerNode, startApiServer, startEtcd, waitApiServerReady } from './machine.ts';
 import { allocatePort, type ProcessTable, waitFor } from './processes.ts';
 import { binaryOf, type Runtime } from './runtime.ts';
+import { SandboxInfraController } from './sandbox-infra.ts';
 import { waitClusterSettled } from './settle.ts';
 import { ensureDir, paths, type SandboxPlan } from './state.ts';
 import { startWorkers } from './workers.ts';
@@ -31,6 +34,8 @@ import { startWorkers } from './workers.ts';
 export interface BringUpResult {
   rt: Runtime;
   loadBalancer: LoadBalancer;
+  /** With --provider cluster-api: reconciles the sandbox infrastructure provider's objects. */
+  infra?: SandboxInfraController;
 }
 
 export async function bringUp(
@@ -203,7 +208,17 @@ export async function bringUp(
   await startWorkers(rt);
   await installClusterApiCrds(binaryOf(plan, from, 'kubectl'), superAdmin, plan.binaries.clusterApiDir, log);
   await waitClusterSettled(rt);
-  return { rt, loadBalancer };
+  if (plan.provider !== 'cluster-api') return { rt, loadBalancer };
+
+  // 8. --provider cluster-api: our infrastructure provider, the adopted control plane, the real controllers.
+  await installSandboxInfraCrds(binaryOf(plan, from, 'kubectl'), superAdmin, log);
+  const infra = new SandboxInfraController(rt, admin, CAPI_NAMESPACE);
+  infra.start();
+  await adoptControlPlane(rt, admin, machines, plan.clusterApiControlPlane ?? 'machines');
+  await startClusterApiManagers(rt, admin);
+  await waitForNodeRefs(admin, plan.clusterName, machines.length);
+  log('cluster-api: every adopted Machine has its nodeRef');
+  return { rt, loadBalancer, infra };
 }
 
 export function kubeClient(kubeconfig: string): k8s.CoreV1Api {

@@ -34,9 +34,15 @@ await yargs(hideBin(process.argv))
           describe: 'store kubeadm-config as v1beta3, as kubeadm <= 1.30 did',
         })
         .option('provider', {
-          choices: ['aws-ec2', 'aws-asg'] as const,
+          choices: ['aws-ec2', 'aws-asg', 'cluster-api'] as const,
           default: 'aws-ec2' as const,
-          describe: "aws-asg: the control-plane instances are an Auto Scaling group's",
+          describe:
+            "aws-asg: the control-plane instances are an Auto Scaling group's; cluster-api: real Cluster API controllers, the control plane adopted as Machines",
+        })
+        .option('capi-control-plane', {
+          choices: ['machines', 'kubeadm-control-plane'] as const,
+          default: 'machines' as const,
+          describe: 'with --provider cluster-api: kubeadm-control-plane makes a KubeadmControlPlane own the Machines',
         })
         .option('state-dir', { type: 'string', describe: 'default: a new temp dir' }),
     async (argv) => {
@@ -64,6 +70,7 @@ await yargs(hideBin(process.argv))
         deregistrationDelaySeconds: argv['deregistration-delay'],
         kubeadmApi: argv['kubeadm-api'] as 'v1beta3' | undefined,
         provider: argv.provider,
+        clusterApiControlPlane: argv['capi-control-plane'],
         stateDir,
         ownerPid: process.pid,
         ownerOnlyUntilReady: true,

@@ -27,6 +27,7 @@ async function shutdown(reason: string, removeState: boolean): Promise<void> {
   shuttingDown = true;
   log(`daemon: shutting down (${reason})`);
   simulator?.stop();
+  result?.infra?.stop();
   await result?.loadBalancer.stop().catch(() => {});
   await processes.stopAll(3000);
   if (removeState) rmSync(stateDir, { recursive: true, force: true });

@@ -10,7 +10,16 @@ import { buildComponent, FROM_BINARIES, kwokModuleDir, readVersions, resolveVers
 import type { FaultRequest } from './faults.ts';
 import { isAlive, readPidFiles, sleep, waitFor } from './processes.ts';
 import type { MachineStatus } from './publish.ts';
-import { ensureDir, paths, readJson, type SandboxDescription, type SandboxPlan, writeJson } from './state.ts';
+import {
+  type ClusterApiControlPlane,
+  ensureDir,
+  paths,
+  readJson,
+  type SandboxDescription,
+  type SandboxPlan,
+  type SandboxProvider,
+  writeJson,
+} from './state.ts';
 
 export type { FaultRequest, LaunchFault, RunningFault } from './faults.ts';
 export type { MachineStatus } from './publish.ts';
@@ -31,8 +40,13 @@ export interface UpOptions {
   deregistrationDelaySeconds?: number;
   /** Start with a v1beta3 ClusterConfiguration in kubeadm-config (SandboxPlan.kubeadmApi). */
   kubeadmApi?: 'v1beta3';
-  /** aws-asg: the control-plane instances belong to an Auto Scaling group in moto. */
-  provider?: 'aws-ec2' | 'aws-asg';
+  /**
+   * aws-asg: the control-plane instances belong to an Auto Scaling group in moto. cluster-api: the real Cluster API
+   * controllers run against the sandbox and the control plane is adopted as Machines (capi-adopt.ts).
+   */
+  provider?: SandboxProvider;
+  /** With provider cluster-api: `kubeadm-control-plane` puts the Machines under a KubeadmControlPlane. */
+  clusterApiControlPlane?: ClusterApiControlPlane;
   stateDir?: string;
   clusterName?: string;
   /** Tie the sandbox's life to this process (tests): the daemon tears down when it is gone. */
@@ -110,12 +124,16 @@ async function planSandbox(
     deregistrationDelaySeconds: options.deregistrationDelaySeconds ?? 2,
     kubeadmApi: options.kubeadmApi,
     provider: options.provider ?? 'aws-ec2',
+    clusterApiControlPlane:
+      options.provider === 'cluster-api' ? (options.clusterApiControlPlane ?? 'machines') : undefined,
     versions: { from, to },
     binaries: {
       etcdDir: await buildComponent(REPO_ROOT, ['etcd'], log),
       kwokDir: await buildComponent(REPO_ROOT, ['kwok'], log),
       kwokModuleDir: await kwokModuleDir(REPO_ROOT),
       clusterApiDir: await buildComponent(REPO_ROOT, ['cluster-api'], log),
+      clusterApiManagersDir:
+        options.provider === 'cluster-api' ? await buildComponent(REPO_ROOT, ['cluster-api-managers'], log) : undefined,
       kubernetes: {
         [from]: await buildComponent(REPO_ROOT, ['kubernetes', from, ...FROM_BINARIES], log),
         [to]: await buildComponent(REPO_ROOT, ['kubernetes', to, ...TO_BINARIES], log),

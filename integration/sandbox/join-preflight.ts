@@ -1,7 +1,14 @@
 // The refusals of `kubeadm join --control-plane`, as one pure function over what the cluster holds. An empty list
 // means the machine may join; any reason means it never becomes a Node (as a real VM whose kubeadm join failed).
 import { parse } from 'yaml';
-import { caCertHash, decryptUploadedCert, type JoinRequest, minorOf, verifyDetachedJws } from './join.ts';
+import {
+  caCertHash,
+  decryptUploadedCert,
+  type JoinRequest,
+  minorOf,
+  SHARED_CERTIFICATES,
+  verifyDetachedJws,
+} from './join.ts';
 
 export interface ClusterFacts {
   now: Date;
@@ -30,11 +37,35 @@ export function joinRefusals(request: JoinRequest, facts: ClusterFacts): string[
   if (request.controlPlane && request.certificateKey) refusals.push(...certificateKeyRefusals(request, facts));
   // kubeadm's control-plane join preflight: without a certificate key the certificates must already be on disk.
   if (request.controlPlane && !request.certificateKey && !facts.imageBringsCertificates) {
-    refusals.push(
-      'control-plane join without a certificate key, and the image brings no certificates: ca, sa, front-proxy-ca and etcd/ca are missing (kubeadm: "failure loading certificate for CA")',
-    );
+    refusals.push(...writtenCertificateRefusals(request, facts));
   }
   return refusals;
+}
+
+/**
+ * Certificates the user data writes (Cluster API's bootstrap provider): all of them must be there, and the CA must be
+ * the cluster's, or the new apiserver's and etcd's certificates would not be trusted (kubeadm checks the CA on disk
+ * against the discovered cluster CA: "the CA on disk does not match").
+ */
+function writtenCertificateRefusals(request: JoinRequest, facts: ClusterFacts): string[] {
+  const written = request.certificates ?? {};
+  if (Object.keys(written).length === 0) {
+    return [
+      'control-plane join without a certificate key, and the image brings no certificates: ca, sa, front-proxy-ca and etcd/ca are missing (kubeadm: "failure loading certificate for CA")',
+    ];
+  }
+  const missing = SHARED_CERTIFICATES.filter((name) => !written[name]?.trim());
+  if (missing.length)
+    return [`control-plane join without a certificate key: the user data writes no ${missing.join(', ')}`];
+  const clusterCa = facts.clusterInfo?.['kubeconfig'] ? caFromKubeconfig(facts.clusterInfo['kubeconfig']) : undefined;
+  if (!clusterCa) return [];
+  try {
+    if (caCertHash(written['ca.crt']!) !== caCertHash(clusterCa))
+      return ['the ca.crt the user data writes is not the cluster CA'];
+  } catch {
+    return ['the ca.crt the user data writes is not a certificate'];
+  }
+  return [];
 }
 
 function tokenRefusals(request: JoinRequest, facts: ClusterFacts): string[] {

@@ -26,21 +26,63 @@ export interface JoinRequest {
   controlPlane: boolean;
   certificateKey?: string;
   nodeName?: string;
+  /**
+   * Shared control-plane certificates the user data writes before the join, by name relative to the certificates
+   * dir (`ca.crt`, `etcd/ca.key`, ...): Cluster API's kubeadm bootstrap provider puts them in cloud-init write_files.
+   */
+  certificates?: Record<string, string>;
 }
+
+/** The files a control-plane join without a certificate key needs on disk (kubeadm's CA, SA and etcd CA). */
+export const SHARED_CERTIFICATES = [
+  'ca.crt',
+  'ca.key',
+  'sa.key',
+  'sa.pub',
+  'front-proxy-ca.crt',
+  'front-proxy-ca.key',
+  'etcd/ca.crt',
+  'etcd/ca.key',
+];
 
 export type UserDataIntent = { kind: 'recipe' } | { kind: 'join'; request: JoinRequest } | { kind: 'none' };
 
 export function parseUserData(raw: string): UserDataIntent {
   if (raw.includes(JOIN_RECIPE_MARKER)) return { kind: 'recipe' };
+  const certificates = certificatesIn(raw);
+  const withCertificates = (request: JoinRequest): UserDataIntent => ({
+    kind: 'join',
+    request: Object.keys(certificates).length ? { ...request, certificates } : request,
+  });
   for (const text of candidateTexts(raw)) {
     const fromYaml = joinConfigurationIn(text);
-    if (fromYaml) return { kind: 'join', request: fromYaml };
+    if (fromYaml) return withCertificates(fromYaml);
   }
   for (const text of candidateTexts(raw)) {
     const fromCommand = joinCommandIn(text);
-    if (fromCommand) return { kind: 'join', request: fromCommand };
+    if (fromCommand) return withCertificates(fromCommand);
   }
   return { kind: 'none' };
+}
+
+/** write_files under a `pki/` folder (kubeadm's certificatesDir, /etc/kubernetes/pki by default), by relative name. */
+function certificatesIn(raw: string): Record<string, string> {
+  const found: Record<string, string> = {};
+  for (const doc of cloudConfigs(raw)) {
+    for (const file of doc?.write_files ?? []) {
+      const name = String(file?.path ?? '').match(/\/pki\/(.+)$/)?.[1];
+      if (name) found[name] = decodeWriteFile(file);
+    }
+  }
+  return found;
+}
+
+/**
+ * cloud-init fills `{{ ds.meta_data.local_hostname }}` (and `{{ v1.local_hostname }}`) with the VM's hostname: on
+ * EC2 its private DNS name. Cluster API providers' templates name nodes that way.
+ */
+export function renderHostnameTemplate(name: string | undefined, hostname: string): string | undefined {
+  return name?.replace(/\{\{\s*(ds\.meta_data|v1)\.local_hostname\s*\}\}/g, hostname);
 }
 
 /**
@@ -59,22 +101,32 @@ export function ssmFetchIn(raw: string): { name: string; withDecryption: boolean
   return undefined;
 }
 
+function mimeParts(raw: string): string[] {
+  const boundary = raw.match(/boundary="?([^"\s;]+)"?/)?.[1];
+  return boundary ? raw.split(`--${boundary}`).map((p) => p.replace(/^[\s\S]*?\r?\n\r?\n/, '')) : [raw];
+}
+
+/** `#cloud-config`, also after cloud-init's Jinja header `## template: jinja` (Cluster API's bootstrap data has it). */
+const isCloudConfig = (part: string) => /^(## template: jinja\s*\n)?#cloud-config/.test(part.trimStart());
+
+function cloudConfigs(raw: string): any[] {
+  const docs: any[] = [];
+  for (const part of mimeParts(raw)) {
+    if (!isCloudConfig(part)) continue;
+    try {
+      docs.push(parse(part));
+    } catch {}
+  }
+  return docs;
+}
+
 /** The texts a kubeadm JoinConfiguration may hide in: MIME parts, cloud-config write_files/runcmd, or the whole. */
 function candidateTexts(raw: string): string[] {
   const texts = [raw];
-  const boundary = raw.match(/boundary="?([^"\s;]+)"?/)?.[1];
-  const parts = boundary ? raw.split(`--${boundary}`).map((p) => p.replace(/^[\s\S]*?\r?\n\r?\n/, '')) : [raw];
-  for (const part of parts) {
-    if (!part.trimStart().startsWith('#cloud-config')) {
-      texts.push(part);
-      continue;
-    }
-    let doc: any;
-    try {
-      doc = parse(part);
-    } catch {
-      continue;
-    }
+  for (const part of mimeParts(raw)) {
+    if (!isCloudConfig(part)) texts.push(part);
+  }
+  for (const doc of cloudConfigs(raw)) {
     for (const file of doc?.write_files ?? []) texts.push(decodeWriteFile(file));
     for (const cmd of [...(doc?.runcmd ?? []), ...(doc?.bootcmd ?? [])]) {
       texts.push(Array.isArray(cmd) ? cmd.join(' ') : String(cmd));

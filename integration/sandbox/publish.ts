@@ -2,6 +2,7 @@
 // (running machines), env, kubeswap.yaml, and machines.json (every simulated machine with its state).
 import { renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { CAPI_NAMESPACE } from './capi-adopt.ts';
 import { clientUrl } from './etcd.ts';
 import type { LoadBalancer } from './load-balancer.ts';
 import type { Runtime } from './runtime.ts';
@@ -47,6 +48,16 @@ export function describe(rt: Runtime, controlUrl: string): SandboxDescription {
       ...(rt.topology.autoScalingGroup ? { autoScalingGroup: rt.topology.autoScalingGroup } : {}),
       ...(rt.topology.workerLaunchTemplateId ? { workerLaunchTemplateId: rt.topology.workerLaunchTemplateId } : {}),
     },
+    ...(rt.plan.provider === 'cluster-api'
+      ? {
+          clusterApi: {
+            kubeconfig: join(dir.kubeconfigs, 'admin.conf'),
+            namespace: CAPI_NAMESPACE,
+            clusterName: rt.plan.clusterName,
+            controlPlane: rt.plan.clusterApiControlPlane ?? 'machines',
+          },
+        }
+      : {}),
     versions: rt.plan.versions,
     machines: running.map((m) => ({
       node: m.node,

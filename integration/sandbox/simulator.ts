@@ -10,7 +10,7 @@ import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { clusterInstances, ROLE_TAG, tagValue, VERSION_TAG } from './aws.ts';
 import { addLearner, etcdClient, promoteWhenInSync } from './etcd.ts';
 import type { FaultBook } from './faults.ts';
-import { parseUserData, ssmFetchIn, type UserDataIntent } from './join.ts';
+import { parseUserData, renderHostnameTemplate, ssmFetchIn, type UserDataIntent } from './join.ts';
 import { clusterFacts } from './join-facts.ts';
 import { joinRefusals, versionRefusals } from './join-preflight.ts';
 import {
@@ -152,7 +152,8 @@ export class MachineSimulator {
     }
     if (!refusals.length) refusals.push(...(await this.kubeadmReads(m, facts.clusterConfiguration)));
     if (refusals.length > 0) return this.refuse(m, refusals);
-    if (intent.kind === 'join' && intent.request.nodeName) m.node = intent.request.nodeName;
+    const nodeName = intent.kind === 'join' ? renderHostnameTemplate(intent.request.nodeName, m.node) : undefined;
+    if (nodeName) m.node = nodeName;
     await this.join(m);
   }
 

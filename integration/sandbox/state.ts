@@ -36,6 +36,8 @@ export interface SandboxDescription {
     /** With workers: the launch template worker replacements launch from (its user data is a worker join). */
     workerLaunchTemplateId?: string;
   };
+  /** With --provider cluster-api: where the Cluster API objects of the (self-hosted) management cluster live. */
+  clusterApi?: { kubeconfig: string; namespace: string; clusterName: string; controlPlane: ClusterApiControlPlane };
   versions: { from: string; to: string };
   machines: MachineRecord[];
   workers: string[];
@@ -59,13 +61,20 @@ export interface SandboxPlan {
    */
   kubeadmApi?: 'v1beta3';
   /** aws-asg: the control-plane instances are an Auto Scaling group's, with the API target group attached. */
-  provider?: 'aws-ec2' | 'aws-asg';
+  provider?: SandboxProvider;
+  /**
+   * cluster-api: the real Cluster API core manager and CABPK run against the sandbox, and the initial control plane
+   * is adopted as Machines; `kubeadm-control-plane` makes a KubeadmControlPlane their owner (no KCP controller runs).
+   */
+  clusterApiControlPlane?: ClusterApiControlPlane;
   versions: { from: string; to: string };
   binaries: {
     etcdDir: string;
     kwokDir: string;
     kwokModuleDir: string;
     clusterApiDir: string;
+    /** The core manager and CABPK (build.sh cluster-api-managers); only with --provider cluster-api. */
+    clusterApiManagersDir?: string;
     /** kubernetes-vX.Y.Z folders by version. */
     kubernetes: Record<string, string>;
   };
@@ -76,6 +85,9 @@ export interface SandboxPlan {
   /** Extra kube-apiserver flags by Kubernetes version (UpOptions.apiServerArgs). */
   apiServerArgs?: Record<string, string[]>;
 }
+
+export type SandboxProvider = 'aws-ec2' | 'aws-asg' | 'cluster-api';
+export type ClusterApiControlPlane = 'machines' | 'kubeadm-control-plane';
 
 export const paths = (dir: string) => ({
   plan: join(dir, 'plan.json'),
@@ -134,11 +146,14 @@ export function renderKubeswapConfig(d: SandboxDescription, deregistrationDelayS
     images: d.aws.images,
     deregistrationDelaySeconds,
   };
+  const capi = d.clusterApi;
   return stringify({
     kubeconfig: d.kubeconfig,
     etcd: { endpoints: d.etcd.endpoints, ca: d.etcd.caFile, cert: d.etcd.certFile, key: d.etcd.keyFile },
-    provider: d.aws.autoScalingGroup
-      ? { name: 'aws-asg', autoScalingGroup: d.aws.autoScalingGroup, ...aws }
-      : { name: 'aws-ec2', launchTemplate: d.aws.launchTemplateId, targetGroupArn: d.aws.targetGroupArn, ...aws },
+    provider: capi
+      ? { name: 'cluster-api', kubeconfig: capi.kubeconfig, namespace: capi.namespace, clusterName: capi.clusterName }
+      : d.aws.autoScalingGroup
+        ? { name: 'aws-asg', autoScalingGroup: d.aws.autoScalingGroup, ...aws }
+        : { name: 'aws-ec2', launchTemplate: d.aws.launchTemplateId, targetGroupArn: d.aws.targetGroupArn, ...aws },
   });
 }

@@ -10,7 +10,9 @@ import {
   caCertHash,
   decryptUploadedCert,
   parseUserData,
+  renderHostnameTemplate,
   renderJoinRecipe,
+  SHARED_CERTIFICATES,
   verifyDetachedJws,
 } from '../../integration/sandbox/join.ts';
 import { type ClusterFacts, joinRefusals } from '../../integration/sandbox/join-preflight.ts';
@@ -58,6 +60,34 @@ describe('sandbox join: user data', () => {
       certificateKey: 'ff'.repeat(32),
       nodeName: 'cp-new',
     });
+  });
+
+  it("reads Cluster API's bootstrap data: cloud-config behind the Jinja header, certificates in write_files", () => {
+    // The shape CABPK v1.14 renders for a control-plane join (bootstrap/kubeadm/internal/cloudinit).
+    const cabpk = `## template: jinja\n#cloud-config\n${stringify({
+      write_files: [
+        { path: '/etc/kubernetes/pki/ca.crt', content: 'CA CERT\n' },
+        { path: '/etc/kubernetes/pki/etcd/ca.key', content: 'ETCD CA KEY\n' },
+        {
+          path: '/run/kubeadm/kubeadm-join-config.yaml',
+          content: joinConfiguration
+            .replace(/certificateKey: \S+/, 'localAPIEndpoint: {}')
+            .replace('name: cp-new', "name: '{{ ds.meta_data.local_hostname }}'"),
+        },
+      ],
+      runcmd: ['kubeadm join --config /run/kubeadm/kubeadm-join-config.yaml  && echo success'],
+    })}`;
+    const intent = parseUserData(cabpk);
+    assert.equal(intent.kind, 'join');
+    if (intent.kind !== 'join') return;
+    assert.equal(intent.request.controlPlane, true);
+    assert.equal(intent.request.certificateKey, undefined);
+    assert.deepEqual(intent.request.certificates, { 'ca.crt': 'CA CERT\n', 'etcd/ca.key': 'ETCD CA KEY\n' });
+    assert.equal(
+      renderHostnameTemplate(intent.request.nodeName, 'ip-10-0-1-9.ec2.internal'),
+      'ip-10-0-1-9.ec2.internal',
+    );
+    assert.equal(renderHostnameTemplate('cp-fixed', 'ip-10-0-1-9.ec2.internal'), 'cp-fixed');
   });
 
   it('reads a plain kubeadm join command line in a shell script', () => {
@@ -158,6 +188,19 @@ describe('sandbox join: kubeadm preflight', () => {
     assert.deepEqual(
       joinRefusals({ ...request(), controlPlane: false }, facts({ imageBringsCertificates: false })),
       [],
+    );
+  });
+
+  it('lets a control-plane join without a certificate key through when the user data writes every shared certificate with the cluster CA', () => {
+    const written = (ca: string) =>
+      Object.fromEntries(SHARED_CERTIFICATES.map((n) => [n, n === 'ca.crt' ? ca : 'PEM']));
+    const noImageCerts = facts({ imageBringsCertificates: false });
+    assert.deepEqual(joinRefusals({ ...request(), certificates: written(caPem) }, noImageCerts), []);
+    const { 'sa.key': _, ...withoutSaKey } = written(caPem);
+    assert.match(joinRefusals({ ...request(), certificates: withoutSaKey }, noImageCerts).join(), /writes no sa\.key/);
+    assert.match(
+      joinRefusals({ ...request(), certificates: written('not a certificate') }, noImageCerts).join(),
+      /not a certificate/,
     );
   });
 
