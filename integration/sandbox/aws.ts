@@ -76,6 +76,7 @@ export interface AwsTopology {
   launchTemplateId: string;
   targetGroupArn: string;
   autoScalingGroup?: string;
+  workerLaunchTemplateId?: string;
 }
 
 export async function createTopology(

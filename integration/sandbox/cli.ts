@@ -20,6 +20,10 @@ await yargs(hideBin(process.argv))
       y
         .option('control-planes', { type: 'number', default: 3 })
         .option('workers', { type: 'number', default: 0 })
+        .option('worker-pools', {
+          type: 'string',
+          describe: 'worker pools as name=size,name=size (each worker tagged kubeswap-sandbox/pool=<name>)',
+        })
         .option('from', { type: 'string', describe: 'FROM Kubernetes minor, e.g. 1.36' })
         .option('to', { type: 'string', describe: 'TO Kubernetes minor, e.g. 1.37' })
         .option('boot-delay', { type: 'number', default: 2, describe: 'seconds a new VM takes to boot' })
@@ -52,6 +56,14 @@ await yargs(hideBin(process.argv))
       const sb = await upSandbox({
         controlPlanes: argv['control-planes'],
         workers: argv.workers,
+        workerPools: argv['worker-pools']
+          ? Object.fromEntries(
+              String(argv['worker-pools'])
+                .split(',')
+                .map((p) => p.split('='))
+                .map(([name, size]) => [name!, Number(size)]),
+            )
+          : undefined,
         from: argv.from,
         to: argv.to,
         bootDelaySeconds: argv['boot-delay'],

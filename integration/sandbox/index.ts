@@ -32,6 +32,8 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..
 export interface UpOptions {
   controlPlanes?: number;
   workers?: number;
+  /** Worker pools by name -> size (SandboxPlan.workerPools). */
+  workerPools?: Record<string, number>;
   from?: string;
   to?: string;
   bootDelaySeconds?: number;
@@ -120,7 +122,10 @@ async function planSandbox(
     repoRoot: REPO_ROOT,
     clusterName: options.clusterName ?? 'sandbox',
     controlPlanes: options.controlPlanes ?? 3,
-    workers: options.workers ?? 0,
+    workers: options.workerPools
+      ? Object.values(options.workerPools).reduce((a, b) => a + b, 0)
+      : (options.workers ?? 0),
+    workerPools: options.workerPools,
     bootDelaySeconds: options.bootDelaySeconds ?? 2,
     deregistrationDelaySeconds: options.deregistrationDelaySeconds ?? 2,
     kubeadmApi: options.kubeadmApi,

@@ -46,6 +46,7 @@ export function describe(rt: Runtime, controlUrl: string): SandboxDescription {
       targetGroupArn: rt.topology.targetGroupArn,
       images: rt.topology.images,
       ...(rt.topology.autoScalingGroup ? { autoScalingGroup: rt.topology.autoScalingGroup } : {}),
+      ...(rt.topology.workerLaunchTemplateId ? { workerLaunchTemplateId: rt.topology.workerLaunchTemplateId } : {}),
     },
     ...(rt.plan.provider === 'cluster-api'
       ? {

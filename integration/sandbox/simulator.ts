@@ -24,6 +24,7 @@ import {
 } from './machine.ts';
 import { sleep } from './processes.ts';
 import { apiServerProcess, etcdProcess, liveEtcdEndpoints, type Machine, type Runtime } from './runtime.ts';
+import { observeWorker } from './workers.ts';
 
 const run = promisify(execFile);
 
@@ -70,6 +71,16 @@ export class MachineSimulator {
       }
       return;
     }
+    if (!known && tagValue(instance.Tags, ROLE_TAG) === 'worker') {
+      // A worker boots on its own: the next instances are observed meanwhile.
+      void observeWorker(this.rt, instance, {
+        version: async () => (await this.imageFacts(instance.ImageId!)).version,
+        userData: () => this.rt.awsFront.instanceUserData(id),
+        apiServerVersion: () => this.apiServerVersion(),
+        fault: () => this.faults.take(id),
+      }).catch((err: unknown) => this.rt.log(`simulator: worker ${id}: ${(err as Error).message}`));
+      return;
+    }
     if (known || state !== 'running' || tagValue(instance.Tags, ROLE_TAG) !== 'control-plane') return;
     const { version, bringsCertificates } = await this.imageFacts(instance.ImageId!);
     const machine = await newMachine(this.rt, {
@@ -90,6 +101,12 @@ export class MachineSimulator {
       this.rt.log(`simulator: ${machine.node}: ${machine.detail}`);
       this.rt.publish();
     });
+  }
+
+  /** The oldest kube-apiserver version among the running control-plane machines. */
+  private async apiServerVersion(): Promise<string | undefined> {
+    const versions = [...this.rt.machines.values()].filter((m) => m.state === 'running').map((m) => m.version);
+    return versions.sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1]))[0];
   }
 
   private async imageFacts(imageId: string): Promise<{ version: string; bringsCertificates: boolean }> {

@@ -33,6 +33,8 @@ export interface SandboxDescription {
     images: Record<string, string>;
     /** With --provider aws-asg: the Auto Scaling group of the control-plane instances. */
     autoScalingGroup?: string;
+    /** With workers: the launch template worker replacements launch from (its user data is a worker join). */
+    workerLaunchTemplateId?: string;
   };
   /** With --provider cluster-api: where the Cluster API objects of the (self-hosted) management cluster live. */
   clusterApi?: { kubeconfig: string; namespace: string; clusterName: string; controlPlane: ClusterApiControlPlane };
@@ -49,6 +51,8 @@ export interface SandboxPlan {
   clusterName: string;
   controlPlanes: number;
   workers: number;
+  /** Worker pools by name -> size, each worker tagged kubeswap-sandbox/pool=<name> (instead of `workers`). */
+  workerPools?: Record<string, number>;
   bootDelaySeconds: number;
   deregistrationDelaySeconds: number;
   /**

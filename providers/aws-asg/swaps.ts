@@ -44,7 +44,7 @@ async function launched(context: SwapContext, request: ReplacementRequest): Prom
     { Name: 'tag:aws:autoscaling:groupName', Values: [context.group] },
     { Name: 'instance-state-name', Values: ['pending', 'running'] },
   ]);
-  return found.map(toMachine)[0];
+  return found.map((i) => toMachine(i))[0];
 }
 
 export async function createReplacement(context: SwapContext, request: ReplacementRequest): Promise<Ec2Machine> {

@@ -19,7 +19,8 @@ export type ProviderErrorCode =
   | 'api-target.draining-timeout'
   | 'aws.throttled'
   | 'aws.request-failed'
-  | 'options.invalid';
+  | 'options.invalid'
+  | 'pool.no-launch-template';
 
 /** Mid-run an AWS failure is internal (exit 1, state described); preflight turns it into a refusal (exit 2). */
 export class ProviderError extends KubeswapError {

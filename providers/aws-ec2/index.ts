@@ -19,6 +19,7 @@ import { checkClusterTags, drift, type Ec2Machine, instanceIdOf, listMachines } 
 import { launchTemplateData, type ResolvedLaunchTemplate, resolveLaunchTemplate } from './launch-template.ts';
 import { type AwsEc2ProviderOptions, awsSettings, resolveOptions } from './options.ts';
 import { parameterStore } from './parameter-store.ts';
+import { Ec2Pools } from './pools.ts';
 import { createReplacement } from './replacement.ts';
 import { throttleRetrying } from './retry.ts';
 import { terminate } from './termination.ts';
@@ -70,6 +71,7 @@ export function createAwsEc2Provider(input: AwsEc2ProviderOptions): AwsEc2Provid
     }
     return data;
   };
+  const pools = new Ec2Pools(ec2, options.clusterName, options.pools ?? []);
   const failing =
     (action: string) =>
     (error: unknown): never => {
@@ -86,19 +88,21 @@ export function createAwsEc2Provider(input: AwsEc2ProviderOptions): AwsEc2Provid
       resolveDesired(ec2, options, wanted).catch(failing(`resolve image and launch template for ${wanted.version}`)),
 
     checkMachines: (machines) => checkClusterTags(machines, options.clusterName),
-    // Control-plane instances only, until worker pools come.
     listMachines: async (pool, providerIds) =>
       pool === CONTROL_PLANE_POOL
         ? listMachines(ec2, options.clusterName, providerIds).catch(failing('list control-plane instances'))
-        : [],
+        : pools.list(pool, providerIds).catch(failing(`list the instances of pool ${pool}`)),
     machineIdOf: (providerId) => (PROVIDER_ID_FORM.test(providerId) ? instanceIdOf(providerId) : undefined),
     drift,
 
     async createReplacement(request) {
       try {
-        const launchTemplate: ResolvedLaunchTemplate = request.desired.template
-          ? { ...request.desired.template, name: request.desired.template.id }
-          : await resolveLaunchTemplate(ec2, options.launchTemplate, options.launchTemplateVersion);
+        const launchTemplate: ResolvedLaunchTemplate =
+          request.pool !== CONTROL_PLANE_POOL
+            ? await pools.launchTemplateFor(request.pool, request.replaces as Ec2Machine)
+            : request.desired.template
+              ? { ...request.desired.template, name: request.desired.template.id }
+              : await resolveLaunchTemplate(ec2, options.launchTemplate, options.launchTemplateVersion);
         const data = await dataOf(launchTemplate);
         return await createReplacement(
           { ec2, clusterName: options.clusterName, launchTemplate, launchTemplateData: data },

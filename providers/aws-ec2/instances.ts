@@ -5,7 +5,7 @@ import type { Desired, DriftReason, Machine, MachinePhase } from '../../src/doma
 import { CONTROL_PLANE_POOL } from '../../src/domain/model.ts';
 import type { ProviderProblem } from '../../src/ports/machines.ts';
 import type { Ec2Port } from './ec2-port.ts';
-import { CONTROL_PLANE_ROLE, clusterTagKey, TAG } from './options.ts';
+import { CONTROL_PLANE_ROLE, clusterTagKey, TAG, WORKER_ROLE } from './options.ts';
 
 const PROVIDER_ID = /^aws:\/\/\/([^/]*)\/(i-[0-9a-z]+)$/;
 export type InstanceState = 'pending' | 'running' | 'shutting-down' | 'terminated' | 'stopping' | 'stopped';
@@ -45,7 +45,7 @@ export function instanceIdOf(providerIdOrInstanceId: string): string | undefined
   return PROVIDER_ID.exec(providerIdOrInstanceId)?.[2];
 }
 
-export function toMachine(instance: Instance): Ec2Machine {
+export function toMachine(instance: Instance, pool: string = CONTROL_PLANE_POOL): Ec2Machine {
   const tags = Object.fromEntries((instance.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
   const id = instance.InstanceId ?? '';
   const zone = instance.Placement?.AvailabilityZone ?? '';
@@ -60,7 +60,7 @@ export function toMachine(instance: Instance): Ec2Machine {
     ...(instance.SubnetId ? { subnetId: instance.SubnetId } : {}),
     imageId: instance.ImageId ?? '',
     ...(ltId && ltVersion ? { launchTemplate: { id: ltId, version: ltVersion } } : {}),
-    pool: CONTROL_PLANE_POOL,
+    pool,
     phase: PHASES[state],
     status: state,
     state,
@@ -101,17 +101,26 @@ export async function listMachines(ec2: Ec2Port, clusterName: string, providerId
 export async function findReplacement(
   ec2: Ec2Port,
   clusterName: string,
-  request: { replaces: string; runId: string; token: string },
+  request: { replaces: string; runId: string; token: string; pool?: string },
 ): Promise<Ec2Machine | undefined> {
+  const worker = request.pool !== undefined && request.pool !== CONTROL_PLANE_POOL;
   const found = await ec2.describeInstances([
-    ...replacementFilters(clusterName),
+    ...(worker
+      ? [
+          { Name: `tag:${clusterTagKey(clusterName)}`, Values: ['owned'] },
+          { Name: `tag:${TAG.role}`, Values: [WORKER_ROLE] },
+          { Name: `tag:${TAG.pool}`, Values: [request.pool!] },
+        ]
+      : replacementFilters(clusterName)),
     { Name: `tag:${TAG.replaces}`, Values: [request.replaces] },
     { Name: `tag:${TAG.runId}`, Values: [request.runId] },
     { Name: `tag:${TAG.token}`, Values: [request.token] },
     // shutting-down too is excluded: a torn-down replacement must not be handed back as the new one.
     { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
   ]);
-  return found.map(toMachine).sort((a, b) => a.launchedAt.getTime() - b.launchedAt.getTime())[0];
+  return found
+    .map((i) => toMachine(i, request.pool))
+    .sort((a, b) => a.launchedAt.getTime() - b.launchedAt.getTime())[0];
 }
 
 /** Every machine must carry `kubernetes.io/cluster/<name>`: it is how replacements are tagged and found again. */
@@ -136,7 +145,8 @@ export function drift(machine: Machine, desired: Desired): DriftReason[] {
     reasons.push({ code: 'image', message: `image ${machine.imageId} != ${desired.imageId}` });
   }
   const lt = ec2Facts(machine).launchTemplate;
-  const want = desired.template;
+  // The desired template is the control plane's; a worker pool launches from its own.
+  const want = machine.pool === CONTROL_PLANE_POOL ? desired.template : undefined;
   if (lt && want && (lt.id !== want.id || lt.version !== want.version)) {
     reasons.push({
       code: 'launch-template',

@@ -38,6 +38,8 @@ export interface AwsEc2ProviderOptions {
   /** When set, the target group's deregistration delay is set to this before the first deregistration. */
   deregistrationDelaySeconds?: number;
   throttleRetry?: Partial<ThrottleRetryOptions>;
+  /** Worker pools: which instances each holds (a tag or a launch template). */
+  pools?: { name: string; tag?: string; launchTemplate?: string }[];
 }
 
 export interface ResolvedOptions extends AwsEc2ProviderOptions {
@@ -60,12 +62,15 @@ export const TAG = {
   runId: 'kubeswap.io/run-id',
   replaces: 'kubeswap.io/replaces',
   token: 'kubeswap.io/token',
+  /** The worker pool a replacement belongs to. */
+  pool: 'kubeswap.io/pool',
   /** Images are found by this tag when no image id is given. */
   kubernetesVersion: 'kubernetes-version',
   launchTemplateId: 'aws:ec2launchtemplate:id',
   launchTemplateVersion: 'aws:ec2launchtemplate:version',
 } as const;
 export const CONTROL_PLANE_ROLE = 'control-plane';
+export const WORKER_ROLE = 'worker';
 
 /** The tag the AWS cloud provider uses to tell which cluster owns a resource. */
 export function clusterTagKey(clusterName: string): string {
@@ -102,7 +107,14 @@ export function awsSettings(
   env: Readonly<Record<string, string | undefined>>,
 ): Pick<
   AwsEc2ProviderOptions,
-  'region' | 'endpoint' | 'targetGroupArn' | 'clusterName' | 'images' | 'imageOwners' | 'deregistrationDelaySeconds'
+  | 'region'
+  | 'endpoint'
+  | 'targetGroupArn'
+  | 'clusterName'
+  | 'images'
+  | 'imageOwners'
+  | 'deregistrationDelaySeconds'
+  | 'pools'
 > & { str(key: string): string | undefined } {
   const str = (key: string) => (typeof settings[key] === 'string' ? (settings[key] as string) : undefined);
   return {
@@ -115,5 +127,6 @@ export function awsSettings(
     images: (settings['images'] as Record<string, string> | undefined) ?? {},
     imageOwners: settings['imageOwners'] as string[] | undefined,
     deregistrationDelaySeconds: settings['deregistrationDelaySeconds'] as number | undefined,
+    pools: settings['pools'] as AwsEc2ProviderOptions['pools'],
   };
 }

@@ -7,12 +7,13 @@ import type {
   RunInstancesCommandInput,
   Tag,
 } from '@aws-sdk/client-ec2';
+import { CONTROL_PLANE_POOL } from '../../src/domain/model.ts';
 import type { ReplacementRequest } from '../../src/ports/machines.ts';
 import type { Ec2Port } from './ec2-port.ts';
 import { awsErrorName, ProviderError } from './errors.ts';
 import { type Ec2Machine, ec2Facts, findReplacement, toMachine } from './instances.ts';
 import type { ResolvedLaunchTemplate } from './launch-template.ts';
-import { CONTROL_PLANE_ROLE, clusterTagKey, TAG } from './options.ts';
+import { CONTROL_PLANE_ROLE, clusterTagKey, TAG, WORKER_ROLE } from './options.ts';
 import { siblingSubnets } from './subnets.ts';
 
 /** Errors that say "this subnet cannot take the instance now", worth trying the AZ's next subnet. */
@@ -34,6 +35,7 @@ export async function createReplacement(context: ReplacementContext, request: Re
     replaces: old.id,
     runId: request.runId,
     token: request.token,
+    pool: request.pool,
   });
   if (existing) return existing;
 
@@ -48,7 +50,7 @@ export async function createReplacement(context: ReplacementContext, request: Re
       if (!instance?.InstanceId) {
         throw new ProviderError('replacement.not-returned', `RunInstances returned no instance for ${old.id}`);
       }
-      const machine = toMachine({ ...instance, Tags: mergeTags(tags, instance.Tags) });
+      const machine = toMachine({ ...instance, Tags: mergeTags(tags, instance.Tags) }, request.pool);
       if (machine.state === 'shutting-down' || machine.state === 'terminated') {
         // Same ClientToken within its window returns the original reservation, even a terminated one.
         throw new ProviderError(
@@ -93,7 +95,9 @@ export function replacementTags(clusterName: string, request: ReplacementRequest
     ...request.tags,
     // Ours last: request.tags must not overwrite what find-by-tag relies on.
     [clusterTagKey(clusterName)]: 'owned',
-    [TAG.role]: CONTROL_PLANE_ROLE,
+    ...(request.pool === CONTROL_PLANE_POOL
+      ? { [TAG.role]: CONTROL_PLANE_ROLE }
+      : { [TAG.role]: WORKER_ROLE, [TAG.pool]: request.pool }),
     [TAG.runId]: request.runId,
     [TAG.replaces]: request.replaces.id,
     [TAG.token]: request.token,
@@ -120,7 +124,7 @@ function runInstancesInput(
   subnetId: string | undefined,
 ): RunInstancesCommandInput {
   const tagList: Tag[] = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
-  const volumeTags = tagList.filter((t) => t.Key !== TAG.token && t.Key !== TAG.role);
+  const volumeTags = tagList.filter((t) => t.Key !== TAG.token && t.Key !== TAG.role && t.Key !== TAG.pool);
   return {
     MinCount: 1,
     MaxCount: 1,

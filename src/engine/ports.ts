@@ -3,12 +3,14 @@
 import type { AvailabilityStats } from '../domain/availability.ts';
 import type { Clock } from '../domain/clock.ts';
 import type { EventSink } from '../domain/events.ts';
+import type { PoolSpec } from '../domain/pools.ts';
 import type { EtcdPort } from '../ports/etcd.ts';
 import type { KubePort } from '../ports/kube.ts';
 import type { MachineProvider } from '../ports/machines.ts';
 import type { ApiProbePort } from '../ports/probe.ts';
 import type { ReadinessPort } from '../ports/readiness.ts';
 import type { SecretBytesPort } from '../ports/secrets.ts';
+import type { PlanScope } from './plan/decisions.ts';
 
 export interface Ports {
   kube: KubePort;
@@ -44,6 +46,14 @@ export interface EngineOptions {
   skipAddons: boolean;
   /** How long the kube-proxy and CoreDNS rollouts may take; then the run stops with exit 4. */
   addonTimeoutMs: number;
+  /** Worker drains evict pods with emptyDir data too (kubectl drain --delete-emptydir-data). */
+  deleteEmptyDirData?: boolean;
+  /** Worker pools to roll after the control plane and addons, in order; empty = none. */
+  pools?: readonly PoolSpec[];
+  /** Which part of the cluster this run replaces. */
+  scope?: PlanScope;
+  /** Pause between two worker pools (and after the control plane, before the first one). */
+  poolIntervalMs?: number;
   /** Render mode: kubeswap hands each replacement its kubeadm join; undefined = launch template's user data. */
   render?: RenderRequest;
 }

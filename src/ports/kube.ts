@@ -31,6 +31,10 @@ export interface PodOnNode {
   /** Mirror of a static pod (annotation kubernetes.io/config.mirror): goes away with the machine. */
   mirror: boolean;
   phase: string;
+  /** Has an emptyDir volume: its data is lost with the pod (kubectl drain --delete-emptydir-data). */
+  emptyDir?: boolean;
+  /** Managed by no controller: evicted, it is never recreated (kubectl drain --force). */
+  bare?: boolean;
   labels: Record<string, string>;
 }
 

@@ -79,6 +79,24 @@ describe('plan rendering', () => {
     next: { kind: 'done' },
     fingerprint: { kubeadmConfig: 'x', machines: [], imageId: 'ami-1' },
     addons: [],
+    scope: 'all',
+    pools: [
+      {
+        name: 'blue',
+        size: 2,
+        fenceposts: { maxSurge: 1, maxUnavailable: 0 },
+        configured: { maxSurge: '25%', maxUnavailable: 0 },
+        machines: [
+          {
+            node: 'w-1',
+            machineId: 'i-1',
+            imageId: 'ami-0',
+            reasons: [{ code: 'image', message: 'image ami-0 != ami-1' }],
+          },
+          { node: 'w-2', machineId: 'i-2', imageId: 'ami-1', reasons: [] },
+        ],
+      },
+    ],
     changes: {
       kubeadmConfig: { from: 'v1.36.3', to: 'v1.37.2' },
       objects: ['ClusterRole kubeadm:get-nodes (when missing)'],
@@ -97,6 +115,8 @@ describe('plan rendering', () => {
     assert.match(text, /creates: ClusterRole kubeadm:get-nodes/);
     assert.match(text, /load balancer: each replacement is registered with arn:tg/);
     assert.match(text, /kubeswap apply plan\.json/);
+    assert.match(text, /blue: 1 of 2 machine\(s\) to replace; maxSurge 25% -> 1, maxUnavailable 0 -> 0/);
+    assert.match(text, /- w-1 \(i-1, ami-0\): image ami-0 != ami-1\n {4}- w-2 \(i-2, ami-1\): up to date/);
   });
 
   it('writes the plan itself as Markdown for plan --summary', () => {

@@ -65,6 +65,27 @@ describe('settings checks before anything is contacted', () => {
     assert.deepEqual(codes({ to: 'v1.38.0-rc.1+build' }), ['input.version']);
   });
 
+  it('checks worker pools with the other settings: both 0, no selector, an unknown --pools name, two scopes', () => {
+    const workerPools = [
+      { name: 'blue', maxSurge: '25%', maxUnavailable: 0, tag: 'pool=blue' },
+      { name: 'green', maxSurge: 0, maxUnavailable: 0, launchTemplate: 'lt-2' },
+      { name: 'red' },
+    ];
+    assert.deepEqual(messages({ workerPools, pools: 'blue,pink', controlPlaneOnly: true, workersOnly: true }), [
+      'pool green: maxSurge and maxUnavailable cannot both be 0',
+      'pool red: give a tag (Key=Value) or a launchTemplate to say which machines are in it',
+      '--pools names pink, which is not a configured pool (blue, green, red)',
+      'give --control-plane-only or --workers-only, not both',
+    ]);
+    const { settings, problems } = resolveSettings('apply', [
+      { ...base, workerPools: [workerPools[0]], pools: 'blue', poolInterval: '2m' },
+    ]);
+    assert.deepEqual(problems, []);
+    assert.deepEqual(settings.pools, ['blue']);
+    assert.equal(settings.poolIntervalMs, 120_000);
+    assert.deepEqual(settings.provider['pools'], [{ name: 'blue', tag: 'pool=blue', launchTemplate: undefined }]);
+  });
+
   it('counts a refused --to as given: one problem, not also "no target"', () => {
     assert.deepEqual(codes({ to: 'latest' }), ['input.version']);
   });

@@ -15,6 +15,8 @@ export function toPodOnNode(pod: V1Pod): PodOnNode {
     daemonSet: (pod.metadata?.ownerReferences ?? []).some((o) => o.kind === 'DaemonSet' && o.controller !== false),
     mirror: MIRROR_ANNOTATION in (pod.metadata?.annotations ?? {}),
     phase: pod.status?.phase ?? 'Unknown',
+    emptyDir: (pod.spec?.volumes ?? []).some((v) => v.emptyDir !== undefined),
+    bare: !(pod.metadata?.ownerReferences ?? []).some((o) => o.controller === true),
     labels: { ...(pod.metadata?.labels ?? {}) },
   };
 }

@@ -34,7 +34,7 @@ import { abandon } from './abandon.ts';
 import { planConflicts, readSavedPlan, savedPlanOf, writeSavedPlan } from './plan-file.ts';
 import { showReport } from './report.ts';
 import { showStatus, unlock } from './status.ts';
-import { engineOptions, gitCheckoutOf, snapshotDirFor, wire, withWorkloadKubeconfig } from './wiring.ts';
+import { engineOptions, gitCheckoutOf, poolOptions, snapshotDirFor, wire, withWorkloadKubeconfig } from './wiring.ts';
 
 export async function run(command: Command, args: Record<string, unknown>, io: Io): Promise<number> {
   const log = new EventLog();
@@ -101,7 +101,10 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
     };
     const snapshotDir = snapshotDirFor(settings);
     if (command === 'plan') {
-      const report = await inspect(wired.ports, request, { skipAddons: settings.skipAddons }).catch((err: unknown) => {
+      const report = await inspect(wired.ports, request, {
+        skipAddons: settings.skipAddons,
+        ...poolOptions(settings),
+      }).catch((err: unknown) => {
         throw asPreflightError(err);
       });
       planned = report;
@@ -153,7 +156,10 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
     }
     // A saved plan was reviewed when it was made (terraform apply PLANFILE does not ask either).
     if (!settings.yes && !settings.dryRun && !saved) {
-      const report = await inspect(wired.ports, request, { skipAddons: settings.skipAddons }).catch((err: unknown) => {
+      const report = await inspect(wired.ports, request, {
+        skipAddons: settings.skipAddons,
+        ...poolOptions(settings),
+      }).catch((err: unknown) => {
         throw asPreflightError(err);
       });
       if (report.next.kind === 'done' && report.from === report.desired.version && !addonsPending(report.addons)) {
@@ -263,6 +269,8 @@ function serializable(report: Awaited<ReturnType<typeof inspect>>) {
     changes: report.changes,
     kubeadmApi: report.kubeadmApi,
     addons: report.addons,
+    scope: report.scope,
+    pools: report.pools,
   };
 }
 

@@ -122,6 +122,22 @@ export function engineOptions(settings: Settings): EngineOptions {
     dryRun: settings.dryRun,
     skipAddons: settings.skipAddons,
     addonTimeoutMs: settings.addonTimeoutMs,
+    ...poolOptions(settings),
+  };
+}
+
+/** The worker pools a run rolls (config order; --pools picks), and which part of the cluster it replaces. */
+export function poolOptions(
+  settings: Settings,
+): Pick<EngineOptions, 'pools' | 'scope' | 'poolIntervalMs' | 'deleteEmptyDirData'> {
+  const picked = settings.pools;
+  return {
+    pools: settings.workerPools
+      .filter((p) => !picked || picked.includes(p.name))
+      .map(({ name, maxSurge, maxUnavailable }) => ({ name, maxSurge, maxUnavailable })),
+    scope: settings.controlPlaneOnly ? 'control-plane' : settings.workersOnly ? 'workers' : 'all',
+    poolIntervalMs: settings.poolIntervalMs,
+    deleteEmptyDirData: settings.deleteEmptyDirData,
   };
 }
 

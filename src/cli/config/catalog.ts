@@ -300,6 +300,93 @@ const core: SettingSpec[] = [
     value: (v) => v.z.boolean(),
   }),
   setting({
+    key: 'workerPools',
+    scope: 'upgrade',
+    group: 'safety',
+    kind: 'map',
+    describe:
+      'worker pools rolled after the control plane and addons, in this order: [{name, maxSurge, maxUnavailable, tag: Key=Value | launchTemplate: lt-...}]',
+    value: (v) =>
+      v.z.array(
+        v.z
+          .object({
+            name: v.z.string(),
+            // Cluster API's MachineDeployment defaults: maxSurge 1, maxUnavailable 0.
+            maxSurge: v.z.union([v.z.number(), v.z.string().regex(/^\d+%$/)]).default(1),
+            maxUnavailable: v.z.union([v.z.number(), v.z.string().regex(/^\d+%$/)]).default(0),
+            tag: v.z
+              .string()
+              .regex(/^[^=]+=.*$/)
+              .optional(),
+            launchTemplate: v.z.string().optional(),
+          })
+          .strict(),
+      ),
+    invalid:
+      '{name} must be a list of {name, maxSurge, maxUnavailable, tag: Key=Value or launchTemplate: id} (numbers or percentages like 25%), got {value}',
+    code: 'input.pool',
+  }),
+  setting({
+    key: 'pools',
+    flag: 'pools',
+    scope: 'upgrade',
+    group: 'safety',
+    kind: 'string',
+    describe: 'comma-separated worker pools to roll (default: every pool of workerPools), in the configured order',
+    value: (v) =>
+      v.z.union([
+        v.z.array(v.z.string().min(1)),
+        v.z.string().transform((x) =>
+          x
+            .split(',')
+            .map((p) => p.trim())
+            .filter(Boolean),
+        ),
+      ]),
+    code: 'input.pool',
+  }),
+  setting({
+    key: 'controlPlaneOnly',
+    flag: 'control-plane-only',
+    scope: 'upgrade',
+    group: 'safety',
+    kind: 'boolean',
+    describe: 'replace the control plane (and addons) only, no worker pool',
+    default: false,
+    value: (v) => v.z.boolean(),
+  }),
+  setting({
+    key: 'workersOnly',
+    flag: 'workers-only',
+    scope: 'upgrade',
+    group: 'safety',
+    kind: 'boolean',
+    describe: 'replace worker pools only; the control plane must already run the target',
+    default: false,
+    value: (v) => v.z.boolean(),
+  }),
+  setting({
+    key: 'poolInterval',
+    flag: 'pool-interval',
+    scope: 'upgrade',
+    group: 'safety',
+    kind: 'string',
+    describe: 'pause after the control plane and between worker pools',
+    default: '0s',
+    value: (v) => v.duration(0),
+    code: 'input.duration',
+  }),
+  setting({
+    key: 'deleteEmptydirData',
+    flag: 'delete-emptydir-data',
+    scope: 'upgrade',
+    group: 'safety',
+    kind: 'boolean',
+    describe: 'worker drains evict pods with emptyDir data too (lost), as kubectl drain --delete-emptydir-data',
+    default: false,
+    value: (v) => v.z.boolean(),
+  }),
+  setting({
     key: 'addonTimeout',
     flag: 'addon-timeout',
     scope: 'upgrade',

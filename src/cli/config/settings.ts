@@ -4,6 +4,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Problem } from '../../domain/errors.ts';
+import { CONTROL_PLANE_POOL } from '../../domain/model.ts';
+import { type PoolSpec, poolSpecProblems } from '../../domain/pools.ts';
 import { DEFAULT_PROVIDER, PROVIDERS, SETTING_BY_KEY, SETTINGS } from './catalog.ts';
 import { configFileProblems, type Origin, schemaOf, validateSettings } from './schema.ts';
 import { type Command, envName, fromText, inScope } from './spec.ts';
@@ -44,6 +46,14 @@ export interface Settings {
     bootstrapSecrets: 'user-data' | 'ssm';
   };
   maxSurge: 0 | 1;
+  /** Worker pools, in the configured order, with each pool's machine selector for the provider. */
+  workerPools: WorkerPoolSetting[];
+  /** --pools: the pools picked (undefined: every configured pool). */
+  pools?: string[];
+  controlPlaneOnly: boolean;
+  workersOnly: boolean;
+  poolIntervalMs: number;
+  deleteEmptyDirData: boolean;
   machineTimeoutMs: number;
   drainTimeoutMs: number;
   deregistrationTimeoutMs: number;
@@ -173,9 +183,45 @@ export function savedPlanLayer(saved: Record<string, unknown>, file: string): Fl
   return withOrigin(input, { kind: 'file', file });
 }
 
+export interface WorkerPoolSetting extends PoolSpec {
+  /** aws-ec2: the pool is the instances carrying this tag (`Key=Value`), or else ... */
+  tag?: string;
+  /** ... those launched from this launch template (id or name); replacements launch from it (default: the old one's). */
+  launchTemplate?: string;
+}
+
+function poolProblems(v: Record<string, unknown>): Problem[] {
+  const pools = (v['workerPools'] as WorkerPoolSetting[] | undefined) ?? [];
+  const problems = poolSpecProblems(pools, [CONTROL_PLANE_POOL]);
+  for (const p of pools) {
+    if (p.tag === undefined && p.launchTemplate === undefined)
+      problems.push({
+        code: 'input.pool',
+        message: `pool ${p.name}: give a tag (Key=Value) or a launchTemplate to say which machines are in it`,
+      });
+  }
+  const picked = v['pools'] as string[] | undefined;
+  for (const name of picked ?? []) {
+    if (!pools.some((p) => p.name === name))
+      problems.push({
+        code: 'input.pool',
+        message: `--pools names ${name}, which is not a configured pool (${pools.map((p) => p.name).join(', ') || 'none is configured'})`,
+        hint: 'define the pool under workerPools in the config file',
+      });
+  }
+  if (v['controlPlaneOnly'] === true && v['workersOnly'] === true)
+    problems.push({ code: 'input.scope', message: 'give --control-plane-only or --workers-only, not both' });
+  if (v['workersOnly'] === true && pools.length === 0)
+    problems.push({
+      code: 'input.scope',
+      message: '--workers-only needs worker pools (workerPools in the config file)',
+    });
+  return problems;
+}
+
 /** Rules over several settings. A value refused on its own counts as given: one problem per mistake. */
 function crossProblems(v: Record<string, unknown>, refused: Set<string>): Problem[] {
-  const problems: Problem[] = [];
+  const problems: Problem[] = poolProblems(v);
   const given = (k: string) => v[k] !== undefined || refused.has(k);
   if (!given('to') && !given('image'))
     problems.push({ code: 'input.no-target', message: 'give --to vX.Y.Z, --image ID, or both' });
@@ -254,6 +300,12 @@ function toSettings(command: Command, values: Record<string, unknown>): Settings
       bootstrapSecrets: v['bootstrapSecrets'] === 'ssm' ? 'ssm' : 'user-data',
     },
     maxSurge: v['maxSurge'] === 0 ? 0 : 1,
+    workerPools: (v['workerPools'] as WorkerPoolSetting[] | undefined) ?? [],
+    pools: v['pools'] as string[] | undefined,
+    controlPlaneOnly: v['controlPlaneOnly'] === true,
+    workersOnly: v['workersOnly'] === true,
+    poolIntervalMs: (v['poolInterval'] as number | undefined) ?? 0,
+    deleteEmptyDirData: v['deleteEmptydirData'] === true,
     machineTimeoutMs: v['machineTimeout'] as number,
     drainTimeoutMs: v['drainTimeout'] as number,
     deregistrationTimeoutMs: v['deregistrationTimeout'] as number,
@@ -275,6 +327,10 @@ function toSettings(command: Command, values: Record<string, unknown>): Settings
 /** The picked provider's settings under their config-file keys, as the provider module reads them. */
 function providerSection(name: string, v: Record<string, unknown>): Settings['provider'] {
   const section: Settings['provider'] = { name, images: (v['images'] as Record<string, string> | undefined) ?? {} };
+  // Each worker pool's machine selector is the provider's to read (aws-ec2: a tag or a launch template).
+  const pools = (v['workerPools'] as WorkerPoolSetting[] | undefined) ?? [];
+  if (pools.length > 0)
+    section['pools'] = pools.map(({ name, tag, launchTemplate }) => ({ name, tag, launchTemplate }));
   for (const spec of PROVIDERS.find((p) => p.name === name)?.settings ?? []) {
     if ('section' in spec.file && v[spec.key] !== undefined) section[spec.file.key] = v[spec.key];
   }

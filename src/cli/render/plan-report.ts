@@ -50,6 +50,7 @@ export function formatPlan(report: PlanReport, context: PlanContext = {}): strin
     lines.push(`  - ${a.addon}: ${what}: ${a.reason}${a.hint ? `\n    hint: ${a.hint}` : ''}`);
     for (const note of a.notes) lines.push(`    note: ${note}`);
   }
+  lines.push(...poolLines(report));
   const next = report.next;
   if (next.kind === 'step') lines.push(`Next: ${describeStep(next.step)}`);
   else if (next.kind === 'wait') lines.push(`Next: wait (${next.reason})`);
@@ -62,6 +63,29 @@ export function formatPlan(report: PlanReport, context: PlanContext = {}): strin
       `Plan saved to ${context.savedTo}; run exactly it with: kubeswap apply ${context.savedTo} (with the same --config or cluster access flags)`,
     );
   return `${lines.join('\n')}\n`;
+}
+
+/** Worker pools in the order they are rolled, each machine with why it is replaced (or that it matches). */
+export function poolLines(report: PlanReport): string[] {
+  if (report.pools.length === 0) return [];
+  const lines = [
+    report.scope === 'workers'
+      ? 'Worker pools (--workers-only: the control plane must already run the target):'
+      : 'Worker pools, after the control plane and addons, in this order:',
+  ];
+  for (const pool of report.pools) {
+    const { maxSurge, maxUnavailable } = pool.fenceposts;
+    const replaced = pool.machines.filter((m) => m.reasons.length > 0).length;
+    lines.push(
+      `  ${pool.name}: ${replaced} of ${pool.size} machine(s) to replace; maxSurge ${pool.configured.maxSurge} -> ${maxSurge}, maxUnavailable ${pool.configured.maxUnavailable} -> ${maxUnavailable} (batches of up to ${maxSurge + maxUnavailable})`,
+    );
+    for (const m of pool.machines) {
+      const why = m.reasons.length > 0 ? m.reasons.map((r) => r.message).join('; ') : 'up to date';
+      const inFlight = m.replacement ? ` [replacement ${m.replacement} in flight]` : '';
+      lines.push(`    - ${m.node} (${m.machineId ?? 'no machine'}, ${m.imageId ?? '-'}): ${why}${inFlight}`);
+    }
+  }
+  return lines;
 }
 
 /** The cluster-wide changes, one per line, headed "Cluster changes:" (kubeadm upgrade plan lists them too). */

@@ -6,7 +6,13 @@ import { formatDuration } from '../../domain/clock.ts';
 import { KubeswapError } from '../../domain/errors.ts';
 import type { EventCode } from '../../domain/events.ts';
 import type { Desired } from '../../domain/model.ts';
-import { DRAINED_ANNOTATION, RETIRING_ANNOTATION, WAS_CORDONED_ANNOTATION } from '../plan/annotations.ts';
+import {
+  DRAINED_ANNOTATION,
+  RETIRING_ANNOTATION,
+  SCALE_DOWN_DISABLED_ANNOTATION,
+  SCALE_DOWN_WAS_ANNOTATION,
+  WAS_CORDONED_ANNOTATION,
+} from '../plan/annotations.ts';
 import { hex } from '../plan/gate.ts';
 import type { Step } from '../plan/steps.ts';
 import type { EngineOptions, Ports } from '../ports.ts';
@@ -37,7 +43,8 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
 
   switch (step.kind) {
     case 'create-replacement': {
-      const userData = await ctx.userDataFor?.(step);
+      // A worker joins with its pool's launch template user data: render mode writes control-plane joins only.
+      const userData = step.worker ? undefined : await ctx.userDataFor?.(step);
       const replacement = await createWithUnusedToken(step, userData, ports, ctx, emit).catch((err: unknown) => {
         // No capacity anywhere the old machine may move: nothing was created, the old one is untouched.
         if ((err as { code?: string }).code === 'capacity.insufficient') {
@@ -99,35 +106,22 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
       ports.kube.reconnect?.();
       emit('target.deregistered', `deregistered ${step.node} (${step.machineId}); draining finished`);
       return;
-    case 'drain': {
-      emit('node.drain-started', `cordoning and draining ${step.node}`);
-      await nodeEvent(step.node, 'Draining', 'kubeswap is draining this node to replace its machine');
-      const result = await drainNode(ports.kube, step.node, {
-        timeoutMs: ctx.options.drainTimeoutMs,
-        pollMs: Math.min(ctx.options.pollIntervalMs, 5000),
-        clock: ports.clock,
-      });
-      if (!result.ok) {
-        const blockers = result.blocking.map((b) => `${b.pod}${b.pdbs.length ? ` (PDB ${b.pdbs.join(', ')})` : ''}`);
-        emit(
-          'node.drain-blocked',
-          `drain of ${step.node} timed out; blocked: ${blockers.join(', ')}`,
-          { blocking: result.blocking },
-          'warn',
-        );
-        throw new KubeswapError(
-          'needs-person',
-          'node.drain-blocked',
-          `drain of ${step.node} did not finish within ${formatDuration(ctx.options.drainTimeoutMs)}: ${blockers.join(', ')}`,
-          {
-            hint: `the replacement is serving and ${step.node} is cordoned; relax the PodDisruptionBudget(s) or move the pods, then re-run (or raise --drain-timeout)`,
-          },
-        );
-      }
-      await ports.kube.annotateNode(step.node, { [DRAINED_ANNOTATION]: ctx.runId });
-      emit('node.drained', `drained ${step.node}`);
+    case 'drain':
+      // The control plane's drain evicts everything but DaemonSet and mirror pods, as it always did.
+      await drain(step.node, ports, ctx, emit, nodeEvent, undefined);
       return;
-    }
+    case 'drain-worker':
+      // Recorded before the cordon, with what a rollback puts back: the cordon an operator may have set and
+      // cluster-autoscaler's own scale-down annotation (kept off this Node while it is replaced, as Cluster API's
+      // MachineDeployment rollouts leave scale-down to the autoscaler only on settled Nodes).
+      await ports.kube.annotateNode(step.node, {
+        [RETIRING_ANNOTATION]: ctx.runId,
+        [WAS_CORDONED_ANNOTATION]: step.wasCordoned ? 'true' : null,
+        [SCALE_DOWN_DISABLED_ANNOTATION]: 'true',
+        ...(step.scaleDownWas !== undefined ? { [SCALE_DOWN_WAS_ANNOTATION]: step.scaleDownWas } : {}),
+      });
+      await drain(step.node, ports, ctx, emit, nodeEvent, ctx.options.deleteEmptyDirData ?? false);
+      return;
     case 'start-deletion':
       if (!ports.provider.startDeletion) {
         throw new KubeswapError(
@@ -169,6 +163,60 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
     default:
       step satisfies never;
   }
+}
+
+async function drain(
+  node: string,
+  ports: Ports,
+  ctx: RunContext,
+  emit: (code: EventCode, message: string, data?: Record<string, unknown>, level?: 'info' | 'warn') => void,
+  nodeEvent: (node: string, reason: string, message: string) => Promise<unknown>,
+  /** Worker drains: kubectl drain's refusals apply (DrainOptions.deleteEmptyDirData); undefined: none. */
+  deleteEmptyDirData: boolean | undefined,
+): Promise<void> {
+  emit('node.drain-started', `cordoning and draining ${node}`);
+  await nodeEvent(node, 'Draining', 'kubeswap is draining this node to replace its machine');
+  const result = await drainNode(ports.kube, node, {
+    timeoutMs: ctx.options.drainTimeoutMs,
+    pollMs: Math.min(ctx.options.pollIntervalMs, 5000),
+    clock: ports.clock,
+    deleteEmptyDirData,
+  });
+  if (!result.ok) {
+    const blockers = result.blocking.map((b) => `${b.pod}${b.pdbs.length ? ` (PDB ${b.pdbs.join(', ')})` : ''}`);
+    emit(
+      'node.drain-blocked',
+      `drain of ${node} timed out; blocked: ${blockers.join(', ')}`,
+      { blocking: result.blocking },
+      'warn',
+    );
+    throw new KubeswapError(
+      'needs-person',
+      'node.drain-blocked',
+      `drain of ${node} did not finish within ${formatDuration(ctx.options.drainTimeoutMs)}: ${blockers.join(', ')}`,
+      {
+        hint: `the replacement is serving and ${node} is cordoned; relax the PodDisruptionBudget(s) or move the pods, then re-run (or raise --drain-timeout)`,
+      },
+    );
+  }
+  if (result.refused.length > 0) {
+    emit(
+      'node.drain-blocked',
+      `drain of ${node} cannot move: ${result.refused.map((r) => `${r.pod} (${r.why})`).join(', ')}`,
+      { refused: result.refused },
+      'warn',
+    );
+    throw new KubeswapError(
+      'needs-person',
+      'node.drain-refused',
+      `drain of ${node} would lose data or pods: ${result.refused.map((r) => `${r.pod} (${r.why})`).join(', ')}`,
+      {
+        hint: `${node} is cordoned; move those pods (or give --delete-emptydir-data for emptyDir data), then re-run`,
+      },
+    );
+  }
+  await ports.kube.annotateNode(node, { [DRAINED_ANNOTATION]: ctx.runId });
+  emit('node.drained', `drained ${node}`);
 }
 
 /**
@@ -236,6 +284,9 @@ async function rollback(
       [RETIRING_ANNOTATION]: null,
       [WAS_CORDONED_ANNOTATION]: null,
       [DRAINED_ANNOTATION]: null,
+      ...(restore.scaleDown
+        ? { [SCALE_DOWN_DISABLED_ANNOTATION]: restore.scaleDown.value, [SCALE_DOWN_WAS_ANNOTATION]: null }
+        : {}),
     });
   }
   const before = step.oldRetired

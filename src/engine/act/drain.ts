@@ -16,6 +16,17 @@ export interface DrainOptions {
   clock: Clock;
   /** Aborting rejects with the signal's reason (the run was interrupted; re-running continues). */
   signal?: AbortSignal;
+  /**
+   * Refuse, as `kubectl drain` does, to evict pods whose loss cannot be undone: a bare pod (no controller) and,
+   * unless true, a pod with emptyDir data. Undefined: evict everything (the control plane's drain).
+   */
+  deleteEmptyDirData?: boolean;
+}
+
+/** A pod the drain refuses to evict, and why (kubectl drain's filters). */
+export interface DrainRefusal {
+  pod: string;
+  why: 'local storage (emptyDir)' | 'not managed by a controller';
 }
 
 export interface DrainBlocker {
@@ -27,7 +38,7 @@ export interface DrainBlocker {
   waitingFor: 'eviction' | 'termination';
 }
 
-export type DrainResult = { ok: true } | { ok: false; blocking: DrainBlocker[] };
+export type DrainResult = { ok: true; refused: DrainRefusal[] } | { ok: false; blocking: DrainBlocker[] };
 
 /** Pods a drain leaves alone: DaemonSet pods would be recreated at once; mirror pods go with the machine. */
 export function mustEvict(pod: PodOnNode): boolean {
@@ -38,6 +49,18 @@ export async function drainNode(kube: KubePort, node: string, options: DrainOpti
   const { clock, signal } = options;
   const deadline = clock.now().getTime() + options.timeoutMs;
   await kube.setUnschedulable(node, true);
+  if (options.deleteEmptyDirData !== undefined) {
+    // kubectl drain (pkg/drain/filters.go) checks every pod before evicting any: a finished pod loses nothing.
+    const refused = (await kube.podsOnNode(node))
+      .filter((p) => mustEvict(p) && p.phase !== 'Succeeded' && p.phase !== 'Failed')
+      .flatMap((p): DrainRefusal[] => {
+        const pod = `${p.namespace}/${p.name}`;
+        if (p.bare) return [{ pod, why: 'not managed by a controller' }];
+        if (p.emptyDir && !options.deleteEmptyDirData) return [{ pod, why: 'local storage (emptyDir)' }];
+        return [];
+      });
+    if (refused.length > 0) return { ok: true, refused };
+  }
 
   // uid -> pod, for the pods whose eviction the server accepted: they count as gone once no pod with that uid
   // is on the node any more (a controller may recreate one with the same name, with another uid, elsewhere).
@@ -57,7 +80,7 @@ export async function drainNode(kube: KubePort, node: string, options: DrainOpti
     }
     const onNode = new Set(remaining.map((p) => p.uid));
     for (const uid of evicted.keys()) if (!onNode.has(uid)) evicted.delete(uid);
-    if (refused.size === 0 && evicted.size === 0) return { ok: true };
+    if (refused.size === 0 && evicted.size === 0) return { ok: true, refused: [] };
 
     if (clock.now().getTime() >= deadline)
       return { ok: false, blocking: await describeBlockers(kube, refused, evicted) };

@@ -38,6 +38,8 @@ export interface ObserveOptions {
   previous?: Snapshot;
   /** The loop's provider view between passes: reused while stable, read again after each of our steps. */
   providerReads?: ProviderReads;
+  /** Worker pools whose machines to list too (by the worker Nodes' providerIDs). */
+  pools?: readonly string[];
 }
 
 export async function observe(ports: Ports, options: ObserveOptions): Promise<Snapshot> {
@@ -56,19 +58,29 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
   const nodesAndProvider = ports.kube.listNodes().then(async (nodes) => {
     const providerIds = controlPlaneProviderIds(nodes);
     const same = guessed && guessed.length === providerIds.length && guessed.every((id, i) => id === providerIds[i]);
-    if (reused && same) return { nodes, machines: reused.machines, apiTargets: reused.apiTargets };
-    const [machines, apiTargets] = await Promise.all([
+    // Worker pools' machines are listed every pass (only the control plane's view is reused between passes).
+    const pools = options.pools ?? [];
+    const workerIds = pools.length > 0 ? workerProviderIds(nodes) : [];
+    const workersRead = Promise.all(pools.map((pool) => ports.provider.listMachines(pool, workerIds))).then(
+      (perPool) => (pools.length > 0 ? perPool.flat() : undefined),
+    );
+    workersRead.catch(() => undefined);
+    if (reused && same) {
+      return { nodes, machines: reused.machines, apiTargets: reused.apiTargets, workerMachines: await workersRead };
+    }
+    const [machines, apiTargets, workerMachines] = await Promise.all([
       same && early ? early : ports.provider.listMachines(CONTROL_PLANE_POOL, providerIds),
       earlyTargets ?? lb?.targets(),
+      workersRead,
     ]);
     options.providerReads?.remember(at.getTime(), providerIds, { machines, apiTargets });
-    return { nodes, machines, apiTargets };
+    return { nodes, machines, apiTargets, workerMachines };
   });
   const membersAndHealth = ports.etcd.memberList().then(async (members) => {
     const endpoints = [...new Set(members.flatMap((m) => m.clientUrls))];
     return { members, health: await ports.etcd.health(endpoints) };
   });
-  const [{ nodes, machines, apiTargets }, { members, health }, alarms, retiring] = await Promise.all([
+  const [{ nodes, machines, apiTargets, workerMachines }, { members, health }, alarms, retiring] = await Promise.all([
     nodesAndProvider,
     membersAndHealth,
     ports.etcd.alarms(),
@@ -89,7 +101,21 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
     apiTargets,
     retiring,
     ...(provider.capabilities.drainsOnDelete ? { providerDrains: true } : {}),
+    ...(workerMachines
+      ? {
+          workerMachines: desired
+            ? workerMachines.map((m) => ({ ...m, drift: provider.drift(m, desired) }))
+            : workerMachines,
+        }
+      : {}),
   };
+}
+
+function workerProviderIds(nodes: Snapshot['nodes']): string[] {
+  return nodes
+    .filter((n) => !n.controlPlane && n.providerId)
+    .map((n) => n.providerId!)
+    .sort();
 }
 
 function controlPlaneProviderIds(nodes: Snapshot['nodes']): string[] {

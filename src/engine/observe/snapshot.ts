@@ -23,6 +23,8 @@ export interface Snapshot {
   providerDrains?: boolean;
   /** The machine a --max-surge 0 swap removes before its replacement exists, while that swap runs. */
   retiring?: RetiringRecord;
+  /** Machines of the worker pools the run works on (each carries its `pool`); undefined when it works on none. */
+  workerMachines?: Machine[];
 }
 
 export interface ControlPlaneMachine {

@@ -11,3 +11,11 @@ export const WAS_CORDONED_ANNOTATION = 'kubeswap.io/was-cordoned';
 
 /** Whether kubeswap started retiring this Node (a cordon alone says nothing: an operator may have set it). */
 export const isRetiring = (node: NodeView | undefined): boolean => node?.annotations[RETIRING_ANNOTATION] !== undefined;
+
+/**
+ * cluster-autoscaler skips a Node carrying this (cluster-autoscaler FAQ, "How can I prevent Cluster Autoscaler from
+ * scaling down a particular node?"): set on a worker Node while it is replaced.
+ */
+export const SCALE_DOWN_DISABLED_ANNOTATION = 'cluster-autoscaler.kubernetes.io/scale-down-disabled';
+/** What SCALE_DOWN_DISABLED_ANNOTATION was before kubeswap set it ('' = absent), for a rollback to put back. */
+export const SCALE_DOWN_WAS_ANNOTATION = 'kubeswap.io/scale-down-disabled-was';

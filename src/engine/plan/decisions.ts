@@ -7,6 +7,7 @@ import {
   type Machine,
   type NodeView,
 } from '../../domain/model.ts';
+import type { PoolSpec } from '../../domain/pools.ts';
 import {
   isLive,
   memberHealth,
@@ -32,7 +33,13 @@ export interface PlanInput {
   machineTimeoutMs: number;
   /** 1: add the replacement, then remove the old machine. 0: remove first (needs >= 3 members). */
   maxSurge: 0 | 1;
+  /** Which pools this pass plans: the control plane, the worker pools, or both (default). */
+  scope?: PlanScope;
+  /** The worker pools to roll, in order (after the control plane). */
+  pools?: readonly PoolSpec[];
 }
+
+export type PlanScope = 'all' | 'control-plane' | 'workers';
 
 export function stepFor(machine: string, step: Step, reason: string): Decision {
   return { kind: 'step', machine, reason, step };

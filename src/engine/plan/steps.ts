@@ -9,6 +9,20 @@ export type Step =
       attempt: number;
       /** --max-surge 0: the old machine is already gone, this replacement restores the member count. */
       oldRetired?: boolean;
+      /** A worker pool's machine: the replacement joins as a worker (no etcd, no API target). */
+      worker?: boolean;
+    }
+  /**
+   * A worker pool's old Node: recorded as retiring (and kept from cluster-autoscaler scale-down), then drained
+   * through the Eviction API. `beforeReplacement`: an unavailable slot, removed before its replacement exists.
+   */
+  | {
+      kind: 'drain-worker';
+      node: string;
+      wasCordoned: boolean;
+      beforeReplacement: boolean;
+      /** The autoscaler annotation's value before ('' = absent); undefined when recorded by an earlier attempt. */
+      scaleDownWas?: string;
     }
   /** --max-surge 0: write down the machine to remove before anything is removed. */
   | { kind: 'begin-retirement'; old: Machine; oldNode: string }
@@ -41,20 +55,31 @@ export type Step =
       /** --max-surge 0: the old machine was removed before this replacement was created. */
       oldRetired?: boolean;
       /** The old machine's retirement had begun: put it back (API target, cordon) as it was before. */
-      restoreOld?: { node: string; machineId?: string; register: boolean; uncordon: boolean };
+      restoreOld?: {
+        node: string;
+        machineId?: string;
+        register: boolean;
+        uncordon: boolean;
+        /** A worker Node: cluster-autoscaler's annotation as it was (null = absent). */
+        scaleDown?: { value: string | null };
+      };
     };
 
 export type StepKind = Step['kind'];
 
 export type Decision =
-  | { kind: 'step'; step: Step; machine: string; reason: string }
+  | { kind: 'step'; step: Step; machine: string; reason: string /** A worker pool's step. */; pool?: string }
   | { kind: 'wait'; code: string; reason: string; machine?: string }
   | { kind: 'blocked'; code: string; reason: string; hint?: string; machine?: string }
   | { kind: 'done' };
 
 /** The step that starts a swap: its duration is measured from here. */
 export function startsSwap(step: Step): boolean {
-  return step.kind === 'begin-retirement' || (step.kind === 'create-replacement' && !step.oldRetired);
+  return (
+    step.kind === 'begin-retirement' ||
+    (step.kind === 'create-replacement' && !step.oldRetired) ||
+    (step.kind === 'drain-worker' && step.beforeReplacement)
+  );
 }
 
 /** The step after which the old machine is gone and its replacement serves. */
@@ -80,6 +105,8 @@ export function describeStep(step: Step): string {
       return `cordon and drain node ${step.node}`;
     case 'start-deletion':
       return `start deleting ${step.node} (${step.machineId}) with a hold: the provider drains the node`;
+    case 'drain-worker':
+      return `cordon and drain worker node ${step.node}${step.beforeReplacement ? ' before its replacement (maxUnavailable)' : ''}`;
     case 'move-leader':
       return `move etcd leadership off ${step.node}`;
     case 'remove-member':

@@ -9,6 +9,7 @@ import { act, type RunContext } from '../act/act.ts';
 import { observe } from '../observe/observe.ts';
 import { ProviderReads } from '../observe/provider-reads.ts';
 import type { Snapshot } from '../observe/snapshot.ts';
+import type { PlanScope } from '../plan/decisions.ts';
 import { plan } from '../plan/planner.ts';
 import { type Decision, describeStep, finishesSwap, type Step, startsSwap } from '../plan/steps.ts';
 import { gateFor } from '../plan/swaps.ts';
@@ -23,6 +24,8 @@ export interface ConvergeHooks {
   /** Called after each step completed (progress record). */
   afterStep?: (decision: Extract<Decision, { kind: 'step' }>) => Promise<void>;
   signal?: AbortSignal;
+  /** What this loop replaces (default: the control plane, then the worker pools of ctx.options.pools). */
+  scope?: PlanScope;
 }
 
 export interface ConvergeResult {
@@ -44,6 +47,11 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
   const swapStarted = new Map<string, number>();
   const withTargets = ports.provider.loadBalancer !== undefined;
   const providerReads = new ProviderReads();
+  const scope = hooks.scope ?? 'all';
+  const pools = scope === 'control-plane' ? [] : (ctx.options.pools ?? []);
+  const poolNames = pools.length > 0 ? pools.map((p) => p.name) : undefined;
+  /** The worker pool of the last step and when it ended: --pool-interval pauses before the next pool's first step. */
+  let lastPool: { name: string; at: number } | undefined;
   const wakeup = new Wakeup();
   const stopWatching = ports.kube.watchChanges?.(wakeup.notify);
   try {
@@ -67,7 +75,13 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
       let snapshot: Awaited<ReturnType<typeof observe>>;
       try {
         wakeup.clear();
-        snapshot = await observe(ports, { withTargets, previous, desired: ctx.desired, providerReads });
+        snapshot = await observe(ports, {
+          withTargets,
+          previous,
+          desired: ctx.desired,
+          providerReads,
+          pools: poolNames,
+        });
       } catch (err) {
         // A member or API server restarting mid-swap: look again shortly rather than fail the run.
         await retryLater(err, `observing the cluster failed: ${(err as Error).message}`, undefined, 'observe.failed');
@@ -85,6 +99,8 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
         gatePasses: ctx.options.gatePasses,
         machineTimeoutMs: ctx.options.machineTimeoutMs,
         maxSurge: ctx.options.maxSurge,
+        scope,
+        pools,
       });
       switch (decision.kind) {
         case 'done':
@@ -112,6 +128,21 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
           continue;
         }
         case 'step': {
+          const interval = ctx.options.poolIntervalMs ?? 0;
+          if (decision.pool && lastPool && lastPool.name !== decision.pool && interval > 0) {
+            const due = lastPool.at + interval - ports.clock.now().getTime();
+            lastPool = undefined;
+            if (due > 0) {
+              emit('wait', `pausing ${formatDuration(due)} before pool ${decision.pool} (--pool-interval)`, undefined, {
+                reason: 'pool.interval',
+              });
+              await ports.clock.sleep(due, hooks.signal).catch((err) => {
+                if (hooks.signal?.aborted) throw interrupted();
+                throw err;
+              });
+              continue;
+            }
+          }
           lastWait = '';
           if (gate.ok && startsSwap(decision.step)) {
             emit('gate.passed', `health gate passed ${streak} consecutive times`, decision.machine);
@@ -134,6 +165,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
           }
           transientRetries = 0;
           steps++;
+          if (decision.pool) lastPool = { name: decision.pool, at: ports.clock.now().getTime() };
           if (startsSwap(decision.step)) swapStarted.set(decision.machine, ports.clock.now().getTime());
           if (finishesSwap(decision.step)) {
             swaps++;

@@ -9,6 +9,7 @@ import { apiVersionNeed } from '../../domain/kubeadm/api-migration.ts';
 import { KUBEADM_NAMESPACE, type KubeadmApiVersion } from '../../domain/kubeadm/cluster-config.ts';
 import { parseTargetVersion } from '../../domain/kubeadm/versions.ts';
 import type { Desired } from '../../domain/model.ts';
+import type { PoolSpec } from '../../domain/pools.ts';
 import { estimateDuration } from '../../domain/run-timeline.ts';
 import { type AddonDecision, addonsPending, planAddons } from '../addons/plan.ts';
 import { addonsBlocked, observeAddons, upgradeAddons } from '../addons/upgrade.ts';
@@ -19,8 +20,10 @@ import { refuseUnlessReady } from '../checks/readiness/readiness.ts';
 import { checkReadiness, DEFAULT_READINESS_REQUEST } from '../checks/readiness/run-readiness.ts';
 import { observe, readClusterConfig } from '../observe/observe.ts';
 import { controlPlaneMachines, unlinkedMembers } from '../observe/snapshot.ts';
+import type { PlanScope } from '../plan/decisions.ts';
 import type { GateResult } from '../plan/gate.ts';
 import { plan } from '../plan/planner.ts';
+import { type PoolPlan, poolPlan } from '../plan/pool-report.ts';
 import { type Candidate, orderCandidates } from '../plan/selection.ts';
 import type { Decision, Step } from '../plan/steps.ts';
 import { findSwaps, gateFor } from '../plan/swaps.ts';
@@ -58,6 +61,10 @@ export interface PlanReport {
   kubeadmApi?: { from: string; to: string };
   /** kube-proxy and CoreDNS after the control plane (engine/addons). */
   addons: AddonDecision[];
+  /** What the run replaces: the control plane, the worker pools, or both. */
+  scope: PlanScope;
+  /** Worker pools after the control plane and addons, in order. */
+  pools: PoolPlan[];
 }
 
 export interface RunOutcome {
@@ -73,7 +80,7 @@ export interface RunOutcome {
 export async function inspect(
   ports: Ports,
   request: UpgradeRequest,
-  addonOptions: { skipAddons?: boolean } = {},
+  addonOptions: { skipAddons?: boolean; pools?: readonly PoolSpec[]; scope?: PlanScope } = {},
 ): Promise<PlanReport> {
   return (await inspectWithProgress(ports, request, addonOptions)).report;
 }
@@ -82,8 +89,10 @@ export async function inspect(
 async function inspectWithProgress(
   ports: Ports,
   request: UpgradeRequest,
-  addonOptions: { skipAddons?: boolean },
+  addonOptions: { skipAddons?: boolean; pools?: readonly PoolSpec[]; scope?: PlanScope },
 ): Promise<{ report: PlanReport; progress: ProgressRecord | undefined }> {
+  const scope = addonOptions.scope ?? 'all';
+  const poolSpecs = scope === 'control-plane' ? [] : (addonOptions.pools ?? []);
   // May this identity do everything the run does? Its answer decides first: without it every read could be a
   // 403. The first reads go out beside it (all read-only), and their results or errors count only once it says yes.
   const reads = Promise.all([readClusterConfig(ports), ports.kube.listNodes(), readProgress(ports.kube)]);
@@ -96,7 +105,13 @@ async function inspectWithProgress(
   // Past the preflight the remaining reads are independent: they run side by side, and a problem found by the
   // checks is still what is reported (the observation's result is then dropped).
   const withTargets = ports.provider.loadBalancer !== undefined;
-  const observed = desired ? observe(ports, { withTargets, desired }) : undefined;
+  const observed = desired
+    ? observe(ports, {
+        withTargets,
+        desired,
+        pools: poolSpecs.length > 0 ? poolSpecs.map((p) => p.name) : undefined,
+      })
+    : undefined;
   const addonsSeen = observeAddons(ports.kube);
   observed?.catch(() => undefined);
   addonsSeen.catch(() => undefined);
@@ -146,6 +161,8 @@ async function inspectWithProgress(
     gatePasses: 1,
     machineTimeoutMs: Number.MAX_SAFE_INTEGER,
     maxSurge: request.maxSurge ?? 1,
+    scope,
+    pools: poolSpecs,
   });
   const target = parseTargetVersion(checked.desired.version);
   const need = target ? apiVersionNeed(cluster.apiVersion as KubeadmApiVersion, target) : undefined;
@@ -174,6 +191,8 @@ async function inspectWithProgress(
       estimate: estimateDuration(candidates.length, await lastMeasuredRun(ports.kube)),
     },
     addons: planAddons(await addonsSeen, checked.desired.version, addonOptions.skipAddons),
+    scope,
+    pools: poolSpecs.map((spec) => poolPlan(snapshot, spec, { desired: checked.desired!, runId })),
   };
   return { report, progress };
 }
@@ -289,7 +308,7 @@ export async function apply(
   const { report, progress } = await inspectWithProgress(
     ports,
     { ...request, maxSurge: options.maxSurge },
-    { skipAddons: options.skipAddons },
+    { skipAddons: options.skipAddons, pools: options.pools, scope: options.scope },
   ).catch(async (err: unknown) => {
     // A refusal (a stale saved plan, a check that fails) while a run is in progress is not "nothing was
     // changed": that run changed the cluster, so the refusal is exit 4 with the state described.
@@ -342,6 +361,12 @@ export async function apply(
   if (options.dryRun) {
     for (const c of report.candidates)
       emit('dry-run.step', `would replace ${c.cp.name}: ${c.reasons.map((r) => r.message).join('; ')}`);
+    for (const pool of report.pools)
+      for (const m of pool.machines.filter((x) => x.reasons.length > 0))
+        emit(
+          'dry-run.step',
+          `would replace ${m.node} of pool ${pool.name}: ${m.reasons.map((r) => r.message).join('; ')}`,
+        );
     for (const a of report.addons.filter((d) => d.action !== 'current'))
       emit('dry-run.step', `${a.action === 'update' ? 'would update' : a.action} ${a.addon}: ${a.reason}`);
     return { result: 'dry-run', runId: report.runId, swaps: 0, durationMs: elapsed(), report };
@@ -478,20 +503,22 @@ export async function apply(
     await prepareCluster(ports, report.from, report.desired.version);
 
     // 6. Replace machines one at a time until the plan says done.
-    const result = await converge(
-      ports,
-      { runId, desired: report.desired, options, userDataFor, changedBefore },
-      {
-        signal,
-        lock: keeper,
-        afterStep: async (d) => {
-          record.machines[d.machine] = d.step.kind;
-          record.last = `${d.step.kind} ${d.machine}`;
-          record.updatedAt = ports.clock.now().toISOString();
-          written = await writeProgress(ports.kube, record, written);
-        },
+    const runCtx = { runId, desired: report.desired, options, userDataFor, changedBefore };
+    const loopHooks = {
+      signal,
+      lock: keeper,
+      afterStep: async (d: Extract<Decision, { kind: 'step' }>) => {
+        record.machines[d.pool ? `${d.pool}/${d.machine}` : d.machine] = d.step.kind;
+        record.last = `${d.step.kind} ${d.machine}`;
+        record.updatedAt = ports.clock.now().toISOString();
+        written = await writeProgress(ports.kube, record, written);
       },
-    );
+    };
+    const scope = options.scope ?? 'all';
+    const result =
+      scope === 'workers'
+        ? { swaps: 0, steps: 0, passes: 0 }
+        : await converge(ports, runCtx, { ...loopHooks, scope: 'control-plane' });
 
     // 7. kube-proxy and CoreDNS to what kubeadm of the target writes, once every API server runs it (kubeadm
     // >= 1.28 does the same). Something left alone ends the run with exit 4, the control plane done.
@@ -507,7 +534,19 @@ export async function apply(
     });
     if (addons.blocked.length > 0) throw addonsBlocked(addons.blocked);
 
-    // 8. The verification pass: the cluster as an operator would check it, read afresh. The join credentials go
+    // 8. Worker pools, in the configured order, once the control plane runs the target (version-skew policy).
+    if (scope !== 'control-plane' && (options.pools ?? []).length > 0) {
+      record.last = 'worker pools';
+      written = await writeProgress(ports.kube, record, written);
+      if (result.steps > 0 && (options.poolIntervalMs ?? 0) > 0) {
+        emit('wait', `pausing ${formatDuration(options.poolIntervalMs!)} before the worker pools (--pool-interval)`);
+        await ports.clock.sleep(options.poolIntervalMs!, signal);
+      }
+      const workers = await converge(ports, runCtx, { ...loopHooks, scope: 'workers' });
+      result.swaps += workers.swaps;
+    }
+
+    // 9. The verification pass: the cluster as an operator would check it, read afresh. The join credentials go
     // first, so that "nothing left behind" holds for them too.
     if (render) {
       await cleanupBootstrap(ports, render);
@@ -519,6 +558,7 @@ export async function apply(
       desired: report.desired,
       pollIntervalMs: options.pollIntervalMs,
       render: options.render !== undefined,
+      scope: options.scope ?? 'all',
       signal,
     });
     const failedChecks = verified.checks.filter((c) => !c.ok);

@@ -10,6 +10,7 @@ import { observeVersions } from '../checks/readiness/readiness.ts';
 import { observe, readClusterConfig } from '../observe/observe.ts';
 import { controlPlaneMachines, isLive, type Snapshot, unlinkedMembers } from '../observe/snapshot.ts';
 import { DRAINED_ANNOTATION, RETIRING_ANNOTATION, WAS_CORDONED_ANNOTATION } from '../plan/annotations.ts';
+import type { PlanScope } from '../plan/decisions.ts';
 import type { Ports } from '../ports.ts';
 import { BOOTSTRAP_TOKEN_TYPE, RUN_ID_LABEL, TOKEN_NAMESPACE } from '../prepare/bootstrap-token.ts';
 
@@ -36,12 +37,12 @@ const CONTROL_PLANE_COMPONENTS = new Set(['kube-apiserver', 'kube-controller-man
 
 export async function verifyRun(
   ports: Ports,
-  context: { desired: Desired; pollIntervalMs: number; render: boolean; signal?: AbortSignal },
+  context: { desired: Desired; pollIntervalMs: number; render: boolean; scope?: PlanScope; signal?: AbortSignal },
 ): Promise<Verification> {
   const deadline = ports.clock.now().getTime() + VERIFY_SETTLE_MS;
   let said = '';
   while (true) {
-    const result = await verifyOnce(ports, context.desired, context.render);
+    const result = await verifyOnce(ports, context.desired, context.render, context.scope ?? 'all');
     if (result.ok || ports.clock.now().getTime() >= deadline || context.signal?.aborted) return result;
     // Says what it waits for (once per change), so a slow verification is explained in the output.
     const failing = result.checks
@@ -62,7 +63,7 @@ export async function verifyRun(
   }
 }
 
-async function verifyOnce(ports: Ports, desired: Desired, render: boolean): Promise<Verification> {
+async function verifyOnce(ports: Ports, desired: Desired, render: boolean, scope: PlanScope): Promise<Verification> {
   const target = normalizeVersion(desired.version);
   const snapshot = await observe(ports, { withTargets: false, desired });
   const checks: VerifyCheck[] = [];
@@ -100,8 +101,11 @@ async function verifyOnce(ports: Ports, desired: Desired, render: boolean): Prom
   );
   check(
     'machines',
-    machineProblems(snapshot, cps, desired),
-    `every control-plane machine runs image ${desired.imageId}`,
+    // A workers-only run leaves the control plane on its own image: the version checks still hold for it.
+    machineProblems(snapshot, cps, scope === 'workers' ? undefined : desired),
+    scope === 'workers'
+      ? 'every control-plane Node has its machine, and no machine is left without one'
+      : `every control-plane machine runs image ${desired.imageId}`,
   );
   check(
     'leftovers',
@@ -185,12 +189,16 @@ function etcdProblems(snapshot: Snapshot, cps: ReturnType<typeof controlPlaneMac
   return problems;
 }
 
-function machineProblems(snapshot: Snapshot, cps: ReturnType<typeof controlPlaneMachines>, desired: Desired): string[] {
+function machineProblems(
+  snapshot: Snapshot,
+  cps: ReturnType<typeof controlPlaneMachines>,
+  desired: Desired | undefined,
+): string[] {
   const linked = new Set(cps.flatMap((cp) => (cp.machine ? [cp.machine.id] : [])));
   return [
     ...cps.filter((cp) => !cp.machine).map((cp) => `${cp.name} has no machine`),
     ...cps
-      .filter((cp) => cp.machine && cp.machine.imageId !== desired.imageId)
+      .filter((cp) => desired && cp.machine && cp.machine.imageId !== desired.imageId)
       .map((cp) => `${cp.name} (${cp.machine!.id}) runs image ${cp.machine!.imageId}`),
     // An instance of the cluster that no control-plane Node accounts for: a replacement left behind.
     ...snapshot.machines

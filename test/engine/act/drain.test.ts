@@ -17,6 +17,42 @@ function pod(name: string, over: Partial<FakePod> = {}): FakePod {
 }
 
 describe('drainNode', () => {
+  it('worker drains refuse, as kubectl drain, a bare pod and emptyDir data before evicting anything', async () => {
+    const kube = new FakeKube();
+    kube.pods = [
+      pod('web'),
+      pod('scratch', { emptyDir: true }),
+      pod('lonely', { bare: true }),
+      pod('done', { bare: true, phase: 'Succeeded' }),
+    ];
+    const clock = fakeClock();
+    const result = await drainNode(kube.port(), 'cp-1', {
+      timeoutMs: 60_000,
+      pollMs: 1000,
+      clock,
+      deleteEmptyDirData: false,
+    });
+    assert.deepEqual(result, {
+      ok: true,
+      refused: [
+        { pod: 'apps/scratch', why: 'local storage (emptyDir)' },
+        { pod: 'apps/lonely', why: 'not managed by a controller' },
+      ],
+    });
+    assert.deepEqual(kube.calls, ['cordon cp-1=true']);
+    // --delete-emptydir-data: only the bare pod is refused.
+    const kube2 = new FakeKube();
+    kube2.pods = [pod('scratch', { emptyDir: true })];
+    const ok = await drainNode(kube2.port(), 'cp-1', {
+      timeoutMs: 60_000,
+      pollMs: 1000,
+      clock,
+      deleteEmptyDirData: true,
+    });
+    assert.deepEqual(ok, { ok: true, refused: [] });
+    assert.deepEqual(kube2.calls, ['cordon cp-1=true', 'evict apps/scratch']);
+  });
+
   it('cordons, evicts all but DaemonSet and mirror pods, and waits until they are gone', async () => {
     const kube = new FakeKube();
     kube.pods = [
@@ -27,7 +63,7 @@ describe('drainNode', () => {
     ];
     const clock = fakeClock();
     const result = await drainNode(kube.port(), 'cp-1', { timeoutMs: 60_000, pollMs: 1000, clock });
-    assert.deepEqual(result, { ok: true });
+    assert.deepEqual(result, { ok: true, refused: [] });
     assert.deepEqual(kube.calls, ['cordon cp-1=true', 'evict apps/web']);
     assert.ok(kube.unschedulable.has('cp-1'));
     assert.equal(clock.slept.length, 3, 'listed for 2 more passes, gone on the 3rd poll');
@@ -39,7 +75,7 @@ describe('drainNode', () => {
     kube.pods = [pod('db', { evictions: ['blocked', 'blocked', 'evicted'] })];
     const clock = fakeClock();
     const result = await drainNode(kube.port(), 'cp-1', { timeoutMs: 60_000, pollMs: 5000, clock });
-    assert.deepEqual(result, { ok: true });
+    assert.deepEqual(result, { ok: true, refused: [] });
     assert.deepEqual(
       kube.calls.filter((c) => c.startsWith('evict')),
       ['evict apps/db', 'evict apps/db', 'evict apps/db'],
@@ -94,7 +130,10 @@ describe('drainNode', () => {
       if (!kube.pods.some((p) => p.name === 'late')) kube.pods.push(pod('late'));
       return sleep(ms, signal);
     };
-    assert.deepEqual(await drainNode(port, 'cp-1', { timeoutMs: 60_000, pollMs: 1000, clock }), { ok: true });
+    assert.deepEqual(await drainNode(port, 'cp-1', { timeoutMs: 60_000, pollMs: 1000, clock }), {
+      ok: true,
+      refused: [],
+    });
     assert.ok(kube.calls.includes('evict apps/late'));
   });
 

@@ -1,0 +1,318 @@
+// Worker pools (issue 12 §2, §3): one sandbox with a 1-machine control plane and two worker pools, blue (3 workers,
+// maxSurge 2 / maxUnavailable 0) and green (2 workers, maxSurge 0 / maxUnavailable 1), a Deployment spread over the
+// workers with a PodDisruptionBudget.
+// (a) the whole cluster FROM -> TO: control plane, addons, then blue, then green; an independent sampler of the
+//     Deployment's Ready pods (and of the pools' running instances in moto) checks the PDB and both pools' limits held.
+// (e) workers only, a new image, a PDB that allows no disruption: the PDB is named, exit 4;
+// (b) the PDB relaxed, the same workers-only run rotates every worker's image; the control plane is untouched.
+// (d) a green replacement that never boots is rolled back, exit 3, and the pool's other node is not drained.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import * as k8s from '@kubernetes/client-node';
+import { parse, stringify } from 'yaml';
+import type { Sandbox } from '../sandbox/index.ts';
+import { POOL_TAG } from '../sandbox/workers.ts';
+import { clusterTruth, describeRun, kubeswap, registerImage, sandboxEc2, useSandbox } from './harness.ts';
+
+const POOLS = [
+  { name: 'blue', maxSurge: 2, maxUnavailable: 0, tag: `${POOL_TAG}=blue` },
+  { name: 'green', maxSurge: 0, maxUnavailable: 1, tag: `${POOL_TAG}=green` },
+];
+/** Replacements launch from the workers' launch template (its user data: a worker join). */
+const withTemplate = (sb: Sandbox) => POOLS.map((p) => ({ ...p, launchTemplate: sb.aws.workerLaunchTemplateId }));
+const SIZES: Record<string, number> = { blue: 3, green: 2 };
+const REPLICAS = 4;
+const APP = { app: 'web' };
+
+/** The sandbox's kubeswap.yaml (rewritten as machines change) with the worker pools added. */
+function poolsConfig(sb: Sandbox): string {
+  const config = parse(readFileSync(join(sb.stateDir, 'kubeswap.yaml'), 'utf8')) as Record<string, unknown>;
+  const file = join(sb.stateDir, 'kubeswap-pools.yaml');
+  writeFileSync(file, stringify({ ...config, workerPools: withTemplate(sb) }));
+  return file;
+}
+
+/**
+ * Independent of kubeswap: every 200 ms, the Ready pods of the Deployment (the fewest seen) and the running or pending
+ * instances of each pool in moto (the most seen).
+ */
+class WorkloadSampler {
+  minReady = Number.POSITIVE_INFINITY;
+  maxPoolInstances: Record<string, number> = {};
+  samples = 0;
+  private stopped = false;
+  private loop?: Promise<void>;
+  constructor(
+    private readonly sb: Sandbox,
+    private readonly core: k8s.CoreV1Api,
+  ) {}
+  start(): this {
+    const ec2 = sandboxEc2(this.sb);
+    this.loop = (async () => {
+      while (!this.stopped) {
+        try {
+          const [pods, reservations] = await Promise.all([
+            this.core.listNamespacedPod({ namespace: 'default', labelSelector: 'app=web' }),
+            ec2.send(new DescribeInstancesCommand({})).then((r) => r.Reservations ?? []),
+          ]);
+          const ready = pods.items.filter(
+            (p) =>
+              !p.metadata?.deletionTimestamp &&
+              p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+          ).length;
+          this.minReady = Math.min(this.minReady, ready);
+          const counts: Record<string, number> = {};
+          for (const i of reservations.flatMap((r) => r.Instances ?? [])) {
+            if (i.State?.Name !== 'running' && i.State?.Name !== 'pending') continue;
+            const pool = i.Tags?.find((t) => t.Key === 'kubeswap.io/pool' || t.Key === POOL_TAG)?.Value;
+            if (pool) counts[pool] = (counts[pool] ?? 0) + 1;
+          }
+          for (const [pool, n] of Object.entries(counts))
+            this.maxPoolInstances[pool] = Math.max(this.maxPoolInstances[pool] ?? 0, n);
+          this.samples++;
+        } catch {
+          // an API server restarting mid-sample (the control plane swap): the next sample sees the settled state
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      ec2.destroy();
+    })();
+    return this;
+  }
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+  }
+}
+
+async function workerNodes(core: k8s.CoreV1Api) {
+  const nodes = (await core.listNode()).items.filter(
+    (n) => !('node-role.kubernetes.io/control-plane' in (n.metadata?.labels ?? {})),
+  );
+  return nodes.map((n) => ({
+    name: n.metadata!.name!,
+    ready: n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+    version: n.status?.nodeInfo?.kubeletVersion,
+    instanceId: n.spec?.providerID?.split('/').pop(),
+  }));
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+describe('scenario: worker pools', function () {
+  this.timeout(15 * 60_000);
+  const sandbox = useSandbox({ controlPlanes: 1, workerPools: SIZES });
+  let core: k8s.CoreV1Api;
+  let policy: k8s.PolicyV1Api;
+
+  before(async () => {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(sandbox().kubeconfig);
+    core = kc.makeApiClient(k8s.CoreV1Api);
+    policy = kc.makeApiClient(k8s.PolicyV1Api);
+    const apps = kc.makeApiClient(k8s.AppsV1Api);
+    await apps.createNamespacedDeployment({
+      namespace: 'default',
+      body: {
+        metadata: { name: 'web' },
+        spec: {
+          replicas: REPLICAS,
+          selector: { matchLabels: APP },
+          template: {
+            metadata: { labels: APP },
+            spec: {
+              // Spread over the workers (no toleration of the control-plane taint).
+              topologySpreadConstraints: [
+                {
+                  maxSkew: 1,
+                  topologyKey: 'kubernetes.io/hostname',
+                  whenUnsatisfiable: 'ScheduleAnyway',
+                  labelSelector: { matchLabels: APP },
+                },
+              ],
+              containers: [{ name: 'web', image: 'registry.invalid/web:1' }],
+            },
+          },
+        },
+      },
+    });
+    await policy.createNamespacedPodDisruptionBudget({
+      namespace: 'default',
+      body: { metadata: { name: 'web-pdb' }, spec: { maxUnavailable: 1, selector: { matchLabels: APP } } },
+    });
+    await waitFor('the Deployment Ready and its PDB computed', async () => {
+      const pdb = await policy.readNamespacedPodDisruptionBudget({ name: 'web-pdb', namespace: 'default' });
+      return pdb.status?.currentHealthy === REPLICAS && pdb.status.disruptionsAllowed === 1;
+    });
+  });
+
+  it('(a) upgrades the control plane, then blue (surge 2) and green (unavailable 1), within the PDB and both limits', async () => {
+    const sb = sandbox();
+    const started = Date.now();
+    const plan = await kubeswap(sb, ['plan', '--to', sb.versions.to, '--config', poolsConfig(sb)]);
+    assert.equal(plan.exitCode, 0, describeRun(plan));
+    const report = JSON.parse(plan.stdout.trim().split('\n').at(-1)!);
+    assert.deepEqual(
+      report.pools.map((p: { name: string; size: number; fenceposts: unknown }) => [p.name, p.size, p.fenceposts]),
+      [
+        ['blue', 3, { maxSurge: 2, maxUnavailable: 0 }],
+        ['green', 2, { maxSurge: 0, maxUnavailable: 1 }],
+      ],
+    );
+    const sampler = new WorkloadSampler(sb, core).start();
+    const run = await kubeswap(sb, [
+      'apply',
+      '--to',
+      sb.versions.to,
+      '--yes',
+      '--gate-passes',
+      '1',
+      '--config',
+      poolsConfig(sb),
+      '--drain-timeout',
+      '60s',
+    ]).finally(() => sampler.stop());
+    assert.equal(run.exitCode, 0, describeRun(run));
+    const t = await clusterTruth(sb);
+    assert.ok(t.nodes.every((n) => n.version === sb.versions.to && n.ready));
+    const workers = await workerNodes(core);
+    assert.equal(workers.length, 5, JSON.stringify(workers));
+    assert.ok(
+      workers.every((w) => w.ready && w.version === sb.versions.to),
+      JSON.stringify(workers),
+    );
+    // Independent: the PDB allowed one unavailable pod, and the pools' machine counts stayed within their limits.
+    assert.ok(sampler.samples > 20, `${sampler.samples} samples`);
+    assert.ok(sampler.minReady >= REPLICAS - 1, `only ${sampler.minReady} of ${REPLICAS} web pods Ready at one point`);
+    assert.ok((sampler.maxPoolInstances['blue'] ?? 0) <= 3 + 2, JSON.stringify(sampler.maxPoolInstances));
+    assert.ok((sampler.maxPoolInstances['green'] ?? 0) <= 2, JSON.stringify(sampler.maxPoolInstances));
+    assert.equal(sampler.maxPoolInstances['blue'], 5, 'blue surged by 2');
+    // The pools went in the configured order: blue's last swap before green's first.
+    const swaps = run.events.filter((e) => e.code === 'swap.finished').map((e) => e.machine ?? '');
+    assert.equal(swaps.length, 1 + 5, describeRun(run));
+    console.log(`      (a) full cluster with two pools: ${Math.round((Date.now() - started) / 1000)} s`);
+  });
+
+  it('(e) workers only, a new image, a PDB that allows no disruption: the PDB is named, exit 4', async () => {
+    const sb = sandbox();
+    const image = await registerImage(sb, sb.versions.to, 'kubeswap-sandbox-node-rotated');
+    await policy.patchNamespacedPodDisruptionBudget(
+      { name: 'web-pdb', namespace: 'default', body: { spec: { maxUnavailable: 0 } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+    await waitFor('the PDB to allow no disruption', async () => {
+      const pdb = await policy.readNamespacedPodDisruptionBudget({ name: 'web-pdb', namespace: 'default' });
+      return pdb.status?.disruptionsAllowed === 0;
+    });
+    const run = await kubeswap(sb, [
+      'apply',
+      '--workers-only',
+      '--pools',
+      'green',
+      '--image',
+      image,
+      '--yes',
+      '--gate-passes',
+      '1',
+      '--config',
+      poolsConfig(sb),
+      '--drain-timeout',
+      '8s',
+    ]);
+    assert.equal(run.exitCode, 4, describeRun(run));
+    const blocked = run.events.find((e) => e.code === 'node.drain-blocked');
+    assert.match(blocked?.message ?? '', /default\/web-pdb/, describeRun(run));
+    assert.ok(!run.events.some((e) => e.code === 'replacement.created'), 'unavailable slot: nothing created first');
+  });
+
+  it('(b) with the PDB relaxed, the workers-only run rotates every worker image; the control plane is untouched', async () => {
+    const sb = sandbox();
+    const before = await clusterTruth(sb);
+    await policy.patchNamespacedPodDisruptionBudget(
+      { name: 'web-pdb', namespace: 'default', body: { spec: { maxUnavailable: 1 } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+    const rotated = await registerImageId(sb);
+    const run = await kubeswap(sb, [
+      'apply',
+      '--workers-only',
+      '--image',
+      rotated,
+      '--yes',
+      '--gate-passes',
+      '1',
+      '--config',
+      poolsConfig(sb),
+    ]);
+    assert.equal(run.exitCode, 0, describeRun(run));
+    const after = await clusterTruth(sb);
+    assert.deepEqual(
+      after.nodes.map((n) => n.providerId),
+      before.nodes.map((n) => n.providerId),
+      'the control-plane machine is the same',
+    );
+    const workers = await workerNodes(core);
+    const images = new Map(after.running.map((i) => [i.id, i.image]));
+    assert.equal(workers.length, 5);
+    assert.ok(
+      workers.every((w) => w.ready && images.get(w.instanceId!) === rotated),
+      JSON.stringify(workers.map((w) => [w.name, images.get(w.instanceId!)])),
+    );
+  });
+
+  it('(d) a replacement that never becomes Ready is rolled back (exit 3) without draining another node', async () => {
+    const sb = sandbox();
+    const image = await registerImage(sb, sb.versions.to, 'kubeswap-sandbox-node-third');
+    const greenBefore = (await workerNodes(core)).filter((w) => w.ready).map((w) => w.name);
+    await sb.fault({ kind: 'never-boot', next: true });
+    const run = await kubeswap(sb, [
+      'apply',
+      '--workers-only',
+      '--pools',
+      'green',
+      '--image',
+      image,
+      '--yes',
+      '--gate-passes',
+      '1',
+      '--machine-timeout',
+      '15s',
+      '--config',
+      poolsConfig(sb),
+    ]);
+    assert.equal(run.exitCode, 3, describeRun(run));
+    const created = run.events.filter((e) => e.code === 'replacement.created');
+    assert.equal(created.length, 1, describeRun(run));
+    const replacement = (created[0]!.data as { replacement: string }).replacement;
+    const t = await clusterTruth(sb);
+    assert.ok(t.terminated.includes(replacement), 'the replacement that never booted is terminated');
+    // Independent: one green node was drained (maxUnavailable 1) and no other node is cordoned.
+    const nodes = (await core.listNode()).items;
+    const cordoned = nodes.filter((n) => n.spec?.unschedulable).map((n) => n.metadata!.name!);
+    assert.equal(cordoned.length, 1, `cordoned: ${cordoned.join(', ')}`);
+    assert.equal(run.events.filter((e) => e.code === 'node.drained').length, 1, describeRun(run));
+    assert.ok(greenBefore.length === 5);
+  });
+});
+
+/** The image registered by (e) (same version, another AMI): found by its name in moto. */
+async function registerImageId(sb: Sandbox): Promise<string> {
+  const { DescribeImagesCommand } = await import('@aws-sdk/client-ec2');
+  const ec2 = sandboxEc2(sb);
+  try {
+    const out = await ec2.send(
+      new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['kubeswap-sandbox-node-rotated'] }] }),
+    );
+    return out.Images![0]!.ImageId!;
+  } finally {
+    ec2.destroy();
+  }
+}
