@@ -128,12 +128,14 @@ describe('scenario: cluster-api provider (real Cluster API)', function () {
     // Independent of kubeswap: the API through the load balancer, and the fewest voting members etcd ever had.
     const probe = new ApiProbe(sb).start();
     let minVoters = Number.POSITIVE_INFINITY;
+    let samples = 0;
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
         const etcd = sandboxEtcd(sb, 1000);
         try {
           minVoters = Math.min(minVoters, (await etcd.memberList()).filter((m) => !m.isLearner).length);
+          samples++;
         } catch {
           // a member leaving mid-read: the next sample sees the settled state
         } finally {
@@ -161,7 +163,14 @@ describe('scenario: cluster-api provider (real Cluster API)', function () {
       `      API probe: ${api.requests} requests, ${api.failures.length} failed, longest gap ${api.longestGapMs} ms; fewest voters ${minVoters}`,
     );
     assert.equal(run.exitCode, 0, describeRun(run));
-    assert.equal(api.failures.length, 0, api.failures.slice(0, 5).join('; '));
+    // Cluster API's order leaves the old apiserver behind the infrastructure provider's load balancer until the hook
+    // is released (README, Cluster API users): a few requests in the window after its member's removal may fail,
+    // never an outage.
+    assert.ok(api.failures.length <= 5, `${api.failures.length} failed: ${api.failures.slice(0, 5).join('; ')}`);
+    assert.ok(api.longestGapMs < 5000, `longest gap ${api.longestGapMs} ms`);
+    // A watcher that never read etcd proves nothing: it must have sampled all along, as the probe must have asked.
+    assert.ok(samples > 10 && Number.isFinite(minVoters), `the etcd watcher took ${samples} samples`);
+    assert.ok(api.requests > 0, 'the API probe sent requests');
     assert.ok(minVoters >= 3, `etcd never had fewer than 3 voters (had ${minVoters})`);
     const codesOf = run.events.map((e) => e.code);
     assert.equal(codesOf.filter((c) => c === 'machine.deletion-started').length, 3, describeRun(run));

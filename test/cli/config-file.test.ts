@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { configJsonSchema } from '../../src/cli/config/schema.ts';
 import { readConfigFile, resolveSettings } from '../../src/cli/config/settings.ts';
@@ -72,6 +72,12 @@ describe('config file', () => {
     assert.equal(input['etcdCa'], path.join(dir, 'pki/etcd/ca.crt'));
     assert.equal(input['etcdCert'], '/abs/client.crt');
     assert.equal(input['context'], 'admin.conf');
+  });
+
+  it('reads ~/ in a path as the home folder, as a shell would', () => {
+    const { input } = readConfigFile(write('kubeconfig: ~/.kube/management\nsnapshotDir: snaps/~x\n'));
+    assert.equal(input['kubeconfig'], path.join(homedir(), '.kube/management'));
+    assert.equal(input['snapshotDir'], path.join(dir, 'snaps/~x'));
   });
 
   it('names a bad value by its key in the file, and the file', () => {

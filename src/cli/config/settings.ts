@@ -1,6 +1,7 @@
 // One schema for configuration (config/catalog.ts): defaults < config file < KUBESWAP_* env < flags, merged once,
 // validated once with every problem reported together, read-only afterwards.
 import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Problem } from '../../domain/errors.ts';
@@ -118,9 +119,15 @@ export function readConfigFile(file: string): { input: FlatInput; problems: Prob
   for (const [key, value] of Object.entries(flat)) {
     const spec = SETTING_BY_KEY.get(key);
     if (!spec || !('section' in spec.file)) continue; // reported above
-    input[key] = spec.path && typeof value === 'string' ? path.resolve(path.dirname(path.resolve(file)), value) : value;
+    input[key] = spec.path && typeof value === 'string' ? configPath(file, value) : value;
   }
   return { input: withOrigin(input, origin), problems };
+}
+
+/** A path in the config file: `~/` is the home folder (as a shell would read it), else relative to the file. */
+function configPath(file: string, value: string): string {
+  if (value === '~' || value.startsWith('~/')) return path.join(homedir(), value.slice(1));
+  return path.resolve(path.dirname(path.resolve(file)), value);
 }
 
 /**

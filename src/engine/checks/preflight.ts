@@ -107,6 +107,16 @@ function kubeadmApiProblems(cluster: ClusterConfigView, version: string): Proble
 /** What the run asks of the provider that its declared capabilities (contract v2) rule out. */
 function capabilityProblems(provider: Ports['provider'], request: UpgradeRequest): Problem[] {
   const problems: Problem[] = [];
+  if (request.maxSurge === 0 && provider.capabilities.drainsOnDelete) {
+    // Remove-first would delete the old machine (and, with it, what its replacement is cloned from) before the
+    // replacement exists: the provider's system (Cluster API) deletes the machine's infrastructure and bootstrap
+    // objects with it.
+    problems.push({
+      code: 'provider.no-remove-first',
+      message: `provider ${provider.name} cannot replace remove-first (--max-surge 0): its machines are cloned from the machine being replaced`,
+      hint: 'run with --max-surge 1 (the default)',
+    });
+  }
   if ((request.maxSurge ?? 1) === 1 && !provider.capabilities.surge) {
     problems.push({
       code: 'provider.cannot-surge',

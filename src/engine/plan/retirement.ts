@@ -33,6 +33,10 @@ export function retireOld(s: Snapshot, o: Retiree): Decision | undefined {
     // The provider's system drains (Cluster API on Machine deletion) and holds the machine until `terminate`, so
     // the member is removed between the drain and the machine's end, as KubeadmControlPlane does.
     if (old.phase !== 'deleting') {
+      // The deletion cannot be taken back: the member's removal must be safe before it starts, not only after the
+      // drain (KubeadmControlPlane checks the etcd cluster's health before it deletes a Machine).
+      const unsafe = oldMember ? unsafeRemoval(s, name, oldMember) : undefined;
+      if (unsafe) return unsafe;
       return stepFor(name, { kind: 'start-deletion', machineId: old.id, node: name }, o.why);
     }
     if (!old.held && oldMember) {
@@ -72,16 +76,8 @@ export function retireOld(s: Snapshot, o: Retiree): Decision | undefined {
         'its member leads etcd',
       );
     }
-    const projection = projectRemoval(s, oldMember);
-    if (!projection.safe) {
-      return {
-        kind: 'blocked',
-        code: 'etcd.quorum-at-risk',
-        machine: name,
-        reason: `removing etcd member ${name} is unsafe: ${projection.reason}`,
-        hint: 'restore the unhealthy members, then re-run',
-      };
-    }
+    const unsafe = unsafeRemoval(s, name, oldMember);
+    if (unsafe) return unsafe;
     return stepFor(name, { kind: 'remove-member', node: name, member: oldMember }, 'node drained');
   }
   if (old && (isLive(old) || (s.providerDrains && old.phase === 'deleting'))) {
@@ -91,4 +87,17 @@ export function retireOld(s: Snapshot, o: Retiree): Decision | undefined {
     return stepFor(name, { kind: 'delete-node', node: oldNode.name, midSwap: o.midSwap }, 'machine terminated');
   }
   return undefined;
+}
+
+/** Blocked when the quorum projection says removing this member now would put etcd at risk. */
+function unsafeRemoval(s: Snapshot, name: string, member: Parameters<typeof projectRemoval>[1]): Decision | undefined {
+  const projection = projectRemoval(s, member);
+  if (projection.safe) return undefined;
+  return {
+    kind: 'blocked',
+    code: 'etcd.quorum-at-risk',
+    machine: name,
+    reason: `removing etcd member ${name} is unsafe: ${projection.reason}`,
+    hint: 'restore the unhealthy members, then re-run',
+  };
 }

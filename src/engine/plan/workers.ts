@@ -139,7 +139,13 @@ export function planWorkerPool(input: PlanInput, spec: PoolSpec, gate: GateResul
   // 1. A replacement that did not become Ready in time is rolled back before anything else: no more drains.
   for (const slot of flying) {
     const r = slot.replacement;
-    if (r && !replacementReady(slot) && pastMachineTimeout(input, r)) return rollbackSlot(input, slot);
+    // A surge slot retires its old machine only once the replacement was Ready: while that old machine is being
+    // retired, a replacement gone NotReady serves pods just evicted onto it, and is not torn down (the control
+    // plane too never rolls back once the old machine is touched). Unavailable slots retire theirs before it.
+    const retiringLiveOld = retiredByUs(slot.oldNode, input.runId) && slot.old !== undefined && isLive(slot.old);
+    if (r && !replacementReady(slot) && !retiringLiveOld && pastMachineTimeout(input, r)) {
+      return rollbackSlot(input, slot);
+    }
   }
   // 2. Move every in-flight slot on, one step at a time.
   const waits: string[] = [];

@@ -31,7 +31,7 @@ import type { EngineOptions, Ports, RenderRequest } from '../ports.ts';
 import { kubeletConfigPlan } from '../prepare/kubelet-config.ts';
 import { kubeletConfigMaps, prepareCluster } from '../prepare/prepare.ts';
 import { prepareRenderMode, type RenderMode } from '../prepare/render-mode.ts';
-import { converge } from './converge.ts';
+import { converge, interrupted } from './converge.ts';
 import { awaitHealthyStart } from './healthy-start.ts';
 import { acquireLock, formatHolder, processStart, releaseLock } from './lock.ts';
 import { LockKeeper } from './lock-keeper.ts';
@@ -125,6 +125,18 @@ async function inspectWithProgress(
   if (checked.problems.length > 0 || !checked.desired || !observed) throw invalid(checked.problems);
   const runId = resumableRun(progress, checked.desired)?.runId ?? 'planned';
   const snapshot = await observed;
+  // A pool that selects no machine is a wrong tag or template, or a provider without worker pools: left to run,
+  // it would report success having replaced nothing.
+  const emptyPools = poolSpecs.filter((spec) => !(snapshot.workerMachines ?? []).some((m) => m.pool === spec.name));
+  if (emptyPools.length > 0) {
+    throw invalid(
+      emptyPools.map((spec) => ({
+        code: 'pool.empty',
+        message: `worker pool ${spec.name} has no machine in provider ${ports.provider.name}`,
+        hint: 'check its tag or launchTemplate (the aws-ec2 and exec providers serve worker pools), or leave it out with --pools',
+      })),
+    );
+  }
   const gate = gateFor(snapshot);
   const cps = controlPlaneMachines(snapshot);
   const candidates = orderCandidates(cps, checked.desired, runId);
@@ -540,7 +552,9 @@ export async function apply(
       written = await writeProgress(ports.kube, record, written);
       if (result.steps > 0 && (options.poolIntervalMs ?? 0) > 0) {
         emit('wait', `pausing ${formatDuration(options.poolIntervalMs!)} before the worker pools (--pool-interval)`);
-        await ports.clock.sleep(options.poolIntervalMs!, signal);
+        await ports.clock.sleep(options.poolIntervalMs!, signal).catch((err: unknown) => {
+          throw signal?.aborted ? interrupted() : err;
+        });
       }
       const workers = await converge(ports, runCtx, { ...loopHooks, scope: 'workers' });
       result.swaps += workers.swaps;
@@ -552,6 +566,12 @@ export async function apply(
       await cleanupBootstrap(ports, render);
       render = undefined;
     }
+    // The provider's run-wide changes are undone before the verification too, so that it checks them.
+    let providerEnd: { restored: boolean; message: string } | undefined;
+    if (hooked && ports.provider.run && !keeper.lost) {
+      providerEnd = await endProviderRun(ports, record, true);
+      hooked = false;
+    }
     record.last = 'verify';
     written = await writeProgress(ports.kube, record, written);
     const verified = await verifyRun(ports, {
@@ -559,6 +579,7 @@ export async function apply(
       pollIntervalMs: options.pollIntervalMs,
       render: options.render !== undefined,
       scope: options.scope ?? 'all',
+      ...(providerEnd ? { providerEnd } : {}),
       signal,
     });
     const failedChecks = verified.checks.filter((c) => !c.ok);
@@ -613,7 +634,11 @@ async function cleanupBootstrap(ports: Ports, render: RenderMode): Promise<void>
 }
 
 /** Undoes the provider's run-wide changes as far as it finds safe; a failure to is reported, never thrown. */
-async function endProviderRun(ports: Ports, record: ProgressRecord, finished: boolean): Promise<void> {
+async function endProviderRun(
+  ports: Ports,
+  record: ProgressRecord,
+  finished: boolean,
+): Promise<{ restored: boolean; message: string }> {
   const at = () => ports.clock.now().toISOString();
   try {
     const end = await ports.provider.run!.end({ runId: record.runId, saved: record.provider, finished });
@@ -623,14 +648,16 @@ async function endProviderRun(ports: Ports, record: ProgressRecord, finished: bo
       level: end.restored ? 'info' : 'warn',
       message: end.message,
     });
-    if (end.restored) await writeProgress(ports.kube, { ...record, providerRestored: true });
+    if (end.restored) {
+      // Kept in the record this process writes next too, so a later write does not make it look unrestored.
+      record.providerRestored = true;
+      await writeProgress(ports.kube, record);
+    }
+    return end;
   } catch (err) {
-    ports.emit({
-      code: 'provider.restore-deferred',
-      at: at(),
-      level: 'warn',
-      message: `${ports.provider.name}: restoring failed (${(err as Error).message}); a re-run of this upgrade restores it`,
-    });
+    const message = `${ports.provider.name}: restoring failed (${(err as Error).message}); a re-run of this upgrade restores it`;
+    ports.emit({ code: 'provider.restore-deferred', at: at(), level: 'warn', message });
+    return { restored: false, message };
   }
 }
 

@@ -37,12 +37,20 @@ const CONTROL_PLANE_COMPONENTS = new Set(['kube-apiserver', 'kube-controller-man
 
 export async function verifyRun(
   ports: Ports,
-  context: { desired: Desired; pollIntervalMs: number; render: boolean; scope?: PlanScope; signal?: AbortSignal },
+  context: {
+    desired: Desired;
+    pollIntervalMs: number;
+    render: boolean;
+    scope?: PlanScope;
+    /** What the provider's run end said (undefined: the provider changes nothing run-wide). */
+    providerEnd?: { restored: boolean; message: string };
+    signal?: AbortSignal;
+  },
 ): Promise<Verification> {
   const deadline = ports.clock.now().getTime() + VERIFY_SETTLE_MS;
   let said = '';
   while (true) {
-    const result = await verifyOnce(ports, context.desired, context.render, context.scope ?? 'all');
+    const result = await verifyOnce(ports, context);
     if (result.ok || ports.clock.now().getTime() >= deadline || context.signal?.aborted) return result;
     // Says what it waits for (once per change), so a slow verification is explained in the output.
     const failing = result.checks
@@ -63,7 +71,17 @@ export async function verifyRun(
   }
 }
 
-async function verifyOnce(ports: Ports, desired: Desired, render: boolean, scope: PlanScope): Promise<Verification> {
+async function verifyOnce(
+  ports: Ports,
+  context: {
+    desired: Desired;
+    render: boolean;
+    scope?: PlanScope;
+    providerEnd?: { restored: boolean; message: string };
+  },
+): Promise<Verification> {
+  const { desired, render } = context;
+  const scope = context.scope ?? 'all';
   const target = normalizeVersion(desired.version);
   const snapshot = await observe(ports, { withTargets: false, desired });
   const checks: VerifyCheck[] = [];
@@ -86,7 +104,7 @@ async function verifyOnce(ports: Ports, desired: Desired, render: boolean, scope
   check(
     'kube-system.pods',
     await kubeSystemProblems(ports, snapshot),
-    'every kube-system pod Running (or Succeeded), every control-plane static pod Ready',
+    'no kube-system pod Pending or Unknown, every control-plane static pod Ready',
   );
   check(
     'etcd.members',
@@ -107,6 +125,15 @@ async function verifyOnce(ports: Ports, desired: Desired, render: boolean, scope
       ? 'every control-plane Node has its machine, and no machine is left without one'
       : `every control-plane machine runs image ${desired.imageId}`,
   );
+  // The provider's run-wide changes (an Auto Scaling group's sizes, suspended processes, scale-in protection) were
+  // undone just before this pass; a group left as the run set it is something left behind.
+  if (context.providerEnd) {
+    check(
+      'provider.restored',
+      context.providerEnd.restored ? [] : [context.providerEnd.message],
+      context.providerEnd.message,
+    );
+  }
   check(
     'leftovers',
     await leftovers(ports, snapshot, render),
@@ -167,8 +194,10 @@ async function kubeSystemProblems(ports: Ports, snapshot: Snapshot): Promise<str
       if (pod && !pod.ready) problems.push(`${component} on ${node.name} is not Ready`);
     }
     const pods = await ports.kube.podsOnNode(node.name);
+    // A Failed pod (evicted by its kubelet, a finished Job's failed attempt) waits for garbage collection while its
+    // controller runs another: only pods that cannot run (Pending, Unknown) are a problem.
     for (const pod of pods.filter(
-      (p) => p.namespace === 'kube-system' && p.phase !== 'Running' && p.phase !== 'Succeeded',
+      (p) => p.namespace === 'kube-system' && (p.phase === 'Pending' || p.phase === 'Unknown'),
     )) {
       problems.push(`kube-system/${pod.name} on ${node.name} is ${pod.phase}`);
     }

@@ -80,7 +80,10 @@ describe('provider run hooks in apply', () => {
   it('a re-run of a run killed after its last swap is not "nothing to do": it restores with the recorded state', async () => {
     const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
     const first = hooked(world, { restored: false });
-    await apply(world.ports(), request, options);
+    // A group the provider could not restore is something left behind: the verification fails the run (exit 4).
+    const unrestored = await failure(apply(world.ports(), request, options));
+    assert.equal(unrestored.code, 'verify.failed');
+    assert.match(unrestored.message, /provider\.restored/);
     assert.equal(first.end.length, 1);
     // As after a kill -9 before the end: the record still says running and not restored.
     const record = (await readProgress(world.kube))!;

@@ -21,6 +21,18 @@ const fingerprint: ClusterFingerprint = {
   template: 'lt-1:3',
 };
 
+describe('worker pools in the plan', () => {
+  it('refuses a pool that selects no machine (exit 2 class), naming it', async () => {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    const err = await failure(
+      inspect(world.ports(), request, { pools: [{ name: 'blue', maxSurge: 1, maxUnavailable: 0 }] }),
+    );
+    assert.equal(err.failure, 'invalid');
+    assert.match(err.message, /worker pool blue has no machine/);
+    assert.ok(!world.calls.some((c) => c.startsWith('createReplacement')));
+  });
+});
+
 describe('saved plan', () => {
   it('fingerprints what the plan observed and resolved, and lists the cluster-wide changes', async () => {
     const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
