@@ -122,6 +122,7 @@ export function toCapiMachine(m: KubeObject, infra: KubeObject | undefined): Cap
     infrastructureRef: refOf(spec['infrastructureRef']),
     bootstrapRef: refOf((spec['bootstrap'] as Record<string, unknown> | undefined)?.['configRef']),
     held: isHeld(m),
+    ...(m.metadata.deletionTimestamp ? { deletionStartedAt: new Date(m.metadata.deletionTimestamp) } : {}),
     ownerKinds: (m.metadata.ownerReferences ?? []).filter((o) => o.controller).map((o) => o.kind),
   };
 }

@@ -106,6 +106,8 @@ export interface Machine {
    * `drainsOnDelete`: a Cluster API Machine waiting on kubeswap's pre-terminate hook).
    */
   held?: boolean;
+  /** When the provider's system started deleting it (providers with `drainsOnDelete`): its drain is timed from here. */
+  deletionStartedAt?: Date;
 }
 
 /** Load-balancer membership of a machine, in generic words (ELBv2: initial, healthy, unhealthy, draining, unused, unavailable). */

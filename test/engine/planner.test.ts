@@ -180,6 +180,23 @@ describe('planner', () => {
     ]);
   });
 
+  it('bounds the drain the provider does by --drain-timeout: past it the run is blocked, naming the machine', () => {
+    let s: Snapshot = { ...withReplacement(cluster(['cp-a', 'cp-b', 'cp-c']), 'cp-a', 'joined'), providerDrains: true };
+    s = { ...s, apiTargets: undefined };
+    s = editNode(s, 'cp-a', { annotations: { [RETIRING_ANNOTATION]: RUN } });
+    const since = (ms: number) =>
+      setMachine(s, 'i-cp-a', {
+        phase: 'deleting',
+        status: 'Deleting',
+        deletionStartedAt: new Date(s.at.getTime() - ms),
+      });
+    const recent = plan(input(since(30_000), { drainTimeoutMs: 60_000 }));
+    assert.equal(recent.kind === 'wait' && recent.code, 'machine.draining');
+    const late = plan(input(since(90_000), { drainTimeoutMs: 60_000 }));
+    assert.equal(late.kind === 'blocked' && late.code, 'node.drain-blocked');
+    assert.equal(late.kind === 'blocked' && late.machine, 'cp-a');
+  });
+
   it('does not move leadership when the old member does not lead', () => {
     let s = withReplacement(cluster(['cp-a', 'cp-b', 'cp-c']), 'cp-a', 'joined');
     s = setTarget(setTarget(s, 'i-r-cp-a', 'serving'), 'i-cp-a', 'absent');

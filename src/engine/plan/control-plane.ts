@@ -109,6 +109,7 @@ function retire(input: PlanInput, swap: Swap): Decision {
       oldNode: swap.oldNode,
       leaderTo: rMember.id,
       why: 'replacement serves the API',
+      drainTimeoutMs: input.drainTimeoutMs,
     }) ?? {
       kind: 'done',
     }

@@ -31,6 +31,8 @@ export interface PlanInput {
   gateStreak: number;
   gatePasses: number;
   machineTimeoutMs: number;
+  /** --drain-timeout: how long a drain may take, also one the provider's system does (undefined: unbounded). */
+  drainTimeoutMs?: number;
   /** 1: add the replacement, then remove the old machine. 0: remove first (needs >= 3 members). */
   maxSurge: 0 | 1;
   /** Which pools this pass plans: the control plane, the worker pools, or both (default). */

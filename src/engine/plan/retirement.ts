@@ -16,6 +16,8 @@ export interface Retiree {
   why: string;
   /** --max-surge 0: the Node is deleted before the replacement exists. */
   midSwap?: boolean;
+  /** --drain-timeout, for a drain the provider's system does (undefined: unbounded). */
+  drainTimeoutMs?: number;
 }
 
 /** One step of the old machine's way out per call; undefined once nothing of it is left. */
@@ -40,6 +42,18 @@ export function retireOld(s: Snapshot, o: Retiree): Decision | undefined {
       return stepFor(name, { kind: 'start-deletion', machineId: old.id, node: name }, o.why);
     }
     if (!old.held && oldMember) {
+      // Cluster API drains without a deadline unless the Machine sets one: --drain-timeout bounds it here, as it
+      // bounds kubeswap's own drain, so a PodDisruptionBudget that never allows the eviction stops the run.
+      const drainingMs = old.deletionStartedAt ? s.at.getTime() - old.deletionStartedAt.getTime() : 0;
+      if (o.drainTimeoutMs !== undefined && drainingMs > o.drainTimeoutMs) {
+        return {
+          kind: 'blocked',
+          code: 'node.drain-blocked',
+          machine: name,
+          reason: `the provider has drained ${name} for ${Math.round(drainingMs / 1000)} s, longer than --drain-timeout, and still holds its etcd member`,
+          hint: `see what holds the drain (kubectl describe machine ${old.id}: its Deleting condition names the pods), relax the PodDisruptionBudget or move the pods, then re-run (or raise --drain-timeout)`,
+        };
+      }
       return {
         kind: 'wait',
         code: 'machine.draining',

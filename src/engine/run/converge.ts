@@ -98,6 +98,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
         gateStreak: streak,
         gatePasses: ctx.options.gatePasses,
         machineTimeoutMs: ctx.options.machineTimeoutMs,
+        drainTimeoutMs: ctx.options.drainTimeoutMs,
         maxSurge: ctx.options.maxSurge,
         scope,
         pools,
