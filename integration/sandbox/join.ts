@@ -33,7 +33,10 @@ export interface JoinRequest {
   certificates?: Record<string, string>;
 }
 
-/** The files a control-plane join without a certificate key needs on disk (kubeadm's CA, SA and etcd CA). */
+/**
+ * The files a control-plane join without a certificate key needs on disk (kubeadm's CA, SA and etcd CA), and what
+ * a joining control-plane machine copies from the cluster (kubeadm's `copycerts` list).
+ */
 export const SHARED_CERTIFICATES = [
   'ca.crt',
   'ca.key',

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type * as k8s from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
+import { SHARED_CERTIFICATES } from './join.ts';
 
 const run = promisify(execFile);
 
@@ -99,7 +100,7 @@ export class Kubeadm {
    */
   async createMachineCerts(config: string, clusterCertDir: string, machineCertDir: string): Promise<void> {
     mkdirSync(join(machineCertDir, 'etcd'), { recursive: true });
-    for (const file of SHARED_PKI_FILES) {
+    for (const file of SHARED_CERTIFICATES) {
       const target = join(machineCertDir, file);
       if (!existsSync(target)) copyFileSync(join(clusterCertDir, file), target);
     }
@@ -137,18 +138,6 @@ export class Kubeadm {
     await this.phase(['init', 'phase', 'addon', 'kube-proxy', '--config', config, '--kubeconfig', kubeconfig]);
   }
 }
-
-/** What a joining control-plane machine copies from the cluster (kubeadm's `copycerts` list). */
-export const SHARED_PKI_FILES = [
-  'ca.crt',
-  'ca.key',
-  'sa.key',
-  'sa.pub',
-  'front-proxy-ca.crt',
-  'front-proxy-ca.key',
-  'etcd/ca.crt',
-  'etcd/ca.key',
-];
 
 export function writeConfig(file: string, text: string): string {
   writeFileSync(file, text, { mode: 0o600 });
