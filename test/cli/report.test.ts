@@ -6,16 +6,10 @@ import { estimateDuration, measureRun, swapTimelines } from '../../src/domain/ru
 import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from '../../src/engine/ports.ts';
 import { apply, inspect } from '../../src/engine/run/run.ts';
 import { RUNS_KEPT, RunRecorder, readStoredRuns } from '../../src/engine/run/run-record.ts';
-import { TO } from '../engine/builders.ts';
+import { APPLY_OPTIONS, TO } from '../engine/builders.ts';
 import { FakeWorld } from '../engine/fake-world.ts';
 
-const options: EngineOptions = {
-  ...DEFAULT_ENGINE_OPTIONS,
-  gatePasses: 2,
-  machineTimeoutMs: 60_000,
-  pollIntervalMs: 1000,
-  snapshotDir: '/tmp',
-};
+const options = APPLY_OPTIONS;
 const request = { version: TO, force: false };
 
 /** The ```mermaid blocks of a Markdown text, each as its trimmed lines. */

@@ -2,16 +2,10 @@ import assert from 'node:assert/strict';
 import { parse } from 'yaml';
 import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from '../../src/engine/ports.ts';
 import { apply, inspect } from '../../src/engine/run/run.ts';
-import { TO } from './builders.ts';
+import { APPLY_OPTIONS, TO } from './builders.ts';
 import { FakeWorld, failure } from './fake-world.ts';
 
-const options: EngineOptions = {
-  ...DEFAULT_ENGINE_OPTIONS,
-  gatePasses: 2,
-  machineTimeoutMs: 60_000,
-  pollIntervalMs: 1000,
-  snapshotDir: '/tmp',
-};
+const options = APPLY_OPTIONS;
 const request = { version: TO, force: false };
 const v1beta3 = `apiVersion: kubeadm.k8s.io/v1beta3
 kind: ClusterConfiguration

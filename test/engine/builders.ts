@@ -10,12 +10,22 @@ import {
   type NodeView,
 } from '../../src/domain/model.ts';
 import type { Snapshot } from '../../src/engine/observe/snapshot.ts';
+import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from '../../src/engine/ports.ts';
 
 export const FROM = 'v1.36.3';
 export const TO = 'v1.37.2';
 export const OLD_IMAGE = 'ami-old';
 export const NEW_IMAGE = 'ami-new';
 export const RUN = 'run-1';
+
+/** Engine options for apply over the fake world: a short gate and timeout, snapshots in /tmp. */
+export const APPLY_OPTIONS: EngineOptions = {
+  ...DEFAULT_ENGINE_OPTIONS,
+  gatePasses: 2,
+  machineTimeoutMs: 60_000,
+  pollIntervalMs: 1000,
+  snapshotDir: '/tmp',
+};
 
 export const desired = (over: Partial<Desired> = {}): Desired => ({
   version: TO,

@@ -2,17 +2,11 @@ import assert from 'node:assert/strict';
 import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from '../../../src/engine/ports.ts';
 import { apply, inspect } from '../../../src/engine/run/run.ts';
 import { KUBEADM_COREFILE } from '../../domain/addons/fixtures.ts';
-import { TO } from '../builders.ts';
+import { APPLY_OPTIONS, TO } from '../builders.ts';
 import { FakeWorld, failure } from '../fake-world.ts';
 import { FakeAddons } from './fake-addons.ts';
 
-const options: EngineOptions = {
-  ...DEFAULT_ENGINE_OPTIONS,
-  gatePasses: 2,
-  machineTimeoutMs: 60_000,
-  pollIntervalMs: 1000,
-  snapshotDir: '/tmp',
-};
+const options = APPLY_OPTIONS;
 const request = { version: TO, force: false };
 const BAD_COREFILE = KUBEADM_COREFILE.replace('loop\n', 'loop\n    proxy . 8.8.8.8\n');
 

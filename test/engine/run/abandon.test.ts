@@ -4,16 +4,10 @@ import { abandonRun } from '../../../src/engine/run/abandon.ts';
 import { LOCK_NAME, LOCK_NAMESPACE } from '../../../src/engine/run/lock.ts';
 import { readProgress } from '../../../src/engine/run/progress.ts';
 import { apply } from '../../../src/engine/run/run.ts';
-import { TO } from '../builders.ts';
+import { APPLY_OPTIONS, TO } from '../builders.ts';
 import { FakeWorld, failure } from '../fake-world.ts';
 
-const options: EngineOptions = {
-  ...DEFAULT_ENGINE_OPTIONS,
-  gatePasses: 2,
-  machineTimeoutMs: 60_000,
-  pollIntervalMs: 1000,
-  snapshotDir: '/tmp',
-};
+const options = APPLY_OPTIONS;
 const me = { host: 'ci-runner', pid: 4242 };
 
 describe('kubeswap abandon', () => {

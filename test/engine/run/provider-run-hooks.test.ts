@@ -4,16 +4,10 @@ import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from '../../../src/engine/
 import { readProgress } from '../../../src/engine/run/progress.ts';
 import { apply } from '../../../src/engine/run/run.ts';
 import type { RunHooks } from '../../../src/ports/machines.ts';
-import { TO } from '../builders.ts';
+import { APPLY_OPTIONS, TO } from '../builders.ts';
 import { FakeWorld, failure } from '../fake-world.ts';
 
-const options: EngineOptions = {
-  ...DEFAULT_ENGINE_OPTIONS,
-  gatePasses: 2,
-  machineTimeoutMs: 60_000,
-  pollIntervalMs: 1000,
-  snapshotDir: '/tmp',
-};
+const options = APPLY_OPTIONS;
 const request = { version: TO, force: false };
 
 /** Run hooks that log what they are called with; `refuse` throws before recording, as a busy group does. */
