@@ -54,7 +54,10 @@ export async function bringUp(
   await waitFor('moto', async () => ((await fetch(`${motoEndpoint}/moto-api/`)).ok ? true : undefined), 30_000);
   // The daemon's own clients read moto as it is; everyone else goes through the AWS emulation in front of it.
   const aws = awsClients(motoEndpoint);
-  const awsFront = new AwsFront(motoEndpoint);
+  const awsFront = new AwsFront(motoEndpoint, {
+    terminationDelayMs: (plan.terminationDelaySeconds ?? 0) * 1000,
+    targetDraining: plan.targetDraining,
+  });
   const awsEndpoint = await awsFront.start(await allocatePort());
   const topology = await createTopology(
     aws,

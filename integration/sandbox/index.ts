@@ -38,6 +38,10 @@ export interface UpOptions {
   to?: string;
   bootDelaySeconds?: number;
   deregistrationDelaySeconds?: number;
+  /** EC2 termination takes this long (instance shutting-down meanwhile; AwsTimings). Default 0: at once, as moto. */
+  terminationDelaySeconds?: number;
+  /** A deregistered API target drains for the deregistration delay, as ELBv2 does (AwsTimings). Default: off. */
+  targetDraining?: boolean;
   /** Start with a v1beta3 ClusterConfiguration in kubeadm-config (SandboxPlan.kubeadmApi). */
   kubeadmApi?: 'v1beta3';
   /**
@@ -128,6 +132,8 @@ async function planSandbox(
     workerPools: options.workerPools,
     bootDelaySeconds: options.bootDelaySeconds ?? 2,
     deregistrationDelaySeconds: options.deregistrationDelaySeconds ?? 2,
+    terminationDelaySeconds: options.terminationDelaySeconds,
+    targetDraining: options.targetDraining,
     kubeadmApi: options.kubeadmApi,
     provider: options.provider ?? 'aws-ec2',
     clusterApiControlPlane:

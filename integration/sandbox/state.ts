@@ -55,6 +55,9 @@ export interface SandboxPlan {
   workerPools?: Record<string, number>;
   bootDelaySeconds: number;
   deregistrationDelaySeconds: number;
+  /** AWS timings at a chosen scale (aws-front.ts AwsTimings): off unless set. */
+  terminationDelaySeconds?: number;
+  targetDraining?: boolean;
   /**
    * v1beta3: kubeadm-config holds a v1beta3 ClusterConfiguration, as in a cluster made by kubeadm <= 1.30 whose
    * config no `kubeadm upgrade apply` re-uploaded (a cluster upgraded by replacing machines keeps it).
