@@ -110,6 +110,8 @@ function retire(input: PlanInput, swap: Swap): Decision {
       leaderTo: rMember.id,
       why: 'replacement serves the API',
       drainTimeoutMs: input.drainTimeoutMs,
+      terminateTimeoutMs: input.terminateTimeoutMs,
+      terminatesInBackground: input.terminatesInBackground,
     }) ?? {
       kind: 'done',
     }
