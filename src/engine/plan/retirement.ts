@@ -116,9 +116,10 @@ export function retireOld(s: Snapshot, o: Retiree): Decision | undefined {
     );
   }
   if (old && old.phase === 'deleting' && !s.providerDrains) {
-    // Its Node is deleted only once the VM is gone: a kubelet still running would re-register a deleted Node
-    // (kubelet registers its Node whenever it is missing; with kubeadm's default kubelet.conf it reaches the API
-    // through the control-plane endpoint, so the other apiservers accept it), and the Node would come back.
+    // Its Node is deleted only once the VM is gone: a kubelet registers its Node at every start
+    // (pkg/kubelet/kubelet_node_status.go registerWithAPIServer), and one restarted on the VM while it shuts down
+    // reaches the other apiservers through the control-plane endpoint of kubeadm's kubelet.conf, so a Node deleted
+    // before the VM is gone can come back. The wait costs nothing: the next swap's gate counts meanwhile.
     const since = Date.parse(oldNode?.annotations[TERMINATING_ANNOTATION] ?? '');
     if (Number.isNaN(since)) {
       // Not started by a run of ours in the background (someone else's, or an older kubeswap): wait in the step.

@@ -155,6 +155,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
           emit('plan.step', describeStep(decision.step), decision.machine, {
             step: decision.step.kind,
             reason: decision.reason,
+            ...(decision.pool ? { pool: decision.pool } : {}),
           });
           await hooks.lock?.verify();
           // Whatever the step did (or half did) to machines or targets, the next pass reads them afresh.
