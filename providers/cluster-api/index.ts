@@ -13,6 +13,7 @@ import {
 } from '../../src/ports/machines.ts';
 import { type CapiPort, type KubeObject, openCapiPort } from './capi-port.ts';
 import { infrastructureClone, joinConfigClone, replacementMachine, replacementName } from './clone.ts';
+import { machineDeploymentPools } from './machine-deployments.ts';
 import {
   type CapiMachine,
   CLONED_FROM_GROUPKIND,
@@ -153,7 +154,10 @@ export function createClusterApiProvider(
       acceptsUserData: false,
       idempotencyKey: 'name',
       drainsOnDelete: true,
+      // Worker pools are MachineDeployments: Cluster API's MachineSets replace their Machines (machine-deployments.ts).
+      rollsPools: true,
     },
+    pools: machineDeploymentPools(options, port, read),
 
     async resolveDesired(wanted) {
       const problems: ProviderProblem[] = [];
