@@ -16,7 +16,6 @@ import {
 import { AwsFront } from './aws-front.ts';
 import { adoptControlPlane, CAPI_NAMESPACE, waitForNodeRefs } from './capi-adopt.ts';
 import { startClusterApiManagers } from './capi-managers.ts';
-import { startClusterApiWorkers } from './capi-workers.ts';
 import { controllerManagerArgs, schedulerArgs } from './control-plane.ts';
 import { installClusterApiCrds, installSandboxInfraCrds } from './crds.ts';
 import { clientUrl, clusterHealthy, etcdClient, initialClusterOf, listMembers } from './etcd.ts';
@@ -219,7 +218,6 @@ export async function bringUp(
   await startClusterApiManagers(rt, admin);
   await waitForNodeRefs(admin, plan.clusterName, machines.length);
   log('cluster-api: every adopted Machine has its nodeRef');
-  if (plan.clusterApiWorkers) await startClusterApiWorkers(rt, admin, plan.clusterApiWorkers);
   return { rt, loadBalancer, infra };
 }
 
