@@ -143,7 +143,10 @@ describe('scenario: cluster-api worker MachineDeployment (real Cluster API rollo
     const sb = sandbox();
     const initial = (await workerMachines()).map((m) => m.metadata.name);
     assert.equal(initial.length, REPLICAS);
-    const plan = await kubeswap(sb, ['plan', '--to', sb.versions.to]);
+    // The sandbox's Machines pin their image (SandboxMachine spec.image): a version upgrade names the TO image, for the
+    // control plane's clones and the workers' template alike.
+    const image = sb.aws.images[sb.versions.to]!;
+    const plan = await kubeswap(sb, ['plan', '--to', sb.versions.to, '--image', image]);
     assert.equal(plan.exitCode, 0, describeRun(plan));
     const report = JSON.parse(plan.stdout.trim().split('\n').at(-1)!);
     assert.deepEqual(
@@ -151,7 +154,18 @@ describe('scenario: cluster-api worker MachineDeployment (real Cluster API rollo
       [['workers', REPLICAS, { objects: [`MachineDeployment ${md()}`], strategy: 'pool' }]],
     );
     const sampler = new Sampler().start();
-    const args = ['apply', '--to', sb.versions.to, '--yes', '--gate-passes', '1', '--drain-timeout', '120s'];
+    const args = [
+      'apply',
+      '--to',
+      sb.versions.to,
+      '--image',
+      image,
+      '--yes',
+      '--gate-passes',
+      '1',
+      '--drain-timeout',
+      '120s',
+    ];
     let first: Awaited<ReturnType<typeof kubeswap>>;
     let second: Awaited<ReturnType<typeof kubeswap>>;
     const started = Date.now();

@@ -55,6 +55,8 @@ export function createClusterApiProvider(
   const byProviderId = new Map<string, string>();
   /** Machine name -> whether the configured patches change its infrastructure machine (drift is synchronous). */
   const patchDrift = new Map<string, boolean>();
+  /** resolveDesired was given an image (--image): worker pools get it too (machine-deployments.ts). */
+  let imageWanted = false;
 
   const apiVersionOf = async (ref: ObjectRef) => {
     const version = await port.groupVersion(ref.apiGroup);
@@ -157,9 +159,10 @@ export function createClusterApiProvider(
       // Worker pools are MachineDeployments: Cluster API's MachineSets replace their Machines (machine-deployments.ts).
       rollsPools: true,
     },
-    pools: machineDeploymentPools(options, port, read),
+    pools: machineDeploymentPools(options, port, read, () => imageWanted),
 
     async resolveDesired(wanted) {
+      imageWanted = wanted.imageId !== undefined;
       const problems: ProviderProblem[] = [];
       const cluster = await port.get(CORE_API, 'Cluster', clusterName);
       if (!cluster) {

@@ -241,9 +241,15 @@ export function machineDeploymentPools(
   options: { clusterName: string; pools?: MachineDeploymentPool[]; infrastructurePatches: JsonPatch },
   port: CapiPort,
   read: (ref: ObjectRef | undefined) => Promise<KubeObject | undefined>,
+  /**
+   * Whether the operator asked for an image (--image): without one, the desired image is the control-plane
+   * Machines' own (resolveDesired), which says nothing about what the workers should boot.
+   */
+  imageWanted: () => boolean = () => true,
 ): RolledPools {
   const cluster = `${CLUSTER_NAME_LABEL}=${options.clusterName}`;
-  const imageOfDesired = (desired: Desired) => (noImage(desired) ? undefined : desired.imageId);
+  const forPools = (desired: Desired): Desired => (imageWanted() ? desired : { ...desired, imageId: '' });
+  const imageOfDesired = (desired: Desired) => (noImage(forPools(desired)) ? undefined : desired.imageId);
 
   async function deploymentsOf(pool: string): Promise<KubeObject[]> {
     const names = (options.pools ?? []).find((p) => p.name === pool)?.machineDeployments;
@@ -264,7 +270,7 @@ export function machineDeploymentPools(
       return Promise.all(
         mds.map(async (md) => {
           const template = await read(infrastructureRefOf(md));
-          const drift = deploymentDrift(md, template, desired, options.infrastructurePatches);
+          const drift = deploymentDrift(md, template, forPools(desired), options.infrastructurePatches);
           return rolloutOf(pool, md, sets, machines, drift);
         }),
       );

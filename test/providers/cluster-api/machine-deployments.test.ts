@@ -179,6 +179,7 @@ describe('cluster-api provider: MachineDeployment pools (over the management clu
     const fake = withDeployment();
     const p = createClusterApiProvider(options(), fake, async () => {});
     assert.equal(p.capabilities.rollsPools, true);
+    assert.deepEqual((await p.resolveDesired({ version: 'v1.37.2', imageId: 'img-2' })).problems, []);
     const [r, ...rest] = await p.pools!.rollouts('workers', DESIRED);
     assert.equal(rest.length, 0);
     assert.equal(r!.name, 'md-0');
@@ -200,6 +201,7 @@ describe('cluster-api provider: MachineDeployment pools (over the management clu
   it('bumps idempotently: one template clone, the MachineDeployment pointed at it, no drift left', async () => {
     const fake = withDeployment();
     const p = createClusterApiProvider(options(), fake, async () => {});
+    await p.resolveDesired({ version: 'v1.37.2', imageId: 'img-2' });
     await p.pools!.bump('workers', 'md-0', DESIRED, { maxSurge: 0, maxUnavailable: 1 });
     await p.pools!.bump('workers', 'md-0', DESIRED, { maxSurge: 0, maxUnavailable: 1 });
     const clones = fake.calls.filter((c) => c.startsWith('create SandboxMachineTemplate/'));
@@ -219,6 +221,24 @@ describe('cluster-api provider: MachineDeployment pools (over the management clu
     assert.ok(r!.machines.every((m) => !m.upToDate));
     // The original template is left as it was (Cluster API templates are immutable).
     assert.deepEqual(fake.find('SandboxMachineTemplate', 'md-0-template')!.spec, TEMPLATE.spec);
+  });
+
+  it("without --image the workers keep their template's image: only the version drifts and is bumped", async () => {
+    const fake = withDeployment();
+    const p = createClusterApiProvider(options(), fake, async () => {});
+    // The desired image is then the control plane's own (img-1 here), which says nothing about the workers.
+    const { desired } = await p.resolveDesired({ version: 'v1.37.2' });
+    const [r] = await p.pools!.rollouts('workers', desired!);
+    assert.deepEqual(
+      r!.drift.map((d) => d.code),
+      ['version'],
+    );
+    await p.pools!.bump('workers', 'md-0', desired!, 'keep');
+    assert.ok(!fake.calls.some((c) => c.startsWith('create SandboxMachineTemplate/')), fake.calls.join('\n'));
+    const spec = (fake.find('MachineDeployment', 'md-0')!.spec!['template'] as { spec: Record<string, unknown> }).spec;
+    assert.equal(spec['version'], 'v1.37.2');
+    assert.equal((spec['infrastructureRef'] as Record<string, string>)['name'], 'md-0-template');
+    assert.equal(fake.find('MachineDeployment', 'md-0')!.spec!['rollout'], undefined);
   });
 
   it('a pool without machineDeployment takes every MachineDeployment; two such pools are refused', () => {
