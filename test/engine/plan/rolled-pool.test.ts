@@ -185,3 +185,17 @@ describe('planner: pools the provider rolls (MachineDeployments)', () => {
     assert.equal(own.rolledBy?.strategy, 'own');
   });
 });
+
+describe('plan text: a pool the provider rolls', () => {
+  it('says which MachineDeployment rolls the pool and whose strategy it uses', async () => {
+    const { poolLines } = await import('../../../src/cli/render/plan-report.ts');
+    const s = world([rollout([OLD('a'), wm('x')])], [wnode('a'), wnode('x')]);
+    const pools = [poolPlan(s, { ...POOL, keepStrategy: true }, { desired: desired(), runId: RUN })];
+    const lines = poolLines({ pools, scope: 'all' } as never);
+    assert.match(lines.join('\n'), /workers: 1 of 2 machine\(s\) to replace/);
+    assert.match(
+      lines.join('\n'),
+      /rolled by Cluster API: MachineDeployment md-0 \(kubeswap bumps the template and follows the rollout; strategy: the MachineDeployment's own, kept\)/,
+    );
+  });
+});
