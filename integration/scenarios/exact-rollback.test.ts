@@ -116,10 +116,10 @@ describe('scenario: a rollback after the old machine was touched, and the machin
 
   it('(2) waits for a joined replacement whose member goes down past the machine timeout, never tears it down', async () => {
     const sb = sandbox();
-    const timeout = ['--machine-timeout', '40s'];
+    const timeout = ['--machine-timeout', '60s'];
     const swap = await drainedSwap(sb, timeout);
     const rNode = (await clusterTruth(sb)).nodes.find((n) => n.providerId?.endsWith(`/${swap.replacement}`))!.name;
-    const pastTimeout = swap.createdAt.getTime() + 45_000 - Date.now();
+    const pastTimeout = swap.createdAt.getTime() + 65_000 - Date.now();
     if (pastTimeout > 0) await new Promise((r) => setTimeout(r, pastTimeout));
     await sb.fault({ kind: 'crash-etcd', node: rNode });
 
