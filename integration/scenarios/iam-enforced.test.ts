@@ -1,7 +1,9 @@
 // Issue 9 §8 on the sandbox with IAM enforced by moto (sandbox option awsIam): kubeswap runs with the keys of an IAM
 // user holding exactly templates/iam/aws-ec2-launch-template.json (the launch-template mode's policy), one
-// control-plane machine. A policy missing one action the run needs is refused by AWS before anything changes (exit 2,
-// the action named); the shipped policy upgrades the machine.
+// control-plane machine. A policy missing an action the launch needs (ec2:DescribeLaunchTemplateVersions, read when the
+// replacement is launched) is refused by AWS mid-run: exit 4 naming the action and the policy templates, no machine
+// changed, the lock released (kubeadm-config was bumped, the first change of every run); a re-run with the shipped
+// policy resumes and upgrades the machine.
 // What moto 5.2.1 can check is the policy's actions: it evaluates every EC2 and ELBv2 request against the resource
 // `*` and fills no condition key but sts:ExternalId (integration/AWS-EMULATION.md). So the user holds the policy with
 // every `Resource` set to `*`, conditions kept (moto lets them pass): this shows that the action lists are complete
@@ -53,21 +55,18 @@ describe('scenario: kubeswap under an IAM user holding exactly the shipped polic
       env: { AWS_ACCESS_KEY_ID: key.accessKeyId, AWS_SECRET_ACCESS_KEY: key.secretAccessKey },
     });
 
-  it('is refused by AWS before any change when the policy lacks an action the run needs (exit 2)', async () => {
+  it('stops with exit 4 naming the action AWS refused when the policy lacks one the launch needs, no machine changed', async () => {
     const sb = sandbox();
     const before = await clusterTruth(sb);
     const key = await sb.awsIamUser(USER, policyFor(sb, 'ec2:DescribeLaunchTemplateVersions'));
     const run = await applyAs(sb, key);
-    assert.equal(run.exitCode, 2, describeRun(run));
-    const failed = run.events.find((e) => e.code === 'run.failed');
-    assert.match(
-      `${failed?.message} ${run.stderr}`,
-      /not authorized to perform: ec2:DescribeLaunchTemplateVersions/,
-      describeRun(run),
-    );
+    assert.equal(run.exitCode, 4, describeRun(run));
+    const failed = run.events.find((e) => e.code === 'run.failed')!;
+    assert.equal(failed.data?.['error'], 'aws.access-denied', describeRun(run));
+    assert.match(failed.message, /not authorized to perform: ec2:DescribeLaunchTemplateVersions/);
+    assert.match(String(failed.data?.['hint']), /templates\/iam/);
     const after = await clusterTruth(sb);
-    assert.deepEqual(essentials(after), essentials(before));
-    assert.equal(after.kubernetesVersion, before.kubernetesVersion, 'kubeadm-config untouched');
+    assert.deepEqual(essentials(after), essentials(before), 'no machine changed');
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(sb.kubeconfig);
     const lease = await kc
