@@ -50,13 +50,22 @@
 // (the connection is cut), so a scenario can show that the client's retry under the same ClientToken (1.) gets the
 // original instance, not a second one.
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import {
   CreateLaunchTemplateVersionCommand,
   DescribeLaunchTemplateVersionsCommand,
   EC2Client,
   type RequestLaunchTemplateData,
 } from '@aws-sdk/client-ec2';
+import {
+  type AccessKey,
+  credentialScope,
+  daemonCredentials,
+  enforceIam,
+  iamUser,
+  motoQuery,
+  signAsDaemon,
+} from './aws-iam.ts';
 import { AWS_REGION, AWS_TEST_CREDENTIALS } from './state.ts';
 
 /** An instance a lifecycle hook holds (Pending:Wait or Terminating:Wait). */
@@ -114,13 +123,15 @@ export class AwsFront {
   private losing = 0;
   private readonly lost: string[] = [];
   private server?: Server;
+  /** Set once moto enforces IAM (sandbox option awsIam): the sandbox's own admin key. */
+  private admin?: AccessKey;
   private readonly ec2: EC2Client;
 
   constructor(
     private readonly motoEndpoint: string,
     private readonly timings: AwsTimings = {},
   ) {
-    this.ec2 = new EC2Client({ region: AWS_REGION, endpoint: motoEndpoint, credentials: AWS_TEST_CREDENTIALS });
+    this.ec2 = new EC2Client({ region: AWS_REGION, endpoint: motoEndpoint, credentials: daemonCredentials });
   }
 
   async start(port: number): Promise<string> {
@@ -631,33 +642,62 @@ export class AwsFront {
     }
   }
 
+  /** The front's own calls, as the sandbox (moto routes by the service in the signature's credential scope). */
   private moto(form: string, service = 'ec2'): Promise<Response> {
-    return fetch(`${this.motoEndpoint}/`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
-        // moto routes by the service in the credential scope of the (unchecked) signature.
-        authorization: `AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/${service}/aws4_request, Signature=x`,
-      },
-      body: form,
-    });
+    return motoQuery(this.motoEndpoint, form, service);
   }
 
+  /** Sandbox option awsIam: moto checks IAM from now on; the sandbox's own identity becomes an admin user. */
+  async enforceIam(): Promise<void> {
+    this.admin = await enforceIam(this.motoEndpoint);
+  }
+
+  /** An IAM user holding exactly `policy` (replacing what it held), and its access key. */
+  iamUser(name: string, policy: string): Promise<AccessKey> {
+    return iamUser(this.motoEndpoint, name, policy);
+  }
+
+  /**
+   * Forwards a client's request as it came, its Host header included: moto recomputes the SigV4 signature from the
+   * headers it receives. Under IAM enforcement, what the tests send under the test credentials is re-signed as the
+   * sandbox's admin; every other identity (kubeswap's IAM user) is checked by moto as signed.
+   */
   private async forward(req: IncomingMessage, body: Buffer) {
-    const headers: Record<string, string> = {};
+    let headers: Record<string, string> = {};
     for (const [key, value] of Object.entries(req.headers)) {
-      if (value !== undefined && key !== 'host' && key !== 'content-length') headers[key] = String(value);
+      if (value !== undefined && key !== 'content-length') headers[key] = String(value);
     }
-    const res = await fetch(`${this.motoEndpoint}${req.url ?? '/'}`, {
-      method: req.method,
-      headers,
-      body: req.method === 'GET' || req.method === 'HEAD' ? undefined : body,
+    const url = new URL(req.url ?? '/', this.motoEndpoint);
+    const scope = credentialScope(headers['authorization']);
+    if (this.admin && scope?.key === AWS_TEST_CREDENTIALS.accessKeyId) {
+      headers = await signAsDaemon(url, req.method ?? 'GET', headers, body, scope.service);
+    }
+    const sent = req.method === 'GET' || req.method === 'HEAD' ? undefined : body;
+    return new Promise<{ status: number; headers: Record<string, string>; body: Buffer }>((resolve, reject) => {
+      const out = httpRequest(
+        url,
+        { method: req.method, headers: { ...headers, ...(sent ? { 'content-length': String(sent.length) } : {}) } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', reject);
+          res.on('end', () => {
+            const answer: Record<string, string> = {};
+            for (const [key, value] of Object.entries(res.headers)) {
+              if (
+                value === undefined ||
+                ['content-length', 'content-encoding', 'transfer-encoding', 'connection'].includes(key)
+              )
+                continue;
+              answer[key] = String(value);
+            }
+            resolve({ status: res.statusCode ?? 502, headers: answer, body: Buffer.concat(chunks) });
+          });
+        },
+      );
+      out.on('error', reject);
+      out.end(sent);
     });
-    const out: Record<string, string> = {};
-    res.headers.forEach((value, key) => {
-      if (key !== 'content-length' && key !== 'content-encoding' && key !== 'transfer-encoding') out[key] = value;
-    });
-    return { status: res.status, headers: out, body: Buffer.from(await res.arrayBuffer()) };
   }
 }
 

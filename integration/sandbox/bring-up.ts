@@ -211,6 +211,8 @@ export async function bringUp(
   await startWorkers(rt);
   await installClusterApiCrds(binaryOf(plan, from, 'kubectl'), superAdmin, plan.binaries.clusterApiDir, log);
   await waitClusterSettled(rt);
+  // Last: from here on moto checks every request against IAM (the daemon signs as the sandbox's admin user).
+  if (plan.awsIam) await awsFront.enforceIam();
   if (plan.provider !== 'cluster-api') return { rt, loadBalancer };
 
   // 8. --provider cluster-api: our infrastructure provider, the adopted control plane, the real controllers.

@@ -44,6 +44,8 @@ export interface UpOptions {
   targetDraining?: boolean;
   /** Start with a v1beta3 ClusterConfiguration in kubeadm-config (SandboxPlan.kubeadmApi). */
   kubeadmApi?: 'v1beta3';
+  /** moto enforces IAM once the sandbox is up (SandboxPlan.awsIam; integration/AWS-EMULATION.md says what it checks). */
+  awsIam?: boolean;
   /**
    * aws-asg: the control-plane instances belong to an Auto Scaling group in moto. cluster-api: the real Cluster API
    * controllers run against the sandbox and the control plane is adopted as Machines (capi-adopt.ts).
@@ -87,6 +89,8 @@ export interface Sandbox extends SandboxDescription {
    * responses so far (instance ids launched whose answer was dropped).
    */
   awsLoseRunInstancesResponses(count: number): Promise<string[]>;
+  /** With awsIam: an IAM user holding exactly `policy` (a JSON policy document, replacing what it held), its key. */
+  awsIamUser(name: string, policy: string): Promise<{ accessKeyId: string; secretAccessKey: string }>;
   down(): Promise<void>;
   /** Runs the sandbox's etcdctl against its members over TLS; resolves stdout. */
   etcdctl(args: string[]): Promise<string>;
@@ -137,6 +141,7 @@ async function planSandbox(
     terminationDelaySeconds: options.terminationDelaySeconds,
     targetDraining: options.targetDraining,
     kubeadmApi: options.kubeadmApi,
+    awsIam: options.awsIam,
     provider: options.provider ?? 'aws-ec2',
     clusterApiControlPlane:
       options.provider === 'cluster-api' ? (options.clusterApiControlPlane ?? 'machines') : undefined,
@@ -212,6 +217,8 @@ export function attachSandbox(stateDir: string): Sandbox {
     status: async () => (await control('/status')) as unknown as SandboxStatus,
     fault: async (request) => ((await control('/fault', request)) as { applied: string }).applied,
     awsForgetTerminated: async () => ((await control('/aws/forget-terminated', {})) as { forgotten: number }).forgotten,
+    awsIamUser: async (name, policy) =>
+      (await control('/aws/iam-user', { name, policy })) as { accessKeyId: string; secretAccessKey: string },
     awsLoseRunInstancesResponses: async (count) =>
       ((await control('/aws/lose-run-instances-responses', { count })) as { lost: string[] }).lost,
     down: () => downSandbox(stateDir),

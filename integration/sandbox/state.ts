@@ -70,6 +70,8 @@ export interface SandboxPlan {
    * config no `kubeadm upgrade apply` re-uploaded (a cluster upgraded by replacing machines keeps it).
    */
   kubeadmApi?: 'v1beta3';
+  /** moto enforces IAM once the sandbox is up (aws-iam.ts); kubeswap then needs an IAM user's key. */
+  awsIam?: boolean;
   /** aws-asg: the control-plane instances are an Auto Scaling group's, with the API target group attached. */
   provider?: SandboxProvider;
   /**

@@ -305,13 +305,9 @@ async function rollback(
 ): Promise<never> {
   const r = step.replacement;
   emit('replacement.failed', `replacement ${r.id} failed: ${step.reason}`, { replacement: r.id }, 'warn');
-  if (step.registered) await ports.provider.loadBalancer?.deregister(r.id, ctx.options.deregisterTimeoutMs);
-  // Its member first: a learner or a fresh voter leaked by a failed join blocks every later join.
-  for (const member of step.members) await ports.etcd.removeMember(member.id);
-  await ports.provider.terminate(r.id, ctx.options.terminateTimeoutMs);
-  if (step.node) await ports.kube.deleteNode(step.node);
   // The old machine's retirement had begun: back into the load balancer, uncordoned unless an operator
-  // had cordoned it, and no longer marked (a re-run starts its swap afresh).
+  // had cordoned it, and no longer marked (a re-run starts its swap afresh). First, so that the API has it
+  // back at once and a kill part-way leaves a replacement remnant the re-run's rollback still finds.
   const restore = step.restoreOld;
   if (restore) {
     if (restore.register && restore.machineId) await ports.provider.loadBalancer?.register(restore.machineId);
@@ -325,6 +321,11 @@ async function rollback(
         : {}),
     });
   }
+  if (step.registered) await ports.provider.loadBalancer?.deregister(r.id, ctx.options.deregisterTimeoutMs);
+  // Its member first: a learner or a fresh voter leaked by a failed join blocks every later join.
+  for (const member of step.members) await ports.etcd.removeMember(member.id);
+  await ports.provider.terminate(r.id, ctx.options.terminateTimeoutMs);
+  if (step.node) await ports.kube.deleteNode(step.node);
   const before = step.oldRetired
     ? `${step.oldNode} was already removed, so the control plane runs one machine short`
     : restore

@@ -149,6 +149,9 @@ export function rollback(s: Snapshot, swap: Swap, reason: string, oldRetired = f
   );
 }
 
+/** Whether a rollback of this swap has the old machine to put back (its retirement had begun, its member remains). */
+export const oldToPutBack = (s: Snapshot, swap: Swap): boolean => restoreOld(s, swap) !== undefined;
+
 /**
  * What to put back when the old machine's retirement had begun but its member is still there: its API
  * target (while it runs) and its cordon (unless an operator had cordoned it before). Past the member's
