@@ -212,8 +212,8 @@ export class FakeWorld {
       desired: { version, imageId: imageId ?? (version === TO ? NEW_IMAGE : OLD_IMAGE), force: false },
       problems: [],
     }),
-    listMachines: async () =>
-      this.machines.filter((m) => !(this.forgetGone && m.phase === 'gone')).map((m) => ({ ...m })),
+    listMachines: async (pool) =>
+      this.machines.filter((m) => m.pool === pool && !(this.forgetGone && m.phase === 'gone')).map((m) => ({ ...m })),
     checkMachines: () => [],
     createReplacement: async (req: ReplacementRequest) => {
       this.record(`createReplacement ${req.replaces.id}`);
@@ -227,6 +227,7 @@ export class FakeWorld {
       const m = machine(id.slice(2), {
         id,
         providerId: `aws:///us-east-1a/${id}`,
+        pool: req.pool,
         imageId: req.desired.imageId,
         replaces: req.replaces.id,
         runId: req.runId,

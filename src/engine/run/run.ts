@@ -37,7 +37,7 @@ import { acquireLock, formatHolder, processStart, releaseLock } from './lock.ts'
 import { LockKeeper } from './lock-keeper.ts';
 import { newRunId, type ProgressRecord, readProgress, writeProgress } from './progress.ts';
 import { lastMeasuredRun } from './run-record.ts';
-import { type ClusterChanges, type ClusterFingerprint, staleProblems } from './saved-plan.ts';
+import { type ClusterChanges, type ClusterFingerprint, staleProblems, workerFingerprint } from './saved-plan.ts';
 import { verificationFailure, verifyRun } from './verify.ts';
 
 export const LOCK_NAME = 'kubeswap-lock';
@@ -148,6 +148,7 @@ async function inspectWithProgress(
     ].sort(),
     imageId: checked.desired.imageId,
     template: checked.desired.template && `${checked.desired.template.id}:${checked.desired.template.version}`,
+    workers: workerFingerprint(snapshot.nodes, snapshot.workerMachines ?? []),
   };
   // A saved plan runs only as reviewed: checked here, in the run's own observation, before anything changes.
   if (request.expect) {
