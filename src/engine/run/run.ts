@@ -8,7 +8,7 @@ import type { EventCode } from '../../domain/events.ts';
 import { apiVersionNeed } from '../../domain/kubeadm/api-migration.ts';
 import { KUBEADM_NAMESPACE, type KubeadmApiVersion } from '../../domain/kubeadm/cluster-config.ts';
 import { parseTargetVersion } from '../../domain/kubeadm/versions.ts';
-import type { Desired } from '../../domain/model.ts';
+import { CONTROL_PLANE_POOL, type Desired } from '../../domain/model.ts';
 import type { PoolSpec } from '../../domain/pools.ts';
 import { estimateDuration } from '../../domain/run-timeline.ts';
 import { type AddonDecision, addonsPending, planAddons } from '../addons/plan.ts';
@@ -31,7 +31,7 @@ import type { EngineOptions, Ports, RenderRequest } from '../ports.ts';
 import { kubeletConfigPlan } from '../prepare/kubelet-config.ts';
 import { kubeletConfigMaps, prepareCluster } from '../prepare/prepare.ts';
 import { prepareRenderMode, type RenderMode } from '../prepare/render-mode.ts';
-import { converge, interrupted } from './converge.ts';
+import { converge } from './converge.ts';
 import { awaitHealthyStart } from './healthy-start.ts';
 import { acquireLock, formatHolder, processStart, releaseLock } from './lock.ts';
 import { LockKeeper } from './lock-keeper.ts';
@@ -455,6 +455,7 @@ export async function apply(
     updatedAt: ports.clock.now().toISOString(),
     last: 'started',
     machines: progress?.runId === runId ? progress.machines : {},
+    ...(progress?.runId === runId && progress.lastPoolStep ? { lastPoolStep: progress.lastPoolStep } : {}),
     ...(progress?.runId === runId && progress.provider !== undefined
       ? { provider: progress.provider, providerRestored: progress.providerRestored ?? false }
       : {}),
@@ -524,6 +525,7 @@ export async function apply(
         record.machines[d.pool ? `${d.pool}/${d.machine}` : d.machine] = d.step.kind;
         record.last = `${d.step.kind} ${d.machine}`;
         record.updatedAt = ports.clock.now().toISOString();
+        record.lastPoolStep = { pool: d.pool ?? CONTROL_PLANE_POOL, at: record.updatedAt };
         written = await writeProgress(ports.kube, record, written);
       },
     };
@@ -551,13 +553,11 @@ export async function apply(
     if (scope !== 'control-plane' && (options.pools ?? []).length > 0) {
       record.last = 'worker pools';
       written = await writeProgress(ports.kube, record, written);
-      if (result.steps > 0 && (options.poolIntervalMs ?? 0) > 0) {
-        emit('wait', `pausing ${formatDuration(options.poolIntervalMs!)} before the worker pools (--pool-interval)`);
-        await ports.clock.sleep(options.poolIntervalMs!, signal).catch((err: unknown) => {
-          throw signal?.aborted ? interrupted() : err;
-        });
-      }
-      const workers = await converge(ports, runCtx, { ...loopHooks, scope: 'workers' });
+      // --pool-interval after the control plane and between pools: counted from the last step's end in the
+      // progress record (this process's or, resumed, an earlier one's), before a pool's first step.
+      const last = record.lastPoolStep;
+      const lastPool = last ? { name: last.pool, at: Date.parse(last.at) } : undefined;
+      const workers = await converge(ports, runCtx, { ...loopHooks, scope: 'workers', lastPool });
       result.swaps += workers.swaps;
     }
 
