@@ -305,7 +305,7 @@ const core: SettingSpec[] = [
     group: 'safety',
     kind: 'map',
     describe:
-      'worker pools rolled after the control plane and addons, in this order: [{name, maxSurge, maxUnavailable, tag: Key=Value | launchTemplate: lt-...}]',
+      'worker pools rolled after the control plane and addons, in this order: [{name, maxSurge, maxUnavailable, tag: Key=Value | launchTemplate: lt-... | autoScalingGroup: NAME}]',
     value: (v) =>
       v.z.array(
         v.z
@@ -319,11 +319,13 @@ const core: SettingSpec[] = [
               .regex(/^[^=]+=.*$/)
               .optional(),
             launchTemplate: v.z.string().optional(),
+            // aws-asg: a worker Auto Scaling group.
+            autoScalingGroup: v.z.string().min(1).optional(),
           })
           .strict(),
       ),
     invalid:
-      '{name} must be a list of {name, maxSurge, maxUnavailable, tag: Key=Value or launchTemplate: id} (numbers or percentages like 25%), got {value}',
+      '{name} must be a list of {name, maxSurge, maxUnavailable, tag: Key=Value, launchTemplate: id or autoScalingGroup: name} (numbers or percentages like 25%), got {value}',
     code: 'input.pool',
   }),
   setting({

@@ -195,16 +195,18 @@ export interface WorkerPoolSetting extends PoolSpec {
   tag?: string;
   /** ... those launched from this launch template (id or name); replacements launch from it (default: the old one's). */
   launchTemplate?: string;
+  /** aws-asg: the pool is this worker Auto Scaling group's instances; replacements are the group's launches. */
+  autoScalingGroup?: string;
 }
 
 function poolProblems(v: Record<string, unknown>): Problem[] {
   const pools = (v['workerPools'] as WorkerPoolSetting[] | undefined) ?? [];
   const problems = poolSpecProblems(pools, [CONTROL_PLANE_POOL]);
   for (const p of pools) {
-    if (p.tag === undefined && p.launchTemplate === undefined)
+    if (p.tag === undefined && p.launchTemplate === undefined && p.autoScalingGroup === undefined)
       problems.push({
         code: 'input.pool',
-        message: `pool ${p.name}: give a tag (Key=Value) or a launchTemplate to say which machines are in it`,
+        message: `pool ${p.name}: give a tag (Key=Value), a launchTemplate or an autoScalingGroup to say which machines are in it`,
       });
   }
   const picked = v['pools'] as string[] | undefined;
@@ -337,7 +339,12 @@ function providerSection(name: string, v: Record<string, unknown>): Settings['pr
   // Each worker pool's machine selector is the provider's to read (aws-ec2: a tag or a launch template).
   const pools = (v['workerPools'] as WorkerPoolSetting[] | undefined) ?? [];
   if (pools.length > 0)
-    section['pools'] = pools.map(({ name, tag, launchTemplate }) => ({ name, tag, launchTemplate }));
+    section['pools'] = pools.map(({ name, tag, launchTemplate, autoScalingGroup }) => ({
+      name,
+      tag,
+      launchTemplate,
+      ...(autoScalingGroup ? { autoScalingGroup } : {}),
+    }));
   for (const spec of PROVIDERS.find((p) => p.name === name)?.settings ?? []) {
     if ('section' in spec.file && v[spec.key] !== undefined) section[spec.file.key] = v[spec.key];
   }
