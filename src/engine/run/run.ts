@@ -133,7 +133,7 @@ async function inspectWithProgress(
       emptyPools.map((spec) => ({
         code: 'pool.empty',
         message: `worker pool ${spec.name} has no machine in provider ${ports.provider.name}`,
-        hint: 'check its tag or launchTemplate (the aws-ec2 and exec providers serve worker pools), or leave it out with --pools',
+        hint: 'check its tag, launchTemplate or autoScalingGroup (the aws-ec2, aws-asg and exec providers serve worker pools), or leave it out with --pools',
       })),
     );
   }
