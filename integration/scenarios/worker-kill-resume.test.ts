@@ -189,15 +189,22 @@ describe('scenario: worker pool, kill -9 at random moments and re-run', function
       core,
       old.map((n) => n.metadata!.name!),
     ).start();
+    let kills = 0;
     try {
       for (const delay of DELAYS) {
         const killed = await kubeswap(sb, args, { killAfter: (e) => e.code === 'plan.step', killDelayMs: delay });
+        const steps = killed.events.filter((e) => e.code === 'plan.step').length;
+        console.log(
+          `      run killed ${delay} ms after its first step: ${killed.signal ?? `exit ${killed.exitCode}`}, ${steps} step(s)`,
+        );
         if (killed.signal !== 'SIGKILL') {
           // The pool finished before the kill came: nothing left to interrupt.
           assert.equal(killed.exitCode, 0, describeRun(killed));
           break;
         }
+        kills++;
       }
+      assert.ok(kills >= 1, 'at least one run was killed mid-pool');
       const last = await kubeswap(sb, args);
       assert.equal(last.exitCode, 0, describeRun(last));
     } finally {

@@ -16,8 +16,10 @@ import type { AsgPort } from './asg-port.ts';
 import { type GroupFacts, groupFacts, groupProblems, isLeaving } from './group.ts';
 import type { SwapContext } from './swaps.ts';
 
-/** The tag Auto Scaling puts on every instance it launches (kept after the instance left the group). */
+/** The tag Auto Scaling puts on every instance it launches. */
 export const GROUP_TAG = 'aws:autoscaling:groupName';
+/** The tag EC2 puts on every instance launched from a launch template. */
+const TEMPLATE_TAG = 'aws:ec2launchtemplate:id';
 
 export interface AsgPoolSelector {
   name: string;
@@ -64,6 +66,7 @@ export class AsgPools {
     updateLaunchTemplate: boolean,
   ): Promise<ProviderProblem[]> {
     const problems: ProviderProblem[] = [];
+    const templateOf = new Map<string, string>();
     for (const [pool, name] of this.groups) {
       const raw = await this.asg.describeGroup(name);
       const group = raw ? groupFacts(raw) : undefined;
@@ -77,6 +80,17 @@ export class AsgPools {
         problems.push(...own);
         continue;
       }
+      // A retired instance may have lost its group tag (detached, or moto's termination): it is then known by its
+      // template, which must therefore be the pool's alone.
+      const other = templateOf.get(group.launchTemplate!.id);
+      if (other) {
+        problems.push({
+          code: 'asg.pools-share-template',
+          message: `pools ${other} and ${pool}: their groups launch from the same launch template ${group.launchTemplate!.id}`,
+          hint: 'give each worker group its own launch template',
+        });
+      }
+      templateOf.set(group.launchTemplate!.id, pool);
       try {
         this.targets.set(pool, await this.target(group, desired.imageId, wanted.version, updateLaunchTemplate));
       } catch (error) {
@@ -119,8 +133,15 @@ export class AsgPools {
     const ids = [...new Set([...members.map((i) => i.id), ...linked])];
     if (ids.length === 0) return [];
     const instances = await this.ec2.describeInstances([{ Name: 'instance-id', Values: ids }]);
+    const tagOf = (i: (typeof instances)[number], key: string) => i.Tags?.find((t) => t.Key === key)?.Value;
+    // Launched by this group: its tag, or, once out of any group (retired), the group's launch template.
+    const ours = (i: (typeof instances)[number]) =>
+      tagOf(i, GROUP_TAG) === name ||
+      (tagOf(i, GROUP_TAG) === undefined &&
+        group?.launchTemplate !== undefined &&
+        tagOf(i, TEMPLATE_TAG) === group.launchTemplate.id);
     return instances
-      .filter((i) => i.Tags?.some((t) => t.Key === GROUP_TAG && t.Value === name))
+      .filter(ours)
       .map((instance): Ec2Machine => {
         const machine = toMachine(instance, pool);
         this.groupOfInstance.set(machine.id, name);

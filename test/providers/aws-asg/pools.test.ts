@@ -105,6 +105,31 @@ describe('aws-asg worker pools (a worker Auto Scaling group per pool)', () => {
     assert.deepEqual(await pools.list('green', ids), [], 'not a configured pool');
   });
 
+  it('knows a retired instance that lost its group tag by the group’s template, and refuses pools sharing one', async () => {
+    const { cp, workers, pools } = setup();
+    const gone = workers.instances[0]!;
+    gone.state = 'terminated';
+    delete gone.tags['aws:autoscaling:groupName'];
+    const cpGone = cp.instances[0]!;
+    delete cpGone.tags['aws:autoscaling:groupName'];
+    const ids = [gone.id, cpGone.id].map((id) => `aws:///us-east-1a/${id}`);
+    assert.deepEqual(
+      (await pools.list('blue', ids)).map((m) => m.id),
+      [gone.id, workers.instances[1]!.id, workers.instances[2]!.id],
+    );
+    const shared = new FakeGroup(1, 'workers-2', 'lt-w', 0x200);
+    const both = accountOf([cp, workers, shared]);
+    const two = new AsgPools(both.asg, both.ec2, { ...both, pollIntervalMs: 1, launchTimeoutMs: 50 }, 'c1', [
+      { name: 'blue', autoScalingGroup: 'workers' },
+      { name: 'green', autoScalingGroup: 'workers-2' },
+    ]);
+    const problems = await two.resolve(desired, desired, true);
+    assert.deepEqual(
+      problems.map((p) => p.code),
+      ['asg.pools-share-template'],
+    );
+  });
+
   it('the end defers a worker group with a swap in flight, and says so', async () => {
     const { pools, records, begin, end } = setup();
     await pools.resolve(desired, desired, true);
