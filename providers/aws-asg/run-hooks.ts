@@ -6,7 +6,6 @@
 import { KubeswapError } from '../../src/domain/errors.ts';
 import type { RunHooks } from '../../src/ports/machines.ts';
 import { TAG } from '../aws-ec2/options.ts';
-import type { AsgPort } from './asg-port.ts';
 import { baselineOf, busyProblems, type GroupBaseline, type GroupFacts, restorePlan, runSuspends } from './group.ts';
 import { completeLaunchHooksOfRun, describe, PROPAGATED, type SwapContext } from './swaps.ts';
 
