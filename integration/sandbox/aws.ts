@@ -79,6 +79,7 @@ export interface AwsTopology {
   targetGroupArn: string;
   autoScalingGroup?: string;
   workerLaunchTemplateId?: string;
+  workerGroups?: Record<string, string>;
 }
 
 export async function createTopology(

@@ -34,6 +34,8 @@ export interface UpOptions {
   workers?: number;
   /** Worker pools by name -> size (SandboxPlan.workerPools). */
   workerPools?: Record<string, number>;
+  /** Each worker pool as an Auto Scaling group (SandboxPlan.workerGroups). */
+  workerGroups?: boolean;
   from?: string;
   to?: string;
   bootDelaySeconds?: number;
@@ -136,6 +138,7 @@ async function planSandbox(
       ? Object.values(options.workerPools).reduce((a, b) => a + b, 0)
       : (options.workers ?? 0),
     workerPools: options.workerPools,
+    workerGroups: options.workerGroups,
     bootDelaySeconds: options.bootDelaySeconds ?? 2,
     deregistrationDelaySeconds: options.deregistrationDelaySeconds ?? 2,
     terminationDelaySeconds: options.terminationDelaySeconds,

@@ -48,6 +48,7 @@ export function describe(rt: Runtime, controlUrl: string): SandboxDescription {
       images: rt.topology.images,
       ...(rt.topology.autoScalingGroup ? { autoScalingGroup: rt.topology.autoScalingGroup } : {}),
       ...(rt.topology.workerLaunchTemplateId ? { workerLaunchTemplateId: rt.topology.workerLaunchTemplateId } : {}),
+      ...(rt.topology.workerGroups ? { workerGroups: rt.topology.workerGroups } : {}),
     },
     ...(rt.plan.provider === 'cluster-api'
       ? {

@@ -35,6 +35,8 @@ export interface SandboxDescription {
     autoScalingGroup?: string;
     /** With workers: the launch template worker replacements launch from (its user data is a worker join). */
     workerLaunchTemplateId?: string;
+    /** With workerGroups: each pool's worker Auto Scaling group, by pool name. */
+    workerGroups?: Record<string, string>;
   };
   /** With --provider cluster-api: where the Cluster API objects of the (self-hosted) management cluster live. */
   clusterApi?: {
@@ -60,6 +62,8 @@ export interface SandboxPlan {
   workers: number;
   /** Worker pools by name -> size, each worker tagged kubeswap-sandbox/pool=<name> (instead of `workers`). */
   workerPools?: Record<string, number>;
+  /** Each worker pool is an Auto Scaling group `<cluster>-<pool>` launched from the workers' template (aws-asg). */
+  workerGroups?: boolean;
   bootDelaySeconds: number;
   deregistrationDelaySeconds: number;
   /** AWS timings at a chosen scale (aws-front.ts AwsTimings): off unless set. */

@@ -2,7 +2,13 @@
 // Nodes kept Ready by kwok, no control-plane components and no etcd member. The simulator plays the worker join of
 // a replacement the same way (WorkerSimulator below): the Node registers with its providerID and the image's
 // kubelet version once the boot delay has passed, and goes NotReady when the instance is terminated.
-import { CreateLaunchTemplateCommand, type Instance, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { CreateAutoScalingGroupCommand, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import {
+  CreateLaunchTemplateCommand,
+  DescribeInstancesCommand,
+  type Instance,
+  RunInstancesCommand,
+} from '@aws-sdk/client-ec2';
 import { clusterTag, ROLE_TAG, tagValue } from './aws.ts';
 import type { ArmedFault } from './faults.ts';
 import { markNodeDead, registerMachine } from './nodes.ts';
@@ -34,6 +40,10 @@ export async function startWorkers(rt: Runtime): Promise<void> {
     }),
   );
   rt.topology.workerLaunchTemplateId = template.LaunchTemplate!.LaunchTemplateId!;
+  if (rt.plan.workerGroups) {
+    for (const [pool, count] of Object.entries(pools)) await startWorkerGroup(rt, pool, count, from);
+    return;
+  }
   let i = 0;
   for (const [pool, count] of Object.entries(pools)) {
     for (let k = 0; k < count; k++, i++) {
@@ -58,6 +68,34 @@ export async function startWorkers(rt: Runtime): Promise<void> {
       const instance = out.Instances![0]!;
       await registerWorker(rt, instance, from);
     }
+  }
+}
+
+/**
+ * A worker pool as an Auto Scaling group (kubeswap's `workerPools[].autoScalingGroup`): launched by moto's group from
+ * version 1 of the workers' template across the subnets, at MaxSize (a surge must raise it), the cluster, worker and
+ * pool tags propagated to its instances as an EKS-style node group has them.
+ */
+async function startWorkerGroup(rt: Runtime, pool: string, count: number, version: string): Promise<void> {
+  const name = `${rt.plan.clusterName}-${pool}`;
+  const tag = (Key: string, Value: string) => ({ Key, Value, PropagateAtLaunch: true });
+  await rt.aws.asg.send(
+    new CreateAutoScalingGroupCommand({
+      AutoScalingGroupName: name,
+      LaunchTemplate: { LaunchTemplateId: rt.topology.workerLaunchTemplateId, Version: '1' },
+      MinSize: count,
+      MaxSize: count,
+      DesiredCapacity: count,
+      VPCZoneIdentifier: rt.topology.subnetIds.join(','),
+      Tags: [tag(clusterTag(rt.plan.clusterName), 'owned'), tag(ROLE_TAG, 'worker'), tag(POOL_TAG, pool)],
+    }),
+  );
+  rt.topology.workerGroups = { ...rt.topology.workerGroups, [pool]: name };
+  const group = await rt.aws.asg.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }));
+  const ids = (group.AutoScalingGroups?.[0]?.Instances ?? []).map((i) => i.InstanceId!);
+  const out = await rt.aws.ec2.send(new DescribeInstancesCommand({ InstanceIds: ids }));
+  for (const instance of (out.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
+    await registerWorker(rt, instance, version);
   }
 }
 

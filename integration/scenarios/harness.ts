@@ -31,6 +31,8 @@ export interface RunOptions {
   onEvent?: (event: KubeswapEvent) => void;
   /** SIGKILL the process right after it emits an event matching this (a crash at a step boundary). */
   killAfter?: (event: KubeswapEvent) => boolean;
+  /** With killAfter: SIGKILL this long after the first matching event instead of at once (a crash mid-step). */
+  killDelayMs?: number;
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
 }
@@ -52,6 +54,7 @@ export function kubeswap(sb: Sandbox, args: string[], options: RunOptions = {}):
   });
   const run: KubeswapRun = { exitCode: null, signal: null, events: [], stdout: '', stderr: '' };
   let buffered = '';
+  let killArmed = false;
   child.stdout.on('data', (chunk: Buffer) => {
     run.stdout += chunk;
     buffered += chunk;
@@ -64,7 +67,11 @@ export function kubeswap(sb: Sandbox, args: string[], options: RunOptions = {}):
       const event = JSON.parse(line) as KubeswapEvent;
       run.events.push(event);
       options.onEvent?.(event);
-      if (options.killAfter?.(event)) child.kill('SIGKILL');
+      if (!killArmed && options.killAfter?.(event)) {
+        killArmed = true;
+        if (options.killDelayMs) setTimeout(() => child.kill('SIGKILL'), options.killDelayMs);
+        else child.kill('SIGKILL');
+      }
     }
   });
   child.stderr.on('data', (chunk: Buffer) => {

@@ -22,6 +22,7 @@ import { asgPort } from './asg-port.ts';
 import { resolveGroupDesired } from './desired.ts';
 import { type GroupFacts, groupFacts, groupProblems, isLeaving } from './group.ts';
 import { type AwsAsgProviderOptions, resolveAsgOptions } from './options.ts';
+import { AsgPools } from './pools.ts';
 import { groupRunHooks } from './run-hooks.ts';
 import { completeLaunchHooks, completeLaunchHooksOfRun, createReplacement, terminateInGroup } from './swaps.ts';
 
@@ -49,6 +50,8 @@ export function createAwsAsgProvider(input: AwsAsgProviderOptions): MachineProvi
     pollIntervalMs: options.pollIntervalMs,
     launchTimeoutMs: options.launchTimeoutMs,
   };
+  // Worker pools: each a worker Auto Scaling group (workerPools[].autoScalingGroup).
+  const pools = new AsgPools(asg, ec2, context, options.clusterName, options.pools ?? []);
   const failing =
     (action: string) =>
     (error: unknown): never => {
@@ -123,13 +126,20 @@ export function createAwsAsgProvider(input: AwsAsgProviderOptions): MachineProvi
           ],
         };
       }
-      return resolveGroupDesired(ec2, group, options, wanted).catch(
+      const resolved = await resolveGroupDesired(ec2, group, options, wanted).catch(
         failing(`resolve the target launch template version of ${group.name}`),
       );
+      if (!resolved.desired || pools.groups.size === 0) return resolved;
+      const poolProblems = await pools
+        .resolve(resolved.desired, wanted, options.updateLaunchTemplate === true)
+        .catch(failing('resolve the worker groups'));
+      return poolProblems.length > 0 ? { problems: [...resolved.problems, ...poolProblems] } : resolved;
     },
 
     async listMachines(pool, providerIds) {
-      if (pool !== CONTROL_PLANE_POOL) return [];
+      if (pool !== CONTROL_PLANE_POOL) {
+        return pools.list(pool, providerIds).catch(failing(`list the instances of pool ${pool}`));
+      }
       try {
         const group = await look();
         const linked = providerIds.map(instanceIdOf).filter((id): id is string => id !== undefined);
@@ -154,26 +164,46 @@ export function createAwsAsgProvider(input: AwsAsgProviderOptions): MachineProvi
     machineIdOf: (providerId) => (PROVIDER_ID_FORM.test(providerId) ? instanceIdOf(providerId) : undefined),
     drift,
 
-    checkMachines: (machines) =>
-      machines
+    checkMachines: (machines) => [
+      ...pools.checkMachines(machines as Ec2Machine[]),
+      ...machines
+        .filter((m) => m.pool === CONTROL_PLANE_POOL)
         .filter((m) => m.phase !== 'gone' && seen && !seen.instances.some((i) => i.id === m.id))
         .map((m) => ({
           code: 'machine.not-in-group',
           message: `instance ${m.id} is not in Auto Scaling group ${options.autoScalingGroup}`,
           hint: 'every control-plane machine must belong to the group; check provider.autoScalingGroup',
         })),
+    ],
 
-    createReplacement: (request) =>
-      createReplacement(context, request).catch(failing(`launch the replacement of ${request.replaces.id}`)),
+    async createReplacement(request) {
+      const launch = async () => {
+        if (!pools.has(request.pool)) return createReplacement(context, request);
+        // The pool's group launches its target version from now on (preflight resolved it).
+        await pools.pointAtTarget(request.pool);
+        return createReplacement(pools.contextOf(request.pool), request);
+      };
+      return launch().catch(failing(`launch the replacement of ${request.replaces.id}`));
+    },
 
-    terminate: (machineId, timeoutMs) =>
-      terminateInGroup(context, machineId, timeoutMs).catch(failing(`terminate ${machineId}`)),
+    async terminate(machineId, timeoutMs) {
+      const pool = pools.poolOfInstance(machineId);
+      const retire = async () => {
+        if (!pool) return terminateInGroup(context, machineId, timeoutMs);
+        const group = pools.contextOf(pool);
+        // The engine retires a worker once its replacement is Ready (surge) or before creating it (unavailable
+        // slot): the replacement's launch hook, if any, can go now, as the control plane's does at deregistration.
+        await completeLaunchHooksOfRun(group, { replaces: machineId });
+        return terminateInGroup(group, machineId, timeoutMs);
+      };
+      return retire().catch(failing(`terminate ${machineId}`));
+    },
 
     get loadBalancer() {
       return targetGroup();
     },
 
-    run: groupRunHooks(context),
+    run: groupRunHooks(context, [...pools.groups.values()]),
 
     destroy() {
       ec2Client.destroy();
@@ -193,6 +223,7 @@ export const provider: ProviderModule = {
       ...aws,
       autoScalingGroup: str('autoScalingGroup') ?? '',
       updateLaunchTemplate: settings['updateLaunchTemplate'] === true,
+      pools: (settings['pools'] as { name: string; autoScalingGroup?: string }[] | undefined) ?? [],
       pollIntervalMs,
     });
   },

@@ -21,6 +21,8 @@ export interface AwsAsgProviderOptions
   /** How long the group may take to launch a replacement once its capacity is raised. */
   launchTimeoutMs?: number;
   throttleRetry?: Partial<ThrottleRetryOptions>;
+  /** Worker pools: each the instances of one worker Auto Scaling group. */
+  pools?: { name: string; autoScalingGroup?: string }[];
 }
 
 export interface ResolvedAsgOptions extends AwsAsgProviderOptions {

@@ -73,7 +73,7 @@ describe('settings checks before anything is contacted', () => {
     ];
     assert.deepEqual(messages({ workerPools, pools: 'blue,pink', controlPlaneOnly: true, workersOnly: true }), [
       'pool green: maxSurge and maxUnavailable cannot both be 0',
-      'pool red: give a tag (Key=Value) or a launchTemplate to say which machines are in it',
+      'pool red: give a tag (Key=Value), a launchTemplate or an autoScalingGroup to say which machines are in it',
       '--pools names pink, which is not a configured pool (blue, green, red)',
       'give --control-plane-only or --workers-only, not both',
     ]);

@@ -6,7 +6,13 @@ import assert from 'node:assert/strict';
 import type { Clock } from '../../src/domain/clock.ts';
 import { KubeswapError } from '../../src/domain/errors.ts';
 import { EventLog } from '../../src/domain/events.ts';
-import type { ApiTarget, EtcdMember, Machine, NodeView } from '../../src/domain/model.ts';
+import {
+  type ApiTarget,
+  CONTROL_PLANE_POOL,
+  type EtcdMember,
+  type Machine,
+  type NodeView,
+} from '../../src/domain/model.ts';
 import type { Ports } from '../../src/engine/ports.ts';
 import type { EtcdPort } from '../../src/ports/etcd.ts';
 import { type ConfigMapView, ConflictError, type KubePort, type LeaseView } from '../../src/ports/kube.ts';
@@ -88,6 +94,20 @@ export class FakeWorld {
       if (m.phase !== 'running' || !m.replaces) continue;
       const name = `node-${m.id}`;
       if (this.nodes.has(name) || this.faults.get(m.id) === 'never-boots') continue;
+      if (m.pool !== CONTROL_PLANE_POOL) {
+        // A worker joins without an etcd member or static pods.
+        this.nodes.set(
+          name,
+          node(name, {
+            providerId: m.providerId,
+            kubeletVersion: TO,
+            controlPlane: false,
+            staticPods: {},
+            createdAt: new Date(this.now),
+          }),
+        );
+        continue;
+      }
       if (this.faults.get(m.id) === 'dies-after-member-add') {
         if (!this.members.some((x) => x.isLearner)) this.members.push(member('', { isLearner: true, clientUrls: [] }));
         continue;
@@ -212,8 +232,8 @@ export class FakeWorld {
       desired: { version, imageId: imageId ?? (version === TO ? NEW_IMAGE : OLD_IMAGE), force: false },
       problems: [],
     }),
-    listMachines: async () =>
-      this.machines.filter((m) => !(this.forgetGone && m.phase === 'gone')).map((m) => ({ ...m })),
+    listMachines: async (pool) =>
+      this.machines.filter((m) => m.pool === pool && !(this.forgetGone && m.phase === 'gone')).map((m) => ({ ...m })),
     checkMachines: () => [],
     createReplacement: async (req: ReplacementRequest) => {
       this.record(`createReplacement ${req.replaces.id}`);
@@ -227,6 +247,7 @@ export class FakeWorld {
       const m = machine(id.slice(2), {
         id,
         providerId: `aws:///us-east-1a/${id}`,
+        pool: req.pool,
         imageId: req.desired.imageId,
         replaces: req.replaces.id,
         runId: req.runId,

@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """kubeswap exec-provider command over EC2 and an ELBv2 target group (moto in the sandbox, AWS alike).
 
-    moto-machines.py --cluster NAME --launch-template LT_ID --target-group ARN <verb>
+    moto-machines.py --cluster NAME --launch-template LT_ID --target-group ARN
+                     [--pool-tag KEY --worker-launch-template LT_ID] <verb>
+
+Worker pools (optional): pool P is the instances tagged KEY=P; its replacements launch from the worker launch
+template (whose user data joins a worker) and carry KEY=P and kubeswap.io/role=worker.
 
 kubeswap appends the verb, writes one JSON request on stdin and reads one JSON object from stdout
 (providers/README.md, "The exec provider"). Logs go to stderr. Credentials, region and endpoint come
@@ -46,10 +50,12 @@ def log(message):
 
 
 class Machines:
-    def __init__(self, cluster, launch_template, target_group):
+    def __init__(self, cluster, launch_template, target_group, pool_tag=None, worker_launch_template=None):
         self.cluster_tag = f"kubernetes.io/cluster/{cluster}"
         self.launch_template = launch_template
         self.target_group = target_group
+        self.pool_tag = pool_tag
+        self.worker_launch_template = worker_launch_template
         # botocore reads AWS_DEFAULT_REGION only; the AWS SDKs for JS and Go read AWS_REGION.
         region = os.environ.get("AWS_REGION") or None
         self.ec2 = boto3.client("ec2", region_name=region)
@@ -109,15 +115,27 @@ class Machines:
         newest = sorted(images, key=lambda i: i.get("CreationDate", ""))[-1]
         return {"imageId": newest["ImageId"]}
 
+    def in_pool(self, instance, pool):
+        tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
+        if pool == CONTROL_PLANE:
+            return True  # kubeswap hands the control plane only its own Nodes' providerIDs
+        return bool(self.pool_tag) and tags.get(self.pool_tag) == pool
+
     def list(self, request):
+        pool = request["pool"]
+        if pool != CONTROL_PLANE and not self.pool_tag:
+            return {"machines": []}  # no worker pools configured: a pool of kubeswap's selects nothing (exit 2)
         linked = [m.group(1) for m in (PROVIDER_ID.match(p) for p in request["providerIds"]) if m]
         # Linked machines in any state (kubeswap must see a terminated one), plus every live machine of the pool.
-        pool = self.describe(Filters=[
+        # kubeswap hands a worker pool every worker Node's providerID: only this pool's machines are answered.
+        live = self.describe(Filters=[
             {"Name": f"tag:{self.cluster_tag}", "Values": ["owned"]},
-            {"Name": f"tag:{ROLE_TAG}", "Values": [CONTROL_PLANE]},
+            {"Name": f"tag:{ROLE_TAG}", "Values": [CONTROL_PLANE]} if pool == CONTROL_PLANE
+            else {"Name": f"tag:{self.pool_tag}", "Values": [pool]},
             {"Name": "instance-state-name", "Values": ["pending", "running", "shutting-down", "stopping", "stopped"]},
-        ]) if request["pool"] == CONTROL_PLANE else []
-        machines = {i["InstanceId"]: self.machine(i) for i in self.by_ids(linked) + pool}
+        ])
+        found = [i for i in self.by_ids(linked) if self.in_pool(i, pool)] + live
+        machines = {i["InstanceId"]: self.machine(i) for i in found}
         return {"machines": list(machines.values())}
 
     def status(self, request):
@@ -133,10 +151,12 @@ class Machines:
             log(f"create: {found[0]['InstanceId']} already exists for token {request['token']}")
             return {"machine": self.machine(found[0])}
         replaces = request["replaces"]
+        worker = request["pool"] != CONTROL_PLANE
         tags = {
             **request.get("tags", {}),
             self.cluster_tag: "owned",
-            ROLE_TAG: CONTROL_PLANE,
+            ROLE_TAG: "worker" if worker else CONTROL_PLANE,
+            **({self.pool_tag: request["pool"]} if worker else {}),
             TOKEN_TAG: request["token"],
             RUN_TAG: request["runId"],
             REPLACES_TAG: replaces["id"],
@@ -145,7 +165,8 @@ class Machines:
             "MinCount": 1,
             "MaxCount": 1,
             "ClientToken": request["token"],
-            "LaunchTemplate": {"LaunchTemplateId": self.launch_template, "Version": "$Default"},
+            "LaunchTemplate": {"LaunchTemplateId": self.worker_launch_template if worker else self.launch_template,
+                               "Version": "$Default"},
             "ImageId": request["desired"]["imageId"],
             "TagSpecifications": [{"ResourceType": "instance",
                                    "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}],
@@ -156,7 +177,7 @@ class Machines:
         if "userData" in request:
             launch["UserData"] = request["userData"]  # render mode; never logged
         instance = self.ec2.run_instances(**launch)["Instances"][0]
-        log(f"create: launched {instance['InstanceId']} to replace {replaces['id']}")
+        log(f"create: launched {instance['InstanceId']} to replace {replaces['id']} in pool {request['pool']}")
         return {"machine": self.machine(instance)}
 
     def delete(self, request):
@@ -188,6 +209,8 @@ def main():
     parser.add_argument("--cluster", required=True)
     parser.add_argument("--launch-template", required=True)
     parser.add_argument("--target-group", required=True)
+    parser.add_argument("--pool-tag", help="instances tagged KEY=P are worker pool P")
+    parser.add_argument("--worker-launch-template", help="worker replacements launch from it")
     parser.add_argument("verb", choices=["resolve", "list", "status", "create", "delete",
                                          "targets", "register", "deregister"])
     args = parser.parse_args()
@@ -195,7 +218,11 @@ def main():
     if request.get("protocol") != 1:
         print(f"protocol {request.get('protocol')} is not supported (1 is)", file=sys.stderr)
         return 2
-    machines = Machines(args.cluster, args.launch_template, args.target_group)
+    if args.pool_tag and not args.worker_launch_template:
+        print("--pool-tag needs --worker-launch-template", file=sys.stderr)
+        return 2
+    machines = Machines(args.cluster, args.launch_template, args.target_group, args.pool_tag,
+                        args.worker_launch_template)
     try:
         response = getattr(machines, args.verb)(request)
     except ClientError as error:

@@ -195,6 +195,8 @@ export interface WorkerPoolSetting extends PoolSpec {
   tag?: string;
   /** ... those launched from this launch template (id or name); replacements launch from it (default: the old one's). */
   launchTemplate?: string;
+  /** aws-asg: the pool is this worker Auto Scaling group's instances; replacements are the group's launches. */
+  autoScalingGroup?: string;
   /** cluster-api: the pool is this MachineDeployment of the cluster (absent: every one of them). */
   machineDeployment?: string;
 }
@@ -206,12 +208,13 @@ function poolProblems(v: Record<string, unknown>): Problem[] {
   const selects =
     v['provider'] === 'cluster-api'
       ? () => true
-      : (p: WorkerPoolSetting) => p.tag !== undefined || p.launchTemplate !== undefined;
+      : (p: WorkerPoolSetting) =>
+          p.tag !== undefined || p.launchTemplate !== undefined || p.autoScalingGroup !== undefined;
   for (const p of pools) {
     if (!selects(p))
       problems.push({
         code: 'input.pool',
-        message: `pool ${p.name}: give a tag (Key=Value) or a launchTemplate to say which machines are in it`,
+        message: `pool ${p.name}: give a tag (Key=Value), a launchTemplate or an autoScalingGroup to say which machines are in it`,
       });
   }
   const picked = v['pools'] as string[] | undefined;
@@ -344,10 +347,11 @@ function providerSection(name: string, v: Record<string, unknown>): Settings['pr
   // Each worker pool's machine selector is the provider's to read (aws-ec2: a tag or a launch template).
   const pools = (v['workerPools'] as WorkerPoolSetting[] | undefined) ?? [];
   if (pools.length > 0)
-    section['pools'] = pools.map(({ name, tag, launchTemplate, machineDeployment }) => ({
+    section['pools'] = pools.map(({ name, tag, launchTemplate, autoScalingGroup, machineDeployment }) => ({
       name,
       tag,
       launchTemplate,
+      ...(autoScalingGroup ? { autoScalingGroup } : {}),
       ...(machineDeployment !== undefined ? { machineDeployment } : {}),
     }));
   for (const spec of PROVIDERS.find((p) => p.name === name)?.settings ?? []) {

@@ -26,6 +26,11 @@ export interface ConvergeHooks {
   signal?: AbortSignal;
   /** What this loop replaces (default: the control plane, then the worker pools of ctx.options.pools). */
   scope?: PlanScope;
+  /**
+   * The pool of the run's last step and when it ended (ms), as the progress record has it: --pool-interval is
+   * counted from there, so a resumed run waits only the rest (or a workers loop after the control plane's).
+   */
+  lastPool?: { name: string; at: number };
 }
 
 export interface ConvergeResult {
@@ -51,7 +56,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
   const pools = scope === 'control-plane' ? [] : (ctx.options.pools ?? []);
   const poolNames = pools.length > 0 ? pools.map((p) => p.name) : undefined;
   /** The worker pool of the last step and when it ended: --pool-interval pauses before the next pool's first step. */
-  let lastPool: { name: string; at: number } | undefined;
+  let lastPool: { name: string; at: number } | undefined = hooks.lastPool;
   const wakeup = new Wakeup();
   const stopWatching = ports.kube.watchChanges?.(wakeup.notify);
   try {
@@ -135,6 +140,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
         case 'step': {
           const interval = ctx.options.poolIntervalMs ?? 0;
           if (decision.pool && lastPool && lastPool.name !== decision.pool && interval > 0) {
+            // Counted from the end of the last step, which may be an earlier process's (the progress record).
             const due = lastPool.at + interval - ports.clock.now().getTime();
             lastPool = undefined;
             if (due > 0) {

@@ -24,6 +24,11 @@ export interface ProgressRecord {
   machines: Record<string, string>;
   /** What the provider's run hooks need to undo their run-wide changes (MachineProvider.run). */
   provider?: unknown;
+  /**
+   * The pool of this run's last step (`control-plane` for the control plane's) and when it ended: a resumed run
+   * pauses before the next pool only for what is left of --pool-interval.
+   */
+  lastPoolStep?: { pool: string; at: string };
   /** The provider's run-wide changes are undone (set by RunHooks.end), so a later re-run does not redo it. */
   providerRestored?: boolean;
 }

@@ -8,7 +8,7 @@ import type { EventCode } from '../../domain/events.ts';
 import { apiVersionNeed } from '../../domain/kubeadm/api-migration.ts';
 import { KUBEADM_NAMESPACE, type KubeadmApiVersion } from '../../domain/kubeadm/cluster-config.ts';
 import { parseTargetVersion } from '../../domain/kubeadm/versions.ts';
-import type { Desired } from '../../domain/model.ts';
+import { CONTROL_PLANE_POOL, type Desired } from '../../domain/model.ts';
 import type { PoolSpec } from '../../domain/pools.ts';
 import { estimateDuration } from '../../domain/run-timeline.ts';
 import { type AddonDecision, addonsPending, planAddons } from '../addons/plan.ts';
@@ -31,13 +31,13 @@ import type { EngineOptions, Ports, RenderRequest } from '../ports.ts';
 import { kubeletConfigPlan } from '../prepare/kubelet-config.ts';
 import { kubeletConfigMaps, prepareCluster } from '../prepare/prepare.ts';
 import { prepareRenderMode, type RenderMode } from '../prepare/render-mode.ts';
-import { converge, interrupted } from './converge.ts';
+import { converge } from './converge.ts';
 import { awaitHealthyStart } from './healthy-start.ts';
 import { acquireLock, formatHolder, processStart, releaseLock } from './lock.ts';
 import { LockKeeper } from './lock-keeper.ts';
 import { newRunId, type ProgressRecord, readProgress, writeProgress } from './progress.ts';
 import { lastMeasuredRun } from './run-record.ts';
-import { type ClusterChanges, type ClusterFingerprint, staleProblems } from './saved-plan.ts';
+import { type ClusterChanges, type ClusterFingerprint, staleProblems, workerFingerprint } from './saved-plan.ts';
 import { verificationFailure, verifyRun } from './verify.ts';
 
 export const LOCK_NAME = 'kubeswap-lock';
@@ -137,7 +137,7 @@ async function inspectWithProgress(
       emptyPools.map((spec) => ({
         code: 'pool.empty',
         message: `worker pool ${spec.name} has no machine in provider ${ports.provider.name}`,
-        hint: 'check its tag or launchTemplate (aws-ec2, exec) or machineDeployment (cluster-api), or leave it out with --pools',
+        hint: 'check its tag or launchTemplate (aws-ec2, exec), autoScalingGroup (aws-asg) or machineDeployment (cluster-api), or leave it out with --pools',
       })),
     );
   }
@@ -152,6 +152,7 @@ async function inspectWithProgress(
     ].sort(),
     imageId: checked.desired.imageId,
     template: checked.desired.template && `${checked.desired.template.id}:${checked.desired.template.version}`,
+    workers: workerFingerprint(snapshot.nodes, snapshot.workerMachines ?? []),
   };
   // A saved plan runs only as reviewed: checked here, in the run's own observation, before anything changes.
   if (request.expect) {
@@ -459,6 +460,7 @@ export async function apply(
     updatedAt: ports.clock.now().toISOString(),
     last: 'started',
     machines: progress?.runId === runId ? progress.machines : {},
+    ...(progress?.runId === runId && progress.lastPoolStep ? { lastPoolStep: progress.lastPoolStep } : {}),
     ...(progress?.runId === runId && progress.provider !== undefined
       ? { provider: progress.provider, providerRestored: progress.providerRestored ?? false }
       : {}),
@@ -528,6 +530,7 @@ export async function apply(
         record.machines[d.pool ? `${d.pool}/${d.machine}` : d.machine] = d.step.kind;
         record.last = `${d.step.kind} ${d.machine}`;
         record.updatedAt = ports.clock.now().toISOString();
+        record.lastPoolStep = { pool: d.pool ?? CONTROL_PLANE_POOL, at: record.updatedAt };
         written = await writeProgress(ports.kube, record, written);
       },
     };
@@ -555,13 +558,11 @@ export async function apply(
     if (scope !== 'control-plane' && (options.pools ?? []).length > 0) {
       record.last = 'worker pools';
       written = await writeProgress(ports.kube, record, written);
-      if (result.steps > 0 && (options.poolIntervalMs ?? 0) > 0) {
-        emit('wait', `pausing ${formatDuration(options.poolIntervalMs!)} before the worker pools (--pool-interval)`);
-        await ports.clock.sleep(options.poolIntervalMs!, signal).catch((err: unknown) => {
-          throw signal?.aborted ? interrupted() : err;
-        });
-      }
-      const workers = await converge(ports, runCtx, { ...loopHooks, scope: 'workers' });
+      // --pool-interval after the control plane and between pools: counted from the last step's end in the
+      // progress record (this process's or, resumed, an earlier one's), before a pool's first step.
+      const last = record.lastPoolStep;
+      const lastPool = last ? { name: last.pool, at: Date.parse(last.at) } : undefined;
+      const workers = await converge(ports, runCtx, { ...loopHooks, scope: 'workers', lastPool });
       result.swaps += workers.swaps;
     }
 

@@ -21,6 +21,29 @@ export interface ClusterFingerprint {
   imageId: string;
   /** The launch template (`id:version`) the target resolved to, when the provider has one. */
   template?: string;
+  /**
+   * `pool:node=machine` for every worker Node of a pool, then `pool:+machine` for the pool's machines no Node points
+   * at (a replacement still joining), sorted. Absent in plans saved before pools were fingerprinted: read as none.
+   */
+  workers?: string[];
+}
+
+/** The worker half of the fingerprint: what each pool's Nodes run on, and the machines not (yet) behind a Node. */
+export function workerFingerprint(
+  nodes: readonly { name: string; providerId?: string; controlPlane: boolean }[],
+  workerMachines: readonly { id: string; providerId: string; pool: string }[],
+): string[] {
+  const linked = new Set<string>();
+  const entries: string[] = [];
+  for (const node of nodes) {
+    if (node.controlPlane || !node.providerId) continue;
+    const m = workerMachines.find((w) => w.providerId === node.providerId);
+    if (!m) continue;
+    linked.add(m.id);
+    entries.push(`${m.pool}:${node.name}=${m.id}`);
+  }
+  for (const m of workerMachines) if (!linked.has(m.id)) entries.push(`${m.pool}:+${m.id}`);
+  return entries.sort();
 }
 
 /** The cluster-wide changes of a run, besides the machines (kubeadm upgrade plan lists them too). */
@@ -107,6 +130,16 @@ export function staleProblems(saved: ClusterFingerprint, now: ClusterFingerprint
     problems.push({
       code: 'plan.stale.machines',
       message: `the control-plane machines changed since the plan: ${[part('gone', gone), part('new', added)].filter(Boolean).join('; ')}`,
+      hint: `${hint}. If a run of this plan was interrupted, resume it with kubeswap apply --to <version> --image <image> (the plan's)`,
+    });
+  }
+  const workersGone = (saved.workers ?? []).filter((m) => !(now.workers ?? []).includes(m));
+  const workersAdded = (now.workers ?? []).filter((m) => !(saved.workers ?? []).includes(m));
+  if (workersGone.length > 0 || workersAdded.length > 0) {
+    const part = (label: string, list: string[]) => (list.length ? `${label} ${list.join(', ')}` : '');
+    problems.push({
+      code: 'plan.stale.workers',
+      message: `the worker pools' machines changed since the plan: ${[part('gone', workersGone), part('new', workersAdded)].filter(Boolean).join('; ')}`,
       hint: `${hint}. If a run of this plan was interrupted, resume it with kubeswap apply --to <version> --image <image> (the plan's)`,
     });
   }

@@ -207,7 +207,7 @@ describe('worker pool planner', () => {
     s = {
       ...s,
       nodes: s.nodes.map((n) =>
-        n.name === 'green-0'
+        n.name === 'green-1'
           ? { ...n, annotations: { 'cluster-autoscaler.kubernetes.io/scale-down-disabled': 'false' } }
           : n,
       ),
@@ -218,7 +218,8 @@ describe('worker pool planner', () => {
     s = applyStep(s, drain, false);
     const second = stepOf(plan(input(s, [pool('green', 1, 1)])));
     assert.equal(second.kind === 'drain-worker' && second.node, 'green-1');
-    assert.equal(second.kind === 'drain-worker' && second.scaleDownWas, '');
+    // green-1's own value is what the drain records to restore (not green-0's, not a default).
+    assert.equal(second.kind === 'drain-worker' && second.scaleDownWas, 'false');
   });
 
   it('resumes without a duplicate: a replacement found for a machine is not created again', () => {

@@ -91,6 +91,37 @@ describe('saved plan', () => {
     assert.deepEqual(codes, ['plan.stale.machines']);
   });
 
+  it('refuses when a worker of a pool was added or replaced since, as for the control plane', async () => {
+    const pools = [{ name: 'blue', maxSurge: 1, maxUnavailable: 0 }];
+    const world = new FakeWorld(['cp-a']);
+    world.nodes.set('w-1', node('w-1', { controlPlane: false, staticPods: {} }));
+    world.machines.push(machine('w-1', { pool: 'blue' }));
+    const { fingerprint: saved } = await inspect(world.ports(), request, { pools });
+    assert.deepEqual(saved.workers, ['blue:w-1=i-w-1']);
+    // Someone scaled the pool out after the review: a machine the plan never showed, no Node yet.
+    world.machines.push(machine('w-2', { pool: 'blue' }));
+    const err = await failure(apply(world.ports(), { ...request, expect: saved }, { ...options, pools }));
+    assert.equal(err.failure, 'invalid', 'exit 2: nothing changed');
+    assert.deepEqual(
+      err.problems!.map((p) => p.code),
+      ['plan.stale.workers'],
+    );
+    assert.match(err.problems![0]!.message, /new blue:\+i-w-2/);
+    assert.deepEqual(
+      world.calls.filter((c) => !c.startsWith('get')),
+      [],
+      'no mutating call',
+    );
+    // The worker's machine replaced behind the same Node name: gone and new both named.
+    const now = { ...saved, workers: ['blue:w-1=i-w-9'] };
+    assert.match(staleProblems(saved, now)[0]!.message, /gone blue:w-1=i-w-1; new blue:w-1=i-w-9/);
+    // A plan saved before workers were fingerprinted reads as none: a cluster with pool machines is refused.
+    assert.deepEqual(
+      staleProblems({ ...saved, workers: undefined }, saved).map((p) => p.code),
+      ['plan.stale.workers'],
+    );
+  });
+
   it('refuses when kubeadm-config changed since', async () => {
     const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
     const { fingerprint: saved } = await inspect(world.ports(), request);

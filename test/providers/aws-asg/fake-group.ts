@@ -29,9 +29,18 @@ export class FakeGroup {
   lifecycleHooks: { name: string; transition: 'LAUNCHING' | 'TERMINATING'; heartbeatSeconds: number }[] = [];
   instances: FakeInstance[] = [];
   calls: string[] = [];
+  /** The newest version of the group's launch template (its image: `ami-v<version>`). */
+  latest = 2;
   private next = 0;
 
-  constructor(count = 3) {
+  constructor(
+    count = 3,
+    readonly name = 'cp',
+    readonly template = 'lt-1',
+    /** Instance ids start here (two fakes side by side must not share ids). */
+    first = 0,
+  ) {
+    this.next = first;
     for (let i = 0; i < count; i++) this.launch();
   }
 
@@ -47,7 +56,7 @@ export class FakeGroup {
       lifecycle: held ? 'Pending:Wait' : 'InService',
       protected: false,
       state: 'running',
-      tags: { ...tags, 'aws:autoscaling:groupName': 'cp' },
+      tags: { ...tags, 'aws:autoscaling:groupName': this.name },
       version: this.version,
     });
   }
@@ -64,12 +73,12 @@ export class FakeGroup {
 
   group(): AutoScalingGroup {
     return {
-      AutoScalingGroupName: 'cp',
+      AutoScalingGroupName: this.name,
       MinSize: this.min,
       MaxSize: this.max,
       DesiredCapacity: this.desired,
       SuspendedProcesses: this.suspended.map((ProcessName) => ({ ProcessName })),
-      LaunchTemplate: { LaunchTemplateId: 'lt-1', Version: this.version },
+      LaunchTemplate: { LaunchTemplateId: this.template, Version: this.version },
       TargetGroupARNs: ['arn:tg'],
       Tags: Object.entries(this.tags).map(([Key, t]) => ({ Key, Value: t.value, PropagateAtLaunch: t.propagate })),
       Instances: this.instances
@@ -78,13 +87,13 @@ export class FakeGroup {
           InstanceId: i.id,
           LifecycleState: i.lifecycle as never,
           ProtectedFromScaleIn: i.protected,
-          LaunchTemplate: { LaunchTemplateId: 'lt-1', Version: i.version },
+          LaunchTemplate: { LaunchTemplateId: this.template, Version: i.version },
         })),
     } as unknown as AutoScalingGroup;
   }
 
   readonly asg: AsgPort = {
-    describeGroup: async (name) => (name === 'cp' ? this.group() : undefined),
+    describeGroup: async (name) => (name === this.name ? this.group() : undefined),
     describeInstanceRefreshes: async () => this.refreshes,
     suspendProcesses: async (_, processes) => {
       this.calls.push(`suspend ${processes.join(',')}`);
@@ -166,7 +175,7 @@ export class FakeGroup {
       LaunchTime: new Date(Number.parseInt(i.id.slice(2), 16) * 1000),
       Tags: Object.entries({
         ...i.tags,
-        'aws:ec2launchtemplate:id': 'lt-1',
+        'aws:ec2launchtemplate:id': this.template,
         'aws:ec2launchtemplate:version': i.version,
       }).map(([Key, Value]) => ({ Key, Value })),
     };
@@ -189,5 +198,51 @@ export class FakeGroup {
     terminateInstances: async (ids: string[]) => {
       for (const i of this.instances) if (ids.includes(i.id)) i.state = 'terminated';
     },
+    describeLaunchTemplates: async () => [
+      { LaunchTemplateId: this.template, LaunchTemplateName: this.template, LatestVersionNumber: this.latest },
+    ],
+    describeLaunchTemplateVersions: async (input: { Versions?: string[] }) =>
+      (input.Versions ?? []).map((v) => ({ VersionNumber: Number(v), LaunchTemplateData: { ImageId: `ami-v${v}` } })),
+    createLaunchTemplateVersion: async () => {
+      this.calls.push('create-version');
+      return ++this.latest;
+    },
   } as unknown as Ec2Port;
+}
+
+/** Two or more fake groups behind one pair of ports, as the provider sees one account. */
+export function accountOf(groups: FakeGroup[]): { asg: AsgPort; ec2: Ec2Port } {
+  const by = (name: string) => groups.find((g) => g.name === name);
+  const asg = Object.fromEntries(
+    Object.keys(groups[0]!.asg).map((method) => [
+      method,
+      // Every AsgPort method takes the group name first, except terminateInstance (an instance id) and updateGroup.
+      (first: string | { AutoScalingGroupName?: string }, ...rest: unknown[]) => {
+        const group =
+          typeof first === 'object'
+            ? by(first.AutoScalingGroupName ?? '')
+            : method === 'terminateInstance'
+              ? groups.find((g) => g.instances.some((i) => i.id === first))
+              : by(first);
+        if (!group) return method === 'describeGroup' ? Promise.resolve(undefined) : Promise.resolve([]);
+        return (group.asg as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!(first, ...rest);
+      },
+    ]),
+  ) as unknown as AsgPort;
+  const ec2 = {
+    describeInstances: async (filters: Filter[]) =>
+      (await Promise.all(groups.map((g) => g.ec2.describeInstances(filters)))).flat(),
+    terminateInstances: async (ids: string[]) => {
+      for (const g of groups) await g.ec2.terminateInstances(ids);
+    },
+    describeLaunchTemplates: async (input: { LaunchTemplateIds?: string[]; LaunchTemplateNames?: string[] }) => {
+      const ref = input.LaunchTemplateIds?.[0] ?? input.LaunchTemplateNames?.[0];
+      return groups.find((g) => g.template === ref)?.ec2.describeLaunchTemplates(input as never) ?? [];
+    },
+    describeLaunchTemplateVersions: async (input: { LaunchTemplateId?: string }) =>
+      groups.find((g) => g.template === input.LaunchTemplateId)!.ec2.describeLaunchTemplateVersions(input as never),
+    createLaunchTemplateVersion: async (input: { LaunchTemplateId?: string }) =>
+      groups.find((g) => g.template === input.LaunchTemplateId)!.ec2.createLaunchTemplateVersion(input as never),
+  } as unknown as Ec2Port;
+  return { asg, ec2 };
 }

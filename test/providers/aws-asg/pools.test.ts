@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { AsgPools } from '../../../providers/aws-asg/pools.ts';
+import { groupRunHooks } from '../../../providers/aws-asg/run-hooks.ts';
+import { createReplacement, terminateInGroup } from '../../../providers/aws-asg/swaps.ts';
+import { accountOf, FakeGroup } from './fake-group.ts';
+
+const desired = { version: 'v1.37.2', imageId: 'ami-v2', template: { id: 'lt-1', version: '2' }, force: false };
+
+function setup() {
+  const cp = new FakeGroup(1, 'cp', 'lt-1');
+  cp.version = '2';
+  Object.assign(cp, { min: 1, max: 1, desired: 1 });
+  const workers = new FakeGroup(3, 'workers', 'lt-w', 0x100);
+  workers.latest = 1;
+  workers.max = 4;
+  const { asg, ec2 } = accountOf([cp, workers]);
+  const base = { asg, ec2, pollIntervalMs: 1, launchTimeoutMs: 50 };
+  const pools = new AsgPools(asg, ec2, base, 'c1', [{ name: 'blue', autoScalingGroup: 'workers' }]);
+  const records: unknown[] = [];
+  const hooks = groupRunHooks({ ...base, group: 'cp' }, ['workers']);
+  const begin = (saved?: unknown) =>
+    hooks.begin({ runId: 'run-1', desired, saved, record: async (state) => void records.push(state) });
+  const end = (saved: unknown) => hooks.end({ runId: 'run-1', saved, finished: true });
+  return { cp, workers, pools, records, begin, end };
+}
+
+describe('aws-asg worker pools (a worker Auto Scaling group per pool)', () => {
+  it('rolls a worker group by surge within its MaxSize headroom, then restores it as recorded', async () => {
+    const { workers, pools, records, begin, end } = setup();
+    workers.suspended = ['AZRebalance'];
+    // Preflight: the worker template's newest version has another image; --update-launch-template makes one.
+    assert.deepEqual(await pools.resolve(desired, desired, true), []);
+    assert.equal(workers.latest, 2);
+    await begin();
+    assert.deepEqual((records[0] as { workers: unknown[] }).workers, [
+      {
+        group: 'workers',
+        minSize: 3,
+        maxSize: 4,
+        desiredCapacity: 3,
+        userSuspended: ['AZRebalance'],
+        newInstancesProtected: false,
+      },
+    ]);
+    assert.ok(workers.suspended.includes('ReplaceUnhealthy'), 'the worker group stops fighting the run');
+    assert.equal(workers.version, '1', 'begin does not point the worker group at the target: the first launch does');
+    const machines = await pools.list('blue', []);
+    assert.deepEqual(
+      machines.map((m) => [m.pool, m.imageId]),
+      [
+        ['blue', 'ami-v1'],
+        ['blue', 'ami-v1'],
+        ['blue', 'ami-v1'],
+      ],
+    );
+    for (const old of machines) {
+      await pools.pointAtTarget('blue');
+      const r = await createReplacement(pools.contextOf('blue'), {
+        pool: 'blue',
+        replaces: old,
+        runId: 'run-1',
+        token: `kubeswap-${old.id}-1`,
+        desired,
+      });
+      assert.equal(r.imageId, 'ami-v2');
+      await pools.list('blue', []);
+      assert.equal(pools.poolOfInstance(old.id), 'blue', 'terminate goes through the worker group');
+      await terminateInGroup(pools.contextOf('blue'), old.id, 1000);
+    }
+    assert.equal(workers.max, 4, 'MaxSize headroom was enough: not raised');
+    const result = await end(records[0]);
+    assert.equal(result.restored, true, result.message);
+    assert.match(result.message, /workers restored/);
+    assert.deepEqual([workers.min, workers.max, workers.desired], [3, 4, 3]);
+    assert.deepEqual(workers.suspended, ['AZRebalance']);
+    const live = workers.instances.filter((i) => i.state === 'running');
+    assert.ok(live.every((i) => i.version === '2' && !i.protected));
+  });
+
+  it('refuses at preflight a worker template without the target image (no --update-launch-template), naming the pool', async () => {
+    const { pools, workers } = setup();
+    const problems = await pools.resolve(desired, desired, false);
+    assert.deepEqual(
+      problems.map((p) => p.code),
+      ['launch-template.image-mismatch'],
+    );
+    assert.match(problems[0]!.message, /^pool blue: .*group workers.*ami-v1, not ami-v2/);
+    assert.equal(workers.latest, 1, 'nothing made');
+  });
+
+  it('lists only instances the group launched: a linked terminated one stays listed (gone), another group’s never', async () => {
+    const { cp, workers, pools } = setup();
+    const gone = workers.instances[0]!;
+    gone.state = 'terminated';
+    const ids = [gone.id, cp.instances[0]!.id].map((id) => `aws:///us-east-1a/${id}`);
+    const listed = await pools.list('blue', ids);
+    assert.deepEqual(
+      listed.map((m) => [m.id, m.phase]),
+      [
+        [gone.id, 'gone'],
+        [workers.instances[1]!.id, 'running'],
+        [workers.instances[2]!.id, 'running'],
+      ],
+    );
+    assert.deepEqual(await pools.list('green', ids), [], 'not a configured pool');
+  });
+
+  it('knows a retired instance that lost its group tag by the group’s template, and refuses pools sharing one', async () => {
+    const { cp, workers, pools } = setup();
+    const gone = workers.instances[0]!;
+    gone.state = 'terminated';
+    delete gone.tags['aws:autoscaling:groupName'];
+    const cpGone = cp.instances[0]!;
+    delete cpGone.tags['aws:autoscaling:groupName'];
+    const ids = [gone.id, cpGone.id].map((id) => `aws:///us-east-1a/${id}`);
+    assert.deepEqual(
+      (await pools.list('blue', ids)).map((m) => m.id),
+      [gone.id, workers.instances[1]!.id, workers.instances[2]!.id],
+    );
+    const shared = new FakeGroup(1, 'workers-2', 'lt-w', 0x200);
+    const both = accountOf([cp, workers, shared]);
+    const two = new AsgPools(both.asg, both.ec2, { ...both, pollIntervalMs: 1, launchTimeoutMs: 50 }, 'c1', [
+      { name: 'blue', autoScalingGroup: 'workers' },
+      { name: 'green', autoScalingGroup: 'workers-2' },
+    ]);
+    const problems = await two.resolve(desired, desired, true);
+    assert.deepEqual(
+      problems.map((p) => p.code),
+      ['asg.pools-share-template'],
+    );
+  });
+
+  it('the end defers a worker group with a swap in flight, and says so', async () => {
+    const { pools, records, begin, end } = setup();
+    await pools.resolve(desired, desired, true);
+    await begin();
+    const [old] = await pools.list('blue', []);
+    await pools.pointAtTarget('blue');
+    await createReplacement(pools.contextOf('blue'), {
+      pool: 'blue',
+      replaces: old!,
+      runId: 'run-1',
+      token: 'kubeswap-x-1',
+      desired,
+    });
+    const result = await end(records[0]);
+    assert.equal(result.restored, false);
+    assert.match(result.message, /workers holds 4 instance\(s\), recorded 3/);
+  });
+});
