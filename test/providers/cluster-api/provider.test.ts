@@ -53,6 +53,47 @@ describe('cluster-api provider: reading Machines', () => {
     const [same] = await plain.listMachines('control-plane', ids(1));
     assert.deepEqual(plain.drift(same!, { version: 'v1.36.3', imageId: 'img-1', force: false }), []);
   });
+  it('drifts a Machine whose template changed, or whose KubeadmConfig the bootstrapPatches change', async () => {
+    const target = { version: 'v1.36.3', imageId: 'img-1', force: false };
+    const fake = machineCluster();
+    fake.find('SandboxMachineTemplate', 'cp-template')!.spec = {
+      template: { spec: { image: 'img-9', size: 'large' } },
+    };
+    const { p } = setup({}, fake);
+    const [m] = await p.listMachines('control-plane', ids(1));
+    // The image is --image's to judge: only the size makes the template drift.
+    assert.deepEqual(
+      p.drift(m!, target).map((r) => r.code),
+      ['template'],
+    );
+    const { p: patched } = setup({ bootstrapPatches: [{ op: 'add', path: '/spec/files/-', value: { path: '/x' } }] });
+    const [b] = await patched.listMachines('control-plane', ids(1));
+    assert.deepEqual(
+      patched.drift(b!, target).map((r) => r.message),
+      ['the configured bootstrapPatches change its KubeadmConfig'],
+    );
+  });
+
+  it('does not drift a replacement made with the same patches again, even for an `add` to a list', async () => {
+    const target = { version: 'v1.37.2', imageId: 'img-2', force: false };
+    const patches = {
+      infrastructurePatches: [{ op: 'add' as const, path: '/spec/tags', value: ['a'] }],
+      bootstrapPatches: [{ op: 'add' as const, path: '/spec/files/-', value: { path: '/x' } }],
+    };
+    const fake = machineCluster();
+    const { p } = setup(patches, fake);
+    const [old] = await p.listMachines('control-plane', ids(1));
+    const made = await p.createReplacement(request(old!));
+    const listed = (await p.listMachines('control-plane', ids(1))).find((m) => m.id === made.id)!;
+    assert.deepEqual(p.drift(listed, target), []);
+    // Other patches on a later run do drift it.
+    const { p: other } = setup({ ...patches, bootstrapPatches: [] }, fake);
+    const again = (await other.listMachines('control-plane', ids(1))).find((m) => m.id === made.id)!;
+    assert.deepEqual(
+      other.drift(again, target).map((r) => r.code),
+      ['patches'],
+    );
+  });
 });
 
 describe('cluster-api provider: refusals before anything changes', () => {
