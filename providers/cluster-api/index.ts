@@ -373,11 +373,12 @@ export function createClusterApiProvider(
     },
 
     // Kubeswap's hook first, then the delete: Cluster API then cordons and drains the Node and waits on the hook
-    // before it touches the infrastructure (the order KubeadmControlPlane uses to remove the etcd member).
+    // before it touches the infrastructure (the order KubeadmControlPlane uses to remove the etcd member). A Machine
+    // someone else already deletes gets the hook too: the controller checks the hooks again on every pass.
     async startDeletion(machineId) {
       const machine = await port.get(CORE_API, 'Machine', machineId);
       if (!machine) return;
-      if (!machine.metadata.deletionTimestamp && machine.metadata.annotations?.[PRE_TERMINATE_HOOK] === undefined) {
+      if (machine.metadata.annotations?.[PRE_TERMINATE_HOOK] === undefined) {
         await port.mergePatch(CORE_API, 'Machine', machineId, {
           metadata: { annotations: { [PRE_TERMINATE_HOOK]: '' } },
         });

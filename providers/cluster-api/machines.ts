@@ -124,6 +124,8 @@ export function toCapiMachine(m: KubeObject, infra: KubeObject | undefined): Cap
     infrastructureRef: refOf(spec['infrastructureRef']),
     bootstrapRef: refOf((spec['bootstrap'] as Record<string, unknown> | undefined)?.['configRef']),
     held: isHeld(m),
+    // Deleted by someone else: no hook of ours holds it after the drain (the engine then asks startDeletion for one).
+    ...(m.metadata.deletionTimestamp && annotations[PRE_TERMINATE_HOOK] === undefined ? { unheld: true } : {}),
     ...(m.metadata.deletionTimestamp ? { deletionStartedAt: new Date(m.metadata.deletionTimestamp) } : {}),
     ownerKinds: (m.metadata.ownerReferences ?? []).filter((o) => o.controller).map((o) => o.kind),
   };

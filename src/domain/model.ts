@@ -108,6 +108,11 @@ export interface Machine {
   held?: boolean;
   /** When the provider's system started deleting it (providers with `drainsOnDelete`): its drain is timed from here. */
   deletionStartedAt?: Date;
+  /**
+   * Deleting without kubeswap's hold (providers with `drainsOnDelete`: someone else deleted it): after its drain the
+   * provider's system would take it down with its etcd member still in the cluster, unless `startDeletion` holds it.
+   */
+  unheld?: boolean;
 }
 
 /** Load-balancer membership of a machine, in generic words (ELBv2: initial, healthy, unhealthy, draining, unused, unavailable). */

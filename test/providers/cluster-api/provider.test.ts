@@ -260,6 +260,19 @@ describe('cluster-api provider: replacement and retirement', () => {
     await p.terminate('c1-cp-0', 1000);
   });
 
+  it('puts the hook on a Machine someone else is deleting, without deleting it again', async () => {
+    const { p, fake } = setup();
+    const m = fake.find('Machine', 'c1-cp-1')!;
+    m.metadata.deletionTimestamp = new Date().toISOString();
+    m.status = { ...m.status, phase: 'Deleting' };
+    const listed = (await p.listMachines('control-plane', ids(3))).find((x) => x.id === 'c1-cp-1')!;
+    assert.deepEqual([listed.phase, listed.unheld, listed.held], ['deleting', true, false]);
+    await p.startDeletion!('c1-cp-1');
+    assert.deepEqual(fake.calls, [`patch Machine/c1-cp-1 {"${PRE_TERMINATE_HOOK}":""}`]);
+    const hooked = (await p.listMachines('control-plane', ids(3))).find((x) => x.id === 'c1-cp-1')!;
+    assert.equal(hooked.unheld, undefined);
+  });
+
   it('rolls back a replacement that never got a Node: its Machine and clones are deleted', async () => {
     const { p, fake } = setup();
     const [old] = await p.listMachines('control-plane', ids(1));
