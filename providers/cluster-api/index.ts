@@ -255,7 +255,6 @@ export function createClusterApiProvider(
           hint: 'kubeswap replaces Machine-based control planes; adopt the control-plane nodes as Machines first',
         });
       }
-      const images = new Set<string>();
       for (const machine of machines) {
         const src = await sources(machine);
         if ('code' in src) {
@@ -270,7 +269,6 @@ export function createClusterApiProvider(
           });
           continue;
         }
-        images.add(toCapiMachine(machine, src.infrastructure).imageId);
         try {
           // The very clones a replacement would get: a patch that does not apply is refused now, not mid-run.
           clones(src, 'preflight', 'preflight', wanted.imageId);
@@ -280,9 +278,14 @@ export function createClusterApiProvider(
         }
       }
       if (problems.length > 0) return { problems };
-      const [only] = images;
+      // Without --image a replacement's image is its clone's (the template's or the old machine's, then the
+      // patches): one fixed word for every pass and every re-run, never the image the Machines share now, which
+      // an image-changing patch would make every replacement drift from (and a re-run's target differ from).
       const imageId =
-        wanted.imageId ?? (images.size === 1 && only ? only : '(each Machine keeps its infrastructure image)');
+        wanted.imageId ??
+        (options.infrastructurePatches.length > 0
+          ? '(each Machine clone, after infrastructurePatches)'
+          : '(each Machine keeps its infrastructure image)');
       return { desired: { version: wanted.version, imageId, force: false }, problems };
     },
 

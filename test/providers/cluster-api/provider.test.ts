@@ -100,13 +100,21 @@ describe('cluster-api provider: refusals before anything changes', () => {
   const codes = async (p: ReturnType<typeof setup>['p'], imageId?: string) =>
     (await p.resolveDesired({ version: 'v1.37.2', imageId })).problems.map((x) => x.code);
 
-  it('resolves the target, keeping the image the Machines share when no --image is given', async () => {
+  it('resolves the target without --image to one fixed word, whatever images the Machines have now', async () => {
     const { p, fake } = setup();
     const before = fake.calls.length;
-    assert.deepEqual(await p.resolveDesired({ version: 'v1.37.2' }), {
-      desired: { version: 'v1.37.2', imageId: 'img-1', force: false },
-      problems: [],
-    });
+    const desired = { version: 'v1.37.2', imageId: '(each Machine keeps its infrastructure image)', force: false };
+    assert.deepEqual(await p.resolveDesired({ version: 'v1.37.2' }), { desired, problems: [] });
+    // An image-changing patch: the first replacement's new image changes neither the target nor its drift.
+    const image = [{ op: 'replace' as const, path: '/spec/image', value: 'img-7' }];
+    const { p: patched } = setup({ infrastructurePatches: image });
+    const target = (await patched.resolveDesired({ version: 'v1.36.3' })).desired!;
+    const [old] = await patched.listMachines('control-plane', ids(1));
+    await patched.createReplacement({ ...request(old!), desired: target });
+    assert.deepEqual((await patched.resolveDesired({ version: 'v1.36.3' })).desired, target);
+    const made = (await patched.listMachines('control-plane', ids(1))).find((m) => m.replaces === 'c1-cp-0')!;
+    assert.equal(made.imageId, 'img-7');
+    assert.deepEqual(patched.drift(made, target), []);
     assert.equal(fake.calls.length, before, 'preflight writes nothing');
   });
 
