@@ -298,7 +298,10 @@ export function createClusterApiProvider(
         const bare = toCapiMachine(object, undefined);
         if (bare.providerId) byProviderId.set(bare.providerId, bare.id);
         const ours = object.metadata.annotations?.[TOKEN_ANNOTATION] !== undefined && bare.replaces !== undefined;
-        if (!linked.has(bare.providerId) && !(ours && bare.phase !== 'gone')) continue;
+        // Linked by providerID, or (none set yet, e.g. an adopted Machine) by status.nodeRef: the engine matches
+        // that to the Node's name.
+        const byNodeRef = !bare.providerId && bare.nodeName !== undefined;
+        if (!linked.has(bare.providerId) && !byNodeRef && !(ours && bare.phase !== 'gone')) continue;
         const [infra, bootstrap] = await Promise.all([
           read(bare.infrastructureRef).catch(() => undefined),
           read(bare.bootstrapRef).catch(() => undefined),

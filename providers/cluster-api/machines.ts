@@ -41,7 +41,6 @@ export interface ObjectRef {
 /** A control-plane Machine with what the provider needs to replace it (the engine hands it back as `replaces`). */
 export interface CapiMachine extends Machine {
   version: string;
-  nodeName?: string;
   infrastructureRef?: ObjectRef;
   bootstrapRef?: ObjectRef;
   /** Deleting, drained, and waiting for kubeswap's pre-terminate hook: etcd member removal may start. */

@@ -94,6 +94,11 @@ export interface Machine {
   zone: string;
   /** What the machine was built from (an AMI id, a template), as the plan shows it. */
   imageId: string;
+  /**
+   * The Node its provider's system linked it to (Cluster API `status.nodeRef`): links it to that Node when the
+   * machine has no providerId (empty).
+   */
+  nodeName?: string;
   launchedAt: Date;
   /** Id of the machine this one was created to replace, when kubeswap created it. */
   replaces?: string;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { Snapshot } from '../../src/engine/observe/snapshot.ts';
+import { controlPlaneMachines, nodeOf, type Snapshot } from '../../src/engine/observe/snapshot.ts';
 import { DRAINED_ANNOTATION, RETIRING_ANNOTATION } from '../../src/engine/plan/annotations.ts';
 import type { PlanInput } from '../../src/engine/plan/decisions.ts';
 import { plan } from '../../src/engine/plan/planner.ts';
@@ -178,6 +178,18 @@ describe('planner', () => {
       'delete-node',
       'create-replacement',
     ]);
+  });
+
+  it('links a machine without a providerId to the Node its provider names (Cluster API status.nodeRef)', () => {
+    let s = cluster(['cp-a', 'cp-b', 'cp-c']);
+    s = setMachine(s, 'i-cp-a', { providerId: '', nodeName: 'cp-a' });
+    assert.equal(controlPlaneMachines(s)[0]!.machine?.id, 'i-cp-a');
+    assert.equal(nodeOf(s, s.machines.find((m) => m.id === 'i-cp-a')!)?.name, 'cp-a');
+    const d = plan(input(s));
+    assert.equal(d.kind === 'step' && d.step.kind === 'create-replacement' && d.step.old.id, 'i-cp-a');
+    // Without either link it is not that Node's machine.
+    const unlinked = setMachine(s, 'i-cp-a', { nodeName: undefined });
+    assert.equal(controlPlaneMachines(unlinked)[0]!.machine, undefined);
   });
 
   it('holds a control-plane machine someone else deletes, and retires it through the projection, unreplaced', () => {

@@ -44,6 +44,20 @@ describe('cluster-api provider: reading Machines', () => {
     assert.deepEqual(await p.listMachines('workers', ids(3)), []);
   });
 
+  it('lists a Machine without spec.providerID that status.nodeRef links to a Node, naming that Node', async () => {
+    const { p, fake } = setup();
+    delete fake.find('Machine', 'c1-cp-2')!.spec!['providerID'];
+    const machines = await p.listMachines('control-plane', ids(2));
+    assert.deepEqual(
+      machines.map((m) => [m.id, m.providerId, m.nodeName]),
+      [
+        ['c1-cp-0', 'sandbox://c1-cp-0', 'c1-cp-0'],
+        ['c1-cp-1', 'sandbox://c1-cp-1', 'c1-cp-1'],
+        ['c1-cp-2', '', 'c1-cp-2'],
+      ],
+    );
+  });
+
   it('says why a Machine drifts: version, image, and patches that would change it', async () => {
     const { p } = setup({ infrastructurePatches: [{ op: 'replace', path: '/spec/size', value: 'large' }] });
     const [m] = await p.listMachines('control-plane', ids(1));
