@@ -92,21 +92,11 @@ describe('scenario: cluster-api provider under faults (real Cluster API)', funct
     await watcher;
   });
 
-  const apply = (options: RunOptions = {}) =>
+  // The join's machine timeout is the harness's 5m, except where a replacement is meant to fail (d).
+  const apply = (options: RunOptions = {}, extra: string[] = []) =>
     kubeswap(
       sandbox(),
-      [
-        'apply',
-        '--to',
-        sandbox().versions.from,
-        '--config',
-        file,
-        '--yes',
-        '--gate-passes',
-        '2',
-        '--machine-timeout',
-        '75s',
-      ],
+      ['apply', '--to', sandbox().versions.from, '--config', file, '--yes', '--gate-passes', '2', ...extra],
       options,
     );
   const hooks = (m: CapiObject) =>
@@ -117,7 +107,7 @@ describe('scenario: cluster-api provider under faults (real Cluster API)', funct
     const before = await clusterTruth(sb);
     const machinesBefore = (await capiMachines(sb)).map((m) => m.metadata.name).sort();
     await sb.fault({ kind: 'die-after-member-add', next: true });
-    const run = await apply();
+    const run = await apply({}, ['--machine-timeout', '75s']);
     assert.equal(run.exitCode, 3, describeRun(run));
     const rolledBack = run.events.find((e) => e.code === 'replacement.rolled-back');
     assert.ok(rolledBack, describeRun(run));
