@@ -14,6 +14,7 @@ import {
 } from '../../src/ports/machines.ts';
 import { type CapiPort, type KubeObject, openCapiPort } from './capi-port.ts';
 import { infrastructureClone, joinConfigClone, replacementMachine, replacementName } from './clone.ts';
+import { machineDeploymentPools } from './machine-deployments.ts';
 import {
   type CapiMachine,
   CLONED_FROM_GROUPKIND,
@@ -57,6 +58,8 @@ export function createClusterApiProvider(
   const byProviderId = new Map<string, string>();
   /** Machine name -> how its clones would differ from its own objects (drift is synchronous). */
   const cloneDrift = new Map<string, DriftReason[]>();
+  /** resolveDesired was given an image (--image): worker pools get it too (machine-deployments.ts). */
+  let imageWanted = false;
 
   const apiVersionOf = async (ref: ObjectRef) => {
     const version = await port.groupVersion(ref.apiGroup);
@@ -212,9 +215,13 @@ export function createClusterApiProvider(
       acceptsUserData: false,
       idempotencyKey: 'name',
       drainsOnDelete: true,
+      // Worker pools are MachineDeployments: Cluster API's MachineSets replace their Machines (machine-deployments.ts).
+      rollsPools: true,
     },
+    pools: machineDeploymentPools(options, port, read, () => imageWanted),
 
     async resolveDesired(wanted) {
+      imageWanted = wanted.imageId !== undefined;
       const problems: ProviderProblem[] = [];
       const cluster = await port.get(CORE_API, 'Cluster', clusterName);
       if (!cluster) {

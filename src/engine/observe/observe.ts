@@ -80,12 +80,21 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
     const endpoints = [...new Set(members.flatMap((m) => m.clientUrls))];
     return { members, health: await ports.etcd.health(endpoints) };
   });
-  const [{ nodes, machines, apiTargets, workerMachines }, { members, health }, alarms, retiring] = await Promise.all([
-    nodesAndProvider,
-    membersAndHealth,
-    ports.etcd.alarms(),
-    readRetiring(ports.kube),
-  ]);
+  // Pools the provider rolls itself (MachineDeployments): their rollouts, read beside everything else.
+  const rolled = ports.provider.capabilities.rollsPools ? ports.provider.pools : undefined;
+  const rolloutsRead =
+    rolled && options.desired && (options.pools ?? []).length > 0
+      ? Promise.all((options.pools ?? []).map((pool) => rolled.rollouts(pool, options.desired!))).then((r) => r.flat())
+      : Promise.resolve(undefined);
+  rolloutsRead.catch(() => undefined);
+  const [{ nodes, machines, apiTargets, workerMachines }, { members, health }, alarms, retiring, poolRollouts] =
+    await Promise.all([
+      nodesAndProvider,
+      membersAndHealth,
+      ports.etcd.alarms(),
+      readRetiring(ports.kube),
+      rolloutsRead,
+    ]);
   const { provider } = ports;
   const desired = options.desired;
   return {
@@ -112,6 +121,7 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
             : workerMachines,
         }
       : {}),
+    ...(poolRollouts ? { poolRollouts } : {}),
   };
 }
 
