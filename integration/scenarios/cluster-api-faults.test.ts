@@ -33,7 +33,7 @@ const PATCHED_FILE = '/etc/kubeswap/patched-by-bootstrap-patches';
 describe('scenario: cluster-api provider under faults (real Cluster API)', function () {
   this.timeout(20 * 60_000);
   const sandbox = useSandbox({ controlPlanes: 3, provider: 'cluster-api' });
-  let file = '';
+  let patches: Record<string, unknown> = {};
   let image = '';
   /** Every Machine the MachineHealthCheck marked unhealthy, with its reason, seen by polling (never cleared). */
   const marked = new Map<string, string>();
@@ -43,10 +43,10 @@ describe('scenario: cluster-api provider under faults (real Cluster API)', funct
   before(async () => {
     const sb = sandbox();
     image = await registerImage(sb, sb.versions.from, 'control-plane-patched');
-    file = capiConfig(sb, 'capi-faults', {
+    patches = {
       infrastructurePatches: [{ op: 'replace', path: '/spec/image', value: image }],
       bootstrapPatches: [{ op: 'add', path: '/spec/files', value: [{ path: PATCHED_FILE, content: 'patched\n' }] }],
-    });
+    };
     // (f) As a Cluster API user would set it on a Machine-based control plane; short timeouts so it judges within
     // the run. Its real rules (core/reconcilers/machinehealthcheck): it marks an unhealthy Machine
     // (HealthCheckSucceeded=False, OwnerRemediated=False) and leaves the remediation to the Machine's controller
@@ -93,12 +93,16 @@ describe('scenario: cluster-api provider under faults (real Cluster API)', funct
   });
 
   // The join's machine timeout is the harness's 5m, except where a replacement is meant to fail (d).
-  const apply = (options: RunOptions = {}, extra: string[] = []) =>
-    kubeswap(
+  // The config is written again before every run: the sandbox's kubeswap.yaml names the etcd endpoints of the
+  // machines running now, and a re-run after a kill may find every endpoint of the first config replaced.
+  const apply = (options: RunOptions = {}, extra: string[] = []) => {
+    const file = capiConfig(sandbox(), 'capi-faults', patches);
+    return kubeswap(
       sandbox(),
       ['apply', '--to', sandbox().versions.from, '--config', file, '--yes', '--gate-passes', '2', ...extra],
       options,
     );
+  };
   const hooks = (m: CapiObject) =>
     Object.keys(m.metadata.annotations ?? {}).filter((k) => k.startsWith(PRE_TERMINATE_PREFIX));
 
