@@ -2,43 +2,23 @@
 // sandbox is its own management and workload cluster, as the clusters of cluster-api-upgrade-tool's users were):
 // the core manager (`core/` in v1.14) and the kubeadm bootstrap provider CABPK (`bootstrap/kubeadm/`), built by
 // integration/components/build.sh cluster-api-managers. Only with `--provider cluster-api`.
-import { execFile } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { createCa, createLeaf } from '../fixtures/pki.ts';
 import { allocatePort, waitFor } from './processes.ts';
 import type { Runtime } from './runtime.ts';
-import { ensureDir } from './state.ts';
-
-const run = promisify(execFile);
 
 export const CORE_MANAGER = 'capi-controller-manager';
 export const BOOTSTRAP_MANAGER = 'capi-kubeadm-bootstrap-controller-manager';
 
 /**
  * controller-runtime refuses to start a manager whose webhook server has no serving certificate; the sandbox
- * installs no webhook configurations (nothing calls them), so a self-signed certificate for 127.0.0.1 will do.
+ * installs no webhook configurations (nothing calls them), so any certificate for 127.0.0.1 will do: the test PKI's
+ * (a throw-away CA and a leaf named tls.crt/tls.key, the file names controller-runtime reads).
  */
 export async function makeWebhookCerts(dir: string): Promise<string> {
-  ensureDir(dir);
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    '-keyout',
-    join(dir, 'tls.key'),
-    '-out',
-    join(dir, 'tls.crt'),
-  ]);
+  await mkdir(dir, { recursive: true });
+  await createLeaf(dir, await createCa(dir, 'capi-webhook-ca'), 'tls', 'serverAuth');
   return dir;
 }
 

@@ -15,9 +15,9 @@ import {
   removeKubeadmControlPlaneOwner,
 } from './capi-adopt.ts';
 import { BOOTSTRAP_MANAGER, CORE_MANAGER } from './capi-managers.ts';
-import { etcdClient, listMembers } from './etcd.ts';
+import { etcdClient, membersWithin } from './etcd.ts';
 import { type Sandbox, upSandbox } from './index.ts';
-import { isAlive, readPidFiles, retryingFor, sleep, waitFor } from './processes.ts';
+import { isAlive, readPidFiles, sleep, waitFor } from './processes.ts';
 import {
   CAPI_GROUP,
   CAPI_VERSION,
@@ -50,15 +50,7 @@ describe('sandbox --provider cluster-api (real Cluster API controllers)', functi
         labelSelector: `${CLUSTER_NAME_LABEL}=${sb.clusterName}`,
       })) as { items: any[] }
     ).items;
-  const members = () =>
-    retryingFor(async () => {
-      const client = etcdClient(sb.refresh().etcd.endpoints, sb.etcd);
-      try {
-        return await listMembers(client);
-      } finally {
-        client.close();
-      }
-    }, SETTLE_MS);
+  const members = () => membersWithin(() => sb.refresh().etcd.endpoints, sb.etcd, SETTLE_MS);
   const daemonLog = () => readFileSync(join(sb.stateDir, 'logs/daemon.log'), 'utf8').split('\n').slice(-15).join('\n');
 
   before(async () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
 import { ipAwareChannels } from '../../src/adapters/etcd/tls-channel.ts';
-import { sleep } from './processes.ts';
+import { retryingFor, sleep } from './processes.ts';
 
 export interface EtcdMemberSpec {
   name: string;
@@ -86,6 +86,22 @@ export async function listMembers(client: Etcd3): Promise<Member[]> {
     clientUrls: m.clientURLs,
     isLearner: Boolean(m.isLearner),
   }));
+}
+
+/**
+ * The member list, asked again within `withinMs` until a member answers: a member may be restarting (heal) or a busy
+ * machine slow, and the client dials one of the listed endpoints, so one refused connection is not an answer.
+ * `endpoints` is read on every try (members come and go).
+ */
+export function membersWithin(endpoints: () => string[], tls: EtcdTls, withinMs: number): Promise<Member[]> {
+  return retryingFor(async () => {
+    const client = etcdClient(endpoints(), tls);
+    try {
+      return await listMembers(client);
+    } finally {
+      client.close();
+    }
+  }, withinMs);
 }
 
 /**

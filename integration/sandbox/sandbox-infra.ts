@@ -14,6 +14,7 @@ import {
 import { DeregisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import * as k8s from '@kubernetes/client-node';
 import { AZS, clusterTag, ROLE_TAG, registerTargets } from './aws.ts';
+import { Poller } from './poller.ts';
 import type { Runtime } from './runtime.ts';
 
 export const INFRA_GROUP = 'infrastructure.sandbox.kubeswap.dev';
@@ -39,8 +40,7 @@ interface Obj {
 }
 
 export class SandboxInfraController {
-  private timer?: NodeJS.Timeout;
-  private polling = false;
+  private readonly poller: Poller;
   private readonly custom: k8s.CustomObjectsApi;
   private readonly core: k8s.CoreV1Api;
 
@@ -48,8 +48,13 @@ export class SandboxInfraController {
     private readonly rt: Runtime,
     kubeconfig: string,
     private readonly namespace: string,
-    private readonly pollIntervalMs = 1000,
+    pollIntervalMs = 1000,
   ) {
+    this.poller = new Poller(
+      () => this.poll(),
+      pollIntervalMs,
+      (err) => this.rt.log(`sandbox-infra: poll failed: ${err.message}`),
+    );
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(kubeconfig);
     this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
@@ -57,27 +62,19 @@ export class SandboxInfraController {
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.poll(), this.pollIntervalMs);
+    this.poller.start();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.poller.stop();
   }
 
   private async poll(): Promise<void> {
-    if (this.polling) return;
-    this.polling = true;
-    try {
-      for (const cluster of await this.list('sandboxclusters')) await this.reconcileCluster(cluster);
-      for (const machine of await this.list('sandboxmachines')) {
-        await this.reconcileMachine(machine).catch((err) =>
-          this.rt.log(`sandbox-infra: SandboxMachine ${machine.metadata.name}: ${(err as Error).message}`),
-        );
-      }
-    } catch (err) {
-      this.rt.log(`sandbox-infra: poll failed: ${(err as Error).message}`);
-    } finally {
-      this.polling = false;
+    for (const cluster of await this.list('sandboxclusters')) await this.reconcileCluster(cluster);
+    for (const machine of await this.list('sandboxmachines')) {
+      await this.reconcileMachine(machine).catch((err) =>
+        this.rt.log(`sandbox-infra: SandboxMachine ${machine.metadata.name}: ${(err as Error).message}`),
+      );
     }
   }
 

@@ -8,7 +8,7 @@ import { RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-
 import * as k8s from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
 import { awsClients, registerImage, registerTargets } from './aws.ts';
-import { clientUrl, clusterHealthy, etcdClient, listMembers, type Member } from './etcd.ts';
+import { clientUrl, clusterHealthy, etcdClient, type Member, membersWithin } from './etcd.ts';
 import { type Sandbox, upSandbox } from './index.ts';
 import { caPinOf, createBootstrapToken, kubeClients, renderJoinUserData } from './join-fixtures.ts';
 import { storeAsV1beta3 } from './kubeadm.ts';
@@ -30,15 +30,7 @@ describe('sandbox machine simulator (real components)', function () {
 
   // etcd calls retry within a bound: a member may be restarting (heal) or a busy machine slow to answer; the
   // client dials one of the listed endpoints, so one refused connection is not an answer.
-  const members = (): Promise<Member[]> =>
-    retryingFor(async () => {
-      const client = etcdClient(sb.refresh().etcd.endpoints, sb.etcd);
-      try {
-        return await listMembers(client);
-      } finally {
-        client.close();
-      }
-    }, SETTLE_MS);
+  const members = (): Promise<Member[]> => membersWithin(() => sb.refresh().etcd.endpoints, sb.etcd, SETTLE_MS);
   const removeMember = (id: string) =>
     retryingFor(async () => {
       const client = etcdClient(sb.refresh().etcd.endpoints, sb.etcd);

@@ -23,6 +23,7 @@ import {
   terminateMachine,
   waitApiServerReady,
 } from './machine.ts';
+import { Poller } from './poller.ts';
 import { sleep } from './processes.ts';
 import { apiServerProcess, etcdProcess, liveEtcdEndpoints, type Machine, type Runtime } from './runtime.ts';
 import { observeWorker } from './workers.ts';
@@ -30,34 +31,31 @@ import { observeWorker } from './workers.ts';
 const run = promisify(execFile);
 
 export class MachineSimulator {
-  private timer?: NodeJS.Timeout;
-  private polling = false;
+  private readonly poller: Poller;
 
   constructor(
     private readonly rt: Runtime,
     private readonly faults: FaultBook,
-    private readonly pollIntervalMs = 1000,
-  ) {}
+    pollIntervalMs = 1000,
+  ) {
+    this.poller = new Poller(
+      () => this.poll(),
+      pollIntervalMs,
+      (err) => this.rt.log(`simulator: poll failed: ${err.message}`),
+    );
+  }
 
   start(): void {
-    this.timer = setInterval(() => void this.poll(), this.pollIntervalMs);
+    this.poller.start();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.poller.stop();
   }
 
   private async poll(): Promise<void> {
-    if (this.polling) return;
-    this.polling = true;
-    try {
-      for (const instance of await clusterInstances(this.rt.aws, this.rt.plan.clusterName)) {
-        await this.observe(instance);
-      }
-    } catch (err) {
-      this.rt.log(`simulator: poll failed: ${(err as Error).message}`);
-    } finally {
-      this.polling = false;
+    for (const instance of await clusterInstances(this.rt.aws, this.rt.plan.clusterName)) {
+      await this.observe(instance);
     }
   }
 

@@ -2,31 +2,15 @@
 // provider, one sandbox for every case: (g) bad inputs and (e) a KubeadmControlPlane-managed Cluster are refused,
 // exit 2, nothing changed; then (a) 3 Machines FROM -> TO while an independent API probe and etcd sampler run.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import * as k8s from '@kubernetes/client-node';
-import { parse, stringify } from 'yaml';
+import { CAPI, type CapiObject, capiClients, capiConfig, capiMachines } from './capi.ts';
 import { ApiProbe, describeRun, kubeswap, sandboxEtcd, useSandbox } from './harness.ts';
-
-const CAPI = { group: 'cluster.x-k8s.io', version: 'v1beta2', namespace: 'default' };
 
 describe('scenario: cluster-api provider (real Cluster API)', function () {
   this.timeout(15 * 60_000);
   const sandbox = useSandbox({ controlPlanes: 3, provider: 'cluster-api' });
-  const kube = () => {
-    const kc = new k8s.KubeConfig();
-    kc.loadFromFile(sandbox().kubeconfig);
-    return { core: kc.makeApiClient(k8s.CoreV1Api), custom: kc.makeApiClient(k8s.CustomObjectsApi) };
-  };
+  const kube = () => capiClients(sandbox());
   const machines = async () =>
-    (
-      (await kube().custom.listNamespacedCustomObject({ ...CAPI, plural: 'machines' })) as {
-        items: {
-          metadata: { name: string; deletionTimestamp?: string };
-          spec: { version: string; providerID?: string };
-        }[];
-      }
-    ).items;
+    (await capiMachines(sandbox())) as (CapiObject & { spec: { version: string; providerID?: string } })[];
   /** What a refused run must leave as it was, read from the real components. */
   const truth = async () => {
     const etcd = sandboxEtcd(sandbox());
@@ -43,17 +27,8 @@ describe('scenario: cluster-api provider (real Cluster API)', function () {
       etcd.close();
     }
   };
-  /** The sandbox's config with the provider section changed; `kubeconfig: undefined` reads the Secret instead. */
-  const config = (name: string, provider: Record<string, unknown>, top: Record<string, unknown> = {}) => {
-    const sb = sandbox();
-    const doc = parse(readFileSync(join(sb.stateDir, 'kubeswap.yaml'), 'utf8'));
-    doc.provider = { ...doc.provider, ...provider };
-    Object.assign(doc, top);
-    for (const [k, v] of Object.entries(top)) if (v === undefined) delete doc[k];
-    const file = join(sb.stateDir, `${name}.yaml`);
-    writeFileSync(file, stringify(doc));
-    return file;
-  };
+  const config = (name: string, provider: Record<string, unknown>, top: Record<string, unknown> = {}) =>
+    capiConfig(sandbox(), name, provider, top);
   it('(g) refuses a wrong cluster name, a missing kubeconfig Secret and a JSON patch that does not apply: exit 2, nothing changed', async () => {
     const sb = sandbox();
     const before = await truth();

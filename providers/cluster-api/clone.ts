@@ -8,6 +8,7 @@ import {
   CLONED_FROM_GROUPKIND,
   CLONED_FROM_NAME,
   IMAGE_FIELDS,
+  PATCHES_ANNOTATION,
   REPLACES_ANNOTATION,
   RUN_ANNOTATION,
   TOKEN_ANNOTATION,
@@ -146,7 +147,7 @@ export function joinConfigClone(old: KubeObject, name: string, token: string, pa
 export function replacementMachine(
   old: KubeObject,
   refs: { name: string; infrastructure: KubeObject; bootstrap: KubeObject },
-  run: { version: string; token: string; runId: string },
+  run: { version: string; token: string; runId: string; patches?: string },
 ): KubeObject {
   const spec = structuredClone(old.spec ?? {});
   delete spec['providerID'];
@@ -161,6 +162,7 @@ export function replacementMachine(
       [TOKEN_ANNOTATION]: run.token,
       [RUN_ANNOTATION]: run.runId,
       [REPLACES_ANNOTATION]: old.metadata.name,
+      ...(run.patches ? { [PATCHES_ANNOTATION]: run.patches } : {}),
     }),
     spec,
   };

@@ -3,8 +3,9 @@
 // cloned infrastructure machine and a KubeadmConfig turned into a control-plane join, which Cluster API's kubeadm
 // bootstrap provider renders; retirement follows KubeadmControlPlane's order (a pre-terminate hook holds the
 // Machine after Cluster API drained its Node while kubeswap removes the etcd member).
+import { createHash } from 'node:crypto';
 import { KubeswapError } from '../../src/domain/errors.ts';
-import { CONTROL_PLANE_POOL, type Machine } from '../../src/domain/model.ts';
+import { CONTROL_PLANE_POOL, type DriftReason, type Machine } from '../../src/domain/model.ts';
 import {
   type MachineProvider,
   PROVIDER_CONTRACT_VERSION,
@@ -23,7 +24,9 @@ import {
   CORE_API,
   driftOf,
   IMAGE_FIELDS,
+  imageOf,
   type ObjectRef,
+  PATCHES_ANNOTATION,
   PRE_TERMINATE_HOOK,
   TOKEN_ANNOTATION,
   toCapiMachine,
@@ -53,8 +56,8 @@ export function createClusterApiProvider(
   const selector = `${CLUSTER_NAME_LABEL}=${clusterName},${CONTROL_PLANE_LABEL}`;
   /** providerID -> Machine name, from the last listing (machineIdOf is synchronous). */
   const byProviderId = new Map<string, string>();
-  /** Machine name -> whether the configured patches change its infrastructure machine (drift is synchronous). */
-  const patchDrift = new Map<string, boolean>();
+  /** Machine name -> how its clones would differ from its own objects (drift is synchronous). */
+  const cloneDrift = new Map<string, DriftReason[]>();
   /** resolveDesired was given an image (--image): worker pools get it too (machine-deployments.ts). */
   let imageWanted = false;
 
@@ -117,23 +120,79 @@ export function createClusterApiProvider(
     };
   }
 
-  /** Would the configured infrastructure patches change this machine's own infrastructure spec? */
-  function patchesChange(infra: KubeObject | undefined): boolean {
-    if (!infra || options.infrastructurePatches.length === 0) return false;
-    try {
-      const after = infrastructureClone(
-        infra,
-        undefined,
-        infra.metadata.name,
-        '',
-        undefined,
-        options.infrastructurePatches,
-      );
-      const before = infrastructureClone(infra, undefined, infra.metadata.name, '', undefined, []);
-      return JSON.stringify(after.spec) !== JSON.stringify(before.spec);
-    } catch {
-      return true;
+  /** Names the patches a replacement was made with (annotation PATCHES_ANNOTATION), so they drift it only once. */
+  const patchesKey =
+    options.infrastructurePatches.length + options.bootstrapPatches.length === 0
+      ? undefined
+      : createHash('sha256')
+          .update(JSON.stringify([options.infrastructurePatches, options.bootstrapPatches]))
+          .digest('hex')
+          .slice(0, 16);
+
+  /**
+   * How a replacement's clones would differ from this Machine's own objects: the template it was cloned from
+   * changed (Cluster API's MachineSets roll out a template change the same way), or the configured patches change
+   * its infrastructure machine or its KubeadmConfig. A Machine kubeswap made with these very patches does not drift
+   * for them (an `add` to a list would otherwise change every replacement again). A patch that does not apply is
+   * refused in resolveDesired.
+   */
+  function cloneChanges(
+    machine: KubeObject,
+    infra: KubeObject | undefined,
+    template: KubeObject | undefined,
+    bootstrap: KubeObject | undefined,
+  ): DriftReason[] {
+    const madeWith = machine.metadata.annotations?.[PATCHES_ANNOTATION];
+    if (madeWith !== undefined && madeWith !== patchesKey) {
+      return [{ code: 'patches', message: 'kubeswap made it with other infrastructurePatches/bootstrapPatches' }];
     }
+    const reasons: DriftReason[] = [];
+    const applied = madeWith !== undefined;
+    const differs = (make: () => [KubeObject, KubeObject]) => {
+      try {
+        const [after, before] = make();
+        return JSON.stringify(after.spec) !== JSON.stringify(before.spec);
+      } catch {
+        return true;
+      }
+    };
+    const { infrastructurePatches, bootstrapPatches } = options;
+    if (infra) {
+      const name = infra.metadata.name;
+      const own = () => infrastructureClone(infra, undefined, name, '', undefined, []);
+      // What a clone from the template would be, with this machine's own image and the patches it was made with.
+      const image = IMAGE_FIELDS[infra.kind] ? imageOf(infra) || undefined : undefined;
+      const fromTemplate = () =>
+        infrastructureClone(infra, template, name, '', image, applied ? infrastructurePatches : []);
+      if (template && differs(() => [fromTemplate(), own()])) {
+        reasons.push({
+          code: 'template',
+          message: `${template.kind} ${template.metadata.name} differs from ${infra.kind} ${name}`,
+        });
+      }
+      if (
+        !applied &&
+        infrastructurePatches.length > 0 &&
+        differs(() => [infrastructureClone(infra, undefined, name, '', undefined, infrastructurePatches), own()])
+      ) {
+        reasons.push({
+          code: 'patches',
+          message: 'the configured infrastructurePatches change its infrastructure machine',
+        });
+      }
+    }
+    if (bootstrap && !applied && bootstrapPatches.length > 0) {
+      const name = bootstrap.metadata.name;
+      if (
+        differs(() => [
+          joinConfigClone(bootstrap, name, '', bootstrapPatches),
+          joinConfigClone(bootstrap, name, '', []),
+        ])
+      ) {
+        reasons.push({ code: 'patches', message: 'the configured bootstrapPatches change its KubeadmConfig' });
+      }
+    }
+    return reasons;
   }
 
   const owned = async (object: KubeObject, owner: KubeObject) => {
@@ -203,7 +262,6 @@ export function createClusterApiProvider(
           hint: 'kubeswap replaces Machine-based control planes; adopt the control-plane nodes as Machines first',
         });
       }
-      const images = new Set<string>();
       for (const machine of machines) {
         const src = await sources(machine);
         if ('code' in src) {
@@ -218,7 +276,6 @@ export function createClusterApiProvider(
           });
           continue;
         }
-        images.add(toCapiMachine(machine, src.infrastructure).imageId);
         try {
           // The very clones a replacement would get: a patch that does not apply is refused now, not mid-run.
           clones(src, 'preflight', 'preflight', wanted.imageId);
@@ -228,9 +285,14 @@ export function createClusterApiProvider(
         }
       }
       if (problems.length > 0) return { problems };
-      const [only] = images;
+      // Without --image a replacement's image is its clone's (the template's or the old machine's, then the
+      // patches): one fixed word for every pass and every re-run, never the image the Machines share now, which
+      // an image-changing patch would make every replacement drift from (and a re-run's target differ from).
       const imageId =
-        wanted.imageId ?? (images.size === 1 && only ? only : '(each Machine keeps its infrastructure image)');
+        wanted.imageId ??
+        (options.infrastructurePatches.length > 0
+          ? '(each Machine clone, after infrastructurePatches)'
+          : '(each Machine keeps its infrastructure image)');
       return { desired: { version: wanted.version, imageId, force: false }, problems };
     },
 
@@ -243,9 +305,16 @@ export function createClusterApiProvider(
         const bare = toCapiMachine(object, undefined);
         if (bare.providerId) byProviderId.set(bare.providerId, bare.id);
         const ours = object.metadata.annotations?.[TOKEN_ANNOTATION] !== undefined && bare.replaces !== undefined;
-        if (!linked.has(bare.providerId) && !(ours && bare.phase !== 'gone')) continue;
-        const infra = await read(bare.infrastructureRef).catch(() => undefined);
-        patchDrift.set(bare.id, patchesChange(infra));
+        // Linked by providerID, or (none set yet, e.g. an adopted Machine) by status.nodeRef: the engine matches
+        // that to the Node's name.
+        const byNodeRef = !bare.providerId && bare.nodeName !== undefined;
+        if (!linked.has(bare.providerId) && !byNodeRef && !(ours && bare.phase !== 'gone')) continue;
+        const [infra, bootstrap] = await Promise.all([
+          read(bare.infrastructureRef).catch(() => undefined),
+          read(bare.bootstrapRef).catch(() => undefined),
+        ]);
+        const template = infra ? await templateOf(infra).catch(() => undefined) : undefined;
+        cloneDrift.set(bare.id, cloneChanges(object, infra, template, bootstrap));
         machines.push(toCapiMachine(object, infra));
       }
       return machines.sort((a, b) => a.launchedAt.getTime() - b.launchedAt.getTime() || a.id.localeCompare(b.id));
@@ -253,7 +322,7 @@ export function createClusterApiProvider(
 
     machineIdOf: (providerId) => byProviderId.get(providerId),
 
-    drift: (machine, desired) => driftOf(machine, desired, patchDrift.get(machine.id) === true),
+    drift: (machine, desired) => driftOf(machine, desired, cloneDrift.get(machine.id)),
 
     checkMachines: (machines) =>
       machines
@@ -307,7 +376,7 @@ export function createClusterApiProvider(
             replacementMachine(
               src.machine,
               { name, ...objects },
-              { version: request.desired.version, token: request.token, runId: request.runId },
+              { version: request.desired.version, token: request.token, runId: request.runId, patches: patchesKey },
             ),
           )
         ).object;
@@ -317,11 +386,12 @@ export function createClusterApiProvider(
     },
 
     // Kubeswap's hook first, then the delete: Cluster API then cordons and drains the Node and waits on the hook
-    // before it touches the infrastructure (the order KubeadmControlPlane uses to remove the etcd member).
+    // before it touches the infrastructure (the order KubeadmControlPlane uses to remove the etcd member). A Machine
+    // someone else already deletes gets the hook too: the controller checks the hooks again on every pass.
     async startDeletion(machineId) {
       const machine = await port.get(CORE_API, 'Machine', machineId);
       if (!machine) return;
-      if (!machine.metadata.deletionTimestamp && machine.metadata.annotations?.[PRE_TERMINATE_HOOK] === undefined) {
+      if (machine.metadata.annotations?.[PRE_TERMINATE_HOOK] === undefined) {
         await port.mergePatch(CORE_API, 'Machine', machineId, {
           metadata: { annotations: { [PRE_TERMINATE_HOOK]: '' } },
         });

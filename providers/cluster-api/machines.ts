@@ -20,6 +20,8 @@ export const PRE_TERMINATE_HOOK = 'pre-terminate.delete.hook.machine.cluster.x-k
 export const TOKEN_ANNOTATION = 'kubeswap.io/token';
 export const RUN_ANNOTATION = 'kubeswap.io/run-id';
 export const REPLACES_ANNOTATION = 'kubeswap.io/replaces';
+/** On a replacement Machine: which infrastructure/bootstrap patches it was made with (a hash). */
+export const PATCHES_ANNOTATION = 'kubeswap.io/patches';
 
 /** Where each known infrastructure kind keeps its machine image (the `--image` target), as a JSON Pointer. */
 export const IMAGE_FIELDS: Readonly<Record<string, string>> = {
@@ -39,7 +41,6 @@ export interface ObjectRef {
 /** A control-plane Machine with what the provider needs to replace it (the engine hands it back as `replaces`). */
 export interface CapiMachine extends Machine {
   version: string;
-  nodeName?: string;
   infrastructureRef?: ObjectRef;
   bootstrapRef?: ObjectRef;
   /** Deleting, drained, and waiting for kubeswap's pre-terminate hook: etcd member removal may start. */
@@ -122,6 +123,8 @@ export function toCapiMachine(m: KubeObject, infra: KubeObject | undefined): Cap
     infrastructureRef: refOf(spec['infrastructureRef']),
     bootstrapRef: refOf((spec['bootstrap'] as Record<string, unknown> | undefined)?.['configRef']),
     held: isHeld(m),
+    // Deleted by someone else: no hook of ours holds it after the drain (the engine then asks startDeletion for one).
+    ...(m.metadata.deletionTimestamp && annotations[PRE_TERMINATE_HOOK] === undefined ? { unheld: true } : {}),
     ...(m.metadata.deletionTimestamp ? { deletionStartedAt: new Date(m.metadata.deletionTimestamp) } : {}),
     ownerKinds: (m.metadata.ownerReferences ?? []).filter((o) => o.controller).map((o) => o.kind),
   };
@@ -129,9 +132,10 @@ export function toCapiMachine(m: KubeObject, infra: KubeObject | undefined): Cap
 
 /**
  * Why a Machine differs from what a replacement would be: its version, its image (when `--image` names one and the
- * kind is known), and the user's patches (`patched`: applying them to its own objects changes something).
+ * kind is known), and how its clones would differ from its own objects (`clones`: a changed template, the user's
+ * patches).
  */
-export function driftOf(machine: Machine, desired: Desired, patched = false): DriftReason[] {
+export function driftOf(machine: Machine, desired: Desired, clones: readonly DriftReason[] = []): DriftReason[] {
   const m = machine as Partial<CapiMachine>;
   const reasons: DriftReason[] = [];
   if (m.version !== undefined && m.version !== desired.version) {
@@ -140,6 +144,5 @@ export function driftOf(machine: Machine, desired: Desired, patched = false): Dr
   if (machine.imageId && desired.imageId && !desired.imageId.startsWith('(') && machine.imageId !== desired.imageId) {
     reasons.push({ code: 'image', message: `image ${machine.imageId} != ${desired.imageId}` });
   }
-  if (patched) reasons.push({ code: 'patches', message: 'the configured infrastructure/bootstrap patches change it' });
-  return reasons;
+  return [...reasons, ...clones];
 }

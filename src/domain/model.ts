@@ -94,6 +94,11 @@ export interface Machine {
   zone: string;
   /** What the machine was built from (an AMI id, a template), as the plan shows it. */
   imageId: string;
+  /**
+   * The Node its provider's system linked it to (Cluster API `status.nodeRef`): links it to that Node when the
+   * machine has no providerId (empty).
+   */
+  nodeName?: string;
   launchedAt: Date;
   /** Id of the machine this one was created to replace, when kubeswap created it. */
   replaces?: string;
@@ -108,6 +113,11 @@ export interface Machine {
   held?: boolean;
   /** When the provider's system started deleting it (providers with `drainsOnDelete`): its drain is timed from here. */
   deletionStartedAt?: Date;
+  /**
+   * Deleting without kubeswap's hold (providers with `drainsOnDelete`: someone else deleted it): after its drain the
+   * provider's system would take it down with its etcd member still in the cluster, unless `startDeletion` holds it.
+   */
+  unheld?: boolean;
 }
 
 /** Load-balancer membership of a machine, in generic words (ELBv2: initial, healthy, unhealthy, draining, unused, unavailable). */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { Snapshot } from '../../src/engine/observe/snapshot.ts';
+import { controlPlaneMachines, nodeOf, type Snapshot } from '../../src/engine/observe/snapshot.ts';
 import { DRAINED_ANNOTATION, RETIRING_ANNOTATION } from '../../src/engine/plan/annotations.ts';
 import type { PlanInput } from '../../src/engine/plan/decisions.ts';
 import { plan } from '../../src/engine/plan/planner.ts';
@@ -178,6 +178,88 @@ describe('planner', () => {
       'delete-node',
       'create-replacement',
     ]);
+  });
+
+  it('links a machine without a providerId to the Node its provider names (Cluster API status.nodeRef)', () => {
+    let s = cluster(['cp-a', 'cp-b', 'cp-c']);
+    s = setMachine(s, 'i-cp-a', { providerId: '', nodeName: 'cp-a' });
+    assert.equal(controlPlaneMachines(s)[0]!.machine?.id, 'i-cp-a');
+    assert.equal(nodeOf(s, s.machines.find((m) => m.id === 'i-cp-a')!)?.name, 'cp-a');
+    const d = plan(input(s));
+    assert.equal(d.kind === 'step' && d.step.kind === 'create-replacement' && d.step.old.id, 'i-cp-a');
+    // Without either link it is not that Node's machine.
+    const unlinked = setMachine(s, 'i-cp-a', { nodeName: undefined });
+    assert.equal(controlPlaneMachines(unlinked)[0]!.machine, undefined);
+  });
+
+  it('holds a control-plane machine someone else deletes, and retires it through the projection, unreplaced', () => {
+    // cp-b is deleted by hand while cp-a's swap is in flight: its hold comes first, whatever the swap does.
+    let s: Snapshot = {
+      ...withReplacement(cluster(['cp-a', 'cp-b', 'cp-c']), 'cp-a', 'launched'),
+      providerDrains: true,
+    };
+    s = { ...s, apiTargets: undefined };
+    s = setMachine(s, 'i-cp-b', { phase: 'deleting', status: 'Deleting', unheld: true });
+    const first = plan(input(s));
+    assert.deepEqual(first.kind === 'step' && first.step, {
+      kind: 'start-deletion',
+      machineId: 'i-cp-b',
+      node: 'cp-b',
+    });
+    // Without a member left there is nothing to hold it for.
+    assert.notEqual(stepKind(plan(input(removeMember(s, 'cp-b')))), 'start-deletion');
+
+    // Outside any swap, once held, it leaves like a retired machine and no replacement is made for it.
+    s = { ...cluster(['cp-a', 'cp-b', 'cp-c']), providerDrains: true, apiTargets: undefined };
+    s = setMachine(s, 'i-cp-b', { phase: 'deleting', status: 'Deleting' });
+    const lead = s.etcd.members.find((m) => m.name === 'cp-b')!.id;
+    s = { ...s, etcd: { ...s.etcd, leaderId: lead } };
+    const sequence: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const d = plan(input(s));
+      if (d.kind !== 'step') {
+        sequence.push(d.kind === 'wait' ? `wait:${d.code}` : d.kind);
+        if (d.kind === 'wait' && d.code === 'machine.draining') {
+          s = setMachine(s, 'i-cp-b', { held: true });
+          continue;
+        }
+        break;
+      }
+      sequence.push(d.step.kind);
+      const step = d.step;
+      if (step.kind === 'create-replacement') {
+        assert.equal(step.old.id, 'i-cp-a', 'the deleted machine is not replaced');
+        break;
+      }
+      if (step.kind === 'mark-retiring') s = editNode(s, 'cp-b', { annotations: { [RETIRING_ANNOTATION]: RUN } });
+      else if (step.kind === 'move-leader') s = { ...s, etcd: { ...s.etcd, leaderId: step.toId } };
+      else if (step.kind === 'remove-member') s = removeMember(s, 'cp-b');
+      else if (step.kind === 'terminate') s = setMachine(s, 'i-cp-b', { phase: 'gone', status: 'Deleted' });
+      else if (step.kind === 'delete-node') s = { ...s, nodes: s.nodes.filter((n) => n.name !== 'cp-b') };
+      else assert.fail(`unexpected step ${step.kind} after ${sequence.join(', ')}`);
+    }
+    assert.deepEqual(sequence, [
+      'mark-retiring',
+      'wait:machine.draining',
+      'move-leader',
+      'remove-member',
+      'terminate',
+      'delete-node',
+      'create-replacement',
+    ]);
+  });
+
+  it('does not remove the member of a machine deleted by hand when the projection says quorum would be at risk', () => {
+    let s: Snapshot = { ...cluster(['cp-a', 'cp-b', 'cp-c']), providerDrains: true, apiTargets: undefined };
+    s = setMachine(s, 'i-cp-b', { phase: 'deleting', status: 'Deleting', held: true });
+    s = editNode(s, 'cp-b', { annotations: { [RETIRING_ANNOTATION]: RUN } });
+    const c = s.etcd.members.find((m) => m.name === 'cp-c')!.id;
+    s = {
+      ...s,
+      etcd: { ...s.etcd, endpoints: s.etcd.endpoints.map((e) => (e.memberId === c ? { ...e, healthy: false } : e)) },
+    };
+    const d = plan(input(s, { gateStreak: 0 }));
+    assert.equal(d.kind === 'blocked' && d.code, 'etcd.quorum-at-risk');
   });
 
   it('bounds the drain the provider does by --drain-timeout: past it the run is blocked, naming the machine', () => {

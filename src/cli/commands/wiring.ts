@@ -1,6 +1,6 @@
 // Builds the engine's ports from validated settings: the one place that knows which adapter
 // implements which port.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadProvider, loadWorkloadKubeconfig } from '../../../providers/index.ts';
@@ -27,10 +27,41 @@ export function openKubeFor(settings: Settings): KubePort {
   return openKube({ kubeconfig: settings.kubeconfig, context: settings.context });
 }
 
+/** Private temporary folders of workload kubeconfigs: `kubeswap-<pid>-XXXXXX` (mkdtemp adds the suffix). */
+const WORKLOAD_DIR = /^kubeswap-(\d+)-[A-Za-z0-9]{6}$/;
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: a live process of another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * Removes the workload-kubeconfig folders of kubeswap processes that are gone (a kill -9 skips `cleanup`), so an
+ * admin credential does not outlive its run for long. Only folders this user can remove, of dead pids; a reused pid
+ * keeps its folder until a later run.
+ */
+export function removeStaleWorkloadKubeconfigs(dir = tmpdir()): string[] {
+  const removed: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const pid = WORKLOAD_DIR.exec(name)?.[1];
+    if (!pid || Number(pid) === process.pid || alive(Number(pid))) continue;
+    const folder = path.join(dir, name);
+    if (!existsSync(path.join(folder, 'workload.kubeconfig'))) continue;
+    rmSync(folder, { recursive: true, force: true });
+    removed.push(folder);
+  }
+  return removed;
+}
+
 /**
  * Without --kubeconfig, a provider that knows the workload cluster's kubeconfig (cluster-api: the
  * `<cluster>-kubeconfig` Secret) supplies it: written 0600 into a private temporary folder for this process only
- * (the Kubernetes clients read a file), removed by `cleanup`.
+ * (the Kubernetes clients read a file), removed by `cleanup`, or by the next run if this one is killed.
  */
 export async function withWorkloadKubeconfig(settings: Settings): Promise<{ settings: Settings; cleanup: () => void }> {
   const none = { settings, cleanup: () => {} };
@@ -41,7 +72,8 @@ export async function withWorkloadKubeconfig(settings: Settings): Promise<{ sett
     env: process.env,
   });
   if (text === undefined) return none;
-  const dir = mkdtempSync(path.join(tmpdir(), 'kubeswap-'));
+  removeStaleWorkloadKubeconfigs();
+  const dir = mkdtempSync(path.join(tmpdir(), `kubeswap-${process.pid}-`));
   const file = path.join(dir, 'workload.kubeconfig');
   writeFileSync(file, text, { mode: 0o600 });
   return { settings: { ...settings, kubeconfig: file }, cleanup: () => rmSync(dir, { recursive: true, force: true }) };

@@ -6,7 +6,7 @@ import { apiVersionNeed } from '../../domain/kubeadm/api-migration.ts';
 import type { KubeadmApiVersion } from '../../domain/kubeadm/cluster-config.ts';
 import { parseTargetVersion, validateUpgrade } from '../../domain/kubeadm/versions.ts';
 import { CONTROL_PLANE_POOL, type Desired, type NodeView } from '../../domain/model.ts';
-import type { ClusterConfigView } from '../observe/snapshot.ts';
+import { type ClusterConfigView, linksTo } from '../observe/snapshot.ts';
 import type { Ports } from '../ports.ts';
 import type { ClusterFingerprint } from '../run/saved-plan.ts';
 import type { ReadinessRequest } from './readiness/run-readiness.ts';
@@ -73,9 +73,10 @@ export async function preflight(
   }
   const providerIds = controlPlane.flatMap((n) => (n.providerId ? [n.providerId] : []));
   const machines = await ports.provider.listMachines(CONTROL_PLANE_POOL, providerIds);
-  const linked = machines.filter((m) => providerIds.includes(m.providerId));
+  // By providerID, or by the Node a machine without one names (Cluster API status.nodeRef).
+  const linked = machines.filter((m) => controlPlane.some((n) => linksTo(m, n)));
   for (const node of controlPlane) {
-    if (node.providerId && !linked.some((m) => m.providerId === node.providerId)) {
+    if (node.providerId && !linked.some((m) => linksTo(m, node))) {
       problems.push({
         code: 'machine.not-found',
         message: `control-plane node ${node.name} (providerID ${node.providerId}) has no machine in the provider`,

@@ -99,7 +99,11 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
   const desired = options.desired;
   return {
     at,
-    nodes: nodes.map((n) => (n.providerId ? { ...n, machineId: provider.machineIdOf(n.providerId) } : n)),
+    nodes: nodes.map((n) => {
+      const byName = machines.find((m) => !m.providerId && m.nodeName === n.name)?.id;
+      if (n.providerId) return { ...n, machineId: provider.machineIdOf(n.providerId) ?? byName };
+      return byName ? { ...n, machineId: byName } : n;
+    }),
     etcd: {
       members,
       alarms,

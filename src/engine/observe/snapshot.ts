@@ -45,7 +45,7 @@ export function controlPlaneMachines(s: Snapshot): ControlPlaneMachine[] {
   return s.nodes
     .filter((n) => n.controlPlane)
     .map((node) => {
-      const machine = node.providerId ? s.machines.find((m) => m.providerId === node.providerId) : undefined;
+      const machine = s.machines.find((m) => linksTo(m, node));
       const member = s.etcd.members.find((m) => m.name === node.name);
       const health = member ? s.etcd.endpoints.find((e) => e.memberId === member.id) : undefined;
       return { name: node.name, node, machine, member, health };
@@ -53,7 +53,13 @@ export function controlPlaneMachines(s: Snapshot): ControlPlaneMachine[] {
 }
 
 export function nodeOf(s: Snapshot, machine: Machine): NodeView | undefined {
-  return s.nodes.find((n) => n.providerId === machine.providerId);
+  return s.nodes.find((n) => linksTo(machine, n));
+}
+
+/** A machine is a Node's by providerID; one without a providerId by the Node its provider names (nodeName). */
+export function linksTo(machine: Machine, node: Pick<NodeView, 'name' | 'providerId'>): boolean {
+  if (machine.providerId) return machine.providerId === node.providerId;
+  return machine.nodeName !== undefined && machine.nodeName === node.name;
 }
 
 export function memberOfNode(s: Snapshot, nodeName: string): EtcdMember | undefined {

@@ -1,6 +1,13 @@
 // The control-plane pool: one machine in flight at a time, each swap add-then-remove (--max-surge 1)
 // or remove-then-add (--max-surge 0), with the gate before every swap and after every join.
-import { controlPlaneMachines, memberOfNode, nodeOf, targetOf, unlinkedMembers } from '../observe/snapshot.ts';
+import {
+  controlPlaneMachines,
+  memberOfNode,
+  nodeOf,
+  type Snapshot,
+  targetOf,
+  unlinkedMembers,
+} from '../observe/snapshot.ts';
 import { isRetiring } from './annotations.ts';
 import {
   gateWait,
@@ -12,6 +19,7 @@ import {
   pastMachineTimeout,
   registerReplacement,
   rollback,
+  stepFor,
 } from './decisions.ts';
 import type { GateResult } from './gate.ts';
 import { beginRetirement, planRemoveFirst } from './remove-first.ts';
@@ -23,6 +31,8 @@ import { findSwaps, gateFor, type Swap } from './swaps.ts';
 export function planControlPlane(input: PlanInput): Decision {
   const s = input.snapshot;
   const gate = gateFor(s);
+  const hold = holdDeleted(s);
+  if (hold) return hold;
   // A remove-first swap in progress is finished first, whatever --max-surge this run was given.
   if (s.retiring) return planRemoveFirst(input, s.retiring, gate);
   const { live, failed } = findSwaps(s);
@@ -43,6 +53,8 @@ export function planControlPlane(input: PlanInput): Decision {
   if (live.length === 0 && unfinished) return rollback(s, unfinished, 'continuing an interrupted rollback');
   const swap = live[0];
   if (swap) return planSwap(input, swap, gate);
+  const deleted = retireDeleted(input);
+  if (deleted) return deleted;
 
   // A member no swap of ours accounts for (someone's crashed join, a leftover learner) keeps the gate
   // failing for ever: say what it is and how to remove it instead of waiting.
@@ -122,4 +134,52 @@ function retire(input: PlanInput, swap: Swap): Decision {
       kind: 'done',
     }
   );
+}
+
+/**
+ * A control-plane machine someone else started deleting, without kubeswap's hold: Cluster API drains its Node and,
+ * with no pre-terminate hook on the Machine, deletes the infrastructure right after (machine_controller.go
+ * reconcileDelete), leaving a dead etcd member in the cluster. While it still has a member, put the hold on, so the
+ * member leaves through the quorum projection as any other (the hold is harmless if the controller is past it:
+ * it re-checks the hooks on every pass, and `terminate` releases it).
+ */
+function holdDeleted(s: Snapshot): Decision | undefined {
+  if (!s.providerDrains) return undefined;
+  for (const m of s.machines) {
+    if (m.phase !== 'deleting' || !m.unheld) continue;
+    const node = nodeOf(s, m);
+    if (!node?.controlPlane || !memberOfNode(s, node.name)) continue;
+    return stepFor(
+      node.name,
+      { kind: 'start-deletion', machineId: m.id, node: node.name },
+      `${m.id} is being deleted outside kubeswap: holding it until its etcd member has been removed`,
+    );
+  }
+  return undefined;
+}
+
+/**
+ * A held machine outside any swap (deleted by someone else, then held above): the deletion is theirs to want, so
+ * it is not replaced; it leaves the way a retired machine does (leadership moved, member removed after the quorum
+ * projection, hold released) before any new swap starts.
+ */
+function retireDeleted(input: PlanInput): Decision | undefined {
+  const s = input.snapshot;
+  if (!s.providerDrains) return undefined;
+  for (const cp of controlPlaneMachines(s)) {
+    const old = cp.machine;
+    const deleting = old?.phase === 'deleting' && !old.unheld;
+    // Past the hold's release its Machine is gone (or going) while its Node is left: finish what was started.
+    const leaving = isRetiring(cp.node) && (!old || old.phase === 'gone' || old.phase === 'deleting');
+    if (!deleting && !leaving) continue;
+    const step = retireOld(s, {
+      name: cp.name,
+      old,
+      oldNode: cp.node,
+      why: `${old?.id ?? cp.name} is being deleted outside kubeswap`,
+      drainTimeoutMs: input.drainTimeoutMs,
+    });
+    if (step) return step;
+  }
+  return undefined;
 }

@@ -123,7 +123,9 @@ async function verifyOnce(
     machineProblems(snapshot, cps, scope === 'workers' ? undefined : desired),
     scope === 'workers'
       ? 'every control-plane Node has its machine, and no machine is left without one'
-      : `every control-plane machine runs image ${desired.imageId}`,
+      : desired.imageId.startsWith('(')
+        ? `every control-plane Node has its machine ${desired.imageId}`
+        : `every control-plane machine runs image ${desired.imageId}`,
   );
   // The provider's run-wide changes (an Auto Scaling group's sizes, suspended processes, scale-in protection) were
   // undone just before this pass; a group left as the run set it is something left behind.
@@ -227,7 +229,10 @@ function machineProblems(
   return [
     ...cps.filter((cp) => !cp.machine).map((cp) => `${cp.name} has no machine`),
     ...cps
-      .filter((cp) => desired && cp.machine && cp.machine.imageId !== desired.imageId)
+      // A provider names no single image with a parenthesised word (cluster-api without --image: each clone's own).
+      .filter(
+        (cp) => desired && !desired.imageId.startsWith('(') && cp.machine && cp.machine.imageId !== desired.imageId,
+      )
       .map((cp) => `${cp.name} (${cp.machine!.id}) runs image ${cp.machine!.imageId}`),
     // An instance of the cluster that no control-plane Node accounts for: a replacement left behind.
     ...snapshot.machines

@@ -44,6 +44,20 @@ describe('cluster-api provider: reading Machines', () => {
     assert.deepEqual(await p.listMachines('workers', ids(3)), []);
   });
 
+  it('lists a Machine without spec.providerID that status.nodeRef links to a Node, naming that Node', async () => {
+    const { p, fake } = setup();
+    delete fake.find('Machine', 'c1-cp-2')!.spec!['providerID'];
+    const machines = await p.listMachines('control-plane', ids(2));
+    assert.deepEqual(
+      machines.map((m) => [m.id, m.providerId, m.nodeName]),
+      [
+        ['c1-cp-0', 'sandbox://c1-cp-0', 'c1-cp-0'],
+        ['c1-cp-1', 'sandbox://c1-cp-1', 'c1-cp-1'],
+        ['c1-cp-2', '', 'c1-cp-2'],
+      ],
+    );
+  });
+
   it('says why a Machine drifts: version, image, and patches that would change it', async () => {
     const { p } = setup({ infrastructurePatches: [{ op: 'replace', path: '/spec/size', value: 'large' }] });
     const [m] = await p.listMachines('control-plane', ids(1));
@@ -53,19 +67,68 @@ describe('cluster-api provider: reading Machines', () => {
     const [same] = await plain.listMachines('control-plane', ids(1));
     assert.deepEqual(plain.drift(same!, { version: 'v1.36.3', imageId: 'img-1', force: false }), []);
   });
+  it('drifts a Machine whose template changed, or whose KubeadmConfig the bootstrapPatches change', async () => {
+    const target = { version: 'v1.36.3', imageId: 'img-1', force: false };
+    const fake = machineCluster();
+    fake.find('SandboxMachineTemplate', 'cp-template')!.spec = {
+      template: { spec: { image: 'img-9', size: 'large' } },
+    };
+    const { p } = setup({}, fake);
+    const [m] = await p.listMachines('control-plane', ids(1));
+    // The image is --image's to judge: only the size makes the template drift.
+    assert.deepEqual(
+      p.drift(m!, target).map((r) => r.code),
+      ['template'],
+    );
+    const { p: patched } = setup({ bootstrapPatches: [{ op: 'add', path: '/spec/files/-', value: { path: '/x' } }] });
+    const [b] = await patched.listMachines('control-plane', ids(1));
+    assert.deepEqual(
+      patched.drift(b!, target).map((r) => r.message),
+      ['the configured bootstrapPatches change its KubeadmConfig'],
+    );
+  });
+
+  it('does not drift a replacement made with the same patches again, even for an `add` to a list', async () => {
+    const target = { version: 'v1.37.2', imageId: 'img-2', force: false };
+    const patches = {
+      infrastructurePatches: [{ op: 'add' as const, path: '/spec/tags', value: ['a'] }],
+      bootstrapPatches: [{ op: 'add' as const, path: '/spec/files/-', value: { path: '/x' } }],
+    };
+    const fake = machineCluster();
+    const { p } = setup(patches, fake);
+    const [old] = await p.listMachines('control-plane', ids(1));
+    const made = await p.createReplacement(request(old!));
+    const listed = (await p.listMachines('control-plane', ids(1))).find((m) => m.id === made.id)!;
+    assert.deepEqual(p.drift(listed, target), []);
+    // Other patches on a later run do drift it.
+    const { p: other } = setup({ ...patches, bootstrapPatches: [] }, fake);
+    const again = (await other.listMachines('control-plane', ids(1))).find((m) => m.id === made.id)!;
+    assert.deepEqual(
+      other.drift(again, target).map((r) => r.code),
+      ['patches'],
+    );
+  });
 });
 
 describe('cluster-api provider: refusals before anything changes', () => {
   const codes = async (p: ReturnType<typeof setup>['p'], imageId?: string) =>
     (await p.resolveDesired({ version: 'v1.37.2', imageId })).problems.map((x) => x.code);
 
-  it('resolves the target, keeping the image the Machines share when no --image is given', async () => {
+  it('resolves the target without --image to one fixed word, whatever images the Machines have now', async () => {
     const { p, fake } = setup();
     const before = fake.calls.length;
-    assert.deepEqual(await p.resolveDesired({ version: 'v1.37.2' }), {
-      desired: { version: 'v1.37.2', imageId: 'img-1', force: false },
-      problems: [],
-    });
+    const desired = { version: 'v1.37.2', imageId: '(each Machine keeps its infrastructure image)', force: false };
+    assert.deepEqual(await p.resolveDesired({ version: 'v1.37.2' }), { desired, problems: [] });
+    // An image-changing patch: the first replacement's new image changes neither the target nor its drift.
+    const image = [{ op: 'replace' as const, path: '/spec/image', value: 'img-7' }];
+    const { p: patched } = setup({ infrastructurePatches: image });
+    const target = (await patched.resolveDesired({ version: 'v1.36.3' })).desired!;
+    const [old] = await patched.listMachines('control-plane', ids(1));
+    await patched.createReplacement({ ...request(old!), desired: target });
+    assert.deepEqual((await patched.resolveDesired({ version: 'v1.36.3' })).desired, target);
+    const made = (await patched.listMachines('control-plane', ids(1))).find((m) => m.replaces === 'c1-cp-0')!;
+    assert.equal(made.imageId, 'img-7');
+    assert.deepEqual(patched.drift(made, target), []);
     assert.equal(fake.calls.length, before, 'preflight writes nothing');
   });
 
@@ -217,6 +280,19 @@ describe('cluster-api provider: replacement and retirement', () => {
     assert.equal(fake.find('Machine', 'c1-cp-0'), undefined);
     assert.deepEqual(await p.listMachines('control-plane', ids(1)), []);
     await p.terminate('c1-cp-0', 1000);
+  });
+
+  it('puts the hook on a Machine someone else is deleting, without deleting it again', async () => {
+    const { p, fake } = setup();
+    const m = fake.find('Machine', 'c1-cp-1')!;
+    m.metadata.deletionTimestamp = new Date().toISOString();
+    m.status = { ...m.status, phase: 'Deleting' };
+    const listed = (await p.listMachines('control-plane', ids(3))).find((x) => x.id === 'c1-cp-1')!;
+    assert.deepEqual([listed.phase, listed.unheld, listed.held], ['deleting', true, false]);
+    await p.startDeletion!('c1-cp-1');
+    assert.deepEqual(fake.calls, [`patch Machine/c1-cp-1 {"${PRE_TERMINATE_HOOK}":""}`]);
+    const hooked = (await p.listMachines('control-plane', ids(3))).find((x) => x.id === 'c1-cp-1')!;
+    assert.equal(hooked.unheld, undefined);
   });
 
   it('rolls back a replacement that never got a Node: its Machine and clones are deleted', async () => {
