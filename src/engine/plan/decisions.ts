@@ -80,12 +80,13 @@ export function pastMachineTimeout(input: PlanInput, replacement: Machine): bool
   return input.snapshot.at.getTime() - replacement.launchedAt.getTime() > input.machineTimeoutMs;
 }
 
-export function joiningWait(machine: string, replacement: Machine, missing: string[]): Decision {
+export function joiningWait(machine: string, replacement: Machine, missing: string[], booting = false): Decision {
   return {
     kind: 'wait',
     code: 'replacement.joining',
     machine,
     reason: `replacement ${replacement.id}: ${missing.join('; ')}`,
+    ...(booting ? { etcdIndependent: true } : {}),
   };
 }
 

@@ -83,7 +83,7 @@ export function planRemoveFirst(input: PlanInput, record: RetiringRecord, gate: 
       const swap = { replacement, oldId: record.machine.id };
       return rollback(s, swap, `not healthy within the machine timeout: ${missing.join('; ')}`, true);
     }
-    return joiningWait(name, replacement, missing);
+    return joiningWait(name, replacement, missing, rNode === undefined);
   }
   const registering = registerReplacement(s, name, replacement, rNode!);
   if (registering) return registering;
