@@ -18,7 +18,7 @@ import {
   listSecrets,
   replaceConfigMap,
 } from './objects.ts';
-import { evictPod, listDisruptionBudgets, podExists, podsOnNode } from './pods.ts';
+import { evictPod, listDisruptionBudgets, podExists, podsInNamespace, podsOnNode } from './pods.ts';
 import { ensureRbac, rbacExists } from './rbac.ts';
 import { connectApis, DEFAULT_REQUEST_TIMEOUT_MS, type KubeApis } from './transport.ts';
 import { getWorkload, setContainerImage } from './workloads.ts';
@@ -125,6 +125,7 @@ export function kubePortOver(apis: KubeApis, cached: () => NodeCache | undefined
     recordNodeEvent: (event) => recordNodeEvent(apis, event),
 
     podsOnNode: (node) => podsOnNode(apis, node),
+    podsInNamespace: (namespace) => podsInNamespace(apis, namespace),
     evictPod: (namespace, name) => evictPod(apis, namespace, name),
     podExists: (namespace, name, uid) => podExists(apis, namespace, name, uid),
     listDisruptionBudgets: (namespace) => listDisruptionBudgets(apis, namespace),

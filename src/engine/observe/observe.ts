@@ -44,6 +44,8 @@ export interface ObserveOptions {
   pools?: readonly string[];
   /** The loop's etcd view between passes: reused only while the plan waits for a booting replacement's Node. */
   etcdReads?: EtcdReads;
+  /** Nodes just read by the caller (plan's preflight): one list of every Node instead of two. */
+  nodes?: Promise<Snapshot['nodes']>;
   /** The retiring record, when the loop knows it unchanged since its last step (only our steps write it). */
   retiring?: () => Promise<RetiringRecord | undefined>;
 }
@@ -61,7 +63,7 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
   const lb = options.withTargets ? ports.provider.loadBalancer : undefined;
   const earlyTargets = lb && !reused ? lb.targets() : undefined;
   earlyTargets?.catch(() => undefined);
-  const nodesRead = ports.kube.listNodes();
+  const nodesRead = options.nodes ?? ports.kube.listNodes();
   const nodesAndProvider = nodesRead.then(async (nodes) => {
     const providerIds = controlPlaneProviderIds(nodes);
     const same = guessed && guessed.length === providerIds.length && guessed.every((id, i) => id === providerIds[i]);
