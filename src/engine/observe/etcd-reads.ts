@@ -1,6 +1,7 @@
 // etcd's status between the loop's passes (issue 15: "etcd status only when something changed or a gate pass is
-// due"). While a replacement boots (its machine exists, its Node has not registered yet) nothing the plan decides
-// depends on etcd: the plan waits for a Node, and the gate streak restarted when the replacement was created. The
+// due"). While a replacement boots (its machine exists, its Node has not registered yet), or its etcd member is a
+// healthy voter already and only its Node or static pods are not Ready, nothing the plan decides depends on etcd: the
+// plan waits for Kubernetes, and the gate streak restarted when the replacement was created. The
 // last etcd view then stands while the Nodes and static pods the run watches are unchanged, for at most `slowMs`
 // (the safety net: a member that fails meanwhile is seen at the next slow read, as the gate would see it).
 //
@@ -24,7 +25,7 @@ export class EtcdReads {
     this.idle = false;
   }
 
-  /** What the last plan waits for: `true` only while it waits for a booting replacement's Node (etcd-independent). */
+  /** What the last plan waits for: `true` only while it waits for a replacement's Node or static pods (etcd-independent). */
   waiting(etcdIndependent: boolean): void {
     this.idle = etcdIndependent;
   }

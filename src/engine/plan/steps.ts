@@ -74,7 +74,7 @@ export type Decision =
       code: string;
       reason: string;
       machine?: string;
-      /** Waits for a booting replacement's Node only: nothing it decides depends on etcd (observe/etcd-reads.ts). */
+      /** Waits for a replacement's Node or static pods only: nothing it decides depends on etcd (observe/etcd-reads.ts). */
       etcdIndependent?: true;
     }
   | { kind: 'blocked'; code: string; reason: string; hint?: string; machine?: string }

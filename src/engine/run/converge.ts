@@ -50,7 +50,8 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
   const withTargets = ports.provider.loadBalancer !== undefined;
   const providerReads = new ProviderReads();
   const etcdReads = new EtcdReads();
-  // The retiring record is written only by our own steps (act.ts): read once, then again after each step.
+  // The retiring record is written only by our own begin-/finish-retirement steps (act.ts): read once, then again
+  // after one of those (a resumed run reads what the earlier process left).
   let retiring: Promise<RetiringRecord | undefined> | undefined;
   const readRetiringOnce = () => {
     retiring ??= readRetiring(ports.kube);
@@ -172,7 +173,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
           // Whatever the step did (or half did) to machines or targets, the next pass reads them afresh.
           providerReads.forget();
           etcdReads.forget();
-          retiring = undefined;
+          if (WRITES_RETIRING.has(decision.step.kind)) retiring = undefined;
           try {
             await act(decision.step, ports, ctx, decision.machine);
           } catch (err) {
@@ -208,6 +209,9 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
     }
   }
 }
+
+/** The steps that write or clear the retiring record (act.ts writeRetiring/clearRetiring). */
+const WRITES_RETIRING: ReadonlySet<Step['kind']> = new Set(['begin-retirement', 'finish-retirement']);
 
 /** Steps that add or remove an etcd member or a machine (rollback does both). */
 const RESTARTS_GATE: ReadonlySet<Step['kind']> = new Set([

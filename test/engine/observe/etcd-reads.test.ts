@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import type { EtcdView, NodeView } from '../../../src/domain/model.ts';
 import { EtcdReads } from '../../../src/engine/observe/etcd-reads.ts';
+import type { Snapshot } from '../../../src/engine/observe/snapshot.ts';
+import { joinAwaitsOnlyKube } from '../../../src/engine/plan/decisions.ts';
 import { DEFAULT_ENGINE_OPTIONS } from '../../../src/engine/ports.ts';
 import { apply } from '../../../src/engine/run/run.ts';
-import { node, TO } from '../builders.ts';
+import { member, node, TO } from '../builders.ts';
 import { FakeWorld } from '../fake-world.ts';
 
 const view: EtcdView = { members: [], alarms: [], endpoints: [] };
@@ -24,6 +26,21 @@ describe('EtcdReads: the etcd view between passes', () => {
     reads.waiting(true);
     reads.forget();
     assert.equal(reads.reusable(1000, nodes), undefined, 'a step of ours since');
+  });
+
+  it('a join awaits only Kubernetes before its Node exists, or once its member is a healthy voter', () => {
+    const voter = member('cp-new');
+    const learner = member('cp-new', { isLearner: true });
+    const at = (healthy: boolean): Snapshot =>
+      ({
+        etcd: { members: [voter], alarms: [], endpoints: [{ endpoint: 'e', memberId: voter.id, healthy, tookMs: 1 }] },
+      }) as unknown as Snapshot;
+    const rNode = node('cp-new', { ready: false });
+    assert.equal(joinAwaitsOnlyKube(at(true), undefined, undefined), true, 'booting: no Node yet');
+    assert.equal(joinAwaitsOnlyKube(at(true), rNode, voter), true, 'only the Node and its pods are awaited');
+    assert.equal(joinAwaitsOnlyKube(at(false), rNode, voter), false, 'the member is not healthy yet');
+    assert.equal(joinAwaitsOnlyKube(at(true), rNode, learner), false, 'the member is still a learner');
+    assert.equal(joinAwaitsOnlyKube(at(true), rNode, undefined), false, 'the member has not started');
   });
 
   it('over a run: etcd is read at the slow interval while a replacement boots, and every swap still completes', async () => {
