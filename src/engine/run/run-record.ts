@@ -21,11 +21,14 @@ export interface StoredRun {
 
 /**
  * The events after which the stored timeline is written (issue 15: once per phase, not once per event). Between them,
- * events wait in memory and go with the next write: a kill -9 loses at most the current phase's events, and a re-run
- * (which appends to the stored timeline) still shows every swap that started, joined, finished or was rolled back.
+ * events (the waits' and gate passes' repeats, what a step reports while it works) wait in memory and go with the next
+ * write: a kill -9 loses at most the events of the step in progress, and a re-run (which appends to the stored
+ * timeline) still shows every swap and its steps (integration/scenarios/kill-resume kills after each event code).
  * `kubeswap report` and plan's estimate measure a swap from swap.started to swap.finished, with its steps in between.
  */
 export const PHASE_CHANGES: ReadonlySet<EventCode> = new Set([
+  // Each step of a swap is a phase of it (the report draws them); the events inside a step go with the next write.
+  'plan.step',
   'swap.started',
   'replacement.joined',
   'replacement.failed',
