@@ -75,6 +75,7 @@ export function checkProvider(candidate: unknown, name: string): asserts candida
   if (!caps || typeof caps.surge !== 'boolean' || typeof caps.ownsLoadBalancer !== 'boolean')
     missing.push('capabilities' as never);
   if (caps?.drainsOnDelete && typeof p?.startDeletion !== 'function') missing.push('startDeletion' as never);
+  if (caps?.rollsPools && typeof p?.pools?.rollouts !== 'function') missing.push('pools' as never);
   if (p?.contractVersion !== PROVIDER_CONTRACT_VERSION || missing.length > 0) {
     throw new KubeswapError(
       'invalid',

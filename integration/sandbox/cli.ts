@@ -44,6 +44,12 @@ await yargs(hideBin(process.argv))
           default: 'machines' as const,
           describe: 'with --provider cluster-api: kubeadm-control-plane makes a KubeadmControlPlane own the Machines',
         })
+        .option('capi-workers', {
+          type: 'number',
+          default: 0,
+          describe:
+            'with --provider cluster-api: a worker MachineDeployment of this many Machines (Cluster API creates them)',
+        })
         .option('state-dir', { type: 'string', describe: 'default: a new temp dir' }),
     async (argv) => {
       const started = Date.now();
@@ -71,6 +77,7 @@ await yargs(hideBin(process.argv))
         kubeadmApi: argv['kubeadm-api'] as 'v1beta3' | undefined,
         provider: argv.provider,
         clusterApiControlPlane: argv['capi-control-plane'],
+        clusterApiWorkers: argv['capi-workers'],
         stateDir,
         ownerPid: process.pid,
         ownerOnlyUntilReady: true,

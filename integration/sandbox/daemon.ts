@@ -2,7 +2,9 @@
 // the load balancer and machine simulator running, and on SIGTERM (or when its owner process is gone) stops
 // every process it started. Usage: node --import tsx daemon.ts STATE_DIR
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { type BringUpResult, bringUp } from './bring-up.ts';
+import { startClusterApiWorkers } from './capi-workers.ts';
 import { startControlServer } from './control.ts';
 import { FaultBook } from './faults.ts';
 import { reportCrash } from './machine.ts';
@@ -64,6 +66,10 @@ async function main(): Promise<void> {
   writeJson(dir.control, { url: controlUrl });
   simulator = new MachineSimulator(rt, faults);
   simulator.start();
+  // The worker MachineDeployment's Machines boot through the simulator: made once it runs (capi-workers.ts).
+  if (plan.clusterApiWorkers) {
+    await startClusterApiWorkers(rt, join(dir.kubeconfigs, 'admin.conf'), plan.clusterApiWorkers);
+  }
   publish();
   writeFileSync(dir.ready, `${Math.round((Date.now() - started) / 1000)}\n`);
   log(`daemon: sandbox ready in ${Math.round((Date.now() - started) / 1000)} s`);

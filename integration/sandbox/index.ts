@@ -47,6 +47,8 @@ export interface UpOptions {
   provider?: SandboxProvider;
   /** With provider cluster-api: `kubeadm-control-plane` puts the Machines under a KubeadmControlPlane. */
   clusterApiControlPlane?: ClusterApiControlPlane;
+  /** With provider cluster-api: a worker MachineDeployment of this many Machines (capi-workers.ts). */
+  clusterApiWorkers?: number;
   stateDir?: string;
   clusterName?: string;
   /** Tie the sandbox's life to this process (tests): the daemon tears down when it is gone. */
@@ -132,6 +134,7 @@ async function planSandbox(
     provider: options.provider ?? 'aws-ec2',
     clusterApiControlPlane:
       options.provider === 'cluster-api' ? (options.clusterApiControlPlane ?? 'machines') : undefined,
+    clusterApiWorkers: options.provider === 'cluster-api' ? options.clusterApiWorkers : undefined,
     versions: { from, to },
     binaries: {
       etcdDir: await buildComponent(REPO_ROOT, ['etcd'], log),

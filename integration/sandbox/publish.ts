@@ -3,6 +3,7 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CAPI_NAMESPACE } from './capi-adopt.ts';
+import { machineDeploymentNameOf } from './capi-workers.ts';
 import { clientUrl } from './etcd.ts';
 import type { LoadBalancer } from './load-balancer.ts';
 import type { Runtime } from './runtime.ts';
@@ -55,6 +56,7 @@ export function describe(rt: Runtime, controlUrl: string): SandboxDescription {
             namespace: CAPI_NAMESPACE,
             clusterName: rt.plan.clusterName,
             controlPlane: rt.plan.clusterApiControlPlane ?? 'machines',
+            ...(rt.plan.clusterApiWorkers ? { machineDeployment: machineDeploymentNameOf(rt.plan.clusterName) } : {}),
           },
         }
       : {}),

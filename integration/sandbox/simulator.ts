@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { DescribeImagesCommand, type Instance } from '@aws-sdk/client-ec2';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { clusterInstances, ROLE_TAG, tagValue, VERSION_TAG } from './aws.ts';
+import { workerJoinRefusals } from './capi-workers.ts';
 import { addLearner, etcdClient, promoteWhenInSync } from './etcd.ts';
 import type { FaultBook } from './faults.ts';
 import { parseUserData, renderHostnameTemplate, ssmFetchIn, type UserDataIntent } from './join.ts';
@@ -78,6 +79,7 @@ export class MachineSimulator {
         userData: () => this.rt.awsFront.instanceUserData(id),
         apiServerVersion: () => this.apiServerVersion(),
         fault: () => this.faults.take(id),
+        joinRefusals: (raw, version) => workerJoinRefusals(this.rt, raw, version),
       }).catch((err: unknown) => this.rt.log(`simulator: worker ${id}: ${(err as Error).message}`));
       return;
     }

@@ -37,7 +37,14 @@ export interface SandboxDescription {
     workerLaunchTemplateId?: string;
   };
   /** With --provider cluster-api: where the Cluster API objects of the (self-hosted) management cluster live. */
-  clusterApi?: { kubeconfig: string; namespace: string; clusterName: string; controlPlane: ClusterApiControlPlane };
+  clusterApi?: {
+    kubeconfig: string;
+    namespace: string;
+    clusterName: string;
+    controlPlane: ClusterApiControlPlane;
+    /** The worker MachineDeployment (--capi-workers), when there is one. */
+    machineDeployment?: string;
+  };
   versions: { from: string; to: string };
   machines: MachineRecord[];
   workers: string[];
@@ -67,6 +74,8 @@ export interface SandboxPlan {
    * is adopted as Machines; `kubeadm-control-plane` makes a KubeadmControlPlane their owner (no KCP controller runs).
    */
   clusterApiControlPlane?: ClusterApiControlPlane;
+  /** With provider cluster-api: the replicas of a worker MachineDeployment (capi-workers.ts); 0 or absent: none. */
+  clusterApiWorkers?: number;
   versions: { from: string; to: string };
   binaries: {
     etcdDir: string;
@@ -155,5 +164,11 @@ export function renderKubeswapConfig(d: SandboxDescription, deregistrationDelayS
       : d.aws.autoScalingGroup
         ? { name: 'aws-asg', autoScalingGroup: d.aws.autoScalingGroup, ...aws }
         : { name: 'aws-ec2', launchTemplate: d.aws.launchTemplateId, targetGroupArn: d.aws.targetGroupArn, ...aws },
+    // The worker MachineDeployment (--capi-workers) as a pool, with Cluster API's default strategy.
+    ...(capi?.machineDeployment
+      ? {
+          workerPools: [{ name: 'workers', machineDeployment: capi.machineDeployment, maxSurge: 1, maxUnavailable: 0 }],
+        }
+      : {}),
   });
 }

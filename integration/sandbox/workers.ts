@@ -94,6 +94,8 @@ export async function observeWorker(
     apiServerVersion: () => Promise<string | undefined>;
     /** The launch fault armed for this instance, consumed (never-boot and slow-boot apply to a worker). */
     fault: () => ArmedFault | undefined;
+    /** A kubeadm worker join (Cluster API's CABPK renders one): what kubeadm join would refuse (capi-workers.ts). */
+    joinRefusals?: (raw: string, version: string) => Promise<string[]>;
   },
 ): Promise<void> {
   const id = instance.InstanceId!;
@@ -120,11 +122,16 @@ export async function observeWorker(
   }
   await sleep((rt.plan.bootDelaySeconds + (fault?.kind === 'slow-boot' ? fault.seconds : 0)) * 1000);
   const raw = Buffer.from(await facts.userData(), 'base64').toString('utf8');
-  if (!raw.includes(WORKER_JOIN_MARKER)) {
-    rt.log(`simulator: worker ${id}: kubeadm join refused: the user data holds no worker join`);
-    return;
-  }
   const [version, apiServer] = await Promise.all([facts.version(), facts.apiServerVersion()]);
+  if (!raw.includes(WORKER_JOIN_MARKER)) {
+    const refusals = facts.joinRefusals
+      ? await facts.joinRefusals(raw, version)
+      : ['the user data holds no worker join'];
+    if (refusals.length > 0) {
+      rt.log(`simulator: worker ${id}: kubeadm join refused: ${refusals.join('; ')}`);
+      return;
+    }
+  }
   if (apiServer && minor(version) > minor(apiServer)) {
     rt.log(`simulator: worker ${id}: kubeadm join refused: kubelet ${version} is newer than ${apiServer}`);
     return;

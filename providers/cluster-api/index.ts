@@ -13,6 +13,7 @@ import {
 } from '../../src/ports/machines.ts';
 import { type CapiPort, type KubeObject, openCapiPort } from './capi-port.ts';
 import { infrastructureClone, joinConfigClone, replacementMachine, replacementName } from './clone.ts';
+import { machineDeploymentPools } from './machine-deployments.ts';
 import {
   type CapiMachine,
   CLONED_FROM_GROUPKIND,
@@ -54,6 +55,8 @@ export function createClusterApiProvider(
   const byProviderId = new Map<string, string>();
   /** Machine name -> whether the configured patches change its infrastructure machine (drift is synchronous). */
   const patchDrift = new Map<string, boolean>();
+  /** resolveDesired was given an image (--image): worker pools get it too (machine-deployments.ts). */
+  let imageWanted = false;
 
   const apiVersionOf = async (ref: ObjectRef) => {
     const version = await port.groupVersion(ref.apiGroup);
@@ -153,9 +156,13 @@ export function createClusterApiProvider(
       acceptsUserData: false,
       idempotencyKey: 'name',
       drainsOnDelete: true,
+      // Worker pools are MachineDeployments: Cluster API's MachineSets replace their Machines (machine-deployments.ts).
+      rollsPools: true,
     },
+    pools: machineDeploymentPools(options, port, read, () => imageWanted),
 
     async resolveDesired(wanted) {
+      imageWanted = wanted.imageId !== undefined;
       const problems: ProviderProblem[] = [];
       const cluster = await port.get(CORE_API, 'Cluster', clusterName);
       if (!cluster) {

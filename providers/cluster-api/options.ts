@@ -2,6 +2,7 @@
 // validated at once: every problem is reported together, before the management cluster is reached.
 import { KubeswapError } from '../../src/domain/errors.ts';
 import { type JsonPatch, patchProblem } from './clone.ts';
+import type { MachineDeploymentPool } from './machine-deployments.ts';
 
 export interface ClusterApiOptions {
   /** The management cluster's kubeconfig (may be the workload cluster itself, self-hosted); default: the usual lookup. */
@@ -15,6 +16,8 @@ export interface ClusterApiOptions {
   /** RFC 6902 JSON Patch applied to every cloned KubeadmConfig. */
   bootstrapPatches: JsonPatch;
   pollIntervalMs: number;
+  /** Worker pools: the MachineDeployments each one rolls (the `workerPools` of the configuration). */
+  pools?: MachineDeploymentPool[];
 }
 
 export function clusterApiOptions(
@@ -44,6 +47,7 @@ export function clusterApiOptions(
     infrastructurePatches: patch('infrastructurePatches'),
     bootstrapPatches: patch('bootstrapPatches'),
     pollIntervalMs,
+    pools: poolsOf(settings['pools'], problems),
   };
   if (problems.length > 0) {
     throw new KubeswapError(
@@ -56,4 +60,24 @@ export function clusterApiOptions(
     );
   }
   return options;
+}
+
+/** `workerPools[].machineDeployment`: one name, or absent for every MachineDeployment of the cluster. */
+function poolsOf(value: unknown, problems: string[]): MachineDeploymentPool[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) {
+    problems.push('pools must be a list');
+    return [];
+  }
+  const pools = value as { name?: unknown; machineDeployment?: unknown }[];
+  const all = pools.filter((p) => p.machineDeployment === undefined);
+  if (all.length > 1 || (all.length === 1 && pools.length > 1)) {
+    problems.push(
+      'a worker pool without machineDeployment takes every MachineDeployment of the cluster: give each pool its machineDeployment when there are several',
+    );
+  }
+  return pools.map((p) => ({
+    name: String(p.name),
+    ...(typeof p.machineDeployment === 'string' ? { machineDeployments: [p.machineDeployment] } : {}),
+  }));
 }

@@ -55,6 +55,7 @@ export const EVENT_CODES = [
   'addon.image-set',
   'addon.rolled-out',
   'addon.blocked',
+  'pool.rollout-started',
   'provider.run-began',
   'provider.run-restored',
   'provider.restore-deferred',

@@ -12,6 +12,8 @@ export interface PoolSpec {
   name: string;
   maxSurge: IntOrPercent;
   maxUnavailable: IntOrPercent;
+  /** A pool the provider rolls (a MachineDeployment): keep its own strategy instead of setting these two. */
+  keepStrategy?: boolean;
 }
 
 /** Cluster API's defaults for a MachineDeployment's RollingUpdate strategy. */

@@ -2,6 +2,7 @@
 // load time (providers/index.ts) so a provider built for another contract is refused with a clear
 // message. providers/README.md documents it for third parties.
 import type { ApiTarget, Desired, DriftReason, Machine } from '../domain/model.ts';
+import type { PoolRollout, RolloutStrategy } from '../domain/rollouts.ts';
 import type { BootstrapSecretStore } from './secrets.ts';
 
 /**
@@ -45,6 +46,22 @@ export interface ProviderCapabilities {
    * etcd member, and `terminate` lets the infrastructure and the Node go. Requires `startDeletion`.
    */
   drainsOnDelete?: boolean;
+  /**
+   * Worker pools are rolled by the provider's own system (Cluster API MachineDeployments): kubeswap bumps the pool's
+   * template and follows that rollout (`pools` sub-port) instead of replacing worker machines. Requires `pools`.
+   */
+  rollsPools?: boolean;
+}
+
+/**
+ * Optional sub-port (with `capabilities.rollsPools`): worker pools whose machines the provider's system replaces
+ * itself, in its own rolling update. Both calls are idempotent.
+ */
+export interface RolledPools {
+  /** The pool's rolled objects (MachineDeployments) and their rollouts, as seen now against `desired`. */
+  rollouts(pool: string, desired: Desired): Promise<PoolRollout[]>;
+  /** Points the object's template at `desired` (a re-run finds it done) and sets its strategy unless `keep`. */
+  bump(pool: string, name: string, desired: Desired, strategy: RolloutStrategy): Promise<void>;
 }
 
 export interface ReplacementRequest {
@@ -109,6 +126,8 @@ export interface MachineProvider {
   readonly loadBalancer?: LoadBalancerMembership;
   /** Where render mode may keep join secrets for machines to fetch at boot (`--bootstrap-secrets`); optional. */
   readonly bootstrapSecrets?: BootstrapSecretStore;
+  /** Worker pools the provider rolls itself (`capabilities.rollsPools`). */
+  readonly pools?: RolledPools;
   /** Optional run-wide changes around the swaps (an Auto Scaling Group's suspended processes and sizes). */
   readonly run?: RunHooks;
 }

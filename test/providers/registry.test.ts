@@ -64,6 +64,7 @@ describe('provider registry', () => {
         acceptsUserData: false,
         idempotencyKey: 'name',
         drainsOnDelete: true,
+        rollsPools: true,
       });
       assert.equal(p.loadBalancer, undefined);
     } finally {

@@ -134,7 +134,12 @@ export function poolOptions(
   return {
     pools: settings.workerPools
       .filter((p) => !picked || picked.includes(p.name))
-      .map(({ name, maxSurge, maxUnavailable }) => ({ name, maxSurge, maxUnavailable })),
+      .map(({ name, maxSurge, maxUnavailable, keepStrategy }) => ({
+        name,
+        maxSurge,
+        maxUnavailable,
+        ...(keepStrategy ? { keepStrategy } : {}),
+      })),
     scope: settings.controlPlaneOnly ? 'control-plane' : settings.workersOnly ? 'workers' : 'all',
     poolIntervalMs: settings.poolIntervalMs,
     deleteEmptyDirData: settings.deleteEmptyDirData,

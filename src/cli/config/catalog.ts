@@ -305,7 +305,7 @@ const core: SettingSpec[] = [
     group: 'safety',
     kind: 'map',
     describe:
-      'worker pools rolled after the control plane and addons, in this order: [{name, maxSurge, maxUnavailable, tag: Key=Value | launchTemplate: lt-...}]',
+      'worker pools rolled after the control plane and addons, in this order: [{name, maxSurge, maxUnavailable, tag: Key=Value | launchTemplate: lt-... | machineDeployment: md (cluster-api), keepStrategy}]',
     value: (v) =>
       v.z.array(
         v.z
@@ -319,11 +319,15 @@ const core: SettingSpec[] = [
               .regex(/^[^=]+=.*$/)
               .optional(),
             launchTemplate: v.z.string().optional(),
+            // cluster-api: the pool's MachineDeployment (absent: every one of the cluster); keepStrategy leaves its
+            // own rolling-update strategy instead of setting maxSurge/maxUnavailable.
+            machineDeployment: v.z.string().optional(),
+            keepStrategy: v.z.boolean().optional(),
           })
           .strict(),
       ),
     invalid:
-      '{name} must be a list of {name, maxSurge, maxUnavailable, tag: Key=Value or launchTemplate: id} (numbers or percentages like 25%), got {value}',
+      '{name} must be a list of {name, maxSurge, maxUnavailable, tag: Key=Value or launchTemplate: id or machineDeployment: name, keepStrategy} (numbers or percentages like 25%), got {value}',
     code: 'input.pool',
   }),
   setting({

@@ -195,13 +195,20 @@ export interface WorkerPoolSetting extends PoolSpec {
   tag?: string;
   /** ... those launched from this launch template (id or name); replacements launch from it (default: the old one's). */
   launchTemplate?: string;
+  /** cluster-api: the pool is this MachineDeployment of the cluster (absent: every one of them). */
+  machineDeployment?: string;
 }
 
 function poolProblems(v: Record<string, unknown>): Problem[] {
   const pools = (v['workerPools'] as WorkerPoolSetting[] | undefined) ?? [];
   const problems = poolSpecProblems(pools, [CONTROL_PLANE_POOL]);
+  // Cluster API pools are MachineDeployments: named, or every one of the cluster (providers/cluster-api checks).
+  const selects =
+    v['provider'] === 'cluster-api'
+      ? () => true
+      : (p: WorkerPoolSetting) => p.tag !== undefined || p.launchTemplate !== undefined;
   for (const p of pools) {
-    if (p.tag === undefined && p.launchTemplate === undefined)
+    if (!selects(p))
       problems.push({
         code: 'input.pool',
         message: `pool ${p.name}: give a tag (Key=Value) or a launchTemplate to say which machines are in it`,
@@ -337,7 +344,12 @@ function providerSection(name: string, v: Record<string, unknown>): Settings['pr
   // Each worker pool's machine selector is the provider's to read (aws-ec2: a tag or a launch template).
   const pools = (v['workerPools'] as WorkerPoolSetting[] | undefined) ?? [];
   if (pools.length > 0)
-    section['pools'] = pools.map(({ name, tag, launchTemplate }) => ({ name, tag, launchTemplate }));
+    section['pools'] = pools.map(({ name, tag, launchTemplate, machineDeployment }) => ({
+      name,
+      tag,
+      launchTemplate,
+      ...(machineDeployment !== undefined ? { machineDeployment } : {}),
+    }));
   for (const spec of PROVIDERS.find((p) => p.name === name)?.settings ?? []) {
     if ('section' in spec.file && v[spec.key] !== undefined) section[spec.file.key] = v[spec.key];
   }

@@ -79,6 +79,11 @@ export function poolLines(report: PlanReport): string[] {
     lines.push(
       `  ${pool.name}: ${replaced} of ${pool.size} machine(s) to replace; maxSurge ${pool.configured.maxSurge} -> ${maxSurge}, maxUnavailable ${pool.configured.maxUnavailable} -> ${maxUnavailable} (batches of up to ${maxSurge + maxUnavailable})`,
     );
+    if (pool.rolledBy) {
+      lines.push(
+        `    rolled by Cluster API: ${pool.rolledBy.objects.join(', ')} (kubeswap bumps the template and follows the rollout; strategy: ${pool.rolledBy.strategy === 'own' ? "the MachineDeployment's own, kept" : 'set from this pool'})`,
+      );
+    }
     for (const m of pool.machines) {
       const why = m.reasons.length > 0 ? m.reasons.map((r) => r.message).join('; ') : 'up to date';
       const inFlight = m.replacement ? ` [replacement ${m.replacement} in flight]` : '';

@@ -122,6 +122,23 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
       });
       await drain(step.node, ports, ctx, emit, nodeEvent, ctx.options.deleteEmptyDirData ?? false);
       return;
+    case 'bump-pool': {
+      const pools = ports.provider.capabilities.rollsPools ? ports.provider.pools : undefined;
+      if (!pools) {
+        throw new KubeswapError(
+          'internal',
+          'provider.contract-mismatch',
+          `provider ${ports.provider.name} has no pools sub-port to roll ${step.objectKind} ${step.name}`,
+        );
+      }
+      await pools.bump(step.pool, step.name, ctx.desired, step.strategy);
+      emit(
+        'pool.rollout-started',
+        `${step.objectKind} ${step.name} points at ${ctx.desired.version}; its own controller rolls the Machines`,
+        { pool: step.pool, name: step.name, strategy: step.strategy },
+      );
+      return;
+    }
     case 'start-deletion':
       if (!ports.provider.startDeletion) {
         throw new KubeswapError(

@@ -109,8 +109,15 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
         return kept ? { view: kept, reused: true } : { view: await readEtcd(), reused: false };
       })
     : readEtcd().then((view) => ({ view, reused: false }));
-  const [{ nodes, machines, apiTargets, workerMachines }, { view: etcd, reused: etcdReused }, retiring] =
-    await Promise.all([nodesAndProvider, etcdRead, options.retiring?.() ?? readRetiring(ports.kube)]);
+  // Pools the provider rolls itself (MachineDeployments): their rollouts, read beside everything else.
+  const rolled = ports.provider.capabilities.rollsPools ? ports.provider.pools : undefined;
+  const rolloutsRead =
+    rolled && options.desired && (options.pools ?? []).length > 0
+      ? Promise.all((options.pools ?? []).map((pool) => rolled.rollouts(pool, options.desired!))).then((r) => r.flat())
+      : Promise.resolve(undefined);
+  rolloutsRead.catch(() => undefined);
+  const [{ nodes, machines, apiTargets, workerMachines }, { view: etcd, reused: etcdReused }, retiring, poolRollouts] =
+    await Promise.all([nodesAndProvider, etcdRead, options.retiring?.() ?? readRetiring(ports.kube), rolloutsRead]);
   if (etcdReads && !etcdReused) etcdReads.remember(at.getTime(), nodes, etcd);
   const { provider } = ports;
   const desired = options.desired;
@@ -130,6 +137,7 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
             : workerMachines,
         }
       : {}),
+    ...(poolRollouts ? { poolRollouts } : {}),
   };
 }
 

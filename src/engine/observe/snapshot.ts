@@ -1,6 +1,7 @@
 // One immutable picture of the world per pass, and the links between its parts: a control-plane
 // Node, the VM behind it (providerID) and its etcd member (kubeadm names members after their node).
 import type { ApiTarget, EtcdEndpointHealth, EtcdMember, EtcdView, Machine, NodeView } from '../../domain/model.ts';
+import type { PoolRollout } from '../../domain/rollouts.ts';
 import type { RetiringRecord } from '../run/retiring.ts';
 
 export interface ClusterConfigView {
@@ -27,6 +28,8 @@ export interface Snapshot {
   retiring?: RetiringRecord;
   /** Machines of the worker pools the run works on (each carries its `pool`); undefined when it works on none. */
   workerMachines?: Machine[];
+  /** Rollouts of the worker pools the provider rolls itself (capabilities.rollsPools); undefined otherwise. */
+  poolRollouts?: PoolRollout[];
 }
 
 export interface ControlPlaneMachine {

@@ -8,6 +8,7 @@
 // (control-plane.ts, workers.ts), not a branch in another planner.
 import { planControlPlane } from './control-plane.ts';
 import type { PlanInput } from './decisions.ts';
+import { planRolledPool } from './rolled-pool.ts';
 import { skewBlocked } from './skew.ts';
 import type { Decision } from './steps.ts';
 import { gateFor } from './swaps.ts';
@@ -26,7 +27,10 @@ export function plan(input: PlanInput): Decision {
   const skew = skewBlocked(input.snapshot, input.desired);
   const gate = gateFor(input.snapshot);
   for (const pool of pools) {
-    const decision = planWorkerPool(input, pool, gate);
+    // A provider that rolls its pools itself (Cluster API MachineDeployments) reports rollouts, not machines.
+    const decision = input.snapshot.poolRollouts
+      ? planRolledPool(input, pool, gate)
+      : planWorkerPool(input, pool, gate);
     if (decision.kind === 'done') continue;
     if (skew && decision.kind === 'step') return skew;
     return decision.kind === 'step' ? { ...decision, pool: pool.name } : decision;

@@ -1,5 +1,6 @@
 // What the planner can ask for: exactly one idempotent step, a wait, a refusal, or done.
 import type { EtcdMember, Machine } from '../../domain/model.ts';
+import type { RolloutStrategy } from '../../domain/rollouts.ts';
 
 export type Step =
   | {
@@ -24,6 +25,11 @@ export type Step =
       /** The autoscaler annotation's value before ('' = absent); undefined when recorded by an earlier attempt. */
       scaleDownWas?: string;
     }
+  /**
+   * A pool the provider rolls (a MachineDeployment): point it at the target (version, template) with the pool's
+   * strategy (`keep`: its own); the provider's system then replaces the machines.
+   */
+  | { kind: 'bump-pool'; pool: string; objectKind: string; name: string; strategy: RolloutStrategy }
   /** --max-surge 0: write down the machine to remove before anything is removed. */
   | { kind: 'begin-retirement'; old: Machine; oldNode: string }
   /**
@@ -122,6 +128,8 @@ export function describeStep(step: Step): string {
       return `terminate ${step.node} (${step.machineId})`;
     case 'delete-node':
       return `delete node ${step.node}`;
+    case 'bump-pool':
+      return `point ${step.objectKind} ${step.name} (pool ${step.pool}) at the target and let it roll, ${step.strategy === 'keep' ? 'with its own rolling-update strategy' : `maxSurge ${step.strategy.maxSurge}, maxUnavailable ${step.strategy.maxUnavailable}`}`;
     case 'rollback':
       return `roll back replacement ${step.replacement.id} of ${step.oldNode}: ${step.reason}`;
   }

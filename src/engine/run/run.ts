@@ -130,13 +130,17 @@ async function inspectWithProgress(
   const snapshot = await observed;
   // A pool that selects no machine is a wrong tag or template, or a provider without worker pools: left to run,
   // it would report success having replaced nothing.
-  const emptyPools = poolSpecs.filter((spec) => !(snapshot.workerMachines ?? []).some((m) => m.pool === spec.name));
+  const emptyPools = poolSpecs.filter((spec) =>
+    snapshot.poolRollouts
+      ? !snapshot.poolRollouts.some((r) => r.pool === spec.name)
+      : !(snapshot.workerMachines ?? []).some((m) => m.pool === spec.name),
+  );
   if (emptyPools.length > 0) {
     throw invalid(
       emptyPools.map((spec) => ({
         code: 'pool.empty',
         message: `worker pool ${spec.name} has no machine in provider ${ports.provider.name}`,
-        hint: 'check its tag or launchTemplate (the aws-ec2 and exec providers serve worker pools), or leave it out with --pools',
+        hint: 'check its tag or launchTemplate (aws-ec2, exec) or machineDeployment (cluster-api), or leave it out with --pools',
       })),
     );
   }

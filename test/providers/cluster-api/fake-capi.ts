@@ -41,8 +41,11 @@ export class FakeCapi implements CapiPort {
     return [...this.objects.values()]
       .filter((o) => o.kind === kind)
       .filter((o) =>
-        wanted.every(
-          ([k, v]) => o.metadata.labels?.[k!] !== undefined && (v === undefined || o.metadata.labels[k!] === v),
+        wanted.every(([k, v]) =>
+          // `!key`: the label is absent (set-based selector).
+          k!.startsWith('!')
+            ? o.metadata.labels?.[k!.slice(1)] === undefined
+            : o.metadata.labels?.[k!] !== undefined && (v === undefined || o.metadata.labels[k!] === v),
         ),
       )
       .map((o) => structuredClone(o));
@@ -64,7 +67,11 @@ export class FakeCapi implements CapiPort {
       else next[k] = v;
     }
     o.metadata.annotations = next;
-    this.calls.push(`patch ${kind}/${name} ${JSON.stringify(annotations)}`);
+    // The rest of the patch as RFC 7386 says (MachineDeployment bumps patch spec).
+    if (patch['spec'] !== undefined) o.spec = mergePatched(o.spec ?? {}, patch['spec']) as Record<string, unknown>;
+    this.calls.push(
+      `patch ${kind}/${name} ${JSON.stringify(patch['spec'] !== undefined ? { annotations, spec: patch['spec'] } : annotations)}`,
+    );
     this.settle(o);
   }
   async remove(_apiVersion: string, kind: string, name: string) {
@@ -94,6 +101,18 @@ export class FakeCapi implements CapiPort {
       if (other.metadata.ownerReferences?.some((r) => r.uid === o.metadata.uid)) this.objects.delete(key);
     }
   }
+}
+
+/** RFC 7386 JSON merge patch: objects merge, null deletes, anything else replaces. */
+function mergePatched(target: unknown, patch: unknown): unknown {
+  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return structuredClone(patch);
+  const out: Record<string, unknown> =
+    target !== null && typeof target === 'object' && !Array.isArray(target) ? { ...(target as object) } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatched(out[k], v);
+  }
+  return out;
 }
 
 /** A cluster `c1` with `count` adopted control-plane Machines, each with a SandboxMachine cloned from one template. */

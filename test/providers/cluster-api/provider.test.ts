@@ -256,7 +256,10 @@ describe('templates/rbac/cluster-api-provider.yaml', () => {
       ['cluster.x-k8s.io', 'machines', ['get', 'list', 'create', 'patch', 'delete']],
       ['bootstrap.cluster.x-k8s.io', 'kubeadmconfigs', ['get', 'create']],
       ['infrastructure.cluster.x-k8s.io', 'awsmachines', ['get', 'create']],
-      ['infrastructure.cluster.x-k8s.io', 'awsmachinetemplates', ['get']],
+      // Worker pools: the MachineDeployment's template is cloned, the MachineDeployment patched (machine-deployments.ts).
+      ['infrastructure.cluster.x-k8s.io', 'awsmachinetemplates', ['get', 'create']],
+      ['cluster.x-k8s.io', 'machinedeployments', ['get', 'list', 'patch']],
+      ['cluster.x-k8s.io', 'machinesets', ['list']],
       ['', 'secrets', ['get']],
     ];
     for (const [group, resource, verbs] of needed) {

@@ -1,0 +1,300 @@
+// Worker pools of the Cluster API provider: a pool is one or more MachineDeployments of the cluster, whose
+// Machines Cluster API's own MachineSet controller replaces. kubeswap does not swap those Machines: it clones the
+// MachineDeployment's infrastructure template with the image and the user's patches (the same RFC 6902 machinery as
+// the control plane's clones), points spec.template at the target version and the new template, sets the rolling
+// update strategy from the pool (or keeps the MachineDeployment's own), and follows the rollout Cluster API runs
+// (core/reconcilers/machinedeployment, rolling update: new MachineSet scaled up within maxSurge, old one down
+// within maxUnavailable as new Machines become available, each old Machine drained by the Machine controller).
+//
+// A template is never edited in place (Cluster API treats infrastructure templates as immutable: a rollout happens
+// only when the MachineDeployment's template reference changes). The clone's name derives from its content, so a
+// re-run after kill -9 finds the one it created and the bump is a no-op once done.
+import { createHash } from 'node:crypto';
+import type { Desired, DriftReason } from '../../src/domain/model.ts';
+import type { IntOrPercent } from '../../src/domain/pools.ts';
+import type { PoolRollout, RolloutMachine, RolloutStrategy } from '../../src/domain/rollouts.ts';
+import type { RolledPools } from '../../src/ports/machines.ts';
+import type { CapiPort, KubeObject } from './capi-port.ts';
+import { type JsonPatch, patched, withImage } from './clone.ts';
+import {
+  CLUSTER_NAME_LABEL,
+  CONTROL_PLANE_LABEL,
+  CORE_API,
+  imageOf,
+  type ObjectRef,
+  phaseOf,
+  RUN_ANNOTATION,
+} from './machines.ts';
+
+/** Labels Cluster API puts on the Machines of a MachineDeployment (api/core/v1beta2 machine_types.go). */
+export const DEPLOYMENT_NAME_LABEL = 'cluster.x-k8s.io/deployment-name';
+export const SET_NAME_LABEL = 'cluster.x-k8s.io/set-name';
+/** Cluster API's pause annotation (api/core/v1beta2 common_types.go PausedAnnotation). */
+export const PAUSED_ANNOTATION = 'cluster.x-k8s.io/paused';
+/** On a template kubeswap cloned: the template it was cloned from. */
+export const CLONED_FROM_TEMPLATE = 'kubeswap.io/cloned-from';
+
+/** A worker pool of this provider: the MachineDeployments it names (undefined: every one of the cluster). */
+export interface MachineDeploymentPool {
+  name: string;
+  machineDeployments?: string[];
+}
+
+const noImage = (desired: Pick<Desired, 'imageId'>) => !desired.imageId || desired.imageId.startsWith('(');
+
+/** What a template's Machines are made from, as an infrastructure machine (where the image table and patches apply). */
+function madeFrom(template: KubeObject): KubeObject {
+  const inner = (template.spec?.['template'] as { spec?: Record<string, unknown> } | undefined)?.spec ?? {};
+  return {
+    apiVersion: template.apiVersion,
+    kind: template.kind.replace(/Template$/, ''),
+    metadata: { name: template.metadata.name },
+    spec: structuredClone(inner),
+  };
+}
+
+/**
+ * The template a bump points the MachineDeployment at: the current one with `imageId` set on what it makes and
+ * `patch` applied (paths as on an infrastructure machine, `/spec/...`: the control plane's patches apply alike).
+ * `unchanged`: the current template already makes that, nothing to clone.
+ */
+export function templateClone(
+  template: KubeObject,
+  imageId: string | undefined,
+  patch: JsonPatch,
+): { object: KubeObject; unchanged: boolean } {
+  let machine = madeFrom(template);
+  // withImage refuses a kind whose image field it does not know, naming the kinds it knows.
+  if (imageId) machine = withImage(machine, imageId);
+  machine = patched(machine, patch, 'infrastructurePatches');
+  const inner = (template.spec?.['template'] ?? {}) as Record<string, unknown>;
+  const spec = { ...structuredClone(template.spec ?? {}), template: { ...structuredClone(inner), spec: machine.spec } };
+  const unchanged = JSON.stringify(spec) === JSON.stringify(template.spec ?? {});
+  const digest = createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 8);
+  // A template cloned before carries a digest suffix: replace it, so names do not grow with every upgrade.
+  const base = (
+    template.metadata.annotations?.[CLONED_FROM_TEMPLATE]
+      ? template.metadata.name.replace(/-[0-9a-f]{8}$/, '')
+      : template.metadata.name
+  )
+    .slice(0, 50)
+    .replace(/-+$/, '');
+  const { labels, annotations } = template.metadata;
+  const kept = Object.fromEntries(
+    Object.entries(annotations ?? {}).filter(
+      ([k]) => !k.startsWith('kubectl.kubernetes.io/') && !k.startsWith('kubeswap.io/'),
+    ),
+  );
+  return {
+    object: {
+      apiVersion: template.apiVersion,
+      kind: template.kind,
+      metadata: {
+        name: `${base}-${digest}`,
+        labels: { ...(labels ?? {}) },
+        annotations: { ...kept, [CLONED_FROM_TEMPLATE]: template.metadata.name },
+      },
+      spec,
+    },
+    unchanged,
+  };
+}
+
+const refOf = (value: unknown): ObjectRef | undefined => {
+  const r = value as Partial<ObjectRef> | undefined;
+  return r?.kind && r.name ? { apiGroup: r.apiGroup ?? '', kind: r.kind, name: r.name } : undefined;
+};
+
+/** The MachineDeployment's Machine template spec (spec.template.spec). */
+const templateSpec = (o: KubeObject) =>
+  ((o.spec?.['template'] as { spec?: Record<string, unknown> } | undefined)?.spec ?? {}) as Record<string, unknown>;
+
+export const infrastructureRefOf = (md: KubeObject) => refOf(templateSpec(md)['infrastructureRef']);
+
+/** Why a MachineDeployment's Machines are not what the target asks for; empty when a rollout would change nothing. */
+export function deploymentDrift(
+  md: KubeObject,
+  template: KubeObject | undefined,
+  desired: Pick<Desired, 'version' | 'imageId'>,
+  patch: JsonPatch,
+): DriftReason[] {
+  const reasons: DriftReason[] = [];
+  const version = templateSpec(md)['version'];
+  if (version !== desired.version) {
+    reasons.push({
+      code: 'version',
+      message: `spec.template.spec.version ${String(version ?? '(none)')} != ${desired.version}`,
+    });
+  }
+  if (!template) return reasons;
+  const image = imageOf(madeFrom(template));
+  if (!noImage(desired) && image !== desired.imageId) {
+    reasons.push({
+      code: 'image',
+      message: `${template.kind} ${template.metadata.name}: image ${image || '(none)'} != ${desired.imageId}`,
+    });
+  } else if (patch.length > 0 && !templateClone(template, undefined, patch).unchanged) {
+    reasons.push({
+      code: 'patches',
+      message: `the configured infrastructure patches change ${template.kind} ${template.metadata.name}`,
+    });
+  }
+  return reasons;
+}
+
+/**
+ * The merge patch (RFC 7386) that starts the rollout: the target version and the new template in spec.template,
+ * and the rolling-update strategy (api/core/v1beta2 MachineDeploymentRolloutStrategy) unless it is kept.
+ */
+export function bumpPatch(
+  templateName: string,
+  desired: Pick<Desired, 'version'>,
+  strategy: RolloutStrategy,
+  runId?: string,
+): Record<string, unknown> {
+  return {
+    ...(runId ? { metadata: { annotations: { [RUN_ANNOTATION]: runId } } } : {}),
+    spec: {
+      template: { spec: { version: desired.version, infrastructureRef: { name: templateName } } },
+      ...(strategy === 'keep'
+        ? {}
+        : {
+            rollout: {
+              strategy: {
+                type: 'RollingUpdate',
+                rollingUpdate: { maxSurge: strategy.maxSurge, maxUnavailable: strategy.maxUnavailable },
+              },
+            },
+          }),
+    },
+  };
+}
+
+/** The Deleting condition's message (v1beta2): names the Pods and the PodDisruptionBudget a drain waits on. */
+function deletingMessage(m: KubeObject): string | undefined {
+  if (!m.metadata.deletionTimestamp) return undefined;
+  const conditions =
+    (m.status?.['conditions'] as { type?: string; message?: string; reason?: string }[] | undefined) ?? [];
+  const c = conditions.find((x) => x.type === 'Deleting');
+  return c?.message || c?.reason || undefined;
+}
+
+/** The MachineDeployment's rollout: its Machines, each up to date when its MachineSet makes the current template. */
+export function rolloutOf(
+  pool: string,
+  md: KubeObject,
+  machineSets: KubeObject[],
+  machines: KubeObject[],
+  drift: DriftReason[],
+): PoolRollout {
+  const name = md.metadata.name;
+  const want = templateSpec(md);
+  const wantInfra = refOf(want['infrastructureRef'])?.name;
+  const current = new Set(
+    machineSets
+      .filter((ms) => ms.metadata.labels?.[DEPLOYMENT_NAME_LABEL] === name)
+      .filter((ms) => {
+        const spec = templateSpec(ms);
+        return spec['version'] === want['version'] && refOf(spec['infrastructureRef'])?.name === wantInfra;
+      })
+      .map((ms) => ms.metadata.name),
+  );
+  const rolling = (md.spec?.['rollout'] as { strategy?: { rollingUpdate?: Record<string, unknown> } } | undefined)
+    ?.strategy?.rollingUpdate;
+  const intOrPercent = (v: unknown, fallback: IntOrPercent): IntOrPercent =>
+    typeof v === 'number' || (typeof v === 'string' && /^\d+%$/.test(v)) ? (v as IntOrPercent) : fallback;
+  const own: RolloutMachine[] = machines
+    .filter((m) => m.metadata.labels?.[DEPLOYMENT_NAME_LABEL] === name)
+    .map((m) => {
+      const created = m.metadata.creationTimestamp;
+      const message = deletingMessage(m);
+      return {
+        id: m.metadata.name,
+        providerId: typeof m.spec?.['providerID'] === 'string' ? (m.spec['providerID'] as string) : '',
+        phase: phaseOf(m),
+        upToDate: current.has(m.metadata.labels?.[SET_NAME_LABEL] ?? ''),
+        version: String(m.spec?.['version'] ?? ''),
+        launchedAt: created ? new Date(created) : new Date(0),
+        ...(m.metadata.deletionTimestamp ? { deletionStartedAt: new Date(m.metadata.deletionTimestamp) } : {}),
+        ...(message ? { deleting: message } : {}),
+      };
+    })
+    .sort((a, b) => a.launchedAt.getTime() - b.launchedAt.getTime() || a.id.localeCompare(b.id));
+  return {
+    pool,
+    kind: 'MachineDeployment',
+    name,
+    replicas: typeof md.spec?.['replicas'] === 'number' ? (md.spec['replicas'] as number) : 1,
+    drift,
+    // Cluster API's defaults (webhook): maxSurge 1, maxUnavailable 0.
+    strategy: {
+      maxSurge: intOrPercent(rolling?.['maxSurge'], 1),
+      maxUnavailable: intOrPercent(rolling?.['maxUnavailable'], 0),
+    },
+    paused: md.spec?.['paused'] === true || md.metadata.annotations?.[PAUSED_ANNOTATION] !== undefined,
+    machines: own,
+  };
+}
+
+/** The `pools` sub-port over the management cluster. */
+export function machineDeploymentPools(
+  options: { clusterName: string; pools?: MachineDeploymentPool[]; infrastructurePatches: JsonPatch },
+  port: CapiPort,
+  read: (ref: ObjectRef | undefined) => Promise<KubeObject | undefined>,
+  /**
+   * Whether the operator asked for an image (--image): without one, the desired image is the control-plane
+   * Machines' own (resolveDesired), which says nothing about what the workers should boot.
+   */
+  imageWanted: () => boolean = () => true,
+): RolledPools {
+  const cluster = `${CLUSTER_NAME_LABEL}=${options.clusterName}`;
+  const forPools = (desired: Desired): Desired => (imageWanted() ? desired : { ...desired, imageId: '' });
+  const imageOfDesired = (desired: Desired) => (noImage(forPools(desired)) ? undefined : desired.imageId);
+
+  async function deploymentsOf(pool: string): Promise<KubeObject[]> {
+    const names = (options.pools ?? []).find((p) => p.name === pool)?.machineDeployments;
+    const all = await port.list(CORE_API, 'MachineDeployment', cluster);
+    return all
+      .filter((md) => !md.metadata.deletionTimestamp)
+      .filter((md) => names === undefined || names.includes(md.metadata.name))
+      .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+  }
+
+  return {
+    async rollouts(pool, desired) {
+      const [mds, sets, machines] = await Promise.all([
+        deploymentsOf(pool),
+        port.list(CORE_API, 'MachineSet', cluster),
+        port.list(CORE_API, 'Machine', `${cluster},!${CONTROL_PLANE_LABEL}`),
+      ]);
+      return Promise.all(
+        mds.map(async (md) => {
+          const template = await read(infrastructureRefOf(md));
+          const drift = deploymentDrift(md, template, forPools(desired), options.infrastructurePatches);
+          return rolloutOf(pool, md, sets, machines, drift);
+        }),
+      );
+    },
+
+    async bump(_pool, name, desired, strategy) {
+      const md = await port.get(CORE_API, 'MachineDeployment', name);
+      if (!md) throw new Error(`MachineDeployment ${name} is gone`);
+      const ref = infrastructureRefOf(md);
+      const template = await read(ref);
+      if (!ref || !template) {
+        throw new Error(
+          `MachineDeployment ${name}: its infrastructure template ${ref?.kind ?? ''} ${ref?.name ?? '(none)'} does not exist`,
+        );
+      }
+      const { object, unchanged } = templateClone(template, imageOfDesired(desired), options.infrastructurePatches);
+      // The clone first: the MachineDeployment never points at a template that is not there yet.
+      if (!unchanged) await port.create(object);
+      await port.mergePatch(
+        CORE_API,
+        'MachineDeployment',
+        name,
+        bumpPatch(unchanged ? ref.name : object.metadata.name, desired, strategy),
+      );
+    },
+  };
+}

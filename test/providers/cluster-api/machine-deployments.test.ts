@@ -1,0 +1,252 @@
+// Worker pools of the Cluster API provider: the MachineDeployment's template clone (image + the user's RFC 6902
+// patches), the bump (version, template, strategy), idempotency across re-runs, and how a rollout is read back.
+import assert from 'node:assert/strict';
+import { createClusterApiProvider } from '../../../providers/cluster-api/index.ts';
+import {
+  bumpPatch,
+  CLONED_FROM_TEMPLATE,
+  DEPLOYMENT_NAME_LABEL,
+  deploymentDrift,
+  rolloutOf,
+  SET_NAME_LABEL,
+  templateClone,
+} from '../../../providers/cluster-api/machine-deployments.ts';
+import type { ClusterApiOptions } from '../../../providers/cluster-api/options.ts';
+import { clusterApiOptions } from '../../../providers/cluster-api/options.ts';
+import type { KubeswapError } from '../../../src/domain/errors.ts';
+import { type FakeCapi, machineCluster } from './fake-capi.ts';
+
+const INFRA = 'infrastructure.cluster.x-k8s.io/v1alpha1';
+const CORE = 'cluster.x-k8s.io/v1beta2';
+const TEMPLATE = {
+  apiVersion: INFRA,
+  kind: 'SandboxMachineTemplate',
+  metadata: { name: 'md-0-template', labels: { 'cluster.x-k8s.io/cluster-name': 'c1' } },
+  spec: { template: { spec: { image: 'img-1', size: 'small' } } },
+};
+const DESIRED = { version: 'v1.37.2', imageId: 'img-2', force: false };
+const labels = (extra: Record<string, string> = {}) => ({ 'cluster.x-k8s.io/cluster-name': 'c1', ...extra });
+
+/** machineCluster plus MachineDeployment md-0 (2 replicas at v1.36.3) with its MachineSet and Machines. */
+function withDeployment(fake = machineCluster()): FakeCapi {
+  fake.put(structuredClone(TEMPLATE));
+  fake.put({
+    apiVersion: CORE,
+    kind: 'MachineDeployment',
+    metadata: { name: 'md-0', labels: labels() },
+    spec: {
+      clusterName: 'c1',
+      replicas: 2,
+      template: {
+        spec: {
+          clusterName: 'c1',
+          version: 'v1.36.3',
+          infrastructureRef: {
+            apiGroup: 'infrastructure.cluster.x-k8s.io',
+            kind: 'SandboxMachineTemplate',
+            name: 'md-0-template',
+          },
+          bootstrap: {
+            configRef: { apiGroup: 'bootstrap.cluster.x-k8s.io', kind: 'KubeadmConfigTemplate', name: 'md-0' },
+          },
+        },
+      },
+    },
+  });
+  fake.put(machineSet('md-0-old', 'v1.36.3', 'md-0-template'));
+  for (const id of ['a', 'b']) fake.put(workerMachine(`md-0-old-${id}`, 'md-0-old', 'v1.36.3'));
+  return fake;
+}
+
+function machineSet(name: string, version: string, template: string) {
+  return {
+    apiVersion: CORE,
+    kind: 'MachineSet',
+    metadata: { name, labels: labels({ [DEPLOYMENT_NAME_LABEL]: 'md-0' }) },
+    spec: { template: { spec: { version, infrastructureRef: { kind: 'SandboxMachineTemplate', name: template } } } },
+  };
+}
+
+function workerMachine(name: string, set: string, version: string, over: Record<string, unknown> = {}) {
+  return {
+    apiVersion: CORE,
+    kind: 'Machine',
+    metadata: { name, labels: labels({ [DEPLOYMENT_NAME_LABEL]: 'md-0', [SET_NAME_LABEL]: set }), ...over },
+    spec: { clusterName: 'c1', version, providerID: `sandbox://${name}` },
+    status: { phase: 'Running' },
+  };
+}
+
+const options = (over: Partial<ClusterApiOptions> = {}): ClusterApiOptions => ({
+  namespace: 'default',
+  clusterName: 'c1',
+  infrastructurePatches: [],
+  bootstrapPatches: [],
+  pollIntervalMs: 1,
+  pools: [{ name: 'workers', machineDeployments: ['md-0'] }],
+  ...over,
+});
+
+describe('cluster-api provider: MachineDeployment pools (pure parts)', () => {
+  it('clones the infrastructure template with the image and the patches on what it makes, named from its content', () => {
+    const patch = [{ op: 'replace' as const, path: '/spec/size', value: 'large' }];
+    const { object, unchanged } = templateClone(TEMPLATE, 'img-2', patch);
+    assert.equal(unchanged, false);
+    assert.deepEqual(object.spec, { template: { spec: { image: 'img-2', size: 'large' } } });
+    assert.match(object.metadata.name, /^md-0-template-[0-9a-f]{8}$/);
+    assert.equal(object.metadata.annotations?.[CLONED_FROM_TEMPLATE], 'md-0-template');
+    assert.deepEqual(object.metadata.labels, TEMPLATE.metadata.labels);
+    // Same input, same name (a re-run finds it); a clone of a clone does not grow the name.
+    assert.equal(templateClone(TEMPLATE, 'img-2', patch).object.metadata.name, object.metadata.name);
+    const again = templateClone(object, 'img-3', []);
+    assert.match(again.object.metadata.name, /^md-0-template-[0-9a-f]{8}$/);
+    // Already what the target asks for: nothing to clone.
+    assert.equal(templateClone(object, 'img-2', patch).unchanged, true);
+  });
+
+  it('refuses an --image on an unknown kind and a patch that does not apply, with codes', () => {
+    const unknown = { ...TEMPLATE, kind: 'FooMachineTemplate' };
+    assert.throws(
+      () => templateClone(unknown, 'img-2', []),
+      (e: KubeswapError) => e.code === 'image.unsupported-kind',
+    );
+    assert.throws(
+      () => templateClone(TEMPLATE, undefined, [{ op: 'replace', path: '/spec/nope/deeper', value: 1 }]),
+      (e: KubeswapError) => e.code === 'patch.invalid',
+    );
+  });
+
+  it('says why a MachineDeployment drifts: version, image, patches; nothing once bumped', () => {
+    const md = withDeployment().find('MachineDeployment', 'md-0')!;
+    assert.deepEqual(
+      deploymentDrift(md, TEMPLATE, DESIRED, []).map((d) => d.code),
+      ['version', 'image'],
+    );
+    assert.deepEqual(
+      deploymentDrift(md, TEMPLATE, { version: 'v1.36.3', imageId: '(each Machine keeps its infrastructure image)' }, [
+        { op: 'replace', path: '/spec/size', value: 'large' },
+      ]).map((d) => d.code),
+      ['patches'],
+    );
+    const bumped = structuredClone(md);
+    (bumped.spec!['template'] as { spec: Record<string, unknown> }).spec['version'] = 'v1.37.2';
+    assert.deepEqual(deploymentDrift(bumped, templateClone(TEMPLATE, 'img-2', []).object, DESIRED, []), []);
+  });
+
+  it('bumps version and template, and sets the strategy unless it is kept', () => {
+    assert.deepEqual(bumpPatch('t-1', DESIRED, { maxSurge: 2, maxUnavailable: '25%' }), {
+      spec: {
+        template: { spec: { version: 'v1.37.2', infrastructureRef: { name: 't-1' } } },
+        rollout: { strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 2, maxUnavailable: '25%' } } },
+      },
+    });
+    assert.deepEqual(bumpPatch('t-1', DESIRED, 'keep'), {
+      spec: { template: { spec: { version: 'v1.37.2', infrastructureRef: { name: 't-1' } } } },
+    });
+  });
+
+  it('reads a rollout: Machines of the current template are up to date, deletions carry the drain message', () => {
+    const fake = withDeployment();
+    const md = fake.find('MachineDeployment', 'md-0')!;
+    (md.spec!['template'] as { spec: Record<string, unknown> }).spec['version'] = 'v1.37.2';
+    const sets = [
+      machineSet('md-0-old', 'v1.36.3', 'md-0-template'),
+      machineSet('md-0-new', 'v1.37.2', 'md-0-template'),
+    ];
+    const budget =
+      "Drain not completed yet:\n* Pod default/web-1: cannot evict pod as it would violate the pod's disruption budget. The disruption budget web needs 2 healthy pods and has 2 currently";
+    const machines = [
+      workerMachine('md-0-old-a', 'md-0-old', 'v1.36.3', { deletionTimestamp: '2026-01-01T00:10:00Z' }),
+      workerMachine('md-0-new-x', 'md-0-new', 'v1.37.2'),
+    ];
+    machines[0]!.status = { phase: 'Deleting', conditions: [{ type: 'Deleting', message: budget }] } as never;
+    const r = rolloutOf('workers', md, sets, machines, []);
+    assert.equal(r.replicas, 2);
+    assert.deepEqual(r.strategy, { maxSurge: 1, maxUnavailable: 0 });
+    assert.deepEqual(
+      r.machines.map((m) => [m.id, m.upToDate, m.phase]),
+      [
+        ['md-0-new-x', true, 'running'],
+        ['md-0-old-a', false, 'deleting'],
+      ],
+    );
+    assert.equal(r.machines.find((m) => m.id === 'md-0-old-a')?.deleting, budget);
+  });
+});
+
+describe('cluster-api provider: MachineDeployment pools (over the management cluster)', () => {
+  it("declares rollsPools and lists the pool's MachineDeployment with its drift and Machines", async () => {
+    const fake = withDeployment();
+    const p = createClusterApiProvider(options(), fake, async () => {});
+    assert.equal(p.capabilities.rollsPools, true);
+    assert.deepEqual((await p.resolveDesired({ version: 'v1.37.2', imageId: 'img-2' })).problems, []);
+    const [r, ...rest] = await p.pools!.rollouts('workers', DESIRED);
+    assert.equal(rest.length, 0);
+    assert.equal(r!.name, 'md-0');
+    assert.deepEqual(
+      r!.drift.map((d) => d.code),
+      ['version', 'image'],
+    );
+    assert.deepEqual(
+      r!.machines.map((m) => [m.id, m.upToDate]),
+      [
+        ['md-0-old-a', true],
+        ['md-0-old-b', true],
+      ],
+    );
+    // Control-plane Machines are not worker Machines.
+    assert.ok(r!.machines.every((m) => !m.id.startsWith('c1-cp')));
+  });
+
+  it('bumps idempotently: one template clone, the MachineDeployment pointed at it, no drift left', async () => {
+    const fake = withDeployment();
+    const p = createClusterApiProvider(options(), fake, async () => {});
+    await p.resolveDesired({ version: 'v1.37.2', imageId: 'img-2' });
+    await p.pools!.bump('workers', 'md-0', DESIRED, { maxSurge: 0, maxUnavailable: 1 });
+    await p.pools!.bump('workers', 'md-0', DESIRED, { maxSurge: 0, maxUnavailable: 1 });
+    const clones = fake.calls.filter((c) => c.startsWith('create SandboxMachineTemplate/'));
+    assert.equal(clones.length, 1, fake.calls.join('\n'));
+    const md = fake.find('MachineDeployment', 'md-0')!;
+    const spec = (md.spec!['template'] as { spec: Record<string, unknown> }).spec;
+    assert.equal(spec['version'], 'v1.37.2');
+    const ref = spec['infrastructureRef'] as Record<string, string>;
+    assert.equal(ref['name'], clones[0]!.split('/')[1]);
+    assert.equal(ref['kind'], 'SandboxMachineTemplate', 'the merge keeps the rest of the reference');
+    assert.deepEqual(md.spec!['rollout'], {
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } },
+    });
+    const [r] = await p.pools!.rollouts('workers', DESIRED);
+    assert.deepEqual(r!.drift, []);
+    // The old MachineSet no longer makes the current template: its Machines are the rollout's to replace.
+    assert.ok(r!.machines.every((m) => !m.upToDate));
+    // The original template is left as it was (Cluster API templates are immutable).
+    assert.deepEqual(fake.find('SandboxMachineTemplate', 'md-0-template')!.spec, TEMPLATE.spec);
+  });
+
+  it("without --image the workers keep their template's image: only the version drifts and is bumped", async () => {
+    const fake = withDeployment();
+    const p = createClusterApiProvider(options(), fake, async () => {});
+    // The desired image is then the control plane's own (img-1 here), which says nothing about the workers.
+    const { desired } = await p.resolveDesired({ version: 'v1.37.2' });
+    const [r] = await p.pools!.rollouts('workers', desired!);
+    assert.deepEqual(
+      r!.drift.map((d) => d.code),
+      ['version'],
+    );
+    await p.pools!.bump('workers', 'md-0', desired!, 'keep');
+    assert.ok(!fake.calls.some((c) => c.startsWith('create SandboxMachineTemplate/')), fake.calls.join('\n'));
+    const spec = (fake.find('MachineDeployment', 'md-0')!.spec!['template'] as { spec: Record<string, unknown> }).spec;
+    assert.equal(spec['version'], 'v1.37.2');
+    assert.equal((spec['infrastructureRef'] as Record<string, string>)['name'], 'md-0-template');
+    assert.equal(fake.find('MachineDeployment', 'md-0')!.spec!['rollout'], undefined);
+  });
+
+  it('a pool without machineDeployment takes every MachineDeployment; two such pools are refused', () => {
+    assert.deepEqual(clusterApiOptions({ clusterName: 'c1', pools: [{ name: 'w' }] }, 1).pools, [{ name: 'w' }]);
+    assert.throws(
+      () =>
+        clusterApiOptions({ clusterName: 'c1', pools: [{ name: 'a' }, { name: 'b', machineDeployment: 'md-1' }] }, 1),
+      (e: KubeswapError) => e.code === 'input.cluster-api',
+    );
+  });
+});
