@@ -37,17 +37,35 @@
 //    Deviation: moto registers a launching instance in the group's target groups at once, where AWS waits for
 //    InService: on AWS kubeswap registers a held replacement itself once it has joined (and lets its hook go then);
 //    in the sandbox the hook goes when the old machine leaves, the next swap starts or the run ends.
+// 8. Timings at a chosen scale (opt-in, `AwsTimings`; off, moto's instant answers stand, so the scenarios stay
+//    fast). Deregistration delay (Elastic Load Balancing User Guide, "Deregistration delay": "Elastic Load
+//    Balancing stops sending requests to targets that are deregistering ... the state of a deregistering target is
+//    draining" until the group's deregistration_delay.timeout_seconds, default 300 s, has passed): a target
+//    deregistered through the front reads `draining` in DescribeTargetHealth for the group's delay, then `unused`
+//    (moto answers `unused` at once). EC2 termination (EC2 User Guide, "Instance state changes": TerminateInstances
+//    moves an instance to shutting-down, then terminated): a TerminateInstances through the front answers
+//    shutting-down and reaches moto only after `terminationDelayMs`; until then DescribeInstances shows the instance
+//    shutting-down and the machine simulator (which reads moto) keeps the VM running, as on AWS while it shuts down.
 // Fault, not emulation: `loseRunInstancesResponses(n)` drops the next n RunInstances answers after moto launched
 // (the connection is cut), so a scenario can show that the client's retry under the same ClientToken (1.) gets the
 // original instance, not a second one.
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import {
   CreateLaunchTemplateVersionCommand,
   DescribeLaunchTemplateVersionsCommand,
   EC2Client,
   type RequestLaunchTemplateData,
 } from '@aws-sdk/client-ec2';
+import {
+  type AccessKey,
+  credentialScope,
+  daemonCredentials,
+  enforceIam,
+  iamUser,
+  motoQuery,
+  signAsDaemon,
+} from './aws-iam.ts';
 import { AWS_REGION, AWS_TEST_CREDENTIALS } from './state.ts';
 
 /** An instance a lifecycle hook holds (Pending:Wait or Terminating:Wait). */
@@ -74,7 +92,20 @@ interface TokenRecord {
   instanceIds: string[];
 }
 
+/** Opt-in timings of AWS at a chosen scale (8. above). */
+export interface AwsTimings {
+  /** A TerminateInstances reaches moto this much later; meanwhile the instance is shutting-down. 0: at once. */
+  terminationDelayMs?: number;
+  /** A deregistered target drains for its group's deregistration_delay.timeout_seconds. */
+  targetDraining?: boolean;
+}
+
 export class AwsFront {
+  /** Instances shutting down (8.): when the front hands their termination to moto. */
+  private readonly shuttingDown = new Map<string, number>();
+  /** Deregistered targets still draining (8.), by `<target group arn> <id>`: when their draining ends. */
+  private readonly draining = new Map<string, number>();
+  private readonly timers = new Set<NodeJS.Timeout>();
   private readonly tokens = new Map<string, TokenRecord>();
   /** Instances AWS no longer lists (terminated long ago). */
   private readonly forgotten = new Set<string>();
@@ -92,10 +123,15 @@ export class AwsFront {
   private losing = 0;
   private readonly lost: string[] = [];
   private server?: Server;
+  /** Set once moto enforces IAM (sandbox option awsIam): the sandbox's own admin key. */
+  private admin?: AccessKey;
   private readonly ec2: EC2Client;
 
-  constructor(private readonly motoEndpoint: string) {
-    this.ec2 = new EC2Client({ region: AWS_REGION, endpoint: motoEndpoint, credentials: AWS_TEST_CREDENTIALS });
+  constructor(
+    private readonly motoEndpoint: string,
+    private readonly timings: AwsTimings = {},
+  ) {
+    this.ec2 = new EC2Client({ region: AWS_REGION, endpoint: motoEndpoint, credentials: daemonCredentials });
   }
 
   async start(port: number): Promise<string> {
@@ -117,6 +153,7 @@ export class AwsFront {
   }
 
   stop(): void {
+    for (const timer of this.timers) clearTimeout(timer);
     this.ec2.destroy();
     this.server?.close();
   }
@@ -173,6 +210,21 @@ export class AwsFront {
       return this.withLifecycleStates(action, await this.forward(req, body));
     }
     if (action === 'RunInstances' && form?.get('ClientToken')) return this.runInstances(req, body, form);
+    if (form && action === 'TerminateInstances' && (this.timings.terminationDelayMs ?? 0) > 0) {
+      return this.terminateLater(form);
+    }
+    if (form && action === 'DescribeTargetHealth' && this.draining.size > 0) {
+      return this.withDraining(form, await this.forward(req, body));
+    }
+    if (form && action === 'RegisterTargets') {
+      for (const id of members(form, 'Targets.member', 'Id'))
+        this.draining.delete(`${form.get('TargetGroupArn')} ${id}`);
+    }
+    if (form && action === 'DeregisterTargets' && this.timings.targetDraining) {
+      const answer = await this.forward(req, body);
+      if (answer.status === 200) await this.startDraining(form);
+      return answer;
+    }
     if (form && action && /InstanceRefresh/.test(action)) return this.instanceRefresh(action, form);
     if (form && action === 'CreateLaunchTemplateVersion' && form.get('SourceVersion')) {
       return this.launchTemplateVersionFrom(form);
@@ -193,7 +245,99 @@ export class AwsFront {
     if (action === 'DescribeInstances' && answer.status === 200 && this.forgotten.size > 0) {
       return { ...answer, body: Buffer.from(withoutInstances(answer.body.toString('utf8'), this.forgotten)) };
     }
+    if (action === 'DescribeInstances' && answer.status === 200 && this.shuttingDown.size > 0) {
+      return { ...answer, body: Buffer.from(withStates(answer.body.toString('utf8'), this.shuttingDown)) };
+    }
     return answer;
+  }
+
+  /** 8.: the instances go shutting-down now and reach moto's terminated state after the delay. */
+  private async terminateLater(form: URLSearchParams) {
+    const ids = members(form, 'InstanceId');
+    const xml = await (
+      await this.moto(
+        `Action=DescribeInstances&Version=2016-11-15&${ids.map((id, i) => `InstanceId.${i + 1}=${id}`).join('&')}`,
+      )
+    ).text();
+    const items = instanceItems(xml);
+    const missing = ids.find((id) => !items.some((item) => item.id === id));
+    if (missing) return ec2Error('InvalidInstanceID.NotFound', `The instance ID '${missing}' does not exist`);
+    const answers: string[] = [];
+    for (const item of items) {
+      const before = /<instanceState>\s*<code>(\d+)<\/code>\s*<name>([a-z-]+)<\/name>/.exec(item.text);
+      const previous = this.shuttingDown.has(item.id)
+        ? { code: '32', name: 'shutting-down' }
+        : { code: before?.[1] ?? '16', name: before?.[2] ?? 'running' };
+      const current = previous.name === 'terminated' ? previous : { code: '32', name: 'shutting-down' };
+      if (previous.name !== 'terminated' && !this.shuttingDown.has(item.id)) {
+        const id = item.id;
+        this.shuttingDown.set(id, Date.now() + this.timings.terminationDelayMs!);
+        const timer = setTimeout(() => {
+          this.timers.delete(timer);
+          void this.moto(`Action=TerminateInstances&Version=2016-11-15&InstanceId.1=${id}`)
+            .catch(() => undefined)
+            .finally(() => this.shuttingDown.delete(id));
+        }, this.timings.terminationDelayMs);
+        this.timers.add(timer);
+      }
+      answers.push(
+        `<item><instanceId>${item.id}</instanceId><currentState><code>${current.code}</code><name>${current.name}</name></currentState>` +
+          `<previousState><code>${previous.code}</code><name>${previous.name}</name></previousState></item>`,
+      );
+    }
+    const response =
+      '<?xml version="1.0" encoding="UTF-8"?>\n<TerminateInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">' +
+      `<requestId>${randomUUID()}</requestId><instancesSet>${answers.join('')}</instancesSet></TerminateInstancesResponse>`;
+    return { status: 200, headers: { 'content-type': 'text/xml' }, body: Buffer.from(response) };
+  }
+
+  /** 8.: each deregistered target drains for its group's deregistration delay. */
+  private async startDraining(form: URLSearchParams) {
+    const arn = form.get('TargetGroupArn') ?? '';
+    const attributes = await (
+      await this.moto(
+        `Action=DescribeTargetGroupAttributes&Version=2015-12-01&TargetGroupArn=${encodeURIComponent(arn)}`,
+        'elasticloadbalancing',
+      )
+    ).text();
+    const seconds = Number(
+      /<Key>deregistration_delay\.timeout_seconds<\/Key>\s*<Value>(\d+)<\/Value>/.exec(attributes)?.[1] ??
+        // Elastic Load Balancing's default deregistration delay.
+        300,
+    );
+    for (const id of members(form, 'Targets.member', 'Id'))
+      this.draining.set(`${arn} ${id}`, Date.now() + seconds * 1000);
+  }
+
+  /** 8.: DescribeTargetHealth with the targets still draining shown so (moto shows them unused or not at all). */
+  private withDraining(
+    form: URLSearchParams,
+    answer: { status: number; headers: Record<string, string>; body: Buffer },
+  ) {
+    const arn = form.get('TargetGroupArn') ?? '';
+    const now = Date.now();
+    for (const [key, until] of this.draining) if (until <= now) this.draining.delete(key);
+    const named = members(form, 'Targets.member', 'Id');
+    const ids = [...this.draining.keys()]
+      .filter((key) => key.startsWith(`${arn} `))
+      .map((key) => key.slice(arn.length + 1))
+      .filter((id) => named.length === 0 || named.includes(id));
+    if (answer.status !== 200 || ids.length === 0) return answer;
+    let xml = answer.body
+      .toString('utf8')
+      .replace(/<TargetHealthDescriptions\s*\/>/, '<TargetHealthDescriptions></TargetHealthDescriptions>');
+    const draining =
+      '<TargetHealth><State>draining</State><Reason>Target.DeregistrationInProgress</Reason><Description>Target deregistration is in progress</Description></TargetHealth>';
+    for (const id of ids) {
+      const member = new RegExp(
+        `<member>(?:(?!</member>)[\\s\\S])*?<Id>${id}</Id>[\\s\\S]*?</TargetHealth>\\s*</member>`,
+      );
+      const entry = `<member><Target><Id>${id}</Id><Port>6443</Port></Target><HealthCheckPort>6443</HealthCheckPort>${draining}</member>`;
+      xml = member.test(xml)
+        ? xml.replace(member, entry)
+        : xml.replace('</TargetHealthDescriptions>', `${entry}</TargetHealthDescriptions>`);
+    }
+    return { ...answer, body: Buffer.from(xml) };
   }
 
   private async runInstances(req: IncomingMessage, body: Buffer, form: URLSearchParams) {
@@ -498,33 +642,62 @@ export class AwsFront {
     }
   }
 
+  /** The front's own calls, as the sandbox (moto routes by the service in the signature's credential scope). */
   private moto(form: string, service = 'ec2'): Promise<Response> {
-    return fetch(`${this.motoEndpoint}/`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
-        // moto routes by the service in the credential scope of the (unchecked) signature.
-        authorization: `AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/${service}/aws4_request, Signature=x`,
-      },
-      body: form,
-    });
+    return motoQuery(this.motoEndpoint, form, service);
   }
 
+  /** Sandbox option awsIam: moto checks IAM from now on; the sandbox's own identity becomes an admin user. */
+  async enforceIam(): Promise<void> {
+    this.admin = await enforceIam(this.motoEndpoint);
+  }
+
+  /** An IAM user holding exactly `policy` (replacing what it held), and its access key. */
+  iamUser(name: string, policy: string): Promise<AccessKey> {
+    return iamUser(this.motoEndpoint, name, policy);
+  }
+
+  /**
+   * Forwards a client's request as it came, its Host header included: moto recomputes the SigV4 signature from the
+   * headers it receives. Under IAM enforcement, what the tests send under the test credentials is re-signed as the
+   * sandbox's admin; every other identity (kubeswap's IAM user) is checked by moto as signed.
+   */
   private async forward(req: IncomingMessage, body: Buffer) {
-    const headers: Record<string, string> = {};
+    let headers: Record<string, string> = {};
     for (const [key, value] of Object.entries(req.headers)) {
-      if (value !== undefined && key !== 'host' && key !== 'content-length') headers[key] = String(value);
+      if (value !== undefined && key !== 'content-length') headers[key] = String(value);
     }
-    const res = await fetch(`${this.motoEndpoint}${req.url ?? '/'}`, {
-      method: req.method,
-      headers,
-      body: req.method === 'GET' || req.method === 'HEAD' ? undefined : body,
+    const url = new URL(req.url ?? '/', this.motoEndpoint);
+    const scope = credentialScope(headers['authorization']);
+    if (this.admin && scope?.key === AWS_TEST_CREDENTIALS.accessKeyId) {
+      headers = await signAsDaemon(url, req.method ?? 'GET', headers, body, scope.service);
+    }
+    const sent = req.method === 'GET' || req.method === 'HEAD' ? undefined : body;
+    return new Promise<{ status: number; headers: Record<string, string>; body: Buffer }>((resolve, reject) => {
+      const out = httpRequest(
+        url,
+        { method: req.method, headers: { ...headers, ...(sent ? { 'content-length': String(sent.length) } : {}) } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', reject);
+          res.on('end', () => {
+            const answer: Record<string, string> = {};
+            for (const [key, value] of Object.entries(res.headers)) {
+              if (
+                value === undefined ||
+                ['content-length', 'content-encoding', 'transfer-encoding', 'connection'].includes(key)
+              )
+                continue;
+              answer[key] = String(value);
+            }
+            resolve({ status: res.statusCode ?? 502, headers: answer, body: Buffer.concat(chunks) });
+          });
+        },
+      );
+      out.on('error', reject);
+      out.end(sent);
     });
-    const out: Record<string, string> = {};
-    res.headers.forEach((value, key) => {
-      if (key !== 'content-length' && key !== 'content-encoding' && key !== 'transfer-encoding') out[key] = value;
-    });
-    return { status: res.status, headers: out, body: Buffer.from(await res.arrayBuffer()) };
   }
 }
 
@@ -584,6 +757,29 @@ function instanceItems(xml: string): { id: string; text: string; start: number; 
     }
   }
   return items;
+}
+
+/** `<prefix>.N[.<field>]` values of a query-protocol form, in order. */
+function members(form: URLSearchParams, prefix: string, field?: string): string[] {
+  const out: string[] = [];
+  for (let i = 1; form.has(field ? `${prefix}.${i}.${field}` : `${prefix}.${i}`); i++) {
+    out.push(form.get(field ? `${prefix}.${i}.${field}` : `${prefix}.${i}`)!);
+  }
+  return out;
+}
+
+/** DescribeInstances with the instances the front is terminating shown shutting-down (8.). */
+function withStates(xml: string, shuttingDown: ReadonlyMap<string, number>): string {
+  let out = xml;
+  for (const item of instanceItems(xml).reverse()) {
+    if (!shuttingDown.has(item.id)) continue;
+    const text = item.text.replace(
+      /<instanceState>\s*<code>\d+<\/code>\s*<name>[a-z-]+<\/name>\s*<\/instanceState>/,
+      '<instanceState><code>32</code><name>shutting-down</name></instanceState>',
+    );
+    out = out.slice(0, item.start) + text + out.slice(item.end);
+  }
+  return out;
 }
 
 function withoutInstances(xml: string, forgotten: ReadonlySet<string>): string {

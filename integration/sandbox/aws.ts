@@ -26,7 +26,8 @@ import {
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { AWS_REGION, AWS_TEST_CREDENTIALS } from './state.ts';
+import { daemonCredentials } from './aws-iam.ts';
+import { AWS_REGION } from './state.ts';
 
 export const VERSION_TAG = 'kubernetes-version';
 export const ROLE_TAG = 'kubeswap.io/role';
@@ -42,7 +43,8 @@ export interface AwsClients {
 }
 
 export function awsClients(endpoint: string): AwsClients {
-  const common = { region: AWS_REGION, endpoint, credentials: AWS_TEST_CREDENTIALS, maxAttempts: 5 };
+  // The test credentials, or in the daemon once moto enforces IAM (sandbox option awsIam) its admin key.
+  const common = { region: AWS_REGION, endpoint, credentials: daemonCredentials, maxAttempts: 5 };
   return {
     ec2: new EC2Client(common),
     elb: new ElasticLoadBalancingV2Client(common),

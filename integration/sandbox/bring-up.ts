@@ -54,7 +54,10 @@ export async function bringUp(
   await waitFor('moto', async () => ((await fetch(`${motoEndpoint}/moto-api/`)).ok ? true : undefined), 30_000);
   // The daemon's own clients read moto as it is; everyone else goes through the AWS emulation in front of it.
   const aws = awsClients(motoEndpoint);
-  const awsFront = new AwsFront(motoEndpoint);
+  const awsFront = new AwsFront(motoEndpoint, {
+    terminationDelayMs: (plan.terminationDelaySeconds ?? 0) * 1000,
+    targetDraining: plan.targetDraining,
+  });
   const awsEndpoint = await awsFront.start(await allocatePort());
   const topology = await createTopology(
     aws,
@@ -208,6 +211,8 @@ export async function bringUp(
   await startWorkers(rt);
   await installClusterApiCrds(binaryOf(plan, from, 'kubectl'), superAdmin, plan.binaries.clusterApiDir, log);
   await waitClusterSettled(rt);
+  // Last: from here on moto checks every request against IAM (the daemon signs as the sandbox's admin user).
+  if (plan.awsIam) await awsFront.enforceIam();
   if (plan.provider !== 'cluster-api') return { rt, loadBalancer };
 
   // 8. --provider cluster-api: our infrastructure provider, the adopted control plane, the real controllers.

@@ -31,6 +31,10 @@ export function startControlServer(
         if (req.method === 'POST' && req.url === '/aws/lose-run-instances-responses') {
           return reply(200, { lost: rt.awsFront.loseRunInstancesResponses(JSON.parse(text).count as number) });
         }
+        if (req.method === 'POST' && req.url === '/aws/iam-user') {
+          const { name, policy } = JSON.parse(text) as { name: string; policy: string };
+          return reply(200, await rt.awsFront.iamUser(name, policy));
+        }
         if (req.method === 'POST' && req.url === '/fault') {
           return reply(200, await applyFault(rt, faults, JSON.parse(text) as FaultRequest));
         }

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
+import { ipAwareChannels } from '../../src/adapters/etcd/tls-channel.ts';
 import { sleep } from './processes.ts';
 
 export interface EtcdMemberSpec {
@@ -57,13 +58,12 @@ export function initialClusterOf(members: { name: string; peerPort: number }[]):
 
 /** An etcd3 client with a per-call deadline (etcd3 has no dial timeout) and no hidden retries. */
 export function etcdClient(endpoints: string[], tls: EtcdTls, deadlineMs = 5000): Etcd3 {
+  const [ca, cert, key] = [readFileSync(tls.caFile), readFileSync(tls.certFile), readFileSync(tls.keyFile)];
   return new Etcd3({
     hosts: endpoints,
-    credentials: {
-      rootCertificate: readFileSync(tls.caFile),
-      certChain: readFileSync(tls.certFile),
-      privateKey: readFileSync(tls.keyFile),
-    },
+    credentials: { rootCertificate: ca, certChain: cert, privateKey: key },
+    // The members listen on 127.0.0.1: without this grpc-js sends the IP as TLS server name (Node's DEP0123).
+    grpcOptions: ipAwareChannels({ ca, cert, key }),
     faultHandling: { host: () => noop, global: noop },
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + deadlineMs }),
   });

@@ -38,8 +38,14 @@ export interface UpOptions {
   to?: string;
   bootDelaySeconds?: number;
   deregistrationDelaySeconds?: number;
+  /** EC2 termination takes this long (instance shutting-down meanwhile; AwsTimings). Default 0: at once, as moto. */
+  terminationDelaySeconds?: number;
+  /** A deregistered API target drains for the deregistration delay, as ELBv2 does (AwsTimings). Default: off. */
+  targetDraining?: boolean;
   /** Start with a v1beta3 ClusterConfiguration in kubeadm-config (SandboxPlan.kubeadmApi). */
   kubeadmApi?: 'v1beta3';
+  /** moto enforces IAM once the sandbox is up (SandboxPlan.awsIam; integration/AWS-EMULATION.md says what it checks). */
+  awsIam?: boolean;
   /**
    * aws-asg: the control-plane instances belong to an Auto Scaling group in moto. cluster-api: the real Cluster API
    * controllers run against the sandbox and the control plane is adopted as Machines (capi-adopt.ts).
@@ -83,6 +89,8 @@ export interface Sandbox extends SandboxDescription {
    * responses so far (instance ids launched whose answer was dropped).
    */
   awsLoseRunInstancesResponses(count: number): Promise<string[]>;
+  /** With awsIam: an IAM user holding exactly `policy` (a JSON policy document, replacing what it held), its key. */
+  awsIamUser(name: string, policy: string): Promise<{ accessKeyId: string; secretAccessKey: string }>;
   down(): Promise<void>;
   /** Runs the sandbox's etcdctl against its members over TLS; resolves stdout. */
   etcdctl(args: string[]): Promise<string>;
@@ -130,7 +138,10 @@ async function planSandbox(
     workerPools: options.workerPools,
     bootDelaySeconds: options.bootDelaySeconds ?? 2,
     deregistrationDelaySeconds: options.deregistrationDelaySeconds ?? 2,
+    terminationDelaySeconds: options.terminationDelaySeconds,
+    targetDraining: options.targetDraining,
     kubeadmApi: options.kubeadmApi,
+    awsIam: options.awsIam,
     provider: options.provider ?? 'aws-ec2',
     clusterApiControlPlane:
       options.provider === 'cluster-api' ? (options.clusterApiControlPlane ?? 'machines') : undefined,
@@ -206,6 +217,8 @@ export function attachSandbox(stateDir: string): Sandbox {
     status: async () => (await control('/status')) as unknown as SandboxStatus,
     fault: async (request) => ((await control('/fault', request)) as { applied: string }).applied,
     awsForgetTerminated: async () => ((await control('/aws/forget-terminated', {})) as { forgotten: number }).forgotten,
+    awsIamUser: async (name, policy) =>
+      (await control('/aws/iam-user', { name, policy })) as { accessKeyId: string; secretAccessKey: string },
     awsLoseRunInstancesResponses: async (count) =>
       ((await control('/aws/lose-run-instances-responses', { count })) as { lost: string[] }).lost,
     down: () => downSandbox(stateDir),

@@ -62,11 +62,16 @@ export interface SandboxPlan {
   workerPools?: Record<string, number>;
   bootDelaySeconds: number;
   deregistrationDelaySeconds: number;
+  /** AWS timings at a chosen scale (aws-front.ts AwsTimings): off unless set. */
+  terminationDelaySeconds?: number;
+  targetDraining?: boolean;
   /**
    * v1beta3: kubeadm-config holds a v1beta3 ClusterConfiguration, as in a cluster made by kubeadm <= 1.30 whose
    * config no `kubeadm upgrade apply` re-uploaded (a cluster upgraded by replacing machines keeps it).
    */
   kubeadmApi?: 'v1beta3';
+  /** moto enforces IAM once the sandbox is up (aws-iam.ts); kubeswap then needs an IAM user's key. */
+  awsIam?: boolean;
   /** aws-asg: the control-plane instances are an Auto Scaling group's, with the API target group attached. */
   provider?: SandboxProvider;
   /**

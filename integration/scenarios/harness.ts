@@ -44,8 +44,10 @@ export function kubeswap(sb: Sandbox, args: string[], options: RunOptions = {}):
     // A join that never happens fails the scenario in minutes instead of hanging it for the 20 m default.
     ...(args[0] === 'apply' && !args.includes('--machine-timeout') ? ['--machine-timeout', '5m'] : []),
   ];
+  // NODE_OPTIONS goes unless a case sets it: a --no-deprecation there would hide what a user sees (DEP0123 below).
+  const { NODE_OPTIONS: _unset, ...inherited } = process.env;
   const child = spawn(process.execPath, ['--import', 'tsx', join(HERE, 'kubeswap-process.ts'), ...args, ...defaults], {
-    env: { ...process.env, ...sandboxEnv(sb), ...options.env },
+    env: { ...inherited, ...sandboxEnv(sb), ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const run: KubeswapRun = { exitCode: null, signal: null, events: [], stdout: '', stderr: '' };
@@ -69,15 +71,21 @@ export function kubeswap(sb: Sandbox, args: string[], options: RunOptions = {}):
     run.stderr += chunk;
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 15 * 60_000);
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       run.exitCode = code;
       run.signal = signal;
-      resolve(run);
+      // Issue 9 §9: no run of any scenario may print Node's TLS ServerName deprecation (an IP as SNI) to the user.
+      if (NODE_TLS_IP_WARNING.test(run.stderr))
+        reject(new Error(`kubeswap printed DEP0123:\n${run.stderr.slice(-3000)}`));
+      else resolve(run);
     });
   });
 }
+
+/** Node's warning when a TLS client sends an IP address as server name (RFC 6066 forbids it). */
+export const NODE_TLS_IP_WARNING = /DEP0123|Setting the TLS ServerName to an IP address/;
 
 /** The shell exports of DIR/env as an object (KUBECONFIG, AWS endpoint and test credentials). */
 export function sandboxEnv(sb: Sandbox): Record<string, string> {

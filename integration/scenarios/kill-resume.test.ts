@@ -11,14 +11,16 @@ const BOUNDARIES: Array<[KubeswapEvent['code'], string?]> = [
   ['replacement.created'],
   ['plan.step', 'register-target'],
   ['target.registered'],
+  // The Node drains while the target drains (one step, issue 15): killed as the drain starts, then once the
+  // target is out (the drain may still be running: the re-run finishes it as a step of its own).
   ['plan.step', 'deregister-target'],
+  ['node.drain-started'],
   ['target.deregistered'],
-  ['plan.step', 'drain'],
-  ['node.drained'],
   ['plan.step', 'remove-member'],
   ['etcd.member-removed'],
   ['plan.step', 'terminate'],
-  ['machine.terminated'],
+  // Started in the background (issue 15): the re-run waits for the machine to be gone before deleting its Node.
+  ['machine.terminating'],
   ['plan.step', 'delete-node'],
   ['node.deleted'],
 ];
@@ -62,7 +64,7 @@ describe('scenario: kill -9 at every step boundary, then resume', function () {
       `instances: ${JSON.stringify(after.running)} ${after.terminated}`,
     );
     void before;
-    // The report of the whole run, its processes killed 14 times included, from what they kept in the cluster.
+    // The report of the whole run, its processes killed at every boundary included, from what they kept in the cluster.
     const report = await kubeswap(sb, ['report', '--output', 'text']);
     assert.equal(report.exitCode, 0, describeRun(report));
     assert.match(report.stdout, /Result: success/);

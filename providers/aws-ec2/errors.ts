@@ -18,17 +18,21 @@ export type ProviderErrorCode =
   | 'terminate.timeout'
   | 'api-target.draining-timeout'
   | 'aws.throttled'
+  | 'aws.access-denied'
   | 'aws.request-failed'
   | 'options.invalid'
   | 'pool.no-launch-template';
 
-/** Mid-run an AWS failure is internal (exit 1, state described); preflight turns it into a refusal (exit 2). */
+/**
+ * Mid-run an AWS failure is internal (exit 1, state described), but a permission AWS refused needs a person (exit 4:
+ * grant it, re-run); preflight turns either into a refusal (exit 2).
+ */
 export class ProviderError extends KubeswapError {
   override readonly name = 'ProviderError';
   override readonly code: ProviderErrorCode;
 
   constructor(code: ProviderErrorCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
-    super('internal', code, message, {
+    super(code === 'aws.access-denied' ? 'needs-person' : 'internal', code, message, {
       ...options,
       source: code === 'options.invalid' ? 'user' : 'environment',
       // The SDK calls already retried throttling with backoff; the run may look again later.
@@ -62,6 +66,10 @@ const THROTTLING = new Set([
   'PriorRequestNotComplete',
 ]);
 
+// What AWS answers a call the caller's policies do not allow: EC2 says UnauthorizedOperation, the Query and JSON
+// services AccessDenied / AccessDeniedException (AWS IAM User Guide, "Troubleshoot access denied error messages").
+const ACCESS_DENIED = new Set(['UnauthorizedOperation', 'AccessDenied', 'AccessDeniedException']);
+
 export function isThrottling(error: unknown): boolean {
   return THROTTLING.has(awsErrorName(error) ?? '');
 }
@@ -81,6 +89,12 @@ export function wrapAwsError(action: string, error: unknown): ProviderError {
   if (detail === 'Region is missing') {
     return new ProviderError('options.invalid', `failed to ${action}: no AWS region`, {
       hint: 'give --region, set AWS_REGION (or AWS_DEFAULT_REGION), or a region in your AWS_PROFILE profile',
+      cause: error,
+    });
+  }
+  if (ACCESS_DENIED.has(name)) {
+    return new ProviderError('aws.access-denied', `failed to ${action}: AWS refused it: ${detail}`, {
+      hint: 'grant the permission AWS names (templates/iam/ has the policy of each provider mode), then re-run: the run resumes where it stopped',
       cause: error,
     });
   }

@@ -22,7 +22,7 @@ import { parameterStore } from './parameter-store.ts';
 import { Ec2Pools } from './pools.ts';
 import { createReplacement } from './replacement.ts';
 import { throttleRetrying } from './retry.ts';
-import { terminate } from './termination.ts';
+import { beginTermination, terminate } from './termination.ts';
 
 export { ProviderError, type ProviderErrorCode } from './errors.ts';
 export { formatProviderId, instanceIdOf } from './instances.ts';
@@ -115,6 +115,8 @@ export function createAwsEc2Provider(input: AwsEc2ProviderOptions): AwsEc2Provid
 
     terminate: (machineId, timeoutMs) =>
       terminate(ec2, machineId, timeoutMs, options.pollIntervalMs).catch(failing(`terminate ${machineId}`)),
+    beginTermination: (machineId) =>
+      beginTermination(ec2, machineId).then(() => undefined, failing(`terminate ${machineId}`)),
 
     // undefined without a target group: no load balancer is different from one with no members.
     loadBalancer: targetGroup && {

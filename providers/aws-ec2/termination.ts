@@ -1,4 +1,4 @@
-// terminate: end an instance and wait until EC2 reports it terminated. Already terminated or
+// terminate: end an instance and wait until EC2 reports it terminated (beginTermination: only start it). Already terminated or
 // unknown counts as done, so a re-run after a kill passes through.
 
 import { pollUntil } from '../../src/domain/poll.ts';
@@ -17,15 +17,39 @@ export async function terminate(
   const instanceId = instanceIdOf(machineId) ?? machineId;
   const state = async () =>
     (await ec2.describeInstances([{ Name: 'instance-id', Values: [instanceId] }]))[0]?.State?.Name;
+  if (await beginTermination(ec2, machineId, start)) return;
+  const done = await pollUntil(
+    async () => {
+      const now = await state();
+      return now === undefined || now === 'terminated';
+    },
+    { intervalMs: pollIntervalMs, timeoutMs },
+  );
+  if (!done) {
+    throw new ProviderError('terminate.timeout', `instance ${instanceId} was not terminated within ${timeoutMs} ms`, {
+      hint: 'check the instance in the EC2 console; re-run once it is terminated',
+    });
+  }
+}
 
-  const before = await state();
-  if (before === undefined || before === 'terminated') return;
+/**
+ * Starts the termination (EC2 moves the instance to shutting-down, then terminated: EC2 User Guide, "Instance state
+ * changes") without waiting for it. True when the instance is gone already.
+ */
+export async function beginTermination(
+  ec2: Ec2Port,
+  machineId: string,
+  start: (instanceId: string) => Promise<void> = (id) => ec2.terminateInstances([id]),
+): Promise<boolean> {
+  const instanceId = instanceIdOf(machineId) ?? machineId;
+  const before = (await ec2.describeInstances([{ Name: 'instance-id', Values: [instanceId] }]))[0]?.State?.Name;
+  if (before === undefined || before === 'terminated') return true;
   if (before !== 'shutting-down') {
     try {
       await start(instanceId);
     } catch (error) {
       const name = awsErrorName(error);
-      if (name === 'InvalidInstanceID.NotFound') return;
+      if (name === 'InvalidInstanceID.NotFound') return true;
       if (name === 'OperationNotPermitted') {
         throw new ProviderError(
           'terminate.protected',
@@ -39,16 +63,5 @@ export async function terminate(
       throw error;
     }
   }
-  const done = await pollUntil(
-    async () => {
-      const now = await state();
-      return now === undefined || now === 'terminated';
-    },
-    { intervalMs: pollIntervalMs, timeoutMs },
-  );
-  if (!done) {
-    throw new ProviderError('terminate.timeout', `instance ${instanceId} was not terminated within ${timeoutMs} ms`, {
-      hint: 'check the instance in the EC2 console; re-run once it is terminated',
-    });
-  }
+  return false;
 }

@@ -44,6 +44,7 @@ export const EVENT_CODES = [
   'etcd.leader-moved',
   'etcd.member-removed',
   'machine.terminated',
+  'machine.terminating',
   'machine.deletion-started',
   'node.deleted',
   'orphan.removed',

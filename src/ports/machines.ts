@@ -118,6 +118,12 @@ export interface MachineProvider {
   /** Deletes and waits until gone. Succeeds when already gone. */
   terminate(machineId: string, timeoutMs: number): Promise<void>;
   /**
+   * Optional: starts the machine's termination and returns without waiting (idempotent; succeeds when it is
+   * already going or gone). The machine then reads phase `deleting` until it is `gone`, and the engine waits for
+   * that while it observes the rest of the cluster. Without it the engine waits inside `terminate`.
+   */
+  beginTermination?(machineId: string): Promise<void>;
+  /**
    * With `capabilities.drainsOnDelete`: starts the machine's deletion with a hold on it (idempotent), so its system
    * drains the Node and then waits for `terminate` before removing the machine.
    */

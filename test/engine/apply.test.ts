@@ -153,6 +153,33 @@ describe('apply over the fake world', () => {
     assert.equal(outcome.swaps, 3);
   });
 
+  it('puts the old machine back exactly when its replacement is lost after the old machine was drained, a kill mid-rollback included', async () => {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    world.crashBefore = 'removeMember';
+    await assert.rejects(apply(world.ports(), request, options), /simulated crash/);
+    const r = world.machines.find((m) => m.replaces)!;
+    const oldNode = [...world.nodes.values()].find((n) => n.providerId === `aws:///us-east-1a/${r.replaces}`)!;
+    assert.equal(world.targets.get(r.replaces!), 'absent', 'the old machine was deregistered');
+    assert.equal(oldNode.unschedulable, true, 'and cordoned');
+    // The replacement is lost (its instance terminated by someone else): its Node goes NotReady, the gate fails.
+    Object.assign(r, { phase: 'gone', status: 'terminated' });
+    const rNode = [...world.nodes.values()].find((n) => n.providerId === r.providerId)!;
+    world.nodes.set(rNode.name, { ...rNode, ready: false });
+    world.now += 10 * 60_000;
+    // The re-run's rollback is killed before it removes the replacement's member; the next one finishes it.
+    world.crashBefore = 'removeMember';
+    await assert.rejects(apply(world.ports(), request, options), /simulated crash/);
+    world.now += 10 * 60_000;
+    const err = await failure(apply(world.ports(), request, options));
+    assert.deepEqual([err.failure, err.code], ['rolled-back', 'replacement.rolled-back']);
+    assert.equal(world.targets.get(r.replaces!), 'serving', 'the old machine serves the API again');
+    const restored = world.nodes.get(oldNode.name)!;
+    assert.equal(restored.unschedulable, false, 'and is uncordoned');
+    assert.deepEqual(restored.annotations, {}, 'and no longer marked as retiring');
+    assert.deepEqual(world.members.map((m) => m.name).sort(), ['cp-a', 'cp-b', 'cp-c']);
+    assert.equal(world.nodes.has(rNode.name), false);
+  });
+
   for (const boundary of [
     'createReplacement',
     'register',

@@ -315,6 +315,24 @@ describe('planner: being retired is recorded, and a rollback puts the old machin
     });
   });
 
+  it('finishes a rollback killed after tearing the replacement down, before the old machine was put back', () => {
+    // The replacement's member removed, its instance terminated, its Node deleted: only the old machine is left.
+    let s = removeMember(diedMidRetirement(), 'r-cp-a');
+    s = { ...s, nodes: s.nodes.filter((n) => n.name !== 'r-cp-a') };
+    const step = rollbackOf(plan(input(s)));
+    assert.deepEqual(step?.restoreOld, { node: 'cp-a', machineId: 'i-cp-a', register: true, uncordon: true });
+    assert.deepEqual(step?.members, []);
+    assert.equal(step?.node, undefined);
+  });
+
+  it('starts the next attempt once a rolled-back swap left nothing to put back', () => {
+    let s = removeMember(diedMidRetirement(), 'r-cp-a');
+    s = { ...s, nodes: s.nodes.filter((n) => n.name !== 'r-cp-a') };
+    s = editNode(setTarget(s, 'i-cp-a', 'serving'), 'cp-a', { unschedulable: false, annotations: {} });
+    const d = plan(input(s));
+    assert.equal(stepKind(d), 'create-replacement');
+  });
+
   it('leaves the cordon of a Node an operator had cordoned before the run', () => {
     const step = rollbackOf(plan(input(diedMidRetirement({ 'kubeswap.io/was-cordoned': 'true' }))));
     assert.equal(step?.restoreOld?.uncordon, false);

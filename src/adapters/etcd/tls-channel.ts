@@ -6,22 +6,39 @@
 
 import { isIP } from 'node:net';
 import { checkServerIdentity } from 'node:tls';
-import { Channel, type ChannelOptions, credentials } from '@grpc/grpc-js';
+import { Channel, type ChannelCredentials, type ChannelOptions, credentials } from '@grpc/grpc-js';
 import type { EtcdTls } from '../../ports/etcd.ts';
 
 const SERVER_NAME = 'etcd';
 
 /** etcd3 `grpcOptions` for one endpoint: undefined where grpc-js's own behaviour is right (DNS names). */
 export function ipEndpointChannel(endpoint: string, tls: EtcdTls): ChannelOptions | undefined {
-  const host = new URL(endpoint).hostname.replace(/^\[(.*)\]$/, '$1');
-  if (!isIP(host)) return undefined;
-  const secure = credentials.createSsl(tls.ca, tls.key, tls.cert, {
-    // grpc-js passes SERVER_NAME here (the override); the certificate must name the IP we dialled.
-    checkServerIdentity: (_name, cert) => checkServerIdentity(host, cert),
-  });
-  const channelFactoryOverride = (address: string, _insecure: unknown, options: ChannelOptions) =>
-    new Channel(address, secure, { ...options, 'grpc.ssl_target_name_override': SERVER_NAME });
+  return isIP(hostOf(new URL(endpoint).host)) ? ipAwareChannels(tls) : undefined;
+}
+
+/**
+ * etcd3 `grpcOptions` for a client over several endpoints (etcd3 hands the same options to every host): each
+ * channel to an IP gets the fixed server name and the IP check, a channel to a DNS name is grpc-js's own.
+ */
+export function ipAwareChannels(tls: EtcdTls): ChannelOptions {
+  // grpc-js passes the dialled host:port (etcd3 strips the scheme) and the credentials etcd3 built.
+  const channelFactoryOverride = (address: string, given: ChannelCredentials, options: ChannelOptions) => {
+    const host = hostOf(address);
+    if (!isIP(host)) return new Channel(address, given, options);
+    const secure = credentials.createSsl(tls.ca, tls.key, tls.cert, {
+      // grpc-js passes SERVER_NAME here (the override); the certificate must name the IP we dialled.
+      checkServerIdentity: (_name, cert) => checkServerIdentity(host, cert),
+    });
+    return new Channel(address, secure, { ...options, 'grpc.ssl_target_name_override': SERVER_NAME });
+  };
   // etcd3 hands the same options object to each service client it makes for the host, and grpc-js deletes
   // channelFactoryOverride from it on first use: keep it for the next services (KV, Cluster, Maintenance).
   return new Proxy({ channelFactoryOverride } as ChannelOptions, { deleteProperty: () => true });
+}
+
+/** The host of `host:port` (URL.host or grpc-js's address), without the brackets of an IPv6 literal. */
+function hostOf(hostPort: string): string {
+  const bracketed = /^\[(.*)\](?::\d+)?$/.exec(hostPort);
+  if (bracketed) return bracketed[1]!;
+  return hostPort.replace(/:\d+$/, '');
 }

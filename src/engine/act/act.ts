@@ -11,6 +11,7 @@ import {
   RETIRING_ANNOTATION,
   SCALE_DOWN_DISABLED_ANNOTATION,
   SCALE_DOWN_WAS_ANNOTATION,
+  TERMINATING_ANNOTATION,
   WAS_CORDONED_ANNOTATION,
 } from '../plan/annotations.ts';
 import { hex } from '../plan/gate.ts';
@@ -99,13 +100,24 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
       await ports.provider.loadBalancer?.register(step.machineId);
       emit('target.registered', `registered ${step.node} (${step.machineId}) with the API target group`);
       return;
-    case 'deregister-target':
-      await ports.provider.loadBalancer?.deregister(step.machineId, ctx.options.deregisterTimeoutMs);
-      // Our own kept-alive connection may be one of those the load balancer let drain: start afresh
-      // before this server loses its etcd member, instead of failing over after a broken request.
-      ports.kube.reconnect?.();
-      emit('target.deregistered', `deregistered ${step.node} (${step.machineId}); draining finished`);
+    case 'deregister-target': {
+      const deregistered = (async () => {
+        await ports.provider.loadBalancer?.deregister(step.machineId, ctx.options.deregisterTimeoutMs);
+        // Our own kept-alive connection may be one of those the load balancer let drain: start afresh
+        // before this server loses its etcd member, instead of failing over after a broken request.
+        ports.kube.reconnect?.();
+        emit('target.deregistered', `deregistered ${step.node} (${step.machineId}); draining finished`);
+      })();
+      // The Node drains meanwhile (retirement.ts says why that is safe). Both are awaited whatever happens to
+      // the other, so nothing of this step still runs when the loop plans the next one.
+      const drained = step.drainNode
+        ? drain(step.drainNode, ports, ctx, emit, nodeEvent, undefined)
+        : Promise.resolve();
+      const [a, b] = await Promise.allSettled([deregistered, drained]);
+      if (a.status === 'rejected') throw a.reason;
+      if (b.status === 'rejected') throw b.reason;
       return;
+    }
     case 'drain':
       // The control plane's drain evicts everything but DaemonSet and mirror pods, as it always did.
       await drain(step.node, ports, ctx, emit, nodeEvent, undefined);
@@ -167,6 +179,13 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
       });
       return;
     case 'terminate':
+      if (step.background && ports.provider.beginTermination) {
+        // Recorded first: the planner bounds its wait for the machine's end by --terminate-timeout from here.
+        await ports.kube.annotateNode(step.node, { [TERMINATING_ANNOTATION]: ports.clock.now().toISOString() });
+        await ports.provider.beginTermination(step.machineId);
+        emit('machine.terminating', `started terminating ${step.machineId} (${step.node})`);
+        return;
+      }
       await ports.provider.terminate(step.machineId, ctx.options.terminateTimeoutMs);
       emit('machine.terminated', `terminated ${step.machineId} (${step.node})`);
       return;
@@ -286,13 +305,9 @@ async function rollback(
 ): Promise<never> {
   const r = step.replacement;
   emit('replacement.failed', `replacement ${r.id} failed: ${step.reason}`, { replacement: r.id }, 'warn');
-  if (step.registered) await ports.provider.loadBalancer?.deregister(r.id, ctx.options.deregisterTimeoutMs);
-  // Its member first: a learner or a fresh voter leaked by a failed join blocks every later join.
-  for (const member of step.members) await ports.etcd.removeMember(member.id);
-  await ports.provider.terminate(r.id, ctx.options.terminateTimeoutMs);
-  if (step.node) await ports.kube.deleteNode(step.node);
   // The old machine's retirement had begun: back into the load balancer, uncordoned unless an operator
-  // had cordoned it, and no longer marked (a re-run starts its swap afresh).
+  // had cordoned it, and no longer marked (a re-run starts its swap afresh). First, so that the API has it
+  // back at once and a kill part-way leaves a replacement remnant the re-run's rollback still finds.
   const restore = step.restoreOld;
   if (restore) {
     if (restore.register && restore.machineId) await ports.provider.loadBalancer?.register(restore.machineId);
@@ -306,6 +321,11 @@ async function rollback(
         : {}),
     });
   }
+  if (step.registered) await ports.provider.loadBalancer?.deregister(r.id, ctx.options.deregisterTimeoutMs);
+  // Its member first: a learner or a fresh voter leaked by a failed join blocks every later join.
+  for (const member of step.members) await ports.etcd.removeMember(member.id);
+  await ports.provider.terminate(r.id, ctx.options.terminateTimeoutMs);
+  if (step.node) await ports.kube.deleteNode(step.node);
   const before = step.oldRetired
     ? `${step.oldNode} was already removed, so the control plane runs one machine short`
     : restore

@@ -9,6 +9,12 @@ export const RETIRING_ANNOTATION = 'kubeswap.io/retiring';
 /** Set with RETIRING_ANNOTATION when an operator had cordoned the Node before: a rollback leaves it cordoned. */
 export const WAS_CORDONED_ANNOTATION = 'kubeswap.io/was-cordoned';
 
+/**
+ * Set on the old Node (an ISO time) just before kubeswap starts its machine's termination in the background: the
+ * planner waits for the machine to be gone, bounded by --terminate-timeout from this time.
+ */
+export const TERMINATING_ANNOTATION = 'kubeswap.io/terminating-since';
+
 /** Whether kubeswap started retiring this Node (a cordon alone says nothing: an operator may have set it). */
 export const isRetiring = (node: NodeView | undefined): boolean => node?.annotations[RETIRING_ANNOTATION] !== undefined;
 

@@ -7,6 +7,7 @@ import {
   joinAwaitsOnlyKube,
   joiningWait,
   joinMissing,
+  oldToPutBack,
   orphanBlocked,
   type PlanInput,
   pastMachineTimeout,
@@ -34,7 +35,12 @@ export function planControlPlane(input: PlanInput): Decision {
       hint: 'terminate the extra replacement instance(s) or let the run that created them finish',
     };
   }
-  const unfinished = failed.find((f) => nodeOf(s, f.replacement) || unlinkedMembers(s).length > 0);
+  // A rollback is unfinished while anything of the failed replacement is left, or while the old machine is still
+  // marked as being retired by us with its member in place: a rollback killed after tearing the replacement down
+  // but before putting the old machine back (API target, cordon) must finish that, not start the next attempt.
+  const unfinished = failed.find(
+    (f) => nodeOf(s, f.replacement) || unlinkedMembers(s).length > 0 || oldToPutBack(s, f),
+  );
   if (live.length === 0 && unfinished) return rollback(s, unfinished, 'continuing an interrupted rollback');
   const swap = live[0];
   if (swap) return planSwap(input, swap, gate);
@@ -111,6 +117,8 @@ function retire(input: PlanInput, swap: Swap): Decision {
       leaderTo: rMember.id,
       why: 'replacement serves the API',
       drainTimeoutMs: input.drainTimeoutMs,
+      terminateTimeoutMs: input.terminateTimeoutMs,
+      terminatesInBackground: input.terminatesInBackground,
     }) ?? {
       kind: 'done',
     }

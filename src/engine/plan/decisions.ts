@@ -33,6 +33,10 @@ export interface PlanInput {
   machineTimeoutMs: number;
   /** --drain-timeout: how long a drain may take, also one the provider's system does (undefined: unbounded). */
   drainTimeoutMs?: number;
+  /** How long a machine's termination may take (undefined: unbounded). */
+  terminateTimeoutMs?: number;
+  /** The provider can start a termination without waiting for it: the planner waits instead (retirement.ts). */
+  terminatesInBackground?: boolean;
   /** 1: add the replacement, then remove the old machine. 0: remove first (needs >= 3 members). */
   maxSurge: 0 | 1;
   /** Which pools this pass plans: the control plane, the worker pools, or both (default). */
@@ -154,6 +158,9 @@ export function rollback(s: Snapshot, swap: Swap, reason: string, oldRetired = f
     reason,
   );
 }
+
+/** Whether a rollback of this swap has the old machine to put back (its retirement had begun, its member remains). */
+export const oldToPutBack = (s: Snapshot, swap: Swap): boolean => restoreOld(s, swap) !== undefined;
 
 /**
  * What to put back when the old machine's retirement had begun but its member is still there: its API

@@ -2,7 +2,7 @@
 // leadership, remove its member (after the quorum projection), terminate, delete the Node (§4.3-7).
 import type { Machine, NodeView } from '../../domain/model.ts';
 import { isLive, memberHealth, memberOfNode, type Snapshot, targetOf } from '../observe/snapshot.ts';
-import { DRAINED_ANNOTATION, isRetiring } from './annotations.ts';
+import { DRAINED_ANNOTATION, isRetiring, TERMINATING_ANNOTATION } from './annotations.ts';
 import { stepFor } from './decisions.ts';
 import { projectRemoval } from './projection.ts';
 import type { Decision } from './steps.ts';
@@ -18,6 +18,10 @@ export interface Retiree {
   midSwap?: boolean;
   /** --drain-timeout, for a drain the provider's system does (undefined: unbounded). */
   drainTimeoutMs?: number;
+  /** --terminate-timeout, for a termination started in the background (undefined: unbounded). */
+  terminateTimeoutMs?: number;
+  /** The provider can start a termination without waiting for it (`beginTermination`). */
+  terminatesInBackground?: boolean;
 }
 
 /** One step of the old machine's way out per call; undefined once nothing of it is left. */
@@ -27,8 +31,15 @@ export function retireOld(s: Snapshot, o: Retiree): Decision | undefined {
     return stepFor(name, { kind: 'mark-retiring', node: oldNode.name, wasCordoned: oldNode.unschedulable }, o.why);
   }
   const oTarget = old ? targetOf(s, old.id) : undefined;
+  const drained = oldNode?.unschedulable === true && oldNode.annotations[DRAINED_ANNOTATION] !== undefined;
   if (old && isLive(old) && oTarget && oTarget.state !== 'absent' && oTarget.state !== 'unmonitored') {
-    return stepFor(name, { kind: 'deregister-target', machineId: old.id, node: name }, o.why);
+    // Overlap (issue 15): the Node drains while the load balancer drains the target. Safe: the pods leaving a
+    // control-plane Node are evicted through the API at large (any apiserver; this one still serves in full, its
+    // etcd member untouched), they do not depend on this Node's apiserver; and the step ends only when BOTH are
+    // done, so the leader move and the member removal (which stop this apiserver) still come after the draining.
+    // A provider whose system drains (Cluster API) drains on deletion instead, after this step.
+    const drainNode = oldNode && !drained && !s.providerDrains ? oldNode.name : undefined;
+    return stepFor(name, { kind: 'deregister-target', machineId: old.id, node: name, drainNode }, o.why);
   }
   const oldMember = memberOfNode(s, name);
   if (s.providerDrains && old && old.phase !== 'gone') {
@@ -63,7 +74,7 @@ export function retireOld(s: Snapshot, o: Retiree): Decision | undefined {
     }
   } else if (
     oldNode &&
-    !(oldNode.unschedulable && oldNode.annotations[DRAINED_ANNOTATION] !== undefined) &&
+    !drained &&
     // Past the member's removal the provider has drained and deleted the machine; its Node is only left to go.
     !(s.providerDrains && !oldMember)
   ) {
@@ -95,7 +106,41 @@ export function retireOld(s: Snapshot, o: Retiree): Decision | undefined {
     return stepFor(name, { kind: 'remove-member', node: name, member: oldMember }, 'node drained');
   }
   if (old && (isLive(old) || (s.providerDrains && old.phase === 'deleting'))) {
-    return stepFor(name, { kind: 'terminate', machineId: old.id, node: name }, 'etcd member removed');
+    // In the background only once nothing of the machine counts any more: its member is gone (above), its Node
+    // cordoned and drained. Then the next swap's gate may count while the VM shuts down (swaps.ts streakGate).
+    const background = o.terminatesInBackground === true && !s.providerDrains && oldNode !== undefined;
+    return stepFor(
+      name,
+      { kind: 'terminate', machineId: old.id, node: name, ...(background ? { background } : {}) },
+      'etcd member removed',
+    );
+  }
+  if (old && old.phase === 'deleting' && !s.providerDrains) {
+    // Its Node is deleted only once the VM is gone: a kubelet registers its Node at every start
+    // (pkg/kubelet/kubelet_node_status.go registerWithAPIServer), and one restarted on the VM while it shuts down
+    // reaches the other apiservers through the control-plane endpoint of kubeadm's kubelet.conf, so a Node deleted
+    // before the VM is gone can come back. The wait costs nothing: the next swap's gate counts meanwhile.
+    const since = Date.parse(oldNode?.annotations[TERMINATING_ANNOTATION] ?? '');
+    if (Number.isNaN(since)) {
+      // Not started by a run of ours in the background (someone else's, or an older kubeswap): wait in the step.
+      return stepFor(name, { kind: 'terminate', machineId: old.id, node: name }, `machine is ${old.status}`);
+    }
+    const elapsed = s.at.getTime() - since;
+    if (o.terminateTimeoutMs !== undefined && elapsed > o.terminateTimeoutMs) {
+      return {
+        kind: 'blocked',
+        code: 'terminate.timeout',
+        machine: name,
+        reason: `machine ${old.id} of ${name} has been ${old.status} for ${Math.round(elapsed / 1000)} s, longer than --terminate-timeout`,
+        hint: 'check the machine in the provider console; re-run once it is terminated (or raise --terminate-timeout)',
+      };
+    }
+    return {
+      kind: 'wait',
+      code: 'machine.terminating',
+      machine: name,
+      reason: `machine ${old.id} of ${name} is ${old.status}; its Node is deleted once it is gone`,
+    };
   }
   if (oldNode) {
     return stepFor(name, { kind: 'delete-node', node: oldNode.name, midSwap: o.midSwap }, 'machine terminated');

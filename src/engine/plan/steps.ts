@@ -38,13 +38,21 @@ export type Step =
    */
   | { kind: 'mark-retiring'; node: string; wasCordoned: boolean }
   | { kind: 'register-target'; machineId: string; node: string }
-  | { kind: 'deregister-target'; machineId: string; node: string }
+  /**
+   * `drainNode`: drain that Node while the target drains (the overlap of issue 15, safe because pods leaving a
+   * control-plane Node do not depend on its apiserver); the step ends once both are done.
+   */
+  | { kind: 'deregister-target'; machineId: string; node: string; drainNode?: string }
   | { kind: 'drain'; node: string }
   /** drainsOnDelete: the provider starts the machine's deletion with a hold; its system drains the Node. */
   | { kind: 'start-deletion'; machineId: string; node: string }
   | { kind: 'move-leader'; node: string; fromId: string; toId: string }
   | { kind: 'remove-member'; node: string; member: EtcdMember }
-  | { kind: 'terminate'; machineId: string; node: string }
+  /**
+   * `background`: start the termination and return (the planner then waits for the machine to be gone), so the
+   * next swap's gate passes count while the old VM shuts down; only when the provider has `beginTermination`.
+   */
+  | { kind: 'terminate'; machineId: string; node: string; background?: boolean }
   /** `midSwap`: the old Node of a --max-surge 0 swap, deleted before its replacement exists. */
   | { kind: 'delete-node'; node: string; midSwap?: boolean }
   /** --max-surge 0: the replacement joined and serves; drop the retiring record. */
@@ -113,7 +121,9 @@ export function describeStep(step: Step): string {
     case 'register-target':
       return `register ${step.node} (${step.machineId}) with the API target group`;
     case 'deregister-target':
-      return `deregister ${step.node} (${step.machineId}) from the API target group and wait for draining`;
+      return step.drainNode
+        ? `deregister ${step.node} (${step.machineId}) from the API target group and drain node ${step.drainNode} while the target drains`
+        : `deregister ${step.node} (${step.machineId}) from the API target group and wait for draining`;
     case 'drain':
       return `cordon and drain node ${step.node}`;
     case 'start-deletion':
@@ -125,7 +135,9 @@ export function describeStep(step: Step): string {
     case 'remove-member':
       return `remove etcd member ${step.node}`;
     case 'terminate':
-      return `terminate ${step.node} (${step.machineId})`;
+      return step.background
+        ? `start terminating ${step.node} (${step.machineId})`
+        : `terminate ${step.node} (${step.machineId})`;
     case 'delete-node':
       return `delete node ${step.node}`;
     case 'bump-pool':

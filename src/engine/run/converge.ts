@@ -13,7 +13,7 @@ import type { Snapshot } from '../observe/snapshot.ts';
 import type { PlanScope } from '../plan/decisions.ts';
 import { plan } from '../plan/planner.ts';
 import { type Decision, describeStep, finishesSwap, type Step, startsSwap } from '../plan/steps.ts';
-import { gateFor } from '../plan/swaps.ts';
+import { gateFor, streakGate } from '../plan/swaps.ts';
 import type { Ports } from '../ports.ts';
 import { GateStreak } from './gate-streak.ts';
 import type { LockKeeper } from './lock-keeper.ts';
@@ -105,8 +105,12 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
       passes++;
       previous = snapshot;
       const gate = gateFor(snapshot);
-      // A pass on an earlier etcd view (EtcdReads) is no gate pass: the streak stands as it was.
-      const streak = snapshot.etcdReused ? streaks.current() : streaks.observe(gate, snapshot.at.getTime());
+      // The next swap's streak may count while an old VM terminates only once that machine provably counts for
+      // nothing the gate judges (streakGate); the steps of a retirement need only `gate`. A pass on an earlier etcd
+      // view (EtcdReads) is no gate pass: the streak stands as it was.
+      const streak = snapshot.etcdReused
+        ? streaks.current()
+        : streaks.observe(streakGate(snapshot), snapshot.at.getTime());
       const decision = plan({
         snapshot,
         desired: ctx.desired,
@@ -115,6 +119,8 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
         gatePasses: ctx.options.gatePasses,
         machineTimeoutMs: ctx.options.machineTimeoutMs,
         drainTimeoutMs: ctx.options.drainTimeoutMs,
+        terminateTimeoutMs: ctx.options.terminateTimeoutMs,
+        terminatesInBackground: ports.provider.beginTermination !== undefined,
         maxSurge: ctx.options.maxSurge,
         scope,
         pools,
@@ -168,6 +174,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
           emit('plan.step', describeStep(decision.step), decision.machine, {
             step: decision.step.kind,
             reason: decision.reason,
+            ...(decision.pool ? { pool: decision.pool } : {}),
           });
           await hooks.lock?.verify();
           // Whatever the step did (or half did) to machines or targets, the next pass reads them afresh.

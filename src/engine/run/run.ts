@@ -199,7 +199,8 @@ async function inspectWithProgress(
     next,
     inFlight:
       findSwaps(snapshot).live[0]?.replacement.id ??
-      (snapshot.retiring ? `${snapshot.retiring.node} is being removed before its replacement` : undefined),
+      (snapshot.retiring ? `${snapshot.retiring.node} is being removed before its replacement` : undefined) ??
+      unfinishedRollback(next),
     fingerprint,
     changes: {
       ...clusterChanges(ports, checked.from, checked.desired.version, existingKubeletConfig, {
@@ -683,4 +684,14 @@ function changedNotInvalid(err: unknown, changed: boolean): unknown {
     source: err.source,
     retryable: err.retryable,
   });
+}
+
+/**
+ * A rollback left unfinished (its process killed, or the replacement lost while the old machine was retired): the
+ * failed replacement is part of what the gate sees, so waiting for a healthy start would wait on the very thing
+ * the rollback removes, and leave the old machine out of the load balancer meanwhile.
+ */
+function unfinishedRollback(next: Decision): string | undefined {
+  if (next.kind !== 'step' || next.step.kind !== 'rollback') return undefined;
+  return `${next.step.replacement.id} failed; its rollback is unfinished`;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { ipEndpointChannel } from '../../../src/adapters/etcd/tls-channel.ts';
+import { ipAwareChannels, ipEndpointChannel } from '../../../src/adapters/etcd/tls-channel.ts';
 import type { EtcdTls } from '../../../src/ports/etcd.ts';
 
 // A real CA certificate (kubeadm's, from the fixtures); no client certificate is needed to build the channel.
@@ -20,4 +20,10 @@ describe('TLS channel for an etcd member addressed by IP', () => {
       assert.equal(typeof options['channelFactoryOverride'], 'function');
     });
   }
+
+  it('keeps the factory for a client over several endpoints (the same options for every host)', () => {
+    const options = ipAwareChannels(tls) as Record<string, unknown>;
+    delete options['channelFactoryOverride'];
+    assert.equal(typeof options['channelFactoryOverride'], 'function');
+  });
 });

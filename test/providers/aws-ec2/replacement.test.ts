@@ -215,15 +215,31 @@ describe('aws-ec2 createReplacement', () => {
   });
 
   it('does not retry other AWS errors and wraps them with context', async () => {
-    ec2.on(RunInstancesCommand).rejects(awsError('UnauthorizedOperation', 'not allowed'));
+    ec2.on(RunInstancesCommand).rejects(awsError('InvalidParameterValue', 'bad value'));
     await assert.rejects(provider().createReplacement(request()), (error: unknown) => {
       assert.ok(error instanceof ProviderError);
       assert.equal(error.code, 'aws.request-failed');
-      assert.match(error.message, /failed to launch the replacement of i-0old: UnauthorizedOperation/);
+      assert.equal(error.failure, 'internal');
+      assert.match(error.message, /failed to launch the replacement of i-0old: InvalidParameterValue/);
       return true;
     });
     assert.equal(launched().length, 1);
   });
+
+  for (const name of ['UnauthorizedOperation', 'AccessDenied']) {
+    it(`says a permission AWS refused (${name}) needs a person, naming the policy templates`, async () => {
+      ec2.on(RunInstancesCommand).rejects(awsError(name, 'not authorized to perform: ec2:RunInstances'));
+      await assert.rejects(provider().createReplacement(request()), (error: unknown) => {
+        assert.ok(error instanceof ProviderError);
+        assert.equal(error.code, 'aws.access-denied');
+        assert.equal(error.failure, 'needs-person');
+        assert.match(error.message, /not authorized to perform: ec2:RunInstances/);
+        assert.match(error.hint ?? '', /templates\/iam/);
+        return true;
+      });
+      assert.equal(launched().length, 1);
+    });
+  }
 
   it('launches without a subnet override when the replaced machine has no known subnet', async () => {
     await provider().createReplacement(request({ replaces: machine({ subnetId: undefined }) }));
