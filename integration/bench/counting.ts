@@ -1,3 +1,5 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import diagnostics from 'node:diagnostics_channel';
 // Wraps a port so every method call is counted: the benchmark's "API requests per swap".
 export class CallCounter {
   readonly counts = new Map<string, number>();
@@ -32,5 +34,47 @@ export class CallCounter {
     let n = 0;
     for (const [k, v] of this.counts) if (!system || k.startsWith(`${system}.`)) n += v;
     return n;
+  }
+}
+
+/**
+ * Counts the HTTP requests kubeswap itself sends to the API server (watches included), as undici publishes them
+ * (diagnostics channel `undici:request:create`, which both client-node's undici and Node's fetch use). A port call
+ * answered from the run's watched cache sends nothing, so port calls alone would not show what the cluster carries.
+ * Only requests made inside `track()` count: the benchmark's own watch of the sandbox runs outside it.
+ */
+export class HttpCounter {
+  readonly counts = new Map<string, number>();
+  /** Every request of this process, the benchmark's own watch included: a check that `track` misses none. */
+  untracked = 0;
+  private readonly scope = new AsyncLocalStorage<true>();
+  private readonly listener = (message: unknown) => {
+    if (!this.scope.getStore()) {
+      this.untracked++;
+      return;
+    }
+    const request = (message as { request: { method: string; path: string; origin?: string } }).request;
+    const path = request.path.split('?')[0]!.replace(/\/namespaces\/[^/]+/, '/namespaces/*');
+    const watch = /[?&]watch=true/.test(request.path) ? ' (watch)' : '';
+    const key = `${request.method} ${path}${watch}`;
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+  };
+
+  constructor() {
+    diagnostics.subscribe('undici:request:create', this.listener);
+  }
+
+  track<T>(fn: () => Promise<T>): Promise<T> {
+    return this.scope.run(true, fn);
+  }
+
+  total(filter: (key: string) => boolean = () => true): number {
+    let n = 0;
+    for (const [k, v] of this.counts) if (filter(k)) n += v;
+    return n;
+  }
+
+  close(): void {
+    diagnostics.unsubscribe('undici:request:create', this.listener);
   }
 }

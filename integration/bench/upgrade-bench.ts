@@ -10,7 +10,7 @@ import { apply } from '../../src/engine/run/run.ts';
 import { upSandbox } from '../sandbox/index.ts';
 import { sandboxEnv } from '../scenarios/harness.ts';
 import { MODELS, placeDrainPods, reportModel, sandboxOptionsFor } from './aws-model.ts';
-import { CallCounter } from './counting.ts';
+import { CallCounter, HttpCounter } from './counting.ts';
 import { ReadinessWatch } from './readiness-watch.ts';
 import { readSettingsForSandbox } from './sandbox-settings.ts';
 
@@ -48,7 +48,8 @@ try {
   });
   const log = new EventLog();
   const counter = new CallCounter();
-  const wired = await wire(settings, log.sink);
+  const http = new HttpCounter();
+  const wired = await http.track(() => wire(settings, log.sink));
   const ports = {
     ...wired.ports,
     kube: counter.wrap('kubernetes', wired.ports.kube),
@@ -58,11 +59,14 @@ try {
   if (model) await placeDrainPods(sb, model);
   const watch = new ReadinessWatch(sb).start();
   const started = Date.now();
-  const outcome = await apply(ports, { version: sb.versions.to, force: false }, engineOptions(settings));
+  const outcome = await http.track(() =>
+    apply(ports, { version: sb.versions.to, force: false }, engineOptions(settings)),
+  );
   const totalMs = Date.now() - started;
   const ready = await watch.stop();
   wired.close();
-  report(log.events, ready, totalMs, outcome.swaps, counter, settings.gatePasses, settings.pollIntervalMs);
+  http.close();
+  report(log.events, ready, totalMs, outcome.swaps, counter, http, settings.gatePasses, settings.pollIntervalMs);
   if (model) reportModel(model, log.events, ready, totalMs, settings.gatePasses, settings.pollIntervalMs);
   if (values.timeline) timeline(log.events, ready);
 } finally {
@@ -91,6 +95,7 @@ function report(
   totalMs: number,
   swaps: number,
   counter: CallCounter,
+  http: HttpCounter,
   gatePasses: number,
   pollMs: number,
 ) {
@@ -147,6 +152,13 @@ function report(
   console.log(
     `  calls per swap             kubernetes ${(counter.total('kubernetes') / swaps).toFixed(0)}, etcd ${(counter.total('etcd') / swaps).toFixed(0)}, aws ${(counter.total('aws') / swaps).toFixed(0)}`,
   );
+  // Port calls answered from the run's watched Nodes send no request: the API server's load is the HTTP count.
+  const kubeRequests = http.total();
+  console.log(
+    `  kubernetes HTTP requests   ${kubeRequests} in all, ${(kubeRequests / swaps).toFixed(0)} per swap (${http.total((k) => k.endsWith('(watch)'))} of them watch starts; ${http.untracked} requests of the benchmark's own watch not counted)`,
+  );
+  const topHttp = [...http.counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8);
+  console.log(`  most frequent requests     ${topHttp.map(([k, v]) => `${k} ${v}`).join(', ')}`);
   const top = [...counter.counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8);
   console.log(`  most frequent calls        ${top.map(([k, v]) => `${k} ${v}`).join(', ')}`);
   const slow = counter.meanMillis().slice(0, 8);

@@ -159,6 +159,8 @@ export interface KubePort {
   recordNodeEvent(event: NodeEvent): Promise<void>;
 
   podsOnNode(node: string): Promise<PodOnNode[]>;
+  /** Every pod of one namespace (paged), each with the Node it is bound to: one list instead of one per Node. */
+  podsInNamespace(namespace: string): Promise<(PodOnNode & { node?: string })[]>;
   evictPod(namespace: string, name: string): Promise<EvictionResult>;
   /** True while a pod with that name and uid exists (a recreated pod has another uid). */
   podExists(namespace: string, name: string, uid: string): Promise<boolean>;

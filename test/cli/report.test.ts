@@ -277,6 +277,35 @@ describe('the stored timeline and the duration estimate', () => {
     assert.equal(kept[kept.length - 1]!.runId, `20260602t00000${RUNS_KEPT + 1}-bbbbbb`);
   });
 
+  it('writes the timeline at phase changes only (steps, swap start/join/finish, run end), not once per event', async () => {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    const ports = world.ports();
+    let writes = 0;
+    const kube = {
+      ...ports.kube,
+      replaceConfigMap: (cm: Parameters<typeof ports.kube.replaceConfigMap>[0]) => {
+        if (cm.name === 'kubeswap-runs') writes++;
+        return ports.kube.replaceConfigMap(cm);
+      },
+    };
+    let events = 0;
+    const recorder = new RunRecorder(kube, assert.fail);
+    const counted = (e: Parameters<typeof recorder.sink>[0]) => {
+      events++;
+      recorder.sink(e);
+    };
+    await apply({ ...ports, kube, emit: fanOut(ports.emit, counted) }, request, options);
+    await recorder.finish({ exitCode: 0 });
+    const [stored] = await readStoredRuns(kube);
+    // Nothing of what report needs is lost: every swap is there, started and finished.
+    assert.equal(stored!.events.filter((e) => e.code === 'swap.finished').length, 3);
+    assert.ok(stored!.events.some((e) => e.code === 'plan.step'));
+    // One write per step, per swap start/join/finish, plus the run's start and end and the process's outcome.
+    const steps = stored!.events.filter((e) => e.code === 'plan.step').length;
+    assert.ok(writes <= steps + 3 * 3 + 4, `${writes} writes for ${events} events, ${steps} steps`);
+    assert.ok(events > 2 * writes, `${writes} writes for ${events} events`);
+  });
+
   it('plan estimates from the last measured run of this cluster, and says unknown before one', async () => {
     const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
     const first = await inspect(world.ports(), request);

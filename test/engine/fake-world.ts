@@ -152,6 +152,7 @@ export class FakeWorld {
     },
     recordNodeEvent: async () => {},
     podsOnNode: async () => [],
+    podsInNamespace: async () => [],
     evictPod: async () => 'evicted',
     podExists: async () => false,
     listDisruptionBudgets: async () => [],

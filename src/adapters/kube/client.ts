@@ -3,10 +3,10 @@
 
 import type { KubePort } from '../../ports/kube.ts';
 import { canI } from './access.ts';
-import { watchControlPlaneChanges } from './change-watch.ts';
 import { type KubeconfigOptions, type KubeconfigSummary, loadKubeconfig } from './config.ts';
 import { KubeUnavailableError } from './errors.ts';
 import { createLease, deleteLease, getLease, replaceLease } from './leases.ts';
+import { NodeCache } from './node-cache.ts';
 import { annotateNode, deleteNode, etcdClientUrls, listNodes, recordNodeEvent, setUnschedulable } from './nodes.ts';
 import {
   createConfigMap,
@@ -18,7 +18,7 @@ import {
   listSecrets,
   replaceConfigMap,
 } from './objects.ts';
-import { evictPod, listDisruptionBudgets, podExists, podsOnNode } from './pods.ts';
+import { evictPod, listDisruptionBudgets, podExists, podsInNamespace, podsOnNode } from './pods.ts';
 import { ensureRbac, rbacExists } from './rbac.ts';
 import { connectApis, DEFAULT_REQUEST_TIMEOUT_MS, type KubeApis } from './transport.ts';
 import { getWorkload, setContainerImage } from './workloads.ts';
@@ -39,11 +39,25 @@ export interface Kube extends KubePort {
 export function openKube(options: OpenKubeOptions = {}): Kube {
   const { kc, summary } = loadKubeconfig(options);
   const apis = connectApis(kc, summary, options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
+  // The run's watched Nodes and static pods (node-cache.ts), while the loop watches; reads fall back to the API.
+  let cache: NodeCache | undefined;
+  const port = kubePortOver(apis, () => cache);
   return {
     summary,
-    ...retryingOnLostConnections(kubePortOver(apis), apis.reconnect, options.retryDelaysMs),
-    watchChanges: (onChange) => watchControlPlaneChanges(kc, onChange),
-    reconnect: apis.reconnect,
+    ...retryingOnLostConnections(port, apis.reconnect, options.retryDelaysMs),
+    watchChanges: (onChange) => {
+      const started = new NodeCache(kc, apis, onChange).start();
+      cache = started;
+      return () => {
+        started.stop();
+        if (cache === started) cache = undefined;
+      };
+    },
+    reconnect: () => {
+      apis.reconnect();
+      // A watch's connection may be pinned to the server that just left the load balancer, as the requests' were.
+      cache?.restart();
+    },
   };
 }
 
@@ -82,7 +96,7 @@ export function kubeconfigSummary(options: KubeconfigOptions = {}): KubeconfigSu
   return loadKubeconfig(options).summary;
 }
 
-export function kubePortOver(apis: KubeApis): KubePort {
+export function kubePortOver(apis: KubeApis, cached: () => NodeCache | undefined = () => undefined): KubePort {
   return {
     serverVersion: async () => {
       try {
@@ -93,13 +107,25 @@ export function kubePortOver(apis: KubeApis): KubePort {
     },
     etcdClientUrls: () => etcdClientUrls(apis),
     canI: (checks) => canI(apis, checks),
-    listNodes: () => listNodes(apis),
-    deleteNode: (name) => deleteNode(apis, name),
-    annotateNode: (name, annotations) => annotateNode(apis, name, annotations),
-    setUnschedulable: (name, unschedulable) => setUnschedulable(apis, name, unschedulable),
+    listNodes: async () => {
+      const cache = cached();
+      return cache?.nodeViews() ?? listNodes(apis, cache?.staticPods());
+    },
+    deleteNode: async (name) => {
+      const result = await deleteNode(apis, name);
+      cached()?.wroteNode(name, undefined);
+      return result;
+    },
+    annotateNode: async (name, annotations) => {
+      cached()?.wroteNode(name, await annotateNode(apis, name, annotations));
+    },
+    setUnschedulable: async (name, unschedulable) => {
+      cached()?.wroteNode(name, await setUnschedulable(apis, name, unschedulable));
+    },
     recordNodeEvent: (event) => recordNodeEvent(apis, event),
 
     podsOnNode: (node) => podsOnNode(apis, node),
+    podsInNamespace: (namespace) => podsInNamespace(apis, namespace),
     evictPod: (namespace, name) => evictPod(apis, namespace, name),
     podExists: (namespace, name, uid) => podExists(apis, namespace, name, uid),
     listDisruptionBudgets: (namespace) => listDisruptionBudgets(apis, namespace),

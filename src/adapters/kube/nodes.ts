@@ -63,13 +63,26 @@ export function podReady(pod: V1Pod): boolean {
   return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
 }
 
-export async function listNodes(apis: KubeApis): Promise<NodeView[]> {
+/**
+ * Every Node, with the static pods of the control-plane ones. `staticPods` are the run's watched ones (node-cache.ts)
+ * when current; otherwise one list of kubeadm's static pods (label tier=control-plane, which kubeadm puts on every
+ * static pod it writes: cmd/kubeadm/app/util/staticpod/utils.go) instead of all of kube-system, which on a large
+ * cluster holds a kube-proxy pod (and more) per Node.
+ */
+export async function listNodes(apis: KubeApis, staticPods?: V1Pod[]): Promise<NodeView[]> {
   try {
-    const nodes = await listAll((_continue) => apis.core.listNode({ limit: 500, _continue }));
-    // One list of kube-system instead of a read per node and component.
-    const pods = await listAll((_continue) =>
-      apis.core.listNamespacedPod({ namespace: 'kube-system', limit: 500, _continue }),
-    );
+    const [nodes, pods] = await Promise.all([
+      listAll((_continue) => apis.core.listNode({ limit: 500, _continue })),
+      staticPods ??
+        listAll((_continue) =>
+          apis.core.listNamespacedPod({
+            namespace: 'kube-system',
+            labelSelector: 'tier=control-plane',
+            limit: 500,
+            _continue,
+          }),
+        ),
+    ]);
     return nodes.map((n) => toNodeView(n, pods));
   } catch (err) {
     throw apis.fail(err, 'list Nodes and kube-system Pods');
@@ -113,9 +126,11 @@ export async function deleteNode(apis: KubeApis, name: string): Promise<'deleted
   }
 }
 
+/** Returns the Node's new resourceVersion (the run's Node cache waits for it). */
 export async function annotateNode(apis: KubeApis, name: string, annotations: Record<string, string | null>) {
   try {
-    await apis.core.patchNode({ name, body: { metadata: { annotations } } }, merge());
+    const node = await apis.core.patchNode({ name, body: { metadata: { annotations } } }, merge());
+    return node.metadata?.resourceVersion;
   } catch (err) {
     throw apis.fail(err, `annotate Node ${name}`);
   }
@@ -124,7 +139,8 @@ export async function annotateNode(apis: KubeApis, name: string, annotations: Re
 export async function setUnschedulable(apis: KubeApis, name: string, unschedulable: boolean) {
   try {
     // Merge patch: 2.x, like 1.x, would otherwise send application/json-patch+json and the server rejects the body.
-    await apis.core.patchNode({ name, body: { spec: { unschedulable } } }, merge());
+    const node = await apis.core.patchNode({ name, body: { spec: { unschedulable } } }, merge());
+    return node.metadata?.resourceVersion;
   } catch (err) {
     throw apis.fail(err, `${unschedulable ? 'cordon' : 'uncordon'} Node ${name}`);
   }

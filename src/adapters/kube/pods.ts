@@ -51,6 +51,15 @@ export async function podsOnNode(apis: KubeApis, node: string): Promise<PodOnNod
   }
 }
 
+export async function podsInNamespace(apis: KubeApis, namespace: string): Promise<(PodOnNode & { node?: string })[]> {
+  try {
+    const pods = await listAll((_continue) => apis.core.listNamespacedPod({ namespace, limit: 500, _continue }));
+    return pods.map((p) => ({ ...toPodOnNode(p), ...(p.spec?.nodeName ? { node: p.spec.nodeName } : {}) }));
+  } catch (err) {
+    throw apis.fail(err, `list Pods in ${namespace}`);
+  }
+}
+
 export async function evictPod(
   apis: KubeApis,
   namespace: string,

@@ -2,7 +2,7 @@
 
 export interface Page<T> {
   items: T[];
-  metadata?: { _continue?: string };
+  metadata?: { _continue?: string; resourceVersion?: string };
 }
 
 /**
@@ -18,6 +18,25 @@ export async function listAll<T>(fetchPage: (continueToken: string | undefined) 
     token = page.metadata?._continue || undefined;
   } while (token);
   return items;
+}
+
+/**
+ * listAll, keeping the list's resourceVersion for a watch to start from: every page of a paged list is served from
+ * the same snapshot, whose resourceVersion each page carries (API concepts, "Retrieving large results sets in chunks").
+ */
+export async function listAllWithVersion<T>(
+  fetchPage: (continueToken: string | undefined) => Promise<Page<T>>,
+): Promise<{ items: T[]; metadata: { resourceVersion?: string } }> {
+  const items: T[] = [];
+  let token: string | undefined;
+  let resourceVersion: string | undefined;
+  do {
+    const page = await fetchPage(token);
+    items.push(...page.items);
+    resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+    token = page.metadata?._continue || undefined;
+  } while (token);
+  return { items, metadata: { resourceVersion } };
 }
 
 /**

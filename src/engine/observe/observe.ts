@@ -8,7 +8,9 @@ import { KUBEADM_CONFIG, KUBEADM_NAMESPACE, parseClusterConfiguration } from '..
 import type { Desired } from '../../domain/model.ts';
 import { CONTROL_PLANE_POOL } from '../../domain/model.ts';
 import type { Ports } from '../ports.ts';
+import type { RetiringRecord } from '../run/retiring.ts';
 import { readRetiring } from '../run/retiring.ts';
+import type { EtcdReads } from './etcd-reads.ts';
 import type { ProviderReads } from './provider-reads.ts';
 import type { ClusterConfigView, Snapshot } from './snapshot.ts';
 
@@ -40,6 +42,12 @@ export interface ObserveOptions {
   providerReads?: ProviderReads;
   /** Worker pools whose machines to list too (by the worker Nodes' providerIDs). */
   pools?: readonly string[];
+  /** The loop's etcd view between passes: reused only while the plan waits for a booting replacement's Node. */
+  etcdReads?: EtcdReads;
+  /** Nodes just read by the caller (plan's preflight): one list of every Node instead of two. */
+  nodes?: Promise<Snapshot['nodes']>;
+  /** The retiring record, when the loop knows it unchanged since its last step (only our steps write it). */
+  retiring?: () => Promise<RetiringRecord | undefined>;
 }
 
 export async function observe(ports: Ports, options: ObserveOptions): Promise<Snapshot> {
@@ -55,7 +63,8 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
   const lb = options.withTargets ? ports.provider.loadBalancer : undefined;
   const earlyTargets = lb && !reused ? lb.targets() : undefined;
   earlyTargets?.catch(() => undefined);
-  const nodesAndProvider = ports.kube.listNodes().then(async (nodes) => {
+  const nodesRead = options.nodes ?? ports.kube.listNodes();
+  const nodesAndProvider = nodesRead.then(async (nodes) => {
     const providerIds = controlPlaneProviderIds(nodes);
     const same = guessed && guessed.length === providerIds.length && guessed.every((id, i) => id === providerIds[i]);
     // Worker pools' machines are listed every pass (only the control plane's view is reused between passes).
@@ -76,10 +85,30 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
     options.providerReads?.remember(at.getTime(), providerIds, { machines, apiTargets });
     return { nodes, machines, apiTargets, workerMachines };
   });
-  const membersAndHealth = ports.etcd.memberList().then(async (members) => {
-    const endpoints = [...new Set(members.flatMap((m) => m.clientUrls))];
-    return { members, health: await ports.etcd.health(endpoints) };
-  });
+  const readEtcd = async (): Promise<Snapshot['etcd']> => {
+    const [{ members, health }, alarms] = await Promise.all([
+      ports.etcd.memberList().then(async (members) => {
+        const endpoints = [...new Set(members.flatMap((m) => m.clientUrls))];
+        return { members, health: await ports.etcd.health(endpoints) };
+      }),
+      ports.etcd.alarms(),
+    ]);
+    return {
+      members,
+      alarms,
+      endpoints: health,
+      leaderId: agreedLeader(health.filter((h) => h.healthy).map((h) => h.leaderId)),
+    };
+  };
+  const etcdReads = options.etcdReads;
+  // Only while the plan waits for a booting replacement's Node does etcd wait for the Nodes (EtcdReads); every
+  // other pass reads both side by side.
+  const etcdRead: Promise<{ view: Snapshot['etcd']; reused: boolean }> = etcdReads?.mayReuse(at.getTime())
+    ? nodesRead.then(async (nodes) => {
+        const kept = etcdReads.reusable(at.getTime(), nodes);
+        return kept ? { view: kept, reused: true } : { view: await readEtcd(), reused: false };
+      })
+    : readEtcd().then((view) => ({ view, reused: false }));
   // Pools the provider rolls itself (MachineDeployments): their rollouts, read beside everything else.
   const rolled = ports.provider.capabilities.rollsPools ? ports.provider.pools : undefined;
   const rolloutsRead =
@@ -87,14 +116,9 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
       ? Promise.all((options.pools ?? []).map((pool) => rolled.rollouts(pool, options.desired!))).then((r) => r.flat())
       : Promise.resolve(undefined);
   rolloutsRead.catch(() => undefined);
-  const [{ nodes, machines, apiTargets, workerMachines }, { members, health }, alarms, retiring, poolRollouts] =
-    await Promise.all([
-      nodesAndProvider,
-      membersAndHealth,
-      ports.etcd.alarms(),
-      readRetiring(ports.kube),
-      rolloutsRead,
-    ]);
+  const [{ nodes, machines, apiTargets, workerMachines }, { view: etcd, reused: etcdReused }, retiring, poolRollouts] =
+    await Promise.all([nodesAndProvider, etcdRead, options.retiring?.() ?? readRetiring(ports.kube), rolloutsRead]);
+  if (etcdReads && !etcdReused) etcdReads.remember(at.getTime(), nodes, etcd);
   const { provider } = ports;
   const desired = options.desired;
   return {
@@ -104,12 +128,8 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
       if (n.providerId) return { ...n, machineId: provider.machineIdOf(n.providerId) ?? byName };
       return byName ? { ...n, machineId: byName } : n;
     }),
-    etcd: {
-      members,
-      alarms,
-      endpoints: health,
-      leaderId: agreedLeader(health.filter((h) => h.healthy).map((h) => h.leaderId)),
-    },
+    etcd,
+    ...(etcdReused ? { etcdReused: true } : {}),
     machines: desired ? machines.map((m) => ({ ...m, drift: provider.drift(m, desired) })) : machines,
     apiTargets,
     retiring,

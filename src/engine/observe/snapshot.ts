@@ -16,6 +16,8 @@ export interface Snapshot {
   at: Date;
   nodes: NodeView[];
   etcd: EtcdView;
+  /** The etcd view is an earlier pass's (EtcdReads): no gate pass counts on it. */
+  etcdReused?: true;
   /** Machines behind the control-plane Nodes plus every machine tagged for this cluster. */
   machines: Machine[];
   /** API load-balancer targets; undefined when no target group is configured. */

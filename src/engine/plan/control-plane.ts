@@ -11,6 +11,7 @@ import {
 import { isRetiring } from './annotations.ts';
 import {
   gateWait,
+  joinAwaitsOnlyKube,
   joiningWait,
   joinMissing,
   oldToPutBack,
@@ -105,7 +106,7 @@ function planSwap(input: PlanInput, swap: Swap, gate: GateResult): Decision {
     if (pastMachineTimeout(input, r) && !oldTouched) {
       return rollback(s, swap, `not joined within the machine timeout: ${missing.join('; ')}`);
     }
-    return joiningWait(name, r, missing);
+    return joiningWait(name, r, missing, joinAwaitsOnlyKube(s, rNode, rMember));
   }
   if (!gate.ok || input.gateStreak < input.gatePasses) return gateWait(gate, input, name);
   return retire(input, swap);

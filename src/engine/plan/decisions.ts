@@ -79,17 +79,27 @@ export function joinMissing(s: Snapshot, rNode: NodeView | undefined, rMember: E
   return missing;
 }
 
+/**
+ * While a join waits only for Kubernetes (no Node yet, or a Node and static pods not Ready while its etcd member is a
+ * healthy voter already), nothing the plan decides depends on etcd until the Nodes change (observe/etcd-reads.ts).
+ */
+export function joinAwaitsOnlyKube(s: Snapshot, rNode: NodeView | undefined, rMember: EtcdMember | undefined): boolean {
+  if (!rNode) return true;
+  return rMember !== undefined && !rMember.isLearner && memberHealth(s, rMember.id)?.healthy === true;
+}
+
 /** The machine timeout counts from the replacement's launch, and only while it has not joined. */
 export function pastMachineTimeout(input: PlanInput, replacement: Machine): boolean {
   return input.snapshot.at.getTime() - replacement.launchedAt.getTime() > input.machineTimeoutMs;
 }
 
-export function joiningWait(machine: string, replacement: Machine, missing: string[]): Decision {
+export function joiningWait(machine: string, replacement: Machine, missing: string[], booting = false): Decision {
   return {
     kind: 'wait',
     code: 'replacement.joining',
     machine,
     reason: `replacement ${replacement.id}: ${missing.join('; ')}`,
+    ...(booting ? { etcdIndependent: true } : {}),
   };
 }
 

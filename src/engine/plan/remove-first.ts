@@ -5,6 +5,7 @@ import { isLive, memberOfNode, nodeOf, type Snapshot, unlinkedMembers } from '..
 import type { RetiringRecord } from '../run/retiring.ts';
 import {
   gateWait,
+  joinAwaitsOnlyKube,
   joiningWait,
   joinMissing,
   type PlanInput,
@@ -83,7 +84,7 @@ export function planRemoveFirst(input: PlanInput, record: RetiringRecord, gate: 
       const swap = { replacement, oldId: record.machine.id };
       return rollback(s, swap, `not healthy within the machine timeout: ${missing.join('; ')}`, true);
     }
-    return joiningWait(name, replacement, missing);
+    return joiningWait(name, replacement, missing, joinAwaitsOnlyKube(s, rNode, rMember));
   }
   const registering = registerReplacement(s, name, replacement, rNode!);
   if (registering) return registering;

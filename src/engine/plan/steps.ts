@@ -83,7 +83,14 @@ export type StepKind = Step['kind'];
 
 export type Decision =
   | { kind: 'step'; step: Step; machine: string; reason: string /** A worker pool's step. */; pool?: string }
-  | { kind: 'wait'; code: string; reason: string; machine?: string }
+  | {
+      kind: 'wait';
+      code: string;
+      reason: string;
+      machine?: string;
+      /** Waits for a replacement's Node or static pods only: nothing it decides depends on etcd (observe/etcd-reads.ts). */
+      etcdIndependent?: true;
+    }
   | { kind: 'blocked'; code: string; reason: string; hint?: string; machine?: string }
   | { kind: 'done' };
 

@@ -6,6 +6,7 @@ import { formatDuration } from '../../domain/clock.ts';
 import { KubeswapError } from '../../domain/errors.ts';
 import type { EventCode } from '../../domain/events.ts';
 import { act, type RunContext } from '../act/act.ts';
+import { EtcdReads } from '../observe/etcd-reads.ts';
 import { observe } from '../observe/observe.ts';
 import { ProviderReads } from '../observe/provider-reads.ts';
 import type { Snapshot } from '../observe/snapshot.ts';
@@ -16,6 +17,7 @@ import { gateFor, streakGate } from '../plan/swaps.ts';
 import type { Ports } from '../ports.ts';
 import { GateStreak } from './gate-streak.ts';
 import type { LockKeeper } from './lock-keeper.ts';
+import { type RetiringRecord, readRetiring } from './retiring.ts';
 import { Wakeup } from './wakeup.ts';
 
 export interface ConvergeHooks {
@@ -52,6 +54,17 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
   const swapStarted = new Map<string, number>();
   const withTargets = ports.provider.loadBalancer !== undefined;
   const providerReads = new ProviderReads();
+  const etcdReads = new EtcdReads();
+  // The retiring record is written only by our own begin-/finish-retirement steps (act.ts): read once, then again
+  // after one of those (a resumed run reads what the earlier process left).
+  let retiring: Promise<RetiringRecord | undefined> | undefined;
+  const readRetiringOnce = () => {
+    retiring ??= readRetiring(ports.kube);
+    retiring.catch(() => {
+      retiring = undefined;
+    });
+    return retiring;
+  };
   const scope = hooks.scope ?? 'all';
   const pools = scope === 'control-plane' ? [] : (ctx.options.pools ?? []);
   const poolNames = pools.length > 0 ? pools.map((p) => p.name) : undefined;
@@ -86,6 +99,8 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
           desired: ctx.desired,
           providerReads,
           pools: poolNames,
+          etcdReads,
+          retiring: readRetiringOnce,
         });
       } catch (err) {
         // A member or API server restarting mid-swap: look again shortly rather than fail the run.
@@ -96,8 +111,11 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
       previous = snapshot;
       const gate = gateFor(snapshot);
       // The next swap's streak may count while an old VM terminates only once that machine provably counts for
-      // nothing the gate judges (streakGate); the steps of a retirement need only `gate`.
-      const streak = streaks.observe(streakGate(snapshot), snapshot.at.getTime());
+      // nothing the gate judges (streakGate); the steps of a retirement need only `gate`. A pass on an earlier etcd
+      // view (EtcdReads) is no gate pass: the streak stands as it was.
+      const streak = snapshot.etcdReused
+        ? streaks.current()
+        : streaks.observe(streakGate(snapshot), snapshot.at.getTime());
       const decision = plan({
         snapshot,
         desired: ctx.desired,
@@ -112,6 +130,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
         scope,
         pools,
       });
+      etcdReads.waiting(decision.kind === 'wait' && decision.etcdIndependent === true);
       switch (decision.kind) {
         case 'done':
           return { steps, swaps, passes };
@@ -166,6 +185,8 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
           await hooks.lock?.verify();
           // Whatever the step did (or half did) to machines or targets, the next pass reads them afresh.
           providerReads.forget();
+          etcdReads.forget();
+          if (WRITES_RETIRING.has(decision.step.kind)) retiring = undefined;
           try {
             await act(decision.step, ports, ctx, decision.machine);
           } catch (err) {
@@ -201,6 +222,9 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
     }
   }
 }
+
+/** The steps that write or clear the retiring record (act.ts writeRetiring/clearRetiring). */
+const WRITES_RETIRING: ReadonlySet<Step['kind']> = new Set(['begin-retirement', 'finish-retirement']);
 
 /** Steps that add or remove an etcd member or a machine (rollback does both). */
 const RESTARTS_GATE: ReadonlySet<Step['kind']> = new Set([

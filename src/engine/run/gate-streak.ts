@@ -21,6 +21,11 @@ export class GateStreak {
     return this.streak;
   }
 
+  /** The streak as it stands, without a new observation. */
+  current(): number {
+    return this.streak;
+  }
+
   /** A step changed the world (a member added or removed, a machine terminated): the gate must hold anew. */
   restart(): void {
     this.streak = 0;

@@ -2,7 +2,7 @@
 // progress record (kube-system/kubeswap-runs), one key per run, the last RUNS_KEPT runs. The cluster, not the machine
 // that ran kubeswap, holds it: a CI job's runner is gone once the job ends, and a re-run after kill -9 from another
 // host appends to the same run. Events carry no secrets (domain/events.ts), so neither does this.
-import type { EventSink, KubeswapEvent } from '../../domain/events.ts';
+import type { EventCode, EventSink, KubeswapEvent } from '../../domain/events.ts';
 import { KUBEADM_NAMESPACE } from '../../domain/kubeadm/cluster-config.ts';
 import { type MeasuredRun, measureRun, TIMELINE_DROPS } from '../../domain/run-timeline.ts';
 import type { ConfigMapView, KubePort } from '../../ports/kube.ts';
@@ -18,6 +18,32 @@ export interface StoredRun {
   outcome?: { exitCode: number; error?: string; at: string };
   events: KubeswapEvent[];
 }
+
+/**
+ * The events after which the stored timeline is written (issue 15: once per phase, not once per event). Between them,
+ * events (the waits' and gate passes' repeats, what a step reports while it works) wait in memory and go with the next
+ * write: a kill -9 loses at most the events of the step in progress, and a re-run (which appends to the stored
+ * timeline) still shows every swap and its steps (integration/scenarios/kill-resume kills after each event code).
+ * `kubeswap report` and plan's estimate measure a swap from swap.started to swap.finished, with its steps in between.
+ */
+export const PHASE_CHANGES: ReadonlySet<EventCode> = new Set([
+  // Each step of a swap is a phase of it (the report draws them); the events inside a step go with the next write.
+  'plan.step',
+  'swap.started',
+  'replacement.joined',
+  'replacement.failed',
+  'replacement.rolled-back',
+  'swap.finished',
+  'addon.rolled-out',
+  'addon.blocked',
+  'verify.passed',
+  'verify.failed',
+  'lock.lost',
+  'run.finished',
+  'run.failed',
+  'run.interrupted',
+  'run.nothing-to-do',
+]);
 
 /** Events worth keeping: the repeated waits go; messages are bounded. */
 function kept(event: KubeswapEvent): KubeswapEvent | undefined {
@@ -100,8 +126,8 @@ async function writeRun(kube: KubePort, run: StoredRun): Promise<void> {
 /**
  * The sink that keeps a run's timeline in the cluster. Events before the run has an id (preflight, readiness) are
  * held until `run.started`/`run.resumed` names it; a resumed run appends to what the earlier process stored.
- * Every kept event is written as soon as the previous write is done, so a kill -9 loses at most the events of the
- * last moments. Writes are serialized and never fail the run: a store that cannot be written is reported once
+ * The timeline is written when the run starts, at each phase change (PHASE_CHANGES) and when the process ends: a few
+ * writes per swap instead of one per event. Writes are serialized and never fail the run: a store that cannot be written is reported once
  * through `warn`.
  */
 export class RunRecorder {
@@ -122,7 +148,7 @@ export class RunRecorder {
     if (!this.run && (event.code === 'run.started' || event.code === 'run.resumed') && typeof runId === 'string') {
       this.run = { runId, events: [] };
       this.enqueue(true);
-    } else if (this.run && e) this.enqueue(false);
+    } else if (this.run && e && PHASE_CHANGES.has(e.code)) this.enqueue(false);
   };
 
   /** The run's timeline as stored (earlier processes' events included); undefined before the run started. */

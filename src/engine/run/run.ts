@@ -95,7 +95,8 @@ async function inspectWithProgress(
   const poolSpecs = scope === 'control-plane' ? [] : (addonOptions.pools ?? []);
   // May this identity do everything the run does? Its answer decides first: without it every read could be a
   // 403. The first reads go out beside it (all read-only), and their results or errors count only once it says yes.
-  const reads = Promise.all([readClusterConfig(ports), ports.kube.listNodes(), readProgress(ports.kube)]);
+  const nodesRead = ports.kube.listNodes();
+  const reads = Promise.all([readClusterConfig(ports), nodesRead, readProgress(ports.kube)]);
   reads.catch(() => undefined);
   const denied = await accessProblems(ports.kube, { render: request.render === true });
   if (denied.length > 0) throw invalid(denied);
@@ -110,6 +111,8 @@ async function inspectWithProgress(
         withTargets,
         desired,
         pools: poolSpecs.length > 0 ? poolSpecs.map((p) => p.name) : undefined,
+        // The preflight's list, read a moment ago: on a large cluster every Node list costs (issue 15 §3).
+        nodes: nodesRead,
       })
     : undefined;
   const addonsSeen = observeAddons(ports.kube);

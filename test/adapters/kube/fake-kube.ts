@@ -46,6 +46,7 @@ export class FakeKube {
         if (value) this.unschedulable.add(name);
         else this.unschedulable.delete(name);
       },
+      podsInNamespace: unsupported('podsInNamespace'),
       podsOnNode: async (node) => {
         for (const [uid, left] of this.terminating) {
           if (left <= 0) {

@@ -1,0 +1,171 @@
+// `npm run bench:scale [-- --nodes 5000 --pods 25000 --runs 3 --bin A/bin/kubeswap.js ...]`: `kubeswap plan` on a
+// 3-machine sandbox, then on the same sandbox after adding N worker Node objects and P pods bound to them (issue 15
+// §3). Prints plan's wall time and peak RSS (the child's maxrss) at both sizes and their ratios. Several builds are
+// measured in turn against the same sandbox (each needs `npm run build`), so before/after see the same machine load.
+// The Nodes and pods are plain API objects (no kubelet, nothing schedules them): what plan reads is their number and
+// size, as on a real cluster. One pod per Node goes to kube-system (as a kube-proxy DaemonSet's would), the rest to a
+// namespace of their own. A script, not a test: it prints numbers and asserts nothing. Keep it out of CI.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import * as k8s from '@kubernetes/client-node';
+import { upSandbox } from '../sandbox/index.ts';
+import { sandboxEnv } from '../scenarios/harness.ts';
+
+const { values } = parseArgs({
+  options: {
+    nodes: { type: 'string', default: '5000' },
+    pods: { type: 'string', default: '25000' },
+    runs: { type: 'string', default: '3' },
+    bin: { type: 'string', multiple: true },
+  },
+});
+const nodeCount = Number(values.nodes);
+const podCount = Number(values.pods);
+const runs = Number(values.runs);
+const root = path.resolve(import.meta.dirname, '../..');
+const bins = values.bin?.length ? values.bin.map((b) => path.resolve(b)) : [path.join(root, 'bin/kubeswap.js')];
+for (const bin of bins)
+  if (!existsSync(path.join(path.dirname(bin), '../dist/src/cli/main.js')))
+    throw new Error(`${bin}: dist/ is missing, run \`npm run build\` there first`);
+
+console.log('bench:scale: bringing up a 3-machine sandbox...');
+const sb = await upSandbox({ controlPlanes: 3, ownerPid: process.pid });
+try {
+  const env = { ...process.env, ...sandboxEnv(sb) };
+  const config = path.join(sb.stateDir, 'kubeswap.yaml');
+  const args = ['plan', '--config', config, '--to', sb.versions.to, '--output', 'json'];
+
+  /** One `plan` in a child process: wall time, and peak RSS from the child's own resource usage. */
+  const plan = (bin: string) =>
+    new Promise<{ ms: number; rssMb: number; code: number | null }>((resolve, reject) => {
+      const started = performance.now();
+      const child = spawn(process.execPath, ['--require', path.join(import.meta.dirname, 'maxrss.cjs'), bin, ...args], {
+        env,
+      });
+      let stderr = '';
+      child.stderr.on('data', (d) => {
+        stderr += String(d);
+      });
+      child.stdout.resume();
+      child.on('exit', (code) => {
+        const ms = performance.now() - started;
+        const rss = /MAXRSS (\d+)/.exec(stderr);
+        // plan exits 2 when it finds a blocker: still a measured plan (the exit code is printed with it).
+        if ((code !== 0 && code !== 2) || !rss) reject(new Error(`plan exited ${code}: ${stderr.slice(-2000)}`));
+        else resolve({ ms, rssMb: Number(rss[1]) / 1024, code });
+      });
+    });
+
+  const measure = async (label: string) => {
+    for (const bin of bins) await plan(bin); // warm caches
+    const samples = bins.map(() => [] as { ms: number; rssMb: number; code: number | null }[]);
+    for (let i = 0; i < runs; i++) for (const [b, bin] of bins.entries()) samples[b]!.push(await plan(bin));
+    const median = (xs: number[]) => [...xs].sort((a, c) => a - c)[Math.floor(xs.length / 2)]!;
+    const out = samples.map((s) => ({
+      ms: median(s.map((x) => x.ms)),
+      rssMb: median(s.map((x) => x.rssMb)),
+      codes: [...new Set(s.map((x) => x.code))].join(','),
+    }));
+    for (const [b, r] of out.entries())
+      console.log(
+        `  ${label}, build ${b + 1}: plan ${(r.ms / 1000).toFixed(2)} s, peak RSS ${r.rssMb.toFixed(0)} MB (exit ${r.codes})`,
+      );
+    return out;
+  };
+
+  console.log(`\nplan on 3 Nodes (median of ${runs}):`);
+  const small = await measure('3 nodes');
+
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(sb.kubeconfig);
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const started = performance.now();
+  await populate(core, nodeCount, podCount, sb.versions.from);
+  console.log(
+    `\nadded ${nodeCount} Nodes and ${podCount} pods in ${((performance.now() - started) / 1000).toFixed(0)} s`,
+  );
+
+  console.log(`\nplan on ${nodeCount + 3} Nodes and ${podCount} more pods (median of ${runs}):`);
+  const large = await measure(`${nodeCount} nodes`);
+  console.log('\nsummary (goal: plan < 5 s, < 300 MB, within 1.5x of 3 nodes):');
+  for (const [b, bin] of bins.entries())
+    console.log(
+      `  build ${b + 1}: ${(small[b]!.ms / 1000).toFixed(2)} s -> ${(large[b]!.ms / 1000).toFixed(2)} s (x${(large[b]!.ms / small[b]!.ms).toFixed(2)}), ${small[b]!.rssMb.toFixed(0)} MB -> ${large[b]!.rssMb.toFixed(0)} MB (x${(large[b]!.rssMb / small[b]!.rssMb).toFixed(2)})  ${bin}`,
+    );
+} finally {
+  await sb.down();
+}
+
+/** Creates the worker Nodes, then the pods bound to them, a bounded number of requests at a time. */
+async function populate(core: k8s.CoreV1Api, nodes: number, pods: number, kubeletVersion: string) {
+  const namespace = 'scale-bench';
+  await core.createNamespace({ body: { metadata: { name: namespace } } }).catch(() => undefined);
+  // The ServiceAccount admission wants the namespace's default account (the controller-manager may not be quick).
+  for (const ns of [namespace, 'kube-system'])
+    await core
+      .createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'default' } } })
+      .catch(() => undefined);
+  const names = Array.from({ length: nodes }, (_, i) => `worker-${String(i).padStart(5, '0')}`);
+  // Ready, at the cluster's version, as kubelets would report them (nothing else updates these objects).
+  const status = {
+    conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status' }],
+    nodeInfo: { kubeletVersion },
+  };
+  await inParallel(names, 32, async (name, i) => {
+    await core.createNode({
+      body: {
+        metadata: {
+          name,
+          labels: {
+            'kubernetes.io/hostname': name,
+            'node.kubernetes.io/instance-type': 'm5.large',
+            'scale-bench': 'true',
+          },
+        },
+        spec: { providerID: `aws:///us-east-1a/i-scale${String(i).padStart(12, '0')}` },
+      },
+    });
+    await core.patchNodeStatus(
+      { name, body: { status } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+  });
+  const pod = (i: number): k8s.CoreV1ApiCreateNamespacedPodRequest => {
+    const node = names[i % names.length]!;
+    const system = i < names.length;
+    return {
+      namespace: system ? 'kube-system' : namespace,
+      body: {
+        metadata: {
+          name: system ? `kube-proxy-scale-${i}` : `app-${i}`,
+          labels: (system ? { 'k8s-app': 'kube-proxy' } : { app: `app-${i % 50}` }) as Record<string, string>,
+        },
+        spec: {
+          nodeName: node,
+          automountServiceAccountToken: false,
+          containers: [{ name: 'main', image: 'registry.k8s.io/pause:3.10', resources: { requests: { cpu: '10m' } } }],
+        },
+      },
+    };
+  };
+  await inParallel(
+    Array.from({ length: pods }, (_, i) => i),
+    32,
+    (i) => core.createNamespacedPod(pod(i)),
+  );
+}
+
+async function inParallel<T>(items: T[], width: number, fn: (item: T, i: number) => Promise<unknown>) {
+  let next = 0;
+  let done = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i]!, i);
+      if (++done % 5000 === 0) console.log(`  ${done}/${items.length}`);
+    }
+  };
+  await Promise.all(Array.from({ length: width }, worker));
+}

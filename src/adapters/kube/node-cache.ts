@@ -1,0 +1,243 @@
+// The run's view of Nodes and control-plane static pods, kept in memory from watches (issue 15 §2: "observe from
+// watches kept for the run"): one LIST and then a WATCH per resource instead of a full Node list and a kube-system
+// pod list on every pass of the loop, so the loop's Kubernetes calls do not grow with the number of Nodes or passes.
+// A change that matters (readiness, cordon, role of a Node; readiness of a static pod) also wakes the loop.
+//
+// The cache answers only while it can be trusted; otherwise listNodes reads the API as before:
+// - before its first LIST completed, and while a watch is down after an error (restarted after a pause);
+// - after one of our own writes to a Node until the watch delivered that write (read-your-writes: the patch's
+//   resourceVersion, or the Node's deletion, seen in the stream). The loop therefore never plans from a view older
+//   than its own last step, exactly as with a fresh LIST. A write the stream does not deliver within
+//   WRITE_SEEN_MS means the watch is stuck: it is restarted.
+// - A watch that goes silent (a connection pinned to an API server that left the load balancer) ends at the
+//   server-side timeout or the client's inactivity timeout (client-node's Watch, 2.x), and `restart()` is called
+//   when the engine drops kept-alive connections after deregistering a server (client.ts reconnect).
+// client-node's ListWatch relists after 410 Gone and resumes from the last resourceVersion after a clean close;
+// after any other error it stops (notes/libraries.md §1.6), hence the restart here.
+import { type KubeConfig, ListWatch, type V1Node, type V1Pod, Watch } from '@kubernetes/client-node';
+import type { NodeView } from '../../domain/model.ts';
+import { toNodeView } from './nodes.ts';
+import type { KubeApis } from './transport.ts';
+import { listAllWithVersion } from './wire.ts';
+
+/** kubeadm labels every static pod it writes `tier: control-plane` (cmd/kubeadm/app/util/staticpod/utils.go). */
+export const STATIC_POD_SELECTOR = 'tier=control-plane';
+/** The apiserver ends each watch after this long; the next one resumes from the last resourceVersion. */
+const WATCH_SECONDS = 30;
+/** No byte (event or bookmark) for this long: the connection is taken for dead (client-side). */
+const INACTIVITY_MS = 40_000;
+const RESTART_PAUSE_MS = 1000;
+const WRITE_SEEN_MS = 10_000;
+
+type Signature = (obj: unknown) => string;
+
+const nodeSignature: Signature = (obj) => {
+  const n = obj as V1Node;
+  const ready = n.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+  const labels = n.metadata?.labels ?? {};
+  const cp = 'node-role.kubernetes.io/control-plane' in labels || 'node-role.kubernetes.io/master' in labels;
+  return `${ready}|${n.spec?.unschedulable === true}|${cp}|${n.spec?.providerID ?? ''}|${n.status?.nodeInfo?.kubeletVersion ?? ''}`;
+};
+
+const podSignature: Signature = (obj) => {
+  const p = obj as V1Pod;
+  const ready = p.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+  return `${ready}|${p.status?.phase}|${p.spec?.nodeName ?? ''}`;
+};
+
+interface Named {
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
+}
+
+/** One resource's LIST+WATCH, restarted after errors; `trusted` says whether its objects are current. */
+class Follower<T extends Named> {
+  private lw?: ListWatch<T>;
+  private synced = false;
+  private down = false;
+  private stopped = true;
+  private restartTimer?: NodeJS.Timeout;
+  private readonly seen = new Map<string, string>();
+  /** Names whose deletion or resourceVersion (our own write) the stream is still to deliver, with the write's time. */
+  private readonly awaited = new Map<string, { rv: string | undefined; since: number }>();
+
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly path: string,
+    private readonly list: () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>,
+    private readonly signature: Signature,
+    private readonly onChange: () => void,
+    private readonly labelSelector?: string,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.down = false;
+    this.synced = false;
+    this.awaited.clear();
+    const watch = new Watch(this.kc);
+    // The client's inactivity timer (2.x): longer than the server-side timeout, so a live watch ends cleanly first.
+    (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = INACTIVITY_MS;
+    const resilient = {
+      watch: (path: string, params: Record<string, unknown>, cb: never, done: (err: unknown) => void) =>
+        watch
+          .watch(path, { ...params, timeoutSeconds: WATCH_SECONDS, allowWatchBookmarks: true }, cb, done)
+          .catch((err: unknown) => {
+            done(err);
+            return new AbortController();
+          }),
+    } as unknown as Watch;
+    const listed = async () => {
+      const result = await this.list();
+      this.synced = true;
+      this.down = false;
+      return result;
+    };
+    const lw = new ListWatch<T>(this.path, resilient, listed as never, false, this.labelSelector);
+    this.lw = lw;
+    const changed = (type: 'set' | 'delete') => (obj: T) => {
+      if (this.lw !== lw) return;
+      const key = `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
+      const next = type === 'delete' ? undefined : this.signature(obj);
+      const awaited = this.awaited.get(obj.metadata?.name ?? '');
+      if (awaited && (type === 'delete' || awaited.rv === obj.metadata?.resourceVersion)) {
+        this.awaited.delete(obj.metadata?.name ?? '');
+      }
+      const before = this.seen.get(key);
+      if (next === undefined) this.seen.delete(key);
+      else this.seen.set(key, next);
+      // A relist replays every object: only news wakes the loop.
+      if (before !== next) this.onChange();
+    };
+    lw.on('add', changed('set'));
+    lw.on('update', changed('set'));
+    lw.on('delete', changed('delete'));
+    lw.on('connect', () => {
+      if (this.lw === lw) this.down = false;
+    });
+    lw.on('error', () => {
+      if (this.lw !== lw || this.stopped) return;
+      this.down = true;
+      this.scheduleRestart();
+    });
+    lw.start().catch(() => {
+      if (this.lw === lw && !this.stopped) {
+        this.down = true;
+        this.scheduleRestart();
+      }
+    });
+  }
+
+  private scheduleRestart(): void {
+    if (this.restartTimer) return;
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.stopped) return;
+      void this.lw?.stop();
+      this.start();
+    }, RESTART_PAUSE_MS);
+    this.restartTimer.unref();
+  }
+
+  /** Drops the watch and lists afresh (e.g. after its connection may be pinned to a server that left). */
+  restart(): void {
+    if (this.stopped) return;
+    void this.lw?.stop();
+    this.start();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    void this.lw?.stop();
+    this.lw = undefined;
+  }
+
+  /** Our own write of `name` (its new resourceVersion; undefined for a deletion): answer from the API until seen. */
+  wrote(name: string, rv: string | undefined): void {
+    if (!this.lw) return;
+    const current = this.lw.get(name);
+    if (rv === undefined ? current === undefined : current?.metadata?.resourceVersion === rv) return;
+    this.awaited.set(name, { rv, since: Date.now() });
+  }
+
+  trusted(): boolean {
+    if (this.stopped || !this.synced || this.down || !this.lw) return false;
+    for (const { since } of this.awaited.values()) {
+      if (Date.now() - since > WRITE_SEEN_MS) {
+        // The stream did not deliver our own write: it is stuck; read the API meanwhile.
+        this.restart();
+        return false;
+      }
+    }
+    return this.awaited.size === 0;
+  }
+
+  objects(): T[] {
+    return this.lw ? [...this.lw.list()] : [];
+  }
+}
+
+export class NodeCache {
+  private readonly nodes: Follower<V1Node>;
+  private readonly pods: Follower<V1Pod>;
+
+  constructor(kc: KubeConfig, apis: KubeApis, onChange: () => void) {
+    this.nodes = new Follower(
+      kc,
+      '/api/v1/nodes',
+      () => listAllWithVersion((_continue) => apis.core.listNode({ limit: 500, _continue })),
+      nodeSignature,
+      onChange,
+    );
+    this.pods = new Follower(
+      kc,
+      '/api/v1/namespaces/kube-system/pods',
+      () =>
+        listAllWithVersion((_continue) =>
+          apis.core.listNamespacedPod({
+            namespace: 'kube-system',
+            labelSelector: STATIC_POD_SELECTOR,
+            limit: 500,
+            _continue,
+          }),
+        ),
+      podSignature,
+      onChange,
+      STATIC_POD_SELECTOR,
+    );
+  }
+
+  start(): this {
+    this.nodes.start();
+    this.pods.start();
+    return this;
+  }
+
+  stop(): void {
+    this.nodes.stop();
+    this.pods.stop();
+  }
+
+  restart(): void {
+    this.nodes.restart();
+    this.pods.restart();
+  }
+
+  /** Our write to a Node returned `rv` (undefined: the Node was deleted). */
+  wroteNode(name: string, rv: string | undefined): void {
+    this.nodes.wrote(name, rv);
+  }
+
+  /** The static pods from memory, when current. */
+  staticPods(): V1Pod[] | undefined {
+    return this.pods.trusted() ? this.pods.objects() : undefined;
+  }
+
+  /** Nodes with their static pods from memory; undefined when either part is not current. */
+  nodeViews(): NodeView[] | undefined {
+    const pods = this.staticPods();
+    if (!pods || !this.nodes.trusted()) return undefined;
+    return this.nodes.objects().map((n) => toNodeView(n, pods));
+  }
+}

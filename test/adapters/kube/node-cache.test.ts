@@ -1,0 +1,249 @@
+// The run's watched Nodes and static pods (node-cache.ts) through the real KubePort (openKube) against a small API
+// server of our own: LIST and WATCH of Nodes and kube-system pods, PATCH of a Node, with resourceVersions.
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openKube } from '../../../src/adapters/kube/client.ts';
+
+type Obj = {
+  metadata: { name: string; namespace?: string; resourceVersion: string; labels?: Record<string, string> };
+} & Record<string, unknown>;
+
+class FakeApiServer {
+  rv = 10;
+  nodes = new Map<string, Obj>();
+  pods = new Map<string, Obj>();
+  requests: string[] = [];
+  /** Open watch streams, by kind. */
+  private watchers: { kind: 'nodes' | 'pods'; res: ServerResponse }[] = [];
+  /** When set, the event of a write is held back (a watch that lags behind the write's response). */
+  holdEvents = false;
+  /** The next N watch requests are answered 500 (a server in trouble). */
+  failWatches = 0;
+  private held: (() => void)[] = [];
+  server: Server;
+
+  constructor() {
+    this.server = createServer((req, res) => this.handle(req, res));
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  close() {
+    for (const w of this.watchers) w.res.destroy();
+    this.server.closeAllConnections();
+    this.server.close();
+  }
+
+  node(name: string, ready: boolean, labels: Record<string, string> = {}): Obj {
+    return {
+      metadata: { name, labels, resourceVersion: String(++this.rv), creationTimestamp: '2026-01-01T00:00:00Z' },
+      spec: { providerID: `aws:///z/i-${name}` },
+      status: {
+        conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }],
+        nodeInfo: { kubeletVersion: 'v1.36.0' },
+      },
+    } as Obj;
+  }
+
+  /** A change made by someone else (a kubelet): stored and sent to the watchers. */
+  put(kind: 'nodes' | 'pods', obj: Obj, type = 'MODIFIED') {
+    (kind === 'nodes' ? this.nodes : this.pods).set(obj.metadata.name, obj);
+    this.send(kind, type, obj);
+  }
+
+  private send(kind: 'nodes' | 'pods', type: string, obj: Obj) {
+    const go = () => {
+      for (const w of this.watchers.filter((x) => x.kind === kind))
+        w.res.write(`${JSON.stringify({ type, object: obj })}\n`);
+    };
+    if (this.holdEvents) this.held.push(go);
+    else go();
+  }
+
+  release() {
+    this.holdEvents = false;
+    for (const go of this.held.splice(0)) go();
+  }
+
+  /** Ends every watch with an error status, as a server going away mid-stream would not say more. */
+  breakWatches() {
+    for (const w of this.watchers.splice(0)) w.res.destroy();
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse) {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const kind = url.pathname.endsWith('/nodes') || url.pathname.includes('/nodes/') ? 'nodes' : 'pods';
+    const watch = url.searchParams.get('watch') === 'true';
+    this.requests.push(`${req.method} ${kind}${watch ? ' watch' : ''}`);
+    if (req.method === 'GET' && watch && this.failWatches > 0) {
+      this.failWatches--;
+      res.writeHead(500).end();
+      return;
+    }
+    if (req.method === 'GET' && watch) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      // As the API server does: a watch from a resourceVersion first sends what changed since.
+      const from = Number(url.searchParams.get('resourceVersion') ?? 0);
+      for (const obj of (kind === 'nodes' ? this.nodes : this.pods).values())
+        if (Number(obj.metadata.resourceVersion) > from)
+          res.write(`${JSON.stringify({ type: 'MODIFIED', object: obj })}\n`);
+      const w = { kind: kind as 'nodes' | 'pods', res };
+      this.watchers.push(w);
+      res.on('close', () => {
+        this.watchers = this.watchers.filter((x) => x !== w);
+      });
+      return;
+    }
+    if (req.method === 'GET') {
+      const items = [...(kind === 'nodes' ? this.nodes : this.pods).values()];
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({ kind: 'List', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items }),
+      );
+      return;
+    }
+    if (req.method === 'PATCH') {
+      let body = '';
+      req.on('data', (d) => {
+        body += String(d);
+      });
+      req.on('end', () => {
+        const name = url.pathname.split('/').pop()!;
+        const before = this.nodes.get(name)!;
+        const patch = JSON.parse(body) as { spec?: Record<string, unknown> };
+        const after = {
+          ...before,
+          metadata: { ...before.metadata, resourceVersion: String(++this.rv) },
+          spec: { ...(before['spec'] as object), ...patch.spec },
+        } as Obj;
+        this.nodes.set(name, after);
+        this.send('nodes', 'MODIFIED', after);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(after));
+      });
+      return;
+    }
+    res.writeHead(404).end();
+  }
+}
+
+const until = async (what: string, ok: () => boolean | Promise<boolean>, ms = 3000) => {
+  const deadline = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+describe('kube adapter: the run watches Nodes and static pods (node-cache)', () => {
+  let api: FakeApiServer;
+  let kubeconfig: string;
+
+  beforeEach(async () => {
+    api = new FakeApiServer();
+    const server = await api.listen();
+    for (const n of ['cp-a', 'cp-b']) {
+      api.nodes.set(n, api.node(n, true, { 'node-role.kubernetes.io/control-plane': '' }));
+      api.pods.set(`kube-apiserver-${n}`, {
+        metadata: {
+          name: `kube-apiserver-${n}`,
+          namespace: 'kube-system',
+          resourceVersion: String(++api.rv),
+          labels: { component: 'kube-apiserver', tier: 'control-plane' },
+        },
+        spec: { nodeName: n },
+        status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+      } as Obj);
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'node-cache-'));
+    kubeconfig = join(dir, 'config');
+    writeFileSync(
+      kubeconfig,
+      `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: '${server}', insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`,
+    );
+  });
+  afterEach(() => api.close());
+
+  it('answers listNodes from memory once synced, and a watched change wakes the loop', async () => {
+    const kube = openKube({ kubeconfig, retryDelaysMs: [] });
+    let wakes = 0;
+    const stop = kube.watchChanges!(() => wakes++);
+    try {
+      await until('both watches started', () => api.requests.filter((r) => r.endsWith('watch')).length === 2);
+      const before = api.requests.length;
+      for (let i = 0; i < 5; i++) {
+        const nodes = await kube.listNodes();
+        assert.deepEqual(nodes.map((n) => n.name).sort(), ['cp-a', 'cp-b']);
+        assert.equal(nodes.find((n) => n.name === 'cp-a')!.staticPods['kube-apiserver']?.ready, true);
+      }
+      assert.equal(api.requests.length, before, `no request for five reads: ${api.requests.slice(before).join(', ')}`);
+      const woken = wakes;
+      api.put('nodes', api.node('cp-c', false, { 'node-role.kubernetes.io/control-plane': '' }), 'ADDED');
+      await until('the new Node is seen', async () => (await kube.listNodes()).some((n) => n.name === 'cp-c'));
+      assert.ok(wakes > woken, 'the new Node woke the loop');
+      assert.equal(api.requests.length, before);
+    } finally {
+      stop();
+      kube.close();
+    }
+  });
+
+  it('reads the API after our own write until the watch delivered it, then memory again', async () => {
+    const kube = openKube({ kubeconfig, retryDelaysMs: [] });
+    const stop = kube.watchChanges!(() => {});
+    try {
+      await until('both watches started', () => api.requests.filter((r) => r.endsWith('watch')).length === 2);
+      api.holdEvents = true;
+      await kube.setUnschedulable('cp-a', true);
+      const listsBefore = api.requests.filter((r) => r === 'GET nodes').length;
+      const seen = await kube.listNodes();
+      assert.equal(seen.find((n) => n.name === 'cp-a')!.unschedulable, true, 'our cordon is never unseen');
+      assert.equal(api.requests.filter((r) => r === 'GET nodes').length, listsBefore + 1, 'read from the API');
+      api.release();
+      await until('the watch delivered the cordon', async () => {
+        const n = api.requests.length;
+        const nodes = await kube.listNodes();
+        return api.requests.length === n && nodes.find((x) => x.name === 'cp-a')!.unschedulable;
+      });
+    } finally {
+      stop();
+      kube.close();
+    }
+  });
+
+  it('falls back to the API while a broken watch restarts, and follows again after', async () => {
+    const kube = openKube({ kubeconfig, retryDelaysMs: [] });
+    const stop = kube.watchChanges!(() => {});
+    try {
+      await until('both watches started', () => api.requests.filter((r) => r.endsWith('watch')).length === 2);
+      api.failWatches = 2;
+      api.breakWatches();
+      api.nodes.set('cp-b', api.node('cp-b', false, { 'node-role.kubernetes.io/control-plane': '' }));
+      // The change happened while nobody watched: whichever way listNodes answers, it must show it.
+      await until('the change made while the watch was down is seen', async () =>
+        (await kube.listNodes()).some((n) => n.name === 'cp-b' && !n.ready),
+      );
+      const lists = api.requests.filter((r) => r === 'GET nodes').length;
+      assert.ok(lists >= 2, 'listed from the API while the watch was down');
+      await until('watching again', () => api.requests.filter((r) => r === 'GET nodes watch').length >= 3, 5000);
+      api.put('nodes', api.node('cp-b', true, { 'node-role.kubernetes.io/control-plane': '' }));
+      await until('followed again', async () => (await kube.listNodes()).some((n) => n.name === 'cp-b' && n.ready));
+    } finally {
+      stop();
+      kube.close();
+    }
+  });
+});

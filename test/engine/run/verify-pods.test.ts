@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { apply } from '../../../src/engine/run/run.ts';
+import { APPLY_OPTIONS, TO } from '../builders.ts';
+import { FakeWorld } from '../fake-world.ts';
+
+const pod = (name: string, node: string, phase: string) => ({
+  namespace: 'kube-system',
+  name,
+  uid: name,
+  daemonSet: true,
+  mirror: false,
+  phase,
+  labels: {},
+  node,
+});
+
+describe('verification: kube-system pods from one list', () => {
+  for (const [phase, fails] of [
+    ['Pending', true],
+    ['Failed', false],
+  ] as const) {
+    it(`a ${phase} kube-system pod on a Node ${fails ? 'fails' : 'does not fail'} the verification, from one kube-system list`, async () => {
+      const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+      const ports = world.ports();
+      let lists = 0;
+      ports.kube = {
+        ...ports.kube,
+        // The drain reads the pods of the Node it drains; the verification reads none per Node.
+        podsOnNode: (node) =>
+          lists > 0 ? assert.fail(`pods of ${node} read during the verification`) : world.kube.podsOnNode(node),
+        podsInNamespace: async (namespace) => {
+          assert.equal(namespace, 'kube-system');
+          lists++;
+          const node = [...world.nodes.keys()][0]!;
+          return [pod('kube-proxy-x', node, phase), pod('kube-proxy-y', 'a-node-not-in-the-snapshot', 'Pending')];
+        },
+      };
+      const outcome = apply(ports, { version: TO, force: false }, APPLY_OPTIONS);
+      if (fails) {
+        const err = (await outcome.then(
+          () => assert.fail('apply should fail'),
+          (e: unknown) => e,
+        )) as { code: string; message: string };
+        assert.equal(err.code, 'verify.failed');
+        assert.match(err.message, /kube-system\/kube-proxy-x on \S+ is Pending/);
+        assert.doesNotMatch(err.message, /kube-proxy-y/);
+      } else {
+        assert.equal((await outcome).swaps, 3);
+      }
+      assert.ok(lists >= 1);
+    });
+  }
+});
