@@ -10,6 +10,7 @@
 // only when the MachineDeployment's template reference changes). The clone's name derives from its content, so a
 // re-run after kill -9 finds the one it created and the bump is a no-op once done.
 import { createHash } from 'node:crypto';
+import { KubeswapError } from '../../src/domain/errors.ts';
 import type { Desired, DriftReason } from '../../src/domain/model.ts';
 import type { IntOrPercent } from '../../src/domain/pools.ts';
 import type { PoolRollout, RolloutMachine, RolloutStrategy } from '../../src/domain/rollouts.ts';
@@ -22,6 +23,7 @@ import {
   CORE_API,
   imageOf,
   type ObjectRef,
+  PATCHES_ANNOTATION,
   phaseOf,
   RUN_ANNOTATION,
 } from './machines.ts';
@@ -33,6 +35,23 @@ export const SET_NAME_LABEL = 'cluster.x-k8s.io/set-name';
 export const PAUSED_ANNOTATION = 'cluster.x-k8s.io/paused';
 /** On a template kubeswap cloned: the template it was cloned from. */
 export const CLONED_FROM_TEMPLATE = 'kubeswap.io/cloned-from';
+/** On a template kubeswap cloned: the --image it set (absent: the source template's own image kept). */
+export const CLONE_IMAGE_ANNOTATION = 'kubeswap.io/image';
+/** When kubeswap last pointed a MachineDeployment at the target (ISO 8601): bounds the wait for its rollout. */
+export const BUMPED_AT_ANNOTATION = 'kubeswap.io/bumped-at';
+
+/**
+ * Names the infrastructurePatches a clone was made with (on it as PATCHES_ANNOTATION), as the control plane's
+ * replacements do: a clone already carries its patches, and applying them to it again would not be a no-op (an
+ * `add` to `/spec/<list>/-` adds once more on every pass, a `remove` fails on the removed path).
+ */
+export function patchesHash(patch: JsonPatch): string {
+  return patch.length === 0 ? 'none' : createHash('sha256').update(JSON.stringify(patch)).digest('hex').slice(0, 16);
+}
+
+const isClone = (template: KubeObject) => template.metadata.annotations?.[CLONED_FROM_TEMPLATE] !== undefined;
+/** The patches a kubeswap clone was made with; a clone from before the annotation was made without any. */
+const clonePatches = (template: KubeObject) => template.metadata.annotations?.[PATCHES_ANNOTATION] ?? 'none';
 
 /** A worker pool of this provider: the MachineDeployments it names (undefined: every one of the cluster). */
 export interface MachineDeploymentPool {
@@ -70,7 +89,12 @@ export function templateClone(
   const inner = (template.spec?.['template'] ?? {}) as Record<string, unknown>;
   const spec = { ...structuredClone(template.spec ?? {}), template: { ...structuredClone(inner), spec: machine.spec } };
   const unchanged = JSON.stringify(spec) === JSON.stringify(template.spec ?? {});
-  const digest = createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 8);
+  const madeWith = patchesHash(patch);
+  // The patches' hash is part of the name: a clone's annotations say what made it, so two makings differ in name.
+  const digest = createHash('sha256')
+    .update(JSON.stringify([spec, madeWith]))
+    .digest('hex')
+    .slice(0, 8);
   // A template cloned before carries a digest suffix: replace it, so names do not grow with every upgrade.
   const base = (
     template.metadata.annotations?.[CLONED_FROM_TEMPLATE]
@@ -92,7 +116,12 @@ export function templateClone(
       metadata: {
         name: `${base}-${digest}`,
         labels: { ...(labels ?? {}) },
-        annotations: { ...kept, [CLONED_FROM_TEMPLATE]: template.metadata.name },
+        annotations: {
+          ...kept,
+          [CLONED_FROM_TEMPLATE]: template.metadata.name,
+          [PATCHES_ANNOTATION]: madeWith,
+          ...(imageId ? { [CLONE_IMAGE_ANNOTATION]: imageId } : {}),
+        },
       },
       spec,
     },
@@ -133,6 +162,14 @@ export function deploymentDrift(
       code: 'image',
       message: `${template.kind} ${template.metadata.name}: image ${image || '(none)'} != ${desired.imageId}`,
     });
+  } else if (isClone(template)) {
+    // kubeswap's own clone already carries the patches it was made with: only other patches drift it.
+    if (clonePatches(template) !== patchesHash(patch)) {
+      reasons.push({
+        code: 'patches',
+        message: `${template.kind} ${template.metadata.name}: kubeswap made it with other infrastructurePatches`,
+      });
+    }
   } else if (patch.length > 0 && !templateClone(template, undefined, patch).unchanged) {
     reasons.push({
       code: 'patches',
@@ -151,9 +188,14 @@ export function bumpPatch(
   desired: Pick<Desired, 'version'>,
   strategy: RolloutStrategy,
   runId?: string,
+  bumpedAt?: Date,
 ): Record<string, unknown> {
+  const annotations = {
+    ...(runId ? { [RUN_ANNOTATION]: runId } : {}),
+    ...(bumpedAt ? { [BUMPED_AT_ANNOTATION]: bumpedAt.toISOString() } : {}),
+  };
   return {
-    ...(runId ? { metadata: { annotations: { [RUN_ANNOTATION]: runId } } } : {}),
+    ...(Object.keys(annotations).length > 0 ? { metadata: { annotations } } : {}),
     spec: {
       template: { spec: { version: desired.version, infrastructureRef: { name: templateName } } },
       ...(strategy === 'keep'
@@ -172,11 +214,36 @@ export function bumpPatch(
 
 /** The Deleting condition's message (v1beta2): names the Pods and the PodDisruptionBudget a drain waits on. */
 function deletingMessage(m: KubeObject): string | undefined {
+  const c = deletingCondition(m);
+  return c?.message || c?.reason || undefined;
+}
+
+function deletingCondition(m: KubeObject): { message?: string; reason?: string } | undefined {
   if (!m.metadata.deletionTimestamp) return undefined;
   const conditions =
     (m.status?.['conditions'] as { type?: string; message?: string; reason?: string }[] | undefined) ?? [];
-  const c = conditions.find((x) => x.type === 'Deleting');
-  return c?.message || c?.reason || undefined;
+  return conditions.find((x) => x.type === 'Deleting');
+}
+
+/**
+ * The Deleting condition's reasons once the Machine controller is past the drain (api/core/v1beta2 machine_types.go,
+ * core/reconcilers/machine/machine_controller.go reconcileDelete: drain, then volume detach, pre-terminate hooks,
+ * infrastructure and bootstrap deletion, Node deletion). DrainingNode and WaitingForPreDrainHook come before.
+ */
+const AFTER_DRAIN_REASONS = new Set([
+  'WaitingForVolumeDetach',
+  'WaitingForPreTerminateHook',
+  'WaitingForInfrastructureDeletion',
+  'WaitingForBootstrapDeletion',
+  'DeletingNode',
+  'DeletionCompleted',
+]);
+
+/** Where a deletion is, from the Deleting condition's reason; undefined when it does not say (no v1beta2 condition). */
+function deletingStage(m: KubeObject): 'drain' | 'after-drain' | undefined {
+  const reason = deletingCondition(m)?.reason;
+  if (!reason) return undefined;
+  return AFTER_DRAIN_REASONS.has(reason) ? 'after-drain' : 'drain';
 }
 
 /** The MachineDeployment's rollout: its Machines, each up to date when its MachineSet makes the current template. */
@@ -208,6 +275,7 @@ export function rolloutOf(
     .map((m) => {
       const created = m.metadata.creationTimestamp;
       const message = deletingMessage(m);
+      const stage = deletingStage(m);
       return {
         id: m.metadata.name,
         providerId: typeof m.spec?.['providerID'] === 'string' ? (m.spec['providerID'] as string) : '',
@@ -217,13 +285,16 @@ export function rolloutOf(
         launchedAt: created ? new Date(created) : new Date(0),
         ...(m.metadata.deletionTimestamp ? { deletionStartedAt: new Date(m.metadata.deletionTimestamp) } : {}),
         ...(message ? { deleting: message } : {}),
+        ...(stage ? { deletingStage: stage } : {}),
       };
     })
     .sort((a, b) => a.launchedAt.getTime() - b.launchedAt.getTime() || a.id.localeCompare(b.id));
+  const bumpedAt = Date.parse(md.metadata.annotations?.[BUMPED_AT_ANNOTATION] ?? '');
   return {
     pool,
     kind: 'MachineDeployment',
     name,
+    ...(Number.isNaN(bumpedAt) ? {} : { bumpedAt: new Date(bumpedAt) }),
     replicas: typeof md.spec?.['replicas'] === 'number' ? (md.spec['replicas'] as number) : 1,
     drift,
     // Cluster API's defaults (webhook): maxSurge 1, maxUnavailable 0.
@@ -246,6 +317,7 @@ export function machineDeploymentPools(
    * Machines' own (resolveDesired), which says nothing about what the workers should boot.
    */
   imageWanted: () => boolean = () => true,
+  now: () => Date = () => new Date(),
 ): RolledPools {
   const cluster = `${CLUSTER_NAME_LABEL}=${options.clusterName}`;
   const forPools = (desired: Desired): Desired => (imageWanted() ? desired : { ...desired, imageId: '' });
@@ -278,22 +350,41 @@ export function machineDeploymentPools(
 
     async bump(_pool, name, desired, strategy) {
       const md = await port.get(CORE_API, 'MachineDeployment', name);
-      if (!md) throw new Error(`MachineDeployment ${name} is gone`);
+      if (!md) {
+        throw new KubeswapError('needs-person', 'pool.deployment-gone', `MachineDeployment ${name} is gone`, {
+          hint: 'someone deleted it while kubeswap rolled the pool: check the pool (kubectl get machinedeployments), fix its config, then re-run',
+          source: 'environment',
+        });
+      }
       const ref = infrastructureRefOf(md);
-      const template = await read(ref);
-      if (!ref || !template) {
-        throw new Error(
-          `MachineDeployment ${name}: its infrastructure template ${ref?.kind ?? ''} ${ref?.name ?? '(none)'} does not exist`,
+      const current = await read(ref);
+      // Our own clone already carries the patches: a re-clone starts from the template it was cloned from.
+      const from = current?.metadata.annotations?.[CLONED_FROM_TEMPLATE];
+      const original = ref && from !== undefined ? await read({ ...ref, name: from }) : current;
+      if (!ref || !current || !original) {
+        const missing =
+          !ref || !current
+            ? `${ref?.kind ?? ''} ${ref?.name ?? '(none)'}`
+            : `${ref.kind} ${from} (the template kubeswap cloned ${ref.name} from)`;
+        throw new KubeswapError(
+          'needs-person',
+          'pool.template-gone',
+          `MachineDeployment ${name}: its infrastructure template ${missing} does not exist`,
+          {
+            hint: `point spec.template.spec.infrastructureRef of MachineDeployment ${name} at an existing template, then re-run`,
+            source: 'environment',
+          },
         );
       }
-      const { object, unchanged } = templateClone(template, imageOfDesired(desired), options.infrastructurePatches);
-      // The clone first: the MachineDeployment never points at a template that is not there yet.
+      const { object, unchanged } = templateClone(original, imageOfDesired(desired), options.infrastructurePatches);
+      // The clone first: the MachineDeployment never points at a template that is not there yet (create returns
+      // the existing one on a re-run).
       if (!unchanged) await port.create(object);
       await port.mergePatch(
         CORE_API,
         'MachineDeployment',
         name,
-        bumpPatch(unchanged ? ref.name : object.metadata.name, desired, strategy),
+        bumpPatch(unchanged ? original.metadata.name : object.metadata.name, desired, strategy, undefined, now()),
       );
     },
   };

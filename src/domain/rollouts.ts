@@ -17,6 +17,8 @@ export interface RolloutMachine {
   deletionStartedAt?: Date;
   /** What the deletion waits for, in the system's words (Cluster API: the Deleting condition's message). */
   deleting?: string;
+  /** Where the deletion is: `drain` (its Node is drained), `after-drain` (volumes, hooks, infrastructure). */
+  deletingStage?: 'drain' | 'after-drain';
 }
 
 /** One rolled object of a pool (a MachineDeployment) and its rollout. */
@@ -31,6 +33,8 @@ export interface PoolRollout {
   drift: DriftReason[];
   /** Its rolling-update strategy as it is now. */
   strategy: { maxSurge: IntOrPercent; maxUnavailable: IntOrPercent };
+  /** When kubeswap last pointed it at the target (bounds the wait for a first new machine). */
+  bumpedAt?: Date;
   /** The rollout is paused by someone (it would never finish). */
   paused: boolean;
   machines: RolloutMachine[];

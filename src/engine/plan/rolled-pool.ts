@@ -92,6 +92,22 @@ function planRollout(input: PlanInput, spec: PoolSpec, r: PoolRollout, gate: Gat
     // Cluster API drains without a deadline unless the MachineDeployment sets one: --drain-timeout bounds it here.
     const drainingMs = m.deletionStartedAt ? s.at.getTime() - m.deletionStartedAt.getTime() : 0;
     const node = nodeOf(s, m);
+    // Past the drain (the Deleting condition's reason says so), what is slow is the infrastructure or a hook, not
+    // a PodDisruptionBudget: bounded by --drain-timeout plus --terminate-timeout, and not called a blocked drain.
+    if (m.deletionStartedAt && m.deletingStage === 'after-drain') {
+      const bound =
+        input.terminateTimeoutMs === undefined ? undefined : (input.drainTimeoutMs ?? 0) + input.terminateTimeoutMs;
+      if (bound !== undefined && drainingMs > bound) {
+        return {
+          kind: 'blocked',
+          code: 'pool.deletion-stalled',
+          machine: m.id,
+          reason: `pool ${spec.name}: Cluster API has deleted Machine ${m.id} of ${what} for ${Math.round(drainingMs / 1000)} s, longer than --drain-timeout plus --terminate-timeout; its drain is done${m.deleting ? `, it waits: ${m.deleting.replace(/\s+/g, ' ').trim()}` : ''}`,
+          hint: `${hintMachine(m.id)}; check its infrastructure machine in the provider, then re-run: the rollout goes on where it is`,
+        };
+      }
+      continue;
+    }
     if (m.deletionStartedAt && node && input.drainTimeoutMs !== undefined && drainingMs > input.drainTimeoutMs) {
       const budget = blockingBudget(m.deleting);
       return {
@@ -114,6 +130,22 @@ function planRollout(input: PlanInput, spec: PoolSpec, r: PoolRollout, gate: Gat
         hint: `${hintMachine(m.id)}; fix the template or the image, then re-run`,
       };
     }
+  }
+  // After the bump Cluster API creates the new MachineSet's Machines; if none ever appears (a MachineSet the
+  // controller cannot create, a quota or a webhook refusing the Machine), nothing above ever stops the wait.
+  if (
+    r.bumpedAt &&
+    r.replicas > 0 &&
+    !live.some((m) => m.upToDate) &&
+    s.at.getTime() - r.bumpedAt.getTime() > input.machineTimeoutMs
+  ) {
+    return {
+      kind: 'blocked',
+      code: 'pool.rollout-stalled',
+      machine: r.name,
+      reason: `pool ${spec.name}: ${what} points at ${version} since ${r.bumpedAt.toISOString()}, and Cluster API has created no Machine of its new template within --machine-timeout`,
+      hint: `kubectl describe machinedeployment ${r.name} and its newest MachineSet (their conditions say why no Machine is created), fix that, then re-run`,
+    };
   }
   const upToDate = live.filter((m) => m.upToDate && !m.deletionStartedAt);
   const done =

@@ -146,6 +146,47 @@ describe('planner: pools the provider rolls (MachineDeployments)', () => {
     assert.equal(blockingBudget('nothing about budgets'), undefined);
   });
 
+  it('a deletion past its drain (infrastructure slow) is no blocked drain; bounded by drain plus terminate timeout', () => {
+    const slow = (startedAt: string) =>
+      world(
+        [
+          rollout([
+            OLD('a', {
+              deletionStartedAt: new Date(startedAt),
+              deleting: 'Waiting for SandboxMachine to be deleted',
+              deletingStage: 'after-drain',
+            }),
+            OLD('b'),
+            wm('x'),
+          ]),
+        ],
+        [wnode('a', { kubeletVersion: 'v1.36.3' }), wnode('b', { kubeletVersion: 'v1.36.3' }), wnode('x')],
+      );
+    // 10 min deleting, past --drain-timeout (5 min), within 5 + 10 min: its drain is done, it waits.
+    const within = slow('2026-06-01T00:50:00Z');
+    assert.equal(kindOf(plan(input(within, { terminateTimeoutMs: 600_000 }))), 'wait:pool.rollout');
+    assert.equal(kindOf(plan(input(within))), 'wait:pool.rollout', 'unbounded without --terminate-timeout');
+    const d = plan(input(slow('2026-06-01T00:40:00Z'), { terminateTimeoutMs: 600_000 }));
+    assert.equal(kindOf(d), 'blocked:pool.deletion-stalled');
+    assert.match((d as { reason: string }).reason, /its drain is done, it waits: Waiting for SandboxMachine/);
+  });
+
+  it('stops when Cluster API creates no Machine of the new template within --machine-timeout of the bump', () => {
+    const waiting = (bumpedAt: string) =>
+      world(
+        [rollout([OLD('a'), OLD('b')], { bumpedAt: new Date(bumpedAt) })],
+        [wnode('a', { kubeletVersion: 'v1.36.3' }), wnode('b', { kubeletVersion: 'v1.36.3' })],
+      );
+    assert.equal(kindOf(plan(input(waiting('2026-06-01T00:55:00Z')))), 'wait:pool.rollout');
+    const d = plan(input(waiting('2026-06-01T00:49:00Z')));
+    assert.equal(kindOf(d), 'blocked:pool.rollout-stalled');
+    assert.match(
+      (d as { reason: string }).reason,
+      /has created no Machine of its new template within --machine-timeout/,
+    );
+    assert.match((d as { hint: string }).hint, /kubectl describe machinedeployment md-0/);
+  });
+
   it('stops when a new Machine has no Ready Node past --machine-timeout, and on a paused or empty pool', () => {
     const stalled = world(
       [rollout([OLD('a'), OLD('b'), wm('x', { launchedAt: new Date('2026-06-01T00:40:00Z') })])],

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { createClusterApiProvider } from '../../../providers/cluster-api/index.ts';
 import {
+  BUMPED_AT_ANNOTATION,
   bumpPatch,
   CLONED_FROM_TEMPLATE,
   DEPLOYMENT_NAME_LABEL,
@@ -14,7 +15,7 @@ import {
 import type { ClusterApiOptions } from '../../../providers/cluster-api/options.ts';
 import { clusterApiOptions } from '../../../providers/cluster-api/options.ts';
 import type { KubeswapError } from '../../../src/domain/errors.ts';
-import { type FakeCapi, machineCluster } from './fake-capi.ts';
+import { FakeCapi, machineCluster } from './fake-capi.ts';
 
 const INFRA = 'infrastructure.cluster.x-k8s.io/v1alpha1';
 const CORE = 'cluster.x-k8s.io/v1beta2';
@@ -174,6 +175,36 @@ describe('cluster-api provider: MachineDeployment pools (pure parts)', () => {
   });
 });
 
+describe('cluster-api provider: where a Machine deletion is (Deleting condition reason, v1beta2)', () => {
+  it('DrainingNode is the drain; WaitingForInfrastructureDeletion is past it; no condition says nothing', () => {
+    const md = withDeployment().find('MachineDeployment', 'md-0')!;
+    const sets = [machineSet('md-0-old', 'v1.36.3', 'md-0-template')];
+    const deleting = (name: string, reason?: string) => {
+      const m = workerMachine(name, 'md-0-old', 'v1.36.3', { deletionTimestamp: '2026-01-01T00:10:00Z' });
+      m.status = {
+        phase: 'Deleting',
+        ...(reason ? { conditions: [{ type: 'Deleting', reason, message: reason }] } : {}),
+      } as never;
+      return m;
+    };
+    const r = rolloutOf(
+      'workers',
+      md,
+      sets,
+      [deleting('a', 'DrainingNode'), deleting('b', 'WaitingForInfrastructureDeletion'), deleting('c')],
+      [],
+    );
+    assert.deepEqual(
+      r.machines.map((m) => [m.id, m.deletingStage]),
+      [
+        ['a', 'drain'],
+        ['b', 'after-drain'],
+        ['c', undefined],
+      ],
+    );
+  });
+});
+
 describe('cluster-api provider: MachineDeployment pools (over the management cluster)', () => {
   it("declares rollsPools and lists the pool's MachineDeployment with its drift and Machines", async () => {
     const fake = withDeployment();
@@ -247,6 +278,87 @@ describe('cluster-api provider: MachineDeployment pools (over the management clu
       () =>
         clusterApiOptions({ clusterName: 'c1', pools: [{ name: 'a' }, { name: 'b', machineDeployment: 'md-1' }] }, 1),
       (e: KubeswapError) => e.code === 'input.cluster-api',
+    );
+  });
+
+  // A bump's clone already carries the patches: applying them to it again is not a no-op.
+  async function bumpedWith(patch: ClusterApiOptions['infrastructurePatches']) {
+    const fake = withDeployment();
+    const t = fake.find('SandboxMachineTemplate', 'md-0-template')!;
+    (t.spec!['template'] as { spec: Record<string, unknown> }).spec['tags'] = ['a'];
+    const p = createClusterApiProvider(options({ infrastructurePatches: patch }), fake, async () => {});
+    await p.resolveDesired({ version: 'v1.37.2', imageId: 'img-2' });
+    await p.pools!.bump('workers', 'md-0', DESIRED, 'keep');
+    return { fake, p };
+  }
+  const infraSpec = (fake: FakeCapi) => {
+    const md = fake.find('MachineDeployment', 'md-0')!;
+    const ref = (md.spec!['template'] as { spec: Record<string, { name: string }> }).spec['infrastructureRef']!;
+    const t = fake.find('SandboxMachineTemplate', ref.name)!;
+    return { name: ref.name, spec: (t.spec!['template'] as { spec: Record<string, unknown> }).spec };
+  };
+
+  it('an `add` to a list drifts nothing once bumped, and a re-clone starts from the original template', async () => {
+    const { fake, p } = await bumpedWith([{ op: 'add', path: '/spec/tags/-', value: 'b' }]);
+    assert.deepEqual(infraSpec(fake).spec['tags'], ['a', 'b']);
+    const [r] = await p.pools!.rollouts('workers', DESIRED);
+    assert.deepEqual(r!.drift, [], 'the clone carries the patches: no drift, no rollout for ever');
+    // The next upgrade's image: cloned from md-0-template, not from the clone (which would add `b` twice).
+    await p.pools!.bump('workers', 'md-0', { ...DESIRED, imageId: 'img-3' }, 'keep');
+    const after = infraSpec(fake);
+    assert.deepEqual(after.spec, { image: 'img-3', size: 'small', tags: ['a', 'b'] });
+    assert.equal(
+      fake.find('SandboxMachineTemplate', after.name)!.metadata.annotations?.[CLONED_FROM_TEMPLATE],
+      'md-0-template',
+    );
+    assert.deepEqual((await p.pools!.rollouts('workers', { ...DESIRED, imageId: 'img-3' }))[0]!.drift, []);
+  });
+
+  it('a `remove` does not fail on the clone it made; other patches drift it and re-clone from the original', async () => {
+    const patch = [{ op: 'remove' as const, path: '/spec/size' }];
+    const { fake, p } = await bumpedWith(patch);
+    assert.deepEqual(infraSpec(fake).spec, { image: 'img-2', tags: ['a'] });
+    const [r] = await p.pools!.rollouts('workers', DESIRED);
+    assert.deepEqual(r!.drift, []);
+    await p.pools!.bump('workers', 'md-0', { ...DESIRED, imageId: 'img-3' }, 'keep');
+    assert.deepEqual(infraSpec(fake).spec, { image: 'img-3', tags: ['a'] });
+    // Other patches: the clone drifts once, and the bump applies them to the original template.
+    const other = createClusterApiProvider(
+      options({ infrastructurePatches: [{ op: 'replace', path: '/spec/size', value: 'large' }] }),
+      fake,
+      async () => {},
+    );
+    await other.resolveDesired({ version: 'v1.37.2', imageId: 'img-3' });
+    const target = { ...DESIRED, imageId: 'img-3' };
+    assert.deepEqual(
+      (await other.pools!.rollouts('workers', target))[0]!.drift.map((d) => d.code),
+      ['patches'],
+    );
+    await other.pools!.bump('workers', 'md-0', target, 'keep');
+    assert.deepEqual(infraSpec(fake).spec, { image: 'img-3', size: 'large', tags: ['a'] });
+    assert.deepEqual((await other.pools!.rollouts('workers', target))[0]!.drift, []);
+  });
+
+  it("records when it bumped on the MachineDeployment, read back as the rollout's bumpedAt", async () => {
+    const { fake, p } = await bumpedWith([]);
+    const at = fake.find('MachineDeployment', 'md-0')!.metadata.annotations?.[BUMPED_AT_ANNOTATION];
+    assert.ok(at && !Number.isNaN(Date.parse(at)), String(at));
+    const [r] = await p.pools!.rollouts('workers', DESIRED);
+    assert.equal(r!.bumpedAt?.toISOString(), new Date(at).toISOString());
+  });
+
+  it('a MachineDeployment or template gone at the bump is a coded error, not a crash', async () => {
+    const fake = withDeployment();
+    const p = createClusterApiProvider(options(), fake, async () => {});
+    await p.resolveDesired({ version: 'v1.37.2', imageId: 'img-2' });
+    await assert.rejects(
+      p.pools!.bump('workers', 'md-9', DESIRED, 'keep'),
+      (e: KubeswapError) => e.code === 'pool.deployment-gone' && e.failure === 'needs-person' && /md-9/.test(e.message),
+    );
+    fake.objects.delete(FakeCapi.key('SandboxMachineTemplate', 'md-0-template'));
+    await assert.rejects(
+      p.pools!.bump('workers', 'md-0', DESIRED, 'keep'),
+      (e: KubeswapError) => e.code === 'pool.template-gone' && /md-0-template does not exist/.test(e.message),
     );
   });
 });
