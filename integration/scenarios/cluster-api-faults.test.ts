@@ -186,6 +186,7 @@ describe('scenario: cluster-api provider under faults (real Cluster API)', funct
     console.log(
       `      kills: ${kills.join('; ') || 'none (the runs finished first)'}; API probe ${api.requests} requests, ${api.failures.length} failed, longest gap ${api.longestGapMs} ms; fewest voters ${sampler.minVoters} in ${sampler.samples} samples`,
     );
+    assert.ok(kills.length >= 1, 'at least one run was killed mid-upgrade');
     assert.equal(final.exitCode, 0, describeRun(final));
     assert.ok(!codes(final).includes('node.drain-started'), 'Cluster API drained, not kubeswap');
     assert.ok(sampler.samples > 10 && sampler.minVoters >= 3, `fewest voters ${sampler.minVoters}`);

@@ -180,6 +180,7 @@ describe('scenario: cluster-api worker MachineDeployment (real Cluster API rollo
     const codes = (events: KubeswapEvent[]) => events.map((e) => e.code);
     // The control plane first, then the bump; the re-run found the bump done and followed the rollout.
     const all = codes(first.events);
+    assert.ok(all.includes('swap.finished'), describeRun(first));
     assert.ok(all.lastIndexOf('swap.finished') < all.indexOf('pool.rollout-started'), describeRun(first));
     assert.ok(!codes(second.events).includes('pool.rollout-started'), describeRun(second));
     assert.ok(

@@ -9,41 +9,10 @@
 // every `Resource` set to `*`, conditions kept (moto lets them pass): this shows that the action lists are complete
 // and enforced, not that the resource and tag scoping is right (test/templates checks that against AWS's rules).
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import type { Sandbox } from '../sandbox/index.ts';
 import { ApiProbe, assertUpgraded, clusterTruth, describeRun, essentials, kubeswap, useSandbox } from './harness.ts';
-
-const TEMPLATE = new URL('../../templates/iam/aws-ec2-launch-template.json', import.meta.url);
-/** moto's one account. */
-const ACCOUNT_ID = '123456789012';
-
-interface Statement {
-  Sid?: string;
-  Effect: string;
-  Action: string | string[];
-  Resource?: string | string[];
-  Condition?: unknown;
-}
-
-/** The shipped policy for this sandbox's cluster, placeholders filled, as moto can evaluate it (resources `*`). */
-function policyFor(sb: Sandbox, drop?: string): string {
-  const targetGroupName = /targetgroup\/([^/]+)\//.exec(sb.aws.targetGroupArn)![1]!;
-  const text = readFileSync(TEMPLATE, 'utf8')
-    .replaceAll('REGION', sb.aws.region)
-    .replaceAll('ACCOUNT_ID', ACCOUNT_ID)
-    .replaceAll('CLUSTER_NAME', sb.clusterName)
-    .replaceAll('LAUNCH_TEMPLATE_ID', sb.aws.launchTemplateId)
-    .replaceAll('TARGET_GROUP_NAME', targetGroupName)
-    .replaceAll('CONTROL_PLANE_INSTANCE_ROLE', 'kubeswap-sandbox-control-plane');
-  const policy = JSON.parse(text) as { Version: string; Statement: Statement[] };
-  const statements = policy.Statement.map((s) => ({
-    ...s,
-    Resource: '*',
-    Action: [s.Action].flat().filter((a) => a !== drop),
-  })).filter((s) => s.Action.length > 0);
-  return JSON.stringify({ ...policy, Statement: statements });
-}
+import { policyFor } from './iam-policy.ts';
 
 describe('scenario: kubeswap under an IAM user holding exactly the shipped policy (moto enforcing IAM)', function () {
   this.timeout(15 * 60_000);

@@ -5,6 +5,10 @@
 // The sandbox starts with a v1beta3 kubeadm-config (issue 9 §6), which the TO kubeadm no longer reads: the machine
 // simulator runs the image's real `kubeadm config validate` on kubeadm-config before a join, so the replacement
 // joins only because kubeswap converted it to v1beta4.
+// moto enforces IAM here too (sandbox option awsIam): the upgrade runs with the token AND the keys of an IAM user holding
+// exactly the launch-template mode's policy (as moto can evaluate it: actions, integration/scenarios/iam-policy.ts), so
+// the two shipped permission sets are shown sufficient together, in one run. One machine keeps the file lean; the
+// permissions a swap needs do not depend on how many machines are swapped.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,13 +16,14 @@ import * as k8s from '@kubernetes/client-node';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { REPO_ROOT } from '../sandbox/index.ts';
 import { ApiProbe, assertUpgraded, clusterTruth, describeRun, essentials, kubeswap, useSandbox } from './harness.ts';
+import { policyFor } from './iam-policy.ts';
 
 const SA = 'system:serviceaccount:kube-system:kubeswap';
 const rbac = (file: string) => join(REPO_ROOT, 'templates/rbac', file);
 
 describe('scenario: least privilege, a ServiceAccount bound to templates/rbac', function () {
   this.timeout(15 * 60_000);
-  const sandbox = useSandbox({ controlPlanes: 1, kubeadmApi: 'v1beta3' });
+  const sandbox = useSandbox({ controlPlanes: 1, kubeadmApi: 'v1beta3', awsIam: true });
   let kubeconfig: string;
 
   before(async () => {
@@ -111,24 +116,22 @@ describe('scenario: least privilege, a ServiceAccount bound to templates/rbac', 
     }
   });
 
-  it('the whole upgrade runs with the ServiceAccount token alone', async () => {
+  it('the whole upgrade runs with the ServiceAccount token and the IAM user alone', async () => {
     const sb = sandbox();
     const before = await clusterTruth(sb);
+    const key = await sb.awsIamUser('kubeswap', policyFor(sb));
     assert.equal(await storedApiVersion(), 'kubeadm.k8s.io/v1beta3');
     const api = new ApiProbe(sb).start();
     const started = Date.now();
-    const run = await kubeswap(sb, [
-      'apply',
-      '--to',
-      sb.versions.to,
-      '--yes',
-      '--gate-passes',
-      '2',
-      '--kubeconfig',
-      kubeconfig,
-    ]);
+    const run = await kubeswap(
+      sb,
+      ['apply', '--to', sb.versions.to, '--yes', '--gate-passes', '2', '--kubeconfig', kubeconfig],
+      { env: { AWS_ACCESS_KEY_ID: key.accessKeyId, AWS_SECRET_ACCESS_KEY: key.secretAccessKey } },
+    );
     const probe = await api.stop();
-    console.log(`      upgrade with the ServiceAccount token: ${Math.round((Date.now() - started) / 1000)} s`);
+    console.log(
+      `      upgrade with the ServiceAccount token and the IAM user: ${Math.round((Date.now() - started) / 1000)} s`,
+    );
     await assertUpgraded(sb, before, run, probe);
     assert.equal(await storedApiVersion(), 'kubeadm.k8s.io/v1beta4');
   });

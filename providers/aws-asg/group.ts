@@ -132,6 +132,16 @@ export function groupProblems(group: GroupFacts | undefined, name: string, clust
       hint: 'kubeswap sets launch template versions: migrate the group to a launch template (AWS: "Migrate your Auto Scaling groups to launch templates")',
     });
   }
+  // kubeswap points the group's own LaunchTemplate at the target version (UpdateAutoScalingGroup LaunchTemplate); a
+  // group launching through a MixedInstancesPolicy takes its template from the policy instead, which kubeswap does
+  // not rewrite: its replacements would boot the old image, drift again and be replaced again, without end.
+  if (group.launchTemplate?.mixed) {
+    problems.push({
+      code: 'asg.mixed-instances-policy',
+      message: `Auto Scaling group ${name} launches through a mixed instances policy; kubeswap only sets a group's own launch template version`,
+      hint: 'give the group a launch template of its own instead of the mixed instances policy (a worker group: or leave its pool out with --pools)',
+    });
+  }
   return problems;
 }
 

@@ -172,7 +172,13 @@ export class AsgPools {
     const raw = await this.asg.describeGroup(name);
     const group = raw ? groupFacts(raw) : undefined;
     if (!group) throw new ProviderError('options.invalid', `Auto Scaling group ${name} does not exist`);
-    if (group.launchTemplate?.mixed) return;
+    // Refused at preflight (groupProblems); never a silent no-op that leaves the group on the old image.
+    if (group.launchTemplate?.mixed) {
+      throw new ProviderError(
+        'options.invalid',
+        `Auto Scaling group ${name} launches through a mixed instances policy`,
+      );
+    }
     if (group.launchTemplate?.id === target.id && group.launchTemplate.version === target.version) return;
     await this.asg.updateGroup({
       AutoScalingGroupName: name,

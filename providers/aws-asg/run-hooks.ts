@@ -5,12 +5,25 @@
 // is pointed at the target only at the pool's first launch.
 import { KubeswapError } from '../../src/domain/errors.ts';
 import type { RunHooks } from '../../src/ports/machines.ts';
+import { wrapAwsError } from '../aws-ec2/errors.ts';
 import { TAG } from '../aws-ec2/options.ts';
 import { baselineOf, busyProblems, type GroupBaseline, type GroupFacts, restorePlan, runSuspends } from './group.ts';
 import { completeLaunchHooksOfRun, describe, PROPAGATED, type SwapContext } from './swaps.ts';
 
 /** What the progress record keeps: the control-plane group's baseline (as before pools), plus each worker group's. */
 export type RunBaseline = GroupBaseline & { workers?: GroupBaseline[] };
+
+/**
+ * An AWS call of the run hooks, its failure coded as the provider's other calls are (aws-ec2/errors.ts): a denied
+ * SuspendProcesses or UpdateAutoScalingGroup is `aws.access-denied` (exit 4: grant it, re-run), not a raw SDK error.
+ */
+async function aws<T>(action: string, call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (error) {
+    throw wrapAwsError(action, error);
+  }
+}
 
 export function groupRunHooks(context: SwapContext, workerGroups: readonly string[] = []): RunHooks {
   const { asg } = context;
@@ -19,16 +32,20 @@ export function groupRunHooks(context: SwapContext, workerGroups: readonly strin
     async begin({ desired, saved, record }) {
       const previous = saved as RunBaseline | undefined;
       const groups: GroupFacts[] = [];
-      for (const ctx of contexts) groups.push(await describe(ctx));
+      for (const ctx of contexts) groups.push(await aws(`describe Auto Scaling group ${ctx.group}`, describe(ctx)));
       const baselines: GroupBaseline[] = [];
       for (const [i, group] of groups.entries()) {
-        const known = i === 0 ? previous : previous?.workers?.find((b) => b.group === group.name);
+        const known = i === 0 ? withoutWorkers(previous) : previous?.workers?.find((b) => b.group === group.name);
         if (known) {
           baselines.push(known);
           continue;
         }
         // Only on a group's first start: a resumed run finds its own replacement Pending or the refresh paused.
-        const problems = busyProblems(group, await asg.describeInstanceRefreshes(group.name));
+        const refreshes = await aws(
+          `describe the instance refreshes of ${group.name}`,
+          asg.describeInstanceRefreshes(group.name),
+        );
+        const problems = busyProblems(group, refreshes);
         if (problems.length > 0) {
           throw new KubeswapError('blocked', problems[0]!.code, problems.map((p) => p.message).join('; '), {
             hint: problems[0]!.hint,
@@ -37,13 +54,20 @@ export function groupRunHooks(context: SwapContext, workerGroups: readonly strin
         }
         baselines.push(baselineOf(group));
       }
-      const [main, ...workers] = baselines;
+      const [main, ...current] = baselines;
+      // A worker group an earlier attempt of this run changed but this one leaves out (a narrower --pools): its
+      // baseline stays in the record, its processes stay suspended, and end() restores it with the others.
+      const names = new Set(groups.map((g) => g.name));
+      const workers = [...current, ...(previous?.workers ?? []).filter((b) => !names.has(b.group))];
       // Recorded before anything changes, so a kill -9 from here on is undone by the re-run.
       await record(workers.length > 0 ? { ...main!, workers } : main!);
       for (const [i, group] of groups.entries()) {
-        await asg.suspendProcesses(
-          group.name,
-          runSuspends(baselines[i]!).filter((p) => !group.suspended.includes(p)),
+        await aws(
+          `suspend the scaling processes of ${group.name}`,
+          asg.suspendProcesses(
+            group.name,
+            runSuspends(baselines[i]!).filter((p) => !group.suspended.includes(p)),
+          ),
         );
       }
       const group = groups[0]!;
@@ -55,10 +79,13 @@ export function groupRunHooks(context: SwapContext, workerGroups: readonly strin
         !group.launchTemplate.mixed
       ) {
         // Any launch from here on (our surge, a scale-out) boots the target image.
-        await asg.updateGroup({
-          AutoScalingGroupName: context.group,
-          LaunchTemplate: { LaunchTemplateId: target.id, Version: target.version },
-        });
+        await aws(
+          `point ${context.group} at launch template ${target.id} version ${target.version}`,
+          asg.updateGroup({
+            AutoScalingGroupName: context.group,
+            LaunchTemplate: { LaunchTemplateId: target.id, Version: target.version },
+          }),
+        );
       }
     },
 
@@ -76,31 +103,46 @@ export function groupRunHooks(context: SwapContext, workerGroups: readonly strin
   };
 }
 
+function withoutWorkers(baseline: RunBaseline | undefined): GroupBaseline | undefined {
+  if (!baseline) return undefined;
+  const { workers: _, ...main } = baseline;
+  return main;
+}
+
 async function restoreGroup(
   context: SwapContext,
   baseline: GroupBaseline,
   runId: string,
 ): Promise<{ restored: boolean; message: string }> {
   const { asg } = context;
+  const name = context.group;
   // The last replacement's launch hook: the run is over, so is its wait (swaps.ts completeLaunchHooks).
-  await completeLaunchHooksOfRun(context, { runId });
-  const group = await describe(context);
+  await aws(`complete the launch lifecycle actions of ${name}`, completeLaunchHooksOfRun(context, { runId }));
+  const group = await aws(`describe Auto Scaling group ${name}`, describe(context));
   const ids = group.instances.map((i) => i.id);
   const tagged = new Map<string, string>();
   if (ids.length > 0) {
-    for (const instance of await context.ec2.describeInstances([{ Name: 'instance-id', Values: ids }])) {
+    const instances = await aws(
+      `describe the instances of ${name}`,
+      context.ec2.describeInstances([{ Name: 'instance-id', Values: ids }]),
+    );
+    for (const instance of instances) {
       const run = instance.Tags?.find((t) => t.Key === TAG.runId)?.Value;
       if (instance.InstanceId && run) tagged.set(instance.InstanceId, run);
     }
   }
   const plan = restorePlan(baseline, group, runId, tagged);
   if (!plan.safe) return { restored: false, message: plan.message };
-  if (plan.sizes) await asg.updateGroup({ AutoScalingGroupName: context.group, ...plan.sizes });
-  await asg.setInstanceProtection(context.group, plan.unprotect, false);
-  await asg.deleteTags(
-    context.group,
-    PROPAGATED.filter((key) => group.tags[key] !== undefined),
+  if (plan.sizes)
+    await aws(`restore the sizes of ${name}`, asg.updateGroup({ AutoScalingGroupName: name, ...plan.sizes }));
+  await aws(`remove the scale-in protection in ${name}`, asg.setInstanceProtection(name, plan.unprotect, false));
+  await aws(
+    `remove the propagated kubeswap tags of ${name}`,
+    asg.deleteTags(
+      name,
+      PROPAGATED.filter((key) => group.tags[key] !== undefined),
+    ),
   );
-  await asg.resumeProcesses(context.group, plan.resume);
+  await aws(`resume the scaling processes of ${name}`, asg.resumeProcesses(name, plan.resume));
   return { restored: true, message: plan.message };
 }

@@ -42,9 +42,14 @@ export function openKube(options: OpenKubeOptions = {}): Kube {
   // The run's watched Nodes and static pods (node-cache.ts), while the loop watches; reads fall back to the API.
   let cache: NodeCache | undefined;
   const port = kubePortOver(apis, () => cache);
+  const reconnect = () => {
+    apis.reconnect();
+    // A watch's connection may be pinned to the server that just left the load balancer, as the requests' were.
+    cache?.restart();
+  };
   return {
     summary,
-    ...retryingOnLostConnections(port, apis.reconnect, options.retryDelaysMs),
+    ...retryingOnLostConnections(port, reconnect, options.retryDelaysMs),
     watchChanges: (onChange) => {
       const started = new NodeCache(kc, apis, onChange).start();
       cache = started;
@@ -53,11 +58,7 @@ export function openKube(options: OpenKubeOptions = {}): Kube {
         if (cache === started) cache = undefined;
       };
     },
-    reconnect: () => {
-      apis.reconnect();
-      // A watch's connection may be pinned to the server that just left the load balancer, as the requests' were.
-      cache?.restart();
-    },
+    reconnect,
   };
 }
 

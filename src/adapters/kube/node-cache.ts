@@ -88,8 +88,11 @@ class Follower<T extends Named> {
     } as unknown as Watch;
     const listed = async () => {
       const result = await this.list();
-      this.synced = true;
-      this.down = false;
+      // A list of a ListWatch that a restart has replaced meanwhile says nothing about the new one's (empty) store.
+      if (this.lw === lw) {
+        this.synced = true;
+        this.down = false;
+      }
       return result;
     };
     const lw = new ListWatch<T>(this.path, resilient, listed as never, false, this.labelSelector);

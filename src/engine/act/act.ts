@@ -180,7 +180,7 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
       return;
     case 'terminate':
       if (step.background && ports.provider.beginTermination) {
-        // Recorded first: the planner bounds its wait for the machine's end by --terminate-timeout from here.
+        // Recorded first: the planner bounds its wait for the machine's end by --termination-timeout from here.
         await ports.kube.annotateNode(step.node, { [TERMINATING_ANNOTATION]: ports.clock.now().toISOString() });
         await ports.provider.beginTermination(step.machineId);
         emit('machine.terminating', `started terminating ${step.machineId} (${step.node})`);

@@ -11,7 +11,7 @@ export const WAS_CORDONED_ANNOTATION = 'kubeswap.io/was-cordoned';
 
 /**
  * Set on the old Node (an ISO time) just before kubeswap starts its machine's termination in the background: the
- * planner waits for the machine to be gone, bounded by --terminate-timeout from this time.
+ * planner waits for the machine to be gone, bounded by --termination-timeout from this time.
  */
 export const TERMINATING_ANNOTATION = 'kubeswap.io/terminating-since';
 

@@ -18,7 +18,7 @@ export interface Retiree {
   midSwap?: boolean;
   /** --drain-timeout, for a drain the provider's system does (undefined: unbounded). */
   drainTimeoutMs?: number;
-  /** --terminate-timeout, for a termination started in the background (undefined: unbounded). */
+  /** --termination-timeout, for a termination started in the background (undefined: unbounded). */
   terminateTimeoutMs?: number;
   /** The provider can start a termination without waiting for it (`beginTermination`). */
   terminatesInBackground?: boolean;
@@ -131,8 +131,8 @@ export function retireOld(s: Snapshot, o: Retiree): Decision | undefined {
         kind: 'blocked',
         code: 'terminate.timeout',
         machine: name,
-        reason: `machine ${old.id} of ${name} has been ${old.status} for ${Math.round(elapsed / 1000)} s, longer than --terminate-timeout`,
-        hint: 'check the machine in the provider console; re-run once it is terminated (or raise --terminate-timeout)',
+        reason: `machine ${old.id} of ${name} has been ${old.status} for ${Math.round(elapsed / 1000)} s, longer than --termination-timeout`,
+        hint: 'check the machine in the provider console; re-run once it is terminated (or raise --termination-timeout)',
       };
     }
     return {

@@ -130,6 +130,13 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
         scope,
         pools,
       });
+      // A plan from an earlier etcd view may only wait: anything else (a rollback's member removal after a machine
+      // timeout or a failed replacement) is planned again from a fresh read, so no member decision ever rests on a
+      // view a join may have changed since.
+      if (snapshot.etcdReused && decision.kind !== 'wait') {
+        etcdReads.forget();
+        continue;
+      }
       etcdReads.waiting(decision.kind === 'wait' && decision.etcdIndependent === true);
       switch (decision.kind) {
         case 'done':

@@ -23,6 +23,9 @@ class FakeApiServer {
   holdEvents = false;
   /** The next N watch requests are answered 500 (a server in trouble). */
   failWatches = 0;
+  /** The next N Node lists are answered only when `releaseList()` is called (a slow LIST), first come first out. */
+  holdNodeLists = 0;
+  private heldLists: (() => void)[] = [];
   private held: (() => void)[] = [];
   server: Server;
 
@@ -67,6 +70,17 @@ class FakeApiServer {
     else go();
   }
 
+  /** Answers the oldest held Node list; true when there was one. */
+  releaseList(): boolean {
+    const go = this.heldLists.shift();
+    go?.();
+    return go !== undefined;
+  }
+
+  get heldListCount(): number {
+    return this.heldLists.length;
+  }
+
   release() {
     this.holdEvents = false;
     for (const go of this.held.splice(0)) go();
@@ -102,11 +116,17 @@ class FakeApiServer {
       return;
     }
     if (req.method === 'GET') {
-      const items = [...(kind === 'nodes' ? this.nodes : this.pods).values()];
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({ kind: 'List', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items }),
-      );
+      const answer = () => {
+        const items = [...(kind === 'nodes' ? this.nodes : this.pods).values()];
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({ kind: 'List', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items }),
+        );
+      };
+      if (kind === 'nodes' && this.holdNodeLists > 0) {
+        this.holdNodeLists--;
+        this.heldLists.push(answer);
+      } else answer();
       return;
     }
     if (req.method === 'PATCH') {
@@ -218,6 +238,29 @@ current-context: x
         const nodes = await kube.listNodes();
         return api.requests.length === n && nodes.find((x) => x.name === 'cp-a')!.unschedulable;
       });
+    } finally {
+      stop();
+      kube.close();
+    }
+  });
+
+  it('a restart during a slow list: the replaced list never marks the new (empty) cache current', async () => {
+    api.holdNodeLists = 2;
+    const kube = openKube({ kubeconfig, retryDelaysMs: [] });
+    const stop = kube.watchChanges!(() => undefined);
+    try {
+      await until('the first Node list is pending', () => api.heldListCount === 1);
+      kube.reconnect?.();
+      await until('the restarted cache lists again', () => api.heldListCount === 2);
+      assert.ok(api.releaseList(), 'the first (replaced) list is answered');
+      await new Promise((r) => setTimeout(r, 50));
+      const nodes = await kube.listNodes();
+      assert.deepEqual(
+        nodes.map((n) => n.name).sort(),
+        ['cp-a', 'cp-b'],
+        'the Nodes, not the empty store of the list still pending',
+      );
+      api.releaseList();
     } finally {
       stop();
       kube.close();

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { ProviderError } from '../../../providers/aws-ec2/errors.ts';
+import { ProviderError, wrapAwsError } from '../../../providers/aws-ec2/errors.ts';
 import { EtcdError } from '../../../src/adapters/etcd/errors.ts';
 import { KubeAuthError, KubeConfigError, KubeError, KubeUnavailableError } from '../../../src/adapters/kube/errors.ts';
+import { EXIT, exitCodeFor } from '../../../src/cli/exit-codes.ts';
 import { KubeswapError } from '../../../src/domain/errors.ts';
 import { asPreflightError } from '../../../src/engine/checks/preflight-errors.ts';
 import { ConflictError } from '../../../src/ports/kube.ts';
@@ -69,6 +70,13 @@ describe('asPreflightError: before the first change, every failure is a refusal'
   it('keeps a provider failure code and hint, blocked', () => {
     const err = asPreflightError(new ProviderError('image.not-found', 'no image', { hint: 'tag one' }));
     assert.deepEqual([err.failure, err.code, err.hint], ['blocked', 'image.not-found', 'tag one']);
+  });
+  it('makes a permission AWS refused (exit 4 mid-run) a refusal before the first change (plan: exit 2)', () => {
+    const denied = Object.assign(new Error('not authorized'), { name: 'AccessDenied' });
+    const err = asPreflightError(wrapAwsError('describe Auto Scaling group cp', denied));
+    assert.deepEqual([err.failure, err.code], ['blocked', 'aws.access-denied']);
+    assert.equal(exitCodeFor(err), EXIT.invalid);
+    assert.match(err.hint ?? '', /templates\/iam/);
   });
   it('says nothing changed for an API that failed, and for anything unexpected', () => {
     for (const cause of [new KubeUnavailableError('refused', status), new Error('boom')]) {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { KubeswapError } from '../../../src/domain/errors.ts';
 import type { EtcdView, NodeView } from '../../../src/domain/model.ts';
 import { EtcdReads } from '../../../src/engine/observe/etcd-reads.ts';
 import type { Snapshot } from '../../../src/engine/observe/snapshot.ts';
@@ -75,5 +76,38 @@ describe('EtcdReads: the etcd view between passes', () => {
     assert.ok(booting.length <= 3 * 4, `${booting.length} member lists while booting: ${booting.join(', ')}`);
     assert.ok(booting.length >= 3 * 3, `the slow read still happens: ${booting.length}`);
     assert.ok(memberLists > booting.length);
+  });
+  it('a rollback is never planned from a reused etcd view: the pass that plans it read the member list afresh', async () => {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    // The replacement never boots; the machine timeout (3 s) falls inside the 5 s an etcd view may stand.
+    world.pendingFault = 'never-boots';
+    const ports = world.ports();
+    const reads: number[] = [];
+    ports.etcd = {
+      ...ports.etcd,
+      memberList: () => {
+        reads.push(world.now);
+        return world.etcd.memberList();
+      },
+    };
+    const rollbacks: number[] = [];
+    const sink = ports.emit;
+    ports.emit = (event) => {
+      if (event.code === 'plan.step' && event.data?.['step'] === 'rollback') rollbacks.push(world.now);
+      sink(event);
+    };
+    const options = {
+      ...DEFAULT_ENGINE_OPTIONS,
+      gatePasses: 1,
+      pollIntervalMs: 1000,
+      machineTimeoutMs: 3000,
+      snapshotDir: '/tmp',
+    };
+    await assert.rejects(apply(ports, { version: TO, force: false }, options), (err: KubeswapError) => {
+      assert.equal(err.failure, 'rolled-back');
+      return true;
+    });
+    assert.ok(rollbacks.length >= 1, 'the replacement was rolled back');
+    for (const at of rollbacks) assert.ok(reads.includes(at), `the rollback at ${at} was planned without a fresh read`);
   });
 });

@@ -31,6 +31,8 @@ export class FakeGroup {
   calls: string[] = [];
   /** The newest version of the group's launch template (its image: `ami-v<version>`). */
   latest = 2;
+  /** Launches through a MixedInstancesPolicy (its template in the policy, no LaunchTemplate of its own). */
+  mixed = false;
   private next = 0;
 
   constructor(
@@ -78,7 +80,15 @@ export class FakeGroup {
       MaxSize: this.max,
       DesiredCapacity: this.desired,
       SuspendedProcesses: this.suspended.map((ProcessName) => ({ ProcessName })),
-      LaunchTemplate: { LaunchTemplateId: this.template, Version: this.version },
+      ...(this.mixed
+        ? {
+            MixedInstancesPolicy: {
+              LaunchTemplate: {
+                LaunchTemplateSpecification: { LaunchTemplateId: this.template, Version: this.version },
+              },
+            },
+          }
+        : { LaunchTemplate: { LaunchTemplateId: this.template, Version: this.version } }),
       TargetGroupARNs: ['arn:tg'],
       Tags: Object.entries(this.tags).map(([Key, t]) => ({ Key, Value: t.value, PropagateAtLaunch: t.propagate })),
       Instances: this.instances

@@ -42,6 +42,16 @@ describe('aws-asg group rules', () => {
     assert.match(problem?.hint ?? '', /launch template/);
   });
 
+  it('refuses a group launching through a mixed instances policy (its launch template version is never set)', () => {
+    const fake = new FakeGroup();
+    fake.mixed = true;
+    const [problem, ...rest] = groupProblems(facts(fake), 'cp', 'c1');
+    assert.deepEqual(rest, []);
+    assert.equal(problem?.code, 'asg.mixed-instances-policy');
+    assert.match(problem?.message ?? '', /Auto Scaling group cp launches through a mixed instances policy/);
+    assert.match(problem?.hint ?? '', /launch template of its own/);
+  });
+
   it('refuses a refresh in progress, instances in Standby or waiting on a hook, and a suspended Launch', () => {
     const fake = new FakeGroup();
     assert.deepEqual(busyProblems(facts(fake), [{ Status: 'Successful' }]), []);

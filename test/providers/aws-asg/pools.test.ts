@@ -88,6 +88,52 @@ describe('aws-asg worker pools (a worker Auto Scaling group per pool)', () => {
     assert.equal(workers.latest, 1, 'nothing made');
   });
 
+  it('refuses at preflight a worker group with a mixed instances policy, naming the pool, and never launches from it', async () => {
+    const { pools, workers } = setup();
+    workers.mixed = true;
+    const problems = await pools.resolve(desired, desired, true);
+    assert.deepEqual(
+      problems.map((p) => p.code),
+      ['asg.mixed-instances-policy'],
+    );
+    assert.match(
+      problems[0]!.message,
+      /^pool blue: Auto Scaling group workers launches through a mixed instances policy/,
+    );
+    assert.equal(workers.latest, 1, 'no launch template version made');
+    await assert.rejects(pools.pointAtTarget('blue'), /no target launch template version/);
+  });
+
+  it('a resumed run with a narrower --pools keeps the left-out worker group in the record and restores it at the end', async () => {
+    const { cp, workers, records, begin } = setup();
+    const other = new FakeGroup(2, 'green-workers', 'lt-g', 0x200);
+    Object.assign(other, { min: 2, max: 2, desired: 2 });
+    const { asg, ec2 } = accountOf([cp, workers, other]);
+    const base = { asg, ec2, pollIntervalMs: 1, launchTimeoutMs: 50 };
+    // The first attempt: both worker groups.
+    const both = groupRunHooks({ ...base, group: 'cp' }, ['workers', 'green-workers']);
+    await both.begin({ runId: 'run-1', desired, saved: undefined, record: async (state) => void records.push(state) });
+    const first = records[0] as { workers: { group: string }[] };
+    assert.deepEqual(
+      first.workers.map((w) => w.group),
+      ['workers', 'green-workers'],
+    );
+    other.max = 3; // raised by the first attempt's surge, as swaps.ts does at MaxSize
+    assert.ok(other.suspended.includes('ReplaceUnhealthy'));
+    // The re-run with --pools blue only: the green group's baseline must survive the new record.
+    await begin(first);
+    const second = records[1] as { workers: { group: string; maxSize: number }[] };
+    assert.deepEqual(second, first, 'nothing recorded is lost');
+    const result = await groupRunHooks({ ...base, group: 'cp' }, ['workers']).end({
+      runId: 'run-1',
+      saved: second,
+      finished: true,
+    });
+    assert.equal(result.restored, true, result.message);
+    assert.equal(other.max, 2, 'the left-out group gets its MaxSize back');
+    assert.deepEqual(other.suspended, [], 'and its processes resumed');
+  });
+
   it('lists only instances the group launched: a linked terminated one stays listed (gone), another group’s never', async () => {
     const { cp, workers, pools } = setup();
     const gone = workers.instances[0]!;

@@ -112,6 +112,35 @@ describe('aws-asg swaps and run hooks over a fake group', () => {
     assert.deepEqual(fake.suspended, []);
   });
 
+  it('codes a permission AWS refused in begin and end as aws.access-denied (exit 4), not a raw SDK error', async () => {
+    const { fake, records, begin, end } = setup();
+    const denied = (action: string) => async () => {
+      throw Object.assign(new Error(`User is not authorized to perform: autoscaling:${action}`), {
+        name: 'AccessDenied',
+      });
+    };
+    const asg = fake.asg as unknown as Record<string, unknown>;
+    const isDenied = (err: KubeswapError) => err.code === 'aws.access-denied' && err.failure === 'needs-person';
+    const refreshes = asg['describeInstanceRefreshes'];
+    asg['describeInstanceRefreshes'] = denied('DescribeInstanceRefreshes');
+    await assert.rejects(begin(), isDenied);
+    asg['describeInstanceRefreshes'] = refreshes;
+    const suspend = asg['suspendProcesses'];
+    asg['suspendProcesses'] = denied('SuspendProcesses');
+    await assert.rejects(
+      begin(),
+      (err: KubeswapError) => isDenied(err) && /suspend the scaling processes of cp/.test(err.message),
+    );
+    asg['suspendProcesses'] = suspend;
+    asg['updateGroup'] = denied('UpdateAutoScalingGroup');
+    await assert.rejects(begin(), isDenied);
+    asg['resumeProcesses'] = denied('ResumeProcesses');
+    await assert.rejects(
+      end(records[0]),
+      (err: KubeswapError) => isDenied(err) && /resume the scaling processes/.test(err.message),
+    );
+  });
+
   it('refuses a busy group before recording anything (nothing changed)', async () => {
     const { fake, records, begin } = setup();
     fake.refreshes = [{ Status: 'InProgress', InstanceRefreshId: 'r-1' }];
