@@ -93,7 +93,7 @@ function planRollout(input: PlanInput, spec: PoolSpec, r: PoolRollout, gate: Gat
     const drainingMs = m.deletionStartedAt ? s.at.getTime() - m.deletionStartedAt.getTime() : 0;
     const node = nodeOf(s, m);
     // Past the drain (the Deleting condition's reason says so), what is slow is the infrastructure or a hook, not
-    // a PodDisruptionBudget: bounded by --drain-timeout plus --terminate-timeout, and not called a blocked drain.
+    // a PodDisruptionBudget: bounded by --drain-timeout plus --termination-timeout, and not called a blocked drain.
     if (m.deletionStartedAt && m.deletingStage === 'after-drain') {
       const bound =
         input.terminateTimeoutMs === undefined ? undefined : (input.drainTimeoutMs ?? 0) + input.terminateTimeoutMs;
@@ -102,7 +102,7 @@ function planRollout(input: PlanInput, spec: PoolSpec, r: PoolRollout, gate: Gat
           kind: 'blocked',
           code: 'pool.deletion-stalled',
           machine: m.id,
-          reason: `pool ${spec.name}: Cluster API has deleted Machine ${m.id} of ${what} for ${Math.round(drainingMs / 1000)} s, longer than --drain-timeout plus --terminate-timeout; its drain is done${m.deleting ? `, it waits: ${m.deleting.replace(/\s+/g, ' ').trim()}` : ''}`,
+          reason: `pool ${spec.name}: Cluster API has deleted Machine ${m.id} of ${what} for ${Math.round(drainingMs / 1000)} s, longer than --drain-timeout plus --termination-timeout; its drain is done${m.deleting ? `, it waits: ${m.deleting.replace(/\s+/g, ' ').trim()}` : ''}`,
           hint: `${hintMachine(m.id)}; check its infrastructure machine in the provider, then re-run: the rollout goes on where it is`,
         };
       }
