@@ -1,6 +1,6 @@
 // A tiny user command for the exec provider's tests: a real Node script in a temp dir, run as a child
 // process, keeping its machines in a JSON file. FAKE_* variables make it misbehave on purpose.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -93,9 +93,16 @@ export interface FakeState {
   calls: { verb: string; input: Record<string, unknown> }[];
 }
 
+/** The temp dirs of this process's fake commands, removed when the test process exits. */
+const dirs: string[] = [];
+process.on('exit', () => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
 /** Writes the script and its state into a fresh temp dir. */
 export function fakeCommand(initial: Partial<FakeState> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'kubeswap-exec-'));
+  dirs.push(dir);
   const script = join(dir, 'machines.cjs');
   const stateFile = join(dir, 'state.json');
   writeFileSync(script, SCRIPT);
