@@ -117,11 +117,15 @@ export function kubePortOver(apis: KubeApis, cached: () => NodeCache | undefined
       cached()?.wroteNode(name, undefined);
       return result;
     },
+    // The write first, on its own line: inside `cached()?.wroteNode(...)` it would be skipped whenever no cache runs
+    // (optional chaining does not evaluate the arguments of a call it short-circuits).
     annotateNode: async (name, annotations) => {
-      cached()?.wroteNode(name, await annotateNode(apis, name, annotations));
+      const resourceVersion = await annotateNode(apis, name, annotations);
+      cached()?.wroteNode(name, resourceVersion);
     },
     setUnschedulable: async (name, unschedulable) => {
-      cached()?.wroteNode(name, await setUnschedulable(apis, name, unschedulable));
+      const resourceVersion = await setUnschedulable(apis, name, unschedulable);
+      cached()?.wroteNode(name, resourceVersion);
     },
     recordNodeEvent: (event) => recordNodeEvent(apis, event),
 
