@@ -143,6 +143,12 @@ export interface AccessCheck {
   name?: string;
 }
 
+export interface LeaseWatchHandlers {
+  onLease(lease: LeaseView | undefined): void;
+  /** true once a watch is open (its first event, the Lease as it is now, follows); false when it ended. */
+  onConnection(connected: boolean): void;
+}
+
 export interface KubePort {
   /** gitVersion of the apiserver answering (e.g. through the load balancer). */
   serverVersion(): Promise<string>;
@@ -204,6 +210,13 @@ export interface KubePort {
    * stop function. A hint for waking the loop early, never the truth. Optional: without it the loop polls.
    */
   watchChanges?(onChange: () => void): () => void;
+
+  /**
+   * Follows one Lease (the run lock) with a watch, restarted whenever it ends: `onLease` gets every version the API
+   * server reports (undefined: deleted), `onConnection` whether a watch is open. Optional: without it the lock is
+   * checked by a read before every step. Returns a stop function.
+   */
+  watchLease?(namespace: string, name: string, handlers: LeaseWatchHandlers): () => void;
 
   /**
    * Drops kept-alive connections: the next request opens a new one. Called after an API server left the

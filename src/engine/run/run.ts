@@ -428,7 +428,7 @@ export async function apply(
   // From here on every mutating step first checks that the lock is still ours (design.md "State").
   const keeper = new LockKeeper(
     ports.kube,
-    { ...lock, resourceVersion: acquired.lease.resourceVersion },
+    { ...lock, resourceVersion: acquired.lease.resourceVersion, lease: acquired.lease },
     ports.clock,
     (why) =>
       ports.emit({
