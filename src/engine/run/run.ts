@@ -25,7 +25,7 @@ import type { GateResult } from '../plan/gate.ts';
 import { plan } from '../plan/planner.ts';
 import { type PoolPlan, poolPlan } from '../plan/pool-report.ts';
 import { type Candidate, orderCandidates } from '../plan/selection.ts';
-import type { Decision, Step } from '../plan/steps.ts';
+import { type Decision, finishesSwap, type Step, startsSwap } from '../plan/steps.ts';
 import { findSwaps, gateFor } from '../plan/swaps.ts';
 import type { EngineOptions, Ports, RenderRequest } from '../ports.ts';
 import { kubeletConfigPlan } from '../prepare/kubelet-config.ts';
@@ -530,11 +530,20 @@ export async function apply(
       signal,
       lock: keeper,
       afterStep: async (d: Extract<Decision, { kind: 'step' }>) => {
-        record.machines[d.pool ? `${d.pool}/${d.machine}` : d.machine] = d.step.kind;
+        const key = d.pool ? `${d.pool}/${d.machine}` : d.machine;
+        const first = record.machines[key] === undefined;
+        record.machines[key] = d.step.kind;
         record.last = `${d.step.kind} ${d.machine}`;
         record.updatedAt = ports.clock.now().toISOString();
         record.lastPoolStep = { pool: d.pool ?? CONTROL_PLANE_POOL, at: record.updatedAt };
-        written = await writeProgress(ports.kube, record, written);
+        // Written at the phase changes only (issue 15 §2: one write per step was 29 requests per swap); the steps
+        // in between go with the next write. Resume needs none of it (it re-derives every swap from live state and
+        // keeps the run id, written at the start); `abandon` and `status` need each machine this run touched (its
+        // first step) and where its swap stands (membership change, termination, end); a worker pool's step ends
+        // are kept each, since --pool-interval counts from the last one, also across processes.
+        if (first || d.pool || PROGRESS_PHASES.has(d.step.kind) || startsSwap(d.step) || finishesSwap(d.step)) {
+          written = await writeProgress(ports.kube, record, written);
+        }
       },
     };
     const scope = options.scope ?? 'all';
@@ -669,6 +678,14 @@ async function endProviderRun(
     return { restored: false, message };
   }
 }
+
+/** Control-plane steps after which the progress record is written: the etcd membership or the machines changed. */
+const PROGRESS_PHASES: ReadonlySet<Step['kind']> = new Set([
+  'create-replacement',
+  'remove-member',
+  'terminate',
+  'rollback',
+]);
 
 /**
  * Exit 2 ("nothing changed") must hold for the cluster, not for this process: once this run or an earlier
