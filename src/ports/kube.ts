@@ -156,8 +156,11 @@ export interface KubePort {
   etcdClientUrls(): Promise<string[]>;
   /** Whether this identity may do each (SelfSubjectAccessReview), in order. */
   canI(checks: readonly AccessCheck[]): Promise<boolean[]>;
-  /** Every Node, with the control-plane static pods (kube-system mirror pods) attached to control-plane nodes. */
-  listNodes(): Promise<NodeView[]>;
+  /**
+   * Every Node, with the control-plane static pods (kube-system mirror pods) attached to control-plane nodes.
+   * `fresh`: from the API server, never from a run's watched cache (watchChanges).
+   */
+  listNodes(options?: { fresh?: boolean }): Promise<NodeView[]>;
   deleteNode(name: string): Promise<'deleted' | 'gone'>;
   /** Merge-patch annotations; null removes a key. */
   annotateNode(name: string, annotations: Record<string, string | null>): Promise<void>;

@@ -119,8 +119,8 @@ export function kubePortOver(apis: KubeApis, cached: () => NodeCache | undefined
     },
     etcdClientUrls: () => etcdClientUrls(apis),
     canI: (checks) => canI(apis, checks),
-    listNodes: async () => {
-      const cache = cached();
+    listNodes: async (options) => {
+      const cache = options?.fresh ? undefined : cached();
       return cache?.nodeViews() ?? listNodes(apis, cache?.staticPods());
     },
     deleteNode: async (name) => {

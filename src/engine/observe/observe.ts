@@ -48,6 +48,8 @@ export interface ObserveOptions {
   nodes?: Promise<Snapshot['nodes']>;
   /** The retiring record, when the loop knows it unchanged since its last step (only our steps write it). */
   retiring?: () => Promise<RetiringRecord | undefined>;
+  /** Nodes and static pods from the API server, not from the run's watched cache. */
+  freshNodes?: boolean;
 }
 
 export async function observe(ports: Ports, options: ObserveOptions): Promise<Snapshot> {
@@ -63,7 +65,7 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
   const lb = options.withTargets ? ports.provider.loadBalancer : undefined;
   const earlyTargets = lb && !reused ? lb.targets() : undefined;
   earlyTargets?.catch(() => undefined);
-  const nodesRead = options.nodes ?? ports.kube.listNodes();
+  const nodesRead = options.nodes ?? ports.kube.listNodes(options.freshNodes ? { fresh: true } : undefined);
   const nodesAndProvider = nodesRead.then(async (nodes) => {
     const providerIds = controlPlaneProviderIds(nodes);
     const same = guessed && guessed.length === providerIds.length && guessed.every((id, i) => id === providerIds[i]);
@@ -130,6 +132,7 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
     }),
     etcd,
     ...(etcdReused ? { etcdReused: true } : {}),
+    ...(options.freshNodes ? { nodesFresh: true } : {}),
     machines: desired ? machines.map((m) => ({ ...m, drift: provider.drift(m, desired) })) : machines,
     apiTargets,
     retiring,

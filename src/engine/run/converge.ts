@@ -87,6 +87,8 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
 
   async function loop(): Promise<ConvergeResult> {
     let previous: Snapshot | undefined;
+    /** The next pass reads the Nodes from the API server (a swap is about to start on a cached view). */
+    let freshNodes = false;
     for (;;) {
       if (hooks.signal?.aborted) throw interrupted();
       hooks.lock?.assertHeld();
@@ -101,7 +103,9 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
           pools: poolNames,
           etcdReads,
           retiring: readRetiringOnce,
+          freshNodes,
         });
+        freshNodes = false;
       } catch (err) {
         // A member or API server restarting mid-swap: look again shortly rather than fail the run.
         await retryLater(err, `observing the cluster failed: ${(err as Error).message}`, undefined, 'observe.failed');
@@ -135,6 +139,14 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
       // view a join may have changed since.
       if (snapshot.etcdReused && decision.kind !== 'wait') {
         etcdReads.forget();
+        continue;
+      }
+      // A swap starts only from Nodes read afresh: the watched cache may be stale for up to the watch's timeout if its
+      // connection died silently (node-cache.ts), and the gate's Node and static-pod readiness is what lets a swap
+      // begin. The pass is repeated with a fresh Node list (and a fresh etcd read); it counts as a gate pass like any.
+      if (decision.kind === 'step' && startsSwap(decision.step) && !snapshot.nodesFresh && stopWatching !== undefined) {
+        freshNodes = true;
+        etcdReads.waiting(false);
         continue;
       }
       etcdReads.waiting(decision.kind === 'wait' && decision.etcdIndependent === true);
