@@ -88,13 +88,17 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
     return { nodes, machines, apiTargets, workerMachines };
   });
   const readEtcd = async (): Promise<Snapshot['etcd']> => {
-    const [{ members, health }, alarms] = await Promise.all([
-      ports.etcd.memberList().then(async (members) => {
-        const endpoints = [...new Set(members.flatMap((m) => m.clientUrls))];
-        return { members, health: await ports.etcd.health(endpoints) };
-      }),
-      ports.etcd.alarms(),
-    ]);
+    const members = await ports.etcd.memberList();
+    const endpoints = [...new Set(members.flatMap((m) => m.clientUrls))];
+    const health = await ports.etcd.health(endpoints);
+    // The health check lists the alarms at every endpoint already (etcdctl's endpoint health does): alarms are the
+    // cluster's, so any endpoint's list is the list, and a separate AlarmList would ask again. Only when no endpoint
+    // could list them is it asked for on its own (it then fails as it would have, or answers from another way in).
+    const listed = health.filter((h) => h.alarms !== undefined);
+    const alarms =
+      listed.length > 0
+        ? [...new Map(listed.flatMap((h) => h.alarms!).map((a) => [`${a.memberId}/${a.alarm}`, a])).values()]
+        : await ports.etcd.alarms();
     return {
       members,
       alarms,

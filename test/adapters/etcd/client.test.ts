@@ -23,6 +23,8 @@ describe('etcd port: health', () => {
         memberId: m.id,
         leaderId: etcd.leaderId,
         isLearner: false,
+        // The alarm list each endpoint answered: observe takes the cluster's alarms from here (no second AlarmList).
+        alarms: [],
       })),
     );
   });
