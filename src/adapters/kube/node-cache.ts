@@ -34,6 +34,12 @@ const INACTIVITY_MS = 40_000;
 const RESTART_PAUSE_MS = 1000;
 /** A watch open longer than the server's timeout plus this margin should have ended: its connection is dead. */
 const WATCH_MAX_AGE_MS = WATCH_SECONDS * 1000 + 5_000;
+/**
+ * After the server's clean close the store is current up to that moment, and the next watch resumes from its
+ * resourceVersion (replaying what changed meanwhile): for this long it is still trusted, so the every-30-s reconnect
+ * does not cost a full list. Shorter than a poll interval's worth of staleness that matters to a gate.
+ */
+const CLEAN_GAP_MS = 2_000;
 /** ListWatch waits before re-watching after a close that brought no event (up to 30 s, doubling): capped. */
 const RECONNECT_DELAY_MAX_MS = 1000;
 
@@ -68,6 +74,8 @@ export class Follower<T extends Named> {
   private down = false;
   /** When the current watch request was answered; undefined while none is open. */
   private openSince?: number;
+  /** When the last watch ended cleanly (the server's timeout), while the next one is not open yet. */
+  private closedAt?: number;
   private stopped = true;
   private restartTimer?: NodeJS.Timeout;
   private readonly seen = new Map<string, string>();
@@ -95,6 +103,7 @@ export class Follower<T extends Named> {
     this.down = false;
     this.synced = false;
     this.openSince = undefined;
+    this.closedAt = undefined;
     this.awaited.clear();
     const watch = this.newWatch();
     const resilient = {
@@ -108,13 +117,20 @@ export class Follower<T extends Named> {
         let ended = false;
         const end = (err: unknown) => {
           ended = true;
-          if (this.lw === lw) this.openSince = undefined;
+          if (this.lw === lw) {
+            // A clean end of a watch that had opened: the gap to the next one is trusted briefly (CLEAN_GAP_MS).
+            this.closedAt = !err && this.openSince !== undefined ? this.now() : undefined;
+            this.openSince = undefined;
+          }
           done(err);
         };
         return watch
           .watch(path, { ...params, timeoutSeconds: WATCH_SECONDS, allowWatchBookmarks: true }, cb, end)
           .then((controller) => {
-            if (!ended && this.lw === lw) this.openSince = this.now();
+            if (!ended && this.lw === lw) {
+              this.openSince = this.now();
+              this.closedAt = undefined;
+            }
             return controller;
           })
           .catch((err: unknown) => {
@@ -207,7 +223,9 @@ export class Follower<T extends Named> {
   trusted(): boolean {
     if (this.stopped || !this.synced || this.down || !this.lw) return false;
     // Between two watches, or a watch that outlived the server's timeout: changes may be missed (see the top).
-    if (this.openSince === undefined || this.now() - this.openSince > WATCH_MAX_AGE_MS) return false;
+    if (this.openSince === undefined) {
+      if (this.closedAt === undefined || this.now() - this.closedAt > CLEAN_GAP_MS) return false;
+    } else if (this.now() - this.openSince > WATCH_MAX_AGE_MS) return false;
     for (const { since } of this.awaited.values()) {
       if (Date.now() - since > WRITE_SEEN_MS) {
         // The stream did not deliver our own write: it is stuck; read the API meanwhile.

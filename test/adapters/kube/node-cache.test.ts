@@ -339,10 +339,17 @@ describe('node-cache: a watch that went silent is not trusted', () => {
     assert.equal(follower.trusted(), true, 'within the 30 s the server keeps a watch open');
     now += 16_000;
     assert.equal(follower.trusted(), false, '36 s open without ending: its connection died without a word');
-    // The server's clean close: until the next watch is open, changes may be missed.
-    fake.opened[0]!.done(null);
+    // A watch ending with an error: until the next one is open, changes may be missed.
+    await until('watching again', () => fake.opened.length === 1);
+    fake.opened[0]!.done(new Error('connection reset'));
     assert.equal(follower.trusted(), false);
-    await until('watching again', () => fake.opened.length === 2 && follower.trusted());
+    await until('restarted and watching again', () => fake.opened.length === 2 && follower.trusted(), 5000);
+    // The server's clean close (its timeout): the store is current up to it; the short gap to the next watch,
+    // which resumes from its resourceVersion, is trusted, a longer one is not.
+    fake.opened[1]!.done(null);
+    assert.equal(follower.trusted(), true, 'just closed cleanly');
+    now += 2_500;
+    assert.equal(follower.trusted(), false, 'no watch open 2.5 s after the close');
     follower.stop();
     api.close();
   });
