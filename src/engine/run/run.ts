@@ -8,7 +8,7 @@ import type { EventCode } from '../../domain/events.ts';
 import { apiVersionNeed } from '../../domain/kubeadm/api-migration.ts';
 import { KUBEADM_NAMESPACE, type KubeadmApiVersion } from '../../domain/kubeadm/cluster-config.ts';
 import { parseTargetVersion } from '../../domain/kubeadm/versions.ts';
-import { CONTROL_PLANE_POOL, type Desired } from '../../domain/model.ts';
+import { CONTROL_PLANE_POOL, type Desired, type NodeView } from '../../domain/model.ts';
 import type { PoolSpec } from '../../domain/pools.ts';
 import { estimateDuration } from '../../domain/run-timeline.ts';
 import { type AddonDecision, addonsPending, planAddons } from '../addons/plan.ts';
@@ -85,12 +85,25 @@ export async function inspect(
   return (await inspectWithProgress(ports, request, addonOptions)).report;
 }
 
+/**
+ * `inspect`, with the Nodes it read: the readiness report takes them instead of listing every Node again, which on
+ * a 5,000-node cluster is most of what `plan` costs beyond a small cluster (issue 15 §3).
+ */
+export async function inspectWithNodes(
+  ports: Ports,
+  request: UpgradeRequest,
+  addonOptions: { skipAddons?: boolean; pools?: readonly PoolSpec[]; scope?: PlanScope } = {},
+): Promise<{ report: PlanReport; nodes: NodeView[] }> {
+  const { report, nodes } = await inspectWithProgress(ports, request, addonOptions);
+  return { report, nodes };
+}
+
 /** `inspect`, and the progress record it read: `apply` decides from both, with one read. */
 async function inspectWithProgress(
   ports: Ports,
   request: UpgradeRequest,
   addonOptions: { skipAddons?: boolean; pools?: readonly PoolSpec[]; scope?: PlanScope },
-): Promise<{ report: PlanReport; progress: ProgressRecord | undefined }> {
+): Promise<{ report: PlanReport; progress: ProgressRecord | undefined; nodes: NodeView[] }> {
   const scope = addonOptions.scope ?? 'all';
   const poolSpecs = scope === 'control-plane' ? [] : (addonOptions.pools ?? []);
   // May this identity do everything the run does? Its answer decides first: without it every read could be a
@@ -215,7 +228,7 @@ async function inspectWithProgress(
     scope,
     pools: poolSpecs.map((spec) => poolPlan(snapshot, spec, { desired: checked.desired!, runId })),
   };
-  return { report, progress };
+  return { report, progress, nodes };
 }
 
 /** The cluster-wide part of the plan (prepare.ts does it; the load balancer is act.ts's), in words for review. */
@@ -326,7 +339,7 @@ export async function apply(
   const elapsed = () => ports.clock.now().getTime() - started;
 
   // 1. Validate everything before touching anything.
-  const { report, progress } = await inspectWithProgress(
+  const { report, progress, nodes } = await inspectWithProgress(
     ports,
     { ...request, maxSurge: options.maxSurge },
     { skipAddons: options.skipAddons, pools: options.pools, scope: options.scope },
@@ -372,6 +385,7 @@ export async function apply(
         machineTimeoutMs: options.machineTimeoutMs,
         drainTimeoutMs: options.drainTimeoutMs,
         resumedRun: resumableRun(progress, report.desired)?.runId,
+        nodes,
       },
       request.readiness ?? DEFAULT_READINESS_REQUEST,
     ).catch((err: unknown) => {
