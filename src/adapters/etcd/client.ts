@@ -74,10 +74,7 @@ export class EtcdClient implements EtcdPort {
    * The first known endpoint to answer; when none answers at all, the fallback's endpoints that are not known
    * yet are tried before giving up, and the error then names both sets.
    */
-  private async anyEndpoint<T>(
-    action: string,
-    operation: (connection: EndpointConnection) => Promise<T>,
-  ): Promise<T> {
+  private async anyEndpoint<T>(action: string, operation: (connection: EndpointConnection) => Promise<T>): Promise<T> {
     try {
       return await this.pool.any(this.known, action, operation);
     } catch (err) {
