@@ -322,6 +322,13 @@ async function issueCredentials(ports: Ports, mode: RenderMode, step: CreateStep
   return issued.userData;
 }
 
+/** An abandoned run whose provider changes (a group's suspended processes) were never undone. */
+function abandonedUnrestored(progress: ProgressRecord | undefined): ProgressRecord | undefined {
+  return progress?.state === 'abandoned' && progress.provider !== undefined && !progress.providerRestored
+    ? progress
+    : undefined;
+}
+
 function resumableRun(progress: ProgressRecord | undefined, desired: Desired): ProgressRecord | undefined {
   if (progress?.state !== 'running') return undefined;
   return progress.version === desired.version && progress.imageId === desired.imageId ? progress : undefined;
@@ -359,7 +366,7 @@ export async function apply(
   // is resumed: the rest of the run then finds nothing to replace and does only the addons. And a run killed
   // after its last swap left the provider's run-wide changes (a group's suspended processes) in place: the
   // re-run goes through the loop, which finds nothing to replace, so that its end undoes them.
-  const unrestored = resumableRun(progress, report.desired);
+  const unrestored = resumableRun(progress, report.desired) ?? abandonedUnrestored(progress);
   const restoreDue =
     ports.provider.run !== undefined && unrestored?.provider !== undefined && !unrestored.providerRestored;
   if (report.next.kind === 'done' && !versionBehind && !addonsPending(report.addons) && !restoreDue) {
@@ -481,6 +488,9 @@ export async function apply(
     ...(progress?.runId === runId && progress.provider !== undefined
       ? { provider: progress.provider, providerRestored: progress.providerRestored ?? false }
       : {}),
+    // An abandoned run's run-wide changes not yet undone (its group held a swap in flight): this run takes over
+    // their undo state, so its end restores them (a new baseline would take them for the user's).
+    ...(abandonedUnrestored(progress) ? { provider: progress!.provider, providerRestored: false } : {}),
   };
   let render: RenderMode | undefined;
   let keepBootstrap = false;
@@ -512,6 +522,8 @@ export async function apply(
         desired: report.desired,
         // Once restored (a rolled-back attempt's end), the provider's state is as before the run: a new baseline.
         saved: record.providerRestored ? undefined : record.provider,
+        // Only what this run replaces machines in: a --control-plane-only run leaves the worker pools alone.
+        pools: poolsOfRun(options),
         record: async (state) => {
           record.provider = state;
           record.providerRestored = false;
@@ -646,6 +658,15 @@ export async function apply(
       emit('lock.released', 'lock released');
     }
   }
+}
+
+/** The pools a run replaces machines in, the control plane's included (its scope and --pools). */
+function poolsOfRun(options: EngineOptions): string[] {
+  const scope = options.scope ?? 'all';
+  return [
+    ...(scope !== 'workers' ? [CONTROL_PLANE_POOL] : []),
+    ...(scope !== 'control-plane' ? (options.pools ?? []).map((p) => p.name) : []),
+  ];
 }
 
 async function cleanupBootstrap(ports: Ports, render: RenderMode): Promise<void> {
