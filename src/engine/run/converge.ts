@@ -201,7 +201,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
             reason: decision.reason,
             ...(decision.pool ? { pool: decision.pool } : {}),
           });
-          await hooks.lock?.verify();
+          await hooks.lock?.verify({ fresh: RESTARTS_GATE.has(decision.step.kind) });
           // Whatever the step did (or half did) to machines or targets, the next pass reads them afresh.
           providerReads.forget();
           etcdReads.forget();

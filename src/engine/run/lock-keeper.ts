@@ -104,8 +104,13 @@ export class LockKeeper {
     if (this.lostReason) throw lockLost(this.lostReason);
   }
 
-  /** Right before every mutating step: the Lease must still name us, as we last wrote it, within its deadline. */
-  verify(): Promise<void> {
+  /**
+   * Right before every mutating step: the Lease must still name us, as we last wrote it, within its deadline.
+   * `fresh`: read the Lease even while the watch is trusted. For the steps no second run may ever take at the same time
+   * (a member added or removed, a machine launched or terminated): a stream that died without closing is trusted for up
+   * to WATCH_MAX_AGE_MS, and a read costs a request or two per swap.
+   */
+  verify(options: { fresh?: boolean } = {}): Promise<void> {
     return this.exclusive(async () => {
       // Renewal is also driven from here, on the run's own clock: a run that acts holds a fresh lease.
       if (!this.lostReason && this.clock.now().getTime() - this.renewedAt >= (this.lock.ttlSeconds * 1000) / 3) {
@@ -113,7 +118,7 @@ export class LockKeeper {
       }
       if (!this.lostReason) {
         if (this.overdue()) this.lose(this.overdueReason());
-        else if (this.watchTrusted()) this.judge(this.watch.latest);
+        else if (!options.fresh && this.watchTrusted()) this.judge(this.watch.latest);
         else {
           // No watch to rely on: read the Lease right before the change, as the only way to see a foreign write.
           const lease = await this.kube.getLease(this.namespace, this.name);

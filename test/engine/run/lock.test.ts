@@ -394,6 +394,20 @@ describe('LockKeeper with a watched Lease: no read before each step, the same st
     assert.equal(kube.leaseReads, 1);
   });
 
+  it('reads the Lease before a membership or machine change even while the watch is trusted', async () => {
+    const kube = new FakeKube();
+    kube.leaseWatch = { stalled: false };
+    const { keeper } = keep(kube);
+    await keeper.verify();
+    assert.equal(kube.leaseReads, 0);
+    // A stream that died without closing: the break is not delivered, and the watch still looks healthy.
+    kube.leaseWatch.stalled = true;
+    kube.bumpLease('kube-system', 'kubeswap-lock', { holderIdentity: undefined });
+    await keeper.verify();
+    await assert.rejects(keeper.verify({ fresh: true }), /released by someone else/);
+    assert.equal(kube.leaseReads, 1);
+  });
+
   it('reads the Lease before a step while the watch is not connected', async () => {
     const kube = new FakeKube();
     kube.leaseWatch = { stalled: false };
