@@ -159,8 +159,15 @@ export interface KubePort {
   recordNodeEvent(event: NodeEvent): Promise<void>;
 
   podsOnNode(node: string): Promise<PodOnNode[]>;
-  /** Every pod of one namespace (paged), each with the Node it is bound to: one list instead of one per Node. */
-  podsInNamespace(namespace: string): Promise<(PodOnNode & { node?: string })[]>;
+  /**
+   * Every pod of one namespace (paged), each with the Node it is bound to: one list instead of one per Node. With
+   * `phases`, only pods in those phases (status.phase field selector, one list per phase), so that a namespace holding
+   * a pod per Node (kube-proxy on 5,000 Nodes) is not read whole to find the few that cannot run.
+   */
+  podsInNamespace(
+    namespace: string,
+    options?: { phases?: readonly string[] },
+  ): Promise<(PodOnNode & { node?: string })[]>;
   evictPod(namespace: string, name: string): Promise<EvictionResult>;
   /** True while a pod with that name and uid exists (a recreated pod has another uid). */
   podExists(namespace: string, name: string, uid: string): Promise<boolean>;

@@ -132,7 +132,7 @@ export function kubePortOver(apis: KubeApis, cached: () => NodeCache | undefined
     recordNodeEvent: (event) => recordNodeEvent(apis, event),
 
     podsOnNode: (node) => podsOnNode(apis, node),
-    podsInNamespace: (namespace) => podsInNamespace(apis, namespace),
+    podsInNamespace: (namespace, options) => podsInNamespace(apis, namespace, options),
     evictPod: (namespace, name) => evictPod(apis, namespace, name),
     podExists: (namespace, name, uid) => podExists(apis, namespace, name, uid),
     listDisruptionBudgets: (namespace) => listDisruptionBudgets(apis, namespace),
