@@ -2,14 +2,13 @@
 // pools' time against the waits their batch sizes make unavoidable (each batch: the replacements boot and join, the
 // old Nodes' pods stop), as a ratio, and the API calls per machine. A script, not a test: it asserts nothing.
 import { parseArgs } from 'node:util';
-import * as k8s from '@kubernetes/client-node';
 import { engineOptions, wire } from '../../src/cli/commands/wiring.ts';
 import { EventLog, type KubeswapEvent } from '../../src/domain/events.ts';
 import { apply } from '../../src/engine/run/run.ts';
 import { upSandbox } from '../sandbox/index.ts';
 import { GRACEFUL_POD_ANNOTATION } from '../sandbox/kwok.ts';
 import { POOL_TAG } from '../sandbox/workers.ts';
-import { sandboxEnv } from '../scenarios/harness.ts';
+import { deployWebWithPdb, sandboxEnv } from '../scenarios/harness.ts';
 import { CallCounter } from './counting.ts';
 import { readSettingsForSandbox } from './sandbox-settings.ts';
 
@@ -54,7 +53,16 @@ try {
     workerPools,
     drainTimeout: '120s',
   });
-  await placeWorkload(sb.kubeconfig, POOLS.length * SIZE, drain);
+  // One pod per worker (spread by the scheduler) that takes `drain` s to stop once evicted; no PDB, so only the
+  // pools' batch sizes limit the drains.
+  await deployWebWithPdb(sb, {
+    name: 'slow-stop',
+    replicas: POOLS.length * SIZE,
+    pdb: false,
+    image: 'registry.k8s.io/pause:3.10',
+    podAnnotations: { [GRACEFUL_POD_ANNOTATION]: 'true' },
+    terminationGracePeriodSeconds: drain,
+  });
   const log = new EventLog();
   const counter = new CallCounter();
   const wired = await wire(settings, log.sink);
@@ -71,39 +79,6 @@ try {
   report(log.events, totalMs, outcome.swaps, counter);
 } finally {
   await sb.down();
-}
-
-/** A Deployment of pods (one per worker, spread by the scheduler) that take `drain` s to stop once evicted. */
-async function placeWorkload(kubeconfig: string, replicas: number, graceSeconds: number) {
-  const kc = new k8s.KubeConfig();
-  kc.loadFromFile(kubeconfig);
-  const apps = kc.makeApiClient(k8s.AppsV1Api);
-  const labels = { app: 'slow-stop' };
-  await apps.createNamespacedDeployment({
-    namespace: 'default',
-    body: {
-      metadata: { name: 'slow-stop' },
-      spec: {
-        replicas,
-        selector: { matchLabels: labels },
-        template: {
-          metadata: { labels, annotations: { [GRACEFUL_POD_ANNOTATION]: 'true' } },
-          spec: {
-            terminationGracePeriodSeconds: graceSeconds,
-            topologySpreadConstraints: [
-              {
-                maxSkew: 1,
-                topologyKey: 'kubernetes.io/hostname',
-                whenUnsatisfiable: 'ScheduleAnyway',
-                labelSelector: { matchLabels: labels },
-              },
-            ],
-            containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }],
-          },
-        },
-      },
-    },
-  });
 }
 
 function report(events: KubeswapEvent[], totalMs: number, swaps: number, counter: CallCounter) {

@@ -6,20 +6,13 @@
 // (b)+(c) the same target again, killed -9 at random moments and re-run until it finishes: the new Machines carry
 //     the patched fields, no duplicate Machine, etcd never below 3 voters (an independent watcher).
 import assert from 'node:assert/strict';
-import {
-  CAPI,
-  type CapiObject,
-  capiClients,
-  capiConfig,
-  capiMachines,
-  clusterNameOf,
-  PRE_TERMINATE_PREFIX,
-} from './capi.ts';
+import { CAPI, type CapiObject, capiClients, capiMachines, clusterNameOf, PRE_TERMINATE_PREFIX } from './capi.ts';
 import {
   ApiProbe,
   ClusterSampler,
   clusterTruth,
   codes,
+  configWith,
   describeRun,
   essentials,
   kubeswap,
@@ -96,7 +89,7 @@ describe('scenario: cluster-api provider under faults (real Cluster API)', funct
   // The config is written again before every run: the sandbox's kubeswap.yaml names the etcd endpoints of the
   // machines running now, and a re-run after a kill may find every endpoint of the first config replaced.
   const apply = (options: RunOptions = {}, extra: string[] = []) => {
-    const file = capiConfig(sandbox(), 'capi-faults', patches);
+    const file = configWith(sandbox(), 'capi-faults', { provider: patches });
     return kubeswap(
       sandbox(),
       ['apply', '--to', sandbox().versions.from, '--config', file, '--yes', '--gate-passes', '2', ...extra],
@@ -158,31 +151,36 @@ describe('scenario: cluster-api provider under faults (real Cluster API)', funct
     console.log(`      kill seed ${seed}`);
     let final: Awaited<ReturnType<typeof apply>> | undefined;
     const kills: string[] = [];
-    for (let k = 0; k < 3 && !final; k++) {
-      const delayMs = 15_000 + Math.floor(random() * 60_000);
-      const started = Date.now();
-      const run = await apply({ killAfter: () => Date.now() - started >= delayMs });
-      if (run.signal !== 'SIGKILL') {
-        final = run;
-        break;
+    let api: Awaited<ReturnType<ApiProbe['stop']>>;
+    // Stopped in finally: a failing case must not leave them polling into the next one.
+    try {
+      for (let k = 0; k < 3 && !final; k++) {
+        const delayMs = 15_000 + Math.floor(random() * 60_000);
+        const started = Date.now();
+        const run = await apply({ killAfter: () => Date.now() - started >= delayMs });
+        if (run.signal !== 'SIGKILL') {
+          final = run;
+          break;
+        }
+        kills.push(`${Math.round(delayMs / 1000)} s after ${run.events.at(-1)?.code}`);
+        // After every kill, from the management cluster: at most one replacement per old Machine, at most one in
+        // flight (a replacement whose old Machine is not being deleted yet).
+        const machines = await capiMachines(sb);
+        const replacements = machines.filter((m) => m.metadata.annotations?.['kubeswap.io/replaces']);
+        const olds = replacements.map((m) => m.metadata.annotations!['kubeswap.io/replaces']!);
+        assert.equal(new Set(olds).size, olds.length, `one replacement per Machine: ${olds}`);
+        const inFlight = replacements.filter((r) =>
+          machines.some(
+            (o) => o.metadata.name === r.metadata.annotations!['kubeswap.io/replaces'] && !o.metadata.deletionTimestamp,
+          ),
+        );
+        assert.ok(inFlight.length <= 1, `at most one replacement in flight: ${inFlight.map((m) => m.metadata.name)}`);
       }
-      kills.push(`${Math.round(delayMs / 1000)} s after ${run.events.at(-1)?.code}`);
-      // After every kill, from the management cluster: at most one replacement per old Machine, at most one in
-      // flight (a replacement whose old Machine is not being deleted yet).
-      const machines = await capiMachines(sb);
-      const replacements = machines.filter((m) => m.metadata.annotations?.['kubeswap.io/replaces']);
-      const olds = replacements.map((m) => m.metadata.annotations!['kubeswap.io/replaces']!);
-      assert.equal(new Set(olds).size, olds.length, `one replacement per Machine: ${olds}`);
-      const inFlight = replacements.filter((r) =>
-        machines.some(
-          (o) => o.metadata.name === r.metadata.annotations!['kubeswap.io/replaces'] && !o.metadata.deletionTimestamp,
-        ),
-      );
-      assert.ok(inFlight.length <= 1, `at most one replacement in flight: ${inFlight.map((m) => m.metadata.name)}`);
+      final ??= await apply();
+    } finally {
+      await sampler.stop();
+      api = await probe.stop();
     }
-    final ??= await apply();
-    await sampler.stop();
-    const api = await probe.stop();
     console.log(
       `      kills: ${kills.join('; ') || 'none (the runs finished first)'}; API probe ${api.requests} requests, ${api.failures.length} failed, longest gap ${api.longestGapMs} ms; fewest voters ${sampler.minVoters} in ${sampler.samples} samples`,
     );

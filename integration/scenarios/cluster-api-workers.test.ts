@@ -11,132 +11,46 @@ import assert from 'node:assert/strict';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import * as k8s from '@kubernetes/client-node';
 import type { KubeswapEvent } from '../../src/domain/events.ts';
-import { describeRun, kubeswap, registerImage, sandboxEc2, useSandbox } from './harness.ts';
+import { capiMachines } from './capi.ts';
+import {
+  deployWebWithPdb,
+  describeRun,
+  kubeswap,
+  registerImage,
+  sandboxEc2,
+  sandboxKube,
+  useSandbox,
+  type Web,
+  WorkloadSampler,
+  workerNodes as workersOf,
+} from './harness.ts';
 
-const CAPI = { group: 'cluster.x-k8s.io', version: 'v1beta2', namespace: 'default' };
 const DEPLOYMENT_LABEL = 'cluster.x-k8s.io/deployment-name';
 const REPLICAS = 2;
 const WEB = 3;
-const APP = { app: 'web' };
-
-interface CapiMachine {
-  metadata: { name: string; deletionTimestamp?: string; labels?: Record<string, string> };
-  spec: { version: string; providerID?: string };
-  status?: { nodeRef?: { name: string } };
-}
 
 describe('scenario: cluster-api worker MachineDeployment (real Cluster API rollout)', function () {
   this.timeout(15 * 60_000);
   const sandbox = useSandbox({ controlPlanes: 1, provider: 'cluster-api', clusterApiWorkers: REPLICAS });
   let core: k8s.CoreV1Api;
-  let custom: k8s.CustomObjectsApi;
-  let policy: k8s.PolicyV1Api;
+  let web: Web;
   const md = () => sandbox().clusterApi!.machineDeployment!;
 
-  const workerMachines = async () =>
-    (
-      (await custom.listNamespacedCustomObject({
-        ...CAPI,
-        plural: 'machines',
-        labelSelector: `${DEPLOYMENT_LABEL}=${md()}`,
-      })) as { items: CapiMachine[] }
-    ).items;
-  const workerNodes = async () =>
-    (await core.listNode()).items
-      .filter((n) => !('node-role.kubernetes.io/control-plane' in (n.metadata?.labels ?? {})))
-      .map((n) => ({
-        name: n.metadata!.name!,
-        ready: n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
-        version: n.status?.nodeInfo?.kubeletVersion,
-        instanceId: n.spec?.providerID?.split('/').pop(),
-      }));
-  const setBudget = async (maxUnavailable: number) => {
-    await policy.patchNamespacedPodDisruptionBudget(
-      { name: 'web-pdb', namespace: 'default', body: { spec: { maxUnavailable } } },
-      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
-    );
-    await waitFor(`web-pdb to allow ${maxUnavailable}`, async () => {
-      const pdb = await policy.readNamespacedPodDisruptionBudget({ name: 'web-pdb', namespace: 'default' });
-      return pdb.status?.currentHealthy === WEB && pdb.status.disruptionsAllowed === maxUnavailable;
-    });
-  };
-
+  const workerMachines = () => capiMachines(sandbox(), `${DEPLOYMENT_LABEL}=${md()}`);
+  const workerNodes = () => workersOf(core);
   /**
-   * Independent of kubeswap, every 200 ms: the fewest Ready web pods, and the most Machines of the MachineDeployment
-   * not being deleted (Cluster API counts those against replicas + maxSurge).
+   * Independent of kubeswap, alongside the web pods: the most Machines of the MachineDeployment not being deleted
+   * (Cluster API counts those against replicas + maxSurge).
    */
-  class Sampler {
-    minReady = Number.POSITIVE_INFINITY;
-    maxMachines = 0;
-    samples = 0;
-    private stopped = false;
-    private loop?: Promise<void>;
-    start(): this {
-      this.loop = (async () => {
-        while (!this.stopped) {
-          try {
-            const [pods, machines] = await Promise.all([
-              core.listNamespacedPod({ namespace: 'default', labelSelector: 'app=web' }),
-              workerMachines(),
-            ]);
-            const ready = pods.items.filter(
-              (p) =>
-                !p.metadata?.deletionTimestamp &&
-                p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-            ).length;
-            this.minReady = Math.min(this.minReady, ready);
-            this.maxMachines = Math.max(this.maxMachines, machines.filter((m) => !m.metadata.deletionTimestamp).length);
-            this.samples++;
-          } catch {
-            // the API server restarting (the control-plane swap): the next sample sees the settled state
-          }
-          await new Promise((r) => setTimeout(r, 200));
-        }
-      })();
-      return this;
-    }
-    async stop(): Promise<void> {
-      this.stopped = true;
-      await this.loop;
-    }
-  }
+  const startSampler = () =>
+    new WorkloadSampler(sandbox(), {
+      alongside: async (peak) =>
+        peak('machines', (await workerMachines()).filter((m) => !m.metadata.deletionTimestamp).length),
+    }).start();
 
   before(async () => {
-    const kc = new k8s.KubeConfig();
-    kc.loadFromFile(sandbox().kubeconfig);
-    core = kc.makeApiClient(k8s.CoreV1Api);
-    custom = kc.makeApiClient(k8s.CustomObjectsApi);
-    policy = kc.makeApiClient(k8s.PolicyV1Api);
-    await kc.makeApiClient(k8s.AppsV1Api).createNamespacedDeployment({
-      namespace: 'default',
-      body: {
-        metadata: { name: 'web' },
-        spec: {
-          replicas: WEB,
-          selector: { matchLabels: APP },
-          template: {
-            metadata: { labels: APP },
-            spec: {
-              // On the workers only (no toleration of the control-plane taint), spread over them.
-              topologySpreadConstraints: [
-                {
-                  maxSkew: 1,
-                  topologyKey: 'kubernetes.io/hostname',
-                  whenUnsatisfiable: 'ScheduleAnyway',
-                  labelSelector: { matchLabels: APP },
-                },
-              ],
-              containers: [{ name: 'web', image: 'registry.invalid/web:1' }],
-            },
-          },
-        },
-      },
-    });
-    await policy.createNamespacedPodDisruptionBudget({
-      namespace: 'default',
-      body: { metadata: { name: 'web-pdb' }, spec: { maxUnavailable: 1, selector: { matchLabels: APP } } },
-    });
-    await setBudget(1);
+    core = sandboxKube(sandbox()).makeApiClient(k8s.CoreV1Api);
+    web = await deployWebWithPdb(sandbox(), { replicas: WEB });
   });
 
   it('(a) upgrades the control plane, then the MachineDeployment through Cluster API, resuming after kill -9, within the PDB and maxSurge', async () => {
@@ -153,7 +67,7 @@ describe('scenario: cluster-api worker MachineDeployment (real Cluster API rollo
       report.pools.map((p: { name: string; size: number; rolledBy: unknown }) => [p.name, p.size, p.rolledBy]),
       [['workers', REPLICAS, { objects: [`MachineDeployment ${md()}`], strategy: 'pool' }]],
     );
-    const sampler = new Sampler().start();
+    const sampler = startSampler();
     const args = [
       'apply',
       '--to',
@@ -201,17 +115,16 @@ describe('scenario: cluster-api worker MachineDeployment (real Cluster API rollo
       JSON.stringify(nodes),
     );
     // Independent: the PDB (maxUnavailable 1) held, and Cluster API kept to maxSurge 1.
-    assert.ok(sampler.samples > 20, `${sampler.samples} samples`);
-    assert.ok(sampler.minReady >= WEB - 1, `only ${sampler.minReady} of ${WEB} web pods Ready at one point`);
-    assert.ok(sampler.maxMachines <= REPLICAS + 1, `${sampler.maxMachines} Machines at once`);
+    sampler.assertBudgetHeld(WEB, 1);
+    assert.ok(sampler.peaks['machines']! <= REPLICAS + 1, `${sampler.peaks['machines']} Machines at once`);
     console.log(`      (a) ${Math.round((Date.now() - started) / 1000)} s, ${sampler.samples} samples`);
   });
 
   it("(e) names the PodDisruptionBudget that blocks Cluster API's drain, exit 4; relaxed, the re-run follows the rollout to the end", async () => {
     const sb = sandbox();
     const image = await registerImage(sb, sb.versions.to, 'kubeswap-capi-workers-rotated');
-    await setBudget(0);
-    const sampler = new Sampler().start();
+    await web.setBudget(0);
+    const sampler = startSampler();
     const args = ['apply', '--to', sb.versions.to, '--image', image, '--workers-only', '--yes', '--gate-passes', '1'];
     let blocked: Awaited<ReturnType<typeof kubeswap>>;
     let resumed: Awaited<ReturnType<typeof kubeswap>>;
@@ -220,7 +133,7 @@ describe('scenario: cluster-api worker MachineDeployment (real Cluster API rollo
       assert.equal(blocked.exitCode, 4, describeRun(blocked));
       assert.match(blocked.stdout, /node\.drain-blocked/, describeRun(blocked));
       assert.match(blocked.stdout, /PodDisruptionBudget web-pdb/, describeRun(blocked));
-      await setBudget(1);
+      await web.setBudget(1);
       resumed = await kubeswap(sb, [...args, '--drain-timeout', '120s']);
     } finally {
       await sampler.stop();
@@ -228,7 +141,8 @@ describe('scenario: cluster-api worker MachineDeployment (real Cluster API rollo
     assert.equal(resumed.exitCode, 0, describeRun(resumed));
     assert.ok(!resumed.events.some((e) => e.code === 'pool.rollout-started'), describeRun(resumed));
     // Independent: no web pod was evicted while the budget allowed none, nor more than one after.
-    assert.ok(sampler.minReady >= WEB - 1, `only ${sampler.minReady} of ${WEB} web pods Ready at one point`);
+    sampler.assertBudgetHeld(WEB, 1);
+    assert.ok(sampler.peaks['machines']! <= REPLICAS + 1, `${sampler.peaks['machines']} Machines at once`);
     // Every worker runs the new image (moto), at TO, Ready.
     const nodes = await workerNodes();
     assert.equal(nodes.length, REPLICAS, JSON.stringify(nodes));
@@ -249,11 +163,3 @@ describe('scenario: cluster-api worker MachineDeployment (real Cluster API rollo
     }
   });
 });
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}

@@ -2,8 +2,8 @@
 // provider, one sandbox for every case: (g) bad inputs and (e) a KubeadmControlPlane-managed Cluster are refused,
 // exit 2, nothing changed; then (a) 3 Machines FROM -> TO while an independent API probe and etcd sampler run.
 import assert from 'node:assert/strict';
-import { CAPI, type CapiObject, capiClients, capiConfig, capiMachines } from './capi.ts';
-import { ApiProbe, describeRun, kubeswap, sandboxEtcd, useSandbox } from './harness.ts';
+import { CAPI, type CapiObject, capiClients, capiMachines } from './capi.ts';
+import { ApiProbe, configWith, describeRun, kubeswap, sandboxEtcd, useSandbox } from './harness.ts';
 
 describe('scenario: cluster-api provider (real Cluster API)', function () {
   this.timeout(15 * 60_000);
@@ -28,7 +28,7 @@ describe('scenario: cluster-api provider (real Cluster API)', function () {
     }
   };
   const config = (name: string, provider: Record<string, unknown>, top: Record<string, unknown> = {}) =>
-    capiConfig(sandbox(), name, provider, top);
+    configWith(sandbox(), name, { ...top, provider });
   it('(g) refuses a wrong cluster name, a missing kubeconfig Secret and a JSON patch that does not apply: exit 2, nothing changed', async () => {
     const sb = sandbox();
     const before = await truth();

@@ -3,18 +3,21 @@
 // truth (etcd members, Nodes, instances) straight from the real components.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import * as k8s from '@kubernetes/client-node';
+import { parse, stringify } from 'yaml';
 import { openEtcd } from '../../src/adapters/etcd/client.ts';
 import type { KubeswapEvent } from '../../src/domain/events.ts';
 import type { EtcdMember } from '../../src/domain/model.ts';
 import { registerImage as registerNodeImage } from '../sandbox/aws.ts';
 import { type Sandbox, type UpOptions, upSandbox } from '../sandbox/index.ts';
+import { waitFor } from '../sandbox/processes.ts';
 import { AWS_TEST_CREDENTIALS } from '../sandbox/state.ts';
+import { POOL_TAG } from '../sandbox/workers.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -374,4 +377,245 @@ export async function assertUpgraded(
   );
   for (const old of before.running) assert.ok(after.terminated.includes(old.id), `${old.id} terminated`);
   return after;
+}
+
+/** The sandbox's kubeswap.yaml as it is now (the sandbox rewrites its etcd endpoints as machines change). */
+export const sandboxConfig = (sb: Sandbox): Record<string, unknown> =>
+  parse(readFileSync(join(sb.stateDir, 'kubeswap.yaml'), 'utf8'));
+
+/**
+ * The sandbox's config with top-level settings changed, written next to it as NAME.yaml. `provider` is merged into the
+ * sandbox's provider section (which keeps the connection details); a setting set to undefined is removed
+ * (`kubeconfig: undefined` makes the cluster-api provider read the `<cluster>-kubeconfig` Secret). Call it again
+ * before every run: the file copies the endpoints of the machines running now.
+ */
+export function configWith(sb: Sandbox, name: string, top: Record<string, unknown>): string {
+  const doc = sandboxConfig(sb);
+  const { provider, ...rest } = top;
+  if (provider) doc['provider'] = { ...(doc['provider'] as object), ...(provider as object) };
+  Object.assign(doc, rest);
+  for (const [k, v] of Object.entries(rest)) if (v === undefined) delete doc[k];
+  const file = join(sb.stateDir, `${name}.yaml`);
+  writeFileSync(file, stringify(doc));
+  return file;
+}
+
+/** A client of the sandbox's API (through its load balancer). */
+export function sandboxKube(sb: Sandbox): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(sb.kubeconfig);
+  return kc;
+}
+
+export const isReady = (status?: { conditions?: { type: string; status: string }[] }): boolean =>
+  status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+
+/** The Nodes without the control-plane role, as the worker scenarios compare them. */
+export async function workerNodes(core: k8s.CoreV1Api) {
+  const nodes = (await core.listNode()).items.filter(
+    (n) => !('node-role.kubernetes.io/control-plane' in (n.metadata?.labels ?? {})),
+  );
+  return nodes.map((n) => ({
+    name: n.metadata!.name!,
+    ready: isReady(n.status),
+    version: n.status?.nodeInfo?.kubeletVersion,
+    instanceId: n.spec?.providerID?.split('/').pop(),
+  }));
+}
+
+/** Running or pending instances in moto per sandbox worker pool (its pool tag). */
+export async function livePoolInstances(ec2: EC2Client): Promise<Record<string, number>> {
+  const reservations = (await ec2.send(new DescribeInstancesCommand({}))).Reservations ?? [];
+  const counts: Record<string, number> = {};
+  for (const i of reservations.flatMap((r) => r.Instances ?? [])) {
+    if (i.State?.Name !== 'running' && i.State?.Name !== 'pending') continue;
+    const pool = i.Tags?.find((t) => t.Key === 'kubeswap.io/pool' || t.Key === POOL_TAG)?.Value;
+    if (pool) counts[pool] = (counts[pool] ?? 0) + 1;
+  }
+  return counts;
+}
+
+export interface WebOptions {
+  /** Deployment name and `app` label (default web). */
+  name?: string;
+  replicas: number;
+  /** A PodDisruptionBudget `<name>-pdb` with this maxUnavailable (default 1); false: none. */
+  pdb?: { maxUnavailable: number } | false;
+  image?: string;
+  podAnnotations?: Record<string, string>;
+  terminationGracePeriodSeconds?: number;
+}
+
+export interface Web {
+  name: string;
+  replicas: number;
+  /** Sets the PDB's maxUnavailable and waits until the disruption controller allows exactly that. */
+  setBudget(maxUnavailable: number): Promise<void>;
+}
+
+/**
+ * A Deployment spread over the workers (it does not tolerate the control-plane taint) with a PodDisruptionBudget,
+ * created and waited for: every pod Ready and the PDB computed (its disruptionsAllowed is what a drain obeys).
+ */
+export async function deployWebWithPdb(sb: Sandbox, options: WebOptions): Promise<Web> {
+  const { name = 'web', replicas, pdb = { maxUnavailable: 1 } } = options;
+  const kc = sandboxKube(sb);
+  const apps = kc.makeApiClient(k8s.AppsV1Api);
+  const policy = kc.makeApiClient(k8s.PolicyV1Api);
+  const labels = { app: name };
+  await apps.createNamespacedDeployment({
+    namespace: 'default',
+    body: {
+      metadata: { name },
+      spec: {
+        replicas,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels, annotations: options.podAnnotations },
+          spec: {
+            terminationGracePeriodSeconds: options.terminationGracePeriodSeconds,
+            topologySpreadConstraints: [
+              {
+                maxSkew: 1,
+                topologyKey: 'kubernetes.io/hostname',
+                whenUnsatisfiable: 'ScheduleAnyway',
+                labelSelector: { matchLabels: labels },
+              },
+            ],
+            containers: [{ name, image: options.image ?? `registry.invalid/${name}:1` }],
+          },
+        },
+      },
+    },
+  });
+  const pdbName = `${name}-pdb`;
+  const budgetIs = (maxUnavailable: number) =>
+    waitFor(
+      `${replicas} ${name} pods Ready and ${pdbName} allowing ${maxUnavailable} disruption(s)`,
+      async () => {
+        const read = await policy.readNamespacedPodDisruptionBudget({ name: pdbName, namespace: 'default' });
+        const ok = read.status?.currentHealthy === replicas && read.status.disruptionsAllowed === maxUnavailable;
+        return ok || undefined;
+      },
+      60_000,
+    );
+  const web: Web = {
+    name,
+    replicas,
+    async setBudget(maxUnavailable) {
+      if (!pdb) throw new Error(`${name} has no PodDisruptionBudget`);
+      await policy.patchNamespacedPodDisruptionBudget(
+        { name: pdbName, namespace: 'default', body: { spec: { maxUnavailable } } },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+      );
+      await budgetIs(maxUnavailable);
+    },
+  };
+  if (pdb) {
+    await policy.createNamespacedPodDisruptionBudget({
+      namespace: 'default',
+      body: {
+        metadata: { name: pdbName },
+        spec: { maxUnavailable: pdb.maxUnavailable, selector: { matchLabels: labels } },
+      },
+    });
+    await budgetIs(pdb.maxUnavailable);
+  } else {
+    await waitFor(
+      `${replicas} ${name} pods Ready`,
+      async () => {
+        const read = await apps.readNamespacedDeployment({ name, namespace: 'default' });
+        return read.status?.readyReplicas === replicas || undefined;
+      },
+      120_000,
+    );
+  }
+  return web;
+}
+
+export interface WorkloadSamplerOptions {
+  /** The workload's pods in namespace default (default app=web). */
+  selector?: string;
+  intervalMs?: number;
+  /**
+   * More independent reads in the same tick (instances in moto, Machines, a group's sizes): each `peak(name, value)`
+   * keeps the highest value seen under that name in `peaks`. If it throws, the tick counts as unanswered.
+   */
+  alongside?: (peak: (name: string, value: number) => void) => Promise<void>;
+}
+
+/**
+ * Independent of kubeswap: counts a workload's Ready pods (not being deleted) every `intervalMs` over a run, the
+ * fewest and most seen, and how long it went unanswered (an API server restarting in a control-plane swap): a long
+ * gap is time the fewest could have been lower unseen, so it is printed with the result.
+ */
+export class WorkloadSampler {
+  minReady = Number.POSITIVE_INFINITY;
+  maxReady = 0;
+  samples = 0;
+  failures = 0;
+  longestGapMs = 0;
+  /** The highest value of each measure `alongside` reported. */
+  readonly peaks: Record<string, number> = {};
+  private readonly selector: string;
+  private stopped = false;
+  private loop?: Promise<void>;
+
+  constructor(
+    private readonly sb: Sandbox,
+    private readonly options: WorkloadSamplerOptions = {},
+  ) {
+    this.selector = options.selector ?? 'app=web';
+  }
+
+  start(): this {
+    const core = sandboxKube(this.sb).makeApiClient(k8s.CoreV1Api);
+    let lastOk = Date.now();
+    const peak = (name: string, value: number) => {
+      this.peaks[name] = Math.max(this.peaks[name] ?? value, value);
+    };
+    this.loop = (async () => {
+      while (!this.stopped) {
+        try {
+          const [pods] = await Promise.all([
+            core.listNamespacedPod({ namespace: 'default', labelSelector: this.selector }),
+            this.options.alongside?.(peak),
+          ]);
+          const ready = pods.items.filter((p) => !p.metadata?.deletionTimestamp && isReady(p.status)).length;
+          this.minReady = Math.min(this.minReady, ready);
+          this.maxReady = Math.max(this.maxReady, ready);
+          this.samples++;
+          const now = Date.now();
+          this.longestGapMs = Math.max(this.longestGapMs, now - lastOk);
+          lastOk = now;
+        } catch {
+          // An API server restarting mid-sample (a control-plane swap): the next sample sees the settled state.
+          this.failures++;
+        }
+        await new Promise((r) => setTimeout(r, this.options.intervalMs ?? 200));
+      }
+      this.longestGapMs = Math.max(this.longestGapMs, Date.now() - lastOk);
+    })();
+    return this;
+  }
+
+  async stop(): Promise<this> {
+    this.stopped = true;
+    await this.loop;
+    return this;
+  }
+
+  toString(): string {
+    return `${this.selector}: ${this.samples} samples (${this.failures} unanswered, longest gap ${this.longestGapMs} ms), Ready pods ${this.minReady}..${this.maxReady}, peaks ${JSON.stringify(this.peaks)}`;
+  }
+
+  /** Never fewer than `replicas - maxUnavailable` Ready pods (a PDB held), over more than `minSamples` samples. */
+  assertBudgetHeld(replicas: number, maxUnavailable: number, minSamples = 20): void {
+    console.log(`      workload sampler ${this}`);
+    assert.ok(this.samples > minSamples, `too few samples to judge: ${this}`);
+    assert.ok(
+      this.minReady >= replicas - maxUnavailable,
+      `only ${this.minReady} of ${replicas} Ready at one point: ${this}`,
+    );
+  }
 }

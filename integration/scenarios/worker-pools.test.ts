@@ -8,97 +8,37 @@
 //     is untouched.
 // (d) a green replacement that never boots is rolled back, exit 3, and the pool's other node is not drained.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import * as k8s from '@kubernetes/client-node';
-import { parse, stringify } from 'yaml';
 import type { Sandbox } from '../sandbox/index.ts';
 import { POOL_TAG } from '../sandbox/workers.ts';
-import { clusterTruth, describeRun, kubeswap, registerImage, sandboxEc2, useSandbox } from './harness.ts';
+import {
+  clusterTruth,
+  configWith,
+  deployWebWithPdb,
+  describeRun,
+  kubeswap,
+  livePoolInstances,
+  registerImage,
+  sandboxEc2,
+  sandboxKube,
+  useSandbox,
+  type Web,
+  WorkloadSampler,
+  workerNodes,
+} from './harness.ts';
 
 const POOLS = [
   { name: 'blue', maxSurge: 2, maxUnavailable: 0, tag: `${POOL_TAG}=blue` },
   { name: 'green', maxSurge: 0, maxUnavailable: 1, tag: `${POOL_TAG}=green` },
 ];
-/** Replacements launch from the workers' launch template (its user data: a worker join). */
-const withTemplate = (sb: Sandbox) => POOLS.map((p) => ({ ...p, launchTemplate: sb.aws.workerLaunchTemplateId }));
 const SIZES: Record<string, number> = { blue: 3, green: 2 };
 const REPLICAS = 4;
-const APP = { app: 'web' };
 
-/** The sandbox's kubeswap.yaml (rewritten as machines change) with the worker pools added. */
-function poolsConfig(sb: Sandbox): string {
-  const config = parse(readFileSync(join(sb.stateDir, 'kubeswap.yaml'), 'utf8')) as Record<string, unknown>;
-  const file = join(sb.stateDir, 'kubeswap-pools.yaml');
-  writeFileSync(file, stringify({ ...config, workerPools: withTemplate(sb) }));
-  return file;
-}
-
-/**
- * Independent of kubeswap: every 200 ms, the Ready pods of the Deployment (the fewest seen) and the running or pending
- * instances of each pool in moto (the most seen).
- */
-class WorkloadSampler {
-  minReady = Number.POSITIVE_INFINITY;
-  maxPoolInstances: Record<string, number> = {};
-  samples = 0;
-  private stopped = false;
-  private loop?: Promise<void>;
-  constructor(
-    private readonly sb: Sandbox,
-    private readonly core: k8s.CoreV1Api,
-  ) {}
-  start(): this {
-    const ec2 = sandboxEc2(this.sb);
-    this.loop = (async () => {
-      while (!this.stopped) {
-        try {
-          const [pods, reservations] = await Promise.all([
-            this.core.listNamespacedPod({ namespace: 'default', labelSelector: 'app=web' }),
-            ec2.send(new DescribeInstancesCommand({})).then((r) => r.Reservations ?? []),
-          ]);
-          const ready = pods.items.filter(
-            (p) =>
-              !p.metadata?.deletionTimestamp &&
-              p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-          ).length;
-          this.minReady = Math.min(this.minReady, ready);
-          const counts: Record<string, number> = {};
-          for (const i of reservations.flatMap((r) => r.Instances ?? [])) {
-            if (i.State?.Name !== 'running' && i.State?.Name !== 'pending') continue;
-            const pool = i.Tags?.find((t) => t.Key === 'kubeswap.io/pool' || t.Key === POOL_TAG)?.Value;
-            if (pool) counts[pool] = (counts[pool] ?? 0) + 1;
-          }
-          for (const [pool, n] of Object.entries(counts))
-            this.maxPoolInstances[pool] = Math.max(this.maxPoolInstances[pool] ?? 0, n);
-          this.samples++;
-        } catch {
-          // an API server restarting mid-sample (the control plane swap): the next sample sees the settled state
-        }
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      ec2.destroy();
-    })();
-    return this;
-  }
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.loop;
-  }
-}
-
-async function workerNodes(core: k8s.CoreV1Api) {
-  const nodes = (await core.listNode()).items.filter(
-    (n) => !('node-role.kubernetes.io/control-plane' in (n.metadata?.labels ?? {})),
-  );
-  return nodes.map((n) => ({
-    name: n.metadata!.name!,
-    ready: n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
-    version: n.status?.nodeInfo?.kubeletVersion,
-    instanceId: n.spec?.providerID?.split('/').pop(),
-  }));
-}
+/** The sandbox's config with the worker pools; replacements launch from the workers' launch template (a worker join). */
+const poolsConfig = (sb: Sandbox) =>
+  configWith(sb, 'kubeswap-pools', {
+    workerPools: POOLS.map((p) => ({ ...p, launchTemplate: sb.aws.workerLaunchTemplateId })),
+  });
 
 /** `apply --workers-only --image IMAGE` with the pools config, a one-pass gate, and `extra` (pools, timeouts). */
 function workersOnly(sb: Sandbox, image: string, extra: string[] = []) {
@@ -121,62 +61,18 @@ async function cordonedNodes(core: k8s.CoreV1Api): Promise<string[]> {
   return (await core.listNode()).items.filter((n) => n.spec?.unschedulable).map((n) => n.metadata!.name!);
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 describe('scenario: worker pools', function () {
   this.timeout(15 * 60_000);
   const sandbox = useSandbox({ controlPlanes: 1, workerPools: SIZES });
   let core: k8s.CoreV1Api;
-  let policy: k8s.PolicyV1Api;
+  let web: Web;
   /** (e)'s new image: (b) is the re-run of (e) once its PDB is relaxed. */
   let rotated: string | undefined;
   let eRan = false;
 
   before(async () => {
-    const kc = new k8s.KubeConfig();
-    kc.loadFromFile(sandbox().kubeconfig);
-    core = kc.makeApiClient(k8s.CoreV1Api);
-    policy = kc.makeApiClient(k8s.PolicyV1Api);
-    const apps = kc.makeApiClient(k8s.AppsV1Api);
-    await apps.createNamespacedDeployment({
-      namespace: 'default',
-      body: {
-        metadata: { name: 'web' },
-        spec: {
-          replicas: REPLICAS,
-          selector: { matchLabels: APP },
-          template: {
-            metadata: { labels: APP },
-            spec: {
-              // Spread over the workers (no toleration of the control-plane taint).
-              topologySpreadConstraints: [
-                {
-                  maxSkew: 1,
-                  topologyKey: 'kubernetes.io/hostname',
-                  whenUnsatisfiable: 'ScheduleAnyway',
-                  labelSelector: { matchLabels: APP },
-                },
-              ],
-              containers: [{ name: 'web', image: 'registry.invalid/web:1' }],
-            },
-          },
-        },
-      },
-    });
-    await policy.createNamespacedPodDisruptionBudget({
-      namespace: 'default',
-      body: { metadata: { name: 'web-pdb' }, spec: { maxUnavailable: 1, selector: { matchLabels: APP } } },
-    });
-    await waitFor('the Deployment Ready and its PDB computed', async () => {
-      const pdb = await policy.readNamespacedPodDisruptionBudget({ name: 'web-pdb', namespace: 'default' });
-      return pdb.status?.currentHealthy === REPLICAS && pdb.status.disruptionsAllowed === 1;
-    });
+    core = sandboxKube(sandbox()).makeApiClient(k8s.CoreV1Api);
+    web = await deployWebWithPdb(sandbox(), { replicas: REPLICAS });
   });
 
   it('(a) upgrades the control plane, then blue (surge 2) and green (unavailable 1), within the PDB and both limits', async () => {
@@ -195,7 +91,13 @@ describe('scenario: worker pools', function () {
         ['green', 2, { maxSurge: 0, maxUnavailable: 1 }],
       ],
     );
-    const sampler = new WorkloadSampler(sb, core).start();
+    // Independent of kubeswap, alongside the web pods: the most running or pending instances of each pool in moto.
+    const ec2 = sandboxEc2(sb);
+    const sampler = new WorkloadSampler(sb, {
+      alongside: async (peak) => {
+        for (const [pool, n] of Object.entries(await livePoolInstances(ec2))) peak(pool, n);
+      },
+    }).start();
     const run = await kubeswap(sb, [
       'apply',
       '--to',
@@ -207,7 +109,10 @@ describe('scenario: worker pools', function () {
       poolsConfig(sb),
       '--drain-timeout',
       '60s',
-    ]).finally(() => sampler.stop());
+    ]).finally(async () => {
+      await sampler.stop();
+      ec2.destroy();
+    });
     assert.equal(run.exitCode, 0, describeRun(run));
     const t = await clusterTruth(sb);
     assert.ok(t.nodes.every((n) => n.version === sb.versions.to && n.ready));
@@ -218,11 +123,10 @@ describe('scenario: worker pools', function () {
       JSON.stringify(workers),
     );
     // Independent: the PDB allowed one unavailable pod, and the pools' machine counts stayed within their limits.
-    assert.ok(sampler.samples > 20, `${sampler.samples} samples`);
-    assert.ok(sampler.minReady >= REPLICAS - 1, `only ${sampler.minReady} of ${REPLICAS} web pods Ready at one point`);
-    assert.ok((sampler.maxPoolInstances['blue'] ?? 0) <= 3 + 2, JSON.stringify(sampler.maxPoolInstances));
-    assert.ok((sampler.maxPoolInstances['green'] ?? 0) <= 2, JSON.stringify(sampler.maxPoolInstances));
-    assert.equal(sampler.maxPoolInstances['blue'], 5, 'blue surged by 2');
+    sampler.assertBudgetHeld(REPLICAS, 1);
+    assert.ok((sampler.peaks['blue'] ?? 0) <= 3 + 2, `${sampler}`);
+    assert.ok((sampler.peaks['green'] ?? 0) <= 2, `${sampler}`);
+    assert.equal(sampler.peaks['blue'], 5, 'blue surged by 2');
     // The pools went in the configured order: blue's last swap before green's first.
     const swaps = run.events.filter((e) => e.code === 'swap.finished').map((e) => e.machine ?? '');
     assert.equal(swaps.length, 1 + 5, describeRun(run));
@@ -239,14 +143,7 @@ describe('scenario: worker pools', function () {
     const sb = sandbox();
     rotated = await registerImage(sb, sb.versions.to, 'kubeswap-sandbox-node-rotated');
     const image = rotated;
-    await policy.patchNamespacedPodDisruptionBudget(
-      { name: 'web-pdb', namespace: 'default', body: { spec: { maxUnavailable: 0 } } },
-      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
-    );
-    await waitFor('the PDB to allow no disruption', async () => {
-      const pdb = await policy.readNamespacedPodDisruptionBudget({ name: 'web-pdb', namespace: 'default' });
-      return pdb.status?.disruptionsAllowed === 0;
-    });
+    await web.setBudget(0);
     const readyBefore = (await workerNodes(core)).filter((w) => w.ready).map((w) => w.name);
     const run = await workersOnly(sb, image, ['--pools', 'green', '--drain-timeout', '8s']);
     assert.equal(run.exitCode, 4, describeRun(run));
@@ -281,10 +178,7 @@ describe('scenario: worker pools', function () {
   it('(b) with the PDB relaxed, the workers-only run rotates every worker image; the control plane is untouched', async () => {
     const sb = sandbox();
     const before = await clusterTruth(sb);
-    await policy.patchNamespacedPodDisruptionBudget(
-      { name: 'web-pdb', namespace: 'default', body: { spec: { maxUnavailable: 1 } } },
-      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
-    );
+    await web.setBudget(1);
     // The re-run (e)'s hint asks for once the PDB is relaxed: the same target, so it resumes (e)'s open run (a run
     // of another image is refused until abandoned) and goes on to every pool. Registered here if (e) did not run.
     rotated ??= await registerImage(sb, sb.versions.to, 'kubeswap-sandbox-node-rotated');
