@@ -8,6 +8,7 @@ import {
   KubernetesObjectApi,
   PatchStrategy,
 } from '@kubernetes/client-node';
+import pRetry from 'p-retry';
 import { KubeswapError } from '../../src/domain/errors.ts';
 
 /** A Kubernetes object as JSON: the provider reads only the fields it knows. */
@@ -63,8 +64,39 @@ function failed(operation: string, err: unknown): KubeswapError {
   });
 }
 
+/** Pauses between attempts: about 0.2 s, 0.6 s, 1.8 s, 5.4 s (randomized), at most 15 s in all. */
+const RETRY = { retries: 4, minTimeout: 200, factor: 3, maxRetryTime: 15_000, randomize: true };
+
+/**
+ * Repeats a call that failed in a way looking again may fix (`failed()` marks them: no answer, 409, 429, 5xx). A
+ * self-hosted management cluster is the cluster being upgraded: while one of its API servers starts or shuts down it
+ * answers 429 with Retry-After or drops the connection, and client-go would retry too. Every call is safe to repeat:
+ * reads, a create that answers "exists", a merge patch of fixed values, a delete where gone is success.
+ */
+export function retryingCapiPort(port: CapiPort, options: Partial<typeof RETRY> = {}): CapiPort {
+  const again = <T>(call: () => Promise<T>) =>
+    pRetry(call, {
+      ...RETRY,
+      ...options,
+      shouldRetry: ({ error }) => error instanceof KubeswapError && error.retryable,
+    });
+  return {
+    groupVersion: (group) => again(() => port.groupVersion(group)),
+    get: (apiVersion, kind, name) => again(() => port.get(apiVersion, kind, name)),
+    list: (apiVersion, kind, labelSelector) => again(() => port.list(apiVersion, kind, labelSelector)),
+    create: (object) => again(() => port.create(object)),
+    mergePatch: (apiVersion, kind, name, patch) => again(() => port.mergePatch(apiVersion, kind, name, patch)),
+    remove: (apiVersion, kind, name) => again(() => port.remove(apiVersion, kind, name)),
+    secret: (name) => again(() => port.secret(name)),
+  };
+}
+
 /** Opens the management cluster from its own kubeconfig (the `provider.kubeconfig` setting, or the default). */
 export function openCapiPort(options: { kubeconfig?: string; context?: string; namespace: string }): CapiPort {
+  return retryingCapiPort(capiPortOver(options));
+}
+
+function capiPortOver(options: { kubeconfig?: string; context?: string; namespace: string }): CapiPort {
   const kc = new KubeConfig();
   if (options.kubeconfig) kc.loadFromFile(options.kubeconfig);
   else kc.loadFromDefault();

@@ -94,6 +94,30 @@ export function infrastructureClone(
   return patched(clone, patch, 'infrastructurePatches');
 }
 
+/**
+ * Whether `actual` holds every value `expected` sets: objects key by key (keys only `actual` has are ignored), lists
+ * item by item at the same length, everything else equal. A live infrastructure machine carries fields its template
+ * never set (the provider's defaulting webhook, the controller's own writes such as CAPA's `instanceID` or CAPZ's
+ * generated `sshPublicKey`): an equality check would see a changed template forever and replace every Machine on every
+ * run. Cluster API itself never compares the specs (templates are immutable; a MachineSet or KubeadmControlPlane rolls
+ * out on a changed template reference), but a Machine-based control plane has no reference that could change.
+ */
+export function specCovers(actual: unknown, expected: unknown): boolean {
+  if (Array.isArray(expected)) {
+    return (
+      Array.isArray(actual) &&
+      actual.length === expected.length &&
+      expected.every((item, i) => specCovers(actual[i], item))
+    );
+  }
+  if (expected !== null && typeof expected === 'object') {
+    if (actual === null || typeof actual !== 'object' || Array.isArray(actual)) return false;
+    const have = actual as Record<string, unknown>;
+    return Object.entries(expected).every(([key, value]) => specCovers(have[key], value));
+  }
+  return actual === expected;
+}
+
 /** Sets the image field of a known infrastructure kind (IMAGE_FIELDS), creating the objects on the way. */
 export function withImage(infra: KubeObject, imageId: string): KubeObject {
   const field = IMAGE_FIELDS[infra.kind];

@@ -13,7 +13,7 @@ import {
   type ProviderProblem,
 } from '../../src/ports/machines.ts';
 import { type CapiPort, type KubeObject, openCapiPort } from './capi-port.ts';
-import { infrastructureClone, joinConfigClone, replacementMachine, replacementName } from './clone.ts';
+import { infrastructureClone, joinConfigClone, replacementMachine, replacementName, specCovers } from './clone.ts';
 import { machineDeploymentPools } from './machine-deployments.ts';
 import {
   type CapiMachine,
@@ -164,7 +164,15 @@ export function createClusterApiProvider(
       const image = IMAGE_FIELDS[infra.kind] ? imageOf(infra) || undefined : undefined;
       const fromTemplate = () =>
         infrastructureClone(infra, template, name, '', image, applied ? infrastructurePatches : []);
-      if (template && differs(() => [fromTemplate(), own()])) {
+      // Covered, not equal: the live object may carry what its template never set (specCovers says why).
+      const templateChanged = () => {
+        try {
+          return !specCovers(own().spec, fromTemplate().spec);
+        } catch {
+          return true;
+        }
+      };
+      if (template && templateChanged()) {
         reasons.push({
           code: 'template',
           message: `${template.kind} ${template.metadata.name} differs from ${infra.kind} ${name}`,

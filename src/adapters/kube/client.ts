@@ -68,7 +68,8 @@ const RETRY_DELAYS_MS = [200, 1000, 3000];
  * Behind a load balancer a kept-alive connection stays pinned to the API server it first reached, also
  * after that server was deregistered (ELB connection draining) and then lost its etcd member: the
  * connection then dies mid-run. Every port call is safe to repeat (reads; creates answer "exists";
- * replaces are resourceVersion-guarded), so on a lost connection or a 5xx we reconnect and try again.
+ * replaces are resourceVersion-guarded), so on a lost connection or a 5xx we reconnect and try again; on a 429 we
+ * only wait and try again.
  */
 export function retryingOnLostConnections(port: KubePort, reconnect: () => void, delays = RETRY_DELAYS_MS): KubePort {
   const wrapped = {} as Record<string, unknown>;
@@ -83,7 +84,8 @@ export function retryingOnLostConnections(port: KubePort, reconnect: () => void,
           return await fn(...args);
         } catch (err) {
           if (!(err instanceof KubeUnavailableError) || attempt >= delays.length) throw err;
-          reconnect();
+          // A 429 is an answer from a server that is there (throttled or not ready yet): keep its connection.
+          if (err.status.code !== 429) reconnect();
           await new Promise((resolve) => setTimeout(resolve, delays[attempt]));
         }
       }

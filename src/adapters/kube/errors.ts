@@ -55,7 +55,7 @@ export class KubeAuthError extends KubeError {
   }
 }
 
-/** The API server did not answer (refused, unresolvable, timed out) or answered 5xx. Retrying may help. */
+/** The API server did not answer (refused, unresolvable, timed out), answered 5xx or 429. Retrying may help. */
 export class KubeUnavailableError extends KubeError {
   override name = 'KubeUnavailableError';
   constructor(message: string, status: KubeStatus, options: { cause?: unknown } = {}) {
@@ -154,6 +154,10 @@ export function kubeError(err: unknown, operation: string, who: KubeIdentity): K
   }
   const tag = status.code ? ` (${status.code}${status.reason ? ` ${status.reason}` : ''})` : '';
   const message = `failed to ${operation}: ${status.message}${tag}`;
-  if (status.code !== undefined && status.code >= 500) return new KubeUnavailableError(message, status, { cause: err });
+  // 429 outside an eviction (pods.ts answers that one itself): API priority and fairness shed the request, or an API
+  // server that is starting or shutting down asked us to come back (Retry-After); client-go retries both.
+  if (status.code !== undefined && (status.code === 429 || status.code >= 500)) {
+    return new KubeUnavailableError(message, status, { cause: err });
+  }
   return new KubeError(message, status, { cause: err });
 }

@@ -75,10 +75,12 @@ describe('kubeError', () => {
     assert.match(err.message, /User "bob" cannot patch/);
   });
 
-  it('classifies connection failures and 5xx as unavailable, other statuses as plain KubeError', () => {
+  it('classifies connection failures, 429 and 5xx as unavailable, other statuses as plain KubeError', () => {
     const refused = new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' } });
     assert.ok(kubeError(refused, 'list Nodes', who) instanceof KubeUnavailableError);
     assert.ok(kubeError(status(503, 'ServiceUnavailable', 'x'), 'list Nodes', who) instanceof KubeUnavailableError);
+    // API priority and fairness shedding, or a server starting or shutting down with Retry-After.
+    assert.ok(kubeError(status(429, 'TooManyRequests', 'x'), 'list Nodes', who) instanceof KubeUnavailableError);
     const invalid = kubeError(status(422, 'Invalid', 'spec.x: Invalid value'), 'create Lease a/b', who);
     assert.ok(invalid instanceof KubeError && !(invalid instanceof KubeUnavailableError));
     assert.equal(invalid.message, 'failed to create Lease a/b: spec.x: Invalid value (422 Invalid)');

@@ -23,6 +23,23 @@ describe('kube port retries on lost connections', () => {
     assert.deepEqual([calls, reconnects], [3, 2]);
   });
 
+  it('repeats a throttled (429) call without dropping the connection', async () => {
+    let calls = 0;
+    let reconnects = 0;
+    const port = retryingOnLostConnections(
+      {
+        serverVersion: async () => {
+          if (++calls < 2) throw new KubeUnavailableError('too many requests', { code: 429, message: 'throttled' });
+          return 'v1.37.2';
+        },
+      } as unknown as KubePort,
+      () => reconnects++,
+      [0, 0],
+    );
+    assert.equal(await port.serverVersion(), 'v1.37.2');
+    assert.deepEqual([calls, reconnects], [2, 0]);
+  });
+
   it('gives up after the last delay and passes the error on', async () => {
     const port = retryingOnLostConnections({
       serverVersion: async () =>

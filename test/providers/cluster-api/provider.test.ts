@@ -88,6 +88,27 @@ describe('cluster-api provider: reading Machines', () => {
     );
   });
 
+  it("does not drift a Machine for fields its template never set (defaults, the controller's own writes)", async () => {
+    const target = { version: 'v1.36.3', imageId: 'img-1', force: false };
+    const fake = machineCluster();
+    const infra = fake.find('SandboxMachine', 'c1-cp-0')!;
+    // As CAPA's webhook and controller leave an AWSMachine: a defaulted block and an instance field the template lacks.
+    infra.spec = { ...infra.spec, instanceID: 'i-0abc', cloudInit: { secureSecretsBackend: 'secrets-manager' } };
+    const { p } = setup({}, fake);
+    const [m] = await p.listMachines('control-plane', ids(1));
+    assert.deepEqual(p.drift(m!, target), []);
+    // A value the template does set, changed, still drifts it; so does a list of another length.
+    fake.find('SandboxMachineTemplate', 'cp-template')!.spec = {
+      template: { spec: { image: 'img-1', size: 'small', tags: ['a'] } },
+    };
+    const { p: changed } = setup({}, fake);
+    const [again] = await changed.listMachines('control-plane', ids(1));
+    assert.deepEqual(
+      changed.drift(again!, target).map((r) => r.code),
+      ['template'],
+    );
+  });
+
   it('does not drift a replacement made with the same patches again, even for an `add` to a list', async () => {
     const target = { version: 'v1.37.2', imageId: 'img-2', force: false };
     const patches = {
