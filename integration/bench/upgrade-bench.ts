@@ -68,6 +68,7 @@ try {
   http.close();
   report(log.events, ready, totalMs, outcome.swaps, counter, http, settings.gatePasses, settings.pollIntervalMs);
   if (model) reportModel(model, log.events, ready, totalMs, settings.gatePasses, settings.pollIntervalMs);
+  outsideSwaps(log.events, started, started + totalMs);
   if (values.timeline) timeline(log.events, ready);
 } finally {
   await sb.down();
@@ -207,4 +208,35 @@ function timeline(events: KubeswapEvent[], readyAt: Map<string, number>) {
       if (at >= origin && at <= previous)
         console.log(`  +${String(at - origin).padStart(6)}          ${id} Ready and voting (seen by the benchmark)`);
   }
+}
+
+/**
+ * Where the whole apply spends its time outside the swaps (issue 15 §1: total vs critical path): every event before
+ * the first replacement is created and after the last swap finished, with the time since the previous one.
+ */
+function outsideSwaps(events: KubeswapEvent[], startedAt: number, endedAt: number) {
+  const t = (e: KubeswapEvent) => Date.parse(e.at);
+  const first = events.findIndex((e) => e.code === 'plan.step' && e.data?.['step'] === 'create-replacement');
+  const last = events.findLastIndex((e) => e.code === 'swap.finished');
+  if (first < 0 || last < 0) return;
+  const print = (from: number, to: number, origin: number) => {
+    let previous = origin;
+    for (const e of events.slice(from, to)) {
+      const what = e.code === 'plan.step' ? `step ${String(e.data?.['step'])}` : e.code;
+      console.log(
+        `  +${String(t(e) - origin).padStart(6)} (${String(t(e) - previous).padStart(5)})  ${what}  ${e.message.slice(0, 80)}`,
+      );
+      previous = t(e);
+    }
+    return previous;
+  };
+  console.log(`\nbefore the first swap (ms since apply started):`);
+  const before = print(0, first + 1, startedAt);
+  console.log(`  = ${((before - startedAt) / 1000).toFixed(1)} s`);
+  console.log(`\nafter the last swap (ms since it finished):`);
+  const end = t(events[last]!);
+  print(last + 1, events.length, end);
+  console.log(
+    `  +${String(endedAt - end).padStart(6)}          apply returned: ${((endedAt - end) / 1000).toFixed(1)} s`,
+  );
 }

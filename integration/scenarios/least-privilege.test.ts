@@ -7,14 +7,17 @@
 // joins only because kubeswap converted it to v1beta4.
 // moto enforces IAM here too (sandbox option awsIam): the upgrade runs with the token AND the keys of an IAM user holding
 // exactly the launch-template mode's policy (as moto can evaluate it: actions, integration/scenarios/iam-policy.ts), so
-// the two shipped permission sets are shown sufficient together, in one run. One machine keeps the file lean; the
-// permissions a swap needs do not depend on how many machines are swapped.
+// the two shipped permission sets are shown sufficient together, in one run. Before it, a policy missing an action the
+// launch needs (ec2:DescribeLaunchTemplateVersions, read when the replacement is launched) is refused by AWS mid-run:
+// exit 4 naming the action and the policy templates, no machine changed, the lock released (kubeadm-config was
+// bumped, the first change of every run); the full upgrade after it is that run resumed with the shipped policy.
+// One machine keeps the file lean; the permissions a swap needs do not depend on how many machines are swapped.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parse, parseAllDocuments, stringify } from 'yaml';
-import { REPO_ROOT } from '../sandbox/index.ts';
+import { REPO_ROOT, type Sandbox } from '../sandbox/index.ts';
 import { ApiProbe, assertUpgraded, clusterTruth, describeRun, essentials, kubeswap, useSandbox } from './harness.ts';
 import { policyFor } from './iam-policy.ts';
 
@@ -25,6 +28,12 @@ describe('scenario: least privilege, a ServiceAccount bound to templates/rbac', 
   this.timeout(15 * 60_000);
   const sandbox = useSandbox({ controlPlanes: 1, kubeadmApi: 'v1beta3', awsIam: true });
   let kubeconfig: string;
+  const USER = 'kubeswap';
+
+  const applyAs = (sb: Sandbox, key: { accessKeyId: string; secretAccessKey: string }) =>
+    kubeswap(sb, ['apply', '--to', sb.versions.to, '--yes', '--gate-passes', '2', '--kubeconfig', kubeconfig], {
+      env: { AWS_ACCESS_KEY_ID: key.accessKeyId, AWS_SECRET_ACCESS_KEY: key.secretAccessKey },
+    });
 
   before(async () => {
     const sb = sandbox();
@@ -116,18 +125,31 @@ describe('scenario: least privilege, a ServiceAccount bound to templates/rbac', 
     }
   });
 
-  it('the whole upgrade runs with the ServiceAccount token and the IAM user alone', async () => {
+  it('an IAM policy lacking an action the launch needs: exit 4 naming the action AWS refused, no machine changed, lock released', async () => {
     const sb = sandbox();
     const before = await clusterTruth(sb);
-    const key = await sb.awsIamUser('kubeswap', policyFor(sb));
     assert.equal(await storedApiVersion(), 'kubeadm.k8s.io/v1beta3');
+    const key = await sb.awsIamUser(USER, policyFor(sb, 'ec2:DescribeLaunchTemplateVersions'));
+    const run = await applyAs(sb, key);
+    assert.equal(run.exitCode, 4, describeRun(run));
+    const failed = run.events.find((e) => e.code === 'run.failed')!;
+    assert.equal(failed.data?.['error'], 'aws.access-denied', describeRun(run));
+    assert.match(failed.message, /not authorized to perform: ec2:DescribeLaunchTemplateVersions/);
+    assert.match(String(failed.data?.['hint']), /templates\/iam/);
+    assert.deepEqual(essentials(await clusterTruth(sb)), essentials(before), 'no machine changed');
+    const lease = await sb
+      .kubectl(['-n', 'kube-system', 'get', 'lease', 'kubeswap-lock', '-o', 'json'])
+      .catch(() => '');
+    assert.ok(!lease || !JSON.parse(lease).spec?.holderIdentity, 'no lock left held');
+  });
+
+  it('the whole upgrade runs with the ServiceAccount token and the IAM user alone (the refused run resumed)', async () => {
+    const sb = sandbox();
+    const before = await clusterTruth(sb);
+    const key = await sb.awsIamUser(USER, policyFor(sb));
     const api = new ApiProbe(sb).start();
     const started = Date.now();
-    const run = await kubeswap(
-      sb,
-      ['apply', '--to', sb.versions.to, '--yes', '--gate-passes', '2', '--kubeconfig', kubeconfig],
-      { env: { AWS_ACCESS_KEY_ID: key.accessKeyId, AWS_SECRET_ACCESS_KEY: key.secretAccessKey } },
-    );
+    const run = await applyAs(sb, key);
     const probe = await api.stop();
     console.log(
       `      upgrade with the ServiceAccount token and the IAM user: ${Math.round((Date.now() - started) / 1000)} s`,

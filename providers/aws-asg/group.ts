@@ -194,9 +194,11 @@ export interface RestorePlan {
 export function restorePlan(
   baseline: GroupBaseline,
   group: GroupFacts,
-  runId: string,
+  /** The run (or runs: one abandoned, then the one that restores) whose launches the group protected. */
+  runId: string | readonly string[],
   tagged: Map<string, string>,
 ): RestorePlan {
+  const runs: readonly string[] = typeof runId === 'string' ? [runId] : runId;
   const live = group.instances.filter((i) => !isLeaving(i));
   if (live.length !== baseline.desiredCapacity) {
     return {
@@ -210,7 +212,7 @@ export function restorePlan(
   const resume = runSuspends(baseline).filter((p) => group.suspended.includes(p));
   const unprotect = baseline.newInstancesProtected
     ? []
-    : live.filter((i) => i.protected && tagged.get(i.id) === runId).map((i) => i.id);
+    : live.filter((i) => i.protected && runs.includes(tagged.get(i.id) ?? '')).map((i) => i.id);
   const sizesChanged =
     group.minSize !== sizes.MinSize ||
     group.maxSize !== sizes.MaxSize ||

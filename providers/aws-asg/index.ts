@@ -203,7 +203,7 @@ export function createAwsAsgProvider(input: AwsAsgProviderOptions): MachineProvi
       return targetGroup();
     },
 
-    run: groupRunHooks(context, [...pools.groups.values()]),
+    run: groupRunHooks(context, pools.groups),
 
     destroy() {
       ec2Client.destroy();

@@ -54,6 +54,8 @@ export interface EtcdEndpointHealth {
   isLearner?: boolean;
   error?: string;
   tookMs: number;
+  /** The cluster's active alarms as this endpoint listed them (the health check reads them), when it could. */
+  alarms?: EtcdAlarm[];
 }
 
 export type EtcdAlarmType = 'NOSPACE' | 'CORRUPT';

@@ -143,6 +143,12 @@ export interface AccessCheck {
   name?: string;
 }
 
+export interface LeaseWatchHandlers {
+  onLease(lease: LeaseView | undefined): void;
+  /** true once a watch is open (its first event, the Lease as it is now, follows); false when it ended. */
+  onConnection(connected: boolean): void;
+}
+
 export interface KubePort {
   /** gitVersion of the apiserver answering (e.g. through the load balancer). */
   serverVersion(): Promise<string>;
@@ -150,8 +156,11 @@ export interface KubePort {
   etcdClientUrls(): Promise<string[]>;
   /** Whether this identity may do each (SelfSubjectAccessReview), in order. */
   canI(checks: readonly AccessCheck[]): Promise<boolean[]>;
-  /** Every Node, with the control-plane static pods (kube-system mirror pods) attached to control-plane nodes. */
-  listNodes(): Promise<NodeView[]>;
+  /**
+   * Every Node, with the control-plane static pods (kube-system mirror pods) attached to control-plane nodes.
+   * `fresh`: from the API server, never from a run's watched cache (watchChanges).
+   */
+  listNodes(options?: { fresh?: boolean }): Promise<NodeView[]>;
   deleteNode(name: string): Promise<'deleted' | 'gone'>;
   /** Merge-patch annotations; null removes a key. */
   annotateNode(name: string, annotations: Record<string, string | null>): Promise<void>;
@@ -159,8 +168,15 @@ export interface KubePort {
   recordNodeEvent(event: NodeEvent): Promise<void>;
 
   podsOnNode(node: string): Promise<PodOnNode[]>;
-  /** Every pod of one namespace (paged), each with the Node it is bound to: one list instead of one per Node. */
-  podsInNamespace(namespace: string): Promise<(PodOnNode & { node?: string })[]>;
+  /**
+   * Every pod of one namespace (paged), each with the Node it is bound to: one list instead of one per Node. With
+   * `phases`, only pods in those phases (status.phase field selector, one list per phase), so that a namespace holding
+   * a pod per Node (kube-proxy on 5,000 Nodes) is not read whole to find the few that cannot run.
+   */
+  podsInNamespace(
+    namespace: string,
+    options?: { phases?: readonly string[] },
+  ): Promise<(PodOnNode & { node?: string })[]>;
   evictPod(namespace: string, name: string): Promise<EvictionResult>;
   /** True while a pod with that name and uid exists (a recreated pod has another uid). */
   podExists(namespace: string, name: string, uid: string): Promise<boolean>;
@@ -204,6 +220,13 @@ export interface KubePort {
    * stop function. A hint for waking the loop early, never the truth. Optional: without it the loop polls.
    */
   watchChanges?(onChange: () => void): () => void;
+
+  /**
+   * Follows one Lease (the run lock) with a watch, restarted whenever it ends: `onLease` gets every version the API
+   * server reports (undefined: deleted), `onConnection` whether a watch is open. Optional: without it the lock is
+   * checked by a read before every step. Returns a stop function.
+   */
+  watchLease?(namespace: string, name: string, handlers: LeaseWatchHandlers): () => void;
 
   /**
    * Drops kept-alive connections: the next request opens a new one. Called after an API server left the

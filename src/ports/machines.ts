@@ -155,6 +155,11 @@ export interface RunHooks {
     /** What an earlier process of this same run recorded; undefined on a run's first start. */
     saved: unknown;
     record(state: unknown): Promise<void>;
+    /**
+     * The pools this run replaces machines in (`control-plane` included unless --workers-only): change only
+     * those. Undefined (an older engine): every pool.
+     */
+    pools?: readonly string[];
   }): Promise<void>;
   /**
    * On every end that can run code, and on a resumed run that finds nothing left to replace. Undo what is safe to

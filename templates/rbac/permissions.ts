@@ -90,6 +90,16 @@ export const KUBESWAP_PERMISSIONS: readonly Permission[] = [
       why: 'renew, check and release the run lock',
     }),
   ),
+  // RBAC authorizes a watch limited by resourceNames when it selects metadata.name (kubernetes.io RBAC "Referring
+  // to resources"), as the lock's watch does.
+  {
+    group: 'coordination.k8s.io',
+    resource: 'leases',
+    verb: 'watch',
+    namespace: KS,
+    name: 'kubeswap-lock',
+    why: 'see at once when the run lock is taken or broken (unlock --force)',
+  },
   // Whether the RBAC kubeadm join relies on exists (created only when missing: templates/rbac/kubeswap-rbac-repair.yaml).
   ...(['roles', 'rolebindings', 'clusterroles', 'clusterrolebindings'] as const).map(
     (resource): Permission => ({

@@ -68,3 +68,38 @@ describe('converge with change notifications', () => {
     }
   });
 });
+
+describe('converge with a watched Node cache', () => {
+  it('starts each swap only from Nodes read afresh, never from the cache alone (a watch may die silently)', async () => {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    const ports = world.ports();
+    const order: string[] = [];
+    ports.kube = {
+      ...ports.kube,
+      watchChanges: () => () => {},
+      listNodes: async (options) => {
+        order.push(options?.fresh ? 'fresh' : 'cached');
+        return world.kube.listNodes();
+      },
+    };
+    const emit = ports.emit;
+    ports.emit = (event) => {
+      if (event.code === 'plan.step') order.push(`step ${String(event.data?.['step'])}`);
+      emit(event);
+    };
+    const options = { ...DEFAULT_ENGINE_OPTIONS, gatePasses: 2, pollIntervalMs: 1000, snapshotDir: '/tmp' };
+    const outcome = await apply(ports, { version: TO, force: false }, options);
+    assert.equal(outcome.swaps, 3);
+    const starts = order.flatMap((o, i) => (o === 'step create-replacement' ? [i] : []));
+    assert.equal(starts.length, 3);
+    for (const i of starts) {
+      const read = order.slice(0, i).findLast((o) => o === 'fresh' || o === 'cached');
+      assert.equal(
+        read,
+        'fresh',
+        `the Node read before a swap's first step: ${order.slice(Math.max(0, i - 4), i + 1)}`,
+      );
+    }
+    assert.ok(order.filter((o) => o === 'cached').length > order.filter((o) => o === 'fresh').length);
+  });
+});

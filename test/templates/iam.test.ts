@@ -117,21 +117,37 @@ describe('templates/iam/aws-asg.json', () => {
     assert.deepEqual([...allowed].filter((a) => !launchChecks.includes(a)).sort(), asgActionsCalled());
   });
 
-  it("scopes the group's changes to the cluster's group and its tag, and its tagging to kubeswap's keys", () => {
+  // Every Auto Scaling write action kubeswap calls takes the autoScalingGroup resource and the
+  // autoscaling:ResourceTag/<key> condition (Service Authorization Reference, "Actions, resources, and condition keys
+  // for Amazon EC2 Auto Scaling"): one statement covers the control-plane group and every worker pool's group.
+  it("scopes the groups' changes to the groups tagged for the cluster (control plane and worker pools), and their tagging to kubeswap's keys", () => {
     const onGroup = policy.Statement.filter((s) =>
       list(s.Action).some((a) => a.startsWith('autoscaling:') && !/:Describe/.test(a)),
     );
-    for (const s of onGroup) assert.match(String(s.Resource), /autoScalingGroupName\/AUTO_SCALING_GROUP_NAME$/);
+    const clusterTag = { 'autoscaling:ResourceTag/kubernetes.io/cluster/CLUSTER_NAME': ['owned', 'shared'] };
+    for (const s of onGroup) {
+      assert.equal(s.Resource, 'arn:aws:autoscaling:REGION:ACCOUNT_ID:autoScalingGroup:*:autoScalingGroupName/*');
+      assert.deepEqual(s.Condition?.['StringEquals'], clusterTag, `${s.Sid}: only the cluster's groups`);
+    }
+    const writes = onGroup.flatMap((s) => list(s.Action));
+    for (const action of asgActionsCalled().filter((a) => a.startsWith('autoscaling:') && !/:Describe/.test(a)))
+      assert.ok(writes.includes(action), `${action} on the worker groups too`);
     const tagging = onGroup.find((s) => list(s.Action).includes('autoscaling:CreateOrUpdateTags'))!;
-    assert.deepEqual(tagging.Condition, {
-      'ForAllValues:StringEquals': {
-        'aws:TagKeys': ['kubeswap.io/run-id', 'kubeswap.io/replaces', 'kubeswap.io/token'],
-      },
+    assert.deepEqual(tagging.Condition?.['ForAllValues:StringEquals'], {
+      'aws:TagKeys': ['kubeswap.io/run-id', 'kubeswap.io/replaces', 'kubeswap.io/token'],
     });
     const run = policy.Statement.find((s) => list(s.Action).includes('ec2:RunInstances'))!;
-    assert.ok(
-      JSON.stringify(run.Condition).includes('launch-template/LAUNCH_TEMPLATE_ID'),
-      'RunInstances only from the template',
+    assert.deepEqual(
+      run.Condition,
+      {
+        ArnLike: {
+          'ec2:LaunchTemplate': [
+            'arn:aws:ec2:REGION:ACCOUNT_ID:launch-template/LAUNCH_TEMPLATE_ID',
+            'arn:aws:ec2:REGION:ACCOUNT_ID:launch-template/WORKER_LAUNCH_TEMPLATE_ID',
+          ],
+        },
+      },
+      "RunInstances only from the groups' templates (one WORKER_LAUNCH_TEMPLATE_ID per pool)",
     );
     assert.ok(
       policy.Statement.every((s) =>

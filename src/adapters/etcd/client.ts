@@ -3,7 +3,7 @@
 import type { EtcdAlarm, EtcdEndpointHealth, EtcdMember } from '../../domain/model.ts';
 import type { EtcdPort, EtcdTls } from '../../ports/etcd.ts';
 import type { EtcdMemberStatus } from '../../ports/readiness.ts';
-import { type ConnectEndpoint, etcd3Connector } from './connection.ts';
+import { type ConnectEndpoint, type EndpointConnection, etcd3Connector } from './connection.ts';
 import { EtcdError } from './errors.ts';
 import { checkEndpoint } from './health.ts';
 import { endpointsFromMembers, normalizeEndpoint } from './members.ts';
@@ -20,7 +20,23 @@ export interface EtcdOptions {
   timeoutMs?: number;
   /** Deadline of the whole snapshot stream. Default 5 min. */
   snapshotTimeoutMs?: number;
+  /** Where to look for endpoints when none of `endpoints` answers (see EndpointFallback). */
+  fallback?: EndpointFallback;
 }
+
+/**
+ * A second source of endpoints, asked when every known endpoint fails to answer: a re-run seeded with the
+ * configured endpoints finds them all gone once an earlier run replaced every member, while the control plane's
+ * etcd static pods advertise the current client URLs (kubeadm's etcd.advertise-client-urls annotation).
+ */
+export interface EndpointFallback {
+  /** Where the endpoints come from, for the message when none answers either. */
+  source: string;
+  endpoints(): Promise<string[]>;
+}
+
+/** No answer at all from any endpoint (as opposed to an answer etcd refused, or a certificate problem). */
+const NO_ANSWER = new Set(['etcd.unreachable', 'etcd.timeout']);
 
 export const DEFAULT_ETCD_TIMEOUT_MS = 5_000;
 export const DEFAULT_SNAPSHOT_TIMEOUT_MS = 300_000;
@@ -29,6 +45,7 @@ export function openEtcd(options: EtcdOptions): EtcdClient {
   const timeoutMs = options.timeoutMs ?? DEFAULT_ETCD_TIMEOUT_MS;
   return new EtcdClient(options.endpoints, etcd3Connector(options.tls, timeoutMs), {
     snapshotTimeoutMs: options.snapshotTimeoutMs ?? DEFAULT_SNAPSHOT_TIMEOUT_MS,
+    ...(options.fallback ? { fallback: options.fallback } : {}),
   });
 }
 
@@ -36,13 +53,64 @@ export class EtcdClient implements EtcdPort {
   private readonly pool: EndpointPool;
   private known: string[];
   private readonly snapshotTimeoutMs: number;
+  private readonly fallback: EndpointFallback | undefined;
+  /** The fallback's answer while it is being asked: concurrent reads (member list, alarms) ask it once. */
+  private asking: Promise<string[]> | undefined;
 
   /** `connect` is injectable so tests can stand in for etcd; production code uses openEtcd(). */
-  constructor(endpoints: readonly string[], connect: ConnectEndpoint, options: { snapshotTimeoutMs?: number } = {}) {
+  constructor(
+    endpoints: readonly string[],
+    connect: ConnectEndpoint,
+    options: { snapshotTimeoutMs?: number; fallback?: EndpointFallback } = {},
+  ) {
     if (endpoints.length === 0) throw new EtcdError('etcd.unreachable', 'no etcd endpoint given');
     this.known = [...new Set(endpoints.map(normalizeEndpoint))];
     this.pool = new EndpointPool(connect);
     this.snapshotTimeoutMs = options.snapshotTimeoutMs ?? DEFAULT_SNAPSHOT_TIMEOUT_MS;
+    this.fallback = options.fallback;
+  }
+
+  /**
+   * The first known endpoint to answer; when none answers at all, the fallback's endpoints that are not known
+   * yet are tried before giving up, and the error then names both sets.
+   */
+  private async anyEndpoint<T>(action: string, operation: (connection: EndpointConnection) => Promise<T>): Promise<T> {
+    try {
+      return await this.pool.any(this.known, action, operation);
+    } catch (err) {
+      if (!this.fallback || !(err instanceof EtcdError) || !NO_ANSWER.has(err.code)) throw err;
+      const tried = [...this.known];
+      this.asking ??= this.fallback.endpoints().finally(() => {
+        this.asking = undefined;
+      });
+      let found: string[];
+      try {
+        found = [...new Set((await this.asking).map(normalizeEndpoint))];
+      } catch (lookup) {
+        throw this.noneAnswered(action, tried, `could not be read (${(lookup as Error).message})`, err);
+      }
+      const fresh = found.filter((e) => !tried.includes(e));
+      if (fresh.length === 0) throw this.noneAnswered(action, tried, `are the same or none (${found.join(', ')})`, err);
+      this.known = fresh;
+      try {
+        return await this.pool.any(this.known, action, operation);
+      } catch (again) {
+        this.known = tried;
+        if (!(again instanceof EtcdError) || !NO_ANSWER.has(again.code)) throw again;
+        throw this.noneAnswered(action, tried, `(${fresh.join(', ')}) did not answer either`, again);
+      }
+    }
+  }
+
+  private noneAnswered(action: string, tried: string[], fallback: string, cause: EtcdError): EtcdError {
+    return new EtcdError(
+      cause.code,
+      `${action}: none of the etcd endpoints answered: ${tried.join(', ')}; the endpoints ${this.fallback!.source} ${fallback} (${cause.message})`,
+      {
+        cause,
+        hint: 'an earlier run may have replaced every member the endpoints name: pass --etcd-endpoints with the client URLs of the current members (kubeadm.kubernetes.io/etcd.advertise-client-urls on the etcd pods in kube-system), and check that they listen',
+      },
+    );
   }
 
   endpoints(): string[] {
@@ -54,7 +122,7 @@ export class EtcdClient implements EtcdPort {
    * retires every seed endpoint the run started with, so without this the port would lose the cluster.
    */
   async memberList(): Promise<EtcdMember[]> {
-    const members = await this.pool.any(this.known, 'etcd member list', (c) => c.memberList());
+    const members = await this.anyEndpoint('etcd member list', (c) => c.memberList());
     const advertised = endpointsFromMembers(members);
     if (advertised.length > 0) this.known = advertised;
     return members;
@@ -98,7 +166,7 @@ export class EtcdClient implements EtcdPort {
   }
 
   alarms(): Promise<EtcdAlarm[]> {
-    return this.pool.any(this.known, 'etcd alarm list', (c) => c.alarms());
+    return this.anyEndpoint('etcd alarm list', (c) => c.alarms());
   }
 
   async moveLeader(targetId: string): Promise<void> {

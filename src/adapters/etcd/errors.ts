@@ -72,10 +72,15 @@ export class EtcdError extends KubeswapError {
   override readonly code: EtcdErrorCode;
   readonly endpoint: string | undefined;
 
-  constructor(code: EtcdErrorCode, message: string, options: { endpoint?: string; cause?: unknown } = {}) {
+  constructor(
+    code: EtcdErrorCode,
+    message: string,
+    options: { endpoint?: string; cause?: unknown; hint?: string } = {},
+  ) {
+    const hint = options.hint ?? HINT[code];
     super(FAILURE[code], code, message, {
       cause: options.cause,
-      ...(HINT[code] ? { hint: HINT[code] } : {}),
+      ...(hint ? { hint } : {}),
       source: 'environment',
       retryable: RETRYABLE.has(code),
     });

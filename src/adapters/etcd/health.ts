@@ -26,6 +26,7 @@ export async function checkEndpoint(
   const tookMs = Math.round(stopwatch() - started);
   const result: EtcdEndpointHealth = { endpoint: connection.endpoint, healthy: false, tookMs };
   if (status.status === 'fulfilled') Object.assign(result, statusFields(status.value));
+  if (alarms.status === 'fulfilled') result.alarms = alarms.value;
 
   if (read.status === 'rejected') return { ...result, error: messageOf(read.reason) };
   if (alarms.status === 'rejected')

@@ -5,7 +5,7 @@ import type { KubePort } from '../../ports/kube.ts';
 import { canI } from './access.ts';
 import { type KubeconfigOptions, type KubeconfigSummary, loadKubeconfig } from './config.ts';
 import { KubeUnavailableError } from './errors.ts';
-import { createLease, deleteLease, getLease, replaceLease } from './leases.ts';
+import { createLease, deleteLease, getLease, replaceLease, watchLease } from './leases.ts';
 import { NodeCache } from './node-cache.ts';
 import { annotateNode, deleteNode, etcdClientUrls, listNodes, recordNodeEvent, setUnschedulable } from './nodes.ts';
 import {
@@ -42,8 +42,10 @@ export function openKube(options: OpenKubeOptions = {}): Kube {
   // The run's watched Nodes and static pods (node-cache.ts), while the loop watches; reads fall back to the API.
   let cache: NodeCache | undefined;
   const port = kubePortOver(apis, () => cache);
+  const leaseWatches = new Set<{ restart(): void }>();
   const reconnect = () => {
     apis.reconnect();
+    for (const watch of leaseWatches) watch.restart();
     // A watch's connection may be pinned to the server that just left the load balancer, as the requests' were.
     cache?.restart();
   };
@@ -56,6 +58,15 @@ export function openKube(options: OpenKubeOptions = {}): Kube {
       return () => {
         started.stop();
         if (cache === started) cache = undefined;
+      };
+    },
+    // Outside the retrying wrapper: it returns a stop function, not a promise, and restarts its own watches.
+    watchLease: (namespace, name, handlers) => {
+      const watch = watchLease(kc, namespace, name, handlers);
+      leaseWatches.add(watch);
+      return () => {
+        leaseWatches.delete(watch);
+        watch.stop();
       };
     },
     reconnect,
@@ -110,8 +121,8 @@ export function kubePortOver(apis: KubeApis, cached: () => NodeCache | undefined
     },
     etcdClientUrls: () => etcdClientUrls(apis),
     canI: (checks) => canI(apis, checks),
-    listNodes: async () => {
-      const cache = cached();
+    listNodes: async (options) => {
+      const cache = options?.fresh ? undefined : cached();
       return cache?.nodeViews() ?? listNodes(apis, cache?.staticPods());
     },
     deleteNode: async (name) => {
@@ -132,7 +143,7 @@ export function kubePortOver(apis: KubeApis, cached: () => NodeCache | undefined
     recordNodeEvent: (event) => recordNodeEvent(apis, event),
 
     podsOnNode: (node) => podsOnNode(apis, node),
-    podsInNamespace: (namespace) => podsInNamespace(apis, namespace),
+    podsInNamespace: (namespace, options) => podsInNamespace(apis, namespace, options),
     evictPod: (namespace, name) => evictPod(apis, namespace, name),
     podExists: (namespace, name, uid) => podExists(apis, namespace, name, uid),
     listDisruptionBudgets: (namespace) => listDisruptionBudgets(apis, namespace),

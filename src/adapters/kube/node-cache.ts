@@ -14,6 +14,11 @@
 //   when the engine drops kept-alive connections after deregistering a server (client.ts reconnect).
 // client-node's ListWatch relists after 410 Gone and resumes from the last resourceVersion after a clean close;
 // after any other error it stops (notes/libraries.md §1.6), hence the restart here.
+// - A watch that is not open (between a clean close and the next watch, which ListWatch may delay by up to 30 s
+//   without events: capped here at 1 s) or that has been open longer than the server's timeout plus a margin (it
+//   should have ended: its connection died without a word) is not trusted: the reads go to the API meanwhile. This
+//   bounds a silently dead watch's staleness to WATCH_MAX_AGE_MS, not the client's 40 s inactivity timeout; and the
+//   engine reads the Nodes afresh on the pass that starts a swap anyway (converge.ts).
 import { type KubeConfig, ListWatch, type V1Node, type V1Pod, Watch } from '@kubernetes/client-node';
 import type { NodeView } from '../../domain/model.ts';
 import { toNodeView } from './nodes.ts';
@@ -27,6 +32,19 @@ const WATCH_SECONDS = 30;
 /** No byte (event or bookmark) for this long: the connection is taken for dead (client-side). */
 const INACTIVITY_MS = 40_000;
 const RESTART_PAUSE_MS = 1000;
+/** A watch open longer than the server's timeout plus this margin should have ended: its connection is dead. */
+const WATCH_MAX_AGE_MS = WATCH_SECONDS * 1000 + 5_000;
+/**
+ * After the server's clean close the store is current up to that moment, and the next watch resumes from its
+ * resourceVersion (replaying what changed meanwhile): for this long it is still trusted, so the every-30-s reconnect
+ * does not cost a full list. Shorter than a poll interval's worth of staleness that matters to a gate.
+ */
+const CLEAN_GAP_MS = 2_000;
+/** ListWatch waits before re-watching after a close that brought no event (up to 30 s, doubling): capped. */
+const RECONNECT_DELAY_MAX_MS = 1000;
+
+/** The watch client (client-node's Watch, or a fake in tests). */
+export type WatchClient = Pick<Watch, 'watch'>;
 const WRITE_SEEN_MS = 10_000;
 
 type Signature = (obj: unknown) => string;
@@ -50,10 +68,14 @@ interface Named {
 }
 
 /** One resource's LIST+WATCH, restarted after errors; `trusted` says whether its objects are current. */
-class Follower<T extends Named> {
+export class Follower<T extends Named> {
   private lw?: ListWatch<T>;
   private synced = false;
   private down = false;
+  /** When the current watch request was answered; undefined while none is open. */
+  private openSince?: number;
+  /** When the last watch ended cleanly (the server's timeout), while the next one is not open yet. */
+  private closedAt?: number;
   private stopped = true;
   private restartTimer?: NodeJS.Timeout;
   private readonly seen = new Map<string, string>();
@@ -67,24 +89,55 @@ class Follower<T extends Named> {
     private readonly signature: Signature,
     private readonly onChange: () => void,
     private readonly labelSelector?: string,
+    private readonly newWatch: () => WatchClient = () => {
+      const watch = new Watch(this.kc);
+      // The client's inactivity timer (2.x): longer than the server-side timeout, so a live watch ends cleanly first.
+      (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = INACTIVITY_MS;
+      return watch;
+    },
+    private readonly now: () => number = Date.now,
   ) {}
 
   start(): void {
     this.stopped = false;
     this.down = false;
     this.synced = false;
+    this.openSince = undefined;
+    this.closedAt = undefined;
     this.awaited.clear();
-    const watch = new Watch(this.kc);
-    // The client's inactivity timer (2.x): longer than the server-side timeout, so a live watch ends cleanly first.
-    (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = INACTIVITY_MS;
+    const watch = this.newWatch();
     const resilient = {
-      watch: (path: string, params: Record<string, unknown>, cb: never, done: (err: unknown) => void) =>
-        watch
-          .watch(path, { ...params, timeoutSeconds: WATCH_SECONDS, allowWatchBookmarks: true }, cb, done)
+      watch: (
+        path: string,
+        params: Record<string, unknown>,
+        cb: (...args: unknown[]) => void,
+        done: (err: unknown) => void,
+      ) => {
+        // Open from its answer to its end: only then does the stream carry every change.
+        let ended = false;
+        const end = (err: unknown) => {
+          ended = true;
+          if (this.lw === lw) {
+            // A clean end of a watch that had opened: the gap to the next one is trusted briefly (CLEAN_GAP_MS).
+            this.closedAt = !err && this.openSince !== undefined ? this.now() : undefined;
+            this.openSince = undefined;
+          }
+          done(err);
+        };
+        return watch
+          .watch(path, { ...params, timeoutSeconds: WATCH_SECONDS, allowWatchBookmarks: true }, cb, end)
+          .then((controller) => {
+            if (!ended && this.lw === lw) {
+              this.openSince = this.now();
+              this.closedAt = undefined;
+            }
+            return controller;
+          })
           .catch((err: unknown) => {
-            done(err);
+            end(err);
             return new AbortController();
-          }),
+          });
+      },
     } as unknown as Watch;
     const listed = async () => {
       const result = await this.list();
@@ -95,7 +148,10 @@ class Follower<T extends Named> {
       }
       return result;
     };
-    const lw = new ListWatch<T>(this.path, resilient, listed as never, false, this.labelSelector);
+    const lw = new ListWatch<T>(this.path, resilient, listed as never, false, this.labelSelector, undefined, {
+      delayFn: (ms: number) =>
+        new Promise<void>((resolve) => setTimeout(resolve, Math.min(ms, RECONNECT_DELAY_MAX_MS))),
+    } as never);
     this.lw = lw;
     const changed = (type: 'set' | 'delete') => (obj: T) => {
       if (this.lw !== lw) return;
@@ -166,6 +222,10 @@ class Follower<T extends Named> {
 
   trusted(): boolean {
     if (this.stopped || !this.synced || this.down || !this.lw) return false;
+    // Between two watches, or a watch that outlived the server's timeout: changes may be missed (see the top).
+    if (this.openSince === undefined) {
+      if (this.closedAt === undefined || this.now() - this.closedAt > CLEAN_GAP_MS) return false;
+    } else if (this.now() - this.openSince > WATCH_MAX_AGE_MS) return false;
     for (const { since } of this.awaited.values()) {
       if (Date.now() - since > WRITE_SEEN_MS) {
         // The stream did not deliver our own write: it is stuck; read the API meanwhile.

@@ -51,9 +51,21 @@ export async function podsOnNode(apis: KubeApis, node: string): Promise<PodOnNod
   }
 }
 
-export async function podsInNamespace(apis: KubeApis, namespace: string): Promise<(PodOnNode & { node?: string })[]> {
+export async function podsInNamespace(
+  apis: KubeApis,
+  namespace: string,
+  options: { phases?: readonly string[] } = {},
+): Promise<(PodOnNode & { node?: string })[]> {
   try {
-    const pods = await listAll((_continue) => apis.core.listNamespacedPod({ namespace, limit: 500, _continue }));
+    const list = (fieldSelector?: string) =>
+      listAll((_continue) =>
+        apis.core.listNamespacedPod({ namespace, limit: 500, _continue, ...(fieldSelector ? { fieldSelector } : {}) }),
+      );
+    // Pods index status.phase for field selectors (pkg/registry/core/pod/strategy.go ToSelectableFields); a
+    // selector cannot say "A or B", hence one list per phase.
+    const pods = options.phases
+      ? (await Promise.all(options.phases.map((phase) => list(`status.phase=${phase}`)))).flat()
+      : await list();
     return pods.map((p) => ({ ...toPodOnNode(p), ...(p.spec?.nodeName ? { node: p.spec.nodeName } : {}) }));
   } catch (err) {
     throw apis.fail(err, `list Pods in ${namespace}`);

@@ -54,9 +54,11 @@ async function create(apis: KubeApis, object: RbacObject): Promise<void> {
 /** Creates the missing objects in order; returns `Kind/name` of those created. */
 export async function ensureRbac(apis: KubeApis, objects: RbacObject[]): Promise<string[]> {
   const created: string[] = [];
-  for (const object of objects) {
-    // Read first: an identity without create on RBAC (templates/rbac) is refused a create of an object that exists.
-    if (await rbacExists(apis, object)) continue;
+  // Read first: an identity without create on RBAC (templates/rbac) is refused a create of an object that exists.
+  // The reads go out together; the creates stay one at a time, in the given order.
+  const exists = await Promise.all(objects.map((object) => rbacExists(apis, object)));
+  for (const [i, object] of objects.entries()) {
+    if (exists[i]) continue;
     try {
       await create(apis, object);
       created.push(rbacLabel(object));

@@ -4,13 +4,14 @@ import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { describeError, invalid, KubeswapError, type Problem } from '../../domain/errors.ts';
 import { EventLog, fanOut } from '../../domain/events.ts';
+import type { NodeView } from '../../domain/model.ts';
 import { blockers, type ReadinessReport } from '../../domain/readiness/report.ts';
 import { addonsPending } from '../../engine/addons/plan.ts';
 import { asPreflightError } from '../../engine/checks/preflight-errors.ts';
 import { checkReadiness, type ReadinessRequest } from '../../engine/checks/readiness/run-readiness.ts';
 import type { Ports } from '../../engine/ports.ts';
 import { withAvailability } from '../../engine/run/availability.ts';
-import { apply, inspect, type PlanReport } from '../../engine/run/run.ts';
+import { apply, inspect, inspectWithNodes, type PlanReport } from '../../engine/run/run.ts';
 import { RunRecorder } from '../../engine/run/run-record.ts';
 import type { SavedPlan } from '../../engine/run/saved-plan.ts';
 import { flagLayer } from '../config/options.ts';
@@ -101,14 +102,14 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
     };
     const snapshotDir = snapshotDirFor(settings);
     if (command === 'plan') {
-      const report = await inspect(wired.ports, request, {
+      const { report, nodes } = await inspectWithNodes(wired.ports, request, {
         skipAddons: settings.skipAddons,
         ...poolOptions(settings),
       }).catch((err: unknown) => {
         throw asPreflightError(err);
       });
       planned = report;
-      const readiness = await planReadiness(wired.ports, report, settings, request.readiness);
+      const readiness = await planReadiness(wired.ports, report, nodes, settings, request.readiness);
       const ready = !readiness || blockers(readiness).length === 0;
       // A blocked plan is not one to run later: nothing is saved, and the exit code says why.
       if (settings.out && report.next.kind !== 'blocked' && ready) {
@@ -226,6 +227,7 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
 async function planReadiness(
   ports: Ports,
   report: PlanReport,
+  nodes: NodeView[],
   settings: Settings,
   request: ReadinessRequest,
 ): Promise<ReadinessReport | undefined> {
@@ -240,6 +242,7 @@ async function planReadiness(
       drainTimeoutMs: options.drainTimeoutMs,
       // A run of this target in progress: what `apply` will do is resume it, and its readiness is narrowed alike.
       resumedRun: report.runId !== 'planned' ? report.runId : undefined,
+      nodes,
     },
     request,
   ).catch((err: unknown) => {

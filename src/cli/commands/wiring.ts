@@ -99,7 +99,13 @@ export async function wire(settings: Settings, emit: EventSink, kube = openKubeF
           key: readFileSync(settings.etcd.key),
         }
       : undefined;
-  const etcd = openEtcd({ endpoints, tls });
+  // Configured endpoints may all be gone on a re-run (an earlier run replaced every member they name): the etcd
+  // static pods then say where the current members listen.
+  const fallback =
+    settings.etcd.endpoints.length > 0
+      ? { source: 'found on the etcd static pods', endpoints: () => kube.etcdClientUrls() }
+      : undefined;
+  const etcd = openEtcd({ endpoints, tls, ...(fallback ? { fallback } : {}) });
   const provider = await loadProvider(settings.provider.name, {
     settings: settings.provider,
     pollIntervalMs: Math.min(settings.pollIntervalMs, 2000),

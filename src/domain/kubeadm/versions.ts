@@ -15,11 +15,28 @@ export interface KubeVersion {
  * Lenient parse for versions the cluster reports. Managed distributions append a suffix
  * (`v1.31.2-eks-1234abc`) that semver reads as a prerelease, which would sort BEFORE v1.31.2, so coerce.
  */
-export function parseKubeVersion(version: string): KubeVersion | undefined {
+export function parseKubeVersion(version: string): Readonly<KubeVersion> | undefined {
+  // A cluster of 5,000 Nodes reports a handful of distinct kubelet versions: each is parsed once (issue 15 §3).
+  if (parsed.has(version)) return parsed.get(version);
+  if (parsed.size >= PARSED_MAX) parsed.clear();
+  const result = parseOnce(version);
+  parsed.set(version, result);
+  return result;
+}
+
+const PARSED_MAX = 256;
+const parsed = new Map<string, Readonly<KubeVersion> | undefined>();
+
+function parseOnce(version: string): Readonly<KubeVersion> | undefined {
   if (!/^\s*v?\d+\.\d+/.test(version)) return undefined;
   const coerced = semver.coerce(version);
   if (!coerced) return undefined;
-  return { major: coerced.major, minor: coerced.minor, patch: coerced.patch, text: `v${coerced.version}` };
+  return Object.freeze({
+    major: coerced.major,
+    minor: coerced.minor,
+    patch: coerced.patch,
+    text: `v${coerced.version}`,
+  });
 }
 
 /** Strict parse for a requested target: `vX.Y.Z` or `X.Y.Z`, optionally with a prerelease (`v1.38.0-rc.1`). */

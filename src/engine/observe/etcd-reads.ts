@@ -1,6 +1,8 @@
 // etcd's status between the loop's passes (issue 15: "etcd status only when something changed or a gate pass is
 // due"). While a replacement boots (its machine exists, its Node has not registered yet), or its etcd member is a
-// healthy voter already and only its Node or static pods are not Ready, nothing the plan decides depends on etcd: the
+// healthy voter already and only its Node or static pods are not Ready, or the plan waits on the load balancer (a
+// joined replacement's target registering) or the provider (an old machine, its member already removed,
+// terminating), nothing the plan decides depends on etcd: the
 // plan waits for Kubernetes, and the gate streak restarted when the replacement was created. The
 // last etcd view then stands while the Nodes and static pods the run watches are unchanged, for at most `slowMs`
 // (the safety net: a member that fails meanwhile is seen at the next slow read, as the gate would see it).

@@ -48,6 +48,8 @@ export interface ObserveOptions {
   nodes?: Promise<Snapshot['nodes']>;
   /** The retiring record, when the loop knows it unchanged since its last step (only our steps write it). */
   retiring?: () => Promise<RetiringRecord | undefined>;
+  /** Nodes and static pods from the API server, not from the run's watched cache. */
+  freshNodes?: boolean;
 }
 
 export async function observe(ports: Ports, options: ObserveOptions): Promise<Snapshot> {
@@ -63,7 +65,7 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
   const lb = options.withTargets ? ports.provider.loadBalancer : undefined;
   const earlyTargets = lb && !reused ? lb.targets() : undefined;
   earlyTargets?.catch(() => undefined);
-  const nodesRead = options.nodes ?? ports.kube.listNodes();
+  const nodesRead = options.nodes ?? ports.kube.listNodes(options.freshNodes ? { fresh: true } : undefined);
   const nodesAndProvider = nodesRead.then(async (nodes) => {
     const providerIds = controlPlaneProviderIds(nodes);
     const same = guessed && guessed.length === providerIds.length && guessed.every((id, i) => id === providerIds[i]);
@@ -86,13 +88,17 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
     return { nodes, machines, apiTargets, workerMachines };
   });
   const readEtcd = async (): Promise<Snapshot['etcd']> => {
-    const [{ members, health }, alarms] = await Promise.all([
-      ports.etcd.memberList().then(async (members) => {
-        const endpoints = [...new Set(members.flatMap((m) => m.clientUrls))];
-        return { members, health: await ports.etcd.health(endpoints) };
-      }),
-      ports.etcd.alarms(),
-    ]);
+    const members = await ports.etcd.memberList();
+    const endpoints = [...new Set(members.flatMap((m) => m.clientUrls))];
+    const health = await ports.etcd.health(endpoints);
+    // The health check lists the alarms at every endpoint already (etcdctl's endpoint health does): alarms are the
+    // cluster's, so any endpoint's list is the list, and a separate AlarmList would ask again. Only when no endpoint
+    // could list them is it asked for on its own (it then fails as it would have, or answers from another way in).
+    const listed = health.filter((h) => h.alarms !== undefined);
+    const alarms =
+      listed.length > 0
+        ? [...new Map(listed.flatMap((h) => h.alarms!).map((a) => [`${a.memberId}/${a.alarm}`, a])).values()]
+        : await ports.etcd.alarms();
     return {
       members,
       alarms,
@@ -130,6 +136,7 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
     }),
     etcd,
     ...(etcdReused ? { etcdReused: true } : {}),
+    ...(options.freshNodes ? { nodesFresh: true } : {}),
     machines: desired ? machines.map((m) => ({ ...m, drift: provider.drift(m, desired) })) : machines,
     apiTargets,
     retiring,

@@ -18,6 +18,8 @@ export interface Snapshot {
   etcd: EtcdView;
   /** The etcd view is an earlier pass's (EtcdReads): no gate pass counts on it. */
   etcdReused?: true;
+  /** The Nodes and static pods were read from the API server, not from the run's watched cache. */
+  nodesFresh?: true;
   /** Machines behind the control-plane Nodes plus every machine tagged for this cluster. */
   machines: Machine[];
   /** API load-balancer targets; undefined when no target group is configured. */

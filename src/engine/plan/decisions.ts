@@ -114,7 +114,15 @@ export function registerReplacement(s: Snapshot, machine: string, r: Machine, rN
     return stepFor(machine, { kind: 'register-target', machineId: r.id, node: rNode.name }, 'replacement joined');
   }
   if (target.state !== 'serving') {
-    return { kind: 'wait', code: 'target.registering', machine, reason: `target ${r.id} is ${target.state}` };
+    // Waits on the load balancer alone: the join was judged on a fresh etcd read when register-target was planned, and
+    // anything but this wait is planned again from a fresh read (observe/etcd-reads.ts, converge.ts).
+    return {
+      kind: 'wait',
+      code: 'target.registering',
+      machine,
+      reason: `target ${r.id} is ${target.state}`,
+      etcdIndependent: true,
+    };
   }
   return undefined;
 }

@@ -150,6 +150,8 @@ export function retireOld(s: Snapshot, o: Retiree): Decision | undefined {
       code: 'machine.terminating',
       machine: name,
       reason: `machine ${old.id} of ${name} is ${old.status}; its Node is deleted once it is gone`,
+      // Waits on the provider alone: the member left before the termination (a fresh read planned its removal).
+      etcdIndependent: true,
     };
   }
   if (oldNode) {

@@ -102,7 +102,10 @@ export type Decision =
       code: string;
       reason: string;
       machine?: string;
-      /** Waits for a replacement's Node or static pods only: nothing it decides depends on etcd (observe/etcd-reads.ts). */
+      /**
+       * Waits on Kubernetes or the provider only (a replacement's Node or static pods, its load-balancer target, an
+       * old machine's termination): nothing it decides depends on etcd (observe/etcd-reads.ts).
+       */
       etcdIndependent?: true;
     }
   | { kind: 'blocked'; code: string; reason: string; hint?: string; machine?: string }

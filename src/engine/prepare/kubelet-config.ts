@@ -107,10 +107,8 @@ export async function ensureKubeletConfigAndRbac(kube: KubePort, plan: KubeletCo
     }
   }
   created.push(...(await kube.ensureRbac(plan.rbac)));
-  const missing: string[] = [];
-  for (const name of plan.verify) {
-    if (!(await kube.getConfigMap(KUBELET_CONFIG_NAMESPACE, name))) missing.push(name);
-  }
+  const found = await Promise.all(plan.verify.map((name) => kube.getConfigMap(KUBELET_CONFIG_NAMESPACE, name)));
+  const missing = plan.verify.filter((_, i) => !found[i]);
   if (missing.length > 0) {
     const source = plan.copy ? ` (and its source ${plan.copy.from} is missing too)` : '';
     throw new KubeswapError(

@@ -18,8 +18,11 @@ import { ensureKubeletConfigAndRbac, kubeletConfigPlan } from './kubelet-config.
 export async function prepareCluster(ports: Ports, from: string, to: string): Promise<void> {
   const emit = (code: EventCode, message: string, data?: Record<string, unknown>) =>
     ports.emit({ code, at: ports.clock.now().toISOString(), level: 'info', message, data });
+  // The kubelet-config reads do not depend on kubeadm-config: they go out beside its compare-and-set.
+  const configMapsRead = kubeletConfigMaps(ports, from, to);
+  configMapsRead.catch(() => undefined);
   // kubeadm join of version X fails its KubeletVersion preflight unless kubernetesVersion is X.
-  const nodeNames = (await ports.kube.listNodes()).map((n) => n.name);
+  let nodeNames: string[] | undefined;
   for (let attempt = 0; ; attempt++) {
     const cm = await ports.kube.getConfigMap(KUBEADM_NAMESPACE, KUBEADM_CONFIG);
     if (!cm) throw new Error('kube-system/kubeadm-config disappeared');
@@ -29,7 +32,9 @@ export async function prepareCluster(ports: Ports, from: string, to: string): Pr
     // target kubeadm reads (v1.37 refuses v1beta3). Otherwise the bytes stay as they are.
     const migration = migrationFor(bumped.text, to);
     // ClusterStatus exists only up to kubeadm 1.21; from 1.22 endpoints live on the static pods.
-    const pruned = data['ClusterStatus'] ? pruneClusterStatus(data['ClusterStatus'], nodeNames) : undefined;
+    // Only then are the Nodes needed: every Node is one list of 5,000 on a large cluster (issue 15 §3).
+    if (data['ClusterStatus']) nodeNames ??= (await ports.kube.listNodes()).map((n) => n.name);
+    const pruned = data['ClusterStatus'] ? pruneClusterStatus(data['ClusterStatus'], nodeNames ?? []) : undefined;
     if (!bumped.changed && !migration && !pruned?.changed) break;
     data['ClusterConfiguration'] = migration?.text ?? bumped.text;
     if (pruned) data['ClusterStatus'] = pruned.text;
@@ -56,7 +61,7 @@ export async function prepareCluster(ports: Ports, from: string, to: string): Pr
       if (!(err instanceof ConflictError) || attempt >= 4) throw err;
     }
   }
-  const plan = kubeletConfigPlan(from, to, { configMaps: await kubeletConfigMaps(ports, from, to) });
+  const plan = kubeletConfigPlan(from, to, { configMaps: await configMapsRead });
   const created = await ensureKubeletConfigAndRbac(ports.kube, plan);
   emit('kubelet-config.ensured', created.length ? `created ${created.join(', ')}` : 'kubelet config and RBAC present', {
     created,

@@ -61,6 +61,11 @@ export async function abandonRun(kube: KubePort, clock: Clock, me: { host: strin
       `${retiring.node} (${retiring.machine.id}) was removed before its replacement (--max-surge 0): the control plane runs one machine short until a run replaces it`,
     );
   }
+  if (progress.provider !== undefined && !progress.providerRestored) {
+    left.push(
+      "the provider's run-wide changes (an Auto Scaling group's suspended processes and sizes) are not undone yet: the next apply of any target takes them over and restores them at its end",
+    );
+  }
   left.push(
     `machines this run created carry the tag kubeswap.io/run-id=${progress.runId}; the next run re-reads the cluster and finishes or reports them`,
   );

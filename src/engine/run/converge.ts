@@ -92,6 +92,8 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
 
   async function loop(): Promise<ConvergeResult> {
     let previous: Snapshot | undefined;
+    /** The next pass reads the Nodes from the API server (a swap is about to start on a cached view). */
+    let freshNodes = false;
     for (;;) {
       if (hooks.signal?.aborted) throw interrupted();
       hooks.lock?.assertHeld();
@@ -106,7 +108,9 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
           pools: poolNames,
           etcdReads,
           retiring: readRetiringOnce,
+          freshNodes,
         });
+        freshNodes = false;
       } catch (err) {
         // A member or API server restarting mid-swap: look again shortly rather than fail the run.
         await retryLater(err, `observing the cluster failed: ${(err as Error).message}`, undefined, 'observe.failed');
@@ -140,6 +144,14 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
       // view a join may have changed since.
       if (snapshot.etcdReused && decision.kind !== 'wait') {
         etcdReads.forget();
+        continue;
+      }
+      // A swap starts only from Nodes read afresh: the watched cache may be stale for up to the watch's timeout if its
+      // connection died silently (node-cache.ts), and the gate's Node and static-pod readiness is what lets a swap
+      // begin. The pass is repeated with a fresh Node list (and a fresh etcd read); it counts as a gate pass like any.
+      if (decision.kind === 'step' && startsSwap(decision.step) && !snapshot.nodesFresh && stopWatching !== undefined) {
+        freshNodes = true;
+        etcdReads.waiting(false);
         continue;
       }
       etcdReads.waiting(decision.kind === 'wait' && decision.etcdIndependent === true);
@@ -194,7 +206,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
             reason: decision.reason,
             ...(decision.pool ? { pool: decision.pool } : {}),
           });
-          await hooks.lock?.verify();
+          await hooks.lock?.verify({ fresh: RESTARTS_GATE.has(decision.step.kind) });
           // Whatever the step did (or half did) to machines or targets, the next pass reads them afresh.
           providerReads.forget();
           etcdReads.forget();

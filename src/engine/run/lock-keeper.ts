@@ -2,13 +2,27 @@
 // that could not renew within two thirds of it (client-go's renewDeadline < leaseDuration), or whose
 // Lease now names another holder or changed behind its back, has lost it: it must stop acting, since
 // another run may already be replacing the same machines.
+//
+// Watched, not read before every step (issue 15 §2: the Lease read before each step was 38 of 89 requests per swap).
+// While the Lease's watch is trusted, every write anyone makes to it reaches us as an event, and an event carries
+// what a GET would return: a version we did not write (another holder, `unlock --force`, an edit) marks the lock lost
+// at once, so the check before a step needs no request. The watch is trusted only while it is open, has delivered
+// the Lease since it opened, has delivered each renewal of ours within WRITE_SEEN_MS (a stuck stream would not), and
+// is younger than the server's watch timeout plus a margin (a connection that outlives it is dead without knowing).
+// Otherwise the check before a step reads the Lease as before. Either way the safety rule holds: a lost lock stops the
+// run before its next change (the judgement is as fresh as a read, up to the stream's latency), and a run that could
+// not renew within two thirds of the TTL stops acting whatever the watch says.
 import type { Clock } from '../../domain/clock.ts';
 import { KubeswapError } from '../../domain/errors.ts';
-import type { KubePort } from '../../ports/kube.ts';
+import type { KubePort, LeaseView } from '../../ports/kube.ts';
 import { LOCK_NAME, LOCK_NAMESPACE, renewLock } from './lock.ts';
 
 /** Fraction of the TTL within which a renewal must succeed (client-go: renewDeadline 10 s of a 15 s lease). */
 const RENEW_DEADLINE = 2 / 3;
+/** Our own renewal not seen in the stream within this long: the watch is stuck, not trusted. */
+const WRITE_SEEN_MS = 3_000;
+/** The adapter's watch timeout (30 s) plus a margin: an open watch older than this is taken for dead. */
+const WATCH_MAX_AGE_MS = 35_000;
 
 export interface KeptLock {
   namespace?: string;
@@ -17,6 +31,8 @@ export interface KeptLock {
   ttlSeconds: number;
   /** resourceVersion of the Lease as our acquire wrote it. */
   resourceVersion: string;
+  /** The Lease as our acquire wrote it: the first renewal replaces it directly, guarded by its resourceVersion. */
+  lease?: LeaseView;
 }
 
 export class LockKeeper {
@@ -27,6 +43,21 @@ export class LockKeeper {
   private timer?: ReturnType<typeof setInterval>;
   /** Renewals and checks run one at a time, so a check never reads a write it has not yet recorded. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** What we last wrote (or read as ours): a renewal replaces it without reading first. */
+  private last?: LeaseView;
+  /** resourceVersions of our own writes: any other version the watch shows is someone else's write. */
+  private readonly ours = new Set<string>();
+  /** Our renewal in flight: its event may arrive before its result, so events wait until it is known. */
+  private writing = false;
+  private stopWatch?: () => void;
+  private watch: {
+    openedAt?: number;
+    /** The watch delivered the Lease since it opened. */
+    synced: boolean;
+    latest?: LeaseView;
+    /** Our last renewal not yet seen in the stream, and when it was written. */
+    unseen?: { rv: string; at: number };
+  } = { synced: false };
 
   constructor(
     private readonly kube: KubePort,
@@ -36,16 +67,32 @@ export class LockKeeper {
   ) {
     this.renewedAt = clock.now().getTime();
     this.resourceVersion = lock.resourceVersion;
+    this.ours.add(lock.resourceVersion);
+    if (lock.lease?.resourceVersion === lock.resourceVersion) this.last = lock.lease;
   }
 
   start(): this {
     this.timer = setInterval(() => void this.renew(), (this.lock.ttlSeconds * 1000) / 3);
     this.timer.unref();
+    this.stopWatch = this.kube.watchLease?.(this.namespace, this.name, {
+      onConnection: (connected) => {
+        this.watch = connected ? { openedAt: this.clock.now().getTime(), synced: false } : { synced: false };
+      },
+      onLease: (lease) => {
+        if (this.watch.openedAt === undefined) return;
+        this.watch.synced = true;
+        this.watch.latest = lease;
+        if (lease && this.watch.unseen?.rv === lease.resourceVersion) this.watch.unseen = undefined;
+        if (!this.writing) this.judge(lease);
+      },
+    });
     return this;
   }
 
   stop(): void {
     clearInterval(this.timer);
+    this.stopWatch?.();
+    this.stopWatch = undefined;
   }
 
   get lost(): string | undefined {
@@ -57,8 +104,13 @@ export class LockKeeper {
     if (this.lostReason) throw lockLost(this.lostReason);
   }
 
-  /** Right before every mutating step: the Lease must still name us, as we last wrote it, within its deadline. */
-  verify(): Promise<void> {
+  /**
+   * Right before every mutating step: the Lease must still name us, as we last wrote it, within its deadline.
+   * `fresh`: read the Lease even while the watch is trusted. For the steps no second run may ever take at the same time
+   * (a member added or removed, a machine launched or terminated): a stream that died without closing is trusted for up
+   * to WATCH_MAX_AGE_MS, and a read costs a request or two per swap.
+   */
+  verify(options: { fresh?: boolean } = {}): Promise<void> {
     return this.exclusive(async () => {
       // Renewal is also driven from here, on the run's own clock: a run that acts holds a fresh lease.
       if (!this.lostReason && this.clock.now().getTime() - this.renewedAt >= (this.lock.ttlSeconds * 1000) / 3) {
@@ -66,7 +118,9 @@ export class LockKeeper {
       }
       if (!this.lostReason) {
         if (this.overdue()) this.lose(this.overdueReason());
+        else if (!options.fresh && this.watchTrusted()) this.judge(this.watch.latest);
         else {
+          // No watch to rely on: read the Lease right before the change, as the only way to see a foreign write.
           const lease = await this.kube.getLease(this.namespace, this.name);
           if (lease?.holderIdentity !== this.lock.holder) this.lose(takenBy(lease?.holderIdentity));
           else if (this.resourceVersion && lease.resourceVersion !== this.resourceVersion)
@@ -77,6 +131,26 @@ export class LockKeeper {
     });
   }
 
+  /** Whether the watch's latest event stands for a read of the Lease now (see the top of this file). */
+  private watchTrusted(): boolean {
+    const { openedAt, synced, unseen } = this.watch;
+    if (openedAt === undefined || !synced) return false;
+    const now = this.clock.now().getTime();
+    if (now - openedAt > WATCH_MAX_AGE_MS) return false;
+    return !unseen || now - unseen.at <= WRITE_SEEN_MS;
+  }
+
+  /**
+   * A version of the Lease from the watch: ours when it names us and is one of our writes (or, after a renewal of
+   * unknown outcome, names us: that write may have been ours). Anything else was written by someone else.
+   */
+  private judge(lease: LeaseView | undefined): void {
+    if (this.lostReason) return;
+    if (lease?.holderIdentity !== this.lock.holder) this.lose(takenBy(lease?.holderIdentity));
+    else if (this.resourceVersion && !this.ours.has(lease.resourceVersion))
+      this.lose('the lock was written by someone else since our last renewal');
+  }
+
   renew(): Promise<void> {
     return this.exclusive(() => this.renewNow());
   }
@@ -84,6 +158,7 @@ export class LockKeeper {
   private async renewNow(): Promise<void> {
     if (this.lostReason) return;
     const now = this.clock.now();
+    this.writing = true;
     try {
       const result = await renewLock(this.kube, {
         namespace: this.namespace,
@@ -91,15 +166,30 @@ export class LockKeeper {
         holder: this.lock.holder,
         ttlSeconds: this.lock.ttlSeconds,
         now,
+        // Our last write, when known: replaced directly. Its resourceVersion guards it, so a write of anyone else
+        // since then makes it fail (409) and renewLock reads and judges the Lease instead.
+        last: this.resourceVersion !== undefined ? this.last : undefined,
       });
       if (result.renewed) {
+        // After a renewal of unknown outcome, the version it replaced may be that write of ours: the stream may
+        // still deliver it, and it must not read as someone else's.
+        if (this.resourceVersion === undefined) this.ours.add(result.replaced);
         this.renewedAt = now.getTime();
         this.resourceVersion = result.lease.resourceVersion;
+        this.last = result.lease;
+        this.ours.add(result.lease.resourceVersion);
+        if (this.watch.latest?.resourceVersion !== result.lease.resourceVersion)
+          this.watch.unseen = { rv: result.lease.resourceVersion, at: this.clock.now().getTime() };
       } else this.lose(takenBy(result.holder));
     } catch (err) {
       this.resourceVersion = undefined;
+      this.last = undefined;
       if (this.overdue()) this.lose(`${this.overdueReason()}: ${(err as Error).message}`);
+    } finally {
+      this.writing = false;
     }
+    // Events that arrived while the write was in flight are judged now that its version is known.
+    if (this.watch.synced) this.judge(this.watch.latest);
   }
 
   private get namespace() {

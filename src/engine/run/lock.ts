@@ -209,21 +209,24 @@ function refused(lease: LeaseView | undefined, now: Date): AcquireResult {
   };
 }
 
-export type RenewResult = { renewed: true; lease: LeaseView } | { renewed: false; holder?: string };
+/** `replaced`: the resourceVersion the renewal wrote over (ours, or read as naming us). */
+export type RenewResult = { renewed: true; lease: LeaseView; replaced: string } | { renewed: false; holder?: string };
 
 /** Extends our lease; reports who holds it instead when it was taken over (our run must stop acting). */
 export async function renewLock(
   kube: KubePort,
-  options: LockTarget & { holder: string; ttlSeconds: number; now: Date },
+  /** `last`: the Lease as we last wrote it; replaced without a read (a conflict means someone wrote since). */
+  options: LockTarget & { holder: string; ttlSeconds: number; now: Date; last?: LeaseView },
 ): Promise<RenewResult> {
   const { namespace = LOCK_NAMESPACE, name = LOCK_NAME, holder, ttlSeconds, now } = options;
   for (let round = 0; round < 2; round++) {
-    const lease = await kube.getLease(namespace, name);
+    const lease = round === 0 && options.last ? options.last : await kube.getLease(namespace, name);
     if (lease?.holderIdentity !== holder) return { renewed: false, holder: lease?.holderIdentity };
     try {
       return {
         renewed: true,
         lease: await kube.replaceLease({ ...lease, leaseDurationSeconds: ttlSeconds, renewTime: now }),
+        replaced: lease.resourceVersion,
       };
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err;

@@ -96,10 +96,16 @@ export async function lastMeasuredRun(kube: KubePort): Promise<MeasuredRun | und
   return undefined;
 }
 
-async function writeRun(kube: KubePort, run: StoredRun): Promise<void> {
+/**
+ * Writes the run into the runs ConfigMap. `last`, what this process wrote there before, is replaced directly (its
+ * resourceVersion guards it: a write of anyone else since then answers 409, and the ConfigMap is read again), so a
+ * phase change costs one request, not a read and a write. Returns what was written, for the next call.
+ */
+async function writeRun(kube: KubePort, run: StoredRun, last?: ConfigMapView): Promise<ConfigMapView | undefined> {
   const value = bounded(run);
+  let cm = last;
   for (let attempt = 0; attempt < 5; attempt++) {
-    const cm = await kube.getConfigMap(KUBEADM_NAMESPACE, RUNS_CONFIGMAP);
+    cm ??= await kube.getConfigMap(KUBEADM_NAMESPACE, RUNS_CONFIGMAP);
     if (!cm) {
       const created = await kube.createConfigMap({
         namespace: KUBEADM_NAMESPACE,
@@ -108,16 +114,16 @@ async function writeRun(kube: KubePort, run: StoredRun): Promise<void> {
         labels: { 'app.kubernetes.io/managed-by': 'kubeswap' },
         annotations: {},
       });
-      if (created === 'created') return;
+      if (created === 'created') return undefined;
       continue;
     }
     const data = { ...cm.data, [run.runId]: value };
     for (const old of Object.keys(data).sort().slice(0, -RUNS_KEPT)) delete data[old];
     try {
-      await kube.replaceConfigMap({ ...cm, data });
-      return;
+      return await kube.replaceConfigMap({ ...cm, data });
     } catch (err) {
       if ((err as Error).name !== 'ConflictError') throw err;
+      cm = undefined;
     }
   }
   throw new Error(`could not write ${RUNS_CONFIGMAP} after 5 conflicts`);
@@ -135,6 +141,8 @@ export class RunRecorder {
   private run?: StoredRun;
   private chain: Promise<void> = Promise.resolve();
   private warned = false;
+  /** The runs ConfigMap as this process last wrote it (writeRun). */
+  private written?: ConfigMapView;
 
   constructor(
     private readonly kube: KubePort,
@@ -181,9 +189,10 @@ export class RunRecorder {
         }
         run.events.push(...this.pending);
         this.pending = [];
-        await writeRun(this.kube, run);
+        this.written = await writeRun(this.kube, run, this.written);
       })
       .catch((err: unknown) => {
+        this.written = undefined;
         if (this.warned) return;
         this.warned = true;
         this.warn(`the run's timeline could not be stored for kubeswap report: ${(err as Error).message}`);

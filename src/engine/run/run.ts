@@ -8,7 +8,7 @@ import type { EventCode } from '../../domain/events.ts';
 import { apiVersionNeed } from '../../domain/kubeadm/api-migration.ts';
 import { KUBEADM_NAMESPACE, type KubeadmApiVersion } from '../../domain/kubeadm/cluster-config.ts';
 import { parseTargetVersion } from '../../domain/kubeadm/versions.ts';
-import { CONTROL_PLANE_POOL, type Desired } from '../../domain/model.ts';
+import { CONTROL_PLANE_POOL, type Desired, type NodeView } from '../../domain/model.ts';
 import type { PoolSpec } from '../../domain/pools.ts';
 import { estimateDuration } from '../../domain/run-timeline.ts';
 import { type AddonDecision, addonsPending, planAddons } from '../addons/plan.ts';
@@ -25,7 +25,7 @@ import type { GateResult } from '../plan/gate.ts';
 import { plan } from '../plan/planner.ts';
 import { type PoolPlan, poolPlan } from '../plan/pool-report.ts';
 import { type Candidate, orderCandidates } from '../plan/selection.ts';
-import type { Decision, Step } from '../plan/steps.ts';
+import { type Decision, finishesSwap, type Step, startsSwap } from '../plan/steps.ts';
 import { findSwaps, gateFor } from '../plan/swaps.ts';
 import type { EngineOptions, Ports, RenderRequest } from '../ports.ts';
 import { kubeletConfigPlan } from '../prepare/kubelet-config.ts';
@@ -85,12 +85,25 @@ export async function inspect(
   return (await inspectWithProgress(ports, request, addonOptions)).report;
 }
 
+/**
+ * `inspect`, with the Nodes it read: the readiness report takes them instead of listing every Node again, which on
+ * a 5,000-node cluster is most of what `plan` costs beyond a small cluster (issue 15 §3).
+ */
+export async function inspectWithNodes(
+  ports: Ports,
+  request: UpgradeRequest,
+  addonOptions: { skipAddons?: boolean; pools?: readonly PoolSpec[]; scope?: PlanScope } = {},
+): Promise<{ report: PlanReport; nodes: NodeView[] }> {
+  const { report, nodes } = await inspectWithProgress(ports, request, addonOptions);
+  return { report, nodes };
+}
+
 /** `inspect`, and the progress record it read: `apply` decides from both, with one read. */
 async function inspectWithProgress(
   ports: Ports,
   request: UpgradeRequest,
   addonOptions: { skipAddons?: boolean; pools?: readonly PoolSpec[]; scope?: PlanScope },
-): Promise<{ report: PlanReport; progress: ProgressRecord | undefined }> {
+): Promise<{ report: PlanReport; progress: ProgressRecord | undefined; nodes: NodeView[] }> {
   const scope = addonOptions.scope ?? 'all';
   const poolSpecs = scope === 'control-plane' ? [] : (addonOptions.pools ?? []);
   // May this identity do everything the run does? Its answer decides first: without it every read could be a
@@ -215,7 +228,7 @@ async function inspectWithProgress(
     scope,
     pools: poolSpecs.map((spec) => poolPlan(snapshot, spec, { desired: checked.desired!, runId })),
   };
-  return { report, progress };
+  return { report, progress, nodes };
 }
 
 /** The cluster-wide part of the plan (prepare.ts does it; the load balancer is act.ts's), in words for review. */
@@ -309,6 +322,13 @@ async function issueCredentials(ports: Ports, mode: RenderMode, step: CreateStep
   return issued.userData;
 }
 
+/** An abandoned run whose provider changes (a group's suspended processes) were never undone. */
+function abandonedUnrestored(progress: ProgressRecord | undefined): ProgressRecord | undefined {
+  return progress?.state === 'abandoned' && progress.provider !== undefined && !progress.providerRestored
+    ? progress
+    : undefined;
+}
+
 function resumableRun(progress: ProgressRecord | undefined, desired: Desired): ProgressRecord | undefined {
   if (progress?.state !== 'running') return undefined;
   return progress.version === desired.version && progress.imageId === desired.imageId ? progress : undefined;
@@ -326,7 +346,7 @@ export async function apply(
   const elapsed = () => ports.clock.now().getTime() - started;
 
   // 1. Validate everything before touching anything.
-  const { report, progress } = await inspectWithProgress(
+  const { report, progress, nodes } = await inspectWithProgress(
     ports,
     { ...request, maxSurge: options.maxSurge },
     { skipAddons: options.skipAddons, pools: options.pools, scope: options.scope },
@@ -346,7 +366,7 @@ export async function apply(
   // is resumed: the rest of the run then finds nothing to replace and does only the addons. And a run killed
   // after its last swap left the provider's run-wide changes (a group's suspended processes) in place: the
   // re-run goes through the loop, which finds nothing to replace, so that its end undoes them.
-  const unrestored = resumableRun(progress, report.desired);
+  const unrestored = resumableRun(progress, report.desired) ?? abandonedUnrestored(progress);
   const restoreDue =
     ports.provider.run !== undefined && unrestored?.provider !== undefined && !unrestored.providerRestored;
   if (report.next.kind === 'done' && !versionBehind && !addonsPending(report.addons) && !restoreDue) {
@@ -372,6 +392,7 @@ export async function apply(
         machineTimeoutMs: options.machineTimeoutMs,
         drainTimeoutMs: options.drainTimeoutMs,
         resumedRun: resumableRun(progress, report.desired)?.runId,
+        nodes,
       },
       request.readiness ?? DEFAULT_READINESS_REQUEST,
     ).catch((err: unknown) => {
@@ -428,7 +449,7 @@ export async function apply(
   // From here on every mutating step first checks that the lock is still ours (design.md "State").
   const keeper = new LockKeeper(
     ports.kube,
-    { ...lock, resourceVersion: acquired.lease.resourceVersion },
+    { ...lock, resourceVersion: acquired.lease.resourceVersion, lease: acquired.lease },
     ports.clock,
     (why) =>
       ports.emit({
@@ -467,6 +488,9 @@ export async function apply(
     ...(progress?.runId === runId && progress.provider !== undefined
       ? { provider: progress.provider, providerRestored: progress.providerRestored ?? false }
       : {}),
+    // An abandoned run's run-wide changes not yet undone (its group held a swap in flight): this run takes over
+    // their undo state, so its end restores them (a new baseline would take them for the user's).
+    ...(abandonedUnrestored(progress) ? { provider: progress!.provider, providerRestored: false } : {}),
   };
   let render: RenderMode | undefined;
   let keepBootstrap = false;
@@ -498,6 +522,8 @@ export async function apply(
         desired: report.desired,
         // Once restored (a rolled-back attempt's end), the provider's state is as before the run: a new baseline.
         saved: record.providerRestored ? undefined : record.provider,
+        // Only what this run replaces machines in: a --control-plane-only run leaves the worker pools alone.
+        pools: poolsOfRun(options),
         record: async (state) => {
           record.provider = state;
           record.providerRestored = false;
@@ -530,11 +556,20 @@ export async function apply(
       signal,
       lock: keeper,
       afterStep: async (d: Extract<Decision, { kind: 'step' }>) => {
-        record.machines[d.pool ? `${d.pool}/${d.machine}` : d.machine] = d.step.kind;
+        const key = d.pool ? `${d.pool}/${d.machine}` : d.machine;
+        const first = record.machines[key] === undefined;
+        record.machines[key] = d.step.kind;
         record.last = `${d.step.kind} ${d.machine}`;
         record.updatedAt = ports.clock.now().toISOString();
         record.lastPoolStep = { pool: d.pool ?? CONTROL_PLANE_POOL, at: record.updatedAt };
-        written = await writeProgress(ports.kube, record, written);
+        // Written at the phase changes only (issue 15 §2: one write per step was 29 requests per swap); the steps
+        // in between go with the next write. Resume needs none of it (it re-derives every swap from live state and
+        // keeps the run id, written at the start); `abandon` and `status` need each machine this run touched (its
+        // first step) and where its swap stands (membership change, termination, end); a worker pool's step ends
+        // are kept each, since --pool-interval counts from the last one, also across processes.
+        if (first || d.pool || PROGRESS_PHASES.has(d.step.kind) || startsSwap(d.step) || finishesSwap(d.step)) {
+          written = await writeProgress(ports.kube, record, written);
+        }
       },
     };
     const scope = options.scope ?? 'all';
@@ -634,6 +669,15 @@ export async function apply(
   }
 }
 
+/** The pools a run replaces machines in, the control plane's included (its scope and --pools). */
+function poolsOfRun(options: EngineOptions): string[] {
+  const scope = options.scope ?? 'all';
+  return [
+    ...(scope !== 'workers' ? [CONTROL_PLANE_POOL] : []),
+    ...(scope !== 'control-plane' ? (options.pools ?? []).map((p) => p.name) : []),
+  ];
+}
+
 async function cleanupBootstrap(ports: Ports, render: RenderMode): Promise<void> {
   const message = await render.cleanup().then(
     () => 'join token and uploaded certificates deleted',
@@ -669,6 +713,14 @@ async function endProviderRun(
     return { restored: false, message };
   }
 }
+
+/** Control-plane steps after which the progress record is written: the etcd membership or the machines changed. */
+const PROGRESS_PHASES: ReadonlySet<Step['kind']> = new Set([
+  'create-replacement',
+  'remove-member',
+  'terminate',
+  'rollback',
+]);
 
 /**
  * Exit 2 ("nothing changed") must hold for the cluster, not for this process: once this run or an earlier

@@ -23,6 +23,8 @@ describe('etcd port: health', () => {
         memberId: m.id,
         leaderId: etcd.leaderId,
         isLearner: false,
+        // The alarm list each endpoint answered: observe takes the cluster's alarms from here (no second AlarmList).
+        alarms: [],
       })),
     );
   });
@@ -102,6 +104,99 @@ describe('etcd port: reads', () => {
     await port.removeMember(etcd.member(0).id);
     await port.memberList();
     assert.deepEqual(port.endpoints(), ['https://10.0.0.2:2379', 'https://10.0.0.3:2379']);
+  });
+});
+
+describe('etcd port: fallback endpoints (a re-run after every configured member was replaced)', () => {
+  /** A cluster whose members all moved to new addresses, as after a run that replaced every machine. */
+  const replaced = () => {
+    const etcd = new FakeEtcd(3);
+    etcd.members.forEach((m, i) => {
+      m.clientUrls = [`https://10.0.1.${i + 1}:2379`];
+    });
+    return etcd;
+  };
+  const configured = ['https://10.0.0.1:2379', 'https://10.0.0.2:2379', 'https://10.0.0.3:2379'];
+
+  it('asks the fallback once when no configured endpoint answers, then follows the members it finds', async () => {
+    const etcd = replaced();
+    let asked = 0;
+    const port = new EtcdClient(configured, etcd.connector(), {
+      fallback: {
+        source: 'found on the etcd static pods',
+        endpoints: async () => {
+          asked++;
+          return ['10.0.1.2:2379'];
+        },
+      },
+    });
+    // Member list and alarms concurrently, as every observe pass reads them.
+    const [members, alarms] = await Promise.all([port.memberList(), port.alarms()]);
+    assert.deepEqual(
+      members.map((m) => m.name),
+      ['cp-a', 'cp-b', 'cp-c'],
+    );
+    assert.deepEqual(alarms, []);
+    assert.equal(asked, 1, 'one look-up for both reads');
+    assert.deepEqual(port.endpoints(), ['https://10.0.1.1:2379', 'https://10.0.1.2:2379', 'https://10.0.1.3:2379']);
+    await port.memberList();
+    assert.equal(asked, 1, 'not asked again once the members answer');
+  });
+
+  it('names the configured endpoints and the fallback when neither answers', async () => {
+    const etcd = replaced();
+    for (const m of etcd.members) m.down = true;
+    const port = new EtcdClient(configured, etcd.connector(), {
+      fallback: { source: 'found on the etcd static pods', endpoints: async () => ['https://10.0.1.1:2379'] },
+    });
+    await assert.rejects(port.memberList(), (err: unknown) => {
+      assert.ok(isEtcdError('etcd.unreachable')(err));
+      const e = err as EtcdError;
+      assert.match(e.message, /none of the etcd endpoints answered: https:\/\/10\.0\.0\.1:2379, .*10\.0\.0\.3:2379/);
+      assert.match(e.message, /found on the etcd static pods \(https:\/\/10\.0\.1\.1:2379\) did not answer either/);
+      assert.match(e.hint!, /--etcd-endpoints/);
+      return true;
+    });
+    assert.deepEqual(port.endpoints(), configured, 'the configured endpoints stay the ones to try next');
+  });
+
+  it('says so when the fallback finds nothing new, or cannot be read', async () => {
+    const etcd = replaced();
+    const same = new EtcdClient(configured, etcd.connector(), {
+      fallback: { source: 'found on the etcd static pods', endpoints: async () => [] },
+    });
+    await assert.rejects(same.memberList(), /static pods are the same or none \(\)/);
+    const failing = new EtcdClient(configured, etcd.connector(), {
+      fallback: {
+        source: 'found on the etcd static pods',
+        endpoints: async () => {
+          throw new Error('the API server is unreachable');
+        },
+      },
+    });
+    await assert.rejects(failing.memberList(), /static pods could not be read \(the API server is unreachable\)/);
+  });
+
+  it('does not fall back on a certificate problem: that is the cause to fix', async () => {
+    const etcd = new FakeEtcd(1);
+    let asked = 0;
+    const port = new EtcdClient(
+      configured.slice(0, 1),
+      () => {
+        throw new EtcdError('etcd.tls', 'certificate signed by unknown authority');
+      },
+      {
+        fallback: {
+          source: 'found on the etcd static pods',
+          endpoints: async () => {
+            asked++;
+            return etcd.members[0]!.clientUrls;
+          },
+        },
+      },
+    );
+    await assert.rejects(port.memberList(), isEtcdError('etcd.tls'));
+    assert.equal(asked, 0);
   });
 });
 

@@ -8,6 +8,7 @@ import {
   type EvictionResult,
   type KubePort,
   type LeaseView,
+  type LeaseWatchHandlers,
   type PodOnNode,
 } from '../../../src/ports/kube.ts';
 
@@ -25,6 +26,10 @@ export class FakeKube {
   budgets: DisruptionBudgetView[] = [];
   unschedulable = new Set<string>();
   calls: string[] = [];
+  /** Lease reads (getLease calls). */
+  leaseReads = 0;
+  /** Set: the port offers watchLease, and the open watch's handlers are here. */
+  leaseWatch?: { handlers?: LeaseWatchHandlers; stalled: boolean };
   private version = 100;
   private terminating = new Map<string, number>();
 
@@ -82,6 +87,7 @@ export class FakeKube {
       ensureRbac: unsupported('ensureRbac'),
       rbacExists: unsupported('rbacExists'),
       getLease: async (namespace, name) => {
+        this.leaseReads++;
         const lease = this.leases.get(key(namespace, name));
         return lease && { ...lease };
       },
@@ -95,17 +101,39 @@ export class FakeKube {
         if (!current || current.resourceVersion !== lease.resourceVersion) throw new ConflictError('conflict');
         const next = { ...lease, resourceVersion: String(this.version++) };
         this.leases.set(key(lease.namespace, lease.name), next);
+        // Delivered before the write's answer: the stream may be faster than the response.
+        this.deliverLease(next);
         return { ...next };
       },
       deleteLease: async (namespace, name) => (this.leases.delete(key(namespace, name)) ? 'deleted' : 'gone'),
       close: () => {},
+      ...(this.leaseWatch
+        ? {
+            watchLease: (namespace: string, name: string, handlers: LeaseWatchHandlers) => {
+              const watch = this.leaseWatch!;
+              watch.handlers = handlers;
+              handlers.onConnection(true);
+              const lease = this.leases.get(key(namespace, name));
+              handlers.onLease(lease && { ...lease });
+              return () => {
+                watch.handlers = undefined;
+              };
+            },
+          }
+        : {}),
     };
+  }
+
+  private deliverLease(lease: LeaseView | undefined): void {
+    if (this.leaseWatch && !this.leaseWatch.stalled) this.leaseWatch.handlers?.onLease(lease && { ...lease });
   }
 
   /** Simulates another writer between our read and our write. */
   bumpLease(namespace: string, name: string, change: Partial<LeaseView> = {}): void {
     const lease = this.leases.get(`${namespace}/${name}`)!;
-    this.leases.set(`${namespace}/${name}`, { ...lease, ...change, resourceVersion: String(this.version++) });
+    const next = { ...lease, ...change, resourceVersion: String(this.version++) };
+    this.leases.set(`${namespace}/${name}`, next);
+    this.deliverLease(next);
   }
 }
 

@@ -6,7 +6,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { V1Node } from '@kubernetes/client-node';
 import { openKube } from '../../../src/adapters/kube/client.ts';
+import { Follower } from '../../../src/adapters/kube/node-cache.ts';
 
 type Obj = {
   metadata: { name: string; namespace?: string; resourceVersion: string; labels?: Record<string, string> };
@@ -103,6 +105,8 @@ class FakeApiServer {
     }
     if (req.method === 'GET' && watch) {
       res.writeHead(200, { 'content-type': 'application/json' });
+      // As the API server does: the answer's headers go out at once, before any event.
+      res.flushHeaders();
       // As the API server does: a watch from a resourceVersion first sends what changed since.
       const from = Number(url.searchParams.get('resourceVersion') ?? 0);
       for (const obj of (kind === 'nodes' ? this.nodes : this.pods).values())
@@ -162,6 +166,15 @@ const until = async (what: string, ok: () => boolean | Promise<boolean>, ms = 30
   }
 };
 
+/** Both watches answered (open): a read then sends no request. */
+const watching = (api: FakeApiServer, kube: { listNodes(): Promise<unknown> }) =>
+  until('both watches open', async () => {
+    if (api.requests.filter((r) => r.endsWith('watch')).length < 2) return false;
+    const n = api.requests.length;
+    await kube.listNodes();
+    return api.requests.length === n;
+  });
+
 describe('kube adapter: the run watches Nodes and static pods (node-cache)', () => {
   let api: FakeApiServer;
   let kubeconfig: string;
@@ -202,7 +215,7 @@ current-context: x
     let wakes = 0;
     const stop = kube.watchChanges!(() => wakes++);
     try {
-      await until('both watches started', () => api.requests.filter((r) => r.endsWith('watch')).length === 2);
+      await watching(api, kube);
       const before = api.requests.length;
       for (let i = 0; i < 5; i++) {
         const nodes = await kube.listNodes();
@@ -225,7 +238,7 @@ current-context: x
     const kube = openKube({ kubeconfig, retryDelaysMs: [] });
     const stop = kube.watchChanges!(() => {});
     try {
-      await until('both watches started', () => api.requests.filter((r) => r.endsWith('watch')).length === 2);
+      await watching(api, kube);
       api.holdEvents = true;
       await kube.setUnschedulable('cp-a', true);
       const listsBefore = api.requests.filter((r) => r === 'GET nodes').length;
@@ -288,5 +301,56 @@ current-context: x
       stop();
       kube.close();
     }
+  });
+});
+
+describe('node-cache: a watch that went silent is not trusted', () => {
+  /** A watch client whose requests the test answers and ends. */
+  class FakeWatch {
+    opened: { cb: (phase: string, obj: unknown) => void; done: (err: unknown) => void }[] = [];
+    async watch(
+      _path: string,
+      _params: unknown,
+      cb: (phase: string, obj: unknown) => void,
+      done: (err: unknown) => void,
+    ) {
+      this.opened.push({ cb, done });
+      return new AbortController();
+    }
+  }
+
+  it('trusts an open watch only up to the server timeout plus a margin, and not between two watches', async () => {
+    let now = 1_000_000;
+    const fake = new FakeWatch();
+    const follower = new Follower<V1Node>(
+      undefined as never,
+      '/api/v1/nodes',
+      async () => ({ items: [api.node('cp-a', true)], metadata: { resourceVersion: '5' } }),
+      () => 'sig',
+      () => undefined,
+      undefined,
+      () => fake as never,
+      () => now,
+    );
+    const api = new FakeApiServer();
+    follower.start();
+    await until('the watch is open', () => follower.trusted());
+    now += 20_000;
+    assert.equal(follower.trusted(), true, 'within the 30 s the server keeps a watch open');
+    now += 16_000;
+    assert.equal(follower.trusted(), false, '36 s open without ending: its connection died without a word');
+    // A watch ending with an error: until the next one is open, changes may be missed.
+    await until('watching again', () => fake.opened.length === 1);
+    fake.opened[0]!.done(new Error('connection reset'));
+    assert.equal(follower.trusted(), false);
+    await until('restarted and watching again', () => fake.opened.length === 2 && follower.trusted(), 5000);
+    // The server's clean close (its timeout): the store is current up to it; the short gap to the next watch,
+    // which resumes from its resourceVersion, is trusted, a longer one is not.
+    fake.opened[1]!.done(null);
+    assert.equal(follower.trusted(), true, 'just closed cleanly');
+    now += 2_500;
+    assert.equal(follower.trusted(), false, 'no watch open 2.5 s after the close');
+    follower.stop();
+    api.close();
   });
 });

@@ -329,3 +329,108 @@ describe('LockKeeper: a run that lost its lock stops acting', () => {
     await assert.rejects(keeper.verify(), /could not be renewed for 41 s .*connection refused/);
   });
 });
+
+describe('LockKeeper with a watched Lease: no read before each step, the same stops', () => {
+  const keep = (kube: FakeKube, clock = fakeClock(t0), port = kube.port()) => {
+    kube.leases.set('kube-system/kubeswap-lock', lease({ holderIdentity: me }));
+    const acquired = kube.leases.get('kube-system/kubeswap-lock')!;
+    const lost: string[] = [];
+    const keeper = new LockKeeper(
+      port,
+      { holder: me, ttlSeconds: 60, resourceVersion: acquired.resourceVersion, lease: acquired },
+      clock,
+      (why) => lost.push(why),
+    ).start();
+    kube.leaseReads = 0;
+    return { keeper, lost, clock };
+  };
+
+  it('checks steps from the watch and renews without reading, its own renewals not taken for foreign writes', async () => {
+    const kube = new FakeKube();
+    kube.leaseWatch = { stalled: false };
+    const { keeper, lost, clock } = keep(kube);
+    for (let i = 0; i < 4; i++) {
+      await keeper.verify();
+      await clock.sleep(8_000);
+    }
+    keeper.stop();
+    // 32 s at a 60 s TTL: renewed once (every 20 s), a replace of our last write; no read at all.
+    assert.equal(kube.leaseReads, 0);
+    assert.deepEqual(kube.leases.get('kube-system/kubeswap-lock')!.renewTime, at(24));
+    assert.deepEqual(lost, []);
+  });
+
+  it('stops on the event of unlock --force, before any step, and at the next step', async () => {
+    const kube = new FakeKube();
+    kube.leaseWatch = { stalled: false };
+    const { keeper, lost } = keep(kube);
+    await keeper.verify();
+    kube.bumpLease('kube-system', 'kubeswap-lock', { holderIdentity: undefined });
+    assert.throws(() => keeper.assertHeld(), /stopped acting/);
+    await assert.rejects(keeper.verify(), (err: { code: string }) => err.code === 'lock.lost');
+    assert.equal(kube.leaseReads, 0);
+    assert.match(lost[0]!, /released by someone else/);
+  });
+
+  it('stops on a foreign write under our own holder name', async () => {
+    const kube = new FakeKube();
+    kube.leaseWatch = { stalled: false };
+    const { keeper } = keep(kube);
+    kube.bumpLease('kube-system', 'kubeswap-lock', {});
+    await assert.rejects(keeper.verify(), /written by someone else/);
+  });
+
+  it('reads the Lease before a step once the stream did not deliver our renewal (a silently dead watch)', async () => {
+    const kube = new FakeKube();
+    kube.leaseWatch = { stalled: false };
+    const { keeper, clock } = keep(kube);
+    kube.leaseWatch.stalled = true;
+    await clock.sleep(21_000);
+    await keeper.verify(); // renews; the stream does not show it
+    assert.equal(kube.leaseReads, 0, 'within WRITE_SEEN_MS the watch still stands');
+    kube.bumpLease('kube-system', 'kubeswap-lock', { holderIdentity: undefined }); // not delivered either
+    await clock.sleep(5_000);
+    await assert.rejects(keeper.verify(), /released by someone else/);
+    assert.equal(kube.leaseReads, 1);
+  });
+
+  it('reads the Lease before a membership or machine change even while the watch is trusted', async () => {
+    const kube = new FakeKube();
+    kube.leaseWatch = { stalled: false };
+    const { keeper } = keep(kube);
+    await keeper.verify();
+    assert.equal(kube.leaseReads, 0);
+    // A stream that died without closing: the break is not delivered, and the watch still looks healthy.
+    kube.leaseWatch.stalled = true;
+    kube.bumpLease('kube-system', 'kubeswap-lock', { holderIdentity: undefined });
+    await keeper.verify();
+    await assert.rejects(keeper.verify({ fresh: true }), /released by someone else/);
+    assert.equal(kube.leaseReads, 1);
+  });
+
+  it('reads the Lease before a step while the watch is not connected', async () => {
+    const kube = new FakeKube();
+    kube.leaseWatch = { stalled: false };
+    const { keeper } = keep(kube);
+    kube.leaseWatch.handlers!.onConnection(false);
+    await keeper.verify();
+    assert.equal(kube.leaseReads, 1);
+    kube.leaseWatch.stalled = true;
+    kube.bumpLease('kube-system', 'kubeswap-lock', { holderIdentity: 'run-c@ci-9#1/x.1.1' });
+    await assert.rejects(keeper.verify(), /now held by run-c@ci-9#1/);
+  });
+
+  it('stops when it could not renew within two thirds of the TTL, whatever the watch says', async () => {
+    const kube = new FakeKube();
+    kube.leaseWatch = { stalled: false };
+    const port = kube.port();
+    port.replaceLease = async () => {
+      throw new Error('connection refused');
+    };
+    const { keeper, clock } = keep(kube, fakeClock(t0), port);
+    await clock.sleep(30_000);
+    await keeper.verify(); // the renewal fails, 30 s < 40 s
+    await clock.sleep(11_000);
+    await assert.rejects(keeper.verify(), /could not be renewed for 41 s .*connection refused/);
+  });
+});

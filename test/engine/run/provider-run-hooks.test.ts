@@ -12,10 +12,15 @@ const request = { version: TO, force: false };
 
 /** Run hooks that log what they are called with; `refuse` throws before recording, as a busy group does. */
 function hooked(world: FakeWorld, behaviour: { refuse?: boolean; restored?: boolean } = {}) {
-  const seen: { begin: unknown[]; end: { saved: unknown; finished: boolean }[] } = { begin: [], end: [] };
+  const seen: { begin: unknown[]; pools: unknown[]; end: { saved: unknown; finished: boolean }[] } = {
+    begin: [],
+    pools: [],
+    end: [],
+  };
   const run: RunHooks = {
-    async begin({ saved, record }) {
+    async begin({ saved, record, pools }) {
       seen.begin.push(saved);
+      seen.pools.push(pools);
       world.calls.push('run.begin');
       if (behaviour.refuse) throw new KubeswapError('blocked', 'asg.instance-refresh', 'a refresh is in progress');
       await record(saved ?? { sizes: [3, 3, 3] });
@@ -94,5 +99,30 @@ describe('provider run hooks in apply', () => {
       'nothing-to-do',
       'once restored, the next run has nothing to do',
     );
+  });
+
+  it('tells the provider which pools the run replaces machines in (its scope), so it changes only those', async () => {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    const seen = hooked(world);
+    const pools = [{ name: 'blue', maxSurge: 1, maxUnavailable: 0 }];
+    await apply(world.ports(), request, { ...options, pools, scope: 'control-plane' });
+    assert.deepEqual(seen.pools, [['control-plane']]);
+  });
+
+  it("an abandoned run's unrestored changes are handed to the next run (another run id), which restores them", async () => {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    const first = hooked(world, { restored: false });
+    await failure(apply(world.ports(), request, options));
+    assert.equal(first.end.length, 1);
+    const record = (await readProgress(world.kube))!;
+    const cm = world.configMaps.get('kube-system/kubeswap-progress')!;
+    cm.data['progress'] = JSON.stringify({ ...record, state: 'abandoned', providerRestored: false });
+    const again = hooked(world);
+    const outcome = await apply(world.ports(), request, options);
+    assert.equal(outcome.result, 'done', 'not "nothing to do": the groups are still held');
+    assert.notEqual(outcome.runId, record.runId);
+    assert.deepEqual(again.begin, [{ sizes: [3, 3, 3] }], "the abandoned run's baseline, not a new one");
+    assert.deepEqual(again.end, [{ saved: { sizes: [3, 3, 3] }, finished: true }]);
+    assert.equal((await readProgress(world.kube))?.providerRestored, true);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { AsgPools } from '../../../providers/aws-asg/pools.ts';
-import { groupRunHooks } from '../../../providers/aws-asg/run-hooks.ts';
+import { baselinesOf, groupRunHooks } from '../../../providers/aws-asg/run-hooks.ts';
 import { createReplacement, terminateInGroup } from '../../../providers/aws-asg/swaps.ts';
 import { accountOf, FakeGroup } from './fake-group.ts';
 
@@ -17,9 +17,9 @@ function setup() {
   const base = { asg, ec2, pollIntervalMs: 1, launchTimeoutMs: 50 };
   const pools = new AsgPools(asg, ec2, base, 'c1', [{ name: 'blue', autoScalingGroup: 'workers' }]);
   const records: unknown[] = [];
-  const hooks = groupRunHooks({ ...base, group: 'cp' }, ['workers']);
-  const begin = (saved?: unknown) =>
-    hooks.begin({ runId: 'run-1', desired, saved, record: async (state) => void records.push(state) });
+  const hooks = groupRunHooks({ ...base, group: 'cp' }, new Map([['blue', 'workers']]));
+  const begin = (saved?: unknown, pools?: string[]) =>
+    hooks.begin({ runId: 'run-1', desired, saved, pools, record: async (state) => void records.push(state) });
   const end = (saved: unknown) => hooks.end({ runId: 'run-1', saved, finished: true });
   return { cp, workers, pools, records, begin, end };
 }
@@ -32,7 +32,7 @@ describe('aws-asg worker pools (a worker Auto Scaling group per pool)', () => {
     assert.deepEqual(await pools.resolve(desired, desired, true), []);
     assert.equal(workers.latest, 2);
     await begin();
-    assert.deepEqual((records[0] as { workers: unknown[] }).workers, [
+    assert.deepEqual(baselinesOf(records[0]).groups.slice(1), [
       {
         group: 'workers',
         minSize: 3,
@@ -105,33 +105,104 @@ describe('aws-asg worker pools (a worker Auto Scaling group per pool)', () => {
   });
 
   it('a resumed run with a narrower --pools keeps the left-out worker group in the record and restores it at the end', async () => {
-    const { cp, workers, records, begin } = setup();
+    const { cp, workers, records } = setup();
     const other = new FakeGroup(2, 'green-workers', 'lt-g', 0x200);
     Object.assign(other, { min: 2, max: 2, desired: 2 });
     const { asg, ec2 } = accountOf([cp, workers, other]);
     const base = { asg, ec2, pollIntervalMs: 1, launchTimeoutMs: 50 };
+    const hooks = groupRunHooks(
+      { ...base, group: 'cp' },
+      new Map([
+        ['blue', 'workers'],
+        ['green', 'green-workers'],
+      ]),
+    );
+    const begin = (saved: unknown, pools: string[]) =>
+      hooks.begin({ runId: 'run-1', desired, saved, pools, record: async (state) => void records.push(state) });
     // The first attempt: both worker groups.
-    const both = groupRunHooks({ ...base, group: 'cp' }, ['workers', 'green-workers']);
-    await both.begin({ runId: 'run-1', desired, saved: undefined, record: async (state) => void records.push(state) });
-    const first = records[0] as { workers: { group: string }[] };
+    await begin(undefined, ['control-plane', 'blue', 'green']);
+    const first = baselinesOf(records[0]);
     assert.deepEqual(
-      first.workers.map((w) => w.group),
-      ['workers', 'green-workers'],
+      first.groups.map((w) => w.group),
+      ['cp', 'workers', 'green-workers'],
     );
     other.max = 3; // raised by the first attempt's surge, as swaps.ts does at MaxSize
     assert.ok(other.suspended.includes('ReplaceUnhealthy'));
     // The re-run with --pools blue only: the green group's baseline must survive the new record.
-    await begin(first);
-    const second = records[1] as { workers: { group: string; maxSize: number }[] };
-    assert.deepEqual(second, first, 'nothing recorded is lost');
-    const result = await groupRunHooks({ ...base, group: 'cp' }, ['workers']).end({
-      runId: 'run-1',
-      saved: second,
-      finished: true,
-    });
+    await begin(records[0], ['control-plane', 'blue']);
+    assert.deepEqual(records[1], records[0], 'nothing recorded is lost');
+    const result = await hooks.end({ runId: 'run-1', saved: records[1], finished: true });
     assert.equal(result.restored, true, result.message);
     assert.equal(other.max, 2, 'the left-out group gets its MaxSize back');
     assert.deepEqual(other.suspended, [], 'and its processes resumed');
+  });
+
+  it('a --control-plane-only run leaves the worker groups alone; a --workers-only run the control-plane group', async () => {
+    const { cp, workers, records, begin, end } = setup();
+    workers.suspended = ['AZRebalance'];
+    await begin(undefined, ['control-plane']);
+    assert.deepEqual(
+      baselinesOf(records[0]).groups.map((b) => b.group),
+      ['cp'],
+    );
+    assert.deepEqual(workers.suspended, ['AZRebalance'], 'the worker group is not suspended');
+    assert.ok(!workers.calls.some((c) => /^(suspend|update)/.test(c)), workers.calls.join(', '));
+    assert.ok(cp.suspended.includes('ReplaceUnhealthy'));
+    assert.equal((await end(records[0])).restored, true);
+    assert.deepEqual(cp.suspended, [], 'the control-plane group resumed at the end');
+
+    cp.calls.length = 0;
+    await begin(undefined, ['blue']);
+    assert.deepEqual(
+      baselinesOf(records[1]).groups.map((b) => b.group),
+      ['workers'],
+    );
+    assert.deepEqual(cp.suspended, [], 'the control-plane group is not suspended');
+    assert.ok(!cp.calls.some((c) => /^(suspend|update)/.test(c)), cp.calls.join(', '));
+    assert.ok(workers.suspended.includes('ReplaceUnhealthy'));
+    const result = await end(records[1]);
+    assert.equal(result.restored, true, result.message);
+    assert.deepEqual(workers.suspended, ['AZRebalance'], "every run-suspended process resumed, the user's kept");
+  });
+
+  it("restores an abandoned run's groups in the next run (new run id): the user's processes stay the user's", async () => {
+    const { cp, workers, records } = setup();
+    const { asg, ec2 } = accountOf([cp, workers]);
+    const hooks = groupRunHooks(
+      { asg, ec2, pollIntervalMs: 1, launchTimeoutMs: 50, group: 'cp' },
+      new Map([['blue', 'workers']]),
+    );
+    workers.suspended = ['AZRebalance'];
+    await hooks.begin({ runId: 'run-1', desired, saved: undefined, record: async (s) => void records.push(s) });
+    // run-1 is abandoned with its changes in place; run-2 (another target) is handed run-1's record.
+    await hooks.begin({
+      runId: 'run-2',
+      desired,
+      saved: records[0],
+      pools: ['control-plane'],
+      record: async (s) => void records.push(s),
+    });
+    const second = baselinesOf(records[1]);
+    assert.deepEqual(second.runs, ['run-1', 'run-2']);
+    assert.deepEqual(second.groups.find((b) => b.group === 'workers')?.userSuspended, ['AZRebalance']);
+    const result = await hooks.end({ runId: 'run-2', saved: records[1], finished: true });
+    assert.equal(result.restored, true, result.message);
+    assert.deepEqual(workers.suspended, ['AZRebalance']);
+    assert.deepEqual(cp.suspended, []);
+  });
+
+  it('reads the record an earlier kubeswap wrote (the control-plane baseline with `workers`)', () => {
+    const main = {
+      group: 'cp',
+      minSize: 1,
+      maxSize: 1,
+      desiredCapacity: 1,
+      userSuspended: [],
+      newInstancesProtected: false,
+    };
+    const worker = { ...main, group: 'workers' };
+    assert.deepEqual(baselinesOf({ ...main, workers: [worker] }), { groups: [main, worker], runs: [] });
+    assert.deepEqual(baselinesOf(main), { groups: [main], runs: [] });
   });
 
   it('lists only instances the group launched: a linked terminated one stays listed (gone), another group’s never', async () => {

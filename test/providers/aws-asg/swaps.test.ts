@@ -47,12 +47,17 @@ describe('aws-asg swaps and run hooks over a fake group', () => {
     await begin();
     assert.deepEqual(records, [
       {
-        group: 'cp',
-        minSize: 3,
-        maxSize: 3,
-        desiredCapacity: 3,
-        userSuspended: ['AZRebalance'],
-        newInstancesProtected: false,
+        groups: [
+          {
+            group: 'cp',
+            minSize: 3,
+            maxSize: 3,
+            desiredCapacity: 3,
+            userSuspended: ['AZRebalance'],
+            newInstancesProtected: false,
+          },
+        ],
+        runs: ['run-1'],
       },
     ]);
     assert.ok(fake.calls.indexOf('record') < fake.calls.findIndex((c) => c.startsWith('suspend')));

@@ -160,7 +160,18 @@ export function refuseUnlessReady(report: ReadinessReport): void {
  */
 export async function observeVersions(
   readiness: ReadinessPort,
-  options: { target: string; nodes: NodeView[]; replaced: string[] },
+  options: {
+    target: string;
+    nodes: NodeView[];
+    replaced: string[];
+    /**
+     * Leave out the mirror pods (and apiserver endpoints) of Nodes not in `nodes`. A mirror pod is the kubelet's
+     * copy of a static pod on its own Node; once that Node is deleted (kubeswap deletes it only after its machine
+     * is gone, and a live kubelet would register it again) the pod mirrors nothing that runs, and stays only until
+     * pod GC deletes orphans, after a 40 s quarantine checked every 20 s (pkg/controller/podgc/gc_controller.go).
+     */
+    presentNodesOnly?: boolean;
+  },
   skipped: (check: ReadinessFinding['check'], subject: string, err: unknown) => void,
   endpointsRead: Promise<ApiserverEndpoint[]> = readiness.apiserverEndpoints(),
 ): Promise<{
@@ -175,9 +186,13 @@ export async function observeVersions(
       skipped(check, subject, err);
       return fallback;
     };
+  const present = new Set(options.nodes.map((n) => n.name));
+  const onNodes = <T extends { node: string }>(items: T[]) =>
+    options.presentNodesOnly ? items.filter((i) => present.has(i.node)) : items;
+  const endpointsOnNodes = endpointsRead.then(onNodes);
   const [apiservers, apiserverVersions, staticPods, addons, etcdStatus] = await Promise.all([
-    endpointsRead.catch(unreadable('versions', 'apiserver endpoints', [] as ApiserverEndpoint[])),
-    endpointsRead.then(
+    endpointsOnNodes.catch(unreadable('versions', 'apiserver endpoints', [] as ApiserverEndpoint[])),
+    endpointsOnNodes.then(
       (endpoints) =>
         Promise.all(
           endpoints.map((a) =>
@@ -189,7 +204,10 @@ export async function observeVersions(
         ),
       () => [],
     ),
-    readiness.staticPodVersions().catch(unreadable('versions', 'control-plane static pods', [] as StaticPodVersion[])),
+    readiness
+      .staticPodVersions()
+      .then(onNodes)
+      .catch(unreadable('versions', 'control-plane static pods', [] as StaticPodVersion[])),
     readiness.addonVersions().catch(unreadable('versions', 'kube-proxy and CoreDNS', [])),
     readiness.etcdStatus().catch(unreadable('etcd', 'etcd status', [] as EtcdMemberStatus[])),
   ]);

@@ -1,5 +1,6 @@
-// The readiness report as `plan` and `apply` take it: the nodes read once more, the run's expected duration bounded
+// The readiness report as `plan` and `apply` take it: the Nodes the plan read, the run's expected duration bounded
 // by its timeouts, one `readiness.checked` event carrying the whole report (the summary renders it).
+import type { NodeView } from '../../../domain/model.ts';
 import { blockers, type ReadinessReport, warnings } from '../../../domain/readiness/report.ts';
 import type { ReadinessPort } from '../../../ports/readiness.ts';
 import type { Ports } from '../../ports.ts';
@@ -22,6 +23,8 @@ export interface ReadinessScope {
   drainTimeoutMs: number;
   /** The run id when a run of this target is resumed (its progress record is there): its scan is narrowed. */
   resumedRun?: string;
+  /** Every Node, as the plan just read them: one list instead of two (issue 15 §3). Listed here when absent. */
+  nodes?: NodeView[];
 }
 
 /**
@@ -44,7 +47,7 @@ export async function checkReadiness(
       target: scope.target,
       now,
       replaced: scope.replaced,
-      nodes: await ports.kube.listNodes(),
+      nodes: scope.nodes ?? (await ports.kube.listNodes()),
       expectedRunMs: expectedRunMs(scope),
       certWarningDays: request.certWarningDays,
       acceptRemovedApis: request.acceptRemovedApis,
