@@ -2,8 +2,9 @@
 // controllers, 1 adopted control-plane Machine and a MachineDeployment of 2 workers that Cluster API created (the
 // MachineSet controller makes the Machines, CABPK renders their worker joins, the sandbox infrastructure boots them).
 // A Deployment with a PodDisruptionBudget runs on the workers.
-// (a) FROM -> TO: the control plane first, then kubeswap bumps the MachineDeployment and follows Cluster API's own
-//     rollout; killed -9 right after the bump, the re-run follows the rollout in flight. An independent sampler
+// (a) FROM -> TO: the control plane first (its swap.finished once, the old Node gone), then kubeswap bumps the
+//     MachineDeployment and follows Cluster API's own rollout; killed -9 right after the bump, the re-run follows
+//     the rollout in flight. An independent sampler
 //     checks the PDB was never exceeded and the MachineDeployment never ran more than replicas + maxSurge Machines.
 // (e) workers only, a new image: a PDB that allows no eviction blocks Cluster API's drain: named, exit 4; relaxed,
 //     the re-run finds the bump done and follows the rollout to the end.
@@ -57,6 +58,12 @@ describe('scenario: cluster-api worker MachineDeployment (real Cluster API rollo
     const sb = sandbox();
     const initial = (await workerMachines()).map((m) => m.metadata.name);
     assert.equal(initial.length, REPLICAS);
+    const controlPlaneNodes = async () =>
+      (await core.listNode({ labelSelector: 'node-role.kubernetes.io/control-plane' })).items.map(
+        (n) => n.metadata!.name!,
+      );
+    const oldControlPlane = await controlPlaneNodes();
+    assert.equal(oldControlPlane.length, 1);
     // The sandbox's Machines pin their image (SandboxMachine spec.image): a version upgrade names the TO image, for the
     // control plane's clones and the workers' template alike.
     const image = sb.aws.images[sb.versions.to]!;
@@ -93,15 +100,29 @@ describe('scenario: cluster-api worker MachineDeployment (real Cluster API rollo
     assert.equal(second.exitCode, 0, describeRun(second));
     const codes = (events: KubeswapEvent[]) => events.map((e) => e.code);
     // The control plane first, then the bump; the re-run found the bump done and followed the rollout.
-    // (The control-plane Machine's swap is over once its member is removed and its hook released: Cluster API deletes
-    // the Node itself, so no delete-node step of ours ends it.)
+    // The control-plane Machine's swap ends with its release (Cluster API deletes the Node itself): one swap.finished
+    // for the old Node, after its member's removal and release and before the bump; that Node is checked gone below.
     const all = codes(first.events);
     assert.ok(all.includes('etcd.member-removed') && all.includes('machine.terminated'), describeRun(first));
-    assert.ok(all.lastIndexOf('machine.terminated') < all.indexOf('pool.rollout-started'), describeRun(first));
+    const finished = first.events.filter((e) => e.code === 'swap.finished');
+    assert.deepEqual(
+      finished.map((e) => e.machine),
+      oldControlPlane,
+      describeRun(first),
+    );
+    const finishedAt = first.events.indexOf(finished[0]!);
+    assert.ok(all.lastIndexOf('machine.terminated') < finishedAt, describeRun(first));
+    assert.ok(finishedAt < all.indexOf('pool.rollout-started'), describeRun(first));
+    assert.ok(!codes(second.events).includes('swap.finished'), 'the re-run does not finish that swap again');
     assert.ok(!codes(second.events).includes('pool.rollout-started'), describeRun(second));
     assert.ok(
       second.events.some((e) => e.code === 'wait' && /Machine\(s\) at .* with a Ready Node/.test(e.message)),
       describeRun(second),
+    );
+    const newControlPlane = await controlPlaneNodes();
+    assert.ok(
+      newControlPlane.length === 1 && !newControlPlane.includes(oldControlPlane[0]!),
+      JSON.stringify(newControlPlane),
     );
     // Every worker is a new Machine at TO with a Ready Node at TO; the old Machines are gone.
     const machines = await workerMachines();

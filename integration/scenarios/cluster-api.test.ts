@@ -100,6 +100,11 @@ describe('scenario: cluster-api provider (real Cluster API)', function () {
   it('(a) replaces 3 Machines FROM -> TO through Cluster API while the API and etcd quorum hold', async () => {
     const sb = sandbox();
     const old = (await machines()).map((m) => m.metadata.name);
+    // The Nodes of the old Machines as Cluster API links them (status.nodeRef), read before the run.
+    const oldNodes = (await machines())
+      .map((m) => (m.status?.['nodeRef'] as { name?: string } | undefined)?.name ?? '')
+      .sort();
+    assert.equal(oldNodes.filter(Boolean).length, 3, JSON.stringify(oldNodes));
     // Independent of kubeswap: the API through the load balancer, and the fewest voting members etcd ever had.
     const probe = new ApiProbe(sb).start();
     let minVoters = Number.POSITIVE_INFINITY;
@@ -150,6 +155,15 @@ describe('scenario: cluster-api provider (real Cluster API)', function () {
     const codesOf = run.events.map((e) => e.code);
     assert.equal(codesOf.filter((c) => c === 'machine.deletion-started').length, 3, describeRun(run));
     assert.ok(!codesOf.includes('node.drain-started'), 'Cluster API drained, not kubeswap');
+    // Each swap ends with its Machine (Cluster API deletes the Node): swap.finished once per old Machine's Node,
+    // after that Machine's release, and the outcome counts them; the Nodes are checked gone below.
+    const finished = run.events.filter((e) => e.code === 'swap.finished');
+    assert.deepEqual(finished.map((e) => e.machine).sort(), oldNodes, describeRun(run));
+    for (const e of finished) {
+      const released = run.events.findIndex((x) => x.code === 'machine.terminated' && x.machine === e.machine);
+      assert.ok(released >= 0 && released < run.events.indexOf(e), `${e.machine}: swap.finished after its release`);
+    }
+    assert.equal(run.events.find((e) => e.code === 'run.finished')?.data?.['swaps'], 3, describeRun(run));
     const after = await machines();
     assert.equal(after.length, 3);
     assert.ok(
@@ -157,6 +171,10 @@ describe('scenario: cluster-api provider (real Cluster API)', function () {
       JSON.stringify(after),
     );
     const nodes = (await kube().core.listNode({ labelSelector: 'node-role.kubernetes.io/control-plane' })).items;
+    assert.ok(
+      nodes.every((n) => !oldNodes.includes(n.metadata!.name!)),
+      'the Nodes whose swaps finished are gone',
+    );
     assert.deepEqual(
       nodes.map((n) => n.spec!.providerID).sort(),
       after.map((m) => m.spec.providerID).sort(),

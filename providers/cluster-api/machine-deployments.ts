@@ -1,7 +1,8 @@
 // Worker pools of the Cluster API provider: a pool is one or more MachineDeployments of the cluster, whose
 // Machines Cluster API's own MachineSet controller replaces. kubeswap does not swap those Machines: it clones the
 // MachineDeployment's infrastructure template with the image and the user's patches (the same RFC 6902 machinery as
-// the control plane's clones), points spec.template at the target version and the new template, sets the rolling
+// the control plane's clones) and its KubeadmConfigTemplate with the user's bootstrapPatches (as the control plane's
+// KubeadmConfig clones get them), points spec.template at the target version and the new templates, sets the rolling
 // update strategy from the pool (or keeps the MachineDeployment's own), and follows the rollout Cluster API runs
 // (core/reconcilers/machinedeployment, rolling update: new MachineSet scaled up within maxSurge, old one down
 // within maxUnavailable as new Machines become available, each old Machine drained by the Machine controller).
@@ -37,6 +38,12 @@ export const PAUSED_ANNOTATION = 'cluster.x-k8s.io/paused';
 export const CLONED_FROM_TEMPLATE = 'kubeswap.io/cloned-from';
 /** On a template kubeswap cloned: the --image it set (absent: the source template's own image kept). */
 export const CLONE_IMAGE_ANNOTATION = 'kubeswap.io/image';
+/**
+ * On a MachineDeployment kubeswap pointed at a KubeadmConfigTemplate clone (bootstrapPatches): the template it was
+ * cloned from. Read without fetching the template, so a run without bootstrapPatches reads no bootstrap template and
+ * still sees (and undoes) an earlier run's patched clone.
+ */
+export const BOOTSTRAP_CLONED_FROM = 'kubeswap.io/bootstrap-cloned-from';
 /** When kubeswap last pointed a MachineDeployment at the target (ISO 8601): bounds the wait for its rollout. */
 export const BUMPED_AT_ANNOTATION = 'kubeswap.io/bumped-at';
 
@@ -61,7 +68,10 @@ export interface MachineDeploymentPool {
 
 const noImage = (desired: Pick<Desired, 'imageId'>) => !desired.imageId || desired.imageId.startsWith('(');
 
-/** What a template's Machines are made from, as an infrastructure machine (where the image table and patches apply). */
+/**
+ * What a template's Machines are made from, as the object itself (an infrastructure machine, a KubeadmConfig): where
+ * the image table and the patches apply.
+ */
 function madeFrom(template: KubeObject): KubeObject {
   const inner = (template.spec?.['template'] as { spec?: Record<string, unknown> } | undefined)?.spec ?? {};
   return {
@@ -82,10 +92,38 @@ export function templateClone(
   imageId: string | undefined,
   patch: JsonPatch,
 ): { object: KubeObject; unchanged: boolean } {
-  let machine = madeFrom(template);
-  // withImage refuses a kind whose image field it does not know, naming the kinds it knows.
-  if (imageId) machine = withImage(machine, imageId);
-  machine = patched(machine, patch, 'infrastructurePatches');
+  return cloneTemplate(
+    template,
+    (made) => {
+      // withImage refuses a kind whose image field it does not know, naming the kinds it knows.
+      const machine = imageId ? withImage(made, imageId) : made;
+      return patched(machine, patch, 'infrastructurePatches');
+    },
+    patch,
+    imageId ? { [CLONE_IMAGE_ANNOTATION]: imageId } : {},
+  );
+}
+
+/**
+ * The KubeadmConfigTemplate a bump points the MachineDeployment at: the current one with the user's bootstrapPatches
+ * applied to the KubeadmConfig it makes (paths as on a KubeadmConfig, `/spec/...`: the patches the control plane's
+ * KubeadmConfig clones get apply alike). `unchanged`: the patches change nothing, nothing to clone.
+ */
+export function bootstrapTemplateClone(
+  template: KubeObject,
+  patch: JsonPatch,
+): { object: KubeObject; unchanged: boolean } {
+  return cloneTemplate(template, (made) => patched(made, patch, 'bootstrapPatches'), patch, {});
+}
+
+/** A template's clone with `edit` applied to what it makes, named from its content and the patches it was made with. */
+function cloneTemplate(
+  template: KubeObject,
+  edit: (made: KubeObject) => KubeObject,
+  patch: JsonPatch,
+  extraAnnotations: Record<string, string>,
+): { object: KubeObject; unchanged: boolean } {
+  const machine = edit(madeFrom(template));
   const inner = (template.spec?.['template'] ?? {}) as Record<string, unknown>;
   const spec = { ...structuredClone(template.spec ?? {}), template: { ...structuredClone(inner), spec: machine.spec } };
   const unchanged = JSON.stringify(spec) === JSON.stringify(template.spec ?? {});
@@ -120,7 +158,7 @@ export function templateClone(
           ...kept,
           [CLONED_FROM_TEMPLATE]: template.metadata.name,
           [PATCHES_ANNOTATION]: madeWith,
-          ...(imageId ? { [CLONE_IMAGE_ANNOTATION]: imageId } : {}),
+          ...extraAnnotations,
         },
       },
       spec,
@@ -139,6 +177,55 @@ const templateSpec = (o: KubeObject) =>
   ((o.spec?.['template'] as { spec?: Record<string, unknown> } | undefined)?.spec ?? {}) as Record<string, unknown>;
 
 export const infrastructureRefOf = (md: KubeObject) => refOf(templateSpec(md)['infrastructureRef']);
+export const bootstrapRefOf = (md: KubeObject) =>
+  refOf((templateSpec(md)['bootstrap'] as { configRef?: unknown } | undefined)?.configRef);
+
+/**
+ * Why a MachineDeployment's KubeadmConfigTemplate is not what bootstrapPatches ask for. `template` is read only when
+ * there are patches (undefined otherwise): without them only an earlier run's clone (BOOTSTRAP_CLONED_FROM) drifts.
+ * A patch that does not apply is refused here, before the run changes anything.
+ */
+export function bootstrapDrift(md: KubeObject, template: KubeObject | undefined, patch: JsonPatch): DriftReason[] {
+  const ref = bootstrapRefOf(md);
+  if (patch.length === 0) {
+    const from = md.metadata.annotations?.[BOOTSTRAP_CLONED_FROM];
+    return from && ref && ref.name !== from
+      ? [
+          {
+            code: 'patches',
+            message: `${ref.kind} ${ref.name}: kubeswap made it with bootstrapPatches no longer configured`,
+          },
+        ]
+      : [];
+  }
+  if (ref?.kind !== 'KubeadmConfigTemplate') {
+    throw new KubeswapError(
+      'invalid',
+      'patch.no-bootstrap-template',
+      `bootstrapPatches cannot apply to MachineDeployment ${md.metadata.name}: its bootstrap is ${ref ? `a ${ref.kind}` : 'a data secret'}, not a KubeadmConfigTemplate`,
+      { hint: 'remove bootstrapPatches, or give the MachineDeployment a KubeadmConfigTemplate' },
+    );
+  }
+  if (!template) return [];
+  if (isClone(template)) {
+    return clonePatches(template) === patchesHash(patch)
+      ? []
+      : [
+          {
+            code: 'patches',
+            message: `${template.kind} ${template.metadata.name}: kubeswap made it with other bootstrapPatches`,
+          },
+        ];
+  }
+  return bootstrapTemplateClone(template, patch).unchanged
+    ? []
+    : [
+        {
+          code: 'patches',
+          message: `the configured bootstrap patches change ${template.kind} ${template.metadata.name}`,
+        },
+      ];
+}
 
 /** Why a MachineDeployment's Machines are not what the target asks for; empty when a rollout would change nothing. */
 export function deploymentDrift(
@@ -189,15 +276,24 @@ export function bumpPatch(
   strategy: RolloutStrategy,
   runId?: string,
   bumpedAt?: Date,
+  /** The KubeadmConfigTemplate to point at, and the template it is a clone of (null: it is no clone of ours). */
+  bootstrap?: { name: string; clonedFrom: string | null },
 ): Record<string, unknown> {
   const annotations = {
     ...(runId ? { [RUN_ANNOTATION]: runId } : {}),
     ...(bumpedAt ? { [BUMPED_AT_ANNOTATION]: bumpedAt.toISOString() } : {}),
+    ...(bootstrap ? { [BOOTSTRAP_CLONED_FROM]: bootstrap.clonedFrom } : {}),
   };
   return {
     ...(Object.keys(annotations).length > 0 ? { metadata: { annotations } } : {}),
     spec: {
-      template: { spec: { version: desired.version, infrastructureRef: { name: templateName } } },
+      template: {
+        spec: {
+          version: desired.version,
+          infrastructureRef: { name: templateName },
+          ...(bootstrap ? { bootstrap: { configRef: { name: bootstrap.name } } } : {}),
+        },
+      },
       ...(strategy === 'keep'
         ? {}
         : {
@@ -257,12 +353,17 @@ export function rolloutOf(
   const name = md.metadata.name;
   const want = templateSpec(md);
   const wantInfra = refOf(want['infrastructureRef'])?.name;
+  const wantBootstrap = bootstrapRefOf(md)?.name;
   const current = new Set(
     machineSets
       .filter((ms) => ms.metadata.labels?.[DEPLOYMENT_NAME_LABEL] === name)
       .filter((ms) => {
         const spec = templateSpec(ms);
-        return spec['version'] === want['version'] && refOf(spec['infrastructureRef'])?.name === wantInfra;
+        return (
+          spec['version'] === want['version'] &&
+          refOf(spec['infrastructureRef'])?.name === wantInfra &&
+          bootstrapRefOf(ms)?.name === wantBootstrap
+        );
       })
       .map((ms) => ms.metadata.name),
   );
@@ -309,7 +410,12 @@ export function rolloutOf(
 
 /** The `pools` sub-port over the management cluster. */
 export function machineDeploymentPools(
-  options: { clusterName: string; pools?: MachineDeploymentPool[]; infrastructurePatches: JsonPatch },
+  options: {
+    clusterName: string;
+    pools?: MachineDeploymentPool[];
+    infrastructurePatches: JsonPatch;
+    bootstrapPatches: JsonPatch;
+  },
   port: CapiPort,
   read: (ref: ObjectRef | undefined) => Promise<KubeObject | undefined>,
   /**
@@ -320,6 +426,7 @@ export function machineDeploymentPools(
   now: () => Date = () => new Date(),
 ): RolledPools {
   const cluster = `${CLUSTER_NAME_LABEL}=${options.clusterName}`;
+  const { bootstrapPatches } = options;
   const forPools = (desired: Desired): Desired => (imageWanted() ? desired : { ...desired, imageId: '' });
   const imageOfDesired = (desired: Desired) => (noImage(forPools(desired)) ? undefined : desired.imageId);
 
@@ -341,8 +448,15 @@ export function machineDeploymentPools(
       ]);
       return Promise.all(
         mds.map(async (md) => {
-          const template = await read(infrastructureRefOf(md));
-          const drift = deploymentDrift(md, template, forPools(desired), options.infrastructurePatches);
+          // The bootstrap template only with bootstrapPatches (the shipped Role needs no read of it otherwise).
+          const [template, bootstrap] = await Promise.all([
+            read(infrastructureRefOf(md)),
+            bootstrapPatches.length > 0 ? read(bootstrapRefOf(md)) : undefined,
+          ]);
+          const drift = [
+            ...deploymentDrift(md, template, forPools(desired), options.infrastructurePatches),
+            ...bootstrapDrift(md, bootstrap, bootstrapPatches),
+          ];
           return rolloutOf(pool, md, sets, machines, drift);
         }),
       );
@@ -377,15 +491,64 @@ export function machineDeploymentPools(
         );
       }
       const { object, unchanged } = templateClone(original, imageOfDesired(desired), options.infrastructurePatches);
-      // The clone first: the MachineDeployment never points at a template that is not there yet (create returns
+      const bootstrap = await bootstrapTarget(md);
+      // The clones first: the MachineDeployment never points at a template that is not there yet (create returns
       // the existing one on a re-run).
       if (!unchanged) await port.create(object);
+      if (bootstrap?.clone) await port.create(bootstrap.clone);
       await port.mergePatch(
         CORE_API,
         'MachineDeployment',
         name,
-        bumpPatch(unchanged ? original.metadata.name : object.metadata.name, desired, strategy, undefined, now()),
+        bumpPatch(
+          unchanged ? original.metadata.name : object.metadata.name,
+          desired,
+          strategy,
+          undefined,
+          now(),
+          bootstrap,
+        ),
       );
     },
   };
+
+  /**
+   * The KubeadmConfigTemplate the bump points at: a clone of the original with bootstrapPatches, the original when
+   * they change nothing, or (no patches) the original of an earlier run's clone. Undefined: the reference stays.
+   */
+  async function bootstrapTarget(
+    md: KubeObject,
+  ): Promise<{ name: string; clonedFrom: string | null; clone?: KubeObject } | undefined> {
+    const ref = bootstrapRefOf(md);
+    const earlier = md.metadata.annotations?.[BOOTSTRAP_CLONED_FROM];
+    if (bootstrapPatches.length === 0) {
+      if (!ref || !earlier || ref.name === earlier) return undefined;
+      if (!(await read({ ...ref, name: earlier }))) throw templateGone(md, `${ref.kind} ${earlier}`);
+      return { name: earlier, clonedFrom: null };
+    }
+    // bootstrapDrift refused a MachineDeployment without a KubeadmConfigTemplate before the run changed anything.
+    if (!ref) throw templateGone(md, 'KubeadmConfigTemplate (none)');
+    const current = await read(ref);
+    // Our own clone already carries the patches: a re-clone starts from the template it was cloned from.
+    const from = current?.metadata.annotations?.[CLONED_FROM_TEMPLATE];
+    const original = current && from !== undefined ? await read({ ...ref, name: from }) : current;
+    if (!current) throw templateGone(md, `${ref.kind} ${ref.name}`);
+    if (!original) throw templateGone(md, `${ref.kind} ${from} (the template kubeswap cloned ${ref.name} from)`);
+    const { object, unchanged } = bootstrapTemplateClone(original, bootstrapPatches);
+    return unchanged
+      ? { name: original.metadata.name, clonedFrom: null }
+      : { name: object.metadata.name, clonedFrom: original.metadata.name, clone: object };
+  }
+}
+
+function templateGone(md: KubeObject, missing: string): KubeswapError {
+  return new KubeswapError(
+    'needs-person',
+    'pool.template-gone',
+    `MachineDeployment ${md.metadata.name}: its bootstrap template ${missing} does not exist`,
+    {
+      hint: `point spec.template.spec.bootstrap.configRef of MachineDeployment ${md.metadata.name} at an existing KubeadmConfigTemplate, then re-run`,
+      source: 'environment',
+    },
+  );
 }

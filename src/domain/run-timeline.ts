@@ -48,7 +48,13 @@ export function swapTimelines(events: readonly KubeswapEvent[]): SwapTimeline[] 
     if (!e.machine || TIMELINE_DROPS.has(e.code) || e.code === 'availability.swap') continue;
     const attempts = byMachine.get(e.machine) ?? [[]];
     byMachine.set(e.machine, attempts);
-    attempts[attempts.length - 1]!.push(e);
+    const current = attempts[attempts.length - 1]!;
+    const ended = attempts[attempts.length - 2];
+    // A Node the provider left behind after a swap that ended with its machine (drainsOnDelete) is deleted after
+    // swap.finished: that cleanup belongs to the finished swap, it is no new attempt.
+    const cleanup = current.length === 0 && ended?.some((x) => x.code === 'swap.finished') && isLeftNodeCleanup(e);
+    if (cleanup) ended!.push(e);
+    else current.push(e);
     if (e.code === 'swap.finished' || e.code === 'replacement.rolled-back') attempts.push([]);
   }
   // A run that finished replaced every machine it started on (the planner said done): a swap whose last events
@@ -85,13 +91,23 @@ function swapOf(machine: string, attempt: number, window: KubeswapEvent[]): Swap
   };
 }
 
+/** The events of deleting an old Node after its swap ended (the delete-node step after a drains-on-delete swap). */
+function isLeftNodeCleanup(e: KubeswapEvent): boolean {
+  return stepOf(e) === 'delete-node' || e.code === 'node.deleted';
+}
+
 /**
  * swap.finished, or its last step done: a process killed between the swap's last step and its swap.finished leaves
  * a swap the re-run finds complete and never reports again. A surge swap's last step deletes the old Node; a
- * remove-first swap's (begin-retirement first) is its replacement joining.
+ * remove-first swap's (begin-retirement first) is its replacement joining; a drains-on-delete swap's (its machine's
+ * deletion started by us) is the machine's termination, after which the provider deletes the Node.
  */
 function finished(window: KubeswapEvent[]): boolean {
   if (window.some((e) => e.code === 'swap.finished')) return true;
+  const deletedByProvider = window.some((e) => e.code === 'machine.deletion-started');
+  if (deletedByProvider && window.some((e) => e.code === 'swap.started')) {
+    return window.some((e) => e.code === 'machine.terminated' || e.code === 'node.deleted');
+  }
   if (!window.some((e) => e.code === 'node.deleted')) return false;
   return !window.some((e) => stepOf(e) === 'begin-retirement') || window.some((e) => e.code === 'replacement.joined');
 }
@@ -141,6 +157,15 @@ function phasesOf(window: KubeswapEvent[]): Phase[] {
     (e) => e.code === 'node.drain-started',
     (e) => e.code === 'node.drained',
   );
+  // A provider that drains on delete (Cluster API) drains from the deletion's start until it holds the machine,
+  // which the next step (leadership or member) shows.
+  if (!window.some((e) => e.code === 'node.drain-started')) {
+    span(
+      'drain',
+      (e) => e.code === 'machine.deletion-started',
+      (e) => stepOf(e) === 'move-leader' || stepOf(e) === 'remove-member',
+    );
+  }
   span(
     'member removal',
     (e) => stepOf(e) === 'move-leader' || stepOf(e) === 'remove-member',

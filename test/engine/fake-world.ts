@@ -45,6 +45,10 @@ export class FakeWorld {
   onSleep?: () => void;
   /** Terminating a machine deletes its Node, as the cloud node lifecycle controller does. */
   nodeLifecycleController = false;
+  /** The provider drains on delete (`useDrainsOnDelete`): a deleting machine's Node is drained on the next tick. */
+  private drainsOnDelete = false;
+  /** Throws once right after this call took effect: kill -9 after a step's work, before its events. */
+  crashAfter?: string;
   readonly log = new EventLog();
   /** Permissions the identity lacks, as `verb resource[/subresource]` (SelfSubjectAccessReview says no). */
   readonly denied = new Set<string>();
@@ -88,8 +92,56 @@ export class FakeWorld {
     }
   }
 
+  private recorded(call: string) {
+    if (this.crashAfter && call.startsWith(this.crashAfter)) {
+      this.crashAfter = undefined;
+      throw new Error(`simulated crash after ${call}`);
+    }
+  }
+
+  /**
+   * Cluster API's way (capabilities.drainsOnDelete): `startDeletion` deletes the machine with a hold, the next
+   * tick drains its Node (cordon) and holds it, `terminate` releases the hold and the provider deletes the machine
+   * and then its Node, unless `leavesNode` (Cluster API gives up on a Node after the Machine's nodeDeletionTimeout).
+   * The provider owns the API load balancer: no target group.
+   */
+  useDrainsOnDelete(opts: { leavesNode?: boolean } = {}) {
+    this.drainsOnDelete = true;
+    // A deleted Machine is no longer listed.
+    this.forgetGone = true;
+    const { loadBalancer: _none, ...provider } = this.provider;
+    this.provider = {
+      ...provider,
+      capabilities: { ...provider.capabilities, drainsOnDelete: true, ownsLoadBalancer: true },
+      startDeletion: async (id) => {
+        this.record(`startDeletion ${id}`);
+        const m = this.machines.find((x) => x.id === id);
+        if (m && m.phase !== 'deleting') {
+          Object.assign(m, { phase: 'deleting', status: 'Deleting', deletionStartedAt: new Date(this.now) });
+        }
+      },
+      terminate: async (id) => {
+        this.record(`terminate ${id}`);
+        const m = this.machines.find((x) => x.id === id);
+        if (m) Object.assign(m, { phase: 'gone', status: 'Deleted' });
+        if (m && !opts.leavesNode) {
+          for (const [name, n] of this.nodes) if (n.providerId === m.providerId) this.nodes.delete(name);
+        }
+        this.recorded(`terminate ${id}`);
+      },
+    };
+  }
+
   /** Boots every launched replacement that has not joined yet. */
   tick() {
+    if (this.drainsOnDelete) {
+      for (const m of this.machines) {
+        if (m.phase !== 'deleting' || m.held) continue;
+        for (const [name, n] of this.nodes)
+          if (n.providerId === m.providerId) this.nodes.set(name, { ...n, unschedulable: true });
+        m.held = true;
+      }
+    }
     for (const m of this.machines) {
       if (m.phase !== 'running' || !m.replaces) continue;
       const name = `node-${m.id}`;

@@ -164,9 +164,15 @@ describe('planner', () => {
       else if (step.kind === 'start-deletion') s = setMachine(s, 'i-cp-a', { phase: 'deleting', status: 'Deleting' });
       else if (step.kind === 'move-leader') s = { ...s, etcd: { ...s.etcd, leaderId: step.toId } };
       else if (step.kind === 'remove-member') s = removeMember(s, 'cp-a');
-      else if (step.kind === 'terminate') s = setMachine(s, 'i-cp-a', { phase: 'gone', status: 'Deleted' });
-      else if (step.kind === 'delete-node') s = { ...s, nodes: s.nodes.filter((n) => n.name !== 'cp-a') };
-      else assert.fail(`unexpected step ${step.kind} after ${sequence.join(', ')}`);
+      else if (step.kind === 'terminate') {
+        // Released, Cluster API deletes the Machine and then the Node: the swap ends here (converge's swap.finished).
+        assert.equal(step.endsSwap, true);
+        s = setMachine(s, 'i-cp-a', { phase: 'gone', status: 'Deleted' });
+      } else if (step.kind === 'delete-node') {
+        // Here the Node outlived its Machine: deleting it is cleanup after the swap, not its end.
+        assert.equal(step.leftByProvider, true);
+        s = { ...s, nodes: s.nodes.filter((n) => n.name !== 'cp-a') };
+      } else assert.fail(`unexpected step ${step.kind} after ${sequence.join(', ')}`);
     }
     assert.deepEqual(sequence, [
       'mark-retiring',
@@ -234,8 +240,10 @@ describe('planner', () => {
       if (step.kind === 'mark-retiring') s = editNode(s, 'cp-b', { annotations: { [RETIRING_ANNOTATION]: RUN } });
       else if (step.kind === 'move-leader') s = { ...s, etcd: { ...s.etcd, leaderId: step.toId } };
       else if (step.kind === 'remove-member') s = removeMember(s, 'cp-b');
-      else if (step.kind === 'terminate') s = setMachine(s, 'i-cp-b', { phase: 'gone', status: 'Deleted' });
-      else if (step.kind === 'delete-node') s = { ...s, nodes: s.nodes.filter((n) => n.name !== 'cp-b') };
+      else if (step.kind === 'terminate') {
+        assert.equal(step.endsSwap, undefined, 'a machine deleted by someone else ends no swap');
+        s = setMachine(s, 'i-cp-b', { phase: 'gone', status: 'Deleted' });
+      } else if (step.kind === 'delete-node') s = { ...s, nodes: s.nodes.filter((n) => n.name !== 'cp-b') };
       else assert.fail(`unexpected step ${step.kind} after ${sequence.join(', ')}`);
     }
     assert.deepEqual(sequence, [

@@ -7,6 +7,7 @@ import type { KubeadmApiVersion } from '../../domain/kubeadm/cluster-config.ts';
 import { parseTargetVersion, validateUpgrade } from '../../domain/kubeadm/versions.ts';
 import { CONTROL_PLANE_POOL, type Desired, type NodeView } from '../../domain/model.ts';
 import { type ClusterConfigView, linksTo } from '../observe/snapshot.ts';
+import { isRetiring } from '../plan/annotations.ts';
 import type { Ports } from '../ports.ts';
 import type { ClusterFingerprint } from '../run/saved-plan.ts';
 import type { ReadinessRequest } from './readiness/run-readiness.ts';
@@ -76,7 +77,9 @@ export async function preflight(
   // By providerID, or by the Node a machine without one names (Cluster API status.nodeRef).
   const linked = machines.filter((m) => controlPlane.some((n) => linksTo(m, n)));
   for (const node of controlPlane) {
-    if (node.providerId && !linked.some((m) => linksTo(m, node))) {
+    // A Node kubeswap retires may outlive its machine (Cluster API deletes a Machine without its Node past the
+    // Machine's nodeDeletionTimeout; a cloud stops listing a terminated instance): the resumed run deletes it.
+    if (node.providerId && !isRetiring(node) && !linked.some((m) => linksTo(m, node))) {
       problems.push({
         code: 'machine.not-found',
         message: `control-plane node ${node.name} (providerID ${node.providerId}) has no machine in the provider`,

@@ -179,6 +179,7 @@ function retireDeleted(input: PlanInput): Decision | undefined {
       oldNode: cp.node,
       why: `${old?.id ?? cp.name} is being deleted outside kubeswap`,
       drainTimeoutMs: input.drainTimeoutMs,
+      unreplaced: true,
     });
     if (step) return step;
   }

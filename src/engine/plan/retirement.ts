@@ -22,6 +22,8 @@ export interface Retiree {
   terminateTimeoutMs?: number;
   /** The provider can start a termination without waiting for it (`beginTermination`). */
   terminatesInBackground?: boolean;
+  /** A machine someone else deleted: it leaves without a replacement, so its way out ends no swap. */
+  unreplaced?: boolean;
 }
 
 /** One step of the old machine's way out per call; undefined once nothing of it is left. */
@@ -109,9 +111,17 @@ export function retireOld(s: Snapshot, o: Retiree): Decision | undefined {
     // In the background only once nothing of the machine counts any more: its member is gone (above), its Node
     // cordoned and drained. Then the next swap's gate may count while the VM shuts down (swaps.ts streakGate).
     const background = o.terminatesInBackground === true && !s.providerDrains && oldNode !== undefined;
+    // A provider that drains on delete also deletes the Node once released: nothing of the swap comes after.
+    const endsSwap = s.providerDrains === true && !o.unreplaced;
     return stepFor(
       name,
-      { kind: 'terminate', machineId: old.id, node: name, ...(background ? { background } : {}) },
+      {
+        kind: 'terminate',
+        machineId: old.id,
+        node: name,
+        ...(background ? { background } : {}),
+        ...(endsSwap ? { endsSwap } : {}),
+      },
       'etcd member removed',
     );
   }
@@ -145,7 +155,16 @@ export function retireOld(s: Snapshot, o: Retiree): Decision | undefined {
     };
   }
   if (oldNode) {
-    return stepFor(name, { kind: 'delete-node', node: oldNode.name, midSwap: o.midSwap }, 'machine terminated');
+    return stepFor(
+      name,
+      {
+        kind: 'delete-node',
+        node: oldNode.name,
+        midSwap: o.midSwap,
+        ...(s.providerDrains ? { leftByProvider: true as const } : {}),
+      },
+      'machine terminated',
+    );
   }
   return undefined;
 }

@@ -52,9 +52,23 @@ export type Step =
    * `background`: start the termination and return (the planner then waits for the machine to be gone), so the
    * next swap's gate passes count while the old VM shuts down; only when the provider has `beginTermination`.
    */
-  | { kind: 'terminate'; machineId: string; node: string; background?: boolean }
-  /** `midSwap`: the old Node of a --max-surge 0 swap, deleted before its replacement exists. */
-  | { kind: 'delete-node'; node: string; midSwap?: boolean }
+  | {
+      kind: 'terminate';
+      machineId: string;
+      node: string;
+      background?: boolean;
+      /**
+       * drainsOnDelete: releasing the hold lets the provider's system delete the machine and then its Node itself
+       * (Cluster API machine_controller reconcileDelete), so this step is the swap's last.
+       */
+      endsSwap?: true;
+    }
+  /**
+   * `midSwap`: the old Node of a --max-surge 0 swap, deleted before its replacement exists.
+   * `leftByProvider`: drainsOnDelete, the machine is gone but its Node was left (Cluster API stops trying after the
+   * Machine's nodeDeletionTimeout): cleanup after a swap that ended with the machine's `terminate`.
+   */
+  | { kind: 'delete-node'; node: string; midSwap?: boolean; leftByProvider?: true }
   /** --max-surge 0: the replacement joined and serves; drop the retiring record. */
   | { kind: 'finish-retirement'; node: string; replacement: string }
   | {
@@ -108,7 +122,11 @@ export function startsSwap(step: Step): boolean {
 
 /** The step after which the old machine is gone and its replacement serves. */
 export function finishesSwap(step: Step): boolean {
-  return step.kind === 'finish-retirement' || (step.kind === 'delete-node' && !step.midSwap);
+  return (
+    step.kind === 'finish-retirement' ||
+    (step.kind === 'delete-node' && !step.midSwap && !step.leftByProvider) ||
+    (step.kind === 'terminate' && step.endsSwap === true)
+  );
 }
 
 export function describeStep(step: Step): string {
@@ -140,7 +158,9 @@ export function describeStep(step: Step): string {
     case 'terminate':
       return step.background
         ? `start terminating ${step.node} (${step.machineId})`
-        : `terminate ${step.node} (${step.machineId})`;
+        : step.endsSwap
+          ? `release ${step.node} (${step.machineId}): the provider deletes its machine and node`
+          : `terminate ${step.node} (${step.machineId})`;
     case 'delete-node':
       return `delete node ${step.node}`;
     case 'bump-pool':

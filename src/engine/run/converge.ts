@@ -52,6 +52,11 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
   let transientRetries = 0;
   /** When this process started each swap; a resumed swap has no start here. */
   const swapStarted = new Map<string, number>();
+  /**
+   * Machines whose swap this process finished: each counts once, even when a later step still cleans up after it
+   * (a Node Cluster API left behind).
+   */
+  const swapFinished = new Set<string>();
   const withTargets = ports.provider.loadBalancer !== undefined;
   const providerReads = new ProviderReads();
   const etcdReads = new EtcdReads();
@@ -218,8 +223,12 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
           transientRetries = 0;
           steps++;
           if (decision.pool) lastPool = { name: decision.pool, at: ports.clock.now().getTime() };
-          if (startsSwap(decision.step)) swapStarted.set(decision.machine, ports.clock.now().getTime());
-          if (finishesSwap(decision.step)) {
+          if (startsSwap(decision.step)) {
+            swapStarted.set(decision.machine, ports.clock.now().getTime());
+            swapFinished.delete(decision.machine);
+          }
+          if (finishesSwap(decision.step) && !swapFinished.has(decision.machine)) {
+            swapFinished.add(decision.machine);
             swaps++;
             const started = swapStarted.get(decision.machine);
             const durationMs = started === undefined ? undefined : ports.clock.now().getTime() - started;

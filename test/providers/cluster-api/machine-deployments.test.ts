@@ -3,7 +3,10 @@
 import assert from 'node:assert/strict';
 import { createClusterApiProvider } from '../../../providers/cluster-api/index.ts';
 import {
+  BOOTSTRAP_CLONED_FROM,
   BUMPED_AT_ANNOTATION,
+  bootstrapDrift,
+  bootstrapTemplateClone,
   bumpPatch,
   CLONED_FROM_TEMPLATE,
   DEPLOYMENT_NAME_LABEL,
@@ -25,12 +28,20 @@ const TEMPLATE = {
   metadata: { name: 'md-0-template', labels: { 'cluster.x-k8s.io/cluster-name': 'c1' } },
   spec: { template: { spec: { image: 'img-1', size: 'small' } } },
 };
+/** md-0's KubeadmConfigTemplate: a worker join (CABPK renders each Machine's bootstrap data from it). */
+const BOOTSTRAP_TEMPLATE = {
+  apiVersion: 'bootstrap.cluster.x-k8s.io/v1beta2',
+  kind: 'KubeadmConfigTemplate',
+  metadata: { name: 'md-0', labels: { 'cluster.x-k8s.io/cluster-name': 'c1' } },
+  spec: { template: { spec: { joinConfiguration: { nodeRegistration: { kubeletExtraArgs: [] } } } } },
+};
 const DESIRED = { version: 'v1.37.2', imageId: 'img-2', force: false };
 const labels = (extra: Record<string, string> = {}) => ({ 'cluster.x-k8s.io/cluster-name': 'c1', ...extra });
 
 /** machineCluster plus MachineDeployment md-0 (2 replicas at v1.36.3) with its MachineSet and Machines. */
 function withDeployment(fake = machineCluster()): FakeCapi {
   fake.put(structuredClone(TEMPLATE));
+  fake.put(structuredClone(BOOTSTRAP_TEMPLATE));
   fake.put({
     apiVersion: CORE,
     kind: 'MachineDeployment',
@@ -59,12 +70,21 @@ function withDeployment(fake = machineCluster()): FakeCapi {
   return fake;
 }
 
-function machineSet(name: string, version: string, template: string) {
+/** A MachineSet of md-0 as Cluster API makes it: the MachineDeployment's template refs at the time. */
+function machineSet(name: string, version: string, template: string, bootstrap = 'md-0') {
   return {
     apiVersion: CORE,
     kind: 'MachineSet',
     metadata: { name, labels: labels({ [DEPLOYMENT_NAME_LABEL]: 'md-0' }) },
-    spec: { template: { spec: { version, infrastructureRef: { kind: 'SandboxMachineTemplate', name: template } } } },
+    spec: {
+      template: {
+        spec: {
+          version,
+          infrastructureRef: { kind: 'SandboxMachineTemplate', name: template },
+          bootstrap: { configRef: { kind: 'KubeadmConfigTemplate', name: bootstrap } },
+        },
+      },
+    },
   };
 }
 
@@ -360,5 +380,112 @@ describe('cluster-api provider: MachineDeployment pools (over the management clu
       p.pools!.bump('workers', 'md-0', DESIRED, 'keep'),
       (e: KubeswapError) => e.code === 'pool.template-gone' && /md-0-template does not exist/.test(e.message),
     );
+  });
+});
+
+describe('cluster-api provider: bootstrapPatches on a MachineDeployment (its KubeadmConfigTemplate)', () => {
+  const FILE = { path: '/etc/kubeswap-patched', content: 'patched\n' };
+  const addFile = [{ op: 'add' as const, path: '/spec/files', value: [FILE] }];
+  const bootstrapRef = (fake: FakeCapi) => {
+    const spec = (fake.find('MachineDeployment', 'md-0')!.spec!['template'] as { spec: Record<string, unknown> }).spec;
+    return (spec['bootstrap'] as { configRef: Record<string, string> }).configRef;
+  };
+  /** The provider over `fake`, counting the KubeadmConfigTemplate reads. */
+  function provider(fake: FakeCapi, bootstrapPatches: ClusterApiOptions['bootstrapPatches']) {
+    const reads: string[] = [];
+    const get = fake.get.bind(fake);
+    const port = Object.assign(Object.create(fake) as FakeCapi, {
+      get: async (apiVersion: string, kind: string, name: string) => {
+        if (kind === 'KubeadmConfigTemplate') reads.push(name);
+        return get(apiVersion, kind, name);
+      },
+    });
+    const p = createClusterApiProvider(options({ bootstrapPatches }), port, async () => {});
+    return { p, reads };
+  }
+
+  it('clones the template with the patches on the KubeadmConfig it makes (paths as on a KubeadmConfig)', () => {
+    const { object, unchanged } = bootstrapTemplateClone(BOOTSTRAP_TEMPLATE, addFile);
+    assert.equal(unchanged, false);
+    assert.deepEqual(object.spec, {
+      template: { spec: { ...BOOTSTRAP_TEMPLATE.spec.template.spec, files: [FILE] } },
+    });
+    assert.match(object.metadata.name, /^md-0-[0-9a-f]{8}$/);
+    assert.equal(object.metadata.annotations?.[CLONED_FROM_TEMPLATE], 'md-0');
+    assert.equal(bootstrapTemplateClone(BOOTSTRAP_TEMPLATE, []).unchanged, true);
+    assert.throws(
+      () => bootstrapTemplateClone(BOOTSTRAP_TEMPLATE, [{ op: 'replace', path: '/spec/nope/deeper', value: 1 }]),
+      (e: KubeswapError) => e.code === 'patch.invalid' && /bootstrapPatches/.test(e.message),
+    );
+  });
+
+  it('drifts a MachineDeployment the patches change; refuses one without a KubeadmConfigTemplate before any change', () => {
+    const md = withDeployment().find('MachineDeployment', 'md-0')!;
+    assert.deepEqual(
+      bootstrapDrift(md, BOOTSTRAP_TEMPLATE, addFile).map((d) => d.code),
+      ['patches'],
+    );
+    assert.deepEqual(bootstrapDrift(md, undefined, []), []);
+    const secretOnly = structuredClone(md);
+    (secretOnly.spec!['template'] as { spec: Record<string, unknown> }).spec['bootstrap'] = { dataSecretName: 's' };
+    assert.throws(
+      () => bootstrapDrift(secretOnly, undefined, addFile),
+      (e: KubeswapError) => e.code === 'patch.no-bootstrap-template' && e.failure === 'invalid',
+    );
+  });
+
+  it('bumps the MachineDeployment onto a patched clone, idempotently, and Machines of its old MachineSet are old', async () => {
+    const fake = withDeployment();
+    const { p } = provider(fake, addFile);
+    await p.resolveDesired({ version: 'v1.37.2', imageId: 'img-2' });
+    assert.deepEqual(
+      (await p.pools!.rollouts('workers', DESIRED))[0]!.drift.map((d) => d.code),
+      ['version', 'image', 'patches'],
+    );
+    await p.pools!.bump('workers', 'md-0', DESIRED, 'keep');
+    await p.pools!.bump('workers', 'md-0', DESIRED, 'keep');
+    const clones = fake.calls.filter((c) => c.startsWith('create KubeadmConfigTemplate/'));
+    assert.equal(clones.length, 1, fake.calls.join('\n'));
+    const ref = bootstrapRef(fake);
+    assert.equal(ref['name'], clones[0]!.split('/')[1]);
+    assert.equal(ref['kind'], 'KubeadmConfigTemplate', 'the merge keeps the rest of the reference');
+    const clone = fake.find('KubeadmConfigTemplate', ref['name']!)!;
+    assert.deepEqual((clone.spec!['template'] as { spec: Record<string, unknown> }).spec['files'], [FILE]);
+    assert.equal(fake.find('MachineDeployment', 'md-0')!.metadata.annotations?.[BOOTSTRAP_CLONED_FROM], 'md-0');
+    assert.deepEqual(fake.find('KubeadmConfigTemplate', 'md-0')!.spec, BOOTSTRAP_TEMPLATE.spec, 'original untouched');
+    const [r] = await p.pools!.rollouts('workers', DESIRED);
+    assert.deepEqual(r!.drift, [], 'the clone carries the patches: no drift');
+    assert.ok(
+      r!.machines.every((m) => !m.upToDate),
+      'the old MachineSet makes the old KubeadmConfigTemplate',
+    );
+  });
+
+  it('without bootstrapPatches reads no KubeadmConfigTemplate, and puts back the original of an earlier clone', async () => {
+    const fake = withDeployment();
+    await (async () => {
+      const { p } = provider(fake, addFile);
+      await p.resolveDesired({ version: 'v1.37.2', imageId: 'img-2' });
+      await p.pools!.bump('workers', 'md-0', DESIRED, 'keep');
+    })();
+    const { p, reads } = provider(fake, []);
+    await p.resolveDesired({ version: 'v1.37.2', imageId: 'img-2' });
+    assert.deepEqual(
+      (await p.pools!.rollouts('workers', DESIRED))[0]!.drift.map((d) => d.code),
+      ['patches'],
+    );
+    assert.deepEqual(reads, [], 'the drift is read off the MachineDeployment');
+    await p.pools!.bump('workers', 'md-0', DESIRED, 'keep');
+    assert.equal(bootstrapRef(fake)['name'], 'md-0');
+    assert.equal(fake.find('MachineDeployment', 'md-0')!.metadata.annotations?.[BOOTSTRAP_CLONED_FROM], undefined);
+    assert.deepEqual((await p.pools!.rollouts('workers', DESIRED))[0]!.drift, []);
+    // A pool never patched: nothing read, nothing changed in its bootstrap reference.
+    const plain = withDeployment();
+    const untouched = provider(plain, []);
+    await untouched.p.resolveDesired({ version: 'v1.37.2', imageId: 'img-2' });
+    await untouched.p.pools!.rollouts('workers', DESIRED);
+    await untouched.p.pools!.bump('workers', 'md-0', DESIRED, 'keep');
+    assert.deepEqual(untouched.reads, []);
+    assert.equal(bootstrapRef(plain)['name'], 'md-0');
   });
 });

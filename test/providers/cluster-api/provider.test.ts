@@ -357,6 +357,8 @@ describe('templates/rbac/cluster-api-provider.yaml', () => {
       ['infrastructure.cluster.x-k8s.io', 'awsmachinetemplates', ['get', 'create']],
       ['cluster.x-k8s.io', 'machinedeployments', ['get', 'list', 'patch']],
       ['cluster.x-k8s.io', 'machinesets', ['list']],
+      // With bootstrapPatches: the MachineDeployment's KubeadmConfigTemplate is cloned too.
+      ['bootstrap.cluster.x-k8s.io', 'kubeadmconfigtemplates', ['get', 'create']],
       ['', 'secrets', ['get']],
     ];
     for (const [group, resource, verbs] of needed) {
