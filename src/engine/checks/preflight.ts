@@ -77,9 +77,12 @@ export async function preflight(
   // By providerID, or by the Node a machine without one names (Cluster API status.nodeRef).
   const linked = machines.filter((m) => controlPlane.some((n) => linksTo(m, n)));
   for (const node of controlPlane) {
-    // A Node kubeswap retires may outlive its machine (Cluster API deletes a Machine without its Node past the
-    // Machine's nodeDeletionTimeout; a cloud stops listing a terminated instance): the resumed run deletes it.
-    if (node.providerId && !isRetiring(node) && !linked.some((m) => linksTo(m, node))) {
+    // A Node kubeswap retires may outlive its Machine (Cluster API deletes a Machine without its Node past the
+    // Machine's nodeDeletionTimeout): the resumed run deletes it. Only for a provider that deletes machines itself: for
+    // the others a machine missing from the listing (a wrong region or tag filter) may still run, and retiring its Node
+    // would remove the member of a live VM whose apiserver stays behind the load balancer.
+    const leftByProvider = ports.provider.capabilities.drainsOnDelete === true && isRetiring(node);
+    if (node.providerId && !leftByProvider && !linked.some((m) => linksTo(m, node))) {
       problems.push({
         code: 'machine.not-found',
         message: `control-plane node ${node.name} (providerID ${node.providerId}) has no machine in the provider`,

@@ -206,7 +206,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
             reason: decision.reason,
             ...(decision.pool ? { pool: decision.pool } : {}),
           });
-          await hooks.lock?.verify({ fresh: RESTARTS_GATE.has(decision.step.kind) });
+          await hooks.lock?.verify({ fresh: READS_LEASE_FIRST.has(decision.step.kind) });
           // Whatever the step did (or half did) to machines or targets, the next pass reads them afresh.
           providerReads.forget();
           etcdReads.forget();
@@ -261,6 +261,13 @@ const RESTARTS_GATE: ReadonlySet<Step['kind']> = new Set([
   'terminate',
   'rollback',
 ]);
+
+/**
+ * Steps no second run may ever take at the same time: a member added or removed, a machine launched or terminated, a
+ * Machine's deletion started (its drain cannot be undone), a pool's rollout started. The lock reads the Lease before
+ * them even while its watch looks healthy (lock-keeper.ts).
+ */
+const READS_LEASE_FIRST: ReadonlySet<Step['kind']> = new Set([...RESTARTS_GATE, 'start-deletion', 'bump-pool']);
 
 /** About a minute at the default poll interval: longer than etcd's 5 s reconfiguration guard. */
 const MAX_TRANSIENT_RETRIES = 60;

@@ -55,6 +55,12 @@ export class LockKeeper {
     /** The watch delivered the Lease since it opened. */
     synced: boolean;
     latest?: LeaseView;
+    /** No event of this watch judged yet. */
+    first?: boolean;
+    /** Its first event showed a version not ours, maybe from a lagging watch cache: not trusted until the next one. */
+    doubtful?: boolean;
+    /** An event arrived while our renewal was in flight, not judged yet. */
+    pending?: boolean;
     /** Our last renewal not yet seen in the stream, and when it was written. */
     unseen?: { rv: string; at: number };
   } = { synced: false };
@@ -76,14 +82,18 @@ export class LockKeeper {
     this.timer.unref();
     this.stopWatch = this.kube.watchLease?.(this.namespace, this.name, {
       onConnection: (connected) => {
-        this.watch = connected ? { openedAt: this.clock.now().getTime(), synced: false } : { synced: false };
+        this.watch = connected
+          ? { openedAt: this.clock.now().getTime(), synced: false, first: true }
+          : { synced: false };
       },
       onLease: (lease) => {
         if (this.watch.openedAt === undefined) return;
         this.watch.synced = true;
         this.watch.latest = lease;
         if (lease && this.watch.unseen?.rv === lease.resourceVersion) this.watch.unseen = undefined;
-        if (!this.writing) this.judge(lease);
+        // While our renewal is in flight its version is not known yet: judged when it is (renewNow).
+        if (this.writing) this.watch.pending = true;
+        else this.consider(lease);
       },
     });
     return this;
@@ -133,8 +143,8 @@ export class LockKeeper {
 
   /** Whether the watch's latest event stands for a read of the Lease now (see the top of this file). */
   private watchTrusted(): boolean {
-    const { openedAt, synced, unseen } = this.watch;
-    if (openedAt === undefined || !synced) return false;
+    const { openedAt, synced, unseen, doubtful } = this.watch;
+    if (openedAt === undefined || !synced || doubtful) return false;
     const now = this.clock.now().getTime();
     if (now - openedAt > WATCH_MAX_AGE_MS) return false;
     return !unseen || now - unseen.at <= WRITE_SEEN_MS;
@@ -147,8 +157,24 @@ export class LockKeeper {
   private judge(lease: LeaseView | undefined): void {
     if (this.lostReason) return;
     if (lease?.holderIdentity !== this.lock.holder) this.lose(takenBy(lease?.holderIdentity));
-    else if (this.resourceVersion && !this.ours.has(lease.resourceVersion))
-      this.lose('the lock was written by someone else since our last renewal');
+    else if (!this.isOurs(lease)) this.lose('the lock was written by someone else since our last renewal');
+  }
+
+  /**
+   * A watch opened without a resourceVersion starts from the API server's watch cache, which may lag our own writes
+   * (kubernetes/kubernetes#122830): its first version, if not ours, proves no foreign write. It leaves the watch
+   * untrusted (the next check reads the Lease) until a later event, which is judged.
+   */
+  private consider(lease: LeaseView | undefined): void {
+    const first = this.watch.first;
+    this.watch.first = false;
+    this.watch.doubtful = first === true && !this.isOurs(lease);
+    if (!this.watch.doubtful) this.judge(lease);
+  }
+
+  private isOurs(lease: LeaseView | undefined): boolean {
+    if (lease?.holderIdentity !== this.lock.holder) return false;
+    return !this.resourceVersion || this.ours.has(lease.resourceVersion);
   }
 
   renew(): Promise<void> {
@@ -171,9 +197,10 @@ export class LockKeeper {
         last: this.resourceVersion !== undefined ? this.last : undefined,
       });
       if (result.renewed) {
-        // After a renewal of unknown outcome, the version it replaced may be that write of ours: the stream may
-        // still deliver it, and it must not read as someone else's.
-        if (this.resourceVersion === undefined) this.ours.add(result.replaced);
+        // After a renewal of unknown outcome, or when this renewal's own first write lost its answer and was retried,
+        // the version it replaced may be a write of ours: the stream may still deliver it, and it must not read as
+        // someone else's.
+        if (this.resourceVersion === undefined || result.replacedOwnWrite) this.ours.add(result.replaced);
         this.renewedAt = now.getTime();
         this.resourceVersion = result.lease.resourceVersion;
         this.last = result.lease;
@@ -189,7 +216,10 @@ export class LockKeeper {
       this.writing = false;
     }
     // Events that arrived while the write was in flight are judged now that its version is known.
-    if (this.watch.synced) this.judge(this.watch.latest);
+    if (this.watch.pending) {
+      this.watch.pending = false;
+      this.consider(this.watch.latest);
+    }
   }
 
   private get namespace() {

@@ -209,8 +209,14 @@ function refused(lease: LeaseView | undefined, now: Date): AcquireResult {
   };
 }
 
-/** `replaced`: the resourceVersion the renewal wrote over (ours, or read as naming us). */
-export type RenewResult = { renewed: true; lease: LeaseView; replaced: string } | { renewed: false; holder?: string };
+/**
+ * `replaced`: the resourceVersion the renewal wrote over (ours, or read as naming us). `replacedOwnWrite`: that version
+ * is this very renewal's earlier write, whose answer was lost (a retried request met a conflict with itself): it names
+ * us and carries the renewTime we wrote.
+ */
+export type RenewResult =
+  | { renewed: true; lease: LeaseView; replaced: string; replacedOwnWrite: boolean }
+  | { renewed: false; holder?: string };
 
 /** Extends our lease; reports who holds it instead when it was taken over (our run must stop acting). */
 export async function renewLock(
@@ -227,6 +233,7 @@ export async function renewLock(
         renewed: true,
         lease: await kube.replaceLease({ ...lease, leaseDurationSeconds: ttlSeconds, renewTime: now }),
         replaced: lease.resourceVersion,
+        replacedOwnWrite: round > 0 && lease.renewTime?.getTime() === now.getTime(),
       };
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err;

@@ -4,9 +4,10 @@
 import assert from 'node:assert/strict';
 import type { KubeswapEvent } from '../../../src/domain/events.ts';
 import { swapTimelines } from '../../../src/domain/run-timeline.ts';
+import { RETIRING_ANNOTATION } from '../../../src/engine/plan/annotations.ts';
 import { apply } from '../../../src/engine/run/run.ts';
 import { APPLY_OPTIONS, TO } from '../builders.ts';
-import { FakeWorld } from '../fake-world.ts';
+import { FakeWorld, failure } from '../fake-world.ts';
 
 const request = { version: TO, force: false };
 const OLD = ['cp-a', 'cp-b', 'cp-c'];
@@ -120,6 +121,22 @@ describe('a swap of a provider that drains on delete (Cluster API)', () => {
     assert.deepEqual(
       swaps.map((s) => [s.machine, s.attempt, s.outcome]),
       OLD.map((n) => [n, 1, 'replaced']),
+    );
+  });
+
+  it('only such a provider may leave a retiring Node without a machine: for another, a missing machine is refused', async () => {
+    // A listing that misses a live machine (a wrong region or tag filter) while its Node is marked retiring: retiring
+    // it would remove the member of a running VM whose apiserver stays behind the load balancer.
+    const world = new FakeWorld(OLD);
+    const node = world.nodes.get('cp-b')!;
+    world.nodes.set('cp-b', { ...node, annotations: { ...node.annotations, [RETIRING_ANNOTATION]: 'run-0' } });
+    world.machines = world.machines.filter((m) => m.id !== 'i-cp-b');
+    const err = await failure(apply(world.ports(), request, APPLY_OPTIONS));
+    assert.match(err.message, /cp-b .*has no machine in the provider/);
+    assert.deepEqual(
+      world.calls.filter((c) => !c.startsWith('list')),
+      [],
+      'nothing changed',
     );
   });
 });

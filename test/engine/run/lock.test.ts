@@ -408,6 +408,45 @@ describe('LockKeeper with a watched Lease: no read before each step, the same st
     assert.equal(kube.leaseReads, 1);
   });
 
+  it('takes a first event older than our acquire (a lagging watch cache) for no loss: the next check reads', async () => {
+    const kube = new FakeKube();
+    kube.leaseWatch = { stalled: false };
+    const port = kube.port();
+    // The API server's watch cache may start a watch from before our acquire: the stale holder we took over from.
+    port.watchLease = (_ns, _name, handlers) => {
+      kube.leaseWatch!.handlers = handlers;
+      handlers.onConnection(true);
+      handlers.onLease(lease({ holderIdentity: 'run-old@ci-1#7/x.1.1', resourceVersion: '7' }));
+      return () => {};
+    };
+    const { keeper, lost } = keep(kube, fakeClock(t0), port);
+    await keeper.verify();
+    assert.deepEqual(lost, []);
+    assert.equal(kube.leaseReads, 1, 'not trusted after a first event that is not ours');
+    // A later event is judged: a foreign write still stops the run.
+    kube.bumpLease('kube-system', 'kubeswap-lock', { holderIdentity: undefined });
+    assert.match(lost[0] ?? '', /released by someone else/);
+  });
+
+  it('does not take the lost answer of its own renewal, retried, for a foreign write', async () => {
+    const kube = new FakeKube();
+    kube.leaseWatch = { stalled: false };
+    const port = kube.port();
+    const replace = port.replaceLease.bind(port);
+    let first = true;
+    port.replaceLease = async (l) => {
+      if (!first) return replace(l);
+      first = false;
+      await replace(l); // written, its event delivered; then the answer is lost and the stream lags
+      kube.leaseWatch!.stalled = true;
+      throw new ConflictError('the retried request met its own write');
+    };
+    const { keeper, lost, clock } = keep(kube, fakeClock(t0), port);
+    await clock.sleep(21_000);
+    await keeper.verify();
+    assert.deepEqual(lost, []);
+  });
+
   it('reads the Lease before a step while the watch is not connected', async () => {
     const kube = new FakeKube();
     kube.leaseWatch = { stalled: false };
