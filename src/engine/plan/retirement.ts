@@ -111,8 +111,10 @@ export function retireOld(s: Snapshot, o: Retiree): Decision | undefined {
     // In the background only once nothing of the machine counts any more: its member is gone (above), its Node
     // cordoned and drained. Then the next swap's gate may count while the VM shuts down (swaps.ts streakGate).
     const background = o.terminatesInBackground === true && !s.providerDrains && oldNode !== undefined;
-    // A provider that drains on delete also deletes the Node once released: nothing of the swap comes after.
-    const endsSwap = s.providerDrains === true && !o.unreplaced;
+    // A provider that drains on delete also deletes the Node once released: nothing of the swap comes after (unless
+    // the old machine goes first, remove-first: preflight refuses that for such a provider, and the swap would end
+    // with its replacement).
+    const endsSwap = s.providerDrains === true && !o.unreplaced && !o.midSwap;
     return stepFor(
       name,
       {
