@@ -32,7 +32,8 @@ export interface EtcdOptions {
 export interface EndpointFallback {
   /** Where the endpoints come from, for the message when none answers either. */
   source: string;
-  endpoints(): Promise<string[]>;
+  /** undefined: not to be asked now (the first failure stands, as without a fallback). */
+  endpoints(): Promise<string[] | undefined>;
 }
 
 /** No answer at all from any endpoint (as opposed to an answer etcd refused, or a certificate problem). */
@@ -55,7 +56,7 @@ export class EtcdClient implements EtcdPort {
   private readonly snapshotTimeoutMs: number;
   private readonly fallback: EndpointFallback | undefined;
   /** The fallback's answer while it is being asked: concurrent reads (member list, alarms) ask it once. */
-  private asking: Promise<string[]> | undefined;
+  private asking: Promise<string[] | undefined> | undefined;
 
   /** `connect` is injectable so tests can stand in for etcd; production code uses openEtcd(). */
   constructor(
@@ -85,8 +86,11 @@ export class EtcdClient implements EtcdPort {
       });
       let found: string[];
       try {
-        found = [...new Set((await this.asking).map(normalizeEndpoint))];
+        const answer = await this.asking;
+        if (answer === undefined) throw err;
+        found = [...new Set(answer.map(normalizeEndpoint))];
       } catch (lookup) {
+        if (lookup === err) throw err;
         throw this.noneAnswered(action, tried, `could not be read (${(lookup as Error).message})`, err);
       }
       const fresh = found.filter((e) => !tried.includes(e));

@@ -14,6 +14,7 @@ import { systemClock } from '../../domain/clock.ts';
 import { KubeswapError } from '../../domain/errors.ts';
 import type { EventSink } from '../../domain/events.ts';
 import { DEFAULT_ENGINE_OPTIONS, type EngineOptions, type Ports } from '../../engine/ports.ts';
+import { readProgress } from '../../engine/run/progress.ts';
 import type { KubePort } from '../../ports/kube.ts';
 import type { ReadinessPort } from '../../ports/readiness.ts';
 import type { Settings } from '../config/settings.ts';
@@ -100,10 +101,15 @@ export async function wire(settings: Settings, emit: EventSink, kube = openKubeF
         }
       : undefined;
   // Configured endpoints may all be gone on a re-run (an earlier run replaced every member they name): the etcd
-  // static pods then say where the current members listen.
+  // static pods then say where the current members listen. Only while an upgrade is in progress (its record in
+  // kube-system): on a first run, endpoints that do not answer are a bad input, refused with nothing changed, never
+  // silently replaced by others.
   const fallback =
     settings.etcd.endpoints.length > 0
-      ? { source: 'found on the etcd static pods', endpoints: () => kube.etcdClientUrls() }
+      ? {
+          source: 'found on the etcd static pods',
+          endpoints: async () => ((await readProgress(kube)) ? kube.etcdClientUrls() : undefined),
+        }
       : undefined;
   const etcd = openEtcd({ endpoints, tls, ...(fallback ? { fallback } : {}) });
   const provider = await loadProvider(settings.provider.name, {

@@ -177,6 +177,18 @@ describe('etcd port: fallback endpoints (a re-run after every configured member 
     await assert.rejects(failing.memberList(), /static pods could not be read \(the API server is unreachable\)/);
   });
 
+  it('keeps the first failure when the fallback is not to be asked now (no upgrade in progress)', async () => {
+    const etcd = replaced();
+    const port = new EtcdClient(configured, etcd.connector(), {
+      fallback: { source: 'found on the etcd static pods', endpoints: async () => undefined },
+    });
+    await assert.rejects(port.memberList(), (err: Error) => {
+      assert.ok(err instanceof EtcdError);
+      assert.doesNotMatch(err.message, /static pods/);
+      return true;
+    });
+  });
+
   it('does not fall back on a certificate problem: that is the cause to fix', async () => {
     const etcd = new FakeEtcd(1);
     let asked = 0;
