@@ -102,13 +102,13 @@ export async function wire(settings: Settings, emit: EventSink, kube = openKubeF
       : undefined;
   // Configured endpoints may all be gone on a re-run (an earlier run replaced every member they name): the etcd
   // static pods then say where the current members listen. Only while an upgrade is in progress (its record in
-  // kube-system): on a first run, endpoints that do not answer are a bad input, refused with nothing changed, never
-  // silently replaced by others.
+  // kube-system says `running`): on a first run, endpoints that do not answer are a bad input, refused with nothing
+  // changed, never silently replaced by others (a finished run's record stays, as `finished`).
   const fallback =
     settings.etcd.endpoints.length > 0
       ? {
           source: 'found on the etcd static pods',
-          endpoints: async () => ((await readProgress(kube)) ? kube.etcdClientUrls() : undefined),
+          endpoints: async () => ((await readProgress(kube))?.state === 'running' ? kube.etcdClientUrls() : undefined),
         }
       : undefined;
   const etcd = openEtcd({ endpoints, tls, ...(fallback ? { fallback } : {}) });
