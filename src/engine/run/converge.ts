@@ -33,6 +33,12 @@ export interface ConvergeHooks {
    * counted from there, so a resumed run waits only the rest (or a workers loop after the control plane's).
    */
   lastPool?: { name: string; at: number };
+  /**
+   * The streak of the health gate before the first change (healthy-start.ts), counted on: the loop's first swap
+   * then starts on its next healthy pass instead of counting N passes anew (issue 15 §1). Its first pass reads the
+   * Nodes afresh, as every pass that starts a swap must.
+   */
+  gateStreak?: GateStreak;
 }
 
 export interface ConvergeResult {
@@ -44,7 +50,7 @@ export interface ConvergeResult {
 export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHooks = {}): Promise<ConvergeResult> {
   const emit = (code: EventCode, message: string, machine?: string, data?: Record<string, unknown>) =>
     ports.emit({ code, at: ports.clock.now().toISOString(), level: 'info', message, machine, data });
-  const streaks = new GateStreak(ctx.options.pollIntervalMs);
+  const streaks = hooks.gateStreak ?? new GateStreak(ctx.options.pollIntervalMs);
   let steps = 0;
   let swaps = 0;
   let passes = 0;
@@ -93,7 +99,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
   async function loop(): Promise<ConvergeResult> {
     let previous: Snapshot | undefined;
     /** The next pass reads the Nodes from the API server (a swap is about to start on a cached view). */
-    let freshNodes = false;
+    let freshNodes = hooks.gateStreak !== undefined;
     for (;;) {
       if (hooks.signal?.aborted) throw interrupted();
       hooks.lock?.assertHeld();

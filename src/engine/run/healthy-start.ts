@@ -17,11 +17,16 @@ export interface HealthyStartOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * Returns the streak it counted: the loop goes on counting it (run.ts), since what comes in between (the etcd
+ * snapshot, the provider's run-wide changes, kubeadm-config and kubelet config) adds or removes no member or machine,
+ * the only changes after which the gate must hold anew (design.md "Safety rules").
+ */
 export async function awaitHealthyStart(
   ports: Ports,
   options: Pick<EngineOptions, 'gatePasses' | 'gateTimeoutMs' | 'pollIntervalMs'>,
   start: HealthyStartOptions,
-): Promise<void> {
+): Promise<GateStreak> {
   const emit = (code: 'wait' | 'gate.passed', message: string, reason?: string) =>
     ports.emit({
       code,
@@ -48,7 +53,7 @@ export async function awaitHealthyStart(
     const streak = last ? streaks.observe(last, at) : 0;
     if (last?.ok && streak >= options.gatePasses) {
       emit('gate.passed', `health gate passed ${streak} consecutive times before the first change`);
-      return;
+      return streaks;
     }
     const why = last ? last.reasons.join('; ') || `passed ${streak} of ${options.gatePasses} times` : lastError!;
     if (ports.clock.now().getTime() >= deadline) throw unhealthy(start.failure, last, lastError, options.gateTimeoutMs);

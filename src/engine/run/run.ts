@@ -1,5 +1,6 @@
 // `apply` and `plan` as commented checklists over the pieces: preflight, lock, progress record,
 // etcd snapshot, cluster preparation, then the converge loop.
+import { rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { formatDuration } from '../../domain/clock.ts';
@@ -32,6 +33,7 @@ import { kubeletConfigPlan } from '../prepare/kubelet-config.ts';
 import { kubeletConfigMaps, prepareCluster } from '../prepare/prepare.ts';
 import { prepareRenderMode, type RenderMode } from '../prepare/render-mode.ts';
 import { converge } from './converge.ts';
+import type { GateStreak } from './gate-streak.ts';
 import { awaitHealthyStart } from './healthy-start.ts';
 import { acquireLock, formatHolder, processStart, releaseLock } from './lock.ts';
 import { LockKeeper } from './lock-keeper.ts';
@@ -382,25 +384,34 @@ export async function apply(
     });
   }
   // The readiness report (removed APIs, certificates, versions, etcd): its blockers refuse a new run with nothing
-  // changed. A resumed run is past that point: it reports them and finishes what it started.
-  if (ports.readiness) {
-    const readiness = await checkReadiness(
-      { ...ports, readiness: ports.readiness },
-      {
-        target: report.desired.version,
-        replaced: report.candidates.map((c) => c.cp.name),
-        machineTimeoutMs: options.machineTimeoutMs,
-        drainTimeoutMs: options.drainTimeoutMs,
-        resumedRun: resumableRun(progress, report.desired)?.runId,
-        nodes,
-      },
-      request.readiness ?? DEFAULT_READINESS_REQUEST,
-    ).catch((err: unknown) => {
-      throw asPreflightError(err);
-    });
-    if (!changedBefore) refuseUnlessReady(readiness);
-  }
+  // changed. A resumed run is past that point: it reports them and finishes what it started. Its reads change
+  // nothing, so they go out now, beside the lock, the health gate and the etcd snapshot (issue 15 §1: they took
+  // 5 s in sequence), and its verdict is awaited before the first change and before any other refusal.
+  const readinessVerdict = ports.readiness
+    ? checkReadiness(
+        { ...ports, readiness: ports.readiness },
+        {
+          target: report.desired.version,
+          replaced: report.candidates.map((c) => c.cp.name),
+          machineTimeoutMs: options.machineTimeoutMs,
+          drainTimeoutMs: options.drainTimeoutMs,
+          resumedRun: resumableRun(progress, report.desired)?.runId,
+          nodes,
+        },
+        request.readiness ?? DEFAULT_READINESS_REQUEST,
+      ).then(
+        (readiness) => {
+          if (!changedBefore) refuseUnlessReady(readiness);
+        },
+        (err: unknown) => {
+          throw asPreflightError(err);
+        },
+      )
+    : Promise.resolve();
+  // Awaited on every path below; meanwhile a refusal is not an unhandled rejection.
+  readinessVerdict.catch(() => undefined);
   if (options.dryRun) {
+    await readinessVerdict;
     for (const c of report.candidates)
       emit('dry-run.step', `would replace ${c.cp.name}: ${c.reasons.map((r) => r.message).join('; ')}`);
     for (const pool of report.pools)
@@ -416,6 +427,7 @@ export async function apply(
 
   // 2. One run at a time: a Lease in kube-system, renewed while we run.
   if (progress?.state === 'running' && !resumableRun(progress, report.desired)) {
+    await readinessVerdict;
     throw new KubeswapError(
       'blocked',
       'run.other-target-in-progress',
@@ -435,6 +447,7 @@ export async function apply(
       emit('wait', `the lock held by ${other} looks expired; watching it ${seconds} s for a renewal before taking it`),
   });
   if (!acquired.acquired) {
+    await readinessVerdict;
     throw new KubeswapError(
       'blocked',
       'lock.held',
@@ -462,18 +475,38 @@ export async function apply(
 
   // Nothing changes until the gate has held (bounded): an unhealthy cluster is refused, not waited on.
   // A swap in flight is the exception: its replacement is part of what the gate sees and must finish.
-  if (!report.inFlight) {
-    await awaitHealthyStart(ports, options, {
-      desired: report.desired,
-      failure: resumed ? 'needs-person' : 'blocked',
-      signal,
-    }).catch(async (err: unknown) => {
-      keeper.stop();
-      await releaseLock(ports.kube, { ...lock, now: ports.clock.now() }).catch(() => undefined);
-      emit('lock.released', 'lock released');
-      throw err;
-    });
+  // Then a copy of etcd, kept locally, before any change. Both change nothing, so they run while the readiness
+  // report is read; a refusal by the report stops the gate and drops the copy (exit 2 leaves nothing behind).
+  const refused = new AbortController();
+  const verdict = readinessVerdict.catch((err: unknown) => {
+    refused.abort();
+    throw err;
+  });
+  let startStreak: GateStreak | undefined;
+  const snapshotFile = path.join(options.snapshotDir, `kubeswap-etcd-${runId}-${Date.now()}.db`);
+  const snapshotTaken = (async () => {
+    if (!report.inFlight) {
+      startStreak = await awaitHealthyStart(ports, options, {
+        desired: report.desired,
+        failure: resumed ? 'needs-person' : 'blocked',
+        signal: signal ? AbortSignal.any([signal, refused.signal]) : refused.signal,
+      });
+    }
+    await keeper.verify();
+    return ports.etcd.snapshot(snapshotFile);
+  })();
+  const [judged, taken] = await Promise.allSettled([verdict, snapshotTaken]);
+  if (judged.status === 'rejected' || taken.status === 'rejected') {
+    if (taken.status === 'fulfilled') await rm(taken.value.file, { force: true }).catch(() => undefined);
+    keeper.stop();
+    await releaseLock(ports.kube, { ...lock, now: ports.clock.now() }).catch(() => undefined);
+    emit('lock.released', 'lock released');
+    throw changedNotInvalid(
+      judged.status === 'rejected' ? judged.reason : (taken as PromiseRejectedResult).reason,
+      changedBefore,
+    );
   }
+  const snap = taken.value;
 
   const record: ProgressRecord = {
     runId,
@@ -537,10 +570,7 @@ export async function apply(
     written = await writeProgress(ports.kube, record, written);
     recorded = true;
 
-    // 4. A copy of etcd before any change, kept locally.
-    const file = path.join(options.snapshotDir, `kubeswap-etcd-${runId}-${Date.now()}.db`);
-    await keeper.verify();
-    const snap = await ports.etcd.snapshot(file);
+    // 4. The copy of etcd taken before any change (above, beside the readiness report).
     emit('etcd.snapshot-saved', `etcd snapshot saved to ${snap.file} (${snap.bytes} bytes)`, {
       file: snap.file,
       bytes: snap.bytes,
@@ -576,7 +606,7 @@ export async function apply(
     const result =
       scope === 'workers'
         ? { swaps: 0, steps: 0, passes: 0 }
-        : await converge(ports, runCtx, { ...loopHooks, scope: 'control-plane' });
+        : await converge(ports, runCtx, { ...loopHooks, scope: 'control-plane', gateStreak: startStreak });
 
     // 7. kube-proxy and CoreDNS to what kubeadm of the target writes, once every API server runs it (kubeadm
     // >= 1.28 does the same). Something left alone ends the run with exit 4, the control plane done.
