@@ -24,7 +24,14 @@ import { type GroupFacts, groupFacts, groupProblems, isLeaving } from './group.t
 import { type AwsAsgProviderOptions, resolveAsgOptions } from './options.ts';
 import { AsgPools } from './pools.ts';
 import { groupRunHooks } from './run-hooks.ts';
-import { completeLaunchHooks, completeLaunchHooksOfRun, createReplacement, terminateInGroup } from './swaps.ts';
+import {
+  beginTerminationInGroup,
+  completeLaunchHooks,
+  completeLaunchHooksOfRun,
+  createReplacement,
+  terminateHookMs,
+  terminateInGroup,
+} from './swaps.ts';
 
 export type { AwsAsgProviderOptions } from './options.ts';
 
@@ -59,6 +66,8 @@ export function createAwsAsgProvider(input: AwsAsgProviderOptions): MachineProvi
     };
   // The group as last seen (resolveDesired, every listMachines): checkMachines and the target group read it.
   let seen: GroupFacts | undefined;
+  /** The group's terminate hooks' longest heartbeat, read once the first instance leaves (one call per process). */
+  let terminateHooks: Promise<number> | undefined;
   const look = async () => {
     const group = await asg.describeGroup(options.autoScalingGroup);
     seen = group ? groupFacts(group) : undefined;
@@ -146,13 +155,27 @@ export function createAwsAsgProvider(input: AwsAsgProviderOptions): MachineProvi
         const ids = [...new Set([...linked, ...(group?.instances.map((i) => i.id) ?? [])])];
         if (ids.length === 0) return [];
         const instances = await ec2.describeInstances([{ Name: 'instance-id', Values: ids }]);
+        // A terminate hook may hold a leaving instance past --termination-timeout (beginTermination): read once.
+        const leaving = group?.instances.some(isLeaving) === true;
+        if (leaving && !terminateHooks) {
+          terminateHooks = terminateHookMs(context);
+          terminateHooks.catch(() => {
+            terminateHooks = undefined;
+          });
+        }
+        const allowance = leaving && terminateHooks ? await terminateHooks : 0;
         return instances
           .map((instance): Ec2Machine => {
             const machine = toMachine(instance);
             const member = group?.instances.find((i) => i.id === machine.id);
             // On its way out of the group: deleting, whatever EC2 still says.
             return member && isLeaving(member) && machine.phase !== 'gone'
-              ? { ...machine, phase: 'deleting', status: member.lifecycle }
+              ? {
+                  ...machine,
+                  phase: 'deleting',
+                  status: member.lifecycle,
+                  ...(allowance > 0 ? { terminationAllowanceMs: allowance } : {}),
+                }
               : machine;
           })
           .sort((a, b) => a.launchedAt.getTime() - b.launchedAt.getTime() || a.id.localeCompare(b.id));
@@ -195,6 +218,19 @@ export function createAwsAsgProvider(input: AwsAsgProviderOptions): MachineProvi
         // slot): the replacement's launch hook, if any, can go now, as the control plane's does at deregistration.
         await completeLaunchHooksOfRun(group, { replaces: machineId });
         return terminateInGroup(group, machineId, timeoutMs);
+      };
+      return retire().catch(failing(`terminate ${machineId}`));
+    },
+
+    // The group's termination is asynchronous: start it and let the engine watch the instance leave (issue 15). Only
+    // the control plane's retirement asks for it; a worker pool's instance goes through the same path as terminate.
+    async beginTermination(machineId) {
+      const pool = pools.poolOfInstance(machineId);
+      const retire = async () => {
+        if (!pool) return beginTerminationInGroup(context, machineId);
+        const group = pools.contextOf(pool);
+        await completeLaunchHooksOfRun(group, { replaces: machineId });
+        return beginTerminationInGroup(group, machineId);
       };
       return retire().catch(failing(`terminate ${machineId}`));
     },

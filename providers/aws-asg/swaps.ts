@@ -15,7 +15,7 @@ import type { Ec2Port } from '../aws-ec2/ec2-port.ts';
 import { ProviderError } from '../aws-ec2/errors.ts';
 import { type Ec2Machine, toMachine } from '../aws-ec2/instances.ts';
 import { TAG } from '../aws-ec2/options.ts';
-import { terminate } from '../aws-ec2/termination.ts';
+import { beginTermination, terminate } from '../aws-ec2/termination.ts';
 import type { AsgPort } from './asg-port.ts';
 import { type GroupFacts, groupFacts, isLeaving } from './group.ts';
 
@@ -143,11 +143,12 @@ export async function completeLaunchHooksOfRun(
 }
 
 /**
- * Retires through the group with the capacity decremented, so it launches nothing in its place; MinSize is
- * lowered for the run when the decrement would go below it (remove-first). Not (or no longer) in the group: EC2.
+ * How a retirement starts through the group: with the capacity decremented, so it launches nothing in its place;
+ * MinSize is lowered for the run when the decrement would go below it (remove-first). Not (or no longer) in the
+ * group: EC2. Already leaving: nothing (TerminateInstanceInAutoScalingGroup only makes a termination request).
  */
-export async function terminateInGroup(context: SwapContext, machineId: string, timeoutMs: number): Promise<void> {
-  const start = async (instanceId: string) => {
+function startInGroup(context: SwapContext): (instanceId: string) => Promise<void> {
+  return async (instanceId) => {
     const group = await describe(context);
     const member = group.instances.find((i) => i.id === instanceId);
     if (!member) return context.ec2.terminateInstances([instanceId]);
@@ -157,9 +158,30 @@ export async function terminateInGroup(context: SwapContext, machineId: string, 
     }
     await context.asg.terminateInstance(instanceId, true);
   };
-  // A terminate lifecycle hook is honoured: the instance waits in Terminating:Wait for its consumer (a backup, a
-  // log shipper) until completed or its heartbeat timeout passes, so the wait for the termination allows that too.
-  // kubeswap never completes a terminate hook itself, nor goes around it with ec2:TerminateInstances.
-  const hookMs = Math.max(0, ...(await hooksOf(context, 'TERMINATING')).map((h) => h.heartbeatMs));
-  await terminate(context.ec2, machineId, timeoutMs + hookMs, context.pollIntervalMs, start);
+}
+
+/**
+ * The longest heartbeat timeout of the group's terminate lifecycle hooks: how much longer than --termination-timeout
+ * its termination may take, since the instance waits in Terminating:Wait for the hook's consumer (a backup, a log
+ * shipper) until completed or that timeout passes (AWS Auto Scaling User Guide, "Amazon EC2 Auto Scaling lifecycle
+ * hooks"). kubeswap never completes a terminate hook itself, nor goes around it with ec2:TerminateInstances.
+ */
+export async function terminateHookMs(context: SwapContext): Promise<number> {
+  return Math.max(0, ...(await hooksOf(context, 'TERMINATING')).map((h) => h.heartbeatMs));
+}
+
+/** Retires through the group and waits until the instance is terminated (a terminate hook's time allowed). */
+export async function terminateInGroup(context: SwapContext, machineId: string, timeoutMs: number): Promise<void> {
+  const hookMs = await terminateHookMs(context);
+  await terminate(context.ec2, machineId, timeoutMs + hookMs, context.pollIntervalMs, startInGroup(context));
+}
+
+/**
+ * Retires through the group without waiting (`beginTermination`). TerminateInstanceInAutoScalingGroup "simply makes a
+ * termination request. The instance is not terminated immediately" (Auto Scaling API Reference): the instance goes
+ * Terminating (Terminating:Wait while a terminate hook holds it), then Terminated, and the listing reads it
+ * `deleting` meanwhile, with the hook's heartbeat as its termination allowance (terminateHookMs).
+ */
+export async function beginTerminationInGroup(context: SwapContext, machineId: string): Promise<void> {
+  await beginTermination(context.ec2, machineId, startInGroup(context));
 }

@@ -120,6 +120,11 @@ export interface Machine {
    * provider's system would take it down with its etcd member still in the cluster, unless `startDeletion` holds it.
    */
   unheld?: boolean;
+  /**
+   * Deleting: how much longer than --termination-timeout its termination may take by its provider's own rules (an
+   * Auto Scaling group's terminate lifecycle hook holds it for up to the hook's heartbeat timeout). Absent: none.
+   */
+  terminationAllowanceMs?: number;
 }
 
 /** Load-balancer membership of a machine, in generic words (ELBv2: initial, healthy, unhealthy, draining, unused, unavailable). */

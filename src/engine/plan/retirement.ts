@@ -138,7 +138,8 @@ export function retireOld(s: Snapshot, o: Retiree): Decision | undefined {
       return stepFor(name, { kind: 'terminate', machineId: old.id, node: name }, `machine is ${old.status}`);
     }
     const elapsed = s.at.getTime() - since;
-    if (o.terminateTimeoutMs !== undefined && elapsed > o.terminateTimeoutMs) {
+    // The provider's own termination rules may hold it longer (a terminate lifecycle hook): allowed on top.
+    if (o.terminateTimeoutMs !== undefined && elapsed > o.terminateTimeoutMs + (old.terminationAllowanceMs ?? 0)) {
       return {
         kind: 'blocked',
         code: 'terminate.timeout',

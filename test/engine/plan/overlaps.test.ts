@@ -119,6 +119,20 @@ describe("overlap 2: the next swap's gate counts while the old VM terminates", (
     );
   });
 
+  it("allows the provider's termination allowance on top of --terminate-timeout (a terminate lifecycle hook)", () => {
+    const at = memberRemovedA().at;
+    const held = (since: number) =>
+      setMachine(terminating(at, new Date(at.getTime() - since)), 'i-cp-a', {
+        phase: 'deleting',
+        status: 'Terminating:Wait',
+        terminationAllowanceMs: 3_600_000,
+      });
+    const d = plan(input(held(61_000)));
+    assert.deepEqual([d.kind, d.kind === 'wait' && d.code], ['wait', 'machine.terminating']);
+    const late = plan(input(held(61_000 + 3_600_000)));
+    assert.deepEqual([late.kind, late.kind === 'blocked' && late.code], ['blocked', 'terminate.timeout']);
+  });
+
   it('waits inside the terminate step for a termination it did not start in the background', () => {
     const s = setMachine(memberRemovedA(), 'i-cp-a', { phase: 'deleting', status: 'shutting-down' });
     assert.deepEqual(step(plan(input(s))), { kind: 'terminate', machineId: 'i-cp-a', node: 'cp-a' });

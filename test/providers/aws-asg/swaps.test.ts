@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { groupRunHooks } from '../../../providers/aws-asg/run-hooks.ts';
 import {
+  beginTerminationInGroup,
   completeLaunchHooks,
   completeLaunchHooksOfRun,
   createReplacement,
+  terminateHookMs,
   terminateInGroup,
 } from '../../../providers/aws-asg/swaps.ts';
 import { toMachine } from '../../../providers/aws-ec2/instances.ts';
@@ -185,6 +187,26 @@ describe('aws-asg swaps and run hooks over a fake group', () => {
       fake.calls.filter((c) => c.startsWith('terminate')),
       ['terminate i-0000 true'],
       'through the group only',
+    );
+    assert.ok(!fake.calls.some((c) => c.startsWith('complete')), 'kubeswap never completes a terminate hook');
+  });
+
+  it('begins a retirement through the group and returns while a terminate hook holds it (beginTermination)', async () => {
+    const { fake, context } = setup();
+    fake.min = 2;
+    fake.lifecycleHooks = [{ name: 'backup', transition: 'TERMINATING', heartbeatSeconds: 600 }];
+    await beginTerminationInGroup(context, 'i-0000');
+    assert.equal(fake.instances[0]!.lifecycle, 'Terminating:Wait', 'returned at once, the hook holding it');
+    assert.equal(fake.instances[0]!.state, 'running');
+    assert.equal(await terminateHookMs(context), 600_000, 'its allowance beyond --termination-timeout');
+    // Idempotent: a re-run finds it leaving (or gone) and starts nothing again.
+    await beginTerminationInGroup(context, 'i-0000');
+    fake.completeTermination('i-0000');
+    await beginTerminationInGroup(context, 'i-0000');
+    assert.deepEqual(
+      fake.calls.filter((c) => c.startsWith('terminate')),
+      ['terminate i-0000 true'],
+      'once, through the group only, the capacity decremented',
     );
     assert.ok(!fake.calls.some((c) => c.startsWith('complete')), 'kubeswap never completes a terminate hook');
   });
