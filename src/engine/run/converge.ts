@@ -233,6 +233,9 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
             swapStarted.set(decision.machine, ports.clock.now().getTime());
             swapFinished.delete(decision.machine);
           }
+          // The pass after a swap's end is the one that may start the next swap: its Nodes are read afresh at once,
+          // rather than on a repeated pass (below).
+          if (finishesSwap(decision.step)) freshNodes = true;
           if (finishesSwap(decision.step) && !swapFinished.has(decision.machine)) {
             swapFinished.add(decision.machine);
             swaps++;
