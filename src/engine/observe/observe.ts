@@ -132,9 +132,8 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
 
 /** etcd's members, their endpoints' health, the alarms and the leader, read afresh. */
 export async function readEtcdView(ports: Pick<Ports, 'etcd'>): Promise<Snapshot['etcd']> {
-  const members = await ports.etcd.memberList();
-  const endpoints = [...new Set(members.flatMap((m) => m.clientUrls))];
-  const health = await ports.etcd.health(endpoints);
+  // The member list and the health of every endpoint it names, in one round (EtcdPort.memberHealth).
+  const { members, health } = await ports.etcd.memberHealth();
   // The health check lists the alarms at every endpoint already (etcdctl's endpoint health does): alarms are the
   // cluster's, so any endpoint's list is the list, and a separate AlarmList would ask again. Only when no endpoint
   // could list them is it asked for on its own (it then fails as it would have, or answers from another way in).
