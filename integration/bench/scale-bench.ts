@@ -94,7 +94,16 @@ try {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   // A reused sandbox already holds the objects: the small figure is then the one printed when they were added.
   // (remainingItemCount is not set for a list with a selector: the first page only says whether any is there.)
-  const present = (await core.listNode({ labelSelector: 'scale-bench=true', limit: 1 })).items.length > 0;
+  // A build cut short is completed: the pods of the namespace of their own are counted (a list without a selector
+  // says how many remain).
+  const nodesThere = (await core.listNode({ labelSelector: 'scale-bench=true', limit: 1 })).items.length > 0;
+  const appPods = await core.listNamespacedPod({ namespace: 'scale-bench', limit: 1 }).catch(() => undefined);
+  const podsThere = (appPods?.items.length ?? 0) + (appPods?.metadata?.remainingItemCount ?? 0);
+  const present = nodesThere && podsThere >= podCount - Math.min(nodeCount, podCount);
+  if (nodesThere && !present) {
+    console.log(`\ncompleting the scale-bench objects (${podsThere} app pods there)...`);
+    await populate(kc, core, nodeCount, podCount, sb.versions.from);
+  }
   let small: Awaited<ReturnType<typeof measure>> | undefined;
   if (!present) {
     console.log(`\nplan on 3 Nodes (median of ${runs}):`);
@@ -127,7 +136,19 @@ async function populate(kc: k8s.KubeConfig, core: k8s.CoreV1Api, nodes: number, 
   await kc.applyToHTTPSOptions(opts);
   const agent = new https.Agent({ keepAlive: true, maxSockets: 32, ca: opts.ca, cert: opts.cert, key: opts.key });
   const server = new URL(kc.getCurrentCluster()!.server);
-  const post = (apiPath: string, body: unknown) =>
+  // The server may close a kept-alive connection between two requests (socket hang up): that create is sent again
+  // (a 409 from a create that did land counts as done).
+  const post = async (apiPath: string, body: unknown) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await postOnce(apiPath, body);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (attempt >= 5 || (code !== 'ECONNRESET' && code !== 'EPIPE')) throw err;
+      }
+    }
+  };
+  const postOnce = (apiPath: string, body: unknown) =>
     new Promise<void>((resolve, reject) => {
       const data = JSON.stringify(body);
       const req = https.request(
