@@ -31,6 +31,11 @@ export interface ProgressRecord {
   lastPoolStep?: { pool: string; at: string };
   /** The provider's run-wide changes are undone (set by RunHooks.end), so a later re-run does not redo it. */
   providerRestored?: boolean;
+  /**
+   * Worker Nodes not Ready when the run first started (a resumed run keeps the first process's list): the
+   * verification warns about them instead of failing. Absent in records of older versions.
+   */
+  notReadyAtStart?: { node: string; createdAt: string }[];
 }
 
 export async function readProgress(kube: KubePort): Promise<ProgressRecord | undefined> {
