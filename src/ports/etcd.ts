@@ -13,6 +13,11 @@ export interface EtcdPort {
   memberList(): Promise<EtcdMember[]>;
   /** Per endpoint, as `etcdctl endpoint health` plus status (leader, learner, member id). Never throws. */
   health(endpoints: string[]): Promise<EtcdEndpointHealth[]>;
+  /**
+   * The member list and the health of every endpoint it names, in one round: the endpoints the last list named are
+   * checked beside the list itself, and only endpoints it adds are checked after it. Throws as memberList does.
+   */
+  memberHealth(): Promise<{ members: EtcdMember[]; health: EtcdEndpointHealth[] }>;
   alarms(): Promise<EtcdAlarm[]>;
   /** Sends MoveLeader to the current leader's endpoint. No-op when the target already leads. */
   moveLeader(targetId: string): Promise<void>;

@@ -58,7 +58,10 @@ export interface ReadinessPort {
   apiserverEndpoints(): Promise<ApiserverEndpoint[]>;
   /** gitVersion that apiserver itself reports on /version. */
   apiserverVersion(endpoint: ApiserverEndpoint): Promise<string>;
-  /** Prometheus text of that apiserver's /metrics (RBAC: nonResourceURLs ["/metrics"], verb get). */
+  /**
+   * Prometheus text of that apiserver's /metrics (RBAC: nonResourceURLs ["/metrics"], verb get): at least every line
+   * of the apiserver_requested_deprecated_apis gauge; an adapter may leave the other metrics out.
+   */
   apiserverMetrics(endpoint: ApiserverEndpoint): Promise<string>;
   /** Objects whose stored manifests name an apiVersion, from the kinds given, bounded and paged. */
   storedObjects(kinds: { apiVersion: string; kind: string; resource: string }[]): Promise<StoredScan>;

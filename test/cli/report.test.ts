@@ -323,3 +323,32 @@ describe('the stored timeline and the duration estimate', () => {
     assert.equal(estimateDuration(0, undefined).totalMs, undefined);
   });
 });
+
+describe('run report: versions of grouped kubelets', () => {
+  it('counts a row that stands for many Nodes as that many', () => {
+    const row = (where: string, now: string, nodes?: number) => ({
+      component: 'kubelet',
+      where,
+      now,
+      target: now,
+      severity: 'ok' as const,
+      rule: 'r',
+      ...(nodes ? { nodes } : {}),
+    });
+    const report = {
+      target: TO,
+      components: [row('cp-1 (control plane)', 'v1.36.3'), row('4998 Nodes', 'v1.36.3', 4998), row('w-x', 'v1.35.0')],
+      apis: [],
+      certificates: [],
+      findings: [],
+      acceptedRemovedApis: false,
+    };
+    const at = new Date(0).toISOString();
+    const text = markdownReport(
+      [{ code: 'readiness.checked', at, level: 'info', message: 'readiness', data: { report } }],
+      {},
+    );
+    assert.match(text, /\| kubelet \| v1\.36\.3 ×4999, v1\.35\.0 ×1 \| - \|/);
+    assert.match(text, /\| 4998 Nodes \|/);
+  });
+});

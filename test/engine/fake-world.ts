@@ -258,6 +258,11 @@ export class FakeWorld {
         const m = this.members.find((x) => x.clientUrls.includes(endpoint));
         return { endpoint, memberId: m?.id, healthy: !!m && !m.isLearner, leaderId: this.leaderId, tookMs: 1 };
       }),
+    // Through the port it is called on: a test that stands in for memberList or health sees this read too.
+    async memberHealth() {
+      const members = await this.memberList();
+      return { members, health: await this.health([...new Set(members.flatMap((m) => m.clientUrls))]) };
+    },
     alarms: async () => [],
     moveLeader: async (to) => {
       this.record(`moveLeader ${to}`);

@@ -149,6 +149,23 @@ export class EtcdClient implements EtcdPort {
     );
   }
 
+  /**
+   * One pass's etcd read without a second round trip: the member list (linearizable) and the health checks of the
+   * endpoints the last list named go out together, so the pass waits for the slower of them, not their sum. Only an
+   * endpoint the list adds (a member that joined since) is checked after it; the checks of endpoints no longer listed
+   * (a member removed since) are left out of the answer, as if they had not been asked.
+   */
+  async memberHealth(): Promise<{ members: EtcdMember[]; health: EtcdEndpointHealth[] }> {
+    const asked = [...this.known];
+    const early = this.health(asked);
+    const members = await this.memberList();
+    const listed = [...new Set(members.flatMap((m) => m.clientUrls))];
+    const added = listed.filter((e) => !asked.includes(e));
+    const [checked, more] = await Promise.all([early, added.length > 0 ? this.health(added) : []]);
+    const byEndpoint = new Map([...checked, ...more].map((h) => [h.endpoint, h]));
+    return { members, health: listed.map((e) => byEndpoint.get(e)!) };
+  }
+
   /** Each endpoint's version and database size (readiness report); an endpoint that fails says why. */
   async statuses(endpoints: string[] = this.known): Promise<EtcdMemberStatus[]> {
     return Promise.all(

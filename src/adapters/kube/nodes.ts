@@ -71,19 +71,28 @@ export function podReady(pod: V1Pod): boolean {
  */
 export async function listNodes(apis: KubeApis, staticPods?: V1Pod[]): Promise<NodeView[]> {
   try {
-    const [nodes, pods] = await Promise.all([
-      listAll((_continue) => apis.core.listNode({ limit: 500, _continue })),
+    const podsRead =
       staticPods ??
-        listAll((_continue) =>
-          apis.core.listNamespacedPod({
-            namespace: 'kube-system',
-            labelSelector: 'tier=control-plane',
-            limit: 500,
-            _continue,
-          }),
-        ),
-    ]);
-    return nodes.map((n) => toNodeView(n, pods));
+      listAll((_continue) =>
+        apis.core.listNamespacedPod({
+          namespace: 'kube-system',
+          labelSelector: 'tier=control-plane',
+          limit: 500,
+          _continue,
+        }),
+      );
+    Promise.resolve(podsRead).catch(() => undefined);
+    // Each page becomes our small NodeView as it arrives: the client's typed V1Node objects (managed fields, images,
+    // addresses, conditions...) of one page at a time are held, never those of every Node (issue 15 §3).
+    const views: NodeView[] = [];
+    let token: string | undefined;
+    do {
+      const page = await apis.core.listNode({ limit: 500, _continue: token });
+      const pods = await podsRead;
+      for (const n of page.items) views.push(toNodeView(n, pods));
+      token = page.metadata?._continue || undefined;
+    } while (token);
+    return views;
   } catch (err) {
     throw apis.fail(err, 'list Nodes and kube-system Pods');
   }

@@ -7,6 +7,7 @@ import { gunzipSync } from 'node:zlib';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { bulkhead } from 'cockatiel';
 import { parse as parseYaml } from 'yaml';
+import { DEPRECATED_APIS_METRIC } from '../../domain/readiness/deprecated-metric.ts';
 import {
   LAST_APPLIED_ANNOTATION,
   lastAppliedObject,
@@ -50,8 +51,12 @@ export class HttpStatusError extends Error {
 
 export function openKubeReadiness(options: KubeconfigOptions): KubeReadiness {
   const { kc, summary } = loadKubeconfig(options);
-  const get = (path: string, server = summary.server, accept = 'application/json') =>
-    httpsGet(kc, `${server.replace(/\/$/, '')}${path}`, accept);
+  const get = (
+    path: string,
+    server = summary.server,
+    accept = 'application/json',
+    keepLine?: (line: string) => boolean,
+  ) => httpsGet(kc, `${server.replace(/\/$/, '')}${path}`, accept, keepLine);
   const getJson = async <T>(path: string, server?: string) => JSON.parse(await get(path, server)) as T;
   // Three checks read the control-plane pods, side by side: while one read is in flight the others share it.
   let podsInFlight: Promise<PodItem[]> | undefined;
@@ -76,7 +81,10 @@ export function openKubeReadiness(options: KubeconfigOptions): KubeReadiness {
       }),
     apiserverVersion: async (endpoint: ApiserverEndpoint) =>
       (await getJson<{ gitVersion: string }>('/version', endpoint.url)).gitVersion,
-    apiserverMetrics: (endpoint: ApiserverEndpoint) => get('/metrics', endpoint.url, 'text/plain'),
+    // An apiserver's /metrics is megabytes (2.7 MB each in the sandbox, more on a busy cluster): only the deprecated-API
+    // gauge's lines are kept as the text streams in, not three whole expositions at once.
+    apiserverMetrics: (endpoint: ApiserverEndpoint) =>
+      get('/metrics', endpoint.url, 'text/plain', (line) => line.startsWith(DEPRECATED_APIS_METRIC)),
     staticPodVersions: async () =>
       (await controlPlanePods()).flatMap((p): StaticPodVersion[] => {
         const component = p.metadata?.labels?.['component'];
@@ -292,8 +300,16 @@ export function imageTag(image: string): string {
   return colon > withoutDigest.lastIndexOf('/') ? withoutDigest.slice(colon + 1) : 'latest';
 }
 
-/** GET with the kubeconfig's credentials (client certificate or token) against any apiserver URL. */
-async function httpsGet(kc: KubeConfig, url: string, accept: string): Promise<string> {
+/**
+ * GET with the kubeconfig's credentials (client certificate or token) against any apiserver URL. With `keepLine`, a
+ * successful body is read line by line as it arrives and only the lines kept are returned (joined by newlines).
+ */
+async function httpsGet(
+  kc: KubeConfig,
+  url: string,
+  accept: string,
+  keepLine?: (line: string) => boolean,
+): Promise<string> {
   const options: Parameters<typeof request>[1] & { headers: Record<string, string> } = {
     method: 'GET',
     headers: { Accept: accept, 'User-Agent': 'kubeswap' },
@@ -302,12 +318,23 @@ async function httpsGet(kc: KubeConfig, url: string, accept: string): Promise<st
   await kc.applyToHTTPSOptions(options);
   return new Promise((resolve, reject) => {
     const req = request(url, options, (res) => {
+      const status = res.statusCode ?? 0;
+      const ok = status >= 200 && status < 300;
       const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      const lines = keepLine && ok ? linesKept(keepLine) : undefined;
+      // Decoded as UTF-8 by the stream, so a character split across two chunks is not broken.
+      if (lines) res.setEncoding('utf8');
+      res.on('data', (chunk: Buffer | string) => {
+        if (lines) lines.push(chunk as string);
+        else chunks.push(chunk as Buffer);
+      });
       res.on('end', () => {
+        if (lines) {
+          resolve(lines.end());
+          return;
+        }
         const body = Buffer.concat(chunks).toString('utf8');
-        const status = res.statusCode ?? 0;
-        if (status >= 200 && status < 300) resolve(body);
+        if (ok) resolve(body);
         else reject(new HttpStatusError(status, `GET ${url}: HTTP ${status} ${statusMessage(body)}`));
       });
     });
@@ -315,6 +342,25 @@ async function httpsGet(kc: KubeConfig, url: string, accept: string): Promise<st
     req.on('error', (err) => reject(new Error(`GET ${url}: ${err.message}`)));
     req.end();
   });
+}
+
+/** Text pushed in chunks, split into lines; only the lines `keep` accepts are held, and `end` joins them. */
+export function linesKept(keep: (line: string) => boolean): { push(chunk: string): void; end(): string } {
+  const kept: string[] = [];
+  // A line may straddle two chunks: the text after the last newline waits for the next one.
+  let partial = '';
+  return {
+    push(chunk) {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) if (keep(line)) kept.push(line);
+    },
+    end() {
+      if (partial && keep(partial)) kept.push(partial);
+      partial = '';
+      return kept.join('\n');
+    },
+  };
 }
 
 function statusMessage(body: string): string {

@@ -163,7 +163,8 @@ function verification(events: readonly KubeswapEvent[]): string {
 /** `v1.36.3 ×2, v1.37.2 ×1` */
 function tally(rows: readonly ComponentVersion[] | undefined, component: string): string {
   const counts = new Map<string, number>();
-  for (const r of rows ?? []) if (r.component === component) counts.set(r.now, (counts.get(r.now) ?? 0) + 1);
+  for (const r of rows ?? [])
+    if (r.component === component) counts.set(r.now, (counts.get(r.now) ?? 0) + (r.nodes ?? 1));
   return [...counts].map(([version, n]) => `${version} ×${n}`).join(', ') || '-';
 }
 

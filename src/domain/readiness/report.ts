@@ -26,6 +26,11 @@ export interface ComponentVersion {
   severity: Severity;
   /** The version-skew rule applied, in words (kubernetes.io "Version Skew Policy"). */
   rule: string;
+  /**
+   * Set when the row stands for this many Nodes (`where`: `4998 Nodes`): kubelets that are fine and left as they
+   * are, grouped by version. A Node that blocks, warns, is replaced or runs the control plane has its own row.
+   */
+  nodes?: number;
 }
 
 export interface CertificateReport {

@@ -42,7 +42,7 @@ export interface ObserveOptions {
   providerReads?: ProviderReads;
   /** Worker pools whose machines to list too (by the worker Nodes' providerIDs). */
   pools?: readonly string[];
-  /** The loop's etcd view between passes: reused only while the plan waits for a booting replacement's Node. */
+  /** The loop's etcd view between passes: reused only while the plan waits on Kubernetes or the provider alone. */
   etcdReads?: EtcdReads;
   /** Nodes just read by the caller (plan's preflight): one list of every Node instead of two. */
   nodes?: Promise<Snapshot['nodes']>;
@@ -87,34 +87,12 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
     options.providerReads?.remember(at.getTime(), providerIds, { machines, apiTargets });
     return { nodes, machines, apiTargets, workerMachines };
   });
-  const readEtcd = async (): Promise<Snapshot['etcd']> => {
-    const members = await ports.etcd.memberList();
-    const endpoints = [...new Set(members.flatMap((m) => m.clientUrls))];
-    const health = await ports.etcd.health(endpoints);
-    // The health check lists the alarms at every endpoint already (etcdctl's endpoint health does): alarms are the
-    // cluster's, so any endpoint's list is the list, and a separate AlarmList would ask again. Only when no endpoint
-    // could list them is it asked for on its own (it then fails as it would have, or answers from another way in).
-    const listed = health.filter((h) => h.alarms !== undefined);
-    const alarms =
-      listed.length > 0
-        ? [...new Map(listed.flatMap((h) => h.alarms!).map((a) => [`${a.memberId}/${a.alarm}`, a])).values()]
-        : await ports.etcd.alarms();
-    return {
-      members,
-      alarms,
-      endpoints: health,
-      leaderId: agreedLeader(health.filter((h) => h.healthy).map((h) => h.leaderId)),
-    };
-  };
-  const etcdReads = options.etcdReads;
-  // Only while the plan waits for a booting replacement's Node does etcd wait for the Nodes (EtcdReads); every
-  // other pass reads both side by side.
-  const etcdRead: Promise<{ view: Snapshot['etcd']; reused: boolean }> = etcdReads?.mayReuse(at.getTime())
-    ? nodesRead.then(async (nodes) => {
-        const kept = etcdReads.reusable(at.getTime(), nodes);
-        return kept ? { view: kept, reused: true } : { view: await readEtcd(), reused: false };
-      })
-    : readEtcd().then((view) => ({ view, reused: false }));
+  // A view an earlier pass read stands only while the plan waits on Kubernetes or the provider (EtcdReads); converge
+  // plans such a pass again from a fresh read unless it still only waits.
+  const kept = options.etcdReads?.reusable(at.getTime());
+  const etcdRead: Promise<{ view: Snapshot['etcd']; reused: boolean }> = kept
+    ? Promise.resolve({ view: kept, reused: true })
+    : readEtcdView(ports).then((view) => ({ view, reused: false }));
   // Pools the provider rolls itself (MachineDeployments): their rollouts, read beside everything else.
   const rolled = ports.provider.capabilities.rollsPools ? ports.provider.pools : undefined;
   const rolloutsRead =
@@ -124,7 +102,7 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
   rolloutsRead.catch(() => undefined);
   const [{ nodes, machines, apiTargets, workerMachines }, { view: etcd, reused: etcdReused }, retiring, poolRollouts] =
     await Promise.all([nodesAndProvider, etcdRead, options.retiring?.() ?? readRetiring(ports.kube), rolloutsRead]);
-  if (etcdReads && !etcdReused) etcdReads.remember(at.getTime(), nodes, etcd);
+  if (!etcdReused) options.etcdReads?.remember(at.getTime(), etcd);
   const { provider } = ports;
   const desired = options.desired;
   return {
@@ -149,6 +127,26 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
         }
       : {}),
     ...(poolRollouts ? { poolRollouts } : {}),
+  };
+}
+
+/** etcd's members, their endpoints' health, the alarms and the leader, read afresh. */
+export async function readEtcdView(ports: Pick<Ports, 'etcd'>): Promise<Snapshot['etcd']> {
+  // The member list and the health of every endpoint it names, in one round (EtcdPort.memberHealth).
+  const { members, health } = await ports.etcd.memberHealth();
+  // The health check lists the alarms at every endpoint already (etcdctl's endpoint health does): alarms are the
+  // cluster's, so any endpoint's list is the list, and a separate AlarmList would ask again. Only when no endpoint
+  // could list them is it asked for on its own (it then fails as it would have, or answers from another way in).
+  const listed = health.filter((h) => h.alarms !== undefined);
+  const alarms =
+    listed.length > 0
+      ? [...new Map(listed.flatMap((h) => h.alarms!).map((a) => [`${a.memberId}/${a.alarm}`, a])).values()]
+      : await ports.etcd.alarms();
+  return {
+    members,
+    alarms,
+    endpoints: health,
+    leaderId: agreedLeader(health.filter((h) => h.healthy).map((h) => h.leaderId)),
   };
 }
 

@@ -7,7 +7,7 @@ import { KubeswapError } from '../../domain/errors.ts';
 import type { EventCode } from '../../domain/events.ts';
 import { act, type RunContext } from '../act/act.ts';
 import { EtcdReads } from '../observe/etcd-reads.ts';
-import { observe } from '../observe/observe.ts';
+import { observe, readEtcdView } from '../observe/observe.ts';
 import { ProviderReads } from '../observe/provider-reads.ts';
 import type { Snapshot } from '../observe/snapshot.ts';
 import type { PlanScope } from '../plan/decisions.ts';
@@ -124,34 +124,46 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
       }
       passes++;
       previous = snapshot;
-      const gate = gateFor(snapshot);
-      // The next swap's streak may count while an old VM terminates only once that machine provably counts for
-      // nothing the gate judges (streakGate); the steps of a retirement need only `gate`. A pass on an earlier etcd
-      // view (EtcdReads) is no gate pass: the streak stands as it was.
-      const streak = snapshot.etcdReused
-        ? streaks.current()
-        : streaks.observe(streakGate(snapshot), snapshot.at.getTime());
-      const decision = plan({
-        snapshot,
-        desired: ctx.desired,
-        runId: ctx.runId,
-        gateStreak: streak,
-        gatePasses: ctx.options.gatePasses,
-        machineTimeoutMs: ctx.options.machineTimeoutMs,
-        drainTimeoutMs: ctx.options.drainTimeoutMs,
-        terminateTimeoutMs: ctx.options.terminateTimeoutMs,
-        terminatesInBackground: ports.provider.beginTermination !== undefined,
-        maxSurge: ctx.options.maxSurge,
-        scope,
-        pools,
-      });
-      // A plan from an earlier etcd view may only wait: anything else (a rollback's member removal after a machine
-      // timeout or a failed replacement) is planned again from a fresh read, so no member decision ever rests on a
-      // view a join may have changed since.
-      if (snapshot.etcdReused && decision.kind !== 'wait') {
-        etcdReads.forget();
-        continue;
+      const decide = (s: Snapshot) => {
+        // The next swap's streak may count while an old VM terminates only once that machine provably counts for
+        // nothing the gate judges (streakGate); the steps of a retirement need only `gate`. A pass on an earlier etcd
+        // view (EtcdReads) is no gate pass: the streak stands as it was.
+        const streak = s.etcdReused ? streaks.current() : streaks.observe(streakGate(s), s.at.getTime());
+        const decision = plan({
+          snapshot: s,
+          desired: ctx.desired,
+          runId: ctx.runId,
+          gateStreak: streak,
+          gatePasses: ctx.options.gatePasses,
+          machineTimeoutMs: ctx.options.machineTimeoutMs,
+          drainTimeoutMs: ctx.options.drainTimeoutMs,
+          terminateTimeoutMs: ctx.options.terminateTimeoutMs,
+          terminatesInBackground: ports.provider.beginTermination !== undefined,
+          maxSurge: ctx.options.maxSurge,
+          scope,
+          pools,
+        });
+        return { streak, decision };
+      };
+      let { streak, decision } = decide(snapshot);
+      // A plan from an earlier etcd view may only wait on Kubernetes or the provider: anything else (the join done, a
+      // step, a rollback after the machine timeout, a wait on etcd) is planned again in this pass from etcd read
+      // afresh (the Nodes and the provider's view as they are), so no decision but such a wait ever rests on a view
+      // a join may have changed since, and a Node event that completes a join is judged on a fresh read at once.
+      if (snapshot.etcdReused && !(decision.kind === 'wait' && decision.etcdIndependent === true)) {
+        try {
+          const { etcdReused: _earlier, ...rest } = snapshot;
+          snapshot = { ...rest, etcd: await readEtcdView(ports) };
+        } catch (err) {
+          etcdReads.forget();
+          await retryLater(err, `reading etcd failed: ${(err as Error).message}`, undefined, 'observe.failed');
+          continue;
+        }
+        etcdReads.remember(snapshot.at.getTime(), snapshot.etcd);
+        previous = snapshot;
+        ({ streak, decision } = decide(snapshot));
       }
+      const gate = gateFor(snapshot);
       // A swap starts only from Nodes read afresh: the watched cache may be stale for up to the watch's timeout if its
       // connection died silently (node-cache.ts), and the gate's Node and static-pod readiness is what lets a swap
       // begin. The pass is repeated with a fresh Node list (and a fresh etcd read); it counts as a gate pass like any.
@@ -160,7 +172,14 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
         etcdReads.waiting(false);
         continue;
       }
-      etcdReads.waiting(decision.kind === 'wait' && decision.etcdIndependent === true);
+      // The gate after a join must hold N times on the cluster the join left: passes before the join was done (a
+      // booting replacement has no Node and no member yet, so the gate may pass) do not count towards it.
+      const joining = decision.kind === 'wait' && decision.code === JOINING;
+      if (joining) streaks.restart();
+      // While the streak still needs passes (the next swap's gate while an old VM terminates), each poll is a gate
+      // pass: a real read of every member, never a standing view.
+      const gateDue = !joining && streak < ctx.options.gatePasses;
+      etcdReads.waiting(decision.kind === 'wait' && decision.etcdIndependent === true && !gateDue);
       switch (decision.kind) {
         case 'done':
           return { steps, swaps, passes };
@@ -259,6 +278,9 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
     }
   }
 }
+
+/** The wait of a control-plane join (plan/decisions.ts joiningWait). */
+const JOINING = 'replacement.joining';
 
 /** The steps that write or clear the retiring record (act.ts writeRetiring/clearRetiring). */
 const WRITES_RETIRING: ReadonlySet<Step['kind']> = new Set(['begin-retirement', 'finish-retirement']);

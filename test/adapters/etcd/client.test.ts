@@ -107,6 +107,41 @@ describe('etcd port: reads', () => {
   });
 });
 
+describe('etcd port: memberHealth (one pass, one round)', () => {
+  it('checks the endpoints the last list named beside the list, and only endpoints it adds after it', async () => {
+    const etcd = new FakeEtcd(3);
+    const port = client(etcd, ['10.0.0.1:2379']);
+    // The seed alone is known: it is checked beside the list, the two members the list adds after it.
+    const first = await port.memberHealth();
+    assert.deepEqual(
+      first.members.map((m) => m.name),
+      ['cp-a', 'cp-b', 'cp-c'],
+    );
+    assert.deepEqual(
+      first.health.map((h) => [h.endpoint, h.healthy, h.memberId]),
+      etcd.members.map((m) => [m.clientUrls[0], true, m.id]),
+    );
+    const lists = () => etcd.calls.filter((c) => c.startsWith('member list')).length;
+    const statuses = () => etcd.calls.filter((c) => c.startsWith('status')).length;
+    assert.equal(lists(), 1);
+    assert.equal(statuses(), 3, 'each endpoint checked once');
+    // A member removed since the last list: its endpoint was asked beside the list but is left out of the answer.
+    await port.removeMember(etcd.member(2).id);
+    etcd.calls.length = 0;
+    const second = await port.memberHealth();
+    assert.deepEqual(
+      second.health.map((h) => h.endpoint),
+      ['https://10.0.0.1:2379', 'https://10.0.0.2:2379'],
+    );
+  });
+
+  it('throws as memberList does when no endpoint answers', async () => {
+    const etcd = new FakeEtcd(2);
+    for (const m of etcd.members) m.down = true;
+    await assert.rejects(client(etcd).memberHealth(), isEtcdError('etcd.unreachable'));
+  });
+});
+
 describe('etcd port: fallback endpoints (a re-run after every configured member was replaced)', () => {
   /** A cluster whose members all moved to new addresses, as after a run that replaced every machine. */
   const replaced = () => {

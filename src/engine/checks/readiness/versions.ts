@@ -77,16 +77,7 @@ export function componentVersions(facts: VersionFacts): ComponentVersion[] {
       rule: RULES.controller,
     });
   }
-  for (const node of facts.nodes) {
-    rows.push({
-      component: 'kubelet',
-      where: node.controlPlane ? `${node.name} (control plane)` : node.name,
-      now: normalizeVersion(node.kubeletVersion),
-      target: moved(node.name) ? to.text : normalizeVersion(node.kubeletVersion),
-      severity: moved(node.name) ? 'ok' : kubeletSeverity(node.kubeletVersion, facts.target),
-      rule: RULES.kubelet,
-    });
-  }
+  rows.push(...kubeletRows(facts, to.text));
   for (const addon of facts.addons) {
     const isProxy = addon.component === 'kube-proxy';
     rows.push({
@@ -113,6 +104,45 @@ export function componentVersions(facts: VersionFacts): ComponentVersion[] {
     });
   }
   return rows;
+}
+
+/**
+ * One row per control-plane Node, per Node replaced and per Node whose kubelet blocks or warns: every Node that
+ * matters is named. The other Nodes (a cluster's workers, fine and left as they are) share one row per kubelet
+ * version, with their number: 5,000 Nodes are a few rows, not 5,000 (issue 15 §3).
+ */
+function kubeletRows(facts: VersionFacts, target: string): ComponentVersion[] {
+  const replaced = new Set(facts.replaced);
+  const named: ComponentVersion[] = [];
+  const fine = new Map<string, { row: ComponentVersion; first: string }>();
+  for (const node of facts.nodes) {
+    const now = normalizeVersion(node.kubeletVersion);
+    const moved = replaced.has(node.name);
+    const severity = moved ? 'ok' : kubeletSeverity(node.kubeletVersion, facts.target);
+    if (node.controlPlane || moved || severity !== 'ok') {
+      named.push({
+        component: 'kubelet',
+        where: node.controlPlane ? `${node.name} (control plane)` : node.name,
+        now,
+        target: moved ? target : now,
+        severity,
+        rule: RULES.kubelet,
+      });
+      continue;
+    }
+    const group = fine.get(now);
+    if (group) group.row.nodes = (group.row.nodes ?? 1) + 1;
+    else
+      fine.set(now, {
+        first: node.name,
+        row: { component: 'kubelet', where: '', now, target: now, severity, rule: RULES.kubelet },
+      });
+  }
+  const grouped = [...fine.values()].map(({ row, first }) => ({
+    ...row,
+    where: row.nodes === undefined ? first : `${row.nodes} Nodes`,
+  }));
+  return [...named, ...grouped];
 }
 
 function controlPlaneSeverity(now: string, target: string): Severity {

@@ -34,6 +34,46 @@ describe('readiness: versions, etcd and disruption budgets', () => {
     assert.match(row('etcd', 'cp-a').target, /3\.7\.0/);
   });
 
+  it('groups the fine, untouched kubelets by version and names every Node that matters', () => {
+    const workers = Array.from({ length: 5000 }, (_, i) =>
+      node(`w-${i}`, { controlPlane: false, kubeletVersion: i % 10 === 0 ? 'v1.35.4' : 'v1.36.3' }),
+    );
+    const rows = componentVersions({
+      target: 'v1.37.2',
+      nodes: [
+        node('cp-a', { kubeletVersion: 'v1.36.3' }),
+        node('cp-b', { kubeletVersion: 'v1.36.3' }),
+        ...workers,
+        node('w-old', { controlPlane: false, kubeletVersion: 'v1.33.0' }),
+        node('w-new', { controlPlane: false, kubeletVersion: 'v1.38.0' }),
+        node('w-alone', { controlPlane: false, kubeletVersion: 'v1.34.1' }),
+      ],
+      replaced: ['cp-a'],
+      apiservers: [],
+      staticPods: [],
+      addons: [],
+      etcd: [],
+    });
+    const kubelets = rows.filter((r) => r.component === 'kubelet');
+    assert.deepEqual(
+      kubelets.map((r) => [r.where, r.now, r.target, r.severity, r.nodes]),
+      [
+        ['cp-a (control plane)', 'v1.36.3', 'v1.37.2', 'ok', undefined],
+        ['cp-b (control plane)', 'v1.36.3', 'v1.36.3', 'ok', undefined],
+        ['w-old', 'v1.33.0', 'v1.33.0', 'block', undefined],
+        ['w-new', 'v1.38.0', 'v1.38.0', 'block', undefined],
+        ['500 Nodes', 'v1.35.4', 'v1.35.4', 'ok', 500],
+        ['4500 Nodes', 'v1.36.3', 'v1.36.3', 'ok', 4500],
+        ['w-alone', 'v1.34.1', 'v1.34.1', 'ok', undefined],
+      ],
+    );
+    // Every Node is counted once.
+    assert.equal(
+      kubelets.reduce((n, r) => n + (r.nodes ?? 1), 0),
+      5005,
+    );
+  });
+
   it('warns at 80% of the etcd quota, blocks at the quota and on any alarm', async () => {
     const port = new FakeReadiness();
     port.quota = 100 * 1048576;
