@@ -279,7 +279,7 @@ describe('kube port against a real kube-apiserver', function () {
       const silent = openKube({
         kubeconfig: kubeconfigAt(fixture, `https://127.0.0.1:${port}`),
         timeoutMs: 300,
-        retryDelaysMs: [],
+        retry: { retries: 0 },
       });
       const started = Date.now();
       await assert.rejects(silent.listNodes(), (err: Error) => {
@@ -292,7 +292,7 @@ describe('kube port against a real kube-apiserver', function () {
     } finally {
       stop();
     }
-    const refused = openKube({ kubeconfig: kubeconfigAt(fixture, `https://127.0.0.1:${port}`), retryDelaysMs: [] });
+    const refused = openKube({ kubeconfig: kubeconfigAt(fixture, `https://127.0.0.1:${port}`), retry: { retries: 0 } });
     await assert.rejects(
       refused.listNodes(),
       (err: Error) => err instanceof KubeUnavailableError && /ECONNREFUSED/.test(err.message),

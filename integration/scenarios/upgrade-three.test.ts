@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeregisterImageCommand } from '@aws-sdk/client-ec2';
+import * as k8s from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
 import { addonTruth, kubeadmAddonImages, setCorefile, setImage } from './addons.ts';
 import {
@@ -18,10 +19,12 @@ import {
   codes,
   describeRun,
   essentials,
+  isReady,
   type KubeswapRun,
   kubeswap,
   registerImage,
   sandboxEc2,
+  sandboxKube,
   useSandbox,
 } from './harness.ts';
 
@@ -90,15 +93,56 @@ describe('scenario: 3-machine upgrade FROM -> TO', function () {
     }
   });
 
+  // A worker Node that is NotReady before the run (a dead kubelet: no kwok annotation, so nothing heartbeats it; no
+  // kubernetes.io/os label, so no DaemonSet or CoreDNS pod lands on it). The verification only warns about it.
+  const NOT_READY_WORKER = 'worker-notready-before-run';
+  const notReadyWorker = (): k8s.V1Node => ({
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name: NOT_READY_WORKER, labels: { 'kubernetes.io/hostname': NOT_READY_WORKER } },
+    status: {
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'False',
+          reason: 'KubeletNotReady',
+          message: 'container runtime is down',
+          lastHeartbeatTime: new Date(),
+          lastTransitionTime: new Date(),
+        },
+      ],
+      nodeInfo: { kubeletVersion: sandbox().versions.from } as k8s.V1NodeSystemInfo,
+    },
+  });
+
   let upgraded: { before: ClusterTruth; after: ClusterTruth; run: KubeswapRun } | undefined;
-  it('replaces all three machines from the saved plan while the API stays up', async () => {
+  it('replaces all three machines from the saved plan while the API stays up (a worker NotReady before it: a warning)', async () => {
     const sb = sandbox();
     const before = await clusterTruth(sb);
     const addonsBefore = await addonTruth(sb);
-    const probe = new ApiProbe(sb).start();
-    const run = await applyPlan();
-    const api = await probe.stop();
+    const core = sandboxKube(sb).makeApiClient(k8s.CoreV1Api);
+    await core.createNode({ body: notReadyWorker() });
+    let run: KubeswapRun;
+    let api: Awaited<ReturnType<ApiProbe['stop']>>;
+    try {
+      assert.equal(isReady((await core.readNode({ name: NOT_READY_WORKER })).status), false, 'NotReady before the run');
+      const probe = new ApiProbe(sb).start();
+      run = await applyPlan();
+      api = await probe.stop();
+      // Independent: the worker was still NotReady when the run ended, so the run passed with it, not after it healed.
+      assert.equal(isReady((await core.readNode({ name: NOT_READY_WORKER })).status), false, 'NotReady after the run');
+    } finally {
+      await core.deleteNode({ name: NOT_READY_WORKER });
+    }
     const after = await assertUpgraded(sb, before, run, api);
+    const checks = run.events.find((e) => e.code === 'verify.passed')?.data?.['checks'] as
+      | { check: string; ok: boolean; level: string; detail: string }[]
+      | undefined;
+    const warning = checks?.find((c) => c.check === 'nodes.not-ready-before');
+    assert.ok(
+      warning && !warning.ok && warning.level === 'warn' && warning.detail.includes(NOT_READY_WORKER),
+      JSON.stringify(checks),
+    );
     upgraded = { before, after, run };
     // kubeswap's own availability figures (issue 13 §2) against the independent probe run beside it.
     const own = run.events.find((e) => e.code === 'availability.run')?.data ?? {};
@@ -177,6 +221,7 @@ describe('scenario: 3-machine upgrade FROM -> TO', function () {
     const runId = run.events.find((e) => e.code === 'run.started')!.data!['runId'] as string;
     assert.match(markdown, new RegExp(`^# kubeswap run ${runId}`));
     assert.match(markdown, /Result: success/);
+    assert.match(markdown, /\| nodes\.not-ready-before \| warning \| worker-notready-before-run is not Ready/);
     const blocks = [...markdown.matchAll(/```mermaid\n([\s\S]*?)```/g)].map((m) => m[1]!.trim().split('\n'));
     // The gantt chart: one section per old Node; the machines table pairs each old machine EC2 had with the
     // replacement EC2 runs now.

@@ -1,6 +1,7 @@
 // The KubePort over @kubernetes/client-node 2.x: loads the kubeconfig, builds the API clients with a
 // request timeout, and assembles the concern modules. Nothing here interprets cluster state.
 
+import pRetry from 'p-retry';
 import type { KubePort } from '../../ports/kube.ts';
 import { canI } from './access.ts';
 import { type KubeconfigOptions, type KubeconfigSummary, loadKubeconfig } from './config.ts';
@@ -26,8 +27,8 @@ import { getWorkload, setContainerImage, watchWorkload } from './workloads.ts';
 export interface OpenKubeOptions extends KubeconfigOptions {
   /** Per-request timeout; a request that takes longer fails with KubeUnavailableError. */
   timeoutMs?: number;
-  /** Pauses before repeating a call whose connection was lost (default 0.2 s, 1 s, 3 s); [] = no retry. */
-  retryDelaysMs?: number[];
+  /** How a call whose connection was lost (or that got a 5xx or 429) is repeated (KUBE_RETRY); `{ retries: 0 }` = never. */
+  retry?: Partial<KubeRetryOptions>;
 }
 
 /** The port plus where it points, for messages ("talking to X as Y"). */
@@ -59,7 +60,7 @@ export function openKube(options: OpenKubeOptions = {}): Kube {
   };
   return {
     summary,
-    ...retryingOnLostConnections(port, reconnect, options.retryDelaysMs),
+    ...retryingOnLostConnections(port, reconnect, options.retry),
     watchChanges: (onChange) => {
       const started = new NodeCache(kc, apis, onChange).start();
       cache = started;
@@ -75,34 +76,52 @@ export function openKube(options: OpenKubeOptions = {}): Kube {
   };
 }
 
-const RETRY_DELAYS_MS = [200, 1000, 3000];
+/**
+ * Pauses before repeating a call: 0.2 s, 0.8 s, then 3 s (p-retry's exponential back-off, capped), about 4 s in all:
+ * long enough for a load balancer to stop sending to a deregistered server, short enough not to hide an outage.
+ */
+export const KUBE_RETRY: KubeRetryOptions = { retries: 3, minTimeout: 200, factor: 4, maxTimeout: 3000 };
+
+export interface KubeRetryOptions {
+  /** Repeats after the first attempt; 0 = no retry. */
+  retries: number;
+  minTimeout: number;
+  factor: number;
+  maxTimeout: number;
+}
 
 /**
  * Behind a load balancer a kept-alive connection stays pinned to the API server it first reached, also
  * after that server was deregistered (ELB connection draining) and then lost its etcd member: the
  * connection then dies mid-run. Every port call is safe to repeat (reads; creates answer "exists";
  * replaces are resourceVersion-guarded), so on a lost connection or a 5xx we reconnect and try again; on a 429 we
- * only wait and try again.
+ * only wait and try again. Everything else (400/422 bad input, 401/403, 404, 409, a bug) is passed on at once: the
+ * adapter's callers turn the statuses they expect into answers ("gone", "exists", ConflictError) before this sees them.
  */
-export function retryingOnLostConnections(port: KubePort, reconnect: () => void, delays = RETRY_DELAYS_MS): KubePort {
+export function retryingOnLostConnections(
+  port: KubePort,
+  reconnect: () => void,
+  options: Partial<KubeRetryOptions> = {},
+): KubePort {
+  const retry = { ...KUBE_RETRY, ...options };
   const wrapped = {} as Record<string, unknown>;
   for (const [name, fn] of Object.entries(port)) {
     if (typeof fn !== 'function' || name === 'close') {
       wrapped[name] = fn;
       continue;
     }
-    wrapped[name] = async (...args: unknown[]) => {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          return await fn(...args);
-        } catch (err) {
-          if (!(err instanceof KubeUnavailableError) || attempt >= delays.length) throw err;
+    wrapped[name] = (...args: unknown[]) =>
+      pRetry(() => fn(...args), {
+        ...retry,
+        // Called only when another attempt follows (not after the last one), so the reconnect is for that attempt.
+        shouldRetry: ({ error }) => {
+          if (!(error instanceof KubeUnavailableError)) return false;
           // A 429 is an answer from a server that is there (throttled or not ready yet): keep its connection.
-          if (err.status.code !== 429) reconnect();
-          await new Promise((resolve) => setTimeout(resolve, delays[attempt]));
-        }
-      }
-    };
+          // Its Retry-After is not read (KubeStatus keeps no headers): the back-off above stands in for it.
+          if (error.status.code !== 429) reconnect();
+          return true;
+        },
+      });
   }
   return wrapped as unknown as KubePort;
 }

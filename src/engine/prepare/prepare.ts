@@ -11,7 +11,7 @@ import {
 } from '../../domain/kubeadm/cluster-config.ts';
 import { pruneClusterStatus } from '../../domain/kubeadm/cluster-status.ts';
 import { parseTargetVersion } from '../../domain/kubeadm/versions.ts';
-import { ConflictError } from '../../ports/kube.ts';
+import { retryOnConflict } from '../conflicts.ts';
 import type { Ports } from '../ports.ts';
 import { ensureKubeletConfigAndRbac, kubeletConfigPlan } from './kubelet-config.ts';
 
@@ -23,7 +23,8 @@ export async function prepareCluster(ports: Ports, from: string, to: string): Pr
   configMapsRead.catch(() => undefined);
   // kubeadm join of version X fails its KubeletVersion preflight unless kubernetesVersion is X.
   let nodeNames: string[] | undefined;
-  for (let attempt = 0; ; attempt++) {
+  // A compare-and-set: a 409 (someone wrote kubeadm-config since it was read) reads it again.
+  await retryOnConflict(async () => {
     const cm = await ports.kube.getConfigMap(KUBEADM_NAMESPACE, KUBEADM_CONFIG);
     if (!cm) throw new Error('kube-system/kubeadm-config disappeared');
     const data = { ...cm.data };
@@ -35,32 +36,26 @@ export async function prepareCluster(ports: Ports, from: string, to: string): Pr
     // Only then are the Nodes needed: every Node is one list of 5,000 on a large cluster (issue 15 §3).
     if (data['ClusterStatus']) nodeNames ??= (await ports.kube.listNodes()).map((n) => n.name);
     const pruned = data['ClusterStatus'] ? pruneClusterStatus(data['ClusterStatus'], nodeNames ?? []) : undefined;
-    if (!bumped.changed && !migration && !pruned?.changed) break;
+    if (!bumped.changed && !migration && !pruned?.changed) return;
     data['ClusterConfiguration'] = migration?.text ?? bumped.text;
     if (pruned) data['ClusterStatus'] = pruned.text;
-    try {
-      await ports.kube.replaceConfigMap({ ...cm, data });
-      if (bumped.changed) {
-        emit('kubeadm-config.version-bumped', `kubeadm-config kubernetesVersion ${bumped.previous} -> ${to}`, {
-          from: bumped.previous,
-          to,
-        });
-      }
-      if (migration) {
-        const moved = migration.moved.map((m) => `${m.setting} ${m.value} (v1beta4 keeps it in ${m.to})`);
-        emit(
-          'kubeadm-config.api-migrated',
-          `kubeadm-config ClusterConfiguration converted ${migration.from} -> ${migration.to}, as \`kubeadm config migrate\` does${moved.length ? `; no longer in kubeadm-config: ${moved.join(', ')}` : ''}`,
-          { from: migration.from, to: migration.to, moved: migration.moved },
-        );
-      }
-      if (pruned?.changed)
-        emit('kubeadm-config.endpoints-reconciled', `ClusterStatus.apiEndpoints pruned to live nodes`);
-      break;
-    } catch (err) {
-      if (!(err instanceof ConflictError) || attempt >= 4) throw err;
+    await ports.kube.replaceConfigMap({ ...cm, data });
+    if (bumped.changed) {
+      emit('kubeadm-config.version-bumped', `kubeadm-config kubernetesVersion ${bumped.previous} -> ${to}`, {
+        from: bumped.previous,
+        to,
+      });
     }
-  }
+    if (migration) {
+      const moved = migration.moved.map((m) => `${m.setting} ${m.value} (v1beta4 keeps it in ${m.to})`);
+      emit(
+        'kubeadm-config.api-migrated',
+        `kubeadm-config ClusterConfiguration converted ${migration.from} -> ${migration.to}, as \`kubeadm config migrate\` does${moved.length ? `; no longer in kubeadm-config: ${moved.join(', ')}` : ''}`,
+        { from: migration.from, to: migration.to, moved: migration.moved },
+      );
+    }
+    if (pruned?.changed) emit('kubeadm-config.endpoints-reconciled', `ClusterStatus.apiEndpoints pruned to live nodes`);
+  });
   const plan = kubeletConfigPlan(from, to, { configMaps: await configMapsRead });
   const created = await ensureKubeletConfigAndRbac(ports.kube, plan);
   emit('kubelet-config.ensured', created.length ? `created ${created.join(', ')}` : 'kubelet config and RBAC present', {

@@ -3,7 +3,8 @@
 // re-derived from live state.
 import { randomBytes } from 'node:crypto';
 import { KUBEADM_NAMESPACE } from '../../domain/kubeadm/cluster-config.ts';
-import type { ConfigMapView, KubePort } from '../../ports/kube.ts';
+import { type ConfigMapView, ConflictError, type KubePort } from '../../ports/kube.ts';
+import { retryOnConflict } from '../conflicts.ts';
 
 export const PROGRESS_CONFIGMAP = 'kubeswap-progress';
 
@@ -31,6 +32,11 @@ export interface ProgressRecord {
   lastPoolStep?: { pool: string; at: string };
   /** The provider's run-wide changes are undone (set by RunHooks.end), so a later re-run does not redo it. */
   providerRestored?: boolean;
+  /**
+   * Worker Nodes not Ready when the run first started (a resumed run keeps the first process's list): the
+   * verification warns about them instead of failing. Absent in records of older versions.
+   */
+  notReadyAtStart?: { node: string; createdAt: string }[];
 }
 
 export async function readProgress(kube: KubePort): Promise<ProgressRecord | undefined> {
@@ -61,7 +67,7 @@ export async function writeProgress(
 ): Promise<ConfigMapView | undefined> {
   const data = { progress: JSON.stringify(record, null, 2) };
   let cm = last;
-  for (let attempt = 0; attempt < 5; attempt++) {
+  return retryOnConflict(async () => {
     cm ??= await kube.getConfigMap(KUBEADM_NAMESPACE, PROGRESS_CONFIGMAP);
     if (!cm) {
       const created = await kube.createConfigMap({
@@ -72,14 +78,13 @@ export async function writeProgress(
         annotations: {},
       });
       if (created === 'created') return undefined;
-      continue;
+      throw new ConflictError(`${PROGRESS_CONFIGMAP} was created meanwhile`);
     }
     try {
       return await kube.replaceConfigMap({ ...cm, data });
     } catch (err) {
-      if ((err as Error).name !== 'ConflictError') throw err;
-      cm = undefined;
+      if (err instanceof ConflictError) cm = undefined;
+      throw err;
     }
-  }
-  throw new Error('could not write the progress record after 5 conflicts');
+  }, 'could not write the progress record after 5 conflicts');
 }

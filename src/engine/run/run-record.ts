@@ -5,7 +5,8 @@
 import type { EventCode, EventSink, KubeswapEvent } from '../../domain/events.ts';
 import { KUBEADM_NAMESPACE } from '../../domain/kubeadm/cluster-config.ts';
 import { type MeasuredRun, measureRun, TIMELINE_DROPS } from '../../domain/run-timeline.ts';
-import type { ConfigMapView, KubePort } from '../../ports/kube.ts';
+import { type ConfigMapView, ConflictError, type KubePort } from '../../ports/kube.ts';
+import { retryOnConflict } from '../conflicts.ts';
 
 export const RUNS_CONFIGMAP = 'kubeswap-runs';
 export const RUNS_KEPT = 5;
@@ -104,7 +105,7 @@ export async function lastMeasuredRun(kube: KubePort): Promise<MeasuredRun | und
 async function writeRun(kube: KubePort, run: StoredRun, last?: ConfigMapView): Promise<ConfigMapView | undefined> {
   const value = bounded(run);
   let cm = last;
-  for (let attempt = 0; attempt < 5; attempt++) {
+  return retryOnConflict(async () => {
     cm ??= await kube.getConfigMap(KUBEADM_NAMESPACE, RUNS_CONFIGMAP);
     if (!cm) {
       const created = await kube.createConfigMap({
@@ -115,18 +116,17 @@ async function writeRun(kube: KubePort, run: StoredRun, last?: ConfigMapView): P
         annotations: {},
       });
       if (created === 'created') return undefined;
-      continue;
+      throw new ConflictError(`${RUNS_CONFIGMAP} was created meanwhile`);
     }
     const data = { ...cm.data, [run.runId]: value };
     for (const old of Object.keys(data).sort().slice(0, -RUNS_KEPT)) delete data[old];
     try {
       return await kube.replaceConfigMap({ ...cm, data });
     } catch (err) {
-      if ((err as Error).name !== 'ConflictError') throw err;
-      cm = undefined;
+      if (err instanceof ConflictError) cm = undefined;
+      throw err;
     }
-  }
-  throw new Error(`could not write ${RUNS_CONFIGMAP} after 5 conflicts`);
+  }, `could not write ${RUNS_CONFIGMAP} after 5 conflicts`);
 }
 
 /**

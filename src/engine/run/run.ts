@@ -38,7 +38,7 @@ import { LockKeeper } from './lock-keeper.ts';
 import { newRunId, type ProgressRecord, readProgress, writeProgress } from './progress.ts';
 import { lastMeasuredRun } from './run-record.ts';
 import { type ClusterChanges, type ClusterFingerprint, staleProblems, workerFingerprint } from './saved-plan.ts';
-import { verificationFailure, verifyRun } from './verify.ts';
+import { notReadyAtStart, verificationFailure, verifyRun } from './verify.ts';
 
 export const LOCK_NAME = 'kubeswap-lock';
 
@@ -488,6 +488,9 @@ export async function apply(
     ...(progress?.runId === runId && progress.provider !== undefined
       ? { provider: progress.provider, providerRestored: progress.providerRestored ?? false }
       : {}),
+    // Remembered once, at the first start: a Node that went NotReady while an earlier process of this run ran is
+    // not excused by a resume.
+    notReadyAtStart: (progress?.runId === runId ? progress.notReadyAtStart : undefined) ?? notReadyAtStart(nodes),
     // An abandoned run's run-wide changes not yet undone (its group held a swap in flight): this run takes over
     // their undo state, so its end restores them (a new baseline would take them for the user's).
     ...(abandonedUnrestored(progress) ? { provider: progress!.provider, providerRestored: false } : {}),
@@ -623,6 +626,7 @@ export async function apply(
       pollIntervalMs: options.pollIntervalMs,
       render: options.render !== undefined,
       scope: options.scope ?? 'all',
+      notReadyAtStart: record.notReadyAtStart ?? [],
       ...(providerEnd ? { providerEnd } : {}),
       signal,
     });

@@ -4,7 +4,7 @@
 // every check, the component versions and the machines after the run for the report.
 import { KubeswapError } from '../../domain/errors.ts';
 import { normalizeVersion } from '../../domain/kubeadm/versions.ts';
-import type { Desired } from '../../domain/model.ts';
+import type { Desired, NodeView } from '../../domain/model.ts';
 import type { ComponentVersion } from '../../domain/readiness/report.ts';
 import { observeVersions } from '../checks/readiness/readiness.ts';
 import { observe, readClusterConfig } from '../observe/observe.ts';
@@ -37,6 +37,37 @@ const KUBESWAP_ANNOTATIONS = [RETIRING_ANNOTATION, DRAINED_ANNOTATION, WAS_CORDO
 const UNRUNNABLE_PHASES: readonly string[] = ['Pending', 'Unknown'];
 const CONTROL_PLANE_COMPONENTS = new Set(['kube-apiserver', 'kube-controller-manager', 'kube-scheduler']);
 
+/** A Node by name and creationTimestamp (the API server's clock): a Node deleted and re-registered is another one. */
+export interface NodeAtStart {
+  node: string;
+  createdAt: string;
+}
+
+/**
+ * The worker Nodes not Ready when the run started, kept in the progress record: one NotReady worker among thousands
+ * is the cluster's state, not the run's doing, and must not fail a control-plane run's verification.
+ */
+export function notReadyAtStart(nodes: readonly NodeView[]): NodeAtStart[] {
+  return nodes
+    .filter((n) => !n.ready && !n.controlPlane)
+    .map((n) => ({ node: n.name, createdAt: n.createdAt.toISOString() }));
+}
+
+/**
+ * The Nodes not Ready now, split: `failing` fail the verification (every control-plane Node, every Node the run
+ * created, every Node that was Ready at the start); `before` were not Ready at the start already (a warning).
+ */
+export function notReadyNodes(
+  nodes: readonly NodeView[],
+  atStart: readonly NodeAtStart[],
+): { failing: NodeView[]; before: NodeView[] } {
+  // Same name and creation time: a Node the run created (a replacement reusing a name) was not there at the start.
+  const known = new Set(atStart.map((n) => `${n.node}@${Date.parse(n.createdAt)}`));
+  const notReady = nodes.filter((n) => !n.ready);
+  const before = notReady.filter((n) => !n.controlPlane && known.has(`${n.name}@${n.createdAt.getTime()}`));
+  return { failing: notReady.filter((n) => !before.includes(n)), before };
+}
+
 export async function verifyRun(
   ports: Ports,
   context: {
@@ -44,6 +75,8 @@ export async function verifyRun(
     pollIntervalMs: number;
     render: boolean;
     scope?: PlanScope;
+    /** Worker Nodes not Ready when the run started (the progress record's): a warning if still not Ready. */
+    notReadyAtStart?: readonly NodeAtStart[];
     /** What the provider's run end said (undefined: the provider changes nothing run-wide). */
     providerEnd?: { restored: boolean; message: string };
     signal?: AbortSignal;
@@ -79,6 +112,7 @@ async function verifyOnce(
     desired: Desired;
     render: boolean;
     scope?: PlanScope;
+    notReadyAtStart?: readonly NodeAtStart[];
     providerEnd?: { restored: boolean; message: string };
   },
 ): Promise<Verification> {
@@ -91,11 +125,22 @@ async function verifyOnce(
     checks.push({ check: name, ok: problems.length === 0, level, detail: problems.join('; ') || okDetail });
 
   const cps = controlPlaneMachines(snapshot);
+  const notReady = notReadyNodes(snapshot.nodes, context.notReadyAtStart ?? []);
   check(
     'nodes.ready',
-    snapshot.nodes.filter((n) => !n.ready).map((n) => `${n.name} is not Ready`),
-    `${snapshot.nodes.length} Node(s) Ready`,
+    notReady.failing.map((n) => `${n.name} is not Ready`),
+    notReady.before.length > 0
+      ? `${snapshot.nodes.length - notReady.before.length} Node(s) Ready: every control-plane Node and every Node Ready at the start`
+      : `${snapshot.nodes.length} Node(s) Ready`,
   );
+  if (notReady.before.length > 0) {
+    check(
+      'nodes.not-ready-before',
+      notReady.before.map((n) => `${n.name} is not Ready (it was not Ready when the run started)`),
+      '',
+      'warn',
+    );
+  }
   check(
     'nodes.version',
     cps

@@ -211,7 +211,7 @@ current-context: x
   afterEach(() => api.close());
 
   it('answers listNodes from memory once synced, and a watched change wakes the loop', async () => {
-    const kube = openKube({ kubeconfig, retryDelaysMs: [] });
+    const kube = openKube({ kubeconfig, retry: { retries: 0 } });
     let wakes = 0;
     const stop = kube.watchChanges!(() => wakes++);
     try {
@@ -235,7 +235,7 @@ current-context: x
   });
 
   it('reads the API after our own write until the watch delivered it, then memory again', async () => {
-    const kube = openKube({ kubeconfig, retryDelaysMs: [] });
+    const kube = openKube({ kubeconfig, retry: { retries: 0 } });
     const stop = kube.watchChanges!(() => {});
     try {
       await watching(api, kube);
@@ -259,7 +259,7 @@ current-context: x
 
   it('a restart during a slow list: the replaced list never marks the new (empty) cache current', async () => {
     api.holdNodeLists = 2;
-    const kube = openKube({ kubeconfig, retryDelaysMs: [] });
+    const kube = openKube({ kubeconfig, retry: { retries: 0 } });
     const stop = kube.watchChanges!(() => undefined);
     try {
       await until('the first Node list is pending', () => api.heldListCount === 1);
@@ -281,7 +281,7 @@ current-context: x
   });
 
   it('falls back to the API while a broken watch restarts, and follows again after', async () => {
-    const kube = openKube({ kubeconfig, retryDelaysMs: [] });
+    const kube = openKube({ kubeconfig, retry: { retries: 0 } });
     const stop = kube.watchChanges!(() => {});
     try {
       await until('both watches started', () => api.requests.filter((r) => r.endsWith('watch')).length === 2);
