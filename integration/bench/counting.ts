@@ -45,6 +45,8 @@ export class CallCounter {
  */
 export class HttpCounter {
   readonly counts = new Map<string, number>();
+  /** Each counted request's kind and when it was sent (ms since the epoch): the per-phase split. */
+  readonly sent: { key: string; at: number }[] = [];
   /** Every request of this process, the benchmark's own watch included: a check that `track` misses none. */
   untracked = 0;
   private readonly scope = new AsyncLocalStorage<true>();
@@ -58,6 +60,7 @@ export class HttpCounter {
     const watch = /[?&]watch=true/.test(request.path) ? ' (watch)' : '';
     const key = `${request.method} ${path}${watch}`;
     this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+    this.sent.push({ key, at: Date.now() });
   };
 
   constructor() {
@@ -72,6 +75,13 @@ export class HttpCounter {
     let n = 0;
     for (const [k, v] of this.counts) if (filter(k)) n += v;
     return n;
+  }
+
+  /** The requests sent within [from, to), counted by kind, most frequent first. */
+  between(from: number, to: number): [string, number][] {
+    const counts = new Map<string, number>();
+    for (const r of this.sent) if (r.at >= from && r.at < to) counts.set(r.key, (counts.get(r.key) ?? 0) + 1);
+    return [...counts.entries()].sort((a, b) => b[1] - a[1]);
   }
 
   close(): void {

@@ -69,6 +69,7 @@ try {
   report(log.events, ready, totalMs, outcome.swaps, counter, http, settings.gatePasses, settings.pollIntervalMs);
   if (model) reportModel(model, log.events, ready, totalMs, settings.gatePasses, settings.pollIntervalMs);
   outsideSwaps(log.events, started, started + totalMs);
+  requestsByPhase(log.events, http, started + totalMs);
   if (values.timeline) timeline(log.events, ready);
 } finally {
   await sb.down();
@@ -239,4 +240,28 @@ function outsideSwaps(events: KubeswapEvent[], startedAt: number, endedAt: numbe
   console.log(
     `  +${String(endedAt - end).padStart(6)}          apply returned: ${((endedAt - end) / 1000).toFixed(1)} s`,
   );
+}
+
+/**
+ * The API server's load by phase (issue 15 §2): before the first swap (preflight, lock, snapshot), inside the swaps
+ * (from the first create-replacement step to the last swap.finished), after the last (addons, verification, record).
+ * Requests inside the swaps are what must not grow with the cluster; every kind is listed.
+ */
+function requestsByPhase(events: KubeswapEvent[], http: HttpCounter, endedAt: number) {
+  const t = (e: KubeswapEvent) => Date.parse(e.at);
+  const first = events.find((e) => e.code === 'plan.step' && e.data?.['step'] === 'create-replacement');
+  const last = events.findLast((e) => e.code === 'swap.finished');
+  if (!first || !last) return;
+  const phases: [string, number, number][] = [
+    ['before the first swap', 0, t(first)],
+    ['inside the swaps', t(first), t(last) + 1],
+    ['after the last swap', t(last) + 1, endedAt + 60_000],
+  ];
+  console.log('\nkubernetes HTTP requests by phase:');
+  for (const [name, from, to] of phases) {
+    const kinds = http.between(from, to);
+    const n = kinds.reduce((sum, [, v]) => sum + v, 0);
+    console.log(`  ${name}: ${n}`);
+    for (const [k, v] of kinds) console.log(`    ${String(v).padStart(4)}  ${k}`);
+  }
 }

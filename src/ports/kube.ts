@@ -149,6 +149,12 @@ export interface LeaseWatchHandlers {
   onConnection(connected: boolean): void;
 }
 
+export interface WorkloadWatchHandlers {
+  onWorkload(workload: WorkloadView | undefined): void;
+  /** true once a watch is open (its first event, the workload as it is now, follows); false when it ended. */
+  onConnection(connected: boolean): void;
+}
+
 export interface KubePort {
   /** gitVersion of the apiserver answering (e.g. through the load balancer). */
   serverVersion(): Promise<string>;
@@ -214,6 +220,12 @@ export interface KubePort {
     container: string,
     image: string,
   ): Promise<void>;
+
+  /**
+   * Follows one DaemonSet or Deployment with a watch, restarted whenever it ends (as watchLease). Optional: without it
+   * a rollout is followed by reading the workload every poll interval. Returns a stop function.
+   */
+  watchWorkload?(kind: WorkloadKind, namespace: string, name: string, handlers: WorkloadWatchHandlers): () => void;
 
   /**
    * Calls `onChange` soon after a Node's or kube-system pod's readiness, cordon or role changes; returns a

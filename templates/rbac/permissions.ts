@@ -55,8 +55,9 @@ export const KUBESWAP_PERMISSIONS: readonly Permission[] = [
     why: 'kubeadm-config kubernetesVersion and API version, progress record',
   },
   { group: '', resource: 'configmaps', verb: 'delete', namespace: KS, why: 'remove the retiring marker' },
-  // The addons after the control plane (src/engine/addons): read each with its rollout status, set its image.
-  ...(['get', 'patch'] as const).map((verb) => ({
+  // The addons after the control plane (src/engine/addons): read each with its rollout status, set its image, follow
+  // its rollout (a watch selecting metadata.name, authorized by resourceNames as the lock's watch below).
+  ...(['get', 'patch', 'watch'] as const).map((verb) => ({
     group: 'apps',
     resource: 'daemonsets',
     verb,
@@ -64,7 +65,7 @@ export const KUBESWAP_PERMISSIONS: readonly Permission[] = [
     name: 'kube-proxy',
     why: 'kube-proxy to the image kubeadm of the target writes, and its rollout',
   })),
-  ...(['get', 'patch'] as const).map((verb) => ({
+  ...(['get', 'patch', 'watch'] as const).map((verb) => ({
     group: 'apps',
     resource: 'deployments',
     verb,

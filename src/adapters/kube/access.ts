@@ -14,16 +14,29 @@ import type { KubeApis } from './transport.ts';
 export const ACCESS_REVIEW_CONCURRENCY = 6;
 
 /**
- * The namespaced checks are first answered from one SelfSubjectRulesReview per namespace (issue 15 §2: one review
- * per permission was 26 requests per swap of a 3-machine run). Its rules are RBAC's for that namespace, ClusterRole
- * bindings included (RBACAuthorizer.RulesFor), so a match there is what an access review would allow; a
- * SelfSubjectAccessReview still decides every check it does not match (another authorizer may allow it, or the
- * list is incomplete) and every cluster-wide check (the rules of a namespace's RoleBindings would wrongly grant
- * cluster-scoped resources). A preflight answer, never an authorization: the API server still decides each request.
+ * A namespace no object can live in (namespace names are DNS labels: no ':'), so no RoleBinding either: its rules
+ * review returns exactly what ClusterRoleBindings grant (RBAC's VisitRulesFor lists the ClusterRoleBindings, then the
+ * RoleBindings of the namespace asked about; the SelfSubjectRulesReview REST handler requires a namespace but does
+ * not validate it: kubernetes pkg/registry/rbac/validation/rule.go, pkg/registry/authorization/selfsubjectrulesreview).
+ * A ClusterRoleBinding's rule holds cluster-wide and in every namespace.
+ */
+export const CLUSTER_BINDINGS_ONLY = 'kubeswap:cluster-role-bindings';
+
+/**
+ * Every check is first answered from SelfSubjectRulesReviews (issue 15 §2: one review per permission was 26 requests
+ * per swap of a 3-machine run, then 12 access reviews for the cluster-wide checks): one for the ClusterRoleBindings'
+ * rules (CLUSTER_BINDINGS_ONLY), which answer cluster-wide and namespaced checks alike, then one per namespace whose
+ * checks those rules left open (RBAC's rules for that namespace, ClusterRole bindings included: RBACAuthorizer.RulesFor).
+ * A match is what an access review would allow; a SelfSubjectAccessReview still decides every check no rule matched
+ * (another authorizer may allow it, or the list is incomplete). A namespace's rules never answer a cluster-wide check
+ * (its RoleBindings' rules do not grant cluster-scoped resources). A preflight answer, never an authorization: the
+ * API server still decides each request.
  */
 export async function canI(apis: KubeApis, checks: readonly AccessCheck[]): Promise<boolean[]> {
   const limit = bulkhead(ACCESS_REVIEW_CONCURRENCY, checks.length + 8);
-  const namespaces = [...new Set(checks.flatMap((c) => (c.namespace ? [c.namespace] : [])))];
+  const clusterWide = await rulesIn(apis, CLUSTER_BINDINGS_ONLY);
+  const open = checks.filter((check) => !clusterWide.some((rule) => allows(rule, check)));
+  const namespaces = [...new Set(open.flatMap((c) => (c.namespace ? [c.namespace] : [])))];
   const rules = new Map(
     await Promise.all(
       namespaces.map(async (namespace) => [namespace, await limit.execute(() => rulesIn(apis, namespace))] as const),
@@ -31,6 +44,7 @@ export async function canI(apis: KubeApis, checks: readonly AccessCheck[]): Prom
   );
   return Promise.all(
     checks.map((check) => {
+      if (!open.includes(check)) return true;
       const known = check.namespace ? rules.get(check.namespace) : undefined;
       if (known?.some((rule) => allows(rule, check))) return true;
       return limit.execute(() => review(apis, check));

@@ -22,7 +22,7 @@ import {
 import { evictPod, listDisruptionBudgets, podExists, podsInNamespace, podsOnNode } from './pods.ts';
 import { ensureRbac, rbacExists } from './rbac.ts';
 import { connectApis, DEFAULT_REQUEST_TIMEOUT_MS, type KubeApis } from './transport.ts';
-import { getWorkload, setContainerImage } from './workloads.ts';
+import { getWorkload, setContainerImage, watchWorkload } from './workloads.ts';
 
 export interface OpenKubeOptions extends KubeconfigOptions {
   /** Per-request timeout; a request that takes longer fails with KubeUnavailableError. */
@@ -43,12 +43,20 @@ export function openKube(options: OpenKubeOptions = {}): Kube {
   // The run's watched Nodes and static pods (node-cache.ts), while the loop watches; reads fall back to the API.
   let cache: NodeCache | undefined;
   const port = kubePortOver(apis, () => cache);
-  const leaseWatches = new Set<{ restart(): void }>();
+  const objectWatches = new Set<{ restart(): void; stop(): void }>();
   const reconnect = () => {
     apis.reconnect();
-    for (const watch of leaseWatches) watch.restart();
+    for (const watch of objectWatches) watch.restart();
     // A watch's connection may be pinned to the server that just left the load balancer, as the requests' were.
     cache?.restart();
+  };
+  /** A watch of one object, restarted with the others on reconnect; returns its stop function. */
+  const followed = (watch: { restart(): void; stop(): void }) => {
+    objectWatches.add(watch);
+    return () => {
+      objectWatches.delete(watch);
+      watch.stop();
+    };
   };
   return {
     summary,
@@ -62,14 +70,8 @@ export function openKube(options: OpenKubeOptions = {}): Kube {
       };
     },
     // Outside the retrying wrapper: it returns a stop function, not a promise, and restarts its own watches.
-    watchLease: (namespace, name, handlers) => {
-      const watch = watchLease(kc, namespace, name, handlers);
-      leaseWatches.add(watch);
-      return () => {
-        leaseWatches.delete(watch);
-        watch.stop();
-      };
-    },
+    watchLease: (namespace, name, handlers) => followed(watchLease(kc, namespace, name, handlers)),
+    watchWorkload: (kind, namespace, name, handlers) => followed(watchWorkload(kc, kind, namespace, name, handlers)),
     reconnect,
   };
 }

@@ -1,14 +1,16 @@
 // DaemonSets and Deployments (apps/v1): read one with its rollout status, set one container's image.
 import {
+  type KubeConfig,
   PatchStrategy,
   setHeaderOptions,
   type V1DaemonSet,
   type V1Deployment,
   type V1PodTemplateSpec,
 } from '@kubernetes/client-node';
-import type { WorkloadKind, WorkloadView } from '../../ports/kube.ts';
+import type { WorkloadKind, WorkloadView, WorkloadWatchHandlers } from '../../ports/kube.ts';
 import { statusCode } from './errors.ts';
 import type { KubeApis } from './transport.ts';
+import { watchOne } from './watch-one.ts';
 
 function base(kind: WorkloadKind, object: V1DaemonSet | V1Deployment, template: V1PodTemplateSpec | undefined) {
   return {
@@ -78,4 +80,19 @@ export async function setContainerImage(
   } catch (err) {
     throw apis.fail(err, `set the ${container} image of ${kind} ${namespace}/${name}`);
   }
+}
+
+/** Follows one DaemonSet or Deployment (watch-one.ts): its rollout status as each write changes it. */
+export function watchWorkload(
+  kc: KubeConfig,
+  kind: WorkloadKind,
+  namespace: string,
+  name: string,
+  handlers: WorkloadWatchHandlers,
+): { stop(): void; restart(): void } {
+  const collection = kind === 'DaemonSet' ? 'daemonsets' : 'deployments';
+  return watchOne<V1DaemonSet | V1Deployment>(kc, `/apis/apps/v1/namespaces/${namespace}/${collection}`, name, {
+    onConnection: handlers.onConnection,
+    onObject: (object) => handlers.onWorkload(object ? toWorkloadView(kind, object) : undefined),
+  });
 }

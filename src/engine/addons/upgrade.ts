@@ -7,9 +7,11 @@ import { formatDuration } from '../../domain/clock.ts';
 import { describeError, KubeswapError } from '../../domain/errors.ts';
 import type { EventCode } from '../../domain/events.ts';
 import { CLUSTER_CONFIGURATION_KEY, KUBEADM_CONFIG, KUBEADM_NAMESPACE } from '../../domain/kubeadm/cluster-config.ts';
-import type { KubePort } from '../../ports/kube.ts';
+import type { KubePort, WorkloadView } from '../../ports/kube.ts';
 import type { Ports } from '../ports.ts';
+import { Wakeup } from '../run/wakeup.ts';
 import { ADDON_NAMESPACE, type AddonDecision, type AddonObservation, planAddons, rolledOut } from './plan.ts';
+import { RolloutWatch } from './rollout-watch.ts';
 
 export async function observeAddons(kube: KubePort): Promise<AddonObservation> {
   const kubeadm = await kube.getConfigMap(KUBEADM_NAMESPACE, KUBEADM_CONFIG);
@@ -80,21 +82,51 @@ export async function upgradeAddons(ports: Ports, options: AddonRunOptions): Pro
   return { plan, blocked: plan.filter((d) => d.action === 'blocked') };
 }
 
-/** Polls each workload until kubectl would call its rollout finished; exit 4 when the timeout passes first. */
+/**
+ * Follows each workload until kubectl would call its rollout finished; exit 4 when the timeout passes first. With a
+ * watch (RolloutWatch) a pass reads nothing while the watch stands for a read, and a change wakes it at once; without
+ * one, or while it does not stand for a read, each pass reads the workload.
+ */
 async function awaitRollouts(
   ports: Ports,
   rolling: AddonDecision[],
   options: AddonRunOptions,
   emit: (code: EventCode, level: 'info' | 'warn', message: string, data?: Record<string, unknown>) => void,
 ): Promise<void> {
+  if (rolling.length === 0) return;
+  const wakeup = new Wakeup();
+  const { watchWorkload } = ports.kube;
+  const watch = watchWorkload
+    ? new RolloutWatch({ watchWorkload }, ports.clock, ADDON_NAMESPACE, rolling, wakeup.notify)
+    : undefined;
+  try {
+    await followRollouts(ports, rolling, options, emit, watch, wakeup);
+  } finally {
+    watch?.stop();
+  }
+}
+
+async function followRollouts(
+  ports: Ports,
+  rolling: AddonDecision[],
+  options: AddonRunOptions,
+  emit: (code: EventCode, level: 'info' | 'warn', message: string, data?: Record<string, unknown>) => void,
+  watch: RolloutWatch | undefined,
+  wakeup: Wakeup,
+): Promise<void> {
   const started = ports.clock.now().getTime();
   let pending = [...rolling];
   let lastWait = '';
   while (pending.length > 0) {
+    wakeup.clear();
     const waiting: string[] = [];
     for (const d of pending) {
-      const w = await ports.kube.getWorkload!(d.kind, ADDON_NAMESPACE, d.name);
-      if (w && rolledOut(w)) {
+      const seen = watch?.current(d.kind, d.name);
+      // A watch opened without a resourceVersion starts from the API server's watch cache, which may not hold our
+      // image change yet: a watched version counts only once it runs the target image (a read after the change
+      // always does).
+      const w = seen ? seen.workload : await ports.kube.getWorkload!(d.kind, ADDON_NAMESPACE, d.name);
+      if (w && rolledOut(w) && (!seen || runsImage(w, d))) {
         emit('addon.rolled-out', 'info', `${label(d)} rolled out: ${w.updated}/${w.desired} at ${d.to}`, {
           addon: d.addon,
           image: d.to,
@@ -125,8 +157,14 @@ async function awaitRollouts(
     const message = `waiting for ${waiting.join('; ')}`;
     if (message !== lastWait) emit('wait', 'info', message);
     lastWait = message;
-    await ports.clock.sleep(options.pollIntervalMs, options.signal);
+    // A watched change wakes the pass early; the poll interval still bounds how late a read-based pass comes.
+    await wakeup.sleep(ports.clock, options.pollIntervalMs, options.signal);
   }
+}
+
+/** The workload's template runs the image the decision sets. */
+function runsImage(w: WorkloadView, d: AddonDecision): boolean {
+  return w.containers.some((c) => c.name === d.container && c.image === d.to);
 }
 
 /** Exit 4 after the control plane: what was left alone, and exactly what to do about it. */

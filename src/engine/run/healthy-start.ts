@@ -9,6 +9,7 @@ import { gateFor } from '../plan/swaps.ts';
 import type { EngineOptions, Ports } from '../ports.ts';
 import { interrupted } from './converge.ts';
 import { GateStreak } from './gate-streak.ts';
+import { readRetiring } from './retiring.ts';
 
 export interface HealthyStartOptions {
   desired: Desired;
@@ -41,10 +42,20 @@ export async function awaitHealthyStart(
   let last: GateResult | undefined;
   let lastError: string | undefined;
   let lastReported = '';
+  // The retiring record is written only by a run's own steps (act.ts), and this one holds the lock and has taken
+  // none yet: read once for all the passes (a failed read is tried again).
+  let retiring: ReturnType<typeof readRetiring> | undefined;
+  const readRetiringOnce = () => {
+    retiring ??= readRetiring(ports.kube);
+    retiring.catch(() => {
+      retiring = undefined;
+    });
+    return retiring;
+  };
   for (;;) {
     const at = ports.clock.now().getTime();
     try {
-      last = gateFor(await observe(ports, { withTargets, desired: start.desired }));
+      last = gateFor(await observe(ports, { withTargets, desired: start.desired, retiring: readRetiringOnce }));
       lastError = undefined;
     } catch (err) {
       last = undefined;

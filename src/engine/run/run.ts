@@ -595,11 +595,12 @@ export async function apply(
         record.last = `${d.step.kind} ${d.machine}`;
         record.updatedAt = ports.clock.now().toISOString();
         record.lastPoolStep = { pool: d.pool ?? CONTROL_PLANE_POOL, at: record.updatedAt };
-        // Written at the phase changes only (issue 15 §2: one write per step was 29 requests per swap); the steps
-        // in between go with the next write. Resume needs none of it (it re-derives every swap from live state and
-        // keeps the run id, written at the start); `abandon` and `status` need each machine this run touched (its
-        // first step) and where its swap stands (membership change, termination, end); a worker pool's step ends
-        // are kept each, since --pool-interval counts from the last one, also across processes.
+        // Written when a swap starts and ends only (issue 15 §2: one write per step was 29 requests per swap, one
+        // per phase still 16 per run); the steps in between go with the next write. Resume needs none of it (it
+        // re-derives every swap from live state and keeps the run id, written at the start), nor does `kubeswap
+        // report` (the runs ConfigMap); `abandon` and `status` need each machine this run touched (its first step)
+        // and whether its swap ended; a worker pool's step ends are kept each, since --pool-interval counts from the
+        // last one, also across processes.
         if (first || d.pool || PROGRESS_PHASES.has(d.step.kind) || startsSwap(d.step) || finishesSwap(d.step)) {
           written = await writeProgress(ports.kube, record, written);
         }
@@ -613,8 +614,8 @@ export async function apply(
 
     // 7. kube-proxy and CoreDNS to what kubeadm of the target writes, once every API server runs it (kubeadm
     // >= 1.28 does the same). Something left alone ends the run with exit 4, the control plane done.
+    // Not written on its own: the record says which swaps ended, and the run's end (or failure) is written next.
     record.last = 'addons';
-    written = await writeProgress(ports.kube, record, written);
     const addons = await upgradeAddons(ports, {
       version: report.desired.version,
       skip: options.skipAddons,
@@ -650,7 +651,6 @@ export async function apply(
       hooked = false;
     }
     record.last = 'verify';
-    written = await writeProgress(ports.kube, record, written);
     const verified = await verifyRun(ports, {
       desired: report.desired,
       pollIntervalMs: options.pollIntervalMs,
@@ -748,13 +748,11 @@ async function endProviderRun(
   }
 }
 
-/** Control-plane steps after which the progress record is written: the etcd membership or the machines changed. */
-const PROGRESS_PHASES: ReadonlySet<Step['kind']> = new Set([
-  'create-replacement',
-  'remove-member',
-  'terminate',
-  'rollback',
-]);
+/**
+ * Control-plane steps after which the progress record is written besides a swap's start and end: a rollback (its
+ * replacement is gone, the old machine serves again).
+ */
+const PROGRESS_PHASES: ReadonlySet<Step['kind']> = new Set(['rollback']);
 
 /**
  * Exit 2 ("nothing changed") must hold for the cluster, not for this process: once this run or an earlier

@@ -71,6 +71,47 @@ describe('kube adapter: access checks from a rules review, access reviews for th
       'review list nodes',
       'rules default',
       'rules kube-system',
+      'rules kubeswap:cluster-role-bindings',
+    ]);
+  });
+
+  it("answers cluster-wide and namespaced checks from the ClusterRoleBindings' rules first, asking a namespace only for what they leave open", async () => {
+    const asked: string[] = [];
+    const rulesOf: Record<string, object[]> = {
+      // What ClusterRoleBindings grant: cluster-wide, and in every namespace.
+      'kubeswap:cluster-role-bindings': [
+        { verbs: ['list', 'watch'], apiGroups: [''], resources: ['nodes'] },
+        { verbs: ['create'], apiGroups: [''], resources: ['events'] },
+      ],
+      // A RoleBinding in kube-system: never an answer to a cluster-wide check.
+      'kube-system': [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }],
+    };
+    const apis = {
+      authorization: {
+        createSelfSubjectRulesReview: async ({ body }: { body: { spec: { namespace: string } } }) => {
+          asked.push(`rules ${body.spec.namespace}`);
+          return { status: { incomplete: false, resourceRules: rulesOf[body.spec.namespace] ?? [] } };
+        },
+        createSelfSubjectAccessReview: async ({ body }: { body: { spec: { resourceAttributes: AccessCheck } } }) => {
+          const a = body.spec.resourceAttributes;
+          asked.push(`review ${a.verb} ${a.resource}`);
+          return { status: { allowed: false } };
+        },
+      },
+      fail: (err: unknown) => err,
+    } as unknown as KubeApis;
+    const answers = await canI(apis, [
+      { group: '', resource: 'nodes', verb: 'list' },
+      { group: '', resource: 'nodes', verb: 'watch' },
+      { group: '', resource: 'events', verb: 'create', namespace: 'default' },
+      lease,
+      { group: '', resource: 'nodes', verb: 'delete' },
+    ]);
+    assert.deepEqual(answers, [true, true, true, true, false]);
+    assert.deepEqual(asked.sort(), [
+      'review delete nodes',
+      'rules kube-system',
+      'rules kubeswap:cluster-role-bindings',
     ]);
   });
 });

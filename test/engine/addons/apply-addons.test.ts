@@ -33,6 +33,35 @@ describe('addons after the control plane', () => {
     assert.equal(addons.imageSets.length, 2);
   });
 
+  it('follows the rollouts from watches: no read of either workload while they roll out, and a first event from before the image change does not end the wait', async () => {
+    const { w, addons } = world();
+    addons.installWatch(w.kube);
+    w.onSleep = () => addons.tick();
+    let readsBeforeRollout = -1;
+    const outcome = await apply(
+      {
+        ...w.ports(),
+        emit: (e) => {
+          if (e.code === 'addon.image-set') readsBeforeRollout = addons.reads;
+          w.log.sink(e);
+        },
+      },
+      request,
+      options,
+    );
+    assert.equal(outcome.result, 'done');
+    assert.equal(addons.reads, readsBeforeRollout, 'the rollouts were followed without a read');
+    const rolled = w.log.events.filter((e) => e.code === 'addon.rolled-out');
+    assert.equal(rolled.length, 2);
+    // kube-proxy has 3 pods, CoreDNS 2: each is rolled out only once its watch showed every pod updated.
+    assert.deepEqual(rolled.map((e) => [e.data?.['addon'], e.data?.['updated']]).sort(), [
+      ['coredns', 2],
+      ['kube-proxy', 3],
+    ]);
+    const waits = w.log.events.filter((e) => e.code === 'wait' && /updated/.test(e.message));
+    assert.ok(waits.length > 0, 'the stale first events (fully rolled out, old image) were waited past');
+  });
+
   it('lists the addon changes in the plan', async () => {
     const { w } = world();
     const report = await inspect(w.ports(), request);

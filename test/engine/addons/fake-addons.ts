@@ -1,7 +1,13 @@
 // kube-proxy and CoreDNS for the fake world, as kubeadm v1.36.3 installs them. Spec: setting an image bumps the
 // generation and starts a rollout; each later read moves it one pod on (observed, then one more updated pod per
 // read) until every pod runs the new template, unless `stalled` holds it.
-import type { ConfigMapView, KubePort, WorkloadKind, WorkloadView } from '../../../src/ports/kube.ts';
+import type {
+  ConfigMapView,
+  KubePort,
+  WorkloadKind,
+  WorkloadView,
+  WorkloadWatchHandlers,
+} from '../../../src/ports/kube.ts';
 import { KUBEADM_COREFILE } from '../../domain/addons/fixtures.ts';
 
 export const PROXY_CONFIG =
@@ -30,6 +36,11 @@ export class FakeAddons {
   readonly workloads = new Map<string, WorkloadView>();
   stalled = new Set<string>();
   imageSets: string[] = [];
+  /** getWorkload calls. */
+  reads = 0;
+  /** Each workload as it was before its last image change: what a lagging watch cache first shows. */
+  private readonly before = new Map<string, WorkloadView>();
+  private readonly watchers = new Map<string, WorkloadWatchHandlers>();
 
   constructor(
     private readonly configMaps: Map<string, ConfigMapView>,
@@ -67,25 +78,55 @@ export class FakeAddons {
   /** Adds the workload calls to a KubePort. */
   install(kube: KubePort): void {
     kube.getWorkload = async (kind, _namespace, name) => {
+      this.reads++;
       const w = this.workloads.get(`${kind}/${name}`);
       if (!w) return undefined;
-      if (!this.stalled.has(`${kind}/${name}`)) {
-        if (w.observedGeneration < w.generation) w.observedGeneration = w.generation;
-        else if (w.updated < w.desired) {
-          w.updated++;
-          w.available = w.updated;
-        }
-        if (w.updated >= w.desired) w.total = w.desired;
-      }
+      this.advance(`${kind}/${name}`);
       return structuredClone(w);
     };
     kube.setContainerImage = async (kind, _namespace, name, container, image) => {
       const w = this.workloads.get(`${kind}/${name}`)!;
+      this.before.set(`${kind}/${name}`, structuredClone(w));
       w.containers = w.containers.map((c) => (c.name === container ? { ...c, image } : c));
       w.generation++;
       w.updated = 0;
       w.total = w.desired + 1;
       this.imageSets.push(`${kind}/${name}=${image}`);
     };
+  }
+
+  /**
+   * Adds watchWorkload: a watch first shows the workload as it was before its last image change (a watch cache that
+   * lags the write), then each rollout step as the clock advances (`onSleep` of the fake world: chain it there).
+   */
+  installWatch(kube: KubePort): void {
+    kube.watchWorkload = (kind, _namespace, name, handlers) => {
+      const key = `${kind}/${name}`;
+      this.watchers.set(key, handlers);
+      handlers.onConnection(true);
+      const first = this.before.get(key) ?? this.workloads.get(key);
+      handlers.onWorkload(first && structuredClone(first));
+      return () => this.watchers.delete(key);
+    };
+  }
+
+  /** Time passed: each watched rollout moves one step on, and its watch shows it. */
+  tick(): void {
+    for (const [key, handlers] of this.watchers) {
+      this.advance(key);
+      const w = this.workloads.get(key);
+      handlers.onWorkload(w && structuredClone(w));
+    }
+  }
+
+  private advance(key: string): void {
+    const w = this.workloads.get(key);
+    if (!w || this.stalled.has(key)) return;
+    if (w.observedGeneration < w.generation) w.observedGeneration = w.generation;
+    else if (w.updated < w.desired) {
+      w.updated++;
+      w.available = w.updated;
+    }
+    if (w.updated >= w.desired) w.total = w.desired;
   }
 }

@@ -123,5 +123,16 @@ describe('readiness: versions, etcd and disruption budgets', () => {
       findings.map((f) => [f.subject, f.severity]),
       [['PodDisruptionBudget shop/db', 'warn']],
     );
+    // Without a budget at zero disruptions no drain can be stopped: no pod is read.
+    let reads = 0;
+    const allAllow = {
+      listDisruptionBudgets: async () => [pdb('web', 1, 'web')],
+      podsOnNode: async () => {
+        reads++;
+        return [pod('web-0', 'web')];
+      },
+    };
+    assert.deepEqual(await checkBudgets(allAllow, ['cp-a', 'cp-b']), []);
+    assert.equal(reads, 0);
   });
 });

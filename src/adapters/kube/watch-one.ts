@@ -1,0 +1,93 @@
+// One named object followed by a watch, restarted whenever it ends: the run lock's Lease, and the addons' DaemonSet
+// and Deployment while their rollouts are awaited (issue 15 §2: react, don't poll).
+import type { KubeConfig } from '@kubernetes/client-node';
+import { Watch } from '@kubernetes/client-node';
+
+/** The apiserver ends each watch after this long; the next one starts without a resourceVersion (a fresh read). */
+export const WATCH_ONE_SECONDS = 30;
+/** No byte for this long: the connection is taken for dead (client-node's inactivity timer). */
+const INACTIVITY_MS = 40_000;
+const RESTART_PAUSE_MS = 1000;
+
+export interface WatchOneHandlers<T> {
+  /** Every version the API server reports; undefined: deleted. */
+  onObject(object: T | undefined): void;
+  /** true once a watch is open (its first event, the object as it is now, came with it); false when it ended. */
+  onConnection(connected: boolean): void;
+}
+
+/**
+ * Watches one object of a collection (`path`, e.g. `/apis/apps/v1/namespaces/kube-system/daemonsets`) by a field
+ * selector on its name. Each watch starts without a resourceVersion, so the API server first sends the object as it
+ * is now (an ADDED event, as good as a GET: "Get State and Start at Most Recent", Kubernetes API concepts), then
+ * every later write. A watch that ends (the server's timeout, an error, a dropped connection) is reported and started
+ * again. An object that does not exist sends no first event: the watch then stays "not connected".
+ */
+export function watchOne<T>(
+  kc: KubeConfig,
+  path: string,
+  name: string,
+  handlers: WatchOneHandlers<T>,
+): { stop(): void; restart(): void } {
+  let stopped = false;
+  let current: { controller?: AbortController; end(err: unknown): void } | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const start = () => {
+    if (stopped) return;
+    const watch = new Watch(kc);
+    (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = INACTIVITY_MS;
+    let ended = false;
+    let connected = false;
+    const self: { controller?: AbortController; end(err: unknown): void } = {
+      end: (err: unknown) => {
+        if (ended) return;
+        ended = true;
+        self.controller?.abort();
+        if (connected) handlers.onConnection(false);
+        if (stopped) return;
+        // A clean close (the server's timeout) is followed at once; after an error, a short pause.
+        timer = setTimeout(start, err ? RESTART_PAUSE_MS : 0);
+        timer.unref();
+      },
+    };
+    current = self;
+    watch
+      .watch(
+        path,
+        { fieldSelector: `metadata.name=${name}`, timeoutSeconds: WATCH_ONE_SECONDS, allowWatchBookmarks: true },
+        (phase: string, object: T) => {
+          if (ended || stopped) return;
+          if (phase === 'ERROR') return self.end(new Error('watch error event'));
+          if (phase === 'BOOKMARK') return;
+          // Connected once the first event (the object as it is now) arrived: only then is the state known.
+          if (!connected) {
+            connected = true;
+            handlers.onConnection(true);
+          }
+          if (phase === 'ADDED' || phase === 'MODIFIED') handlers.onObject(object);
+          else if (phase === 'DELETED') handlers.onObject(undefined);
+        },
+        (err: unknown) => self.end(err ?? null),
+      )
+      .then((controller) => {
+        self.controller = controller;
+        if (stopped || ended) controller.abort();
+      })
+      .catch((err: unknown) => self.end(err));
+  };
+  start();
+  return {
+    stop: () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      current?.end(null);
+    },
+    // After the engine dropped kept-alive connections: this watch's may be pinned to a server that left.
+    restart: () => {
+      if (stopped) return;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      current?.end(new Error('restarted'));
+    },
+  };
+}
