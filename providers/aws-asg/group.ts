@@ -105,6 +105,38 @@ const LEAVING = /^(Terminating|Terminated|Detaching|Detached)/;
 
 export const isLeaving = (i: GroupInstance) => LEAVING.test(i.lifecycle);
 
+/**
+ * The group's instances as the engine's machines. One on its way out of the group reads deleting, whatever EC2 still
+ * says. Every deleting one carries the terminate hooks' allowance (`allowanceMs`, the longest heartbeat), also once
+ * the hook is done and the group has let it go while EC2 is still shutting it down: the allowance bounds the whole
+ * termination, as the waiting `terminate` did (README: --termination-timeout plus the hook's heartbeat), not only
+ * its time in the group.
+ */
+export function asLeaving<M extends { id: string; phase: string; status?: string; terminationAllowanceMs?: number }>(
+  machines: readonly M[],
+  group: Pick<GroupFacts, 'instances'> | undefined,
+  allowanceMs: number,
+): M[] {
+  return machines.map((machine) => {
+    const member = group?.instances.find((i) => i.id === machine.id);
+    const leaving =
+      member && isLeaving(member) && machine.phase !== 'gone'
+        ? { ...machine, phase: 'deleting', status: member.lifecycle }
+        : machine;
+    return leaving.phase === 'deleting' && allowanceMs > 0
+      ? { ...leaving, terminationAllowanceMs: allowanceMs }
+      : leaving;
+  });
+}
+
+/** Whether any instance is leaving: in the group on its way out, or out of it and still shutting down. */
+export function anyLeaving(
+  machines: readonly { id: string; phase: string }[],
+  group: Pick<GroupFacts, 'instances'> | undefined,
+): boolean {
+  return group?.instances.some(isLeaving) === true || machines.some((m) => m.phase === 'deleting');
+}
+
 /** Why a group is not one kubeswap can manage for this cluster (bad input: exit 2 with the hint). */
 export function groupProblems(group: GroupFacts | undefined, name: string, clusterName: string): ProviderProblem[] {
   if (!group) {

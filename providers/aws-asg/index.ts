@@ -20,7 +20,7 @@ import { awsSettings } from '../aws-ec2/options.ts';
 import { throttleRetrying } from '../aws-ec2/retry.ts';
 import { asgPort } from './asg-port.ts';
 import { resolveGroupDesired } from './desired.ts';
-import { type GroupFacts, groupFacts, groupProblems, isLeaving } from './group.ts';
+import { anyLeaving, asLeaving, type GroupFacts, groupFacts, groupProblems } from './group.ts';
 import { type AwsAsgProviderOptions, resolveAsgOptions } from './options.ts';
 import { AsgPools } from './pools.ts';
 import { groupRunHooks } from './run-hooks.ts';
@@ -155,8 +155,10 @@ export function createAwsAsgProvider(input: AwsAsgProviderOptions): MachineProvi
         const ids = [...new Set([...linked, ...(group?.instances.map((i) => i.id) ?? [])])];
         if (ids.length === 0) return [];
         const instances = await ec2.describeInstances([{ Name: 'instance-id', Values: ids }]);
-        // A terminate hook may hold a leaving instance past --termination-timeout (beginTermination): read once.
-        const leaving = group?.instances.some(isLeaving) === true;
+        // A terminate hook may hold a leaving instance past --termination-timeout (beginTermination): read once,
+        // when one is leaving (also when it is out of the group already, EC2 shutting it down: a resumed run).
+        const machines = instances.map((instance) => toMachine(instance));
+        const leaving = anyLeaving(machines, group);
         if (leaving && !terminateHooks) {
           terminateHooks = terminateHookMs(context);
           terminateHooks.catch(() => {
@@ -164,21 +166,9 @@ export function createAwsAsgProvider(input: AwsAsgProviderOptions): MachineProvi
           });
         }
         const allowance = leaving && terminateHooks ? await terminateHooks : 0;
-        return instances
-          .map((instance): Ec2Machine => {
-            const machine = toMachine(instance);
-            const member = group?.instances.find((i) => i.id === machine.id);
-            // On its way out of the group: deleting, whatever EC2 still says.
-            return member && isLeaving(member) && machine.phase !== 'gone'
-              ? {
-                  ...machine,
-                  phase: 'deleting',
-                  status: member.lifecycle,
-                  ...(allowance > 0 ? { terminationAllowanceMs: allowance } : {}),
-                }
-              : machine;
-          })
-          .sort((a, b) => a.launchedAt.getTime() - b.launchedAt.getTime() || a.id.localeCompare(b.id));
+        return asLeaving(machines, group, allowance).sort(
+          (a, b) => a.launchedAt.getTime() - b.launchedAt.getTime() || a.id.localeCompare(b.id),
+        );
       } catch (error) {
         throw wrapAwsError(`list the instances of ${options.autoScalingGroup}`, error);
       }

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import {
+  anyLeaving,
+  asLeaving,
   baselineOf,
   busyProblems,
   type GroupFacts,
@@ -91,5 +93,36 @@ describe('aws-asg group rules', () => {
     const plan = restorePlan(baseline, facts(fake), 'run-1', new Map());
     assert.equal(plan.safe, false);
     assert.match(plan.message, /holds 4 instance\(s\), recorded 3/);
+  });
+  it("gives every leaving instance the terminate hooks' allowance, in the group or already out of it", () => {
+    const fake = new FakeGroup();
+    fake.instances[1]!.lifecycle = 'Terminating:Wait';
+    const group = facts(fake);
+    const machines = [
+      { id: fake.instances[0]!.id, phase: 'running' },
+      { id: fake.instances[1]!.id, phase: 'running' }, // held by the hook: EC2 still says running
+      { id: 'i-gone-from-group', phase: 'deleting' }, // hook done, the group let it go, EC2 shutting it down
+      { id: 'i-long-gone', phase: 'gone' },
+    ];
+    assert.equal(anyLeaving(machines, group), true);
+    const out = asLeaving(machines, group, 600_000);
+    assert.deepEqual(
+      out.map((m) => [m.phase, m.terminationAllowanceMs]),
+      [
+        ['running', undefined],
+        ['deleting', 600_000],
+        ['deleting', 600_000],
+        ['gone', undefined],
+      ],
+    );
+    assert.equal(out[1]?.status, 'Terminating:Wait');
+    // Out of the group only (a resumed run after the hook ended): still leaving, so the hooks are read.
+    fake.instances[1]!.lifecycle = 'InService';
+    assert.equal(anyLeaving(machines.slice(2), facts(fake)), true);
+    assert.equal(anyLeaving(machines.slice(0, 2), facts(fake)), false);
+    assert.deepEqual(
+      asLeaving(machines, facts(fake), 0).map((m) => m.terminationAllowanceMs),
+      [undefined, undefined, undefined, undefined],
+    );
   });
 });
