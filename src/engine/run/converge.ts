@@ -50,7 +50,11 @@ export interface ConvergeResult {
 export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHooks = {}): Promise<ConvergeResult> {
   const emit = (code: EventCode, message: string, machine?: string, data?: Record<string, unknown>) =>
     ports.emit({ code, at: ports.clock.now().toISOString(), level: 'info', message, machine, data });
-  const streaks = hooks.gateStreak ?? new GateStreak(ctx.options.pollIntervalMs);
+  // The start gate's streak is counted on only if this loop's first pass follows its last pass closely (GateStreak.
+  // followsAt): the etcd copy, the provider's run setup and the kubeadm-config and kubelet writes in between may take
+  // long, and passes with an unobserved gap between them are not consecutive.
+  const carried = hooks.gateStreak?.followsAt(ports.clock.now().getTime()) ? hooks.gateStreak : undefined;
+  const streaks = carried ?? new GateStreak(ctx.options.pollIntervalMs);
   let steps = 0;
   let swaps = 0;
   let passes = 0;
@@ -92,6 +96,8 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
   /** Rethrows anything but a transient failure (or too many in a row); otherwise reports it and pauses. */
   async function retryLater(err: unknown, what: string, machine: string | undefined, reason: string) {
     if (!isTransient(err) || ++transientRetries > MAX_TRANSIENT_RETRIES) throw err;
+    // A pass that could not look breaks the run of healthy passes.
+    streaks.restart();
     emit('wait', `${what}; retrying`, machine, { reason });
     await ports.clock.sleep(ctx.options.pollIntervalMs, hooks.signal);
   }

@@ -60,6 +60,8 @@ export async function awaitHealthyStart(
     } catch (err) {
       last = undefined;
       lastError = (err as Error).message;
+      // A pass that could not look breaks the run of healthy passes: ok, error, ok is not two in a row.
+      streaks.restart();
     }
     const streak = last ? streaks.observe(last, at) : 0;
     if (last?.ok && streak >= options.gatePasses) {

@@ -69,4 +69,15 @@ describe('gate streak', () => {
     streak.restart();
     assert.equal(streak.observe(ok, 3100), 1);
   });
+
+  it('is carried over a gap only when the next pass follows within two poll intervals', () => {
+    const streak = new GateStreak(1000);
+    assert.equal(streak.followsAt(0), false, 'nothing to carry');
+    streak.observe(ok, 0);
+    streak.observe(ok, 1000);
+    assert.equal(streak.followsAt(2900), true);
+    assert.equal(streak.followsAt(3100), false, 'a gap of more than two intervals was never looked at');
+    streak.restart();
+    assert.equal(streak.followsAt(1100), false);
+  });
 });

@@ -36,6 +36,29 @@ describe('before the first swap', () => {
     assert.ok(Date.parse(events[firstStep]!.at) - Date.parse(startGate.at) < APPLY_OPTIONS.pollIntervalMs);
   });
 
+  it('counts the gate anew when the etcd copy outlasts two poll intervals: passes with a gap are not consecutive', async () => {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    const taking = world.etcd.snapshot;
+    world.etcd.snapshot = async (file) => {
+      world.now += 3 * APPLY_OPTIONS.pollIntervalMs; // a big database streams for a while
+      return taking(file);
+    };
+    await apply(world.ports(), request, { ...APPLY_OPTIONS, gatePasses: 3 });
+    const events = world.log.events;
+    const startGate = events.findIndex((e) => e.code === 'gate.passed');
+    const firstStep = events.findIndex((e) => e.code === 'plan.step');
+    assert.match(events[startGate]!.message, /before the first change/);
+    const passes = events.slice(startGate + 1, firstStep).filter((e) => e.code === 'gate.passed');
+    assert.deepEqual(
+      passes.map((e) => e.message),
+      ['health gate passed 3 consecutive times'],
+      'the first swap waits for 3 passes of its own after the copy',
+    );
+    assert.ok(
+      Date.parse(events[firstStep]!.at) - Date.parse(events[startGate]!.at) >= 5 * APPLY_OPTIONS.pollIntervalMs,
+    );
+  });
+
   it('a readiness refusal stops the health gate at once: exit 2, nothing changed, lock released', async () => {
     const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
     world.nodes.set('cp-b', { ...world.nodes.get('cp-b')!, ready: false });

@@ -98,7 +98,7 @@ describe('aws-asg group rules', () => {
     const fake = new FakeGroup();
     fake.instances[1]!.lifecycle = 'Terminating:Wait';
     const group = facts(fake);
-    const machines = [
+    const machines: { id: string; phase: string; status?: string; terminationAllowanceMs?: number }[] = [
       { id: fake.instances[0]!.id, phase: 'running' },
       { id: fake.instances[1]!.id, phase: 'running' }, // held by the hook: EC2 still says running
       { id: 'i-gone-from-group', phase: 'deleting' }, // hook done, the group let it go, EC2 shutting it down
