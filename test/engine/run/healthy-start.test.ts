@@ -33,6 +33,36 @@ describe('nothing changes until the cluster is healthy', () => {
     assert.equal(world.leases.get('kube-system/kubeswap-lock')?.holderIdentity ?? '', '', 'lock released');
   });
 
+  it('a pass that cannot observe breaks the streak: ok, error, ok is not two in a row', async () => {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    const list = world.etcd.memberList;
+    let armed: 'no' | 'yes' | 'done' = 'no';
+    let failedAt = 0;
+    world.onSleep = () => {
+      if (
+        armed === 'no' &&
+        world.log.events.some((e) => e.data?.['reason'] === 'gate.start' && /passed 1 of 3/.test(e.message))
+      )
+        armed = 'yes';
+    };
+    world.etcd.memberList = async () => {
+      if (armed === 'yes') {
+        armed = 'done';
+        failedAt = world.now;
+        throw new Error('etcd: deadline exceeded');
+      }
+      return list();
+    };
+    await apply(world.ports(), request, { ...options, gatePasses: 3 });
+    assert.equal(armed, 'done', 'the fault was injected during the start gate');
+    const passed = world.log.events.find((e) => e.code === 'gate.passed')!;
+    assert.match(passed.message, /3 consecutive times before the first change/);
+    assert.ok(
+      Date.parse(passed.at) - failedAt >= 3 * options.pollIntervalMs * 0.9,
+      'three healthy passes after the failed one, not two',
+    );
+  });
+
   it('starts once the cluster turns healthy within the timeout', async () => {
     const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
     world.nodes.set('cp-b', { ...world.nodes.get('cp-b')!, ready: false });
