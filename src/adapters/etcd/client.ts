@@ -156,14 +156,13 @@ export class EtcdClient implements EtcdPort {
    * (a member removed since) are left out of the answer, as if they had not been asked.
    */
   async memberHealth(): Promise<{ members: EtcdMember[]; health: EtcdEndpointHealth[] }> {
-    const asked = [...this.known];
-    const early = this.health(asked);
+    // One check per endpoint, so the answer waits only for the endpoints the list names: a removed member's VM may be
+    // shutting down, and its check would hold the pass up to the request deadline for an answer left out anyway.
+    const early = new Map(this.known.map((e) => [e, this.health([e]).then(([h]) => h!)]));
     const members = await this.memberList();
     const listed = [...new Set(members.flatMap((m) => m.clientUrls))];
-    const added = listed.filter((e) => !asked.includes(e));
-    const [checked, more] = await Promise.all([early, added.length > 0 ? this.health(added) : []]);
-    const byEndpoint = new Map([...checked, ...more].map((h) => [h.endpoint, h]));
-    return { members, health: listed.map((e) => byEndpoint.get(e)!) };
+    const health = await Promise.all(listed.map((e) => early.get(e) ?? this.health([e]).then(([h]) => h!)));
+    return { members, health };
   }
 
   /** Each endpoint's version and database size (readiness report); an endpoint that fails says why. */

@@ -522,8 +522,8 @@ export async function apply(
       ? { provider: progress.provider, providerRestored: progress.providerRestored ?? false }
       : {}),
     // Remembered once, at the first start: a Node that went NotReady while an earlier process of this run ran is
-    // not excused by a resume.
-    notReadyAtStart: (progress?.runId === runId ? progress.notReadyAtStart : undefined) ?? notReadyAtStart(nodes),
+    // not excused by a resume. A record of this run without the list (written by an older kubeswap) excuses none.
+    notReadyAtStart: progress?.runId === runId ? (progress.notReadyAtStart ?? []) : notReadyAtStart(nodes),
     // An abandoned run's run-wide changes not yet undone (its group held a swap in flight): this run takes over
     // their undo state, so its end restores them (a new baseline would take them for the user's).
     ...(abandonedUnrestored(progress) ? { provider: progress!.provider, providerRestored: false } : {}),

@@ -80,6 +80,24 @@ describe('verification: Nodes not Ready', () => {
     assert.match(err.message, /worker-1 is not Ready/);
   });
 
+  it('a resumed run whose record has no list (an older kubeswap wrote it) excuses no worker', async () => {
+    const w = world(true);
+    w.crashBefore = 'terminate';
+    await assert.rejects(apply(w.ports(), { version: TO, force: false }, APPLY_OPTIONS), /simulated crash/);
+    const cm = w.configMaps.get('kube-system/kubeswap-progress')!;
+    const { notReadyAtStart: _dropped, ...older } = JSON.parse(cm.data['progress']!);
+    cm.data['progress'] = JSON.stringify(older);
+    w.nodes.set('worker-1', { ...w.nodes.get('worker-1')!, ready: false });
+    w.now += 10 * 60_000; // the crashed run's lease expires
+    const err = (await apply(w.ports(), { version: TO, force: false }, APPLY_OPTIONS).then(
+      () => assert.fail('apply should fail'),
+      (e: unknown) => e,
+    )) as { code: string; message: string };
+    assert.ok(w.log.codes().includes('run.resumed'), w.log.codes().join(' '));
+    assert.equal(err.code, 'verify.failed');
+    assert.match(err.message, /worker-1 is not Ready/);
+  });
+
   describe('which not-Ready Nodes fail', () => {
     const created = new Date('2025-12-01T00:00:00Z');
     const atStart = [
