@@ -27,8 +27,10 @@ export const CLUSTER_BINDINGS_ONLY = 'kubeswap:cluster-role-bindings';
  * per swap of a 3-machine run, then 12 access reviews for the cluster-wide checks): one for the ClusterRoleBindings'
  * rules (CLUSTER_BINDINGS_ONLY), which answer cluster-wide and namespaced checks alike, then one per namespace whose
  * checks those rules left open (RBAC's rules for that namespace, ClusterRole bindings included: RBACAuthorizer.RulesFor).
- * A match is what an access review would allow; a SelfSubjectAccessReview still decides every check no rule matched
- * (another authorizer may allow it, or the list is incomplete). A namespace's rules never answer a cluster-wide check
+ * A match is what RBAC allows; a SelfSubjectAccessReview still decides every check no rule matched (another
+ * authorizer may allow it, or the list is incomplete). An authorizer placed before RBAC that denies (a webhook in the
+ * authorization configuration) is not in the rules: behind one, a check a rule matched may still be refused by the
+ * API server mid-run (README "Permissions" says so). A namespace's rules never answer a cluster-wide check
  * (its RoleBindings' rules do not grant cluster-scoped resources). A preflight answer, never an authorization: the
  * API server still decides each request.
  */
