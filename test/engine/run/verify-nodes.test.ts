@@ -65,35 +65,35 @@ describe('verification: Nodes not Ready', () => {
     );
   });
 
-  it("a resumed run keeps the first start's list: a worker that went NotReady under the crashed process fails", async () => {
-    const w = world(true);
+  /** A run that crashes before its first termination, `between` the two processes, then the resume's error. */
+  async function resumedError(w: FakeWorld, between: () => void) {
     w.crashBefore = 'terminate';
     await assert.rejects(apply(w.ports(), { version: TO, force: false }, APPLY_OPTIONS), /simulated crash/);
-    w.nodes.set('worker-1', { ...w.nodes.get('worker-1')!, ready: false });
+    between();
     w.now += 10 * 60_000; // the crashed run's lease expires
     const err = (await apply(w.ports(), { version: TO, force: false }, APPLY_OPTIONS).then(
       () => assert.fail('apply should fail'),
       (e: unknown) => e,
     )) as { code: string; message: string };
     assert.ok(w.log.codes().includes('run.resumed'), w.log.codes().join(' '));
+    return err;
+  }
+
+  it("a resumed run keeps the first start's list: a worker that went NotReady under the crashed process fails", async () => {
+    const w = world(true);
+    const err = await resumedError(w, () => w.nodes.set('worker-1', { ...w.nodes.get('worker-1')!, ready: false }));
     assert.equal(err.code, 'verify.failed');
     assert.match(err.message, /worker-1 is not Ready/);
   });
 
   it('a resumed run whose record has no list (an older kubeswap wrote it) excuses no worker', async () => {
     const w = world(true);
-    w.crashBefore = 'terminate';
-    await assert.rejects(apply(w.ports(), { version: TO, force: false }, APPLY_OPTIONS), /simulated crash/);
-    const cm = w.configMaps.get('kube-system/kubeswap-progress')!;
-    const { notReadyAtStart: _dropped, ...older } = JSON.parse(cm.data['progress']!);
-    cm.data['progress'] = JSON.stringify(older);
-    w.nodes.set('worker-1', { ...w.nodes.get('worker-1')!, ready: false });
-    w.now += 10 * 60_000; // the crashed run's lease expires
-    const err = (await apply(w.ports(), { version: TO, force: false }, APPLY_OPTIONS).then(
-      () => assert.fail('apply should fail'),
-      (e: unknown) => e,
-    )) as { code: string; message: string };
-    assert.ok(w.log.codes().includes('run.resumed'), w.log.codes().join(' '));
+    const err = await resumedError(w, () => {
+      const cm = w.configMaps.get('kube-system/kubeswap-progress')!;
+      const { notReadyAtStart: _dropped, ...older } = JSON.parse(cm.data['progress']!);
+      cm.data['progress'] = JSON.stringify(older);
+      w.nodes.set('worker-1', { ...w.nodes.get('worker-1')!, ready: false });
+    });
     assert.equal(err.code, 'verify.failed');
     assert.match(err.message, /worker-1 is not Ready/);
   });
