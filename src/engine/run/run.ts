@@ -1,6 +1,5 @@
 // `apply` and `plan` as commented checklists over the pieces: preflight, lock, progress record,
 // etcd snapshot, cluster preparation, then the converge loop.
-import { rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { formatDuration } from '../../domain/clock.ts';
@@ -384,34 +383,28 @@ export async function apply(
     });
   }
   // The readiness report (removed APIs, certificates, versions, etcd): its blockers refuse a new run with nothing
-  // changed. A resumed run is past that point: it reports them and finishes what it started. Its reads change
-  // nothing, so they go out now, beside the lock, the health gate and the etcd snapshot (issue 15 §1: they took
-  // 5 s in sequence), and its verdict is awaited before the first change and before any other refusal.
-  const readinessVerdict = ports.readiness
-    ? checkReadiness(
-        { ...ports, readiness: ports.readiness },
-        {
-          target: report.desired.version,
-          replaced: report.candidates.map((c) => c.cp.name),
-          machineTimeoutMs: options.machineTimeoutMs,
-          drainTimeoutMs: options.drainTimeoutMs,
-          resumedRun: resumableRun(progress, report.desired)?.runId,
-          nodes,
-        },
-        request.readiness ?? DEFAULT_READINESS_REQUEST,
-      ).then(
-        (readiness) => {
-          if (!changedBefore) refuseUnlessReady(readiness);
-        },
-        (err: unknown) => {
-          throw asPreflightError(err);
-        },
-      )
-    : Promise.resolve();
-  // Awaited on every path below; meanwhile a refusal is not an unhandled rejection.
-  readinessVerdict.catch(() => undefined);
+  // changed. A resumed run is past that point: it reports them and finishes what it started. Its verdict comes
+  // before the lock: taking the lock writes the Lease, and a refusal (exit 2) must leave nothing behind, not even a
+  // released Lease (integration/scenarios/readiness.test.ts). Overlapping it with the lock, the health gate and the
+  // etcd copy (issue 15 §1: 5 s in sequence) needs a lock taken only once the verdict is in; not done yet.
+  if (ports.readiness) {
+    const readiness = await checkReadiness(
+      { ...ports, readiness: ports.readiness },
+      {
+        target: report.desired.version,
+        replaced: report.candidates.map((c) => c.cp.name),
+        machineTimeoutMs: options.machineTimeoutMs,
+        drainTimeoutMs: options.drainTimeoutMs,
+        resumedRun: resumableRun(progress, report.desired)?.runId,
+        nodes,
+      },
+      request.readiness ?? DEFAULT_READINESS_REQUEST,
+    ).catch((err: unknown) => {
+      throw asPreflightError(err);
+    });
+    if (!changedBefore) refuseUnlessReady(readiness);
+  }
   if (options.dryRun) {
-    await readinessVerdict;
     for (const c of report.candidates)
       emit('dry-run.step', `would replace ${c.cp.name}: ${c.reasons.map((r) => r.message).join('; ')}`);
     for (const pool of report.pools)
@@ -427,7 +420,6 @@ export async function apply(
 
   // 2. One run at a time: a Lease in kube-system, renewed while we run.
   if (progress?.state === 'running' && !resumableRun(progress, report.desired)) {
-    await readinessVerdict;
     throw new KubeswapError(
       'blocked',
       'run.other-target-in-progress',
@@ -447,7 +439,6 @@ export async function apply(
       emit('wait', `the lock held by ${other} looks expired; watching it ${seconds} s for a renewal before taking it`),
   });
   if (!acquired.acquired) {
-    await readinessVerdict;
     throw new KubeswapError(
       'blocked',
       'lock.held',
@@ -475,38 +466,25 @@ export async function apply(
 
   // Nothing changes until the gate has held (bounded): an unhealthy cluster is refused, not waited on.
   // A swap in flight is the exception: its replacement is part of what the gate sees and must finish.
-  // Then a copy of etcd, kept locally, before any change. Both change nothing, so they run while the readiness
-  // report is read; a refusal by the report stops the gate and drops the copy (exit 2 leaves nothing behind).
-  const refused = new AbortController();
-  const verdict = readinessVerdict.catch((err: unknown) => {
-    refused.abort();
-    throw err;
-  });
+  // Then a copy of etcd, kept locally, before any change.
   let startStreak: GateStreak | undefined;
   const snapshotFile = path.join(options.snapshotDir, `kubeswap-etcd-${runId}-${Date.now()}.db`);
-  const snapshotTaken = (async () => {
+  const snap = await (async () => {
     if (!report.inFlight) {
       startStreak = await awaitHealthyStart(ports, options, {
         desired: report.desired,
         failure: resumed ? 'needs-person' : 'blocked',
-        signal: signal ? AbortSignal.any([signal, refused.signal]) : refused.signal,
+        signal,
       });
     }
     await keeper.verify();
     return ports.etcd.snapshot(snapshotFile);
-  })();
-  const [judged, taken] = await Promise.allSettled([verdict, snapshotTaken]);
-  if (judged.status === 'rejected' || taken.status === 'rejected') {
-    if (taken.status === 'fulfilled') await rm(taken.value.file, { force: true }).catch(() => undefined);
+  })().catch(async (err: unknown) => {
     keeper.stop();
     await releaseLock(ports.kube, { ...lock, now: ports.clock.now() }).catch(() => undefined);
     emit('lock.released', 'lock released');
-    throw changedNotInvalid(
-      judged.status === 'rejected' ? judged.reason : (taken as PromiseRejectedResult).reason,
-      changedBefore,
-    );
-  }
-  const snap = taken.value;
+    throw changedNotInvalid(err, changedBefore);
+  });
 
   const record: ProgressRecord = {
     runId,
