@@ -11,6 +11,26 @@ import { FakeWorld } from '../fake-world.ts';
 
 const view: EtcdView = { members: [], alarms: [], endpoints: [] };
 
+/** The run's ports, noting when etcd's member list is read and when a step of `step`'s kind is planned. */
+function traced(world: FakeWorld, step: string) {
+  const ports = world.ports();
+  const reads: number[] = [];
+  ports.etcd = {
+    ...ports.etcd,
+    memberList: () => {
+      reads.push(world.now);
+      return world.etcd.memberList();
+    },
+  };
+  const steps: number[] = [];
+  const sink = ports.emit;
+  ports.emit = (event) => {
+    if (event.code === 'plan.step' && event.data?.['step'] === step) steps.push(world.now);
+    sink(event);
+  };
+  return { ports, reads, steps };
+}
+
 describe('EtcdReads: the etcd view between passes', () => {
   it('stands only while the plan waits on Kubernetes or the provider alone, within the slow interval', () => {
     const reads = new EtcdReads(5000);
@@ -78,21 +98,7 @@ describe('EtcdReads: the etcd view between passes', () => {
     const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
     // The replacement never boots; the machine timeout (3 s) falls inside the 5 s an etcd view may stand.
     world.pendingFault = 'never-boots';
-    const ports = world.ports();
-    const reads: number[] = [];
-    ports.etcd = {
-      ...ports.etcd,
-      memberList: () => {
-        reads.push(world.now);
-        return world.etcd.memberList();
-      },
-    };
-    const rollbacks: number[] = [];
-    const sink = ports.emit;
-    ports.emit = (event) => {
-      if (event.code === 'plan.step' && event.data?.['step'] === 'rollback') rollbacks.push(world.now);
-      sink(event);
-    };
+    const { ports, reads, steps: rollbacks } = traced(world, 'rollback');
     const options = {
       ...DEFAULT_ENGINE_OPTIONS,
       gatePasses: 1,
@@ -131,21 +137,7 @@ describe('EtcdReads: the etcd view between passes', () => {
         }
       };
       world.pendingFault = 'never-boots';
-      const ports = world.ports();
-      const reads: number[] = [];
-      ports.etcd = {
-        ...ports.etcd,
-        memberList: () => {
-          reads.push(world.now);
-          return world.etcd.memberList();
-        },
-      };
-      const registered: number[] = [];
-      const sink = ports.emit;
-      ports.emit = (event) => {
-        if (event.code === 'plan.step' && event.data?.['step'] === 'register-target') registered.push(world.now);
-        sink(event);
-      };
+      const { ports, reads, steps: registered } = traced(world, 'register-target');
       const pollIntervalMs = 1000;
       const options = { ...DEFAULT_ENGINE_OPTIONS, gatePasses: 2, pollIntervalMs, snapshotDir: '/tmp' };
       const outcome = await apply(ports, { version: TO, force: false }, options);
