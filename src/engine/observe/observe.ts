@@ -38,7 +38,7 @@ export interface ObserveOptions {
   desired?: Desired;
   /** The previous pass: its control-plane Nodes let the machine listing start before the Nodes arrive. */
   previous?: Snapshot;
-  /** The loop's provider view between passes: reused while stable, read again after each of our steps. */
+  /** The loop's provider view between passes: machines and targets each reused while they stand (provider-reads.ts). */
   providerReads?: ProviderReads;
   /** Worker pools whose machines to list too (by the worker Nodes' providerIDs). */
   pools?: readonly string[];
@@ -56,15 +56,18 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
   const at = ports.clock.now();
   // Two independent chains run side by side (Nodes -> their machines, members -> their health), so
   // a pass costs the slower chain, not the sum of two rounds. The machines of last pass's Nodes are
-  // asked for at once; only when the Nodes changed is the listing repeated for the new set. A stable
-  // provider view of the same Nodes is reused instead (ProviderReads).
+  // asked for at once; only when the Nodes changed is the listing repeated for the new set. The machines and the
+  // targets as an earlier pass read them are reused while they stand, each on its own (ProviderReads).
+  const now = at.getTime();
+  const reads = options.providerReads;
   const guessed = options.previous ? controlPlaneProviderIds(options.previous.nodes) : undefined;
-  const reused = guessed && options.providerReads?.reusable(at.getTime(), guessed);
-  const early = guessed && !reused ? ports.provider.listMachines(CONTROL_PLANE_POOL, guessed) : undefined;
+  const keptMachines = guessed && reads?.reusableMachines(now, guessed);
+  const early = guessed && !keptMachines ? ports.provider.listMachines(CONTROL_PLANE_POOL, guessed) : undefined;
   early?.catch(() => undefined);
   const lb = options.withTargets ? ports.provider.loadBalancer : undefined;
-  const earlyTargets = lb && !reused ? lb.targets() : undefined;
-  earlyTargets?.catch(() => undefined);
+  const keptTargets = lb ? reads?.reusableTargets(now) : undefined;
+  const targetsRead = lb && !keptTargets ? lb.targets() : undefined;
+  targetsRead?.catch(() => undefined);
   const nodesRead = options.nodes ?? ports.kube.listNodes(options.freshNodes ? { fresh: true } : undefined);
   const nodesAndProvider = nodesRead.then(async (nodes) => {
     const providerIds = controlPlaneProviderIds(nodes);
@@ -76,15 +79,14 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
       (perPool) => (pools.length > 0 ? perPool.flat() : undefined),
     );
     workersRead.catch(() => undefined);
-    if (reused && same) {
-      return { nodes, machines: reused.machines, apiTargets: reused.apiTargets, workerMachines: await workersRead };
-    }
+    const machinesKept = same && keptMachines ? keptMachines : undefined;
     const [machines, apiTargets, workerMachines] = await Promise.all([
-      same && early ? early : ports.provider.listMachines(CONTROL_PLANE_POOL, providerIds),
-      earlyTargets ?? lb?.targets(),
+      machinesKept ?? (same && early ? early : ports.provider.listMachines(CONTROL_PLANE_POOL, providerIds)),
+      keptTargets ?? targetsRead,
       workersRead,
     ]);
-    options.providerReads?.remember(at.getTime(), providerIds, { machines, apiTargets });
+    if (!machinesKept) reads?.rememberMachines(now, providerIds, machines);
+    if (apiTargets && !keptTargets) reads?.rememberTargets(now, apiTargets);
     return { nodes, machines, apiTargets, workerMachines };
   });
   // A view an earlier pass read stands only while the plan waits on Kubernetes or the provider (EtcdReads); converge

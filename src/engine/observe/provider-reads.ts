@@ -1,41 +1,86 @@
 // The provider's machines and the load balancer's targets between the loop's passes (issue 15: "the provider's
 // machines after our own actions and at a slow interval otherwise"). Nodes and etcd change on their own while a
 // swap waits (a join, a member catching up); the provider's view changes on its own only through a machine or a
-// target in transition, which is read every pass. A stable view (machines running or gone, targets serving or
-// absent, the same control-plane Nodes) is reused for at most `slowMs`, and forgotten after each of our steps.
+// target in transition. Machines and targets each keep their own view and their own staleness, so a target that
+// registers does not make every pass list the machines too, nor a booting machine the targets:
+// - a stable view (machines running or gone, targets serving or absent, the same control-plane Nodes) stands for at
+//   most `slowMs`;
+// - a machine shutting down (or failed), a target registering, draining or unhealthy: read every pass, since a plan
+//   step waits on it (the old machine gone before the next swap's join, the replacement's target serving before the
+//   old one leaves): it is on the critical path;
+// - a machine launching (provisioning): read every `launchMs`. Nothing waits on pending -> running (the join is seen
+//   through Kubernetes and etcd, and a provisioning machine counts as live: snapshot.ts isLive); the one thing its
+//   phase tells is a replacement that died while booting (rollback), which is then seen within `launchMs`, long
+//   before --machine-timeout. Its Node's registration changes the Nodes, and so reads the machines again at once.
+// Each of our steps forgets the part of the view it may have changed (forgetAfter); steps that touch only Kubernetes or
+// etcd (mark-retiring, drain, move-leader, remove-member, delete-node, ...) forget nothing.
 import type { ApiTarget, ApiTargetState, Machine, MachinePhase } from '../../domain/model.ts';
+import type { StepKind } from '../plan/steps.ts';
 
 /** How long a stable provider view stands between passes when nothing of ours changed it. */
 export const PROVIDER_SLOW_INTERVAL_MS = 15_000;
+/**
+ * How long a view with a launching machine (and none leaving) stands: the bound on noticing a replacement that fails
+ * while it boots (above). EC2 keeps an instance `pending` for tens of seconds to minutes, so this saves most reads.
+ */
+export const PROVIDER_LAUNCH_INTERVAL_MS = 5_000;
 
 const STABLE_PHASES: ReadonlySet<MachinePhase> = new Set(['running', 'gone']);
 const STABLE_TARGETS: ReadonlySet<ApiTargetState> = new Set(['serving', 'absent', 'unmonitored']);
 
-export interface ProviderView {
-  machines: Machine[];
-  apiTargets: ApiTarget[] | undefined;
-}
+/** Steps that may change the machines (and, through an Auto Scaling group's own registration, the targets too). */
+const CHANGES_MACHINES: ReadonlySet<StepKind> = new Set([
+  'create-replacement',
+  'start-deletion',
+  'terminate',
+  'rollback',
+  'bump-pool',
+]);
+/** Steps that change the load balancer's targets only. */
+const CHANGES_TARGETS: ReadonlySet<StepKind> = new Set(['register-target', 'deregister-target']);
 
 export class ProviderReads {
-  private last?: ProviderView & { at: number; nodes: string };
+  private machines?: { at: number; nodes: string; list: Machine[] };
+  private targets?: { at: number; list: ApiTarget[] };
 
-  constructor(private readonly slowMs = PROVIDER_SLOW_INTERVAL_MS) {}
+  constructor(
+    private readonly slowMs = PROVIDER_SLOW_INTERVAL_MS,
+    private readonly launchMs = PROVIDER_LAUNCH_INTERVAL_MS,
+  ) {}
 
-  /** After a step of ours (or an attempt at one): the next pass reads the provider again. */
+  /** Everything: the next pass reads the machines and the targets again. */
   forget(): void {
-    this.last = undefined;
+    this.machines = undefined;
+    this.targets = undefined;
   }
 
-  /** The last view, when it still stands at `now` for control-plane Nodes with these provider ids. */
-  reusable(now: number, providerIds: readonly string[]): ProviderView | undefined {
-    const last = this.last;
-    if (!last || now - last.at >= this.slowMs || last.nodes !== providerIds.join(',')) return undefined;
-    if (!last.machines.every((m) => STABLE_PHASES.has(m.phase))) return undefined;
-    if (last.apiTargets && !last.apiTargets.every((t) => STABLE_TARGETS.has(t.state))) return undefined;
-    return { machines: last.machines, apiTargets: last.apiTargets };
+  /** Before a step of ours (or an attempt at one): forget what it may change, keep what it cannot. */
+  forgetAfter(kind: StepKind): void {
+    if (CHANGES_MACHINES.has(kind)) this.forget();
+    else if (CHANGES_TARGETS.has(kind)) this.targets = undefined;
   }
 
-  remember(at: number, providerIds: readonly string[], view: ProviderView): void {
-    this.last = { ...view, at, nodes: providerIds.join(',') };
+  /** The machines last read, when they still stand at `now` for control-plane Nodes with these provider ids. */
+  reusableMachines(now: number, providerIds: readonly string[]): Machine[] | undefined {
+    const last = this.machines;
+    if (!last || last.nodes !== providerIds.join(',')) return undefined;
+    if (!last.list.every((m) => STABLE_PHASES.has(m.phase) || m.phase === 'provisioning')) return undefined;
+    const standsMs = last.list.some((m) => m.phase === 'provisioning') ? this.launchMs : this.slowMs;
+    return now - last.at < standsMs ? last.list : undefined;
+  }
+
+  /** The targets last read, when they still stand at `now`. */
+  reusableTargets(now: number): ApiTarget[] | undefined {
+    const last = this.targets;
+    if (!last || now - last.at >= this.slowMs) return undefined;
+    return last.list.every((t) => STABLE_TARGETS.has(t.state)) ? last.list : undefined;
+  }
+
+  rememberMachines(at: number, providerIds: readonly string[], machines: Machine[]): void {
+    this.machines = { at, nodes: providerIds.join(','), list: machines };
+  }
+
+  rememberTargets(at: number, targets: ApiTarget[]): void {
+    this.targets = { at, list: targets };
   }
 }

@@ -238,8 +238,9 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
             ...(decision.pool ? { pool: decision.pool } : {}),
           });
           await hooks.lock?.verify({ fresh: READS_LEASE_FIRST.has(decision.step.kind) });
-          // Whatever the step did (or half did) to machines or targets, the next pass reads them afresh.
-          providerReads.forget();
+          // Whatever the step did (or half did) to machines or targets, the next pass reads them afresh; a step that
+          // touches only Kubernetes or etcd leaves the provider's view standing (provider-reads.ts).
+          providerReads.forgetAfter(decision.step.kind);
           etcdReads.forget();
           if (WRITES_RETIRING.has(decision.step.kind)) retiring = undefined;
           try {
