@@ -79,7 +79,7 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
       (perPool) => (pools.length > 0 ? perPool.flat() : undefined),
     );
     workersRead.catch(() => undefined);
-    const machinesKept = same && keptMachines ? keptMachines : undefined;
+    const machinesKept = same ? keptMachines || undefined : reads?.reusableMachines(now, providerIds);
     const [machines, apiTargets, workerMachines] = await Promise.all([
       machinesKept ?? (same && early ? early : ports.provider.listMachines(CONTROL_PLANE_POOL, providerIds)),
       keptTargets ?? targetsRead,

@@ -11,7 +11,7 @@
 // - a machine launching (provisioning): read every `launchMs`. Nothing waits on pending -> running (the join is seen
 //   through Kubernetes and etcd, and a provisioning machine counts as live: snapshot.ts isLive); the one thing its
 //   phase tells is a replacement that died while booting (rollback), which is then seen within `launchMs`, long
-//   before --machine-timeout. Its Node's registration changes the Nodes, and so reads the machines again at once.
+//   before --machine-timeout.
 // Each of our steps forgets the part of the view it may have changed (forgetAfter); steps that touch only Kubernetes or
 // etcd (mark-retiring, drain, move-leader, remove-member, delete-node, ...) forget nothing.
 import type { ApiTarget, ApiTargetState, Machine, MachinePhase } from '../../domain/model.ts';
@@ -21,26 +21,31 @@ import type { StepKind } from '../plan/steps.ts';
 export const PROVIDER_SLOW_INTERVAL_MS = 15_000;
 /**
  * How long a view with a launching machine (and none leaving) stands: the bound on noticing a replacement that fails
- * while it boots (above). EC2 keeps an instance `pending` for tens of seconds to minutes, so this saves most reads.
+ * while it boots (above). EC2 keeps an instance `pending` for tens of seconds to minutes and --machine-timeout is
+ * minutes, so 10 s delays a rollback or a new attempt little, at a tenth of the reads of a pass a second.
  */
-export const PROVIDER_LAUNCH_INTERVAL_MS = 5_000;
+export const PROVIDER_LAUNCH_INTERVAL_MS = 10_000;
 
 const STABLE_PHASES: ReadonlySet<MachinePhase> = new Set(['running', 'gone']);
 const STABLE_TARGETS: ReadonlySet<ApiTargetState> = new Set(['serving', 'absent', 'unmonitored']);
 
-/** Steps that may change the machines (and, through an Auto Scaling group's own registration, the targets too). */
+/**
+ * Steps that may change the machines. A launch or a termination leaves the targets as they were: aws-ec2 registers
+ * nothing at launch, and an old machine is terminated only after its target was deregistered (retirement.ts); an Auto
+ * Scaling group's own registration of a replacement is read at the slow interval before its join is judged, and a
+ * register-target on a stale `absent` is a no-op for ELBv2.
+ */
 const CHANGES_MACHINES: ReadonlySet<StepKind> = new Set([
   'create-replacement',
   'start-deletion',
   'terminate',
-  'rollback',
   'bump-pool',
 ]);
 /** Steps that change the load balancer's targets only. */
 const CHANGES_TARGETS: ReadonlySet<StepKind> = new Set(['register-target', 'deregister-target']);
 
 export class ProviderReads {
-  private machines?: { at: number; nodes: string; list: Machine[] };
+  private machines?: { at: number; nodes: readonly string[]; list: Machine[] };
   private targets?: { at: number; list: ApiTarget[] };
 
   constructor(
@@ -56,14 +61,25 @@ export class ProviderReads {
 
   /** Before a step of ours (or an attempt at one): forget what it may change, keep what it cannot. */
   forgetAfter(kind: StepKind): void {
-    if (CHANGES_MACHINES.has(kind)) this.forget();
-    else if (CHANGES_TARGETS.has(kind)) this.targets = undefined;
+    // A rollback deregisters, terminates and removes: everything.
+    if (kind === 'rollback') this.forget();
+    if (CHANGES_MACHINES.has(kind)) this.machines = undefined;
+    if (CHANGES_TARGETS.has(kind)) this.targets = undefined;
   }
 
-  /** The machines last read, when they still stand at `now` for control-plane Nodes with these provider ids. */
+  /**
+   * The machines last read, when they still stand at `now` for control-plane Nodes with these provider ids. Nodes
+   * added since (a replacement's Node registering) keep the view when each is linked to a machine in it: the listing
+   * is the machines linked to the ids plus every machine kubeswap created (MachinesPort.listMachines), so it would
+   * list the same machines again. A Node gone since reads again.
+   */
   reusableMachines(now: number, providerIds: readonly string[]): Machine[] | undefined {
     const last = this.machines;
-    if (!last || last.nodes !== providerIds.join(',')) return undefined;
+    if (!last) return undefined;
+    const ids = new Set(providerIds);
+    if (!last.nodes.every((id) => ids.has(id))) return undefined;
+    const listed = new Set(last.list.map((m) => m.providerId));
+    if (!providerIds.every((id) => last.nodes.includes(id) || listed.has(id))) return undefined;
     if (!last.list.every((m) => STABLE_PHASES.has(m.phase) || m.phase === 'provisioning')) return undefined;
     const standsMs = last.list.some((m) => m.phase === 'provisioning') ? this.launchMs : this.slowMs;
     return now - last.at < standsMs ? last.list : undefined;
@@ -77,7 +93,7 @@ export class ProviderReads {
   }
 
   rememberMachines(at: number, providerIds: readonly string[], machines: Machine[]): void {
-    this.machines = { at, nodes: providerIds.join(','), list: machines };
+    this.machines = { at, nodes: [...providerIds], list: machines };
   }
 
   rememberTargets(at: number, targets: ApiTarget[]): void {
