@@ -168,12 +168,13 @@ export class ClusterSampler {
 }
 
 /**
- * Watches, from the API server, how long the kube-system pods of each deleted Node outlive it: the pod garbage
- * collector alone takes 40 s or more (it waits that long for a missing Node to come back), so a gap under that shows
- * the pods were removed with their Node. Samples once a second; a pod still there at stop() counts as never gone.
+ * Watches, from the API server, how long the kube-system DaemonSet pods (kube-proxy) of each deleted Node outlive it:
+ * the pod garbage collector alone takes 40 s or more (it waits that long for a missing Node to come back), so a gap
+ * under that shows they were removed with their Node. (Static pods' mirrors are the Node's dependents, for the
+ * garbage collector.) Samples once a second; a pod still there at stop() counts as never gone.
  */
 export class GoneNodePods {
-  /** Per deleted Node: seconds from its deletion until its last kube-system pod was gone (Infinity: never seen gone). */
+  /** Per deleted Node: seconds from its deletion until its last DaemonSet pod was gone (Infinity: never seen gone). */
   readonly outlived = new Map<string, number>();
   private readonly nodeGoneAt = new Map<string, number>();
   private readonly podsOf = new Map<string, Set<string>>();
@@ -202,7 +203,8 @@ export class GoneNodePods {
     const bound = new Map<string, Set<string>>();
     for (const pod of pods) {
       const node = pod.spec?.nodeName;
-      if (node) bound.set(node, (bound.get(node) ?? new Set()).add(pod.metadata!.name!));
+      const daemon = pod.metadata?.ownerReferences?.some((o) => o.kind === 'DaemonSet');
+      if (node && daemon) bound.set(node, (bound.get(node) ?? new Set()).add(pod.metadata!.name!));
     }
     for (const node of nodes) this.podsOf.set(node, bound.get(node) ?? new Set());
     for (const node of this.podsOf.keys()) {
@@ -219,6 +221,11 @@ export class GoneNodePods {
     for (const node of this.nodeGoneAt.keys())
       if (!this.outlived.has(node)) this.outlived.set(node, Number.POSITIVE_INFINITY);
     return this.outlived;
+  }
+
+  /** The DaemonSet pods bound to the Node when it was last seen. */
+  podsAt(node: string): string[] {
+    return [...(this.podsOf.get(node) ?? [])];
   }
 }
 

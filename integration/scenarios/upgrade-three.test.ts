@@ -126,10 +126,11 @@ describe('scenario: 3-machine upgrade FROM -> TO', function () {
     let run: KubeswapRun;
     let api: Awaited<ReturnType<ApiProbe['stop']>>;
     let outlived: Map<string, number>;
+    const gonePods = new GoneNodePods(sb);
     try {
       assert.equal(isReady((await core.readNode({ name: NOT_READY_WORKER })).status), false, 'NotReady before the run');
       const probe = new ApiProbe(sb).start();
-      const gonePods = new GoneNodePods(sb).start();
+      gonePods.start();
       run = await applyPlan();
       api = await probe.stop();
       outlived = await gonePods.stop();
@@ -169,7 +170,11 @@ describe('scenario: 3-machine upgrade FROM -> TO', function () {
     // Independent: each old Node's kube-proxy pod went with it, not a garbage-collector minute later (while it stays,
     // the DaemonSet's rolling update counts that node as unavailable and the addon rollout stands still).
     assert.deepEqual([...outlived.keys()].sort(), [...oldNames].sort(), 'every old Node seen deleted');
-    for (const [node, seconds] of outlived) assert.ok(seconds < 20, `${node}'s pods outlived it by ${seconds} s`);
+    for (const [node, seconds] of outlived)
+      assert.ok(
+        seconds < 20,
+        `${node}'s DaemonSet pods (${gonePods.podsAt(node).join(', ')}) outlived it by ${seconds} s`,
+      );
     assert.ok(after.running.every((i) => i.image === sb.aws.images[sb.versions.to]));
 
     // The addons, read from the API server, against what the real TO kubeadm lists for this cluster.
