@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { parse } from 'yaml';
-import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from '../../src/engine/ports.ts';
 import { apply, inspect } from '../../src/engine/run/run.ts';
 import { APPLY_OPTIONS, TO } from './builders.ts';
 import { FakeWorld, failure } from './fake-world.ts';
