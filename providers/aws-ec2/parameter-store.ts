@@ -45,7 +45,10 @@ export function parameterStore(
     kind: 'ssm',
     destroy: () => client?.destroy(),
     async put(name, value) {
-      const { sdk, ssm } = await load();
+      const {
+        ssm,
+        sdk: { PutParameterCommand },
+      } = await load();
       // The machine's AWS CLI is told the region explicitly: fetchLines (called after put) needs it resolved.
       resolvedRegion ??= await ssm.config.region().catch((error: unknown) => {
         throw wrapAwsError('resolve the AWS region', error);
@@ -54,7 +57,7 @@ export function parameterStore(
       // combined with Overwrite, and the path already says whose it is.
       await attempt(`store bootstrap secret ${full(name)}`, () =>
         ssm.send(
-          new sdk.PutParameterCommand({
+          new PutParameterCommand({
             Name: full(name),
             Value: value,
             Type: 'SecureString',
@@ -67,10 +70,13 @@ export function parameterStore(
       );
     },
     async delete(name) {
-      const { sdk, ssm } = await load();
+      const {
+        ssm,
+        sdk: { DeleteParameterCommand },
+      } = await load();
       try {
         await call(`delete bootstrap secret ${full(name)}`, () =>
-          ssm.send(new sdk.DeleteParameterCommand({ Name: full(name) })),
+          ssm.send(new DeleteParameterCommand({ Name: full(name) })),
         );
         return 'deleted';
       } catch (error) {
@@ -79,13 +85,16 @@ export function parameterStore(
       }
     },
     async list(runId) {
-      const { sdk, ssm } = await load();
+      const {
+        ssm,
+        sdk: { GetParametersByPathCommand },
+      } = await load();
       const path = runId ? full(runId) : root;
       const names: string[] = [];
       let NextToken: string | undefined;
       do {
         const page = await attempt(`list bootstrap secrets under ${path}`, () =>
-          ssm.send(new sdk.GetParametersByPathCommand({ Path: path, Recursive: true, NextToken, MaxResults: 10 })),
+          ssm.send(new GetParametersByPathCommand({ Path: path, Recursive: true, NextToken, MaxResults: 10 })),
         );
         for (const p of page.Parameters ?? []) if (p.Name) names.push(p.Name.slice(root.length + 1));
         NextToken = page.NextToken;
