@@ -37,8 +37,9 @@ export interface KubeApis {
    * GET `path` as plain JSON, through the same credentials, timeout and connection pool as the typed clients, without
    * the generated deserializer (which rebuilds every object field by field, Dates included): for large lists whose
    * caller reads a few fields (Nodes, issue 15 §3). A non-2xx status throws the ApiException the typed clients throw.
+   * `length`: the body's length in characters (bytes for ASCII JSON), for a caller that sizes its pages by it.
    */
-  getJson<T>(path: string, query?: Record<string, string | number | undefined>): Promise<T>;
+  getJson<T>(path: string, query?: Record<string, string | number | undefined>): Promise<{ value: T; length: number }>;
   who: KubeIdentity;
   /** Wraps a failure of `operation` for the user; call sites handle the statuses they expect first. */
   fail(err: unknown, operation: string): KubeError;
@@ -58,7 +59,10 @@ export function connectApis(kc: KubeConfig, who: KubeIdentity, timeoutMs = DEFAU
   const configuration = createConfiguration({ baseServer, authMethods: { default: kc }, middleware });
   // What the generated ObservableAPI does for one call (request factory, auth, middleware, send), minus the
   // deserializer: the body is parsed with JSON.parse only.
-  const getJson = async <T>(path: string, query: Record<string, string | number | undefined> = {}): Promise<T> => {
+  const getJson = async <T>(
+    path: string,
+    query: Record<string, string | number | undefined> = {},
+  ): Promise<{ value: T; length: number }> => {
     let request = baseServer.makeRequestContext(path, HttpMethod.GET);
     request.setHeaderParam('Accept', 'application/json');
     for (const [name, value] of Object.entries(query))
@@ -70,7 +74,7 @@ export function connectApis(kc: KubeConfig, who: KubeIdentity, timeoutMs = DEFAU
     const text = await response.body.text();
     if (response.httpStatusCode < 200 || response.httpStatusCode > 299)
       throw new ApiException(response.httpStatusCode, `GET ${path}`, text, response.headers);
-    return JSON.parse(text) as T;
+    return { value: JSON.parse(text) as T, length: text.length };
   };
   return {
     getJson,
