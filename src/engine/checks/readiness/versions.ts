@@ -118,9 +118,10 @@ function kubeletRows(facts: VersionFacts, target: string): ComponentVersion[] {
   // Judged once per kubelet version, not once per Node: 5,000 Nodes run a few versions.
   const judged = new Map<string, { now: string; severity: Severity }>();
   const judge = (version: string) => {
-    let j = judged.get(version);
-    if (!j)
-      judged.set(version, (j = { now: normalizeVersion(version), severity: kubeletSeverity(version, facts.target) }));
+    const known = judged.get(version);
+    if (known) return known;
+    const j = { now: normalizeVersion(version), severity: kubeletSeverity(version, facts.target) };
+    judged.set(version, j);
     return j;
   };
   for (const node of facts.nodes) {
