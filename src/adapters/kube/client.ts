@@ -19,7 +19,7 @@ import {
   listSecrets,
   replaceConfigMap,
 } from './objects.ts';
-import { evictPod, listDisruptionBudgets, podExists, podsInNamespace, podsOnNode } from './pods.ts';
+import { evictPod, forceDeletePod, listDisruptionBudgets, podExists, podsInNamespace, podsOnNode } from './pods.ts';
 import { ensureRbac, rbacExists } from './rbac.ts';
 import { connectApis, DEFAULT_REQUEST_TIMEOUT_MS, type KubeApis } from './transport.ts';
 import { getWorkload, setContainerImage, watchWorkload } from './workloads.ts';
@@ -167,6 +167,7 @@ export function kubePortOver(apis: KubeApis, cached: () => NodeCache | undefined
     podsInNamespace: (namespace, options) => podsInNamespace(apis, namespace, options),
     evictPod: (namespace, name) => evictPod(apis, namespace, name),
     podExists: (namespace, name, uid) => podExists(apis, namespace, name, uid),
+    forceDeletePod: (namespace, name, uid) => forceDeletePod(apis, namespace, name, uid),
     listDisruptionBudgets: (namespace) => listDisruptionBudgets(apis, namespace),
 
     getConfigMap: (namespace, name) => getConfigMap(apis, namespace, name),
