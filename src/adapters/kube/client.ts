@@ -19,7 +19,7 @@ import {
   listSecrets,
   replaceConfigMap,
 } from './objects.ts';
-import { evictPod, listDisruptionBudgets, podExists, podsInNamespace, podsOnNode } from './pods.ts';
+import { awaitPodsGone, evictPod, listDisruptionBudgets, podExists, podsInNamespace, podsOnNode } from './pods.ts';
 import { ensureRbac, rbacExists } from './rbac.ts';
 import { connectApis, DEFAULT_REQUEST_TIMEOUT_MS, type KubeApis } from './transport.ts';
 import { getWorkload, setContainerImage, watchWorkload } from './workloads.ts';
@@ -72,6 +72,8 @@ export function openKube(options: OpenKubeOptions = {}): Kube {
     // Outside the retrying wrapper: it returns a stop function, not a promise, and restarts its own watches.
     watchLease: (namespace, name, handlers) => followed(watchLease(kc, namespace, name, handlers)),
     watchWorkload: (kind, namespace, name, handlers) => followed(watchWorkload(kc, kind, namespace, name, handlers)),
+    // Outside the retrying wrapper too: it never throws; any failure answers undefined and the drain polls.
+    awaitPodsGone: (node, uids, options) => awaitPodsGone(kc, apis, node, uids, options),
     reconnect,
   };
 }

@@ -8,7 +8,10 @@
 // what a GET would return: a version we did not write (another holder, `unlock --force`, an edit) marks the lock lost
 // at once, so the check before a step needs no request. The watch is trusted only while it is open, has delivered
 // the Lease since it opened, has delivered each renewal of ours within WRITE_SEEN_MS (a stuck stream would not), and
-// is younger than the server's watch timeout plus a margin (a connection that outlives it is dead without knowing).
+// brought an event within SILENT_MS: a connection that died without a word goes silent. The watch stays open for
+// minutes (leases.ts), not 30 s, since its liveness needs no reconnect: our own renewals (every third of the TTL, 20 s
+// by default) and the API server's bookmarks (every minute) arrive on it, so a live watch is never silent that long
+// with the default TTL; with a longer TTL a silent gap just means the check reads the Lease.
 // Otherwise the check before a step reads the Lease as before. Either way the safety rule holds: a lost lock stops the
 // run before its next change (the judgement is as fresh as a read, up to the stream's latency), and a run that could
 // not renew within two thirds of the TTL stops acting whatever the watch says.
@@ -21,8 +24,8 @@ import { LOCK_NAME, LOCK_NAMESPACE, renewLock } from './lock.ts';
 const RENEW_DEADLINE = 2 / 3;
 /** Our own renewal not seen in the stream within this long: the watch is stuck, not trusted. */
 const WRITE_SEEN_MS = 3_000;
-/** The adapter's watch timeout (30 s) plus a margin: an open watch older than this is taken for dead. */
-const WATCH_MAX_AGE_MS = 35_000;
+/** An open watch that brought no event (nor bookmark) for this long is taken for dead: as stale as a 30 s watch was. */
+const SILENT_MS = 35_000;
 
 export interface KeptLock {
   namespace?: string;
@@ -52,6 +55,8 @@ export class LockKeeper {
   private stopWatch?: () => void;
   private watch: {
     openedAt?: number;
+    /** When it last brought an event or a bookmark. */
+    heardAt?: number;
     /** The watch delivered the Lease since it opened. */
     synced: boolean;
     latest?: LeaseView;
@@ -82,12 +87,15 @@ export class LockKeeper {
     this.timer.unref();
     this.stopWatch = this.kube.watchLease?.(this.namespace, this.name, {
       onConnection: (connected) => {
-        this.watch = connected
-          ? { openedAt: this.clock.now().getTime(), synced: false, first: true }
-          : { synced: false };
+        const now = this.clock.now().getTime();
+        this.watch = connected ? { openedAt: now, heardAt: now, synced: false, first: true } : { synced: false };
+      },
+      onAlive: () => {
+        if (this.watch.openedAt !== undefined) this.watch.heardAt = this.clock.now().getTime();
       },
       onLease: (lease) => {
         if (this.watch.openedAt === undefined) return;
+        this.watch.heardAt = this.clock.now().getTime();
         this.watch.synced = true;
         this.watch.latest = lease;
         if (lease && this.watch.unseen?.rv === lease.resourceVersion) this.watch.unseen = undefined;
@@ -118,7 +126,7 @@ export class LockKeeper {
    * Right before every mutating step: the Lease must still name us, as we last wrote it, within its deadline.
    * `fresh`: read the Lease even while the watch is trusted. For the steps no second run may ever take at the same time
    * (a member added or removed, a machine launched or terminated): a stream that died without closing is trusted for up
-   * to WATCH_MAX_AGE_MS, and a read costs a request or two per swap.
+   * to SILENT_MS, and a read costs a request or two per swap.
    */
   verify(options: { fresh?: boolean } = {}): Promise<void> {
     return this.exclusive(async () => {
@@ -143,10 +151,10 @@ export class LockKeeper {
 
   /** Whether the watch's latest event stands for a read of the Lease now (see the top of this file). */
   private watchTrusted(): boolean {
-    const { openedAt, synced, unseen, doubtful } = this.watch;
+    const { openedAt, heardAt, synced, unseen, doubtful } = this.watch;
     if (openedAt === undefined || !synced || doubtful) return false;
     const now = this.clock.now().getTime();
-    if (now - openedAt > WATCH_MAX_AGE_MS) return false;
+    if (now - (heardAt ?? openedAt) > SILENT_MS) return false;
     return !unseen || now - unseen.at <= WRITE_SEEN_MS;
   }
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1Node } from '@kubernetes/client-node';
 import { openKube } from '../../../src/adapters/kube/client.ts';
-import { Follower } from '../../../src/adapters/kube/node-cache.ts';
+import { Follower, SILENCE_MS } from '../../../src/adapters/kube/node-cache.ts';
 
 type Obj = {
   metadata: { name: string; namespace?: string; resourceVersion: string; labels?: Record<string, string> };
@@ -302,6 +302,36 @@ current-context: x
       kube.close();
     }
   });
+  it("awaitPodsGone follows the node's pods with one LIST and one WATCH until the evicted ones are gone", async () => {
+    const web = {
+      metadata: { name: 'web', namespace: 'apps', uid: 'u-web', resourceVersion: String(++api.rv) },
+      spec: { nodeName: 'cp-a' },
+      status: { phase: 'Running' },
+    } as unknown as Obj;
+    api.pods.set('web', web);
+    const kube = openKube({ kubeconfig, retry: { retries: 0 } });
+    try {
+      // Not gone within its time: the pods as they are then, web still among them.
+      const late = await kube.awaitPodsGone!('cp-a', ['u-web'], { timeoutMs: 200 });
+      assert.ok(late?.some((p) => p.uid === 'u-web'));
+      api.requests = [];
+      const waiting = kube.awaitPodsGone!('cp-a', ['u-web'], { timeoutMs: 5000 });
+      await until('watching the pods', () => api.requests.includes('GET pods watch'));
+      const terminating = { ...web, metadata: { ...web.metadata, resourceVersion: String(++api.rv) } } as Obj;
+      api.put('pods', terminating); // still there, terminating
+      api.put(
+        'pods',
+        { ...terminating, metadata: { ...terminating.metadata, resourceVersion: String(++api.rv) } },
+        'DELETED',
+      );
+      api.pods.delete('web');
+      const left = await waiting;
+      assert.ok(left && !left.some((p) => p.uid === 'u-web'), 'answered once web was deleted');
+      assert.deepEqual(api.requests, ['GET pods', 'GET pods watch']);
+    } finally {
+      kube.close();
+    }
+  });
 });
 
 describe('node-cache: a watch that went silent is not trusted', () => {
@@ -319,7 +349,7 @@ describe('node-cache: a watch that went silent is not trusted', () => {
     }
   }
 
-  it('trusts an open watch only up to the server timeout plus a margin, and not between two watches', async () => {
+  it('trusts an open watch while it brings bookmarks or events, not once silent, and not between two watches', async () => {
     let now = 1_000_000;
     const fake = new FakeWatch();
     const follower = new Follower<V1Node>(
@@ -335,10 +365,14 @@ describe('node-cache: a watch that went silent is not trusted', () => {
     const api = new FakeApiServer();
     follower.start();
     await until('the watch is open', () => follower.trusted());
-    now += 20_000;
-    assert.equal(follower.trusted(), true, 'within the 30 s the server keeps a watch open');
-    now += 16_000;
-    assert.equal(follower.trusted(), false, '36 s open without ending: its connection died without a word');
+    now += 60_000;
+    assert.equal(follower.trusted(), true, 'a minute without a change: within the bookmark interval');
+    // The API server's periodic bookmark: the connection is alive, whatever the watch's age.
+    fake.opened[0]!.cb('BOOKMARK', { metadata: { resourceVersion: '6' } });
+    now += SILENCE_MS - 1_000;
+    assert.equal(follower.trusted(), true, 'heard within SILENCE_MS');
+    now += 2_000;
+    assert.equal(follower.trusted(), false, 'silent past the bookmark interval: its connection died without a word');
     // A watch ending with an error: until the next one is open, changes may be missed.
     await until('watching again', () => fake.opened.length === 1);
     fake.opened[0]!.done(new Error('connection reset'));

@@ -394,6 +394,33 @@ describe('LockKeeper with a watched Lease: no read before each step, the same st
     assert.equal(kube.leaseReads, 1);
   });
 
+  it('trusts a long-open watch while events or bookmarks arrive, and reads once it went silent', async () => {
+    const kube = new FakeKube();
+    kube.leaseWatch = { stalled: false };
+    kube.leases.set('kube-system/kubeswap-lock', lease({ holderIdentity: me }));
+    const acquired = kube.leases.get('kube-system/kubeswap-lock')!;
+    const clock = fakeClock(t0);
+    // A 300 s TTL: renewals only every 100 s, so the server's bookmarks are what shows the stream alive.
+    const keeper = new LockKeeper(
+      kube.port(),
+      { holder: me, ttlSeconds: 300, resourceVersion: acquired.resourceVersion, lease: acquired },
+      clock,
+      () => undefined,
+    ).start();
+    kube.leaseReads = 0;
+    for (let i = 0; i < 3; i++) {
+      await clock.sleep(30_000);
+      kube.leaseWatch.handlers!.onAlive?.(); // a bookmark
+      await keeper.verify();
+    }
+    assert.equal(kube.leaseReads, 0, '90 s open, never silent for 35 s: trusted');
+    kube.leaseWatch.stalled = true; // dead without a word: neither the renewal nor a bookmark arrives now
+    await clock.sleep(36_000);
+    await keeper.verify();
+    assert.equal(kube.leaseReads, 1, 'silent for 36 s: its connection may be dead, the Lease is read');
+    keeper.stop();
+  });
+
   it('reads the Lease before a membership or machine change even while the watch is trusted', async () => {
     const kube = new FakeKube();
     kube.leaseWatch = { stalled: false };
