@@ -87,6 +87,8 @@ export class Follower<T extends Named> {
   private closedAt?: number;
   private stopped = true;
   private restartTimer?: NodeJS.Timeout;
+  /** Ends the current watch request and resumes from the last resourceVersion; undefined while none is under way. */
+  private resume?: () => void;
   private readonly seen = new Map<string, string>();
   /** Names whose deletion or resourceVersion (our own write) the stream is still to deliver, with the write's time. */
   private readonly awaited = new Map<string, { rv: string | undefined; since: number }>();
@@ -108,6 +110,7 @@ export class Follower<T extends Named> {
   ) {}
 
   start(): void {
+    this.resume = undefined;
     this.stopped = false;
     this.down = false;
     this.synced = false;
@@ -124,8 +127,11 @@ export class Follower<T extends Named> {
       ) => {
         // Open from its answer to its end: only then does the stream carry every change.
         let ended = false;
+        let controller: AbortController | undefined;
         const end = (err: unknown) => {
+          if (ended) return;
           ended = true;
+          if (this.resume === resume) this.resume = undefined;
           if (this.lw === lw) {
             // A clean end of a watch that had opened: the gap to the next one is trusted briefly (CLEAN_GAP_MS).
             this.closedAt = !err && this.openSince !== undefined ? this.now() : undefined;
@@ -133,6 +139,19 @@ export class Follower<T extends Named> {
           }
           done(err);
         };
+        // Ends this watch on purpose and has ListWatch watch again from its last resourceVersion: the new request
+        // replays every change since (or answers 410 Gone, and ListWatch lists afresh), so no LIST is needed. Not
+        // trusted until the new watch is open: this one may have been the dead one.
+        const resume = () => {
+          if (ended || this.lw !== lw) return;
+          ended = true;
+          this.resume = undefined;
+          this.openSince = undefined;
+          this.closedAt = undefined;
+          controller?.abort();
+          done(null);
+        };
+        this.resume = resume;
         // Every event, bookmarks included, shows the connection alive (SILENCE_MS).
         const heard = (...args: unknown[]) => {
           if (!ended && this.lw === lw) this.heardAt = this.now();
@@ -140,13 +159,15 @@ export class Follower<T extends Named> {
         };
         return watch
           .watch(path, { ...params, timeoutSeconds: watchSeconds(), allowWatchBookmarks: true }, heard, end)
-          .then((controller) => {
-            if (!ended && this.lw === lw) {
+          .then((answered) => {
+            controller = answered;
+            if (ended) answered.abort();
+            else if (this.lw === lw) {
               this.openSince = this.now();
               this.heardAt = this.openSince;
               this.closedAt = undefined;
             }
-            return controller;
+            return answered;
           })
           .catch((err: unknown) => {
             end(err);
@@ -212,9 +233,17 @@ export class Follower<T extends Named> {
     this.restartTimer.unref();
   }
 
-  /** Drops the watch and lists afresh (e.g. after its connection may be pinned to a server that left). */
+  /** Drops the watch (e.g. its connection may be pinned to a server that left) and watches again. */
   restart(): void {
     if (this.stopped) return;
+    // A watch request under way (open or being answered) over a store that is synced: resumed from its
+    // resourceVersion (one WATCH request); otherwise (listing, or down after an error) listed afresh.
+    if (this.resume && this.synced && !this.down) {
+      // Our writes not yet seen: the new watch gets WRITE_SEEN_MS of its own to deliver them.
+      for (const write of this.awaited.values()) write.since = Date.now();
+      this.resume();
+      return;
+    }
     void this.lw?.stop();
     this.start();
   }

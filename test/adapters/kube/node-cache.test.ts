@@ -302,6 +302,28 @@ current-context: x
       kube.close();
     }
   });
+  it('reconnect resumes both watches from their resourceVersion: no LIST, and a change made meanwhile is seen', async () => {
+    const kube = openKube({ kubeconfig, retry: { retries: 0 } });
+    const stop = kube.watchChanges!(() => {});
+    try {
+      await watching(api, kube);
+      api.requests = [];
+      api.holdEvents = true;
+      kube.reconnect?.();
+      api.put('nodes', api.node('cp-b', false, { 'node-role.kubernetes.io/control-plane': '' }));
+      await until('both watched again', () => api.requests.filter((r) => r.endsWith('watch')).length === 2);
+      assert.deepEqual(api.requests.sort(), ['GET nodes watch', 'GET pods watch'], 'no LIST, one WATCH each');
+      api.release();
+      await until('the change made across the reconnect is seen', async () =>
+        (await kube.listNodes()).some((n) => n.name === 'cp-b' && !n.ready),
+      );
+      assert.equal(api.requests.filter((r) => r.endsWith('watch')).length, 2, 'one new watch each');
+    } finally {
+      stop();
+      kube.close();
+    }
+  });
+
   it("awaitPodsGone follows the node's pods with one LIST and one WATCH until the evicted ones are gone", async () => {
     const web = {
       metadata: { name: 'web', namespace: 'apps', uid: 'u-web', resourceVersion: String(++api.rv) },
