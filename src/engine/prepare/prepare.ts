@@ -11,7 +11,7 @@ import {
 } from '../../domain/kubeadm/cluster-config.ts';
 import { pruneClusterStatus } from '../../domain/kubeadm/cluster-status.ts';
 import { parseTargetVersion } from '../../domain/kubeadm/versions.ts';
-import type { RbacObject } from '../../ports/kube.ts';
+import type { ConfigMapView, RbacObject } from '../../ports/kube.ts';
 import { retryOnConflict } from '../conflicts.ts';
 import type { Ports } from '../ports.ts';
 import { ensureKubeletConfigAndRbac, kubeletConfigPlan } from './kubelet-config.ts';
@@ -25,6 +25,11 @@ import { ensureKubeletConfigAndRbac, kubeletConfigPlan } from './kubelet-config.
 export interface PrepareSeen {
   kubeletConfigMaps: readonly string[];
   rbacPresent: readonly string[];
+  /**
+   * kubeadm-config as the plan read it: the first compare-and-set starts from it. Its replace is guarded by its
+   * resourceVersion, so a write by anyone since fails (409) and the next attempt reads it afresh.
+   */
+  kubeadmConfig?: ConfigMapView;
 }
 
 export function rbacLabel(object: Pick<RbacObject, 'kind' | 'name'> & { namespace?: string }): string {
@@ -40,8 +45,10 @@ export async function prepareCluster(ports: Ports, from: string, to: string, see
   // kubeadm join of version X fails its KubeletVersion preflight unless kubernetesVersion is X.
   let nodeNames: string[] | undefined;
   // A compare-and-set: a 409 (someone wrote kubeadm-config since it was read) reads it again.
+  let first = seen?.kubeadmConfig;
   await retryOnConflict(async () => {
-    const cm = await ports.kube.getConfigMap(KUBEADM_NAMESPACE, KUBEADM_CONFIG);
+    const cm = first ?? (await ports.kube.getConfigMap(KUBEADM_NAMESPACE, KUBEADM_CONFIG));
+    first = undefined;
     if (!cm) throw new Error('kube-system/kubeadm-config disappeared');
     const data = { ...cm.data };
     const bumped = bumpKubernetesVersion(data['ClusterConfiguration'] ?? '', to);

@@ -6,7 +6,7 @@ import { formatDuration } from '../../domain/clock.ts';
 import { invalid, KubeswapError } from '../../domain/errors.ts';
 import type { EventCode } from '../../domain/events.ts';
 import { apiVersionNeed } from '../../domain/kubeadm/api-migration.ts';
-import { KUBEADM_NAMESPACE, type KubeadmApiVersion } from '../../domain/kubeadm/cluster-config.ts';
+import { KUBEADM_CONFIG, KUBEADM_NAMESPACE, type KubeadmApiVersion } from '../../domain/kubeadm/cluster-config.ts';
 import { parseTargetVersion } from '../../domain/kubeadm/versions.ts';
 import { CONTROL_PLANE_POOL, type Desired, type NodeView } from '../../domain/model.ts';
 import type { PoolSpec } from '../../domain/pools.ts';
@@ -111,7 +111,10 @@ async function inspectWithProgress(
   // May this identity do everything the run does? Its answer decides first: without it every read could be a
   // 403. The first reads go out beside it (all read-only), and their results or errors count only once it says yes.
   const nodesRead = ports.kube.listNodes();
-  const reads = Promise.all([readClusterConfig(ports), nodesRead, readProgress(ports.kube)]);
+  // kubeadm-config, read once for the preflight, the addons' plan and prepare (issue 15 §2: it was read three times).
+  const kubeadmConfigRead = ports.kube.getConfigMap(KUBEADM_NAMESPACE, KUBEADM_CONFIG);
+  kubeadmConfigRead.catch(() => undefined);
+  const reads = Promise.all([readClusterConfig(ports, kubeadmConfigRead), nodesRead, readProgress(ports.kube)]);
   reads.catch(() => undefined);
   const denied = await accessProblems(ports.kube, { render: request.render === true });
   if (denied.length > 0) throw invalid(denied);
@@ -130,7 +133,7 @@ async function inspectWithProgress(
         nodes: nodesRead,
       })
     : undefined;
-  const addonsSeen = observeAddons(ports.kube);
+  const addonsSeen = observeAddons(ports.kube, kubeadmConfigRead);
   observed?.catch(() => undefined);
   addonsSeen.catch(() => undefined);
   // What these reads found is passed to prepare (issue 15 §2: each was read again there): the RBAC objects present.
@@ -240,7 +243,12 @@ async function inspectWithProgress(
     scope,
     pools: poolSpecs.map((spec) => poolPlan(snapshot, spec, { desired: checked.desired!, runId })),
   };
-  return { report, progress, nodes, seen: { kubeletConfigMaps: existingKubeletConfig, rbacPresent } };
+  return {
+    report,
+    progress,
+    nodes,
+    seen: { kubeletConfigMaps: existingKubeletConfig, rbacPresent, kubeadmConfig: await kubeadmConfigRead },
+  };
 }
 
 /** The cluster-wide part of the plan (prepare.ts does it; the load balancer is act.ts's), in words for review. */
