@@ -92,7 +92,11 @@ export async function awaitPodsGone(
     const onAbort = () => finish(undefined);
     const timer = setTimeout(() => finish(current()), options.timeoutMs);
     options.signal?.addEventListener('abort', onAbort);
-    new Watch(kc)
+    const watch = new Watch(kc);
+    // client-node ends a watch after 30 s without a byte; a pod may take its whole grace period (30 s by default)
+    // to go without another event. The API server's bookmarks (about every minute) keep a live watch under this.
+    (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = 80_000;
+    watch
       .watch(
         '/api/v1/pods',
         {
