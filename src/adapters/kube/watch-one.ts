@@ -38,18 +38,18 @@ export function watchOne<T>(
   timeoutSeconds: number = WATCH_ONE_SECONDS,
 ): { stop(): void; restart(): void } {
   let stopped = false;
-  let current: { controller?: AbortController; end(err: unknown): void } | undefined;
+  let current: { controller?: AbortController; ended: boolean; end(err: unknown): void } | undefined;
   let timer: NodeJS.Timeout | undefined;
   const start = () => {
     if (stopped) return;
     const watch = new Watch(kc);
     (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = INACTIVITY_MS;
-    let ended = false;
     let connected = false;
-    const self: { controller?: AbortController; end(err: unknown): void } = {
+    const self: { controller?: AbortController; ended: boolean; end(err: unknown): void } = {
+      ended: false,
       end: (err: unknown) => {
-        if (ended) return;
-        ended = true;
+        if (self.ended) return;
+        self.ended = true;
         self.controller?.abort();
         if (connected) handlers.onConnection(false);
         if (stopped) return;
@@ -64,7 +64,7 @@ export function watchOne<T>(
         path,
         { fieldSelector: `metadata.name=${name}`, timeoutSeconds, allowWatchBookmarks: true },
         (phase: string, object: T) => {
-          if (ended || stopped) return;
+          if (self.ended || stopped) return;
           if (phase === 'ERROR') return self.end(new Error('watch error event'));
           if (phase === 'BOOKMARK') {
             if (connected) handlers.onAlive?.();
@@ -83,7 +83,7 @@ export function watchOne<T>(
       )
       .then((controller) => {
         self.controller = controller;
-        if (stopped || ended) controller.abort();
+        if (stopped || self.ended) controller.abort();
       })
       .catch((err: unknown) => self.end(err));
   };
@@ -99,7 +99,12 @@ export function watchOne<T>(
       if (stopped) return;
       if (timer) clearTimeout(timer);
       timer = undefined;
-      current?.end(new Error('restarted'));
+      if (current && !current.ended) current.end(new Error('restarted'));
+      else {
+        // Already ended, its restart pending (just cleared): a second reconnect must not leave it unwatched.
+        timer = setTimeout(start, RESTART_PAUSE_MS);
+        timer.unref();
+      }
     },
   };
 }

@@ -6,9 +6,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { V1Node } from '@kubernetes/client-node';
+import { KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { openKube } from '../../../src/adapters/kube/client.ts';
 import { Follower, SILENCE_MS } from '../../../src/adapters/kube/node-cache.ts';
+import { watchOne } from '../../../src/adapters/kube/watch-one.ts';
 
 type Obj = {
   metadata: { name: string; namespace?: string; resourceVersion: string; labels?: Record<string, string> };
@@ -321,6 +322,28 @@ current-context: x
     } finally {
       stop();
       kube.close();
+    }
+  });
+
+  it('watchOne: a reconnect while a restart is pending still watches again (two reconnects in a row)', async () => {
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfig);
+    let connected = false;
+    const watch = watchOne(kc, '/api/v1/nodes', 'cp-a', {
+      onObject: () => undefined,
+      onConnection: (c) => {
+        connected = c;
+      },
+    });
+    try {
+      await until('connected', () => connected);
+      api.breakWatches(); // ended: its restart is pending
+      await until('disconnected', () => !connected);
+      watch.restart();
+      watch.restart();
+      await until('watching again', () => connected, 5000);
+    } finally {
+      watch.stop();
     }
   });
 
