@@ -43,7 +43,7 @@ export class LockKeeper {
   private renewedAt: number;
   /** Of our last write; undefined after a renewal whose outcome is unknown (then only the holder is checked). */
   private resourceVersion?: string;
-  private timer?: ReturnType<typeof setInterval>;
+  private timer?: ReturnType<typeof setTimeout>;
   /** Renewals and checks run one at a time, so a check never reads a write it has not yet recorded. */
   private queue: Promise<unknown> = Promise.resolve();
   /** What we last wrote (or read as ours): a renewal replaces it without reading first. */
@@ -53,6 +53,7 @@ export class LockKeeper {
   /** Our renewal in flight: its event may arrive before its result, so events wait until it is known. */
   private writing = false;
   private stopWatch?: () => void;
+  private stopped = false;
   private watch: {
     openedAt?: number;
     /** When it last brought an event or a bookmark. */
@@ -83,8 +84,7 @@ export class LockKeeper {
   }
 
   start(): this {
-    this.timer = setInterval(() => void this.renew(), (this.lock.ttlSeconds * 1000) / 3);
-    this.timer.unref();
+    this.schedule();
     this.stopWatch = this.kube.watchLease?.(this.namespace, this.name, {
       onConnection: (connected) => {
         const now = this.clock.now().getTime();
@@ -107,8 +107,20 @@ export class LockKeeper {
     return this;
   }
 
+  /**
+   * The next renewal a third of the TTL after the last attempt. Every renewal reschedules it, also one made by a
+   * step's check (verify), so those cost no request over time: the periodic ones move back.
+   */
+  private schedule(): void {
+    clearTimeout(this.timer);
+    if (this.lostReason || this.stopped) return;
+    this.timer = setTimeout(() => void this.renew(), (this.lock.ttlSeconds * 1000) / 3);
+    this.timer.unref();
+  }
+
   stop(): void {
-    clearInterval(this.timer);
+    this.stopped = true;
+    clearTimeout(this.timer);
     this.stopWatch?.();
     this.stopWatch = undefined;
   }
@@ -131,18 +143,27 @@ export class LockKeeper {
   verify(options: { fresh?: boolean } = {}): Promise<void> {
     return this.exclusive(async () => {
       // Renewal is also driven from here, on the run's own clock: a run that acts holds a fresh lease.
-      if (!this.lostReason && this.clock.now().getTime() - this.renewedAt >= (this.lock.ttlSeconds * 1000) / 3) {
-        await this.renewNow();
+      // A fresh check renews too, instead of reading: the replace is guarded by our last write's resourceVersion, so
+      // it succeeds only if nobody wrote the Lease since (else 409, and renewLock reads and judges it), which proves
+      // as much as a read would, and it moves the next periodic renewal back (schedule), so it costs no extra request.
+      const due = this.clock.now().getTime() - this.renewedAt >= (this.lock.ttlSeconds * 1000) / 3;
+      const proving = options.fresh === true && this.resourceVersion !== undefined;
+      let proven = false;
+      if (!this.lostReason && (due || proving)) {
+        // Written by us just now, over our own last write (its outcome known): nothing else to check.
+        proven = (await this.renewNow()) && proving;
       }
       if (!this.lostReason) {
         if (this.overdue()) this.lose(this.overdueReason());
-        else if (!options.fresh && this.watchTrusted()) this.judge(this.watch.latest);
-        else {
-          // No watch to rely on: read the Lease right before the change, as the only way to see a foreign write.
-          const lease = await this.kube.getLease(this.namespace, this.name);
-          if (lease?.holderIdentity !== this.lock.holder) this.lose(takenBy(lease?.holderIdentity));
-          else if (this.resourceVersion && lease.resourceVersion !== this.resourceVersion)
-            this.lose('the lock was written by someone else since our last renewal');
+        else if (!proven) {
+          if (!options.fresh && this.watchTrusted()) this.judge(this.watch.latest);
+          else {
+            // No watch to rely on: read the Lease right before the change, as the only way to see a foreign write.
+            const lease = await this.kube.getLease(this.namespace, this.name);
+            if (lease?.holderIdentity !== this.lock.holder) this.lose(takenBy(lease?.holderIdentity));
+            else if (this.resourceVersion && lease.resourceVersion !== this.resourceVersion)
+              this.lose('the lock was written by someone else since our last renewal');
+          }
         }
       }
       this.assertHeld();
@@ -185,12 +206,18 @@ export class LockKeeper {
     return !this.resourceVersion || this.ours.has(lease.resourceVersion);
   }
 
-  renew(): Promise<void> {
-    return this.exclusive(() => this.renewNow());
+  async renew(): Promise<void> {
+    await this.exclusive(() => this.renewNow());
   }
 
-  private async renewNow(): Promise<void> {
-    if (this.lostReason) return;
+  /**
+   * true: renewed over our own last write (the guarded replace succeeded at once: nobody wrote the Lease in between),
+   * its outcome known.
+   */
+  private async renewNow(): Promise<boolean> {
+    if (this.lostReason) return false;
+    let renewed = false;
+    const previous = this.resourceVersion;
     const now = this.clock.now();
     this.writing = true;
     try {
@@ -204,12 +231,23 @@ export class LockKeeper {
         // since then makes it fail (409) and renewLock reads and judges the Lease instead.
         last: this.resourceVersion !== undefined ? this.last : undefined,
       });
-      if (result.renewed) {
+      if (
+        result.renewed &&
+        previous !== undefined &&
+        result.replaced !== previous &&
+        !result.replacedOwnWrite &&
+        !this.ours.has(result.replaced)
+      ) {
+        // Our guarded replace met a version that is not ours (409), under our holder name: someone else wrote the
+        // Lease since our last renewal, as a read would have shown. Our write over it does not make that undone.
+        this.lose('the lock was written by someone else since our last renewal');
+      } else if (result.renewed) {
         // After a renewal of unknown outcome, or when this renewal's own first write lost its answer and was retried,
         // the version it replaced may be a write of ours: the stream may still deliver it, and it must not read as
         // someone else's.
         if (this.resourceVersion === undefined || result.replacedOwnWrite) this.ours.add(result.replaced);
         this.renewedAt = now.getTime();
+        renewed = previous !== undefined && result.replaced === previous;
         this.resourceVersion = result.lease.resourceVersion;
         this.last = result.lease;
         this.ours.add(result.lease.resourceVersion);
@@ -222,12 +260,14 @@ export class LockKeeper {
       if (this.overdue()) this.lose(`${this.overdueReason()}: ${(err as Error).message}`);
     } finally {
       this.writing = false;
+      this.schedule();
     }
     // Events that arrived while the write was in flight are judged now that its version is known.
     if (this.watch.pending) {
       this.watch.pending = false;
       this.consider(this.watch.latest);
     }
+    return renewed;
   }
 
   private get namespace() {

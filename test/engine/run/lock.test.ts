@@ -435,6 +435,23 @@ describe('LockKeeper with a watched Lease: no read before each step, the same st
     assert.equal(kube.leaseReads, 1);
   });
 
+  it('proves a fresh check by a guarded renewal, no read; the periodic renewal moves back', async () => {
+    const kube = new FakeKube();
+    kube.leaseWatch = { stalled: false };
+    const { keeper, lost, clock } = keep(kube);
+    await clock.sleep(5_000);
+    await keeper.verify({ fresh: true });
+    assert.equal(kube.leaseReads, 0, 'the replace over our own last write proves the Lease untouched');
+    assert.deepEqual(kube.leases.get('kube-system/kubeswap-lock')!.renewTime, at(5));
+    // Someone writes under our holder name while the stream is dead: the next fresh check must see it.
+    kube.leaseWatch.stalled = true;
+    kube.bumpLease('kube-system', 'kubeswap-lock', {});
+    await clock.sleep(1_000);
+    await assert.rejects(keeper.verify({ fresh: true }), /written by someone else/);
+    assert.equal(lost.length, 1);
+    keeper.stop();
+  });
+
   it('takes a first event older than our acquire (a lagging watch cache) for no loss: the next check reads', async () => {
     const kube = new FakeKube();
     kube.leaseWatch = { stalled: false };
