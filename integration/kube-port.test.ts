@@ -127,6 +127,12 @@ describe('kube port against a real kube-apiserver', function () {
     assert.equal(await kube.podExists('apps', 'web-1', 'another-uid'), false);
     assert.equal(await kube.evictPod('apps', 'no-such-pod'), 'gone');
     assert.equal(await kube.podExists('apps', 'no-such-pod', uid), false);
+    // The terminating pod no kubelet will end: removed at once, but only under its own uid.
+    assert.equal(await kube.forceDeletePod('apps', 'web-1', 'another-uid'), 'gone');
+    assert.equal(await kube.podExists('apps', 'web-1', uid), true);
+    assert.equal(await kube.forceDeletePod('apps', 'web-1', uid), 'deleted');
+    assert.equal(await kube.podExists('apps', 'web-1', uid), false);
+    assert.equal(await kube.forceDeletePod('apps', 'web-1', uid), 'gone');
   });
 
   it('guards ConfigMap replaces by resourceVersion and reports create/delete idempotently', async () => {

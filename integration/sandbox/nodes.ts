@@ -242,7 +242,7 @@ export async function nudgeUnreportedPods(core: k8s.CoreV1Api, names: string[]):
   for (const name of names) {
     const pod = await core.readNamespacedPod({ name, namespace: 'kube-system' }).catch(() => undefined);
     // Only pods nobody reported yet (Pending); a crash report (Running, not Ready) is the kubelet's word.
-    if (!pod || pod.status?.phase !== 'Pending') continue;
+    if (pod?.status?.phase !== 'Pending') continue;
     await core.patchNamespacedPod(
       {
         name,

@@ -167,6 +167,68 @@ export class ClusterSampler {
   }
 }
 
+/**
+ * Watches, from the API server, how long the kube-system DaemonSet pods (kube-proxy) of each deleted Node outlive it:
+ * the pod garbage collector alone takes 40 s or more (it waits that long for a missing Node to come back), so a gap
+ * under that shows they were removed with their Node. (Static pods' mirrors are the Node's dependents, for the
+ * garbage collector.) Samples once a second; a pod still there at stop() counts as never gone.
+ */
+export class GoneNodePods {
+  /** Per deleted Node: seconds from its deletion until its last DaemonSet pod was gone (Infinity: never seen gone). */
+  readonly outlived = new Map<string, number>();
+  private readonly nodeGoneAt = new Map<string, number>();
+  private readonly podsOf = new Map<string, Set<string>>();
+  private stopped = false;
+  private loop?: Promise<void>;
+
+  constructor(private readonly sb: Sandbox) {}
+
+  start(): this {
+    const core = sandboxKube(this.sb).makeApiClient(k8s.CoreV1Api);
+    this.loop = (async () => {
+      while (!this.stopped) {
+        const [nodes, pods] = await Promise.all([
+          core.listNode().then((l) => new Set(l.items.map((n) => n.metadata!.name!))),
+          core.listNamespacedPod({ namespace: 'kube-system' }).then((l) => l.items),
+        ]).catch(() => [undefined, undefined] as const);
+        if (nodes && pods) this.sample(nodes, pods);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    })();
+    return this;
+  }
+
+  private sample(nodes: Set<string>, pods: k8s.V1Pod[]) {
+    const now = Date.now();
+    const bound = new Map<string, Set<string>>();
+    for (const pod of pods) {
+      const node = pod.spec?.nodeName;
+      const daemon = pod.metadata?.ownerReferences?.some((o) => o.kind === 'DaemonSet');
+      if (node && daemon) bound.set(node, (bound.get(node) ?? new Set()).add(pod.metadata!.name!));
+    }
+    for (const node of nodes) this.podsOf.set(node, bound.get(node) ?? new Set());
+    for (const node of this.podsOf.keys()) {
+      if (nodes.has(node)) continue;
+      if (!this.nodeGoneAt.has(node)) this.nodeGoneAt.set(node, now);
+      if (!this.outlived.has(node) && (bound.get(node)?.size ?? 0) === 0)
+        this.outlived.set(node, (now - this.nodeGoneAt.get(node)!) / 1000);
+    }
+  }
+
+  async stop(): Promise<Map<string, number>> {
+    this.stopped = true;
+    await this.loop;
+    for (const node of this.nodeGoneAt.keys())
+      if (!this.outlived.has(node)) this.outlived.set(node, Number.POSITIVE_INFINITY);
+    return this.outlived;
+  }
+
+  /** The DaemonSet pods bound to the Node when it was last seen. */
+  podsAt(node: string): string[] {
+    return [...(this.podsOf.get(node) ?? [])];
+  }
+}
+
 /** GETs /version through the load balancer every `intervalMs`, recording failures and the longest gap. */
 export class ApiProbe {
   requests = 0;

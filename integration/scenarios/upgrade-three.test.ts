@@ -19,6 +19,7 @@ import {
   codes,
   describeRun,
   essentials,
+  GoneNodePods,
   isReady,
   type KubeswapRun,
   kubeswap,
@@ -124,11 +125,15 @@ describe('scenario: 3-machine upgrade FROM -> TO', function () {
     await core.createNode({ body: notReadyWorker() });
     let run: KubeswapRun;
     let api: Awaited<ReturnType<ApiProbe['stop']>>;
+    let outlived: Map<string, number>;
+    const gonePods = new GoneNodePods(sb);
     try {
       assert.equal(isReady((await core.readNode({ name: NOT_READY_WORKER })).status), false, 'NotReady before the run');
       const probe = new ApiProbe(sb).start();
+      gonePods.start();
       run = await applyPlan();
       api = await probe.stop();
+      outlived = await gonePods.stop();
       // Independent: the worker was still NotReady when the run ended, so the run passed with it, not after it healed.
       assert.equal(isReady((await core.readNode({ name: NOT_READY_WORKER })).status), false, 'NotReady after the run');
     } finally {
@@ -162,6 +167,14 @@ describe('scenario: 3-machine upgrade FROM -> TO', function () {
       after.nodes.every((n) => !oldNames.has(n.name)),
       'old Nodes deleted',
     );
+    // Independent: each old Node's kube-proxy pod went with it, not a garbage-collector minute later (while it stays,
+    // the DaemonSet's rolling update counts that node as unavailable and the addon rollout stands still).
+    assert.deepEqual([...outlived.keys()].sort(), [...oldNames].sort(), 'every old Node seen deleted');
+    for (const [node, seconds] of outlived)
+      assert.ok(
+        seconds < 20,
+        `${node}'s DaemonSet pods (${gonePods.podsAt(node).join(', ')}) outlived it by ${seconds} s`,
+      );
     assert.ok(after.running.every((i) => i.image === sb.aws.images[sb.versions.to]));
 
     // The addons, read from the API server, against what the real TO kubeadm lists for this cluster.

@@ -47,6 +47,7 @@ export const EVENT_CODES = [
   'machine.terminating',
   'machine.deletion-started',
   'node.deleted',
+  'node.pods-released',
   'orphan.removed',
   'dry-run.step',
   'verify.passed',

@@ -199,6 +199,11 @@ export interface KubePort {
   evictPod(namespace: string, name: string): Promise<EvictionResult>;
   /** True while a pod with that name and uid exists (a recreated pod has another uid). */
   podExists(namespace: string, name: string, uid: string): Promise<boolean>;
+  /**
+   * Removes the pod at once (grace period 0), only if it still has this uid: for the pods of a Node whose machine is
+   * gone, where no kubelet is left to end them. 'gone': no pod with that uid (already removed, or recreated).
+   */
+  forceDeletePod(namespace: string, name: string, uid: string): Promise<'deleted' | 'gone'>;
   listDisruptionBudgets(namespace?: string): Promise<DisruptionBudgetView[]>;
 
   getConfigMap(namespace: string, name: string): Promise<ConfigMapView | undefined>;

@@ -30,6 +30,13 @@ export const KUBESWAP_PERMISSIONS: readonly Permission[] = [
   { group: '', resource: 'pods', verb: 'list', why: 'static pods on control-plane Nodes; pods to drain' },
   { group: '', resource: 'pods', verb: 'get', why: 'wait until an evicted pod is gone' },
   { group: '', resource: 'pods', verb: 'watch', namespace: KS, why: 'wake the loop when a static pod changes' },
+  {
+    group: '',
+    resource: 'pods',
+    verb: 'delete',
+    namespace: KS,
+    why: "remove a deleted Node's DaemonSet pods (kube-proxy) at once, not after the pod garbage collector's minute",
+  },
   { group: '', resource: 'pods', subresource: 'eviction', verb: 'create', why: 'drain the old node' },
   {
     group: 'policy',

@@ -3,7 +3,6 @@ import { markdownReport } from '../../src/cli/render/report.ts';
 import { availabilitySeries, type ProbeSample } from '../../src/domain/availability.ts';
 import { fanOut, type KubeswapEvent } from '../../src/domain/events.ts';
 import { estimateDuration, measureRun, swapTimelines } from '../../src/domain/run-timeline.ts';
-import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from '../../src/engine/ports.ts';
 import { apply, inspect } from '../../src/engine/run/run.ts';
 import { RUNS_KEPT, RunRecorder, readStoredRuns } from '../../src/engine/run/run-record.ts';
 import { APPLY_OPTIONS, TO } from '../engine/builders.ts';

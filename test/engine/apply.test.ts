@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { parse } from 'yaml';
-import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from '../../src/engine/ports.ts';
 import { apply, inspect } from '../../src/engine/run/run.ts';
 import { APPLY_OPTIONS, TO } from './builders.ts';
 import { FakeWorld, failure } from './fake-world.ts';
@@ -151,6 +150,34 @@ describe('apply over the fake world', () => {
     assert.ok(order('cordon cp-a') < order('removeMember'));
     assert.ok(order('terminate i-cp-a') < order('deleteNode cp-a'));
     assert.ok(order('register') < order('deregister i-cp-a'));
+  });
+
+  it("removes the deleted Node's kube-system DaemonSet pods at once, and no other pod", async () => {
+    const world = new FakeWorld(['cp-a']);
+    const pod = (namespace: string, name: string, daemonSet: boolean) => ({
+      namespace,
+      name,
+      uid: `uid-${name}`,
+      daemonSet,
+      // The static pod's mirror goes with its Node (its owner), and drain leaves both kinds alone.
+      mirror: !daemonSet,
+      phase: 'Running',
+      labels: {},
+    });
+    world.podsOn.set('cp-a', [
+      pod('kube-system', 'kube-proxy-x', true),
+      pod('monitoring', 'node-exporter-x', true),
+      pod('kube-system', 'etcd-cp-a', false),
+    ]);
+    await apply(world.ports(), request, options);
+    const order = (prefix: string) => world.calls.findIndex((c) => c.startsWith(prefix));
+    assert.deepEqual(
+      world.calls.filter((c) => c.startsWith('forceDeletePod')),
+      ['forceDeletePod kube-system/kube-proxy-x'],
+    );
+    assert.ok(order('deleteNode cp-a') < order('forceDeletePod'));
+    const released = world.log.events.find((e) => e.code === 'node.pods-released');
+    assert.deepEqual(released?.data, { pods: ['kube-proxy-x'] });
   });
 
   it('reports nothing to do on a second run', async () => {

@@ -15,7 +15,13 @@ import {
 } from '../../src/domain/model.ts';
 import type { Ports } from '../../src/engine/ports.ts';
 import type { EtcdPort } from '../../src/ports/etcd.ts';
-import { type ConfigMapView, ConflictError, type KubePort, type LeaseView } from '../../src/ports/kube.ts';
+import {
+  type ConfigMapView,
+  ConflictError,
+  type KubePort,
+  type LeaseView,
+  type PodOnNode,
+} from '../../src/ports/kube.ts';
 import type { MachineProvider, ReplacementRequest } from '../../src/ports/machines.ts';
 import { FROM, imageDrift, machine, member, NEW_IMAGE, node, OLD_IMAGE, TO } from './builders.ts';
 
@@ -52,6 +58,8 @@ export class FakeWorld {
   readonly log = new EventLog();
   /** Permissions the identity lacks, as `verb resource[/subresource]` (SelfSubjectAccessReview says no). */
   readonly denied = new Set<string>();
+  /** Pods bound to each Node, as podsOnNode lists them (none unless a test puts some). */
+  readonly podsOn = new Map<string, PodOnNode[]>();
   /** kubeadm RBAC objects the cluster lacks, as `Kind/name`. */
   readonly missingRbac = new Set<string>();
   private rv = 1;
@@ -203,10 +211,21 @@ export class FakeWorld {
       if (n) this.nodes.set(name, { ...n, unschedulable });
     },
     recordNodeEvent: async () => {},
-    podsOnNode: async () => [],
+    podsOnNode: async (node) => this.podsOn.get(node) ?? [],
     podsInNamespace: async () => [],
     evictPod: async () => 'evicted',
     podExists: async () => false,
+    forceDeletePod: async (namespace, name, uid) => {
+      this.record(`forceDeletePod ${namespace}/${name}`);
+      for (const [node, pods] of this.podsOn) {
+        const left = pods.filter((p) => !(p.namespace === namespace && p.name === name && p.uid === uid));
+        if (left.length < pods.length) {
+          this.podsOn.set(node, left);
+          return 'deleted';
+        }
+      }
+      return 'gone';
+    },
     listDisruptionBudgets: async () => [],
     getConfigMap: async (ns, name) => this.configMaps.get(`${ns}/${name}`),
     createConfigMap: async (cm) => {

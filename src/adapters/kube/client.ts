@@ -19,7 +19,15 @@ import {
   listSecrets,
   replaceConfigMap,
 } from './objects.ts';
-import { awaitPodsGone, evictPod, listDisruptionBudgets, podExists, podsInNamespace, podsOnNode } from './pods.ts';
+import {
+  awaitPodsGone,
+  evictPod,
+  forceDeletePod,
+  listDisruptionBudgets,
+  podExists,
+  podsInNamespace,
+  podsOnNode,
+} from './pods.ts';
 import { ensureRbac, rbacExists } from './rbac.ts';
 import { connectApis, DEFAULT_REQUEST_TIMEOUT_MS, type KubeApis } from './transport.ts';
 import { getWorkload, setContainerImage, watchWorkload } from './workloads.ts';
@@ -169,6 +177,7 @@ export function kubePortOver(apis: KubeApis, cached: () => NodeCache | undefined
     podsInNamespace: (namespace, options) => podsInNamespace(apis, namespace, options),
     evictPod: (namespace, name) => evictPod(apis, namespace, name),
     podExists: (namespace, name, uid) => podExists(apis, namespace, name, uid),
+    forceDeletePod: (namespace, name, uid) => forceDeletePod(apis, namespace, name, uid),
     listDisruptionBudgets: (namespace) => listDisruptionBudgets(apis, namespace),
 
     getConfigMap: (namespace, name) => getConfigMap(apis, namespace, name),

@@ -177,6 +177,29 @@ export async function podExists(apis: KubeApis, namespace: string, name: string,
   }
 }
 
+export async function forceDeletePod(
+  apis: KubeApis,
+  namespace: string,
+  name: string,
+  uid: string,
+): Promise<'deleted' | 'gone'> {
+  try {
+    // Grace period 0 removes the pod from the API at once (what the pod garbage collector does for a Node that is
+    // gone); the uid precondition keeps a pod recreated under the same name safe (the server answers 409). Both go in
+    // the body: with a body, the API server ignores the query parameters (apiserver endpoints/handlers/delete.go).
+    await apis.core.deleteNamespacedPod({
+      namespace,
+      name,
+      body: { gracePeriodSeconds: 0, preconditions: { uid } },
+    });
+    return 'deleted';
+  } catch (err) {
+    const code = statusCode(err);
+    if (code === 404 || code === 409) return 'gone';
+    throw apis.fail(err, `delete Pod ${namespace}/${name}`);
+  }
+}
+
 export async function listDisruptionBudgets(apis: KubeApis, namespace?: string): Promise<DisruptionBudgetView[]> {
   try {
     const budgets = await listAll((_continue) =>

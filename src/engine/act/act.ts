@@ -20,6 +20,9 @@ import type { EngineOptions, Ports } from '../ports.ts';
 import { clearRetiring, writeRetiring } from '../run/retiring.ts';
 import { drainNode } from './drain.ts';
 
+/** Where the addons kubeswap rolls after the control plane (kube-proxy) live: the namespace of the pods it releases. */
+const DAEMON_NAMESPACE = 'kube-system';
+
 export interface RunContext {
   runId: string;
   desired: Desired;
@@ -192,12 +195,46 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
     case 'delete-node':
       await ports.kube.deleteNode(step.node);
       emit('node.deleted', `deleted node ${step.node}`);
+      await releaseDaemonPods(step.node, ports, emit);
       return;
     case 'rollback':
       await rollback(step, ports, ctx, emit);
       return;
     default:
       step satisfies never;
+  }
+}
+
+/**
+ * The DaemonSet pods of kube-system left bound to a Node just deleted, whose machine is gone: removed now rather
+ * than by the pod garbage collector, which waits 40 s for the Node to come back and runs every 20 s
+ * (pkg/controller/podgc: quarantineTime, gcCheckPeriod). Until then the DaemonSet controller counts that pod's node
+ * as unavailable in a rolling update (pkg/controller/daemon/update.go rollingUpdate: a terminating pod leaves its node
+ * with no pod), which uses kube-proxy's whole maxUnavailable of 1: the addon rollout after the control plane stood
+ * still for up to a minute. Nothing runs them any more (the Node is deleted only once its machine is gone), so
+ * nothing is lost. Best effort: a pod left behind only means the garbage collector's wait, never a failed run.
+ */
+async function releaseDaemonPods(
+  node: string,
+  ports: Ports,
+  emit: (code: EventCode, message: string, data?: Record<string, unknown>, level?: 'info' | 'warn') => void,
+): Promise<void> {
+  try {
+    const left = (await ports.kube.podsOnNode(node)).filter((p) => p.daemonSet && p.namespace === DAEMON_NAMESPACE);
+    const released: string[] = [];
+    for (const pod of left)
+      if ((await ports.kube.forceDeletePod(pod.namespace, pod.name, pod.uid)) === 'deleted') released.push(pod.name);
+    if (released.length > 0)
+      emit('node.pods-released', `removed ${released.length} DaemonSet pod(s) of deleted node ${node}`, {
+        pods: released,
+      });
+  } catch (err) {
+    emit(
+      'node.pods-released',
+      `left the DaemonSet pods of deleted node ${node} to the pod garbage collector (about a minute): ${(err as Error).message}`,
+      undefined,
+      'warn',
+    );
   }
 }
 

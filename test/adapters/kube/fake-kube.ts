@@ -75,6 +75,7 @@ export class FakeKube {
       },
       podExists: async (namespace, name, uid) =>
         this.pods.some((p) => key(p.namespace, p.name) === key(namespace, name) && p.uid === uid),
+      forceDeletePod: unsupported('forceDeletePod'),
       listDisruptionBudgets: async (namespace) => this.budgets.filter((b) => !namespace || b.namespace === namespace),
       getConfigMap: unsupported('getConfigMap'),
       createConfigMap: unsupported('createConfigMap'),

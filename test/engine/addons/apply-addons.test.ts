@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from '../../../src/engine/ports.ts';
 import { apply, inspect } from '../../../src/engine/run/run.ts';
 import { KUBEADM_COREFILE } from '../../domain/addons/fixtures.ts';
 import { APPLY_OPTIONS, TO } from '../builders.ts';

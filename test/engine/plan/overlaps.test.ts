@@ -96,7 +96,7 @@ describe("overlap 2: the next swap's gate counts while the old VM terminates", (
     });
   });
 
-  const terminating = (at: Snapshot['at'], since: Date) =>
+  const terminating = (_at: Snapshot['at'], since: Date) =>
     editNode(setMachine(memberRemovedA(), 'i-cp-a', { phase: 'deleting', status: 'shutting-down' }), 'cp-a', {
       unschedulable: true,
       annotations: { ...drained, [TERMINATING_ANNOTATION]: since.toISOString() },

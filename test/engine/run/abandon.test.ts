@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from '../../../src/engine/ports.ts';
 import { abandonRun } from '../../../src/engine/run/abandon.ts';
 import { LOCK_NAME, LOCK_NAMESPACE } from '../../../src/engine/run/lock.ts';
 import { readProgress } from '../../../src/engine/run/progress.ts';

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { KubeswapError } from '../../../src/domain/errors.ts';
-import { DEFAULT_ENGINE_OPTIONS, type EngineOptions } from '../../../src/engine/ports.ts';
 import { readProgress } from '../../../src/engine/run/progress.ts';
 import { apply } from '../../../src/engine/run/run.ts';
 import type { RunHooks } from '../../../src/ports/machines.ts';
