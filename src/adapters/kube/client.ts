@@ -83,6 +83,15 @@ export function openKube(options: OpenKubeOptions = {}): Kube {
     // Outside the retrying wrapper too: it never throws; any failure answers undefined and the drain polls.
     awaitPodsGone: (node, uids, options) => awaitPodsGone(kc, apis, node, uids, options),
     reconnect,
+    // Ends every watch still open too: each may stay open for minutes (node-cache.ts), and an open one keeps the
+    // process alive.
+    close: () => {
+      cache?.stop();
+      cache = undefined;
+      for (const watch of objectWatches) watch.stop();
+      objectWatches.clear();
+      port.close();
+    },
   };
 }
 

@@ -161,7 +161,10 @@ export class Follower<T extends Named> {
           .watch(path, { ...params, timeoutSeconds: watchSeconds(), allowWatchBookmarks: true }, heard, end)
           .then((answered) => {
             controller = answered;
-            if (ended) answered.abort();
+            // Answered after this watch was ended, or after its ListWatch was stopped or replaced (ListWatch.stop()
+            // aborts only a request already answered): closed here, or it would stay open for its whole timeout
+            // (minutes) and keep the process alive.
+            if (ended || this.lw !== lw) answered.abort();
             else if (this.lw === lw) {
               this.openSince = this.now();
               this.heardAt = this.openSince;

@@ -41,6 +41,10 @@ class FakeApiServer {
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
+  get openWatches(): number {
+    return this.watchers.length;
+  }
+
   close() {
     for (const w of this.watchers) w.res.destroy();
     this.server.closeAllConnections();
@@ -345,6 +349,23 @@ current-context: x
     } finally {
       watch.stop();
     }
+  });
+
+  it('leaves no watch open after stop, also when stopped right after a reconnect, or on close', async () => {
+    const kube = openKube({ kubeconfig, retry: { retries: 0 } });
+    const stop = kube.watchChanges!(() => {});
+    await watching(api, kube);
+    kube.reconnect?.();
+    stop();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(api.openWatches, 0, 'no watch left open after stop');
+    kube.watchChanges!(() => {});
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfig);
+    kube.watchLease!('kube-system', 'kubeswap-lock', { onLease: () => undefined, onConnection: () => undefined });
+    await until('watching', () => api.openWatches >= 2);
+    kube.close();
+    await until('all closed', () => api.openWatches === 0);
   });
 
   it("awaitPodsGone follows the node's pods with one LIST and one WATCH until the evicted ones are gone", async () => {
