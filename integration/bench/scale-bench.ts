@@ -49,7 +49,7 @@ try {
 
   /** One `plan` in a child process: wall time, and peak RSS from the child's own resource usage. */
   const plan = (bin: string, profile = false) =>
-    new Promise<{ ms: number; rssMb: number; code: number | null }>((resolve, reject) => {
+    new Promise<{ ms: number; cpuMs: number; rssMb: number; code: number | null }>((resolve, reject) => {
       const started = performance.now();
       const prof =
         profile && values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(values['cpu-prof'])] : [];
@@ -65,26 +65,27 @@ try {
       child.stdout.resume();
       child.on('exit', (code) => {
         const ms = performance.now() - started;
-        const rss = /MAXRSS (\d+)/.exec(stderr);
+        const rss = /MAXRSS (\d+) CPU (\d+)/.exec(stderr);
         // plan exits 2 when it finds a blocker: still a measured plan (the exit code is printed with it).
         if ((code !== 0 && code !== 2) || !rss) reject(new Error(`plan exited ${code}: ${stderr.slice(-2000)}`));
-        else resolve({ ms, rssMb: Number(rss[1]) / 1024, code });
+        else resolve({ ms, cpuMs: Number(rss[2]) / 1000, rssMb: Number(rss[1]) / 1024, code });
       });
     });
 
   const measure = async (label: string, profile = false) => {
     for (const bin of bins) await plan(bin); // warm caches
-    const samples = bins.map(() => [] as { ms: number; rssMb: number; code: number | null }[]);
+    const samples = bins.map(() => [] as { ms: number; cpuMs: number; rssMb: number; code: number | null }[]);
     for (let i = 0; i < runs; i++) for (const [b, bin] of bins.entries()) samples[b]!.push(await plan(bin, profile));
     const median = (xs: number[]) => [...xs].sort((a, c) => a - c)[Math.floor(xs.length / 2)]!;
     const out = samples.map((s) => ({
       ms: median(s.map((x) => x.ms)),
+      cpuMs: median(s.map((x) => x.cpuMs)),
       rssMb: median(s.map((x) => x.rssMb)),
       codes: [...new Set(s.map((x) => x.code))].join(','),
     }));
     for (const [b, r] of out.entries())
       console.log(
-        `  ${label}, build ${b + 1}: plan ${(r.ms / 1000).toFixed(2)} s, peak RSS ${r.rssMb.toFixed(0)} MB (exit ${r.codes})`,
+        `  ${label}, build ${b + 1}: plan ${(r.ms / 1000).toFixed(2)} s (CPU ${(r.cpuMs / 1000).toFixed(2)} s), peak RSS ${r.rssMb.toFixed(0)} MB (exit ${r.codes})`,
       );
     return out;
   };
@@ -121,7 +122,7 @@ try {
   for (const [b, bin] of bins.entries())
     if (small)
       console.log(
-        `  build ${b + 1}: ${(small[b]!.ms / 1000).toFixed(2)} s -> ${(large[b]!.ms / 1000).toFixed(2)} s (x${(large[b]!.ms / small[b]!.ms).toFixed(2)}), ${small[b]!.rssMb.toFixed(0)} MB -> ${large[b]!.rssMb.toFixed(0)} MB (x${(large[b]!.rssMb / small[b]!.rssMb).toFixed(2)})  ${bin}`,
+        `  build ${b + 1}: ${(small[b]!.ms / 1000).toFixed(2)} s -> ${(large[b]!.ms / 1000).toFixed(2)} s (x${(large[b]!.ms / small[b]!.ms).toFixed(2)}), CPU ${(small[b]!.cpuMs / 1000).toFixed(2)} s -> ${(large[b]!.cpuMs / 1000).toFixed(2)} s (x${(large[b]!.cpuMs / small[b]!.cpuMs).toFixed(2)}), ${small[b]!.rssMb.toFixed(0)} MB -> ${large[b]!.rssMb.toFixed(0)} MB (x${(large[b]!.rssMb / small[b]!.rssMb).toFixed(2)})  ${bin}`,
       );
 } finally {
   if (stateDir) console.log(`\nthe sandbox stays up: npm run sandbox -- down --state-dir ${stateDir}`);

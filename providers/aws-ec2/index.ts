@@ -2,7 +2,6 @@
 // template, linked to Nodes by providerID, behind an ELBv2 target group for the API endpoint.
 import { EC2Client, type ResponseLaunchTemplateData } from '@aws-sdk/client-ec2';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import { CONTROL_PLANE_POOL } from '../../src/domain/model.ts';
 import {
   type MachineProvider,
@@ -47,8 +46,8 @@ export function createAwsEc2Provider(input: AwsEc2ProviderOptions): AwsEc2Provid
   };
   const ec2Client = new EC2Client(clientConfig);
   const elbClient = new ElasticLoadBalancingV2Client(clientConfig);
-  const ssmClient = new SSMClient(clientConfig);
   const call = throttleRetrying(options.throttleRetry);
+  const bootstrapSecrets = parameterStore(clientConfig, call, options.region, options.clusterName);
   const ec2 = ec2Port(ec2Client, call);
   const targetGroup = options.targetGroupArn
     ? new ApiTargetGroup(
@@ -133,12 +132,12 @@ export function createAwsEc2Provider(input: AwsEc2ProviderOptions): AwsEc2Provid
         targetGroup.deregister(machineId, timeoutMs).catch(failing(`deregister API target ${machineId}`)),
     },
 
-    bootstrapSecrets: parameterStore(ssmClient, call, options.region, options.clusterName),
+    bootstrapSecrets,
 
     destroy() {
       ec2Client.destroy();
       elbClient.destroy();
-      ssmClient.destroy();
+      bootstrapSecrets.destroy();
     },
   };
 }

@@ -4,12 +4,7 @@
 // with ec2:DescribeInstanceAttribute for as long as the instance exists; a parameter lives until the run deletes it,
 // and reading it takes ssm:GetParameter on that name plus kms:Decrypt, which the machine's instance profile holds.
 // https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-securestring.html
-import {
-  DeleteParameterCommand,
-  GetParametersByPathCommand,
-  PutParameterCommand,
-  type SSMClient,
-} from '@aws-sdk/client-ssm';
+import type { SSMClient, SSMClientConfig } from '@aws-sdk/client-ssm';
 import type { BootstrapSecretStore } from '../../src/ports/secrets.ts';
 import { awsErrorName, wrapAwsError } from './errors.ts';
 import type { AwsCall } from './retry.ts';
@@ -19,13 +14,26 @@ function pathSegment(value: string): string {
   return value.replace(/[^a-zA-Z0-9_.-]/g, '_');
 }
 
+/**
+ * The store, with its SSM client loaded at its first use: the SDK module costs about 30 MB and 0.1 s of CPU at
+ * startup, and only render mode with `--bootstrap-secrets ssm` (or a resumed run of it) uses it (issue 15 §3).
+ */
 export function parameterStore(
-  ssm: SSMClient,
+  clientConfig: SSMClientConfig,
   call: AwsCall,
   /** undefined: the SDK's region chain (AWS_PROFILE, instance metadata), resolved at the first put. */
   region: string | undefined,
   clusterName: string,
-): BootstrapSecretStore {
+): BootstrapSecretStore & { destroy(): void } {
+  let client: SSMClient | undefined;
+  let loading: Promise<{ sdk: typeof import('@aws-sdk/client-ssm'); ssm: SSMClient }> | undefined;
+  const load = () => {
+    loading ??= import('@aws-sdk/client-ssm').then((sdk) => {
+      client = new sdk.SSMClient(clientConfig);
+      return { sdk, ssm: client };
+    });
+    return loading;
+  };
   let resolvedRegion = region;
   const root = `/kubeswap/${pathSegment(clusterName)}`;
   const full = (name: string) => `${root}/${name.split('/').map(pathSegment).join('/')}`;
@@ -35,7 +43,12 @@ export function parameterStore(
     });
   return {
     kind: 'ssm',
+    destroy: () => client?.destroy(),
     async put(name, value) {
+      const {
+        ssm,
+        sdk: { PutParameterCommand },
+      } = await load();
       // The machine's AWS CLI is told the region explicitly: fetchLines (called after put) needs it resolved.
       resolvedRegion ??= await ssm.config.region().catch((error: unknown) => {
         throw wrapAwsError('resolve the AWS region', error);
@@ -57,6 +70,10 @@ export function parameterStore(
       );
     },
     async delete(name) {
+      const {
+        ssm,
+        sdk: { DeleteParameterCommand },
+      } = await load();
       try {
         await call(`delete bootstrap secret ${full(name)}`, () =>
           ssm.send(new DeleteParameterCommand({ Name: full(name) })),
@@ -68,6 +85,10 @@ export function parameterStore(
       }
     },
     async list(runId) {
+      const {
+        ssm,
+        sdk: { GetParametersByPathCommand },
+      } = await load();
       const path = runId ? full(runId) : root;
       const names: string[] = [];
       let NextToken: string | undefined;

@@ -3,11 +3,13 @@
 // connection pool (2.0.1 builds a fresh undici Agent for every request in applySecurityAuthentication,
 // so each call would open a new TLS connection and leave an idle socket behind).
 import {
+  ApiException,
   AppsV1Api,
   AuthorizationV1Api,
   CoordinationV1Api,
   CoreV1Api,
   createConfiguration,
+  HttpMethod,
   type KubeConfig,
   Observable,
   type ObservableMiddleware,
@@ -31,6 +33,13 @@ export interface KubeApis {
   coordination: CoordinationV1Api;
   authorization: AuthorizationV1Api;
   version: VersionApi;
+  /**
+   * GET `path` as plain JSON, through the same credentials, timeout and connection pool as the typed clients, without
+   * the generated deserializer (which rebuilds every object field by field, Dates included): for large lists whose
+   * caller reads a few fields (Nodes, issue 15 §3). A non-2xx status throws the ApiException the typed clients throw.
+   * `length`: the body's length in characters (bytes for ASCII JSON), for a caller that sizes its pages by it.
+   */
+  getJson<T>(path: string, query?: Record<string, string | number | undefined>): Promise<{ value: T; length: number }>;
   who: KubeIdentity;
   /** Wraps a failure of `operation` for the user; call sites handle the statuses they expect first. */
   fail(err: unknown, operation: string): KubeError;
@@ -44,13 +53,31 @@ type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
 
 export function connectApis(kc: KubeConfig, who: KubeIdentity, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): KubeApis {
   const pool = sharedDispatcher();
-  const configuration = createConfiguration({
-    baseServer: new ServerConfiguration(who.server, {}),
-    authMethods: { default: kc },
-    // Order does not matter: the generated ObservableAPI reverses this array in place on every call.
-    middleware: [setHeaderMiddleware('User-Agent', 'kubeswap'), requestTimeout(timeoutMs), pool.middleware],
-  });
+  const baseServer = new ServerConfiguration(who.server, {});
+  // Order does not matter: the generated ObservableAPI reverses this array in place on every call.
+  const middleware = [setHeaderMiddleware('User-Agent', 'kubeswap'), requestTimeout(timeoutMs), pool.middleware];
+  const configuration = createConfiguration({ baseServer, authMethods: { default: kc }, middleware });
+  // What the generated ObservableAPI does for one call (request factory, auth, middleware, send), minus the
+  // deserializer: the body is parsed with JSON.parse only.
+  const getJson = async <T>(
+    path: string,
+    query: Record<string, string | number | undefined> = {},
+  ): Promise<{ value: T; length: number }> => {
+    let request = baseServer.makeRequestContext(path, HttpMethod.GET);
+    request.setHeaderParam('Accept', 'application/json');
+    for (const [name, value] of Object.entries(query))
+      if (value !== undefined) request.setQueryParam(name, String(value));
+    await kc.applySecurityAuthentication(request);
+    for (const m of middleware) request = await m.pre(request).toPromise();
+    let response = await configuration.httpApi.send(request).toPromise();
+    for (const m of [...middleware].reverse()) response = await m.post(response).toPromise();
+    const text = await response.body.text();
+    if (response.httpStatusCode < 200 || response.httpStatusCode > 299)
+      throw new ApiException(response.httpStatusCode, `GET ${path}`, text, response.headers);
+    return { value: JSON.parse(text) as T, length: text.length };
+  };
   return {
+    getJson,
     core: new CoreV1Api(configuration),
     apps: new AppsV1Api(configuration),
     policy: new PolicyV1Api(configuration),

@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import type { V1Node, V1NodeSystemInfo, V1Pod } from '@kubernetes/client-node';
-import { etcdClientUrlsOf, nodeEventBody, staticPodsOf, toNodeView } from '../../../src/adapters/kube/nodes.ts';
+import {
+  etcdClientUrlsOf,
+  listNodes,
+  NODE_PAGE,
+  nextNodePageLimit,
+  nodeEventBody,
+  staticPodsOf,
+  toNodeView,
+} from '../../../src/adapters/kube/nodes.ts';
+import type { KubeApis } from '../../../src/adapters/kube/transport.ts';
 
 function node(
   name: string,
@@ -125,5 +134,53 @@ describe('etcdClientUrlsOf', () => {
     });
     const pods = [etcd('cp-2', 'https://10.0.0.2:2379'), etcd('cp-1', 'https://10.0.0.1:2379'), etcd('cp-3')];
     assert.deepEqual(etcdClientUrlsOf(pods), ['https://10.0.0.1:2379', 'https://10.0.0.2:2379']);
+  });
+});
+
+describe('listNodes paging', () => {
+  it('sizes the pages after the first by the Nodes read so far, within the bounds', () => {
+    // 1.3 KB Nodes (the scale sandbox's): about 3,200 a page; 10 KB Nodes: the minimum; tiny ones: the maximum.
+    assert.equal(nextNodePageLimit(500 * 1300, 500), Math.floor(NODE_PAGE.bytes / 1300));
+    assert.equal(nextNodePageLimit(500 * 10_000, 500), NODE_PAGE.min);
+    assert.equal(nextNodePageLimit(500 * 100, 500), NODE_PAGE.max);
+    assert.equal(nextNodePageLimit(0, 0), NODE_PAGE.min);
+  });
+
+  it('follows the continue token with the resized limit and reads every Node as plain JSON', async () => {
+    const all = Array.from({ length: 4200 }, (_, i) => ({
+      metadata: { name: `w-${i}`, creationTimestamp: '2026-01-02T03:04:05Z', labels: { a: 'b' } },
+      spec: { providerID: `aws:///az/i-${i}` },
+      status: { conditions: [{ type: 'Ready', status: 'True' }], nodeInfo: { kubeletVersion: 'v1.36.3' } },
+    }));
+    const asked: { limit: unknown; continue: unknown }[] = [];
+    const apis = {
+      core: { listNamespacedPod: async () => ({ items: [] }) },
+      getJson: async (path: string, query: Record<string, string | number | undefined>) => {
+        assert.equal(path, '/api/v1/nodes');
+        asked.push({ limit: query['limit'], continue: query['continue'] });
+        const from = Number(query['continue'] ?? 0);
+        const items = all.slice(from, from + Number(query['limit']));
+        const next = from + items.length;
+        const value = { items, metadata: next < all.length ? { continue: String(next) } : {} };
+        // Each Node counted as 1,300 characters, as the sandbox's are.
+        return { value, length: items.length * 1300 };
+      },
+      fail: (err: unknown) => err,
+    } as unknown as KubeApis;
+    const views = await listNodes(apis);
+    assert.equal(views.length, all.length);
+    assert.deepEqual(
+      views.slice(0, 2).map((v) => [v.name, v.providerId, v.ready, v.kubeletVersion, v.createdAt.toISOString()]),
+      [
+        ['w-0', 'aws:///az/i-0', true, 'v1.36.3', '2026-01-02T03:04:05.000Z'],
+        ['w-1', 'aws:///az/i-1', true, 'v1.36.3', '2026-01-02T03:04:05.000Z'],
+      ],
+    );
+    const big = Math.floor(NODE_PAGE.bytes / 1300);
+    assert.deepEqual(asked, [
+      { limit: 500, continue: undefined },
+      { limit: big, continue: '500' },
+      { limit: big, continue: String(500 + big) },
+    ]);
   });
 });

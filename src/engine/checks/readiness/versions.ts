@@ -115,10 +115,19 @@ function kubeletRows(facts: VersionFacts, target: string): ComponentVersion[] {
   const replaced = new Set(facts.replaced);
   const named: ComponentVersion[] = [];
   const fine = new Map<string, { row: ComponentVersion; first: string }>();
+  // Judged once per kubelet version, not once per Node: 5,000 Nodes run a few versions.
+  const judged = new Map<string, { now: string; severity: Severity }>();
+  const judge = (version: string) => {
+    const known = judged.get(version);
+    if (known) return known;
+    const j = { now: normalizeVersion(version), severity: kubeletSeverity(version, facts.target) };
+    judged.set(version, j);
+    return j;
+  };
   for (const node of facts.nodes) {
-    const now = normalizeVersion(node.kubeletVersion);
     const moved = replaced.has(node.name);
-    const severity = moved ? 'ok' : kubeletSeverity(node.kubeletVersion, facts.target);
+    const { now, severity: own } = judge(node.kubeletVersion);
+    const severity = moved ? 'ok' : own;
     if (node.controlPlane || moved || severity !== 'ok') {
       named.push({
         component: 'kubelet',
