@@ -147,6 +147,8 @@ export interface LeaseWatchHandlers {
   onLease(lease: LeaseView | undefined): void;
   /** true once a watch is open (its first event, the Lease as it is now, follows); false when it ended. */
   onConnection(connected: boolean): void;
+  /** Any event of the open watch, the API server's bookmarks included: its connection is alive. */
+  onAlive?(): void;
 }
 
 export interface WorkloadWatchHandlers {
@@ -174,6 +176,17 @@ export interface KubePort {
   recordNodeEvent(event: NodeEvent): Promise<void>;
 
   podsOnNode(node: string): Promise<PodOnNode[]>;
+  /**
+   * Waits until no pod with one of `uids` is on `node` any more (evicted pods terminating), following the node's pods
+   * with a watch: one LIST and one WATCH however long they take. Answers the pods on the node at the end (as
+   * podsOnNode would), also when `timeoutMs` ran out first; undefined when it could not follow them (the caller then
+   * polls podsOnNode). Optional: without it the drain polls.
+   */
+  awaitPodsGone?(
+    node: string,
+    uids: readonly string[],
+    options: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<PodOnNode[] | undefined>;
   /**
    * Every pod of one namespace (paged), each with the Node it is bound to: one list instead of one per Node. With
    * `phases`, only pods in those phases (status.phase field selector, one list per phase), so that a namespace holding

@@ -34,6 +34,48 @@ describe('apply over the fake world', () => {
     assert.ok(codes.indexOf('etcd.snapshot-saved') < codes.indexOf('kubeadm-config.version-bumped'));
   });
 
+  it('reads kubeadm-config, the kubelet-config ConfigMaps and the join RBAC once before the first swap', async () => {
+    const world = new FakeWorld(['cp-a']);
+    const ports = world.ports();
+    const reads: string[] = [];
+    const rbacChecked: string[] = [];
+    const ensured: string[] = [];
+    const { getConfigMap, rbacExists, ensureRbac, createLease } = ports.kube;
+    ports.kube.getConfigMap = (ns, name) => {
+      reads.push(name);
+      return getConfigMap(ns, name);
+    };
+    ports.kube.rbacExists = (object) => {
+      rbacChecked.push(`${object.kind}/${object.name}`);
+      return rbacExists(object);
+    };
+    ports.kube.ensureRbac = (objects) => {
+      ensured.push(...objects.map((o) => `${o.kind}/${o.name}`));
+      return ensureRbac(objects);
+    };
+    // Someone writes kubeadm-config after the plan read it: prepare's guarded replace fails and it reads again.
+    ports.kube.createLease = async (lease) => {
+      const cm = world.configMaps.get('kube-system/kubeadm-config')!;
+      world.configMaps.set('kube-system/kubeadm-config', { ...cm, resourceVersion: `${cm.resourceVersion}0` });
+      return createLease(lease);
+    };
+    let before: string[] | undefined;
+    const emit = ports.emit;
+    ports.emit = (event) => {
+      if (event.code === 'replacement.created') before ??= [...reads];
+      emit(event);
+    };
+    await apply(ports, request, options);
+    assert.ok(before, 'a replacement was created');
+    const count = (name: string) => before!.filter((r) => r === name).length;
+    assert.equal(count('kubeadm-config'), 2, 'read by the plan, and once more after the foreign write (409)');
+    assert.match(world.configMaps.get('kube-system/kubeadm-config')!.data['ClusterConfiguration']!, /v1\.37\.2/);
+    for (const name of before.filter((r) => r.startsWith('kubelet-config')))
+      assert.equal(count(name), 1, `${name} read once: ${before.join(', ')}`);
+    assert.equal(new Set(rbacChecked).size, rbacChecked.length, `each RBAC object checked once: ${rbacChecked}`);
+    assert.deepEqual(ensured, [], 'all present: prepare creates and reads none again');
+  });
+
   it('converts a v1beta3 kubeadm-config to v1beta4 for a 1.37 target, which no longer reads v1beta3', async () => {
     const world = new FakeWorld(['cp-a']);
     const cm = world.configMaps.get('kube-system/kubeadm-config')!;

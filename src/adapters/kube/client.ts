@@ -19,7 +19,15 @@ import {
   listSecrets,
   replaceConfigMap,
 } from './objects.ts';
-import { evictPod, forceDeletePod, listDisruptionBudgets, podExists, podsInNamespace, podsOnNode } from './pods.ts';
+import {
+  awaitPodsGone,
+  evictPod,
+  forceDeletePod,
+  listDisruptionBudgets,
+  podExists,
+  podsInNamespace,
+  podsOnNode,
+} from './pods.ts';
 import { ensureRbac, rbacExists } from './rbac.ts';
 import { connectApis, DEFAULT_REQUEST_TIMEOUT_MS, type KubeApis } from './transport.ts';
 import { getWorkload, setContainerImage, watchWorkload } from './workloads.ts';
@@ -72,7 +80,18 @@ export function openKube(options: OpenKubeOptions = {}): Kube {
     // Outside the retrying wrapper: it returns a stop function, not a promise, and restarts its own watches.
     watchLease: (namespace, name, handlers) => followed(watchLease(kc, namespace, name, handlers)),
     watchWorkload: (kind, namespace, name, handlers) => followed(watchWorkload(kc, kind, namespace, name, handlers)),
+    // Outside the retrying wrapper too: it never throws; any failure answers undefined and the drain polls.
+    awaitPodsGone: (node, uids, options) => awaitPodsGone(kc, apis, node, uids, options),
     reconnect,
+    // Ends every watch still open too: each may stay open for minutes (node-cache.ts), and an open one keeps the
+    // process alive.
+    close: () => {
+      cache?.stop();
+      cache = undefined;
+      for (const watch of objectWatches) watch.stop();
+      objectWatches.clear();
+      port.close();
+    },
   };
 }
 

@@ -80,6 +80,13 @@ export async function deleteLease(apis: KubeApis, namespace: string, name: strin
 }
 
 /**
+ * The Lease's watch stays open this long (client-go's reflector asks 5-10 min), not 30 s: a watch re-requested every
+ * 30 s was a third of the run's watch requests. Its liveness is proven otherwise: the lock keeper trusts it only while
+ * it delivers our own renewals and the server's bookmarks (lock-keeper.ts).
+ */
+export const LEASE_WATCH_SECONDS = 600;
+
+/**
  * Watches the Lease (watch-one.ts): each watch first sends the Lease as it is now (as good as a GET), then every
  * later write.
  */
@@ -89,8 +96,15 @@ export function watchLease(
   name: string,
   handlers: LeaseWatchHandlers,
 ): { stop(): void; restart(): void } {
-  return watchOne<V1Lease>(kc, `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`, name, {
-    onConnection: handlers.onConnection,
-    onObject: (lease) => handlers.onLease(lease ? toLeaseView(lease) : undefined),
-  });
+  return watchOne<V1Lease>(
+    kc,
+    `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
+    name,
+    {
+      onConnection: handlers.onConnection,
+      onObject: (lease) => handlers.onLease(lease ? toLeaseView(lease) : undefined),
+      ...(handlers.onAlive ? { onAlive: handlers.onAlive } : {}),
+    },
+    LEASE_WATCH_SECONDS,
+  );
 }

@@ -9,16 +9,20 @@
 //   resourceVersion, or the Node's deletion, seen in the stream). The loop therefore never plans from a view older
 //   than its own last step, exactly as with a fresh LIST. A write the stream does not deliver within
 //   WRITE_SEEN_MS means the watch is stuck: it is restarted.
-// - A watch that goes silent (a connection pinned to an API server that left the load balancer) ends at the
-//   server-side timeout or the client's inactivity timeout (client-node's Watch, 2.x), and `restart()` is called
-//   when the engine drops kept-alive connections after deregistering a server (client.ts reconnect).
+// - A watch that goes silent (a connection pinned to an API server that left the load balancer) is caught by its
+//   silence: each watch asks allowWatchBookmarks, and the API server then sends a BOOKMARK roughly every minute even
+//   when nothing changed (and 2 s before the watch's timeout: k8s.io/apiserver pkg/storage/cacher, cacher.go
+//   defaultBookmarkFrequency, cache_watcher.go nextBookmarkTime). A watch that brought no byte for SILENCE_MS is not
+//   trusted (the reads go to the API), and the client's inactivity timer ends it soon after. `restart()` is also
+//   called when the engine drops kept-alive connections after deregistering a server (client.ts reconnect).
+//   So each watch can stay open for minutes, as client-go's reflector keeps them (timeoutSeconds 5-10 min,
+//   tools/cache/reflector.go minWatchTimeout), instead of being re-requested every 30 s: the run's watch requests no
+//   longer grow with its waits (issue 15 §2). The price is that a silently dead watch is trusted for up to SILENCE_MS
+//   (was 35 s); no swap starts from the cache: the pass that starts one reads the Nodes afresh (converge.ts).
 // client-node's ListWatch relists after 410 Gone and resumes from the last resourceVersion after a clean close;
 // after any other error it stops (notes/libraries.md §1.6), hence the restart here.
 // - A watch that is not open (between a clean close and the next watch, which ListWatch may delay by up to 30 s
-//   without events: capped here at 1 s) or that has been open longer than the server's timeout plus a margin (it
-//   should have ended: its connection died without a word) is not trusted: the reads go to the API meanwhile. This
-//   bounds a silently dead watch's staleness to WATCH_MAX_AGE_MS, not the client's 40 s inactivity timeout; and the
-//   engine reads the Nodes afresh on the pass that starts a swap anyway (converge.ts).
+//   without events: capped here at 1 s) is not trusted beyond a short gap: the reads go to the API meanwhile.
 import { type KubeConfig, ListWatch, type V1Node, type V1Pod, Watch } from '@kubernetes/client-node';
 import type { NodeView } from '../../domain/model.ts';
 import { toNodeView } from './nodes.ts';
@@ -27,17 +31,20 @@ import { listAllWithVersion } from './wire.ts';
 
 /** kubeadm labels every static pod it writes `tier: control-plane` (cmd/kubeadm/app/util/staticpod/utils.go). */
 export const STATIC_POD_SELECTOR = 'tier=control-plane';
-/** The apiserver ends each watch after this long; the next one resumes from the last resourceVersion. */
-const WATCH_SECONDS = 30;
-/** No byte (event or bookmark) for this long: the connection is taken for dead (client-side). */
-const INACTIVITY_MS = 40_000;
+/**
+ * The server ends each watch after this long, drawn per watch as client-go's reflector does (minWatchTimeout 5 min,
+ * times 1-2) so that many clients do not reconnect together; the next watch resumes from the last resourceVersion.
+ */
+const watchSeconds = () => Math.floor(300 * (1 + Math.random()));
+/** The API server's bookmark interval (1 min) plus a margin: a watch silent this long is taken for dead. */
+export const SILENCE_MS = 75_000;
+/** No byte for this long: the client ends the connection (client-node's inactivity timer), after SILENCE_MS. */
+const INACTIVITY_MS = SILENCE_MS + 5_000;
 const RESTART_PAUSE_MS = 1000;
-/** A watch open longer than the server's timeout plus this margin should have ended: its connection is dead. */
-const WATCH_MAX_AGE_MS = WATCH_SECONDS * 1000 + 5_000;
 /**
  * After the server's clean close the store is current up to that moment, and the next watch resumes from its
- * resourceVersion (replaying what changed meanwhile): for this long it is still trusted, so the every-30-s reconnect
- * does not cost a full list. Shorter than a poll interval's worth of staleness that matters to a gate.
+ * resourceVersion (replaying what changed meanwhile): for this long it is still trusted, so the reconnect at the
+ * server's timeout does not cost a full list. Shorter than a poll interval's worth of staleness that matters to a gate.
  */
 const CLEAN_GAP_MS = 2_000;
 /** ListWatch waits before re-watching after a close that brought no event (up to 30 s, doubling): capped. */
@@ -74,10 +81,14 @@ export class Follower<T extends Named> {
   private down = false;
   /** When the current watch request was answered; undefined while none is open. */
   private openSince?: number;
+  /** When the open watch last brought a byte (its answer, an event or a bookmark). */
+  private heardAt?: number;
   /** When the last watch ended cleanly (the server's timeout), while the next one is not open yet. */
   private closedAt?: number;
   private stopped = true;
   private restartTimer?: NodeJS.Timeout;
+  /** Ends the current watch request and resumes from the last resourceVersion; undefined while none is under way. */
+  private resume?: () => void;
   private readonly seen = new Map<string, string>();
   /** Names whose deletion or resourceVersion (our own write) the stream is still to deliver, with the write's time. */
   private readonly awaited = new Map<string, { rv: string | undefined; since: number }>();
@@ -99,6 +110,7 @@ export class Follower<T extends Named> {
   ) {}
 
   start(): void {
+    this.resume = undefined;
     this.stopped = false;
     this.down = false;
     this.synced = false;
@@ -115,8 +127,11 @@ export class Follower<T extends Named> {
       ) => {
         // Open from its answer to its end: only then does the stream carry every change.
         let ended = false;
+        let controller: AbortController | undefined;
         const end = (err: unknown) => {
+          if (ended) return;
           ended = true;
+          if (this.resume === resume) this.resume = undefined;
           if (this.lw === lw) {
             // A clean end of a watch that had opened: the gap to the next one is trusted briefly (CLEAN_GAP_MS).
             this.closedAt = !err && this.openSince !== undefined ? this.now() : undefined;
@@ -124,14 +139,38 @@ export class Follower<T extends Named> {
           }
           done(err);
         };
+        // Ends this watch on purpose and has ListWatch watch again from its last resourceVersion: the new request
+        // replays every change since (or answers 410 Gone, and ListWatch lists afresh), so no LIST is needed. Not
+        // trusted until the new watch is open: this one may have been the dead one.
+        const resume = () => {
+          if (ended || this.lw !== lw) return;
+          ended = true;
+          this.resume = undefined;
+          this.openSince = undefined;
+          this.closedAt = undefined;
+          controller?.abort();
+          done(null);
+        };
+        this.resume = resume;
+        // Every event, bookmarks included, shows the connection alive (SILENCE_MS).
+        const heard = (...args: unknown[]) => {
+          if (!ended && this.lw === lw) this.heardAt = this.now();
+          cb(...args);
+        };
         return watch
-          .watch(path, { ...params, timeoutSeconds: WATCH_SECONDS, allowWatchBookmarks: true }, cb, end)
-          .then((controller) => {
-            if (!ended && this.lw === lw) {
+          .watch(path, { ...params, timeoutSeconds: watchSeconds(), allowWatchBookmarks: true }, heard, end)
+          .then((answered) => {
+            controller = answered;
+            // Answered after this watch was ended, or after its ListWatch was stopped or replaced (ListWatch.stop()
+            // aborts only a request already answered): closed here, or it would stay open for its whole timeout
+            // (minutes) and keep the process alive.
+            if (ended || this.lw !== lw) answered.abort();
+            else if (this.lw === lw) {
               this.openSince = this.now();
+              this.heardAt = this.openSince;
               this.closedAt = undefined;
             }
-            return controller;
+            return answered;
           })
           .catch((err: unknown) => {
             end(err);
@@ -197,9 +236,17 @@ export class Follower<T extends Named> {
     this.restartTimer.unref();
   }
 
-  /** Drops the watch and lists afresh (e.g. after its connection may be pinned to a server that left). */
+  /** Drops the watch (e.g. its connection may be pinned to a server that left) and watches again. */
   restart(): void {
     if (this.stopped) return;
+    // A watch request under way (open or being answered) over a store that is synced: resumed from its
+    // resourceVersion (one WATCH request); otherwise (listing, or down after an error) listed afresh.
+    if (this.resume && this.synced && !this.down) {
+      // Our writes not yet seen: the new watch gets WRITE_SEEN_MS of its own to deliver them.
+      for (const write of this.awaited.values()) write.since = Date.now();
+      this.resume();
+      return;
+    }
     void this.lw?.stop();
     this.start();
   }
@@ -222,10 +269,11 @@ export class Follower<T extends Named> {
 
   trusted(): boolean {
     if (this.stopped || !this.synced || this.down || !this.lw) return false;
-    // Between two watches, or a watch that outlived the server's timeout: changes may be missed (see the top).
+    // Between two watches, or a watch silent for longer than the server's bookmark interval: changes may be missed
+    // (see the top).
     if (this.openSince === undefined) {
       if (this.closedAt === undefined || this.now() - this.closedAt > CLEAN_GAP_MS) return false;
-    } else if (this.now() - this.openSince > WATCH_MAX_AGE_MS) return false;
+    } else if (this.now() - (this.heardAt ?? this.openSince) > SILENCE_MS) return false;
     for (const { since } of this.awaited.values()) {
       if (Date.now() - since > WRITE_SEEN_MS) {
         // The stream did not deliver our own write: it is stuck; read the API meanwhile.

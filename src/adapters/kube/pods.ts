@@ -1,11 +1,11 @@
 // Drain primitives: the pods on a node, the policy/v1 Eviction API, and the PodDisruptionBudgets
 // that make the API server refuse an eviction (HTTP 429).
-import type { V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
+import { type KubeConfig, type V1Pod, type V1PodDisruptionBudget, Watch } from '@kubernetes/client-node';
 import type { DisruptionBudgetView, LabelRequirement, PodOnNode } from '../../ports/kube.ts';
 import { statusCode } from './errors.ts';
 import { MIRROR_ANNOTATION } from './nodes.ts';
 import type { KubeApis } from './transport.ts';
-import { listAll } from './wire.ts';
+import { listAll, listAllWithVersion } from './wire.ts';
 
 export function toPodOnNode(pod: V1Pod): PodOnNode {
   return {
@@ -49,6 +49,79 @@ export async function podsOnNode(apis: KubeApis, node: string): Promise<PodOnNod
   } catch (err) {
     throw apis.fail(err, `list Pods on Node ${node}`);
   }
+}
+
+/**
+ * The drain's wait for its evicted pods (KubePort.awaitPodsGone): the node's pods listed once, then followed by a watch
+ * from that list's resourceVersion, so every later change is seen in order and the answer is as current as a fresh
+ * list; a poll instead cost a list per pause (issue 15 §2: 24 pod lists in three swaps of the model bench). Any failure
+ * answers undefined: the drain then polls as before, so a watch problem costs requests, never a wrong answer.
+ */
+export async function awaitPodsGone(
+  kc: KubeConfig,
+  apis: KubeApis,
+  node: string,
+  uids: readonly string[],
+  options: { timeoutMs: number; signal?: AbortSignal },
+): Promise<PodOnNode[] | undefined> {
+  const fieldSelector = `spec.nodeName=${node}`;
+  let listed: { items: V1Pod[]; metadata: { resourceVersion?: string } };
+  try {
+    listed = await listAllWithVersion((_continue) =>
+      apis.core.listPodForAllNamespaces({ fieldSelector, limit: 500, _continue }),
+    );
+  } catch {
+    return undefined;
+  }
+  const pods = new Map(listed.items.map((p) => [p.metadata?.uid ?? '', p]));
+  const current = () => [...pods.values()].map(toPodOnNode);
+  const gone = () => !uids.some((uid) => pods.has(uid));
+  if (gone() || options.timeoutMs <= 0 || options.signal?.aborted || !listed.metadata.resourceVersion)
+    return options.signal?.aborted ? undefined : current();
+  return new Promise((resolve) => {
+    let finished = false;
+    let controller: AbortController | undefined;
+    const finish = (result: PodOnNode[] | undefined) => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      controller?.abort();
+      resolve(result);
+    };
+    const onAbort = () => finish(undefined);
+    const timer = setTimeout(() => finish(current()), options.timeoutMs);
+    options.signal?.addEventListener('abort', onAbort);
+    const watch = new Watch(kc);
+    // client-node ends a watch after 30 s without a byte; a pod may take its whole grace period (30 s by default)
+    // to go without another event. The API server's bookmarks (about every minute) keep a live watch under this.
+    (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = 80_000;
+    watch
+      .watch(
+        '/api/v1/pods',
+        {
+          fieldSelector,
+          resourceVersion: listed.metadata.resourceVersion,
+          allowWatchBookmarks: true,
+          timeoutSeconds: Math.ceil(options.timeoutMs / 1000) + 5,
+        },
+        (phase: string, pod: V1Pod) => {
+          if (phase === 'ERROR') return finish(undefined);
+          const uid = pod.metadata?.uid;
+          if (!uid) return;
+          if (phase === 'DELETED') pods.delete(uid);
+          else if (phase === 'ADDED' || phase === 'MODIFIED') pods.set(uid, pod);
+          if (gone()) finish(current());
+        },
+        // Ended before they were gone (a server timeout, a dropped connection): the caller polls from here.
+        () => finish(undefined),
+      )
+      .then((c) => {
+        controller = c;
+        if (finished) c.abort();
+      })
+      .catch(() => finish(undefined));
+  });
 }
 
 export async function podsInNamespace(

@@ -3,10 +3,14 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { Watch } from '@kubernetes/client-node';
 
-/** The apiserver ends each watch after this long; the next one starts without a resourceVersion (a fresh read). */
+/** By default the apiserver ends each watch after this long; the next one starts without a resourceVersion (a fresh read). */
 export const WATCH_ONE_SECONDS = 30;
-/** No byte for this long: the connection is taken for dead (client-node's inactivity timer). */
-const INACTIVITY_MS = 40_000;
+/**
+ * No byte for this long: the connection is taken for dead (client-node's inactivity timer). Longer than the API
+ * server's bookmark interval (1 min, sent to watches that allow bookmarks: k8s.io/apiserver pkg/storage/cacher), so a
+ * long watch that sees no change is not cut.
+ */
+const INACTIVITY_MS = 80_000;
 const RESTART_PAUSE_MS = 1000;
 
 export interface WatchOneHandlers<T> {
@@ -14,6 +18,8 @@ export interface WatchOneHandlers<T> {
   onObject(object: T | undefined): void;
   /** true once a watch is open (its first event, the object as it is now, came with it); false when it ended. */
   onConnection(connected: boolean): void;
+  /** Any event of an open watch, bookmarks included: its connection is alive. */
+  onAlive?(): void;
 }
 
 /**
@@ -28,20 +34,22 @@ export function watchOne<T>(
   path: string,
   name: string,
   handlers: WatchOneHandlers<T>,
+  /** How long the server keeps each watch open (WATCH_ONE_SECONDS by default). */
+  timeoutSeconds: number = WATCH_ONE_SECONDS,
 ): { stop(): void; restart(): void } {
   let stopped = false;
-  let current: { controller?: AbortController; end(err: unknown): void } | undefined;
+  let current: { controller?: AbortController; ended: boolean; end(err: unknown): void } | undefined;
   let timer: NodeJS.Timeout | undefined;
   const start = () => {
     if (stopped) return;
     const watch = new Watch(kc);
     (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = INACTIVITY_MS;
-    let ended = false;
     let connected = false;
-    const self: { controller?: AbortController; end(err: unknown): void } = {
+    const self: { controller?: AbortController; ended: boolean; end(err: unknown): void } = {
+      ended: false,
       end: (err: unknown) => {
-        if (ended) return;
-        ended = true;
+        if (self.ended) return;
+        self.ended = true;
         self.controller?.abort();
         if (connected) handlers.onConnection(false);
         if (stopped) return;
@@ -54,16 +62,20 @@ export function watchOne<T>(
     watch
       .watch(
         path,
-        { fieldSelector: `metadata.name=${name}`, timeoutSeconds: WATCH_ONE_SECONDS, allowWatchBookmarks: true },
+        { fieldSelector: `metadata.name=${name}`, timeoutSeconds, allowWatchBookmarks: true },
         (phase: string, object: T) => {
-          if (ended || stopped) return;
+          if (self.ended || stopped) return;
           if (phase === 'ERROR') return self.end(new Error('watch error event'));
-          if (phase === 'BOOKMARK') return;
+          if (phase === 'BOOKMARK') {
+            if (connected) handlers.onAlive?.();
+            return;
+          }
           // Connected once the first event (the object as it is now) arrived: only then is the state known.
           if (!connected) {
             connected = true;
             handlers.onConnection(true);
           }
+          handlers.onAlive?.();
           if (phase === 'ADDED' || phase === 'MODIFIED') handlers.onObject(object);
           else if (phase === 'DELETED') handlers.onObject(undefined);
         },
@@ -71,7 +83,7 @@ export function watchOne<T>(
       )
       .then((controller) => {
         self.controller = controller;
-        if (stopped || ended) controller.abort();
+        if (stopped || self.ended) controller.abort();
       })
       .catch((err: unknown) => self.end(err));
   };
@@ -87,7 +99,12 @@ export function watchOne<T>(
       if (stopped) return;
       if (timer) clearTimeout(timer);
       timer = undefined;
-      current?.end(new Error('restarted'));
+      if (current && !current.ended) current.end(new Error('restarted'));
+      else {
+        // Already ended, its restart pending (just cleared): a second reconnect must not leave it unwatched.
+        timer = setTimeout(start, RESTART_PAUSE_MS);
+        timer.unref();
+      }
     },
   };
 }

@@ -67,10 +67,13 @@ export async function drainNode(kube: KubePort, node: string, options: DrainOpti
   const evicted = new Map<string, PodOnNode>();
   const refused = new Map<string, PodOnNode>();
   let pause = Math.min(FIRST_PAUSE_MS, options.pollMs);
+  /** The node's pods as the wait for terminating pods left them: as current as a list (awaitPodsGone). */
+  let followed: PodOnNode[] | undefined;
   for (;;) {
     signal?.throwIfAborted();
     // Re-list every pass: it both checks the evicted uids and catches pods that landed before the cordon.
-    const remaining = (await kube.podsOnNode(node)).filter(mustEvict);
+    const remaining = (followed ?? (await kube.podsOnNode(node))).filter(mustEvict);
+    followed = undefined;
     refused.clear();
     for (const pod of remaining) {
       if (evicted.has(pod.uid)) continue;
@@ -84,6 +87,15 @@ export async function drainNode(kube: KubePort, node: string, options: DrainOpti
 
     if (clock.now().getTime() >= deadline)
       return { ok: false, blocking: await describeBlockers(kube, refused, evicted) };
+    if (refused.size === 0 && kube.awaitPodsGone) {
+      // Only evicted pods still terminating: followed by a watch until they are gone (one LIST and one WATCH
+      // however long they take) instead of a list per pause; undefined (could not watch): poll as below.
+      followed = await kube.awaitPodsGone(node, [...evicted.keys()], {
+        timeoutMs: Math.max(0, deadline - clock.now().getTime()),
+        ...(signal ? { signal } : {}),
+      });
+      if (followed) continue;
+    }
     // A refused eviction is retried at the full pause, like kubectl; terminating pods are checked sooner.
     const wait = refused.size > 0 ? options.pollMs : pause;
     await clock.sleep(Math.min(wait, Math.max(0, deadline - clock.now().getTime())), signal);

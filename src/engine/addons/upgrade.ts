@@ -7,14 +7,18 @@ import { formatDuration } from '../../domain/clock.ts';
 import { describeError, KubeswapError } from '../../domain/errors.ts';
 import type { EventCode } from '../../domain/events.ts';
 import { CLUSTER_CONFIGURATION_KEY, KUBEADM_CONFIG, KUBEADM_NAMESPACE } from '../../domain/kubeadm/cluster-config.ts';
-import type { KubePort, WorkloadView } from '../../ports/kube.ts';
+import type { ConfigMapView, KubePort, WorkloadView } from '../../ports/kube.ts';
 import type { Ports } from '../ports.ts';
 import { Wakeup } from '../run/wakeup.ts';
 import { ADDON_NAMESPACE, type AddonDecision, type AddonObservation, planAddons, rolledOut } from './plan.ts';
 import { RolloutWatch } from './rollout-watch.ts';
 
-export async function observeAddons(kube: KubePort): Promise<AddonObservation> {
-  const kubeadm = await kube.getConfigMap(KUBEADM_NAMESPACE, KUBEADM_CONFIG);
+/** `kubeadmConfig`: kubeadm-config read already (the plan reads it once for all its readers), else read here. */
+export async function observeAddons(
+  kube: KubePort,
+  kubeadmConfig?: Promise<ConfigMapView | undefined>,
+): Promise<AddonObservation> {
+  const kubeadm = await (kubeadmConfig ?? kube.getConfigMap(KUBEADM_NAMESPACE, KUBEADM_CONFIG));
   const config = parseAddonImageConfig(kubeadm?.data[CLUSTER_CONFIGURATION_KEY] ?? '');
   if (!kube.getWorkload)
     return { config, unsupported: 'this Kubernetes client cannot read DaemonSets and Deployments' };

@@ -7,6 +7,7 @@ import { agreedLeader } from '../../domain/etcd.ts';
 import { KUBEADM_CONFIG, KUBEADM_NAMESPACE, parseClusterConfiguration } from '../../domain/kubeadm/cluster-config.ts';
 import type { Desired } from '../../domain/model.ts';
 import { CONTROL_PLANE_POOL } from '../../domain/model.ts';
+import type { ConfigMapView } from '../../ports/kube.ts';
 import type { Ports } from '../ports.ts';
 import type { RetiringRecord } from '../run/retiring.ts';
 import { readRetiring } from '../run/retiring.ts';
@@ -14,8 +15,12 @@ import type { EtcdReads } from './etcd-reads.ts';
 import type { ProviderReads } from './provider-reads.ts';
 import type { ClusterConfigView, Snapshot } from './snapshot.ts';
 
-export async function readClusterConfig(ports: Pick<Ports, 'kube'>): Promise<ClusterConfigView> {
-  const cm = await ports.kube.getConfigMap(KUBEADM_NAMESPACE, KUBEADM_CONFIG);
+/** `read`: kubeadm-config read already (one read shared by the plan's readers), else read here. */
+export async function readClusterConfig(
+  ports: Pick<Ports, 'kube'>,
+  read?: Promise<ConfigMapView | undefined>,
+): Promise<ClusterConfigView> {
+  const cm = await (read ?? ports.kube.getConfigMap(KUBEADM_NAMESPACE, KUBEADM_CONFIG));
   const text = cm?.data['ClusterConfiguration'];
   if (!text) {
     throw new KubeswapError(

@@ -11,21 +11,44 @@ import {
 } from '../../domain/kubeadm/cluster-config.ts';
 import { pruneClusterStatus } from '../../domain/kubeadm/cluster-status.ts';
 import { parseTargetVersion } from '../../domain/kubeadm/versions.ts';
+import type { ConfigMapView, RbacObject } from '../../ports/kube.ts';
 import { retryOnConflict } from '../conflicts.ts';
 import type { Ports } from '../ports.ts';
 import { ensureKubeletConfigAndRbac, kubeletConfigPlan } from './kubelet-config.ts';
 
-export async function prepareCluster(ports: Ports, from: string, to: string): Promise<void> {
+/**
+ * What the run's plan (inspect, run.ts) read a moment before, under the same run: the kubelet-config ConfigMaps of
+ * both versions that exist, and the join RBAC objects present (`Kind/namespace/name`). Not read again here (issue 15
+ * §2: each was read twice before the first swap). Objects kubeadm creates and only a person deletes; a ConfigMap that
+ * disappeared since is still caught by the replacement's join, which fails its download and is rolled back.
+ */
+export interface PrepareSeen {
+  kubeletConfigMaps: readonly string[];
+  rbacPresent: readonly string[];
+  /**
+   * kubeadm-config as the plan read it: the first compare-and-set starts from it. Its replace is guarded by its
+   * resourceVersion, so a write by anyone since fails (409) and the next attempt reads it afresh.
+   */
+  kubeadmConfig?: ConfigMapView;
+}
+
+export function rbacLabel(object: Pick<RbacObject, 'kind' | 'name'> & { namespace?: string }): string {
+  return `${object.kind}/${object.namespace ? `${object.namespace}/` : ''}${object.name}`;
+}
+
+export async function prepareCluster(ports: Ports, from: string, to: string, seen?: PrepareSeen): Promise<void> {
   const emit = (code: EventCode, message: string, data?: Record<string, unknown>) =>
     ports.emit({ code, at: ports.clock.now().toISOString(), level: 'info', message, data });
   // The kubelet-config reads do not depend on kubeadm-config: they go out beside its compare-and-set.
-  const configMapsRead = kubeletConfigMaps(ports, from, to);
+  const configMapsRead = seen ? Promise.resolve([...seen.kubeletConfigMaps]) : kubeletConfigMaps(ports, from, to);
   configMapsRead.catch(() => undefined);
   // kubeadm join of version X fails its KubeletVersion preflight unless kubernetesVersion is X.
   let nodeNames: string[] | undefined;
   // A compare-and-set: a 409 (someone wrote kubeadm-config since it was read) reads it again.
+  let first = seen?.kubeadmConfig;
   await retryOnConflict(async () => {
-    const cm = await ports.kube.getConfigMap(KUBEADM_NAMESPACE, KUBEADM_CONFIG);
+    const cm = first ?? (await ports.kube.getConfigMap(KUBEADM_NAMESPACE, KUBEADM_CONFIG));
+    first = undefined;
     if (!cm) throw new Error('kube-system/kubeadm-config disappeared');
     const data = { ...cm.data };
     const bumped = bumpKubernetesVersion(data['ClusterConfiguration'] ?? '', to);
@@ -56,7 +79,16 @@ export async function prepareCluster(ports: Ports, from: string, to: string): Pr
     }
     if (pruned?.changed) emit('kubeadm-config.endpoints-reconciled', `ClusterStatus.apiEndpoints pruned to live nodes`);
   });
-  const plan = kubeletConfigPlan(from, to, { configMaps: await configMapsRead });
+  const configMaps = await configMapsRead;
+  const full = kubeletConfigPlan(from, to, { configMaps });
+  const plan = seen
+    ? {
+        ...full,
+        rbac: full.rbac.filter((o) => !seen.rbacPresent.includes(rbacLabel(o))),
+        // A ConfigMap seen, and not the copy's target: no need to read it again.
+        verify: full.verify.filter((name) => !configMaps.includes(name) || full.copy?.to === name),
+      }
+    : full;
   const created = await ensureKubeletConfigAndRbac(ports.kube, plan);
   emit('kubelet-config.ensured', created.length ? `created ${created.join(', ')}` : 'kubelet config and RBAC present', {
     created,

@@ -8,7 +8,10 @@
 // what a GET would return: a version we did not write (another holder, `unlock --force`, an edit) marks the lock lost
 // at once, so the check before a step needs no request. The watch is trusted only while it is open, has delivered
 // the Lease since it opened, has delivered each renewal of ours within WRITE_SEEN_MS (a stuck stream would not), and
-// is younger than the server's watch timeout plus a margin (a connection that outlives it is dead without knowing).
+// brought an event within SILENT_MS: a connection that died without a word goes silent. The watch stays open for
+// minutes (leases.ts), not 30 s, since its liveness needs no reconnect: our own renewals (every third of the TTL, 20 s
+// by default) and the API server's bookmarks (every minute) arrive on it, so a live watch is never silent that long
+// with the default TTL; with a longer TTL a silent gap just means the check reads the Lease.
 // Otherwise the check before a step reads the Lease as before. Either way the safety rule holds: a lost lock stops the
 // run before its next change (the judgement is as fresh as a read, up to the stream's latency), and a run that could
 // not renew within two thirds of the TTL stops acting whatever the watch says.
@@ -21,8 +24,8 @@ import { LOCK_NAME, LOCK_NAMESPACE, renewLock } from './lock.ts';
 const RENEW_DEADLINE = 2 / 3;
 /** Our own renewal not seen in the stream within this long: the watch is stuck, not trusted. */
 const WRITE_SEEN_MS = 3_000;
-/** The adapter's watch timeout (30 s) plus a margin: an open watch older than this is taken for dead. */
-const WATCH_MAX_AGE_MS = 35_000;
+/** An open watch that brought no event (nor bookmark) for this long is taken for dead: as stale as a 30 s watch was. */
+const SILENT_MS = 35_000;
 
 export interface KeptLock {
   namespace?: string;
@@ -40,7 +43,7 @@ export class LockKeeper {
   private renewedAt: number;
   /** Of our last write; undefined after a renewal whose outcome is unknown (then only the holder is checked). */
   private resourceVersion?: string;
-  private timer?: ReturnType<typeof setInterval>;
+  private timer?: ReturnType<typeof setTimeout>;
   /** Renewals and checks run one at a time, so a check never reads a write it has not yet recorded. */
   private queue: Promise<unknown> = Promise.resolve();
   /** What we last wrote (or read as ours): a renewal replaces it without reading first. */
@@ -50,8 +53,11 @@ export class LockKeeper {
   /** Our renewal in flight: its event may arrive before its result, so events wait until it is known. */
   private writing = false;
   private stopWatch?: () => void;
+  private stopped = false;
   private watch: {
     openedAt?: number;
+    /** When it last brought an event or a bookmark. */
+    heardAt?: number;
     /** The watch delivered the Lease since it opened. */
     synced: boolean;
     latest?: LeaseView;
@@ -78,16 +84,18 @@ export class LockKeeper {
   }
 
   start(): this {
-    this.timer = setInterval(() => void this.renew(), (this.lock.ttlSeconds * 1000) / 3);
-    this.timer.unref();
+    this.schedule();
     this.stopWatch = this.kube.watchLease?.(this.namespace, this.name, {
       onConnection: (connected) => {
-        this.watch = connected
-          ? { openedAt: this.clock.now().getTime(), synced: false, first: true }
-          : { synced: false };
+        const now = this.clock.now().getTime();
+        this.watch = connected ? { openedAt: now, heardAt: now, synced: false, first: true } : { synced: false };
+      },
+      onAlive: () => {
+        if (this.watch.openedAt !== undefined) this.watch.heardAt = this.clock.now().getTime();
       },
       onLease: (lease) => {
         if (this.watch.openedAt === undefined) return;
+        this.watch.heardAt = this.clock.now().getTime();
         this.watch.synced = true;
         this.watch.latest = lease;
         if (lease && this.watch.unseen?.rv === lease.resourceVersion) this.watch.unseen = undefined;
@@ -99,8 +107,20 @@ export class LockKeeper {
     return this;
   }
 
+  /**
+   * The next renewal a third of the TTL after the last attempt. Every renewal reschedules it, also one made by a
+   * step's check (verify), so those cost no request over time: the periodic ones move back.
+   */
+  private schedule(): void {
+    clearTimeout(this.timer);
+    if (this.lostReason || this.stopped) return;
+    this.timer = setTimeout(() => void this.renew(), (this.lock.ttlSeconds * 1000) / 3);
+    this.timer.unref();
+  }
+
   stop(): void {
-    clearInterval(this.timer);
+    this.stopped = true;
+    clearTimeout(this.timer);
     this.stopWatch?.();
     this.stopWatch = undefined;
   }
@@ -118,23 +138,32 @@ export class LockKeeper {
    * Right before every mutating step: the Lease must still name us, as we last wrote it, within its deadline.
    * `fresh`: read the Lease even while the watch is trusted. For the steps no second run may ever take at the same time
    * (a member added or removed, a machine launched or terminated): a stream that died without closing is trusted for up
-   * to WATCH_MAX_AGE_MS, and a read costs a request or two per swap.
+   * to SILENT_MS, and a read costs a request or two per swap.
    */
   verify(options: { fresh?: boolean } = {}): Promise<void> {
     return this.exclusive(async () => {
       // Renewal is also driven from here, on the run's own clock: a run that acts holds a fresh lease.
-      if (!this.lostReason && this.clock.now().getTime() - this.renewedAt >= (this.lock.ttlSeconds * 1000) / 3) {
-        await this.renewNow();
+      // A fresh check renews too, instead of reading: the replace is guarded by our last write's resourceVersion, so
+      // it succeeds only if nobody wrote the Lease since (else 409, and renewLock reads and judges it), which proves
+      // as much as a read would, and it moves the next periodic renewal back (schedule), so it costs no extra request.
+      const due = this.clock.now().getTime() - this.renewedAt >= (this.lock.ttlSeconds * 1000) / 3;
+      const proving = options.fresh === true && this.resourceVersion !== undefined;
+      let proven = false;
+      if (!this.lostReason && (due || proving)) {
+        // Written by us just now, over our own last write (its outcome known): nothing else to check.
+        proven = (await this.renewNow()) && proving;
       }
       if (!this.lostReason) {
         if (this.overdue()) this.lose(this.overdueReason());
-        else if (!options.fresh && this.watchTrusted()) this.judge(this.watch.latest);
-        else {
-          // No watch to rely on: read the Lease right before the change, as the only way to see a foreign write.
-          const lease = await this.kube.getLease(this.namespace, this.name);
-          if (lease?.holderIdentity !== this.lock.holder) this.lose(takenBy(lease?.holderIdentity));
-          else if (this.resourceVersion && lease.resourceVersion !== this.resourceVersion)
-            this.lose('the lock was written by someone else since our last renewal');
+        else if (!proven) {
+          if (!options.fresh && this.watchTrusted()) this.judge(this.watch.latest);
+          else {
+            // No watch to rely on: read the Lease right before the change, as the only way to see a foreign write.
+            const lease = await this.kube.getLease(this.namespace, this.name);
+            if (lease?.holderIdentity !== this.lock.holder) this.lose(takenBy(lease?.holderIdentity));
+            else if (this.resourceVersion && lease.resourceVersion !== this.resourceVersion)
+              this.lose('the lock was written by someone else since our last renewal');
+          }
         }
       }
       this.assertHeld();
@@ -143,10 +172,10 @@ export class LockKeeper {
 
   /** Whether the watch's latest event stands for a read of the Lease now (see the top of this file). */
   private watchTrusted(): boolean {
-    const { openedAt, synced, unseen, doubtful } = this.watch;
+    const { openedAt, heardAt, synced, unseen, doubtful } = this.watch;
     if (openedAt === undefined || !synced || doubtful) return false;
     const now = this.clock.now().getTime();
-    if (now - openedAt > WATCH_MAX_AGE_MS) return false;
+    if (now - (heardAt ?? openedAt) > SILENT_MS) return false;
     return !unseen || now - unseen.at <= WRITE_SEEN_MS;
   }
 
@@ -177,12 +206,18 @@ export class LockKeeper {
     return !this.resourceVersion || this.ours.has(lease.resourceVersion);
   }
 
-  renew(): Promise<void> {
-    return this.exclusive(() => this.renewNow());
+  async renew(): Promise<void> {
+    await this.exclusive(() => this.renewNow());
   }
 
-  private async renewNow(): Promise<void> {
-    if (this.lostReason) return;
+  /**
+   * true: renewed over our own last write (the guarded replace succeeded at once: nobody wrote the Lease in between),
+   * its outcome known.
+   */
+  private async renewNow(): Promise<boolean> {
+    if (this.lostReason) return false;
+    let renewed = false;
+    const previous = this.resourceVersion;
     const now = this.clock.now();
     this.writing = true;
     try {
@@ -196,12 +231,23 @@ export class LockKeeper {
         // since then makes it fail (409) and renewLock reads and judges the Lease instead.
         last: this.resourceVersion !== undefined ? this.last : undefined,
       });
-      if (result.renewed) {
+      if (
+        result.renewed &&
+        previous !== undefined &&
+        result.replaced !== previous &&
+        !result.replacedOwnWrite &&
+        !this.ours.has(result.replaced)
+      ) {
+        // Our guarded replace met a version that is not ours (409), under our holder name: someone else wrote the
+        // Lease since our last renewal, as a read would have shown. Our write over it does not make that undone.
+        this.lose('the lock was written by someone else since our last renewal');
+      } else if (result.renewed) {
         // After a renewal of unknown outcome, or when this renewal's own first write lost its answer and was retried,
         // the version it replaced may be a write of ours: the stream may still deliver it, and it must not read as
         // someone else's.
         if (this.resourceVersion === undefined || result.replacedOwnWrite) this.ours.add(result.replaced);
         this.renewedAt = now.getTime();
+        renewed = previous !== undefined && result.replaced === previous;
         this.resourceVersion = result.lease.resourceVersion;
         this.last = result.lease;
         this.ours.add(result.lease.resourceVersion);
@@ -214,12 +260,14 @@ export class LockKeeper {
       if (this.overdue()) this.lose(`${this.overdueReason()}: ${(err as Error).message}`);
     } finally {
       this.writing = false;
+      this.schedule();
     }
     // Events that arrived while the write was in flight are judged now that its version is known.
     if (this.watch.pending) {
       this.watch.pending = false;
       this.consider(this.watch.latest);
     }
+    return renewed;
   }
 
   private get namespace() {

@@ -6,11 +6,12 @@ import { formatDuration } from '../../domain/clock.ts';
 import { invalid, KubeswapError } from '../../domain/errors.ts';
 import type { EventCode } from '../../domain/events.ts';
 import { apiVersionNeed } from '../../domain/kubeadm/api-migration.ts';
-import { KUBEADM_NAMESPACE, type KubeadmApiVersion } from '../../domain/kubeadm/cluster-config.ts';
+import { KUBEADM_CONFIG, KUBEADM_NAMESPACE, type KubeadmApiVersion } from '../../domain/kubeadm/cluster-config.ts';
 import { parseTargetVersion } from '../../domain/kubeadm/versions.ts';
 import { CONTROL_PLANE_POOL, type Desired, type NodeView } from '../../domain/model.ts';
 import type { PoolSpec } from '../../domain/pools.ts';
 import { estimateDuration } from '../../domain/run-timeline.ts';
+import type { KubePort } from '../../ports/kube.ts';
 import { type AddonDecision, addonsPending, planAddons } from '../addons/plan.ts';
 import { addonsBlocked, observeAddons, upgradeAddons } from '../addons/upgrade.ts';
 import { accessProblems, rbacRepairProblems } from '../checks/access.ts';
@@ -29,7 +30,7 @@ import { type Decision, finishesSwap, type Step, startsSwap } from '../plan/step
 import { findSwaps, gateFor } from '../plan/swaps.ts';
 import type { EngineOptions, Ports, RenderRequest } from '../ports.ts';
 import { kubeletConfigPlan } from '../prepare/kubelet-config.ts';
-import { kubeletConfigMaps, prepareCluster } from '../prepare/prepare.ts';
+import { kubeletConfigMaps, type PrepareSeen, prepareCluster, rbacLabel } from '../prepare/prepare.ts';
 import { prepareRenderMode, type RenderMode } from '../prepare/render-mode.ts';
 import { converge } from './converge.ts';
 import type { GateStreak } from './gate-streak.ts';
@@ -104,13 +105,16 @@ async function inspectWithProgress(
   ports: Ports,
   request: UpgradeRequest,
   addonOptions: { skipAddons?: boolean; pools?: readonly PoolSpec[]; scope?: PlanScope },
-): Promise<{ report: PlanReport; progress: ProgressRecord | undefined; nodes: NodeView[] }> {
+): Promise<{ report: PlanReport; progress: ProgressRecord | undefined; nodes: NodeView[]; seen: PrepareSeen }> {
   const scope = addonOptions.scope ?? 'all';
   const poolSpecs = scope === 'control-plane' ? [] : (addonOptions.pools ?? []);
   // May this identity do everything the run does? Its answer decides first: without it every read could be a
   // 403. The first reads go out beside it (all read-only), and their results or errors count only once it says yes.
   const nodesRead = ports.kube.listNodes();
-  const reads = Promise.all([readClusterConfig(ports), nodesRead, readProgress(ports.kube)]);
+  // kubeadm-config, read once for the preflight, the addons' plan and prepare (issue 15 §2: it was read three times).
+  const kubeadmConfigRead = ports.kube.getConfigMap(KUBEADM_NAMESPACE, KUBEADM_CONFIG);
+  kubeadmConfigRead.catch(() => undefined);
+  const reads = Promise.all([readClusterConfig(ports, kubeadmConfigRead), nodesRead, readProgress(ports.kube)]);
   reads.catch(() => undefined);
   const denied = await accessProblems(ports.kube, { render: request.render === true });
   if (denied.length > 0) throw invalid(denied);
@@ -129,13 +133,23 @@ async function inspectWithProgress(
         nodes: nodesRead,
       })
     : undefined;
-  const addonsSeen = observeAddons(ports.kube);
+  const addonsSeen = observeAddons(ports.kube, kubeadmConfigRead);
   observed?.catch(() => undefined);
   addonsSeen.catch(() => undefined);
+  // What these reads found is passed to prepare (issue 15 §2: each was read again there): the RBAC objects present.
+  const rbacPresent: string[] = [];
+  const rbacSeen = {
+    canI: ports.kube.canI.bind(ports.kube),
+    rbacExists: async (object: Parameters<KubePort['rbacExists']>[0]) => {
+      const exists = await ports.kube.rbacExists(object);
+      if (exists) rbacPresent.push(rbacLabel(object));
+      return exists;
+    },
+  };
   const [existingKubeletConfig, rbacProblems] = desired
     ? await Promise.all([
         kubeletConfigMaps(ports, checked.from, desired.version),
-        rbacRepairProblems(ports.kube, kubeletConfigPlan(checked.from, desired.version, { configMaps: [] }).rbac),
+        rbacRepairProblems(rbacSeen, kubeletConfigPlan(checked.from, desired.version, { configMaps: [] }).rbac),
       ])
     : [[], []];
   checked.problems.push(...rbacProblems);
@@ -229,7 +243,12 @@ async function inspectWithProgress(
     scope,
     pools: poolSpecs.map((spec) => poolPlan(snapshot, spec, { desired: checked.desired!, runId })),
   };
-  return { report, progress, nodes };
+  return {
+    report,
+    progress,
+    nodes,
+    seen: { kubeletConfigMaps: existingKubeletConfig, rbacPresent, kubeadmConfig: await kubeadmConfigRead },
+  };
 }
 
 /** The cluster-wide part of the plan (prepare.ts does it; the load balancer is act.ts's), in words for review. */
@@ -347,7 +366,7 @@ export async function apply(
   const elapsed = () => ports.clock.now().getTime() - started;
 
   // 1. Validate everything before touching anything.
-  const { report, progress, nodes } = await inspectWithProgress(
+  const { report, progress, nodes, seen } = await inspectWithProgress(
     ports,
     { ...request, maxSurge: options.maxSurge },
     { skipAddons: options.skipAddons, pools: options.pools, scope: options.scope },
@@ -559,7 +578,7 @@ export async function apply(
 
     // 5. kubeadm-config version and endpoints, kubelet config and RBAC for the target.
     await keeper.verify();
-    await prepareCluster(ports, report.from, report.desired.version);
+    await prepareCluster(ports, report.from, report.desired.version, seen);
 
     // 6. Replace machines one at a time until the plan says done.
     const runCtx = { runId, desired: report.desired, options, userDataFor, changedBefore };

@@ -6,9 +6,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { V1Node } from '@kubernetes/client-node';
+import { KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { openKube } from '../../../src/adapters/kube/client.ts';
-import { Follower } from '../../../src/adapters/kube/node-cache.ts';
+import { Follower, SILENCE_MS } from '../../../src/adapters/kube/node-cache.ts';
+import { watchOne } from '../../../src/adapters/kube/watch-one.ts';
 
 type Obj = {
   metadata: { name: string; namespace?: string; resourceVersion: string; labels?: Record<string, string> };
@@ -38,6 +39,10 @@ class FakeApiServer {
   async listen(): Promise<string> {
     await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  get openWatches(): number {
+    return this.watchers.length;
   }
 
   close() {
@@ -302,6 +307,97 @@ current-context: x
       kube.close();
     }
   });
+  it('reconnect resumes both watches from their resourceVersion: no LIST, and a change made meanwhile is seen', async () => {
+    const kube = openKube({ kubeconfig, retry: { retries: 0 } });
+    const stop = kube.watchChanges!(() => {});
+    try {
+      await watching(api, kube);
+      api.requests = [];
+      api.holdEvents = true;
+      kube.reconnect?.();
+      api.put('nodes', api.node('cp-b', false, { 'node-role.kubernetes.io/control-plane': '' }));
+      await until('both watched again', () => api.requests.filter((r) => r.endsWith('watch')).length === 2);
+      assert.deepEqual(api.requests.sort(), ['GET nodes watch', 'GET pods watch'], 'no LIST, one WATCH each');
+      api.release();
+      await until('the change made across the reconnect is seen', async () =>
+        (await kube.listNodes()).some((n) => n.name === 'cp-b' && !n.ready),
+      );
+      assert.equal(api.requests.filter((r) => r.endsWith('watch')).length, 2, 'one new watch each');
+    } finally {
+      stop();
+      kube.close();
+    }
+  });
+
+  it('watchOne: a reconnect while a restart is pending still watches again (two reconnects in a row)', async () => {
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfig);
+    let connected = false;
+    const watch = watchOne(kc, '/api/v1/nodes', 'cp-a', {
+      onObject: () => undefined,
+      onConnection: (c) => {
+        connected = c;
+      },
+    });
+    try {
+      await until('connected', () => connected);
+      api.breakWatches(); // ended: its restart is pending
+      await until('disconnected', () => !connected);
+      watch.restart();
+      watch.restart();
+      await until('watching again', () => connected, 5000);
+    } finally {
+      watch.stop();
+    }
+  });
+
+  it('leaves no watch open after stop, also when stopped right after a reconnect, or on close', async () => {
+    const kube = openKube({ kubeconfig, retry: { retries: 0 } });
+    const stop = kube.watchChanges!(() => {});
+    await watching(api, kube);
+    kube.reconnect?.();
+    stop();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(api.openWatches, 0, 'no watch left open after stop');
+    kube.watchChanges!(() => {});
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfig);
+    kube.watchLease!('kube-system', 'kubeswap-lock', { onLease: () => undefined, onConnection: () => undefined });
+    await until('watching', () => api.openWatches >= 2);
+    kube.close();
+    await until('all closed', () => api.openWatches === 0);
+  });
+
+  it("awaitPodsGone follows the node's pods with one LIST and one WATCH until the evicted ones are gone", async () => {
+    const web = {
+      metadata: { name: 'web', namespace: 'apps', uid: 'u-web', resourceVersion: String(++api.rv) },
+      spec: { nodeName: 'cp-a' },
+      status: { phase: 'Running' },
+    } as unknown as Obj;
+    api.pods.set('web', web);
+    const kube = openKube({ kubeconfig, retry: { retries: 0 } });
+    try {
+      // Not gone within its time: the pods as they are then, web still among them.
+      const late = await kube.awaitPodsGone!('cp-a', ['u-web'], { timeoutMs: 200 });
+      assert.ok(late?.some((p) => p.uid === 'u-web'));
+      api.requests = [];
+      const waiting = kube.awaitPodsGone!('cp-a', ['u-web'], { timeoutMs: 5000 });
+      await until('watching the pods', () => api.requests.includes('GET pods watch'));
+      const terminating = { ...web, metadata: { ...web.metadata, resourceVersion: String(++api.rv) } } as Obj;
+      api.put('pods', terminating); // still there, terminating
+      api.put(
+        'pods',
+        { ...terminating, metadata: { ...terminating.metadata, resourceVersion: String(++api.rv) } },
+        'DELETED',
+      );
+      api.pods.delete('web');
+      const left = await waiting;
+      assert.ok(left && !left.some((p) => p.uid === 'u-web'), 'answered once web was deleted');
+      assert.deepEqual(api.requests, ['GET pods', 'GET pods watch']);
+    } finally {
+      kube.close();
+    }
+  });
 });
 
 describe('node-cache: a watch that went silent is not trusted', () => {
@@ -319,7 +415,7 @@ describe('node-cache: a watch that went silent is not trusted', () => {
     }
   }
 
-  it('trusts an open watch only up to the server timeout plus a margin, and not between two watches', async () => {
+  it('trusts an open watch while it brings bookmarks or events, not once silent, and not between two watches', async () => {
     let now = 1_000_000;
     const fake = new FakeWatch();
     const follower = new Follower<V1Node>(
@@ -335,10 +431,14 @@ describe('node-cache: a watch that went silent is not trusted', () => {
     const api = new FakeApiServer();
     follower.start();
     await until('the watch is open', () => follower.trusted());
-    now += 20_000;
-    assert.equal(follower.trusted(), true, 'within the 30 s the server keeps a watch open');
-    now += 16_000;
-    assert.equal(follower.trusted(), false, '36 s open without ending: its connection died without a word');
+    now += 60_000;
+    assert.equal(follower.trusted(), true, 'a minute without a change: within the bookmark interval');
+    // The API server's periodic bookmark: the connection is alive, whatever the watch's age.
+    fake.opened[0]!.cb('BOOKMARK', { metadata: { resourceVersion: '6' } });
+    now += SILENCE_MS - 1_000;
+    assert.equal(follower.trusted(), true, 'heard within SILENCE_MS');
+    now += 2_000;
+    assert.equal(follower.trusted(), false, 'silent past the bookmark interval: its connection died without a word');
     // A watch ending with an error: until the next one is open, changes may be missed.
     await until('watching again', () => fake.opened.length === 1);
     fake.opened[0]!.done(new Error('connection reset'));

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { drainNode } from '../../../src/engine/act/drain.ts';
+import type { PodOnNode } from '../../../src/ports/kube.ts';
 import { FakeKube, type FakePod, fakeClock } from '../../adapters/kube/fake-kube.ts';
 
 function pod(name: string, over: Partial<FakePod> = {}): FakePod {
@@ -13,6 +14,21 @@ function pod(name: string, over: Partial<FakePod> = {}): FakePod {
     phase: 'Running',
     labels: { app: name },
     ...over,
+  };
+}
+
+/** A fake pod as the port reports it. */
+function toView(p: FakePod): PodOnNode {
+  return {
+    namespace: p.namespace,
+    name: p.name,
+    uid: p.uid,
+    daemonSet: p.daemonSet,
+    mirror: p.mirror,
+    phase: p.phase,
+    emptyDir: false,
+    bare: false,
+    labels: p.labels,
   };
 }
 
@@ -68,6 +84,44 @@ describe('drainNode', () => {
     assert.ok(kube.unschedulable.has('cp-1'));
     assert.equal(clock.slept.length, 3, 'listed for 2 more passes, gone on the 3rd poll');
     assert.deepEqual(clock.slept, [100, 200, 400], 'terminating pods are checked soon, then less often');
+  });
+
+  it('waits for terminating pods on the watch (awaitPodsGone), not a list per pause; polls when it cannot watch', async () => {
+    const kube = new FakeKube();
+    kube.pods = [pod('web', { terminationPasses: 50 })];
+    const port = kube.port();
+    let lists = 0;
+    const list = port.podsOnNode.bind(port);
+    port.podsOnNode = (node) => {
+      lists++;
+      return list(node);
+    };
+    const waits: string[][] = [];
+    // The watch's answers: web gone but a pod that landed before the cordon; then that one gone too.
+    const answers = [[{ ...toView(pod('late')) }], []];
+    port.awaitPodsGone = async (_node, uids) => {
+      waits.push([...uids]);
+      if (waits.length === 1) kube.pods.push(pod('late', { terminationPasses: 50 }));
+      return answers.shift();
+    };
+    const clock = fakeClock();
+    const result = await drainNode(port, 'cp-1', { timeoutMs: 60_000, pollMs: 1000, clock });
+    assert.deepEqual(result, { ok: true, refused: [] });
+    assert.deepEqual(kube.calls, ['cordon cp-1=true', 'evict apps/web', 'evict apps/late']);
+    assert.deepEqual(waits, [['uid-web'], ['uid-late']]);
+    assert.equal(lists, 1, 'one list; the waits answered the rest');
+    assert.deepEqual(clock.slept, [], 'no pause: the watch reports the moment they are gone');
+    // A wait that could not watch (undefined): the drain polls as before.
+    const kube2 = new FakeKube();
+    kube2.pods = [pod('web', { terminationPasses: 1 })];
+    const port2 = kube2.port();
+    port2.awaitPodsGone = async () => undefined;
+    const clock2 = fakeClock();
+    assert.deepEqual(await drainNode(port2, 'cp-1', { timeoutMs: 60_000, pollMs: 1000, clock: clock2 }), {
+      ok: true,
+      refused: [],
+    });
+    assert.deepEqual(clock2.slept, [100, 200], 'polled as without the watch');
   });
 
   it('retries an eviction the API server refused with 429 until a budget allows it', async () => {

@@ -394,6 +394,33 @@ describe('LockKeeper with a watched Lease: no read before each step, the same st
     assert.equal(kube.leaseReads, 1);
   });
 
+  it('trusts a long-open watch while events or bookmarks arrive, and reads once it went silent', async () => {
+    const kube = new FakeKube();
+    kube.leaseWatch = { stalled: false };
+    kube.leases.set('kube-system/kubeswap-lock', lease({ holderIdentity: me }));
+    const acquired = kube.leases.get('kube-system/kubeswap-lock')!;
+    const clock = fakeClock(t0);
+    // A 300 s TTL: renewals only every 100 s, so the server's bookmarks are what shows the stream alive.
+    const keeper = new LockKeeper(
+      kube.port(),
+      { holder: me, ttlSeconds: 300, resourceVersion: acquired.resourceVersion, lease: acquired },
+      clock,
+      () => undefined,
+    ).start();
+    kube.leaseReads = 0;
+    for (let i = 0; i < 3; i++) {
+      await clock.sleep(30_000);
+      kube.leaseWatch.handlers!.onAlive?.(); // a bookmark
+      await keeper.verify();
+    }
+    assert.equal(kube.leaseReads, 0, '90 s open, never silent for 35 s: trusted');
+    kube.leaseWatch.stalled = true; // dead without a word: neither the renewal nor a bookmark arrives now
+    await clock.sleep(36_000);
+    await keeper.verify();
+    assert.equal(kube.leaseReads, 1, 'silent for 36 s: its connection may be dead, the Lease is read');
+    keeper.stop();
+  });
+
   it('reads the Lease before a membership or machine change even while the watch is trusted', async () => {
     const kube = new FakeKube();
     kube.leaseWatch = { stalled: false };
@@ -406,6 +433,23 @@ describe('LockKeeper with a watched Lease: no read before each step, the same st
     await keeper.verify();
     await assert.rejects(keeper.verify({ fresh: true }), /released by someone else/);
     assert.equal(kube.leaseReads, 1);
+  });
+
+  it('proves a fresh check by a guarded renewal, no read; the periodic renewal moves back', async () => {
+    const kube = new FakeKube();
+    kube.leaseWatch = { stalled: false };
+    const { keeper, lost, clock } = keep(kube);
+    await clock.sleep(5_000);
+    await keeper.verify({ fresh: true });
+    assert.equal(kube.leaseReads, 0, 'the replace over our own last write proves the Lease untouched');
+    assert.deepEqual(kube.leases.get('kube-system/kubeswap-lock')!.renewTime, at(5));
+    // Someone writes under our holder name while the stream is dead: the next fresh check must see it.
+    kube.leaseWatch.stalled = true;
+    kube.bumpLease('kube-system', 'kubeswap-lock', {});
+    await clock.sleep(1_000);
+    await assert.rejects(keeper.verify({ fresh: true }), /written by someone else/);
+    assert.equal(lost.length, 1);
+    keeper.stop();
   });
 
   it('takes a first event older than our acquire (a lagging watch cache) for no loss: the next check reads', async () => {
