@@ -29,7 +29,12 @@ export const KUBESWAP_PERMISSIONS: readonly Permission[] = [
   // Pods: static pods of the control plane, draining.
   { group: '', resource: 'pods', verb: 'list', why: 'static pods on control-plane Nodes; pods to drain' },
   { group: '', resource: 'pods', verb: 'get', why: 'wait until an evicted pod is gone' },
-  { group: '', resource: 'pods', verb: 'watch', namespace: KS, why: 'wake the loop when a static pod changes' },
+  {
+    group: '',
+    resource: 'pods',
+    verb: 'watch',
+    why: 'wake the loop when a static pod changes; wait for evicted pods to be gone (drain)',
+  },
   {
     group: '',
     resource: 'pods',

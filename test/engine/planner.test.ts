@@ -3,7 +3,7 @@ import { controlPlaneMachines, nodeOf, type Snapshot } from '../../src/engine/ob
 import { DRAINED_ANNOTATION, RETIRING_ANNOTATION } from '../../src/engine/plan/annotations.ts';
 import type { PlanInput } from '../../src/engine/plan/decisions.ts';
 import { plan } from '../../src/engine/plan/planner.ts';
-import type { Decision } from '../../src/engine/plan/steps.ts';
+import type { Decision, Step } from '../../src/engine/plan/steps.ts';
 import {
   cluster,
   desired,
@@ -104,6 +104,7 @@ describe('planner', () => {
   it('retires the old machine in the safe order once the replacement joined', () => {
     let s = withReplacement(cluster(['cp-a', 'cp-b', 'cp-c']), 'cp-a', 'joined');
     const sequence: string[] = [];
+    let deleteNode: Step | undefined;
     // Apply each planned step's effect by hand, as the real world would, and record the order.
     for (let i = 0; i < 10; i++) {
       const d = plan(input(s));
@@ -125,7 +126,10 @@ describe('planner', () => {
       else if (step.kind === 'move-leader') s = { ...s, etcd: { ...s.etcd, leaderId: step.toId } };
       else if (step.kind === 'remove-member') s = removeMember(s, 'cp-a');
       else if (step.kind === 'terminate') s = setMachine(s, 'i-cp-a', { phase: 'gone', status: 'terminated' });
-      else if (step.kind === 'delete-node') s = { ...s, nodes: s.nodes.filter((n) => n.name !== 'cp-a') };
+      else if (step.kind === 'delete-node') {
+        deleteNode = step;
+        s = { ...s, nodes: s.nodes.filter((n) => n.name !== 'cp-a') };
+      }
     }
     assert.deepEqual(sequence, [
       'register-target',
@@ -138,6 +142,30 @@ describe('planner', () => {
       'delete-node',
       'create-replacement',
     ]);
+    // Terminated: no kubelet is left, so its DaemonSet pods go with the Node.
+    assert.equal(deleteNode?.kind === 'delete-node' && deleteNode.machineGone, true);
+  });
+
+  it("leaves a failed (not terminated) old machine's pods to the garbage collector when its Node is deleted", () => {
+    let s = withReplacement(cluster(['cp-a', 'cp-b', 'cp-c']), 'cp-a', 'joined');
+    let d = plan(input(s));
+    // Retire it up to its member's removal, then its machine fails instead of being terminated.
+    for (let i = 0; i < 10 && d.kind === 'step' && d.step.kind !== 'delete-node'; i++, d = plan(input(s))) {
+      const step = d.step;
+      if (step.kind === 'register-target') s = setTarget(s, step.machineId, 'serving');
+      else if (step.kind === 'mark-retiring') s = editNode(s, 'cp-a', { annotations: { [RETIRING_ANNOTATION]: RUN } });
+      else if (step.kind === 'deregister-target') s = setTarget(s, step.machineId, 'absent');
+      else if (step.kind === 'drain')
+        s = editNode(s, 'cp-a', {
+          unschedulable: true,
+          annotations: { [RETIRING_ANNOTATION]: RUN, [DRAINED_ANNOTATION]: RUN },
+        });
+      else if (step.kind === 'move-leader') s = { ...s, etcd: { ...s.etcd, leaderId: step.toId } };
+      else if (step.kind === 'remove-member') s = setMachine(removeMember(s, 'cp-a'), 'i-cp-a', { phase: 'failed' });
+      else assert.fail(`unexpected step ${step.kind}`);
+    }
+    assert.equal(stepKind(d), 'delete-node');
+    assert.equal(d.kind === 'step' && d.step.kind === 'delete-node' && d.step.machineGone, undefined);
   });
 
   it('lets a provider that drains on delete (Cluster API) drain, and removes the member while it holds the machine', () => {

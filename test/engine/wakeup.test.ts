@@ -70,7 +70,7 @@ describe('converge with change notifications', () => {
 });
 
 describe('converge with a watched Node cache', () => {
-  it('starts each swap only from Nodes read afresh, never from the cache alone (a watch may die silently)', async () => {
+  it('starts each swap, removes each member and terminates each machine only from Nodes read afresh, never from the cache alone (a watch may die silently)', async () => {
     const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
     const ports = world.ports();
     const order: string[] = [];
@@ -90,8 +90,9 @@ describe('converge with a watched Node cache', () => {
     const options = { ...DEFAULT_ENGINE_OPTIONS, gatePasses: 2, pollIntervalMs: 1000, snapshotDir: '/tmp' };
     const outcome = await apply(ports, { version: TO, force: false }, options);
     assert.equal(outcome.swaps, 3);
-    const starts = order.flatMap((o, i) => (o === 'step create-replacement' ? [i] : []));
-    assert.equal(starts.length, 3);
+    const irreversible = new Set(['step create-replacement', 'step remove-member', 'step terminate']);
+    const starts = order.flatMap((o, i) => (irreversible.has(o) ? [i] : []));
+    assert.equal(starts.length, 9);
     for (const i of starts) {
       const read = order.slice(0, i).findLast((o) => o === 'fresh' || o === 'cached');
       assert.equal(

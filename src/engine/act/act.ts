@@ -195,7 +195,7 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
     case 'delete-node':
       await ports.kube.deleteNode(step.node);
       emit('node.deleted', `deleted node ${step.node}`);
-      await releaseDaemonPods(step.node, ports, emit);
+      if (step.machineGone) await releaseDaemonPods(step.node, ports, emit);
       return;
     case 'rollback':
       await rollback(step, ports, ctx, emit);
@@ -211,8 +211,8 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
  * (pkg/controller/podgc: quarantineTime, gcCheckPeriod). Until then the DaemonSet controller counts that pod's node
  * as unavailable in a rolling update (pkg/controller/daemon/update.go rollingUpdate: a terminating pod leaves its node
  * with no pod), which uses kube-proxy's whole maxUnavailable of 1: the addon rollout after the control plane stood
- * still for up to a minute. Nothing runs them any more (the Node is deleted only once its machine is gone), so
- * nothing is lost. Best effort: a pod left behind only means the garbage collector's wait, never a failed run.
+ * still for up to a minute. Only when the provider lists the machine as gone (the step's machineGone): nothing runs
+ * them any more, so nothing is lost; a failed or stopping machine's pods are left to the garbage collector. Best effort: a pod left behind only means the garbage collector's wait, never a failed run.
  */
 async function releaseDaemonPods(
   node: string,

@@ -164,6 +164,7 @@ export function retireOld(s: Snapshot, o: Retiree): Decision | undefined {
         kind: 'delete-node',
         node: oldNode.name,
         midSwap: o.midSwap,
+        ...(old?.phase === 'gone' ? { machineGone: true as const } : {}),
         ...(s.providerDrains ? { leftByProvider: true as const } : {}),
       },
       'machine terminated',

@@ -67,8 +67,11 @@ export type Step =
    * `midSwap`: the old Node of a --max-surge 0 swap, deleted before its replacement exists.
    * `leftByProvider`: drainsOnDelete, the machine is gone but its Node was left (Cluster API stops trying after the
    * Machine's nodeDeletionTimeout): cleanup after a swap that ended with the machine's `terminate`.
+   * `machineGone`: the provider lists the old machine as gone (terminated), so no kubelet can run its pods any more:
+   * its DaemonSet pods are removed with the Node (act.ts releaseDaemonPods). Not set for a machine that is failed,
+   * stopping or not listed: its pods are left to the pod garbage collector.
    */
-  | { kind: 'delete-node'; node: string; midSwap?: boolean; leftByProvider?: true }
+  | { kind: 'delete-node'; node: string; midSwap?: boolean; leftByProvider?: true; machineGone?: true }
   /** --max-surge 0: the replacement joined and serves; drop the retiring record. */
   | { kind: 'finish-retirement'; node: string; replacement: string }
   | {

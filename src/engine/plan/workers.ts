@@ -203,7 +203,11 @@ function advance(input: PlanInput, view: PoolView, slot: PoolSlot): Decision | s
       return stepFor(slot.name, drainStep(slot, false), `replacement ${r.id} is Ready`);
     }
     if (oldLive) return stepFor(slot.name, { kind: 'terminate', machineId: slot.old!.id, node: slot.name }, 'drained');
-    return stepFor(slot.name, { kind: 'delete-node', node: slot.name }, `machine ${slot.old?.id ?? ''} is gone`);
+    return stepFor(
+      slot.name,
+      { kind: 'delete-node', node: slot.name, ...(slot.old?.phase === 'gone' ? { machineGone: true as const } : {}) },
+      `machine ${slot.old?.id ?? ''} is gone`,
+    );
   }
   // An unavailable slot: drained and terminated first, then its replacement.
   if (oldLive && !drainedByUs(slot.oldNode, runId)) return stepFor(slot.name, drainStep(slot, true), 'retiring');

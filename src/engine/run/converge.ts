@@ -173,7 +173,15 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
       // A swap starts only from Nodes read afresh: the watched cache may be stale for up to the watch's timeout if its
       // connection died silently (node-cache.ts), and the gate's Node and static-pod readiness is what lets a swap
       // begin. The pass is repeated with a fresh Node list (and a fresh etcd read); it counts as a gate pass like any.
-      if (decision.kind === 'step' && startsSwap(decision.step) && !snapshot.nodesFresh && stopWatching !== undefined) {
+      // The same before every step no second run may take (READS_LEASE_FIRST: a member removed, a machine terminated):
+      // the gate's Node readiness that let it come comes from the API server, not from a watch that may have died.
+      const irreversible = decision.kind === 'step' && READS_LEASE_FIRST.has(decision.step.kind);
+      if (
+        decision.kind === 'step' &&
+        (startsSwap(decision.step) || irreversible) &&
+        !snapshot.nodesFresh &&
+        stopWatching !== undefined
+      ) {
         freshNodes = true;
         etcdReads.waiting(false);
         continue;
