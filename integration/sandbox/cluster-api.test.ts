@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import pRetry from 'p-retry';
 import { parse, stringify } from 'yaml';
 import {
   addKubeadmControlPlaneOwner,
@@ -29,6 +30,20 @@ import {
 
 const SETTLE_MS = 120_000;
 
+/**
+ * The test's own reads and writes of Cluster API objects, asked again while the API server answers 429 "storage is
+ * (re)initializing" (its watch cache for the resource starting anew, as after a CRD is created or changed; seen once
+ * in CI on the Machine list right after bring-up), with Retry-After 1: a client is meant to ask again, as client-go's
+ * do (kubeswap's own client retries 429 too: src/adapters/kube/client.ts).
+ */
+const patient = <T>(call: () => Promise<T>): Promise<T> =>
+  pRetry(call, {
+    retries: 10,
+    minTimeout: 1000,
+    factor: 1,
+    shouldRetry: ({ error }) => (error as { code?: number }).code === 429,
+  });
+
 describe('sandbox --provider cluster-api (real Cluster API controllers)', function () {
   this.timeout(600_000);
   let sb: Sandbox;
@@ -37,18 +52,20 @@ describe('sandbox --provider cluster-api (real Cluster API controllers)', functi
 
   const ns = CAPI_NAMESPACE;
   const get = (group: string, version: string, plural: string, name: string) =>
-    custom.getNamespacedCustomObject({ group, version, namespace: ns, plural, name }) as Promise<any>;
+    patient(() => custom.getNamespacedCustomObject({ group, version, namespace: ns, plural, name }) as Promise<any>);
   const create = (group: string, version: string, plural: string, body: object) =>
-    custom.createNamespacedCustomObject({ group, version, namespace: ns, plural, body });
+    patient(() => custom.createNamespacedCustomObject({ group, version, namespace: ns, plural, body }));
   const machines = async () =>
     (
-      (await custom.listNamespacedCustomObject({
-        group: CAPI_GROUP,
-        version: CAPI_VERSION,
-        namespace: ns,
-        plural: 'machines',
-        labelSelector: `${CLUSTER_NAME_LABEL}=${sb.clusterName}`,
-      })) as { items: any[] }
+      (await patient(() =>
+        custom.listNamespacedCustomObject({
+          group: CAPI_GROUP,
+          version: CAPI_VERSION,
+          namespace: ns,
+          plural: 'machines',
+          labelSelector: `${CLUSTER_NAME_LABEL}=${sb.clusterName}`,
+        }),
+      )) as { items: any[] }
     ).items;
   const members = () => membersWithin(() => sb.refresh().etcd.endpoints, sb.etcd, SETTLE_MS);
   const daemonLog = () => readFileSync(join(sb.stateDir, 'logs/daemon.log'), 'utf8').split('\n').slice(-15).join('\n');
