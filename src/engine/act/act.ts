@@ -212,7 +212,8 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
  * as unavailable in a rolling update (pkg/controller/daemon/update.go rollingUpdate: a terminating pod leaves its node
  * with no pod), which uses kube-proxy's whole maxUnavailable of 1: the addon rollout after the control plane stood
  * still for up to a minute. Only when the provider lists the machine as gone (the step's machineGone): nothing runs
- * them any more, so nothing is lost; a failed or stopping machine's pods are left to the garbage collector. Best effort: a pod left behind only means the garbage collector's wait, never a failed run.
+ * them any more, so nothing is lost; a failed or stopping machine's pods are left to the garbage collector.
+ * Best effort: a pod left behind only means the garbage collector's wait, never a failed run.
  */
 async function releaseDaemonPods(
   node: string,

@@ -174,7 +174,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
       // connection died silently (node-cache.ts), and the gate's Node and static-pod readiness is what lets a swap
       // begin. The pass is repeated with a fresh Node list (and a fresh etcd read); it counts as a gate pass like any.
       // The same before every step no second run may take (READS_LEASE_FIRST: a member removed, a machine terminated):
-      // the gate's Node readiness that let it come comes from the API server, not from a watch that may have died.
+      // the Node readiness the gate judged before it is read from the API server, not from a watch that may be dead.
       const irreversible = decision.kind === 'step' && READS_LEASE_FIRST.has(decision.step.kind);
       if (
         decision.kind === 'step' &&
