@@ -222,8 +222,8 @@ export interface KubePort {
   rbacExists(object: Pick<RbacObject, 'kind' | 'name'> & { namespace?: string }): Promise<boolean>;
 
   getLease(namespace: string, name: string): Promise<LeaseView | undefined>;
-  /** Create; 'exists' when someone else created it first. */
-  createLease(lease: Omit<LeaseView, 'resourceVersion'>): Promise<'created' | 'exists'>;
+  /** Create; answers the Lease as created (the server's answer), or 'exists' when someone else created it first. */
+  createLease(lease: Omit<LeaseView, 'resourceVersion'>): Promise<LeaseView | 'exists'>;
   /** Optimistic replace; throws ConflictError on 409. */
   replaceLease(lease: LeaseView): Promise<LeaseView>;
   deleteLease(namespace: string, name: string): Promise<'deleted' | 'gone'>;

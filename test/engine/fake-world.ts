@@ -256,8 +256,9 @@ export class FakeWorld {
     createLease: async (lease) => {
       const key = `${lease.namespace}/${lease.name}`;
       if (this.leases.has(key)) return 'exists';
-      this.leases.set(key, { ...lease, resourceVersion: String(++this.rv) });
-      return 'created';
+      const created = { ...lease, resourceVersion: String(++this.rv) };
+      this.leases.set(key, created);
+      return { ...created };
     },
     replaceLease: async (lease) => {
       const key = `${lease.namespace}/${lease.name}`;

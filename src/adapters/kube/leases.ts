@@ -45,10 +45,15 @@ export async function getLease(apis: KubeApis, namespace: string, name: string):
   }
 }
 
-export async function createLease(apis: KubeApis, lease: Omit<LeaseView, 'resourceVersion'>) {
+/** The created Lease as the server answered it (its resourceVersion guards the first renewal), or 'exists'. */
+export async function createLease(
+  apis: KubeApis,
+  lease: Omit<LeaseView, 'resourceVersion'>,
+): Promise<LeaseView | 'exists'> {
   try {
-    await apis.coordination.createNamespacedLease({ namespace: lease.namespace, body: leaseBody(lease) });
-    return 'created' as const;
+    return toLeaseView(
+      await apis.coordination.createNamespacedLease({ namespace: lease.namespace, body: leaseBody(lease) }),
+    );
   } catch (err) {
     if (statusCode(err) === 409) return 'exists' as const;
     throw apis.fail(err, `create Lease ${lease.namespace}/${lease.name}`);

@@ -26,6 +26,11 @@ const RENEW_DEADLINE = 2 / 3;
 const WRITE_SEEN_MS = 3_000;
 /** An open watch that brought no event (nor bookmark) for this long is taken for dead: as stale as a 30 s watch was. */
 const SILENT_MS = 35_000;
+/**
+ * A fresh check this soon after a renewal that proved the Lease untouched relies on that proof instead of writing
+ * again (verify). One second: a step's own duration, never a fraction of the TTL or the renewal period.
+ */
+export const PROOF_REUSE_MS = 1_000;
 
 export interface KeptLock {
   namespace?: string;
@@ -48,6 +53,11 @@ export class LockKeeper {
   private queue: Promise<unknown> = Promise.resolve();
   /** What we last wrote (or read as ours): a renewal replaces it without reading first. */
   private last?: LeaseView;
+  /**
+   * When the last renewal that proved nobody wrote the Lease since our write before it was sent (its request's start,
+   * so the time since is never understated); undefined after any renewal that proved less.
+   */
+  private provenAt?: number;
   /** resourceVersions of our own writes: any other version the watch shows is someone else's write. */
   private readonly ours = new Set<string>();
   /** Our renewal in flight: its event may arrive before its result, so events wait until it is known. */
@@ -146,10 +156,17 @@ export class LockKeeper {
       // A fresh check renews too, instead of reading: the replace is guarded by our last write's resourceVersion, so
       // it succeeds only if nobody wrote the Lease since (else 409, and renewLock reads and judges it), which proves
       // as much as a read would, and it moves the next periodic renewal back (schedule), so it costs no extra request.
-      const due = this.clock.now().getTime() - this.renewedAt >= (this.lock.ttlSeconds * 1000) / 3;
+      const now = this.clock.now().getTime();
+      const due = now - this.renewedAt >= (this.lock.ttlSeconds * 1000) / 3;
       const proving = options.fresh === true && this.resourceVersion !== undefined;
-      let proven = false;
-      if (!this.lostReason && (due || proving)) {
+      // A renewal within PROOF_REUSE_MS proved the Lease ours then (issue 15 §2: terminate follows the member's
+      // removal by ~0.1 s, and each wrote the Lease). Relying on it leaves a window no larger than the step between
+      // them: a foreign write in that window would have gone unseen by the previous step too, which ran right after
+      // the same proof. And nobody but a person can write it then: another run takes the Lease only once it has seen it
+      // unchanged for a whole TTL (acquireLock), and our renewal is less than a second old. A foreign write the watch
+      // delivered meanwhile has already marked the lock lost (consider); a renewal of unknown outcome cleared the proof.
+      let proven = proving && !due && this.provenAt !== undefined && now - this.provenAt <= PROOF_REUSE_MS;
+      if (!this.lostReason && (due || (proving && !proven))) {
         // Written by us just now, over our own last write (its outcome known): nothing else to check.
         proven = (await this.renewNow()) && proving;
       }
@@ -248,6 +265,7 @@ export class LockKeeper {
         if (this.resourceVersion === undefined || result.replacedOwnWrite) this.ours.add(result.replaced);
         this.renewedAt = now.getTime();
         renewed = previous !== undefined && result.replaced === previous;
+        this.provenAt = renewed ? now.getTime() : undefined;
         this.resourceVersion = result.lease.resourceVersion;
         this.last = result.lease;
         this.ours.add(result.lease.resourceVersion);
@@ -257,6 +275,7 @@ export class LockKeeper {
     } catch (err) {
       this.resourceVersion = undefined;
       this.last = undefined;
+      this.provenAt = undefined;
       if (this.overdue()) this.lose(`${this.overdueReason()}: ${(err as Error).message}`);
     } finally {
       this.writing = false;

@@ -143,10 +143,9 @@ export async function acquireLock(kube: KubePort, options: LockOptions): Promise
     let lease = await kube.getLease(namespace, name);
     if (!lease) {
       const fresh = { namespace, name, holderIdentity: holder, leaseDurationSeconds: ttlSeconds, leaseTransitions: 0 };
-      if ((await kube.createLease({ ...fresh, acquireTime: now, renewTime: now })) === 'created') {
-        const created = await kube.getLease(namespace, name);
-        if (created?.holderIdentity === holder) return { acquired: true, lease: created };
-      }
+      // The create's answer is the Lease as written, resourceVersion included: no read after it (issue 15 §2).
+      const created = await kube.createLease({ ...fresh, acquireTime: now, renewTime: now });
+      if (created !== 'exists') return { acquired: true, lease: created };
       continue;
     }
     const state = lockState(lease, holder, now, options.probe);

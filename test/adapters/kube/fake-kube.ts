@@ -94,8 +94,9 @@ export class FakeKube {
       },
       createLease: async (lease) => {
         if (this.leases.has(key(lease.namespace, lease.name))) return 'exists';
-        this.leases.set(key(lease.namespace, lease.name), { ...lease, resourceVersion: String(this.version++) });
-        return 'created';
+        const created = { ...lease, resourceVersion: String(this.version++) };
+        this.leases.set(key(lease.namespace, lease.name), created);
+        return { ...created };
       },
       replaceLease: async (lease) => {
         const current = this.leases.get(key(lease.namespace, lease.name));
