@@ -170,8 +170,15 @@ export interface KubePort {
    */
   listNodes(options?: { fresh?: boolean }): Promise<NodeView[]>;
   deleteNode(name: string): Promise<'deleted' | 'gone'>;
-  /** Merge-patch annotations; null removes a key. */
-  annotateNode(name: string, annotations: Record<string, string | null>): Promise<void>;
+  /**
+   * Merge-patch annotations; null removes a key. `unschedulable`: sets the cordon in the same patch (one request, and
+   * both or neither are written).
+   */
+  annotateNode(
+    name: string,
+    annotations: Record<string, string | null>,
+    options?: { unschedulable?: boolean },
+  ): Promise<void>;
   setUnschedulable(name: string, unschedulable: boolean): Promise<void>;
   recordNodeEvent(event: NodeEvent): Promise<void>;
 

@@ -169,15 +169,33 @@ describe('apply over the fake world', () => {
       pod('monitoring', 'node-exporter-x', true),
       pod('kube-system', 'etcd-cp-a', false),
     ]);
-    await apply(world.ports(), request, options);
+    const ports = world.ports();
+    let listed = 0;
+    const podsOnNode = ports.kube.podsOnNode;
+    ports.kube.podsOnNode = (node) => {
+      if (node === 'cp-a') listed++;
+      return podsOnNode(node);
+    };
+    await apply(ports, request, options);
     const order = (prefix: string) => world.calls.findIndex((c) => c.startsWith(prefix));
     assert.deepEqual(
       world.calls.filter((c) => c.startsWith('forceDeletePod')),
       ['forceDeletePod kube-system/kube-proxy-x'],
     );
+    assert.equal(listed, 1, "the drain's list only: the release starts from what the drain last saw");
     assert.ok(order('deleteNode cp-a') < order('forceDeletePod'));
     const released = world.log.events.find((e) => e.code === 'node.pods-released');
     assert.deepEqual(released?.data, { pods: ['kube-proxy-x'] });
+  });
+
+  it('cordons the old Node in the same patch as its retiring mark, and the drain sends no second cordon', async () => {
+    const world = new FakeWorld(['cp-a']);
+    await apply(world.ports(), request, options);
+    assert.deepEqual(
+      world.calls.filter((c) => c.startsWith('cordon cp-a')),
+      ['cordon cp-a (with annotations)'],
+    );
+    assert.equal(world.nodes.get('cp-a'), undefined, 'and the swap went on to its end');
   });
 
   it('reports nothing to do on a second run', async () => {

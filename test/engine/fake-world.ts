@@ -196,14 +196,19 @@ export class FakeWorld {
       this.record(`deleteNode ${name}`);
       return this.nodes.delete(name) ? 'deleted' : 'gone';
     },
-    annotateNode: async (name, annotations) => {
+    annotateNode: async (name, annotations, options) => {
+      if (options?.unschedulable !== undefined) this.record(`cordon ${name} (with annotations)`);
       const n = this.nodes.get(name);
       if (!n) return;
       const next = { ...n.annotations };
       for (const [k, v] of Object.entries(annotations))
         if (v === null) delete next[k];
         else next[k] = v;
-      this.nodes.set(name, { ...n, annotations: next });
+      this.nodes.set(name, {
+        ...n,
+        annotations: next,
+        ...(options?.unschedulable !== undefined ? { unschedulable: options.unschedulable } : {}),
+      });
     },
     setUnschedulable: async (name, unschedulable) => {
       this.record(`cordon ${name}`);

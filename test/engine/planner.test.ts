@@ -104,7 +104,8 @@ describe('planner', () => {
   /** The effect of one retirement step of cp-a on the snapshot, applied by hand as the real world would. */
   const retireCpA = (s: Snapshot, step: Step): Snapshot => {
     if (step.kind === 'register-target') return setTarget(s, step.machineId, 'serving');
-    if (step.kind === 'mark-retiring') return editNode(s, 'cp-a', { annotations: { [RETIRING_ANNOTATION]: RUN } });
+    if (step.kind === 'mark-retiring')
+      return editNode(s, 'cp-a', { unschedulable: true, annotations: { [RETIRING_ANNOTATION]: RUN } });
     if (step.kind === 'deregister-target') return setTarget(s, step.machineId, 'absent');
     if (step.kind === 'drain')
       return editNode(s, 'cp-a', {
@@ -184,7 +185,8 @@ describe('planner', () => {
       sequence.push(d.step.kind);
       const step = d.step;
       if (step.kind === 'create-replacement') break;
-      if (step.kind === 'mark-retiring') s = editNode(s, 'cp-a', { annotations: { [RETIRING_ANNOTATION]: RUN } });
+      if (step.kind === 'mark-retiring')
+        s = editNode(s, 'cp-a', { unschedulable: true, annotations: { [RETIRING_ANNOTATION]: RUN } });
       else if (step.kind === 'start-deletion') s = setMachine(s, 'i-cp-a', { phase: 'deleting', status: 'Deleting' });
       else if (step.kind === 'move-leader') s = { ...s, etcd: { ...s.etcd, leaderId: step.toId } };
       else if (step.kind === 'remove-member') s = removeMember(s, 'cp-a');
@@ -261,7 +263,8 @@ describe('planner', () => {
         assert.equal(step.old.id, 'i-cp-a', 'the deleted machine is not replaced');
         break;
       }
-      if (step.kind === 'mark-retiring') s = editNode(s, 'cp-b', { annotations: { [RETIRING_ANNOTATION]: RUN } });
+      if (step.kind === 'mark-retiring')
+        s = editNode(s, 'cp-b', { unschedulable: true, annotations: { [RETIRING_ANNOTATION]: RUN } });
       else if (step.kind === 'move-leader') s = { ...s, etcd: { ...s.etcd, leaderId: step.toId } };
       else if (step.kind === 'remove-member') s = removeMember(s, 'cp-b');
       else if (step.kind === 'terminate') {
@@ -284,7 +287,7 @@ describe('planner', () => {
   it('does not remove the member of a machine deleted by hand when the projection says quorum would be at risk', () => {
     let s: Snapshot = { ...cluster(['cp-a', 'cp-b', 'cp-c']), providerDrains: true, apiTargets: undefined };
     s = setMachine(s, 'i-cp-b', { phase: 'deleting', status: 'Deleting', held: true });
-    s = editNode(s, 'cp-b', { annotations: { [RETIRING_ANNOTATION]: RUN } });
+    s = editNode(s, 'cp-b', { unschedulable: true, annotations: { [RETIRING_ANNOTATION]: RUN } });
     const c = s.etcd.members.find((m) => m.name === 'cp-c')!.id;
     s = {
       ...s,
@@ -297,7 +300,7 @@ describe('planner', () => {
   it('bounds the drain the provider does by --drain-timeout: past it the run is blocked, naming the machine', () => {
     let s: Snapshot = { ...withReplacement(cluster(['cp-a', 'cp-b', 'cp-c']), 'cp-a', 'joined'), providerDrains: true };
     s = { ...s, apiTargets: undefined };
-    s = editNode(s, 'cp-a', { annotations: { [RETIRING_ANNOTATION]: RUN } });
+    s = editNode(s, 'cp-a', { unschedulable: true, annotations: { [RETIRING_ANNOTATION]: RUN } });
     const since = (ms: number) =>
       setMachine(s, 'i-cp-a', {
         phase: 'deleting',

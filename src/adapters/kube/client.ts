@@ -80,8 +80,9 @@ export function openKube(options: OpenKubeOptions = {}): Kube {
     // Outside the retrying wrapper: it returns a stop function, not a promise, and restarts its own watches.
     watchLease: (namespace, name, handlers) => followed(watchLease(kc, namespace, name, handlers)),
     watchWorkload: (kind, namespace, name, handlers) => followed(watchWorkload(kc, kind, namespace, name, handlers)),
-    // Outside the retrying wrapper too: it never throws; any failure answers undefined and the drain polls.
-    awaitPodsGone: (node, uids, options) => awaitPodsGone(kc, apis, node, uids, options),
+    // Outside the retrying wrapper too: it never throws; any failure answers undefined and the drain polls. Its watch
+    // is restarted with the others on reconnect (the drain overlaps an API server's deregistration).
+    awaitPodsGone: (node, uids, options) => awaitPodsGone(kc, apis, node, uids, { ...options, follow: followed }),
     reconnect,
     // Ends every watch still open too: each may stay open for minutes (node-cache.ts), and an open one keeps the
     // process alive.
@@ -172,8 +173,8 @@ export function kubePortOver(apis: KubeApis, cached: () => NodeCache | undefined
     },
     // The write first, on its own line: inside `cached()?.wroteNode(...)` it would be skipped whenever no cache runs
     // (optional chaining does not evaluate the arguments of a call it short-circuits).
-    annotateNode: async (name, annotations) => {
-      const resourceVersion = await annotateNode(apis, name, annotations);
+    annotateNode: async (name, annotations, options) => {
+      const resourceVersion = await annotateNode(apis, name, annotations, options);
       cached()?.wroteNode(name, resourceVersion);
     },
     setUnschedulable: async (name, unschedulable) => {

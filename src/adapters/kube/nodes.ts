@@ -174,9 +174,15 @@ export async function deleteNode(apis: KubeApis, name: string): Promise<'deleted
 }
 
 /** Returns the Node's new resourceVersion (the run's Node cache waits for it). */
-export async function annotateNode(apis: KubeApis, name: string, annotations: Record<string, string | null>) {
+export async function annotateNode(
+  apis: KubeApis,
+  name: string,
+  annotations: Record<string, string | null>,
+  options: { unschedulable?: boolean } = {},
+) {
   try {
-    const node = await apis.core.patchNode({ name, body: { metadata: { annotations } } }, merge());
+    const spec = options.unschedulable === undefined ? {} : { spec: { unschedulable: options.unschedulable } };
+    const node = await apis.core.patchNode({ name, body: { metadata: { annotations }, ...spec } }, merge());
     return node.metadata?.resourceVersion;
   } catch (err) {
     throw apis.fail(err, `annotate Node ${name}`);

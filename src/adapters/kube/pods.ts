@@ -51,18 +51,31 @@ export async function podsOnNode(apis: KubeApis, node: string): Promise<PodOnNod
   }
 }
 
+/** The watch client of awaitPodsGone (client-node's Watch, or a fake in tests). */
+export type PodWatchClient = Pick<Watch, 'watch'>;
+
 /**
  * The drain's wait for its evicted pods (KubePort.awaitPodsGone): the node's pods listed once, then followed by a watch
  * from that list's resourceVersion, so every later change is seen in order and the answer is as current as a fresh
  * list; a poll instead cost a list per pause (issue 15 §2: 24 pod lists in three swaps of the model bench). Any failure
  * answers undefined: the drain then polls as before, so a watch problem costs requests, never a wrong answer.
+ * `follow`: registers the watch with the client's reconnect and close (client.ts): the drain overlaps the
+ * deregistration of an API server, and a watch pinned to a server that left may go silent without closing; restarted,
+ * it resumes from the last resourceVersion it saw (the server replays what changed since, or answers 410 Gone and the
+ * drain polls), instead of waiting up to the inactivity timer (80 s) for a dead connection to end.
  */
 export async function awaitPodsGone(
   kc: KubeConfig,
   apis: KubeApis,
   node: string,
   uids: readonly string[],
-  options: { timeoutMs: number; signal?: AbortSignal },
+  options: {
+    timeoutMs: number;
+    signal?: AbortSignal;
+    /** Returns the function that unregisters it, called once the wait is over. */
+    follow?: (watch: { restart(): void; stop(): void }) => () => void;
+    newWatch?: () => PodWatchClient;
+  },
 ): Promise<PodOnNode[] | undefined> {
   const fieldSelector = `spec.nodeName=${node}`;
   let listed: { items: V1Pod[]; metadata: { resourceVersion?: string } };
@@ -78,49 +91,85 @@ export async function awaitPodsGone(
   const gone = () => !uids.some((uid) => pods.has(uid));
   if (gone() || options.timeoutMs <= 0 || options.signal?.aborted || !listed.metadata.resourceVersion)
     return options.signal?.aborted ? undefined : current();
+  /** The last resourceVersion the stream brought (bookmarks included): a restarted watch resumes from it. */
+  let resourceVersion = listed.metadata.resourceVersion;
+  const deadline = Date.now() + options.timeoutMs;
+  const newWatch =
+    options.newWatch ??
+    (() => {
+      const watch = new Watch(kc);
+      // client-node ends a watch after 30 s without a byte; a pod may take its whole grace period (30 s by default)
+      // to go without another event. The API server's bookmarks (about every minute) keep a live watch under this.
+      (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = 80_000;
+      return watch;
+    });
   return new Promise((resolve) => {
     let finished = false;
-    let controller: AbortController | undefined;
+    /** The watch request under way; a restart ends it on purpose, so its end is not taken for a failure. */
+    let attempt: { controller?: AbortController; ended: boolean } | undefined;
+    let unfollow: (() => void) | undefined;
     const finish = (result: PodOnNode[] | undefined) => {
       if (finished) return;
       finished = true;
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
-      controller?.abort();
+      unfollow?.();
+      if (attempt) {
+        attempt.ended = true;
+        attempt.controller?.abort();
+      }
       resolve(result);
     };
     const onAbort = () => finish(undefined);
     const timer = setTimeout(() => finish(current()), options.timeoutMs);
     options.signal?.addEventListener('abort', onAbort);
-    const watch = new Watch(kc);
-    // client-node ends a watch after 30 s without a byte; a pod may take its whole grace period (30 s by default)
-    // to go without another event. The API server's bookmarks (about every minute) keep a live watch under this.
-    (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = 80_000;
-    watch
-      .watch(
-        '/api/v1/pods',
-        {
-          fieldSelector,
-          resourceVersion: listed.metadata.resourceVersion,
-          allowWatchBookmarks: true,
-          timeoutSeconds: Math.ceil(options.timeoutMs / 1000) + 5,
-        },
-        (phase: string, pod: V1Pod) => {
-          if (phase === 'ERROR') return finish(undefined);
-          const uid = pod.metadata?.uid;
-          if (!uid) return;
-          if (phase === 'DELETED') pods.delete(uid);
-          else if (phase === 'ADDED' || phase === 'MODIFIED') pods.set(uid, pod);
-          if (gone()) finish(current());
-        },
-        // Ended before they were gone (a server timeout, a dropped connection): the caller polls from here.
-        () => finish(undefined),
-      )
-      .then((c) => {
-        controller = c;
-        if (finished) c.abort();
-      })
-      .catch(() => finish(undefined));
+    const start = () => {
+      const self: { controller?: AbortController; ended: boolean } = { ended: false };
+      attempt = self;
+      newWatch()
+        .watch(
+          '/api/v1/pods',
+          {
+            fieldSelector,
+            resourceVersion,
+            allowWatchBookmarks: true,
+            timeoutSeconds: Math.max(1, Math.ceil((deadline - Date.now()) / 1000)) + 5,
+          },
+          (phase: string, pod: V1Pod) => {
+            if (self.ended) return;
+            // 410 Gone after a resume (the version left the watch cache) among them: the caller polls from here.
+            if (phase === 'ERROR') return finish(undefined);
+            const version = pod.metadata?.resourceVersion;
+            if (version) resourceVersion = version;
+            if (phase === 'BOOKMARK') return;
+            const uid = pod.metadata?.uid;
+            if (!uid) return;
+            if (phase === 'DELETED') pods.delete(uid);
+            else if (phase === 'ADDED' || phase === 'MODIFIED') pods.set(uid, pod);
+            if (gone()) finish(current());
+          },
+          // Ended before they were gone (a server timeout, a dropped connection): the caller polls from here.
+          () => {
+            if (!self.ended) finish(undefined);
+          },
+        )
+        .then((c) => {
+          self.controller = c;
+          if (finished || self.ended) c.abort();
+        })
+        .catch(() => {
+          if (!self.ended) finish(undefined);
+        });
+    };
+    const restart = () => {
+      if (finished || !attempt) return;
+      attempt.ended = true;
+      attempt.controller?.abort();
+      start();
+    };
+    start();
+    // Stopped (the client closed): answered as a watch that ended, so the caller polls or stops.
+    unfollow = options.follow?.({ restart, stop: () => finish(undefined) });
   });
 }
 

@@ -6,6 +6,7 @@ import { formatDuration } from '../../domain/clock.ts';
 import { KubeswapError } from '../../domain/errors.ts';
 import type { EventCode } from '../../domain/events.ts';
 import type { Desired } from '../../domain/model.ts';
+import type { PodOnNode } from '../../ports/kube.ts';
 import {
   DRAINED_ANNOTATION,
   RETIRING_ANNOTATION,
@@ -31,6 +32,11 @@ export interface RunContext {
   changedBefore?: boolean;
   /** User data for a replacement (render mode); undefined keeps the launch template's. */
   userDataFor?: (step: Extract<Step, { kind: 'create-replacement' }>) => Promise<string | undefined>;
+  /**
+   * The pods each drain of this process left on its Node (DaemonSet and mirror pods), as its last look found them:
+   * releaseDaemonPods starts from that list instead of listing the Node's pods again.
+   */
+  drained?: Map<string, PodOnNode[]>;
 }
 
 /** RunInstances idempotency token: same run, machine and attempt -> same instance (<= 64 chars). */
@@ -94,10 +100,13 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
       });
       return;
     case 'mark-retiring':
-      await ports.kube.annotateNode(step.node, {
-        [RETIRING_ANNOTATION]: ctx.runId,
-        [WAS_CORDONED_ANNOTATION]: step.wasCordoned ? 'true' : null,
-      });
+      // Cordoned in the same patch (issue 15 §2: one request, not two): the drain follows at once, and the annotation
+      // says whether an operator had cordoned it before, which is what a rollback needs to put the cordon back.
+      await ports.kube.annotateNode(
+        step.node,
+        { [RETIRING_ANNOTATION]: ctx.runId, [WAS_CORDONED_ANNOTATION]: step.wasCordoned ? 'true' : null },
+        { unschedulable: true },
+      );
       return;
     case 'register-target':
       await ports.provider.loadBalancer?.register(step.machineId);
@@ -114,7 +123,7 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
       // The Node drains meanwhile (retirement.ts says why that is safe). Both are awaited whatever happens to
       // the other, so nothing of this step still runs when the loop plans the next one.
       const drained = step.drainNode
-        ? drain(step.drainNode, ports, ctx, emit, nodeEvent, undefined)
+        ? drain(step.drainNode, ports, ctx, emit, nodeEvent, undefined, step.cordoned)
         : Promise.resolve();
       const [a, b] = await Promise.allSettled([deregistered, drained]);
       if (a.status === 'rejected') throw a.reason;
@@ -123,7 +132,7 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
     }
     case 'drain':
       // The control plane's drain evicts everything but DaemonSet and mirror pods, as it always did.
-      await drain(step.node, ports, ctx, emit, nodeEvent, undefined);
+      await drain(step.node, ports, ctx, emit, nodeEvent, undefined, step.cordoned);
       return;
     case 'drain-worker':
       // Recorded before the cordon, with what a rollback puts back: the cordon an operator may have set and
@@ -195,7 +204,7 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
     case 'delete-node':
       await ports.kube.deleteNode(step.node);
       emit('node.deleted', `deleted node ${step.node}`);
-      if (step.machineGone) await releaseDaemonPods(step.node, ports, emit);
+      if (step.machineGone) await releaseDaemonPods(step.node, ports, emit, ctx.drained);
       return;
     case 'rollback':
       await rollback(step, ports, ctx, emit);
@@ -219,9 +228,18 @@ async function releaseDaemonPods(
   node: string,
   ports: Ports,
   emit: (code: EventCode, message: string, data?: Record<string, unknown>, level?: 'info' | 'warn') => void,
+  drained: RunContext['drained'],
 ): Promise<void> {
   try {
-    const left = (await ports.kube.podsOnNode(node)).filter((p) => p.daemonSet && p.namespace === DAEMON_NAMESPACE);
+    // The drain's last look at this Node, when this process drained it (issue 15 §2: the list again was a request per
+    // swap): a DaemonSet pod is never evicted, so it is still there or was replaced (another uid, which the
+    // precondition of forceDeletePod spares). One created on the cordoned Node after the drain is left to the garbage
+    // collector, as is any pod when the list fails: that costs its minute, never a wrong deletion.
+    const seen = drained?.get(node);
+    drained?.delete(node);
+    const left = (seen ?? (await ports.kube.podsOnNode(node))).filter(
+      (p) => p.daemonSet && p.namespace === DAEMON_NAMESPACE,
+    );
     const released: string[] = [];
     for (const pod of left)
       if ((await ports.kube.forceDeletePod(pod.namespace, pod.name, pod.uid)) === 'deleted') released.push(pod.name);
@@ -247,6 +265,8 @@ async function drain(
   nodeEvent: (node: string, reason: string, message: string) => Promise<unknown>,
   /** Worker drains: kubectl drain's refusals apply (DrainOptions.deleteEmptyDirData); undefined: none. */
   deleteEmptyDirData: boolean | undefined,
+  /** The plan saw the Node cordoned already (DrainOptions.cordoned). */
+  cordoned?: boolean,
 ): Promise<void> {
   emit('node.drain-started', `cordoning and draining ${node}`);
   await nodeEvent(node, 'Draining', 'kubeswap is draining this node to replace its machine');
@@ -255,6 +275,7 @@ async function drain(
     pollMs: Math.min(ctx.options.pollIntervalMs, 5000),
     clock: ports.clock,
     deleteEmptyDirData,
+    ...(cordoned ? { cordoned } : {}),
   });
   if (!result.ok) {
     const blockers = result.blocking.map((b) => `${b.pod}${b.pdbs.length ? ` (PDB ${b.pdbs.join(', ')})` : ''}`);
@@ -290,6 +311,7 @@ async function drain(
     );
   }
   await ports.kube.annotateNode(node, { [DRAINED_ANNOTATION]: ctx.runId });
+  if (result.left) ctx.drained?.set(node, result.left);
   emit('node.drained', `drained ${node}`);
 }
 

@@ -17,6 +17,11 @@ export interface DrainOptions {
   /** Aborting rejects with the signal's reason (the run was interrupted; re-running continues). */
   signal?: AbortSignal;
   /**
+   * The Node is cordoned already, as the plan observed it (the old control-plane machine's retiring mark cordons it in
+   * the same patch: act.ts mark-retiring): no second patch. Idempotent as before: a Node found uncordoned is cordoned.
+   */
+  cordoned?: boolean;
+  /**
    * Refuse, as `kubectl drain` does, to evict pods whose loss cannot be undone: a bare pod (no controller) and,
    * unless true, a pod with emptyDir data. Undefined: evict everything (the control plane's drain).
    */
@@ -38,7 +43,13 @@ export interface DrainBlocker {
   waitingFor: 'eviction' | 'termination';
 }
 
-export type DrainResult = { ok: true; refused: DrainRefusal[] } | { ok: false; blocking: DrainBlocker[] };
+/**
+ * `left`: the Node's pods as the drain's last look found them (the DaemonSet and mirror pods it leaves), when it ended
+ * with everything evicted.
+ */
+export type DrainResult =
+  | { ok: true; refused: DrainRefusal[]; left?: PodOnNode[] }
+  | { ok: false; blocking: DrainBlocker[] };
 
 /** Pods a drain leaves alone: DaemonSet pods would be recreated at once; mirror pods go with the machine. */
 export function mustEvict(pod: PodOnNode): boolean {
@@ -48,7 +59,7 @@ export function mustEvict(pod: PodOnNode): boolean {
 export async function drainNode(kube: KubePort, node: string, options: DrainOptions): Promise<DrainResult> {
   const { clock, signal } = options;
   const deadline = clock.now().getTime() + options.timeoutMs;
-  await kube.setUnschedulable(node, true);
+  if (!options.cordoned) await kube.setUnschedulable(node, true);
   if (options.deleteEmptyDirData !== undefined) {
     // kubectl drain (pkg/drain/filters.go) checks every pod before evicting any: a finished pod loses nothing.
     const refused = (await kube.podsOnNode(node))
@@ -72,7 +83,8 @@ export async function drainNode(kube: KubePort, node: string, options: DrainOpti
   for (;;) {
     signal?.throwIfAborted();
     // Re-list every pass: it both checks the evicted uids and catches pods that landed before the cordon.
-    const remaining = (followed ?? (await kube.podsOnNode(node))).filter(mustEvict);
+    const onNodeNow = followed ?? (await kube.podsOnNode(node));
+    const remaining = onNodeNow.filter(mustEvict);
     followed = undefined;
     refused.clear();
     for (const pod of remaining) {
@@ -83,7 +95,7 @@ export async function drainNode(kube: KubePort, node: string, options: DrainOpti
     }
     const onNode = new Set(remaining.map((p) => p.uid));
     for (const uid of evicted.keys()) if (!onNode.has(uid)) evicted.delete(uid);
-    if (refused.size === 0 && evicted.size === 0) return { ok: true, refused: [] };
+    if (refused.size === 0 && evicted.size === 0) return { ok: true, refused: [], left: onNodeNow };
 
     if (clock.now().getTime() >= deadline)
       return { ok: false, blocking: await describeBlockers(kube, refused, evicted) };

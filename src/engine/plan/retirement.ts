@@ -41,7 +41,8 @@ export function retireOld(s: Snapshot, o: Retiree): Decision | undefined {
     // done, so the leader move and the member removal (which stop this apiserver) still come after the draining.
     // A provider whose system drains (Cluster API) drains on deletion instead, after this step.
     const drainNode = oldNode && !drained && !s.providerDrains ? oldNode.name : undefined;
-    return stepFor(name, { kind: 'deregister-target', machineId: old.id, node: name, drainNode }, o.why);
+    const cordoned = drainNode && oldNode?.unschedulable ? { cordoned: true as const } : {};
+    return stepFor(name, { kind: 'deregister-target', machineId: old.id, node: name, drainNode, ...cordoned }, o.why);
   }
   const oldMember = memberOfNode(s, name);
   if (s.providerDrains && old && old.phase !== 'gone') {
@@ -80,7 +81,11 @@ export function retireOld(s: Snapshot, o: Retiree): Decision | undefined {
     // Past the member's removal the provider has drained and deleted the machine; its Node is only left to go.
     !(s.providerDrains && !oldMember)
   ) {
-    return stepFor(name, { kind: 'drain', node: oldNode.name }, o.why);
+    return stepFor(
+      name,
+      { kind: 'drain', node: oldNode.name, ...(oldNode.unschedulable ? { cordoned: true as const } : {}) },
+      o.why,
+    );
   }
   if (oldMember) {
     if (s.etcd.leaderId === oldMember.id) {

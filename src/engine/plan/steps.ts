@@ -40,10 +40,11 @@ export type Step =
   | { kind: 'register-target'; machineId: string; node: string }
   /**
    * `drainNode`: drain that Node while the target drains (the overlap of issue 15, safe because pods leaving a
-   * control-plane Node do not depend on its apiserver); the step ends once both are done.
+   * control-plane Node do not depend on its apiserver); the step ends once both are done. `cordoned`: the Node was
+   * seen cordoned (its retiring mark cordons it), so the drain sends no cordon of its own.
    */
-  | { kind: 'deregister-target'; machineId: string; node: string; drainNode?: string }
-  | { kind: 'drain'; node: string }
+  | { kind: 'deregister-target'; machineId: string; node: string; drainNode?: string; cordoned?: true }
+  | { kind: 'drain'; node: string; cordoned?: true }
   /** drainsOnDelete: the provider starts the machine's deletion with a hold; its system drains the Node. */
   | { kind: 'start-deletion'; machineId: string; node: string }
   | { kind: 'move-leader'; node: string; fromId: string; toId: string }

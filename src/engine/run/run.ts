@@ -581,7 +581,7 @@ export async function apply(
     await prepareCluster(ports, report.from, report.desired.version, seen);
 
     // 6. Replace machines one at a time until the plan says done.
-    const runCtx = { runId, desired: report.desired, options, userDataFor, changedBefore };
+    const runCtx = { runId, desired: report.desired, options, userDataFor, changedBefore, drained: new Map() };
     const loopHooks = {
       signal,
       lock: keeper,

@@ -65,7 +65,7 @@ describe('drainNode', () => {
       clock,
       deleteEmptyDirData: true,
     });
-    assert.deepEqual(ok, { ok: true, refused: [] });
+    assert.deepEqual(ok, { ok: true, refused: [], left: [] });
     assert.deepEqual(kube2.calls, ['cordon cp-1=true', 'evict apps/scratch']);
   });
 
@@ -79,11 +79,29 @@ describe('drainNode', () => {
     ];
     const clock = fakeClock();
     const result = await drainNode(kube.port(), 'cp-1', { timeoutMs: 60_000, pollMs: 1000, clock });
-    assert.deepEqual(result, { ok: true, refused: [] });
+    assert.deepEqual(result.ok && result.refused, []);
+    assert.deepEqual(
+      result.ok && result.left?.map((p) => p.name),
+      ['proxy', 'etcd-cp-1'],
+      'what it leaves on the Node, as its last look found it (act.ts releaseDaemonPods starts from it)',
+    );
     assert.deepEqual(kube.calls, ['cordon cp-1=true', 'evict apps/web']);
     assert.ok(kube.unschedulable.has('cp-1'));
     assert.equal(clock.slept.length, 3, 'listed for 2 more passes, gone on the 3rd poll');
     assert.deepEqual(clock.slept, [100, 200, 400], 'terminating pods are checked soon, then less often');
+  });
+
+  it('sends no cordon of its own for a Node the plan saw cordoned (the retiring mark cordoned it)', async () => {
+    const kube = new FakeKube();
+    kube.pods = [pod('web')];
+    const result = await drainNode(kube.port(), 'cp-1', {
+      timeoutMs: 60_000,
+      pollMs: 1000,
+      clock: fakeClock(),
+      cordoned: true,
+    });
+    assert.equal(result.ok, true);
+    assert.deepEqual(kube.calls, ['evict apps/web']);
   });
 
   it('waits for terminating pods on the watch (awaitPodsGone), not a list per pause; polls when it cannot watch', async () => {
@@ -106,7 +124,7 @@ describe('drainNode', () => {
     };
     const clock = fakeClock();
     const result = await drainNode(port, 'cp-1', { timeoutMs: 60_000, pollMs: 1000, clock });
-    assert.deepEqual(result, { ok: true, refused: [] });
+    assert.deepEqual(result, { ok: true, refused: [], left: [] });
     assert.deepEqual(kube.calls, ['cordon cp-1=true', 'evict apps/web', 'evict apps/late']);
     assert.deepEqual(waits, [['uid-web'], ['uid-late']]);
     assert.equal(lists, 1, 'one list; the waits answered the rest');
@@ -120,6 +138,7 @@ describe('drainNode', () => {
     assert.deepEqual(await drainNode(port2, 'cp-1', { timeoutMs: 60_000, pollMs: 1000, clock: clock2 }), {
       ok: true,
       refused: [],
+      left: [],
     });
     assert.deepEqual(clock2.slept, [100, 200], 'polled as without the watch');
   });
@@ -129,7 +148,7 @@ describe('drainNode', () => {
     kube.pods = [pod('db', { evictions: ['blocked', 'blocked', 'evicted'] })];
     const clock = fakeClock();
     const result = await drainNode(kube.port(), 'cp-1', { timeoutMs: 60_000, pollMs: 5000, clock });
-    assert.deepEqual(result, { ok: true, refused: [] });
+    assert.deepEqual(result, { ok: true, refused: [], left: [] });
     assert.deepEqual(
       kube.calls.filter((c) => c.startsWith('evict')),
       ['evict apps/db', 'evict apps/db', 'evict apps/db'],
@@ -187,6 +206,7 @@ describe('drainNode', () => {
     assert.deepEqual(await drainNode(port, 'cp-1', { timeoutMs: 60_000, pollMs: 1000, clock }), {
       ok: true,
       refused: [],
+      left: [],
     });
     assert.ok(kube.calls.includes('evict apps/late'));
   });

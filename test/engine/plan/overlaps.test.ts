@@ -54,6 +54,17 @@ describe('overlap 1: the old Node drains while its API target drains', () => {
     assert.deepEqual(step(d), { kind: 'deregister-target', machineId: 'i-cp-a', node: 'cp-a', drainNode: 'cp-a' });
   });
 
+  it('tells the drain the Node is cordoned already when its retiring mark cordoned it (no second patch)', () => {
+    const s = editNode(retiringA(), 'cp-a', { unschedulable: true });
+    assert.deepEqual(step(plan(input(s))), {
+      kind: 'deregister-target',
+      machineId: 'i-cp-a',
+      node: 'cp-a',
+      drainNode: 'cp-a',
+      cordoned: true,
+    });
+  });
+
   it('does not drain again a Node already drained (a resumed run)', () => {
     const s = editNode(setTarget(retiringA(), 'i-cp-a', 'draining'), 'cp-a', {
       unschedulable: true,
