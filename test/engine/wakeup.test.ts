@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { systemClock } from '../../src/domain/clock.ts';
 import { DEFAULT_ENGINE_OPTIONS } from '../../src/engine/ports.ts';
+import { FRESH_REUSE_MS } from '../../src/engine/run/converge.ts';
 import { apply } from '../../src/engine/run/run.ts';
 import { Wakeup } from '../../src/engine/run/wakeup.ts';
 import { TO } from './builders.ts';
@@ -70,8 +71,53 @@ describe('converge with change notifications', () => {
 });
 
 describe('converge with a watched Node cache', () => {
-  it('starts each swap, removes each member and terminates each machine only from Nodes read afresh, never from the cache alone (a watch may die silently)', async () => {
+  it('starts each swap, removes each member and terminates each machine only from Nodes read afresh (younger than FRESH_REUSE_MS, no Node written since), never from the cache alone (a watch may die silently)', async () => {
     const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    const ports = world.ports();
+    const order: { what: string; at: number }[] = [];
+    const now = () => ports.clock.now().getTime();
+    ports.kube = {
+      ...ports.kube,
+      watchChanges: () => () => {},
+      listNodes: async (options) => {
+        order.push({ what: options?.fresh ? 'fresh' : 'cached', at: now() });
+        return world.kube.listNodes();
+      },
+    };
+    const emit = ports.emit;
+    ports.emit = (event) => {
+      if (event.code === 'plan.step') order.push({ what: `step ${String(event.data?.['step'])}`, at: now() });
+      emit(event);
+    };
+    const options = { ...DEFAULT_ENGINE_OPTIONS, gatePasses: 2, pollIntervalMs: 1000, snapshotDir: '/tmp' };
+    const outcome = await apply(ports, { version: TO, force: false }, options);
+    assert.equal(outcome.swaps, 3);
+    const irreversible = new Set(['step create-replacement', 'step remove-member', 'step terminate']);
+    const starts = order.flatMap((o, i) => (irreversible.has(o.what) ? [i] : []));
+    assert.equal(starts.length, 9);
+    for (const i of starts) {
+      const from = order.slice(0, i).findLastIndex((o) => o.what === 'fresh');
+      const since = order.slice(from + 1, i);
+      const context = order.slice(Math.max(0, i - 5), i + 1).map((o) => o.what);
+      assert.ok(from >= 0 && order[i]!.at - order[from]!.at < FRESH_REUSE_MS, `no fresh read just before: ${context}`);
+      // Between that read and the step: passes on the cache only when a step that writes no Node came between (the
+      // member's removal before the termination, whose pass took the fresh read's Nodes).
+      const stepsSince = since.filter((o) => o.what.startsWith('step ')).map((o) => o.what);
+      assert.ok(
+        stepsSince.every((x) => x === 'step remove-member' || x === 'step move-leader'),
+        `a Node written since the fresh read: ${context}`,
+      );
+      if (stepsSince.length === 0)
+        assert.ok(!since.some((o) => o.what === 'cached'), `planned from the cache: ${context}`);
+    }
+    // The termination right after the member's removal takes that pass's fresh read: per swap, the reads before its
+    // start, before the removal and after its end (the pass that may start the next), not a fourth before termination.
+    assert.equal(order.filter((o) => o.what === 'fresh').length, 9);
+    assert.ok(order.filter((o) => o.what === 'cached').length > order.filter((o) => o.what === 'fresh').length);
+  });
+
+  it('reads the Nodes afresh again before a termination when the fresh read before the member removal is older than FRESH_REUSE_MS', async () => {
+    const world = new FakeWorld(['cp-a']);
     const ports = world.ports();
     const order: string[] = [];
     ports.kube = {
@@ -82,25 +128,24 @@ describe('converge with a watched Node cache', () => {
         return world.kube.listNodes();
       },
     };
+    // The member's removal takes 2 s (a slow etcd): the read before it no longer stands for one now.
+    const removeMember = ports.etcd.removeMember;
+    ports.etcd.removeMember = async (id) => {
+      await ports.clock.sleep(2 * FRESH_REUSE_MS);
+      return removeMember(id);
+    };
     const emit = ports.emit;
     ports.emit = (event) => {
       if (event.code === 'plan.step') order.push(`step ${String(event.data?.['step'])}`);
       emit(event);
     };
     const options = { ...DEFAULT_ENGINE_OPTIONS, gatePasses: 2, pollIntervalMs: 1000, snapshotDir: '/tmp' };
-    const outcome = await apply(ports, { version: TO, force: false }, options);
-    assert.equal(outcome.swaps, 3);
-    const irreversible = new Set(['step create-replacement', 'step remove-member', 'step terminate']);
-    const starts = order.flatMap((o, i) => (irreversible.has(o) ? [i] : []));
-    assert.equal(starts.length, 9);
-    for (const i of starts) {
-      const read = order.slice(0, i).findLast((o) => o === 'fresh' || o === 'cached');
-      assert.equal(
-        read,
-        'fresh',
-        `the Node read before a swap's first step: ${order.slice(Math.max(0, i - 4), i + 1)}`,
-      );
-    }
-    assert.ok(order.filter((o) => o === 'cached').length > order.filter((o) => o === 'fresh').length);
+    await apply(ports, { version: TO, force: false }, options);
+    const terminate = order.indexOf('step terminate');
+    assert.equal(
+      order.slice(0, terminate).findLast((o) => o === 'fresh' || o === 'cached'),
+      'fresh',
+    );
+    assert.ok(order.slice(order.indexOf('step remove-member'), terminate).includes('fresh'));
   });
 });

@@ -106,12 +106,17 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
     let previous: Snapshot | undefined;
     /** The next pass reads the Nodes from the API server (a swap is about to start on a cached view). */
     let freshNodes = hooks.gateStreak !== undefined;
+    /** The Nodes of the last pass that read them afresh, while no step since wrote a Node (FRESH_REUSE_MS). */
+    let lastFresh: { at: number; nodes: Snapshot['nodes'] } | undefined;
+    /** The next pass takes lastFresh's Nodes as its fresh read. */
+    let reuseFresh = false;
     for (;;) {
       if (hooks.signal?.aborted) throw interrupted();
       hooks.lock?.assertHeld();
       let snapshot: Awaited<ReturnType<typeof observe>>;
       try {
         wakeup.clear();
+        const reused = reuseFresh && lastFresh ? lastFresh : undefined;
         snapshot = await observe(ports, {
           withTargets,
           previous,
@@ -120,9 +125,12 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
           pools: poolNames,
           etcdReads,
           retiring: readRetiringOnce,
-          freshNodes,
+          freshNodes: freshNodes || reused !== undefined,
+          ...(reused ? { nodes: Promise.resolve(reused.nodes) } : {}),
         });
+        if (snapshot.nodesFresh && !reused) lastFresh = { at: snapshot.at.getTime(), nodes: snapshot.nodes };
         freshNodes = false;
+        reuseFresh = false;
       } catch (err) {
         // A member or API server restarting mid-swap: look again shortly rather than fail the run.
         await retryLater(err, `observing the cluster failed: ${(err as Error).message}`, undefined, 'observe.failed');
@@ -182,7 +190,11 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
         !snapshot.nodesFresh &&
         stopWatching !== undefined
       ) {
-        freshNodes = true;
+        // A read younger than FRESH_REUSE_MS, with no Node written by us since, stands for one now (issue 15 §2: terminate
+        // follows the member's removal by a fraction of a second, and each read every Node and static pod): the pass is
+        // repeated on those Nodes, as fresh as the pass of the step before was when that step acted.
+        reuseFresh = lastFresh !== undefined && ports.clock.now().getTime() - lastFresh.at < FRESH_REUSE_MS;
+        freshNodes = !reuseFresh;
         etcdReads.waiting(false);
         continue;
       }
@@ -262,6 +274,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
           }
           transientRetries = 0;
           steps++;
+          if (!WRITES_NO_NODE.has(decision.step.kind)) lastFresh = undefined;
           if (decision.pool) lastPool = { name: decision.pool, at: ports.clock.now().getTime() };
           if (startsSwap(decision.step)) {
             swapStarted.set(decision.machine, ports.clock.now().getTime());
@@ -314,6 +327,16 @@ const RESTARTS_GATE: ReadonlySet<Step['kind']> = new Set([
  * them even while its watch looks healthy (lock-keeper.ts).
  */
 const READS_LEASE_FIRST: ReadonlySet<Step['kind']> = new Set([...RESTARTS_GATE, 'start-deletion', 'bump-pool']);
+
+/**
+ * A fresh Node read younger than this stands for one before a step that needs it (READS_LEASE_FIRST, a swap's
+ * start). One second: the span of a step and the pass after it, the same span by which any fresh read is older than
+ * the step it decides; never a fraction of the watch's silence window (node-cache.ts), which a dead watch can hide.
+ */
+export const FRESH_REUSE_MS = 1_000;
+
+/** Steps that write no Node (etcd only): a fresh Node read from before them still shows our own last Node write. */
+const WRITES_NO_NODE: ReadonlySet<Step['kind']> = new Set(['move-leader', 'remove-member']);
 
 /** About a minute at the default poll interval: longer than etcd's 5 s reconfiguration guard. */
 const MAX_TRANSIENT_RETRIES = 60;
