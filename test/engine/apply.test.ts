@@ -74,6 +74,10 @@ describe('apply over the fake world', () => {
       assert.equal(count(name), 1, `${name} read once: ${before.join(', ')}`);
     assert.equal(new Set(rbacChecked).size, rbacChecked.length, `each RBAC object checked once: ${rbacChecked}`);
     assert.deepEqual(ensured, [], 'all present: prepare creates and reads none again');
+    // The retiring record once under the lock (the plan's read came before it), for the start gate and the loop; the
+    // progress record once, by the plan: the run's first write creates it from that read.
+    assert.equal(count('kubeswap-retiring'), 2, `plan, then once under the lock: ${before.join(', ')}`);
+    assert.equal(count('kubeswap-progress'), 1, `read by the plan only: ${before.join(', ')}`);
   });
 
   it('converts a v1beta3 kubeadm-config to v1beta4 for a 1.37 target, which no longer reads v1beta3', async () => {

@@ -39,6 +39,13 @@ export interface ConvergeHooks {
    * Nodes afresh, as every pass that starts a swap must.
    */
   gateStreak?: GateStreak;
+  /**
+   * The Nodes the health gate before the first change last read from the API server, and when: the first pass stands
+   * on them instead of listing every Node again when they are younger than FRESH_REUSE_MS (no Node is written between).
+   */
+  freshRead?: { at: number; nodes: Snapshot['nodes'] };
+  /** The retiring record as the start gate read it under the lock (only our own steps write it). */
+  retiring?: () => Promise<RetiringRecord | undefined>;
 }
 
 export interface ConvergeResult {
@@ -72,7 +79,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
   const etcdReads = new EtcdReads();
   // The retiring record is written only by our own begin-/finish-retirement steps (act.ts): read once, then again
   // after one of those (a resumed run reads what the earlier process left).
-  let retiring: Promise<RetiringRecord | undefined> | undefined;
+  let retiring: Promise<RetiringRecord | undefined> | undefined = hooks.retiring?.();
   const readRetiringOnce = () => {
     retiring ??= readRetiring(ports.kube);
     retiring.catch(() => {
@@ -107,9 +114,11 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
     /** The next pass reads the Nodes from the API server (a swap is about to start on a cached view). */
     let freshNodes = hooks.gateStreak !== undefined;
     /** The Nodes of the last pass that read them afresh, while no step since wrote a Node (FRESH_REUSE_MS). */
-    let lastFresh: { at: number; nodes: Snapshot['nodes'] } | undefined;
+    let lastFresh: { at: number; nodes: Snapshot['nodes'] } | undefined = hooks.freshRead;
     /** The next pass takes lastFresh's Nodes as its fresh read. */
-    let reuseFresh = false;
+    let reuseFresh =
+      freshNodes && lastFresh !== undefined && ports.clock.now().getTime() - lastFresh.at < FRESH_REUSE_MS;
+    if (reuseFresh) freshNodes = false;
     for (;;) {
       if (hooks.signal?.aborted) throw interrupted();
       hooks.lock?.assertHeld();

@@ -4,6 +4,7 @@
 import { KubeswapError } from '../../domain/errors.ts';
 import type { Desired } from '../../domain/model.ts';
 import { observe } from '../observe/observe.ts';
+import type { Snapshot } from '../observe/snapshot.ts';
 import type { GateResult } from '../plan/gate.ts';
 import { gateFor } from '../plan/swaps.ts';
 import type { EngineOptions, Ports } from '../ports.ts';
@@ -16,6 +17,10 @@ export interface HealthyStartOptions {
   /** exit class when the gate never holds: `blocked` (2) when this upgrade changed nothing yet, else `needs-person`. */
   failure: 'blocked' | 'needs-person';
   signal?: AbortSignal;
+  /** The retiring record, read once under the lock for these passes and the loop's first (run.ts). */
+  retiring?: () => ReturnType<typeof readRetiring>;
+  /** Each pass's Nodes, read from the API server: the loop's first pass may stand on the last (converge.ts). */
+  onFreshNodes?: (read: { at: number; nodes: Snapshot['nodes'] }) => void;
 }
 
 /**
@@ -55,7 +60,14 @@ export async function awaitHealthyStart(
   for (;;) {
     const at = ports.clock.now().getTime();
     try {
-      last = gateFor(await observe(ports, { withTargets, desired: start.desired, retiring: readRetiringOnce }));
+      const snapshot = await observe(ports, {
+        withTargets,
+        desired: start.desired,
+        retiring: start.retiring ?? readRetiringOnce,
+        freshNodes: true,
+      });
+      start.onFreshNodes?.({ at: snapshot.at.getTime(), nodes: snapshot.nodes });
+      last = gateFor(snapshot);
       lastError = undefined;
     } catch (err) {
       last = undefined;

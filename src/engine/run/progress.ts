@@ -40,7 +40,21 @@ export interface ProgressRecord {
 }
 
 export async function readProgress(kube: KubePort): Promise<ProgressRecord | undefined> {
+  return (await readProgressObject(kube)).record;
+}
+
+/**
+ * The record and the ConfigMap it was read from ('absent': none): the run's first write replaces (or creates) it
+ * without reading it again, guarded by its resourceVersion (or the create's 409), so a change since still costs a read.
+ */
+export async function readProgressObject(
+  kube: KubePort,
+): Promise<{ record: ProgressRecord | undefined; object: ConfigMapView | 'absent' }> {
   const cm = await kube.getConfigMap(KUBEADM_NAMESPACE, PROGRESS_CONFIGMAP);
+  return { record: parseProgress(cm), object: cm ?? 'absent' };
+}
+
+function parseProgress(cm: ConfigMapView | undefined): ProgressRecord | undefined {
   const raw = cm?.data['progress'];
   if (!raw) return undefined;
   try {
@@ -57,19 +71,21 @@ export function newRunId(now: Date): string {
 
 /**
  * Writes the record, retrying on conflicts (another writer is only ever this run's earlier self).
- * `last`, the object this run wrote before, saves the read: it is replaced directly, and re-read only
- * on a conflict. Returns what was written, for the next call.
+ * `last`, the object this run wrote (or read) before, saves the read: it is replaced directly (or, 'absent', created),
+ * and re-read only on a conflict. Returns what was written, for the next call.
  */
 export async function writeProgress(
   kube: KubePort,
   record: ProgressRecord,
-  last?: ConfigMapView,
+  last?: ConfigMapView | 'absent',
 ): Promise<ConfigMapView | undefined> {
   const data = { progress: JSON.stringify(record, null, 2) };
-  let cm = last;
+  let cm: ConfigMapView | 'absent' | undefined = last;
   return retryOnConflict(async () => {
-    cm ??= await kube.getConfigMap(KUBEADM_NAMESPACE, PROGRESS_CONFIGMAP);
-    if (!cm) {
+    cm ??= (await kube.getConfigMap(KUBEADM_NAMESPACE, PROGRESS_CONFIGMAP)) ?? 'absent';
+    if (cm === 'absent') {
+      // Read as absent (just now, or by the caller): created; a 409 means someone created it since, read it then.
+      cm = undefined;
       const created = await kube.createConfigMap({
         namespace: KUBEADM_NAMESPACE,
         name: PROGRESS_CONFIGMAP,

@@ -11,7 +11,7 @@ import { parseTargetVersion } from '../../domain/kubeadm/versions.ts';
 import { CONTROL_PLANE_POOL, type Desired, type NodeView } from '../../domain/model.ts';
 import type { PoolSpec } from '../../domain/pools.ts';
 import { estimateDuration } from '../../domain/run-timeline.ts';
-import type { KubePort } from '../../ports/kube.ts';
+import type { ConfigMapView, KubePort } from '../../ports/kube.ts';
 import { type AddonDecision, addonsPending, planAddons } from '../addons/plan.ts';
 import { addonsBlocked, observeAddons, upgradeAddons } from '../addons/upgrade.ts';
 import { accessProblems, rbacRepairProblems } from '../checks/access.ts';
@@ -20,7 +20,7 @@ import { asPreflightError } from '../checks/preflight-errors.ts';
 import { refuseUnlessReady } from '../checks/readiness/readiness.ts';
 import { checkReadiness, DEFAULT_READINESS_REQUEST } from '../checks/readiness/run-readiness.ts';
 import { observe, readClusterConfig } from '../observe/observe.ts';
-import { controlPlaneMachines, unlinkedMembers } from '../observe/snapshot.ts';
+import { controlPlaneMachines, type Snapshot, unlinkedMembers } from '../observe/snapshot.ts';
 import type { PlanScope } from '../plan/decisions.ts';
 import type { GateResult } from '../plan/gate.ts';
 import { plan } from '../plan/planner.ts';
@@ -37,7 +37,8 @@ import type { GateStreak } from './gate-streak.ts';
 import { awaitHealthyStart } from './healthy-start.ts';
 import { acquireLock, formatHolder, processStart, releaseLock } from './lock.ts';
 import { LockKeeper } from './lock-keeper.ts';
-import { newRunId, type ProgressRecord, readProgress, writeProgress } from './progress.ts';
+import { newRunId, type ProgressRecord, readProgress, readProgressObject, writeProgress } from './progress.ts';
+import { readRetiring } from './retiring.ts';
 import { lastMeasuredRun } from './run-record.ts';
 import { type ClusterChanges, type ClusterFingerprint, staleProblems, workerFingerprint } from './saved-plan.ts';
 import { notReadyAtStart, verificationFailure, verifyRun } from './verify.ts';
@@ -105,7 +106,14 @@ async function inspectWithProgress(
   ports: Ports,
   request: UpgradeRequest,
   addonOptions: { skipAddons?: boolean; pools?: readonly PoolSpec[]; scope?: PlanScope },
-): Promise<{ report: PlanReport; progress: ProgressRecord | undefined; nodes: NodeView[]; seen: PrepareSeen }> {
+): Promise<{
+  report: PlanReport;
+  progress: ProgressRecord | undefined;
+  /** The progress ConfigMap as read ('absent': none): the run's first write needs no read of its own. */
+  progressObject: ConfigMapView | 'absent';
+  nodes: NodeView[];
+  seen: PrepareSeen;
+}> {
   const scope = addonOptions.scope ?? 'all';
   const poolSpecs = scope === 'control-plane' ? [] : (addonOptions.pools ?? []);
   // May this identity do everything the run does? Its answer decides first: without it every read could be a
@@ -114,11 +122,11 @@ async function inspectWithProgress(
   // kubeadm-config, read once for the preflight, the addons' plan and prepare (issue 15 §2: it was read three times).
   const kubeadmConfigRead = ports.kube.getConfigMap(KUBEADM_NAMESPACE, KUBEADM_CONFIG);
   kubeadmConfigRead.catch(() => undefined);
-  const reads = Promise.all([readClusterConfig(ports, kubeadmConfigRead), nodesRead, readProgress(ports.kube)]);
+  const reads = Promise.all([readClusterConfig(ports, kubeadmConfigRead), nodesRead, readProgressObject(ports.kube)]);
   reads.catch(() => undefined);
   const denied = await accessProblems(ports.kube, { render: request.render === true });
   if (denied.length > 0) throw invalid(denied);
-  const [cluster, nodes, progress] = await reads;
+  const [cluster, nodes, { record: progress, object: progressObject }] = await reads;
   const checked = await preflight(ports, cluster, nodes, request);
   const desired = checked.desired;
   // Past the preflight the remaining reads are independent: they run side by side, and a problem found by the
@@ -246,6 +254,7 @@ async function inspectWithProgress(
   return {
     report,
     progress,
+    progressObject,
     nodes,
     seen: { kubeletConfigMaps: existingKubeletConfig, rbacPresent, kubeadmConfig: await kubeadmConfigRead },
   };
@@ -366,7 +375,7 @@ export async function apply(
   const elapsed = () => ports.clock.now().getTime() - started;
 
   // 1. Validate everything before touching anything.
-  const { report, progress, nodes, seen } = await inspectWithProgress(
+  const { report, progress, progressObject, nodes, seen } = await inspectWithProgress(
     ports,
     { ...request, maxSurge: options.maxSurge },
     { skipAddons: options.skipAddons, pools: options.pools, scope: options.scope },
@@ -487,6 +496,17 @@ export async function apply(
   // A swap in flight is the exception: its replacement is part of what the gate sees and must finish.
   // Then a copy of etcd, kept locally, before any change.
   let startStreak: GateStreak | undefined;
+  let startNodes: { at: number; nodes: Snapshot['nodes'] } | undefined;
+  // The retiring record, read once under the lock for the start gate's passes and the loop's first (only a run's own
+  // steps write it, and this one holds the lock and has taken none yet; issue 15 §2: it was read once each).
+  let retiringRead: ReturnType<typeof readRetiring> | undefined;
+  const retiringOnce = () => {
+    retiringRead ??= readRetiring(ports.kube);
+    retiringRead.catch(() => {
+      retiringRead = undefined;
+    });
+    return retiringRead;
+  };
   const snapshotFile = path.join(options.snapshotDir, `kubeswap-etcd-${runId}-${Date.now()}.db`);
   const snap = await (async () => {
     if (!report.inFlight) {
@@ -494,6 +514,10 @@ export async function apply(
         desired: report.desired,
         failure: resumed ? 'needs-person' : 'blocked',
         signal,
+        retiring: retiringOnce,
+        onFreshNodes: (read) => {
+          startNodes = read;
+        },
       });
     }
     await keeper.verify();
@@ -529,7 +553,9 @@ export async function apply(
   let keepBootstrap = false;
   let recorded = false;
   let finished = false;
-  let written: Awaited<ReturnType<typeof writeProgress>>;
+  // The record as the plan read it, before the lock: replaced guarded by its resourceVersion (or created), so a write
+  // of another run since costs a conflict and a read, never a lost update (issue 15 §2: it was read again here).
+  let written: Awaited<ReturnType<typeof writeProgress>> | 'absent' = progressObject;
   // The provider's run-wide changes are to be undone at every end once their undo state is recorded.
   let hooked = record.provider !== undefined && !record.providerRestored;
   try {
@@ -607,7 +633,13 @@ export async function apply(
     const result =
       scope === 'workers'
         ? { swaps: 0, steps: 0, passes: 0 }
-        : await converge(ports, runCtx, { ...loopHooks, scope: 'control-plane', gateStreak: startStreak });
+        : await converge(ports, runCtx, {
+            ...loopHooks,
+            scope: 'control-plane',
+            gateStreak: startStreak,
+            ...(startNodes ? { freshRead: startNodes } : {}),
+            retiring: retiringOnce,
+          });
 
     // 7. kube-proxy and CoreDNS to what kubeadm of the target writes, once every API server runs it (kubeadm
     // >= 1.28 does the same). Something left alone ends the run with exit 4, the control plane done.
