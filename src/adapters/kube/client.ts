@@ -164,7 +164,7 @@ export function kubePortOver(apis: KubeApis, cached: () => NodeCache | undefined
     canI: (checks) => canI(apis, checks),
     listNodes: async (options) => {
       const cache = options?.fresh ? undefined : cached();
-      return cache?.nodeViews() ?? listNodes(apis, cache?.staticPods());
+      return (await cache?.nodeViewsSettled()) ?? listNodes(apis, cache?.staticPods());
     },
     deleteNode: async (name) => {
       const result = await deleteNode(apis, name);

@@ -284,10 +284,28 @@ export class Follower<T extends Named> {
     return this.awaited.size === 0;
   }
 
+  /**
+   * Not trusted for a moment only: our own write on its way through the stream, or a watch being opened again. Not for
+   * a watch that went silent or failed, nor before the first LIST: those are not a matter of milliseconds.
+   */
+  settling(): boolean {
+    if (this.stopped || !this.synced || this.down || !this.lw) return false;
+    return this.openSince === undefined || this.now() - (this.heardAt ?? this.openSince) <= SILENCE_MS;
+  }
+
   objects(): T[] {
     return this.lw ? [...this.lw.list()] : [];
   }
 }
+
+/**
+ * How long a read waits for the cache to settle (our own write delivered, a resumed watch open) before it goes to the
+ * API: the stream usually delivers a write before or with its response, so the pass right after a step (a Node
+ * annotated, deleted, the connections dropped after a deregistration) needs no list of every Node (issue 15 §2: two
+ * per swap). Shorter than the list it saves on a large cluster, far shorter than a poll interval.
+ */
+export const SETTLE_MS = 250;
+const SETTLE_POLL_MS = 10;
 
 export class NodeCache {
   private readonly nodes: Follower<V1Node>;
@@ -350,5 +368,15 @@ export class NodeCache {
     const pods = this.staticPods();
     if (!pods || !this.nodes.trusted()) return undefined;
     return this.nodes.objects().map((n) => toNodeView(n, pods));
+  }
+
+  /** nodeViews, once current: waits up to `waitMs` while the cache is only settling (Follower.settling). */
+  async nodeViewsSettled(waitMs = SETTLE_MS): Promise<NodeView[] | undefined> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const views = this.nodeViews();
+      if (views || Date.now() >= deadline || !this.nodes.settling() || !this.pods.settling()) return views;
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS));
+    }
   }
 }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { openKube } from '../../../src/adapters/kube/client.ts';
-import { Follower, SILENCE_MS } from '../../../src/adapters/kube/node-cache.ts';
+import { Follower, SETTLE_MS, SILENCE_MS } from '../../../src/adapters/kube/node-cache.ts';
 import { watchOne } from '../../../src/adapters/kube/watch-one.ts';
 
 type Obj = {
@@ -256,6 +256,27 @@ current-context: x
         const nodes = await kube.listNodes();
         return api.requests.length === n && nodes.find((x) => x.name === 'cp-a')!.unschedulable;
       });
+    } finally {
+      stop();
+      kube.close();
+    }
+  });
+
+  it('waits a moment for the stream to deliver our own write instead of listing every Node (SETTLE_MS)', async () => {
+    const kube = openKube({ kubeconfig, retry: { retries: 0 } });
+    const stop = kube.watchChanges!(() => {});
+    try {
+      await watching(api, kube);
+      api.holdEvents = true;
+      await kube.setUnschedulable('cp-a', true);
+      const before = api.requests.length;
+      // The event is on its way (held here for 50 ms): the read waits for it rather than asking the API.
+      setTimeout(() => api.release(), 50);
+      const started = performance.now();
+      const seen = await kube.listNodes();
+      assert.equal(seen.find((n) => n.name === 'cp-a')!.unschedulable, true, 'our cordon is never unseen');
+      assert.deepEqual(api.requests.slice(before), [], 'no request: the stream delivered the write');
+      assert.ok(performance.now() - started < SETTLE_MS + 200);
     } finally {
       stop();
       kube.close();
