@@ -38,6 +38,12 @@ export interface PodOnNode {
   labels: Record<string, string>;
 }
 
+/** The pods of a node as one list found them, and that list's resourceVersion (a watch may start from it). */
+export interface PodsListed {
+  pods: PodOnNode[];
+  resourceVersion?: string;
+}
+
 export interface DisruptionBudgetView {
   namespace: string;
   name: string;
@@ -184,6 +190,11 @@ export interface KubePort {
 
   podsOnNode(node: string): Promise<PodOnNode[]>;
   /**
+   * podsOnNode, with the list's resourceVersion: awaitPodsGone follows on from it instead of listing again. Optional:
+   * without it the drain lists with podsOnNode.
+   */
+  podsOnNodeAt?(node: string): Promise<PodsListed>;
+  /**
    * Waits until no pod with one of `uids` is on `node` any more (evicted pods terminating), following the node's pods
    * with a watch: one LIST and one WATCH however long they take. Answers the pods on the node at the end (as
    * podsOnNode would), also when `timeoutMs` ran out first; undefined when it could not follow them (the caller then
@@ -192,7 +203,8 @@ export interface KubePort {
   awaitPodsGone?(
     node: string,
     uids: readonly string[],
-    options: { timeoutMs: number; signal?: AbortSignal },
+    /** `from`: the node's pods as a list at that resourceVersion found them (podsOnNodeAt): followed on, not listed. */
+    options: { timeoutMs: number; signal?: AbortSignal; from?: PodsListed },
   ): Promise<PodOnNode[] | undefined>;
   /**
    * Every pod of one namespace (paged), each with the Node it is bound to: one list instead of one per Node. With

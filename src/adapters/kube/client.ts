@@ -27,6 +27,7 @@ import {
   podExists,
   podsInNamespace,
   podsOnNode,
+  podsOnNodeAt,
 } from './pods.ts';
 import { ensureRbac, rbacExists } from './rbac.ts';
 import { connectApis, DEFAULT_REQUEST_TIMEOUT_MS, type KubeApis } from './transport.ts';
@@ -184,6 +185,7 @@ export function kubePortOver(apis: KubeApis, cached: () => NodeCache | undefined
     recordNodeEvent: (event) => recordNodeEvent(apis, event),
 
     podsOnNode: (node) => podsOnNode(apis, node),
+    podsOnNodeAt: (node) => podsOnNodeAt(apis, node),
     podsInNamespace: (namespace, options) => podsInNamespace(apis, namespace, options),
     evictPod: (namespace, name) => evictPod(apis, namespace, name),
     podExists: (namespace, name, uid) => podExists(apis, namespace, name, uid),

@@ -1,7 +1,7 @@
 // Drain primitives: the pods on a node, the policy/v1 Eviction API, and the PodDisruptionBudgets
 // that make the API server refuse an eviction (HTTP 429).
 import { type KubeConfig, type V1Pod, type V1PodDisruptionBudget, Watch } from '@kubernetes/client-node';
-import type { DisruptionBudgetView, LabelRequirement, PodOnNode } from '../../ports/kube.ts';
+import type { DisruptionBudgetView, LabelRequirement, PodOnNode, PodsListed } from '../../ports/kube.ts';
 import { statusCode } from './errors.ts';
 import { MIRROR_ANNOTATION } from './nodes.ts';
 import type { KubeApis } from './transport.ts';
@@ -41,11 +41,15 @@ export function toDisruptionBudgetView(pdb: V1PodDisruptionBudget): DisruptionBu
 }
 
 export async function podsOnNode(apis: KubeApis, node: string): Promise<PodOnNode[]> {
+  return (await podsOnNodeAt(apis, node)).pods;
+}
+
+export async function podsOnNodeAt(apis: KubeApis, node: string): Promise<PodsListed> {
   try {
-    const pods = await listAll((_continue) =>
+    const listed = await listAllWithVersion((_continue) =>
       apis.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}`, limit: 500, _continue }),
     );
-    return pods.map(toPodOnNode);
+    return { pods: listed.items.map(toPodOnNode), resourceVersion: listed.metadata.resourceVersion };
   } catch (err) {
     throw apis.fail(err, `list Pods on Node ${node}`);
   }
@@ -72,27 +76,32 @@ export async function awaitPodsGone(
   options: {
     timeoutMs: number;
     signal?: AbortSignal;
+    /** The node's pods as the drain's own list found them, at its resourceVersion: no list of its own. */
+    from?: PodsListed;
     /** Returns the function that unregisters it, called once the wait is over. */
     follow?: (watch: { restart(): void; stop(): void }) => () => void;
     newWatch?: () => PodWatchClient;
   },
 ): Promise<PodOnNode[] | undefined> {
   const fieldSelector = `spec.nodeName=${node}`;
-  let listed: { items: V1Pod[]; metadata: { resourceVersion?: string } };
-  try {
-    listed = await listAllWithVersion((_continue) =>
-      apis.core.listPodForAllNamespaces({ fieldSelector, limit: 500, _continue }),
-    );
-  } catch {
-    return undefined;
+  // The drain's own list, made just before its evictions, when it has a resourceVersion (issue 15 §2: a second list
+  // per swap): the watch from there replays the evictions' effects in order, so the answer is as current as a list.
+  let listed: PodsListed;
+  if (options.from?.resourceVersion) listed = options.from;
+  else {
+    try {
+      listed = await podsOnNodeAt(apis, node);
+    } catch {
+      return undefined;
+    }
   }
-  const pods = new Map(listed.items.map((p) => [p.metadata?.uid ?? '', p]));
-  const current = () => [...pods.values()].map(toPodOnNode);
+  const pods = new Map(listed.pods.map((p) => [p.uid, p]));
+  const current = () => [...pods.values()];
   const gone = () => !uids.some((uid) => pods.has(uid));
-  if (gone() || options.timeoutMs <= 0 || options.signal?.aborted || !listed.metadata.resourceVersion)
+  if (gone() || options.timeoutMs <= 0 || options.signal?.aborted || !listed.resourceVersion)
     return options.signal?.aborted ? undefined : current();
   /** The last resourceVersion the stream brought (bookmarks included): a restarted watch resumes from it. */
-  let resourceVersion = listed.metadata.resourceVersion;
+  let resourceVersion = listed.resourceVersion;
   const deadline = Date.now() + options.timeoutMs;
   const newWatch =
     options.newWatch ??
@@ -145,7 +154,7 @@ export async function awaitPodsGone(
             const uid = pod.metadata?.uid;
             if (!uid) return;
             if (phase === 'DELETED') pods.delete(uid);
-            else if (phase === 'ADDED' || phase === 'MODIFIED') pods.set(uid, pod);
+            else if (phase === 'ADDED' || phase === 'MODIFIED') pods.set(uid, toPodOnNode(pod));
             if (gone()) finish(current());
           },
           // Ended before they were gone (a server timeout, a dropped connection): the caller polls from here.

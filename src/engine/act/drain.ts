@@ -2,7 +2,7 @@
 // PodDisruptionBudgets are respected, retry refused evictions, and wait until the evicted pods are
 // really gone (eviction only starts a graceful delete). Idempotent: a re-run re-lists and continues.
 import type { Clock } from '../../domain/clock.ts';
-import type { KubePort, PodOnNode } from '../../ports/kube.ts';
+import type { KubePort, PodOnNode, PodsListed } from '../../ports/kube.ts';
 import { budgetsBlocking } from './budgets.ts';
 
 export interface DrainOptions {
@@ -80,10 +80,17 @@ export async function drainNode(kube: KubePort, node: string, options: DrainOpti
   let pause = Math.min(FIRST_PAUSE_MS, options.pollMs);
   /** The node's pods as the wait for terminating pods left them: as current as a list (awaitPodsGone). */
   let followed: PodOnNode[] | undefined;
+  /** This pass's own list, with its resourceVersion when the port gives one: the wait follows on from it. */
+  let listed: PodsListed | undefined;
   for (;;) {
     signal?.throwIfAborted();
     // Re-list every pass: it both checks the evicted uids and catches pods that landed before the cordon.
-    const onNodeNow = followed ?? (await kube.podsOnNode(node));
+    listed = followed
+      ? undefined
+      : kube.podsOnNodeAt
+        ? await kube.podsOnNodeAt(node)
+        : { pods: await kube.podsOnNode(node) };
+    const onNodeNow = followed ?? listed!.pods;
     const remaining = onNodeNow.filter(mustEvict);
     followed = undefined;
     refused.clear();
@@ -105,6 +112,7 @@ export async function drainNode(kube: KubePort, node: string, options: DrainOpti
       followed = await kube.awaitPodsGone(node, [...evicted.keys()], {
         timeoutMs: Math.max(0, deadline - clock.now().getTime()),
         ...(signal ? { signal } : {}),
+        ...(listed?.resourceVersion ? { from: listed } : {}),
       });
       if (followed) continue;
     }

@@ -81,6 +81,33 @@ describe('awaitPodsGone: the drain watch', () => {
     assert.equal(calls[1]!.aborted, true, 'no watch left open');
   });
 
+  it("follows on from the drain's own list (its resourceVersion) without listing again", async () => {
+    const { calls, client } = fakeWatches();
+    const noList = {
+      core: {
+        listPodForAllNamespaces: async () => assert.fail('listed again'),
+      },
+    } as unknown as KubeApis;
+    const web = {
+      namespace: 'apps',
+      name: 'web-1',
+      uid: 'uid-web-1',
+      daemonSet: false,
+      mirror: false,
+      phase: 'Running',
+      labels: {},
+    };
+    const answer = awaitPodsGone({} as KubeConfig, noList, 'cp-a', ['uid-web-1'], {
+      timeoutMs: 60_000,
+      newWatch: () => client,
+      from: { pods: [web], resourceVersion: '21' },
+    });
+    await tick();
+    assert.equal(calls[0]!.params['resourceVersion'], '21', 'the watch replays from the list the evictions followed');
+    calls[0]!.event('DELETED', pod('web-1', '23'));
+    assert.deepEqual(await answer, []);
+  });
+
   it('answers undefined (the drain polls) when the resumed watch fails, e.g. 410 Gone', async () => {
     const { calls, client } = fakeWatches();
     let restart!: () => void;

@@ -91,6 +91,26 @@ describe('drainNode', () => {
     assert.deepEqual(clock.slept, [100, 200, 400], 'terminating pods are checked soon, then less often');
   });
 
+  it("hands the wait its own list's resourceVersion, so the wait does not list again", async () => {
+    const kube = new FakeKube();
+    kube.pods = [pod('web', { terminationPasses: 50 })];
+    const port = kube.port();
+    let lists = 0;
+    port.podsOnNodeAt = async (node) => {
+      lists++;
+      return { pods: await port.podsOnNode(node), resourceVersion: '42' };
+    };
+    const from: (string | undefined)[] = [];
+    port.awaitPodsGone = async (_node, _uids, options) => {
+      from.push(options.from?.resourceVersion);
+      return [];
+    };
+    const result = await drainNode(port, 'cp-1', { timeoutMs: 60_000, pollMs: 1000, clock: fakeClock() });
+    assert.equal(result.ok, true);
+    assert.equal(lists, 1);
+    assert.deepEqual(from, ['42']);
+  });
+
   it('sends no cordon of its own for a Node the plan saw cordoned (the retiring mark cordoned it)', async () => {
     const kube = new FakeKube();
     kube.pods = [pod('web')];
