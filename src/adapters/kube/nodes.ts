@@ -124,7 +124,7 @@ export async function listNodes(apis: KubeApis, staticPods?: V1Pod[], labelSelec
  * pods read from the API by label, every other Node from the cache. The reads made afresh (a swap's start, a member's
  * removal, a machine's termination: converge.ts) exist for the control plane's health, which the gate judges on the
  * control-plane Nodes and their static pods; read whole, they cost a full Node list each, 2-3 per swap, at 5,000
- * Nodes about 30 MB and 10 pages each (issue 15: requests per swap independent of the cluster's size). The other
+ * Nodes tens of MB over several pages each (issue 15: requests per swap independent of the cluster's size). The other
  * Nodes are as current as the watch. Any doubt reads every Node as before: a control-plane Node labelled only the
  * legacy way (the selector would miss it), or one the cache holds that the fresh read no longer returns (deleted or
  * relabelled since: the whole list tells which).

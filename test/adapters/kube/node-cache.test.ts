@@ -287,6 +287,25 @@ current-context: x
     }
   });
 
+  it('a fresh read lists every Node while a control-plane Node carries only the legacy label', async () => {
+    api.nodes.set('cp-old', api.node('cp-old', true, { 'node-role.kubernetes.io/master': '' }));
+    const kube = openKube({ kubeconfig, retry: { retries: 0 } });
+    const stop = kube.watchChanges!(() => {});
+    try {
+      await watching(api, kube);
+      const before = api.requests.length;
+      const fresh = await kube.listNodes({ fresh: true });
+      assert.ok(
+        fresh.find((n) => n.name === 'cp-old')?.controlPlane,
+        'the legacy-labelled Node is a control-plane one',
+      );
+      assert.deepEqual(api.requests.slice(before).sort(), ['GET nodes', 'GET pods']);
+    } finally {
+      stop();
+      kube.close();
+    }
+  });
+
   it('reads the API after our own write until the watch delivered it, then memory again', async () => {
     const kube = openKube({ kubeconfig, retry: { retries: 0 } });
     const stop = kube.watchChanges!(() => {});
