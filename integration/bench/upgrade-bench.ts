@@ -74,6 +74,7 @@ try {
   outsideSwaps(log.events, started, started + totalMs);
   requestsByPhase('kubernetes HTTP requests', log.events, http.sent, started + totalMs);
   requestsByPhase('AWS HTTP requests', log.events, aws, started + totalMs);
+  requestsByStep('AWS HTTP requests', log.events, aws);
   if (values.timeline) timeline(log.events, ready);
 } finally {
   await sb.down();
@@ -291,5 +292,28 @@ function requestsByPhase(title: string, events: KubeswapEvent[], sent: Sent[], e
     const perSwap = name === 'inside the swaps' && swaps > 0 ? ` (${(n / swaps).toFixed(1)} per swap)` : '';
     console.log(`  ${name}: ${n}${perSwap}`);
     for (const [k, v] of kinds) console.log(`    ${String(v).padStart(4)}  ${k}`);
+  }
+}
+
+/**
+ * Requests sent inside the swaps, by the plan step last started before each (a step's own requests and those of the
+ * passes that follow it until the next step): where the requests per swap come from.
+ */
+function requestsByStep(title: string, events: KubeswapEvent[], sent: Sent[]) {
+  const t = (e: KubeswapEvent) => Date.parse(e.at);
+  const steps = events.filter((e) => e.code === 'plan.step');
+  const first = steps.find((e) => e.data?.['step'] === 'create-replacement');
+  const last = events.findLast((e) => e.code === 'swap.finished');
+  if (!first || !last) return;
+  const byStep = new Map<string, Sent[]>();
+  for (const r of sent) {
+    if (r.at < t(first) || r.at > t(last)) continue;
+    const step = String(steps.findLast((e) => t(e) <= r.at)?.data?.['step'] ?? 'none');
+    byStep.set(step, [...(byStep.get(step) ?? []), r]);
+  }
+  console.log(`\n${title} inside the swaps, by the step last started (its passes until the next step included):`);
+  for (const [step, list] of [...byStep].sort((a, b) => b[1].length - a[1].length)) {
+    const kinds = countKinds(list).map(([k, v]) => `${k} ${v}`);
+    console.log(`  ${String(list.length).padStart(4)}  ${step}: ${kinds.join(', ')}`);
   }
 }

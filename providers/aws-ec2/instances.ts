@@ -79,8 +79,12 @@ export function replacementFilters(clusterName: string): Filter[] {
   ];
 }
 
-/** How long the set of kubeswap's own live replacements found by their tags stands before it is looked up again. */
-export const TAGGED_REFRESH_MS = 60_000;
+/**
+ * How long the set of kubeswap's own live replacements found by their tags stands before it is looked up again: only
+ * kubeswap launches them, under the run's lock, and each launch looks them up again, so this only bounds how long a
+ * replacement from outside the run (none expected) goes unseen.
+ */
+export const TAGGED_REFRESH_MS = 300_000;
 
 /**
  * The control plane's machines: those linked by providerID (in any state, so the engine sees a terminated one) plus
