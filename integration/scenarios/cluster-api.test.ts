@@ -3,7 +3,7 @@
 // exit 2, nothing changed; then (a) 3 Machines FROM -> TO while an independent API probe and etcd sampler run.
 import assert from 'node:assert/strict';
 import { CAPI, type CapiObject, capiClients, capiMachines } from './capi.ts';
-import { ApiProbe, configWith, describeRun, kubeswap, sandboxEtcd, useSandbox } from './harness.ts';
+import { ApiProbe, configWith, describeRun, GoneNodePods, kubeswap, sandboxEtcd, useSandbox } from './harness.ts';
 
 describe('scenario: cluster-api provider (real Cluster API)', function () {
   this.timeout(15 * 60_000);
@@ -107,6 +107,8 @@ describe('scenario: cluster-api provider (real Cluster API)', function () {
     assert.equal(oldNodes.filter(Boolean).length, 3, JSON.stringify(oldNodes));
     // Independent of kubeswap: the API through the load balancer, and the fewest voting members etcd ever had.
     const probe = new ApiProbe(sb).start();
+    // And how long each old Node's kube-proxy pod outlives the Node Cluster API deletes.
+    const gonePods = new GoneNodePods(sb).start();
     let minVoters = Number.POSITIVE_INFINITY;
     let samples = 0;
     let sampling = true;
@@ -137,6 +139,7 @@ describe('scenario: cluster-api provider (real Cluster API)', function () {
       '--yes',
     ]);
     const api = await probe.stop();
+    const outlived = await gonePods.stop();
     sampling = false;
     await sampler;
     console.log(
@@ -181,6 +184,16 @@ describe('scenario: cluster-api provider (real Cluster API)', function () {
       'every Node is a new Machine',
     );
     assert.ok(nodes.every((n) => n.status!.nodeInfo!.kubeletVersion === sb.versions.to));
+    // Independent: each old Node's kube-proxy pod went with its Machine, not a garbage-collector minute later (while it
+    // stays, the DaemonSet's rolling update counts that node as unavailable and the addon rollout stands still).
+    assert.deepEqual([...outlived.keys()].sort(), oldNodes, 'every old Node seen deleted');
+    for (const [node, seconds] of outlived) {
+      assert.ok(gonePods.podsAt(node).length > 0, `${node} ran a DaemonSet pod before its deletion`);
+      assert.ok(
+        seconds < 20,
+        `${node}'s DaemonSet pods (${gonePods.podsAt(node).join(', ')}) outlived it by ${seconds} s`,
+      );
+    }
     const etcd = sandboxEtcd(sb);
     try {
       const members = await etcd.memberList();

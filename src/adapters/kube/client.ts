@@ -8,7 +8,15 @@ import { type KubeconfigOptions, type KubeconfigSummary, loadKubeconfig } from '
 import { KubeUnavailableError } from './errors.ts';
 import { createLease, deleteLease, getLease, replaceLease, watchLease } from './leases.ts';
 import { NodeCache } from './node-cache.ts';
-import { annotateNode, deleteNode, etcdClientUrls, listNodes, recordNodeEvent, setUnschedulable } from './nodes.ts';
+import {
+  annotateNode,
+  deleteNode,
+  etcdClientUrls,
+  freshControlPlaneNodes,
+  listNodes,
+  recordNodeEvent,
+  setUnschedulable,
+} from './nodes.ts';
 import {
   createConfigMap,
   createSecret,
@@ -162,8 +170,10 @@ export function kubePortOver(apis: KubeApis, cached: () => NodeCache | undefined
     etcdClientUrls: () => etcdClientUrls(apis),
     canI: (checks) => canI(apis, checks),
     listNodes: async (options) => {
-      const cache = options?.fresh ? undefined : cached();
-      return cache?.nodeViews() ?? listNodes(apis, cache?.staticPods());
+      const cache = cached();
+      const views = cache?.nodeViews();
+      if (!options?.fresh) return views ?? listNodes(apis, cache?.staticPods());
+      return views ? freshControlPlaneNodes(apis, views) : listNodes(apis);
     },
     deleteNode: async (name) => {
       const result = await deleteNode(apis, name);

@@ -84,7 +84,7 @@ export function podReady(pod: V1Pod): boolean {
  * static pod it writes: cmd/kubeadm/app/util/staticpod/utils.go) instead of all of kube-system, which on a large
  * cluster holds a kube-proxy pod (and more) per Node.
  */
-export async function listNodes(apis: KubeApis, staticPods?: V1Pod[]): Promise<NodeView[]> {
+export async function listNodes(apis: KubeApis, staticPods?: V1Pod[], labelSelector?: string): Promise<NodeView[]> {
   try {
     const podsRead =
       staticPods ??
@@ -106,7 +106,7 @@ export async function listNodes(apis: KubeApis, staticPods?: V1Pod[]): Promise<N
     do {
       const { value: page, length } = await apis.getJson<{ items: NodeFields[]; metadata?: { continue?: string } }>(
         '/api/v1/nodes',
-        { limit, continue: token },
+        { limit, continue: token, labelSelector },
       );
       const pods = await podsRead;
       for (const n of page.items) views.push(toNodeView(n, pods));
@@ -117,6 +117,25 @@ export async function listNodes(apis: KubeApis, staticPods?: V1Pod[]): Promise<N
   } catch (err) {
     throw apis.fail(err, 'list Nodes and kube-system Pods');
   }
+}
+
+/**
+ * The Nodes afresh while the run's watched cache (node-cache.ts) is current: the control-plane Nodes and their static
+ * pods read from the API by label, every other Node from the cache. The reads made afresh (a swap's start, a member's
+ * removal, a machine's termination: converge.ts) exist for the control plane's health, which the gate judges on the
+ * control-plane Nodes and their static pods; read whole, they cost a full Node list each, 2-3 per swap, at 5,000
+ * Nodes tens of MB over several pages each (issue 15: requests per swap independent of the cluster's size). The other
+ * Nodes are as current as the watch. Any doubt reads every Node as before: a control-plane Node labelled only the
+ * legacy way (the selector would miss it), or one the cache holds that the fresh read no longer returns (deleted or
+ * relabelled since: the whole list tells which).
+ */
+export async function freshControlPlaneNodes(apis: KubeApis, cached: NodeView[]): Promise<NodeView[]> {
+  if (cached.some((n) => n.controlPlane && !(CONTROL_PLANE_LABEL in n.labels))) return listNodes(apis);
+  const fresh = await listNodes(apis, undefined, CONTROL_PLANE_LABEL);
+  const names = new Set(fresh.map((n) => n.name));
+  if (cached.some((n) => n.controlPlane && !names.has(n.name))) return listNodes(apis);
+  const others = cached.filter((n) => !n.controlPlane && !names.has(n.name));
+  return [...fresh, ...others].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /**

@@ -191,6 +191,11 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
       }
       await ports.provider.terminate(step.machineId, ctx.options.terminateTimeoutMs);
       emit('machine.terminated', `terminated ${step.machineId} (${step.node})`);
+      // A provider that drains on delete deletes the Node itself, and only once the machine is gone: Cluster API
+      // deletes the infrastructure machine, then the Node, then lets the Machine go (machine_controller.go
+      // reconcileDelete). So no delete-node step of ours follows, and its DaemonSet pods wait for the garbage
+      // collector as below; the machine is gone when terminate returns, so they are released here.
+      if (ports.provider.capabilities.drainsOnDelete) await releaseDaemonPods(step.node, ports, emit);
       return;
     case 'delete-node':
       await ports.kube.deleteNode(step.node);
@@ -206,13 +211,14 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
 }
 
 /**
- * The DaemonSet pods of kube-system left bound to a Node just deleted, whose machine is gone: removed now rather
- * than by the pod garbage collector, which waits 40 s for the Node to come back and runs every 20 s
- * (pkg/controller/podgc: quarantineTime, gcCheckPeriod). Until then the DaemonSet controller counts that pod's node
- * as unavailable in a rolling update (pkg/controller/daemon/update.go rollingUpdate: a terminating pod leaves its node
- * with no pod), which uses kube-proxy's whole maxUnavailable of 1: the addon rollout after the control plane stood
- * still for up to a minute. Only when the provider lists the machine as gone (the step's machineGone): nothing runs
- * them any more, so nothing is lost; a failed or stopping machine's pods are left to the garbage collector.
+ * The DaemonSet pods of kube-system left bound to a Node just deleted (by us, or by the provider with its machine),
+ * whose machine is gone: removed now rather than by the pod garbage collector, which waits 40 s for the Node to come
+ * back and runs every 20 s (pkg/controller/podgc: quarantineTime, gcCheckPeriod). Until then the DaemonSet
+ * controller counts that pod's node as unavailable in a rolling update (pkg/controller/daemon/update.go rollingUpdate:
+ * a terminating pod leaves its node with no pod), which uses kube-proxy's whole maxUnavailable of 1: the addon rollout
+ * after the control plane stood still for up to a minute. Only when the machine is gone (the delete-node step's
+ * machineGone; a provider's terminate returned): nothing runs them any more, so nothing is lost; a failed or stopping
+ * machine's pods are left to the garbage collector.
  * Best effort: a pod left behind only means the garbage collector's wait, never a failed run.
  */
 async function releaseDaemonPods(

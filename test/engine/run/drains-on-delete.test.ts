@@ -71,6 +71,22 @@ describe('a swap of a provider that drains on delete (Cluster API)', () => {
     assert.equal(run?.data?.['swaps'], 3);
   });
 
+  it('releases the kube-system DaemonSet pods of each Node the provider deleted, once its machine is gone', async () => {
+    const world = drainsOnDelete();
+    const pod = (namespace: string, name: string) =>
+      ({ namespace, name, uid: `uid-${name}`, daemonSet: true, mirror: false, phase: 'Running', labels: {} }) as const;
+    for (const n of OLD)
+      world.podsOn.set(n, [pod('kube-system', `kube-proxy-${n}`), pod('monitoring', `exporter-${n}`)]);
+    await apply(world.ports(), request, APPLY_OPTIONS);
+    const at = (call: string) => world.calls.indexOf(call);
+    assert.deepEqual(
+      world.calls.filter((c) => c.startsWith('forceDeletePod')),
+      OLD.map((n) => `forceDeletePod kube-system/kube-proxy-${n}`),
+    );
+    for (const n of OLD) assert.ok(at(`terminate i-${n}`) < at(`forceDeletePod kube-system/kube-proxy-${n}`));
+    assert.equal(world.log.events.filter((e) => e.code === 'node.pods-released').length, 3);
+  });
+
   it('counts a machine once when the provider leaves its Node behind and the run deletes it', async () => {
     const world = drainsOnDelete({ leavesNode: true });
     const outcome = await apply(world.ports(), request, APPLY_OPTIONS);
