@@ -66,10 +66,15 @@ try {
   const ready = await watch.stop();
   wired.close();
   http.close();
-  report(log.events, ready, totalMs, outcome.swaps, counter, http, settings.gatePasses, settings.pollIntervalMs);
+  // What AWS itself received from kubeswap (the sandbox's AWS front counts by kubeswap's user agent): a port call may
+  // send several (a deregistration's polls, paging) or none (a cached launch template).
+  const aws = (await sb.awsRequests()).map(({ action, at }) => ({ key: action, at }));
+  report(log.events, ready, totalMs, outcome.swaps, counter, http, aws, settings.gatePasses, settings.pollIntervalMs);
   if (model) reportModel(model, log.events, ready, totalMs, settings.gatePasses, settings.pollIntervalMs);
   outsideSwaps(log.events, started, started + totalMs);
-  requestsByPhase(log.events, http, started + totalMs);
+  requestsByPhase('kubernetes HTTP requests', log.events, http.sent, started + totalMs);
+  requestsByPhase('AWS HTTP requests', log.events, aws, started + totalMs);
+  requestsByStep('AWS HTTP requests', log.events, aws);
   if (values.timeline) timeline(log.events, ready);
 } finally {
   await sb.down();
@@ -98,6 +103,7 @@ function report(
   swaps: number,
   counter: CallCounter,
   http: HttpCounter,
+  aws: Sent[],
   gatePasses: number,
   pollMs: number,
 ) {
@@ -152,7 +158,7 @@ function report(
     `  between steps per swap     ${betweenSteps.map((x) => `${(x / 1000).toFixed(2)} s`).join(', ')} (observe + plan after each step, and after the join beyond the gate policy)`,
   );
   console.log(
-    `  calls per swap             kubernetes ${(counter.total('kubernetes') / swaps).toFixed(0)}, etcd ${(counter.total('etcd') / swaps).toFixed(0)}, aws ${(counter.total('aws') / swaps).toFixed(0)}`,
+    `  port calls per swap        kubernetes ${(counter.total('kubernetes') / swaps).toFixed(0)}, etcd ${(counter.total('etcd') / swaps).toFixed(0)}, aws ${(counter.total('aws') / swaps).toFixed(0)}`,
   );
   // Port calls answered from the run's watched Nodes send no request: the API server's load is the HTTP count.
   const kubeRequests = http.total();
@@ -161,8 +167,16 @@ function report(
   );
   const topHttp = [...http.counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8);
   console.log(`  most frequent requests     ${topHttp.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  console.log(
+    `  AWS HTTP requests          ${aws.length} in all, ${(aws.length / swaps).toFixed(0)} per swap (kubeswap's own, counted by the sandbox's AWS front)`,
+  );
+  console.log(
+    `  AWS requests by action     ${countKinds(aws)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
   const top = [...counter.counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8);
-  console.log(`  most frequent calls        ${top.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  console.log(`  most frequent port calls   ${top.map(([k, v]) => `${k} ${v}`).join(', ')}`);
   const slow = counter.meanMillis().slice(0, 8);
   console.log(`  slowest calls (mean)       ${slow.map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ')}`);
 }
@@ -242,12 +256,25 @@ function outsideSwaps(events: KubeswapEvent[], startedAt: number, endedAt: numbe
   );
 }
 
+/** A request sent: its kind (method and path, or AWS Action) and when (ms since the epoch). */
+interface Sent {
+  key: string;
+  at: number;
+}
+
+/** Requests counted by kind, most frequent first. */
+function countKinds(sent: Sent[]): [string, number][] {
+  const counts = new Map<string, number>();
+  for (const r of sent) counts.set(r.key, (counts.get(r.key) ?? 0) + 1);
+  return [...counts.entries()].sort((a, b) => b[1] - a[1]);
+}
+
 /**
- * The API server's load by phase (issue 15 §2): before the first swap (preflight, lock, snapshot), inside the swaps
+ * An outside system's load by phase (issue 15 §2): before the first swap (preflight, lock, snapshot), inside the swaps
  * (from the first create-replacement step to the last swap.finished), after the last (addons, verification, record).
  * Requests inside the swaps are what must not grow with the cluster; every kind is listed.
  */
-function requestsByPhase(events: KubeswapEvent[], http: HttpCounter, endedAt: number) {
+function requestsByPhase(title: string, events: KubeswapEvent[], sent: Sent[], endedAt: number) {
   const t = (e: KubeswapEvent) => Date.parse(e.at);
   const first = events.find((e) => e.code === 'plan.step' && e.data?.['step'] === 'create-replacement');
   const last = events.findLast((e) => e.code === 'swap.finished');
@@ -257,11 +284,36 @@ function requestsByPhase(events: KubeswapEvent[], http: HttpCounter, endedAt: nu
     ['inside the swaps', t(first), t(last) + 1],
     ['after the last swap', t(last) + 1, endedAt + 60_000],
   ];
-  console.log('\nkubernetes HTTP requests by phase:');
+  console.log(`\n${title} by phase:`);
   for (const [name, from, to] of phases) {
-    const kinds = http.between(from, to);
+    const kinds = countKinds(sent.filter((r) => r.at >= from && r.at < to));
     const n = kinds.reduce((sum, [, v]) => sum + v, 0);
-    console.log(`  ${name}: ${n}`);
+    const swaps = events.filter((e) => e.code === 'swap.finished').length;
+    const perSwap = name === 'inside the swaps' && swaps > 0 ? ` (${(n / swaps).toFixed(1)} per swap)` : '';
+    console.log(`  ${name}: ${n}${perSwap}`);
     for (const [k, v] of kinds) console.log(`    ${String(v).padStart(4)}  ${k}`);
+  }
+}
+
+/**
+ * Requests sent inside the swaps, by the plan step last started before each (a step's own requests and those of the
+ * passes that follow it until the next step): where the requests per swap come from.
+ */
+function requestsByStep(title: string, events: KubeswapEvent[], sent: Sent[]) {
+  const t = (e: KubeswapEvent) => Date.parse(e.at);
+  const steps = events.filter((e) => e.code === 'plan.step');
+  const first = steps.find((e) => e.data?.['step'] === 'create-replacement');
+  const last = events.findLast((e) => e.code === 'swap.finished');
+  if (!first || !last) return;
+  const byStep = new Map<string, Sent[]>();
+  for (const r of sent) {
+    if (r.at < t(first) || r.at > t(last)) continue;
+    const step = String(steps.findLast((e) => t(e) <= r.at)?.data?.['step'] ?? 'none');
+    byStep.set(step, [...(byStep.get(step) ?? []), r]);
+  }
+  console.log(`\n${title} inside the swaps, by the step last started (its passes until the next step included):`);
+  for (const [step, list] of [...byStep].sort((a, b) => b[1].length - a[1].length)) {
+    const kinds = countKinds(list).map(([k, v]) => `${k} ${v}`);
+    console.log(`  ${String(list.length).padStart(4)}  ${step}: ${kinds.join(', ')}`);
   }
 }

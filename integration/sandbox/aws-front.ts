@@ -46,6 +46,9 @@
 //    moves an instance to shutting-down, then terminated): a TerminateInstances through the front answers
 //    shutting-down and reaches moto only after `terminationDelayMs`; until then DescribeInstances shows the instance
 //    shutting-down and the machine simulator (which reads moto) keeps the VM running, as on AWS while it shuts down.
+// Counting, not emulation: every request kubeswap's own SDK clients send (their user agent names `kubeswap`,
+// providers/aws-ec2/options.ts USER_AGENT) is recorded by Action and time, so the benchmark counts the real AWS requests
+// behind each port call (a deregistration's polls included), not the tests' nor the daemon's (which reads moto directly).
 // Fault, not emulation: `loseRunInstancesResponses(n)` drops the next n RunInstances answers after moto launched
 // (the connection is cut), so a scenario can show that the client's retry under the same ClientToken (1.) gets the
 // original instance, not a second one.
@@ -121,6 +124,8 @@ export class AwsFront {
   private readonly groupsListed = new Set<string>();
   /** RunInstances answers still to drop (a lost response), and the instances launched whose answer was dropped. */
   private losing = 0;
+  /** kubeswap's requests (Action, ms since the epoch), oldest first; capped so a long-lived sandbox stays small. */
+  private readonly counted: { action: string; at: number }[] = [];
   private readonly lost: string[] = [];
   private server?: Server;
   /** Set once moto enforces IAM (sandbox option awsIam): the sandbox's own admin key. */
@@ -158,6 +163,21 @@ export class AwsFront {
     this.server?.close();
   }
 
+  /** The requests kubeswap sent through the front so far (Action, ms since the epoch), oldest first. */
+  kubeswapRequests(): { action: string; at: number }[] {
+    return [...this.counted];
+  }
+
+  private count(req: IncomingMessage, action: string | undefined | null): void {
+    const agent = `${req.headers['user-agent'] ?? ''} ${req.headers['x-amz-user-agent'] ?? ''}`;
+    if (!/\bkubeswap\b/.test(agent) || this.counted.length >= 200_000) return;
+    // Query protocol (EC2, ELBv2, Auto Scaling): the form's Action; JSON protocol (SSM): X-Amz-Target's operation.
+    const target = String(req.headers['x-amz-target'] ?? '')
+      .split('.')
+      .pop();
+    this.counted.push({ action: action || target || `${req.method} ${req.url}`, at: Date.now() });
+  }
+
   /** Drops the next `count` RunInstances answers (a ClientToken one, after moto launched); the ids lost so far. */
   loseRunInstancesResponses(count: number): string[] {
     this.losing += count;
@@ -187,6 +207,7 @@ export class AwsFront {
       ? new URLSearchParams(body.toString('utf8'))
       : undefined;
     const action = form?.get('Action');
+    this.count(req, action);
     await this.expireLifecycleWaits();
     if (form && action === 'PutLifecycleHook') {
       // Instances already in the group are not held by a hook created after their launch.

@@ -25,6 +25,9 @@ export function startControlServer(
         if (req.method === 'GET' && req.url === '/status') {
           return reply(200, { machines: machineStatuses(rt), faults: faults.pending(), loadBalancer: lbServing() });
         }
+        if (req.method === 'GET' && req.url === '/aws/kubeswap-requests') {
+          return reply(200, { requests: rt.awsFront.kubeswapRequests() });
+        }
         if (req.method === 'POST' && req.url === '/aws/forget-terminated') {
           return reply(200, { forgotten: await rt.awsFront.forgetTerminated() });
         }

@@ -85,6 +85,8 @@ export interface Sandbox extends SandboxDescription {
   fault(request: FaultRequest): Promise<string>;
   /** An hour passes in AWS: terminated instances leave DescribeInstances, their ClientTokens are remembered. */
   awsForgetTerminated(): Promise<number>;
+  /** Every AWS request kubeswap sent through the sandbox's AWS front so far: its Action and when (ms since the epoch). */
+  awsRequests(): Promise<{ action: string; at: number }[]>;
   /**
    * The next `count` RunInstances responses are lost after AWS acted (the connection drops): the client's retry
    * with the same ClientToken must get the original reservation, not a second instance. Resolves the lost
@@ -220,6 +222,8 @@ export function attachSandbox(stateDir: string): Sandbox {
     status: async () => (await control('/status')) as unknown as SandboxStatus,
     fault: async (request) => ((await control('/fault', request)) as { applied: string }).applied,
     awsForgetTerminated: async () => ((await control('/aws/forget-terminated', {})) as { forgotten: number }).forgotten,
+    awsRequests: async () =>
+      ((await control('/aws/kubeswap-requests')) as { requests: { action: string; at: number }[] }).requests,
     awsIamUser: async (name, policy) =>
       (await control('/aws/iam-user', { name, policy })) as { accessKeyId: string; secretAccessKey: string },
     awsLoseRunInstancesResponses: async (count) =>

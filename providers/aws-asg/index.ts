@@ -16,7 +16,7 @@ import { ec2Port } from '../aws-ec2/ec2-port.ts';
 import { elbv2Port } from '../aws-ec2/elbv2-port.ts';
 import { wrapAwsError } from '../aws-ec2/errors.ts';
 import { drift, type Ec2Machine, instanceIdOf, toMachine } from '../aws-ec2/instances.ts';
-import { awsSettings } from '../aws-ec2/options.ts';
+import { awsSettings, USER_AGENT } from '../aws-ec2/options.ts';
 import { throttleRetrying } from '../aws-ec2/retry.ts';
 import { asgPort } from './asg-port.ts';
 import { resolveGroupDesired } from './desired.ts';
@@ -40,6 +40,7 @@ const PROVIDER_ID_FORM = /^aws:\/\/\/[^/]*\/i-[0-9a-z]+$/;
 export function createAwsAsgProvider(input: AwsAsgProviderOptions): MachineProvider & { destroy(): void } {
   const options = resolveAsgOptions(input);
   const clientConfig = {
+    customUserAgent: USER_AGENT,
     region: options.region,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),

@@ -1,6 +1,22 @@
 // Membership of the kube-apiserver target group. Deregistration waits for draining to end so the
 // old apiserver is out of the load balancer before its etcd member and VM go away.
+//
+// How long draining lasts is known in advance: ELB keeps a deregistered target `draining` for the group's
+// deregistration_delay.timeout_seconds, then it reads `unused`. Elastic Load Balancing User Guide (Application Load
+// Balancers), "Deregistration delay": "The initial state of a deregistering target is draining. After the
+// deregistration delay elapses, the deregistration process completes and the state of the target is unused ... If a
+// deregistering target has no in-flight requests and no active connections, Elastic Load Balancing immediately
+// completes the deregistration process, without waiting for the deregistration delay to elapse. However, even though
+// target deregistration is complete, the status of the target is displayed as draining until the deregistration delay
+// timeout expires." Network Load Balancers keep the same states for the same delay; with
+// deregistration_delay.connection_termination.enabled they close the connections left when it ends (Network Load
+// Balancers User Guide, "Deregistration delay"). So instead of asking every poll interval through the whole delay
+// (150 DescribeTargetHealth for the default 300 s at 2 s), the wait sleeps until the delay has passed since the
+// DeregisterTargets answer, then asks at a short interval: a few requests per target, and the target seen `unused`
+// within a fraction of a second of the end.
+import { debuglog } from 'node:util';
 import type { TargetHealthStateEnum } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { type Clock, systemClock } from '../../src/domain/clock.ts';
 import type { ApiTarget, ApiTargetState } from '../../src/domain/model.ts';
 import { pollUntil } from '../../src/domain/poll.ts';
 import type { LoadBalancerMembership } from '../../src/ports/machines.ts';
@@ -9,15 +25,21 @@ import { awsErrorName, ProviderError } from './errors.ts';
 import { instanceIdOf } from './instances.ts';
 
 const DEREGISTRATION_DELAY = 'deregistration_delay.timeout_seconds';
+/** First pause once the delay has passed; pauses double from here up to the provider's poll interval. */
+export const DRAIN_END_POLL_MS = 250;
+/** `NODE_DEBUG=kubeswap`: lines for whoever investigates a slow or chatty run; never part of the output. */
+const debug = debuglog('kubeswap');
 
 export class ApiTargetGroup implements LoadBalancerMembership {
-  private delayEnsured = false;
+  /** The group's deregistration delay in ms, read once per provider; undefined: unknown (poll instead). */
+  private delayMs?: Promise<number | undefined>;
 
   constructor(
     private readonly elb: Elbv2Port,
     private readonly targetGroupArn: string,
     private readonly pollIntervalMs: number,
     private readonly deregistrationDelaySeconds?: number,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   async targets(): Promise<ApiTarget[]> {
@@ -33,20 +55,42 @@ export class ApiTargetGroup implements LoadBalancerMembership {
 
   async deregister(machineId: string, timeoutMs: number): Promise<void> {
     const id = this.instanceId(machineId);
-    await this.ensureDeregistrationDelay();
-    if ((await this.state(id)) !== 'unused') {
-      try {
-        await this.elb.deregisterTargets(this.targetGroupArn, [id]);
-      } catch (error) {
-        // Not registered (any more), or the instance is gone: nothing to deregister.
-        if (awsErrorName(error) !== 'InvalidTargetException') throw error;
-      }
+    const now = () => this.clock.now().getTime();
+    const deadline = now() + timeoutMs;
+    // A configured delay is set before the first deregistration, so that one drains for it too.
+    if (this.deregistrationDelaySeconds !== undefined) await this.deregistrationDelayMs();
+    const before = await this.state(id);
+    if (before === 'unused') return;
+    // A target draining already (a re-run after a kill) started at a time nobody recorded: poll for it.
+    const delayMs = before === 'draining' ? undefined : await this.deregistrationDelayMs();
+    let drainsUntil: number | undefined;
+    try {
+      await this.elb.deregisterTargets(this.targetGroupArn, [id]);
+      // ELB has started the delay by the time it answers: the draining ends at the latest the delay after the answer.
+      if (delayMs !== undefined) drainsUntil = now() + delayMs;
+    } catch (error) {
+      // Not registered (any more), or the instance is gone: nothing to deregister.
+      if (awsErrorName(error) !== 'InvalidTargetException') throw error;
     }
     // Targets are always given: without them healthy peers never turn `unused` (the SDK waiter's trap).
-    const drained = await pollUntil(async () => (await this.state(id)) === 'unused', {
-      intervalMs: this.pollIntervalMs,
-      timeoutMs,
-    });
+    const unused = async () => (await this.state(id)) === 'unused';
+    // One look at once: a target ELB is done with already (gone, or never serving) returns now, not after the delay.
+    let drained = await unused();
+    if (!drained && drainsUntil !== undefined) {
+      await this.clock.sleep(Math.max(0, Math.min(drainsUntil, deadline) - now()));
+      drained = await pollUntil(unused, {
+        firstIntervalMs: DRAIN_END_POLL_MS,
+        intervalMs: this.pollIntervalMs,
+        timeoutMs: Math.max(0, deadline - now()),
+        clock: this.clock,
+      });
+    } else if (!drained) {
+      drained = await pollUntil(unused, {
+        intervalMs: this.pollIntervalMs,
+        timeoutMs: Math.max(0, deadline - now()),
+        clock: this.clock,
+      });
+    }
     if (!drained) {
       throw new ProviderError('api-target.draining-timeout', `target ${id} still draining after ${timeoutMs} ms`, {
         hint: `the target group's ${DEREGISTRATION_DELAY} may be longer than the timeout; lower it or raise the timeout`,
@@ -65,15 +109,44 @@ export class ApiTargetGroup implements LoadBalancerMembership {
     }
   }
 
-  /** Sets the group's deregistration delay once per provider, and only when it differs. */
-  private async ensureDeregistrationDelay(): Promise<void> {
-    if (this.deregistrationDelaySeconds === undefined || this.delayEnsured) return;
-    const wanted = String(this.deregistrationDelaySeconds);
-    const attributes = await this.elb.targetGroupAttributes(this.targetGroupArn);
-    if (attributes[DEREGISTRATION_DELAY] !== wanted) {
-      await this.elb.setTargetGroupAttributes(this.targetGroupArn, { [DEREGISTRATION_DELAY]: wanted });
+  /**
+   * The group's deregistration delay, read once per provider (one DescribeTargetGroupAttributes), and set first when
+   * configured and different. Unreadable (no elasticloadbalancing:DescribeTargetGroupAttributes): undefined, and the
+   * wait polls through the delay as it did before; a failure to set a configured delay fails as before.
+   */
+  private deregistrationDelayMs(): Promise<number | undefined> {
+    if (!this.delayMs) {
+      this.delayMs = this.readDeregistrationDelay();
+      // A failed set is asked again at the next deregistration.
+      this.delayMs.catch(() => {
+        this.delayMs = undefined;
+      });
     }
-    this.delayEnsured = true;
+    return this.delayMs;
+  }
+
+  private async readDeregistrationDelay(): Promise<number | undefined> {
+    const wanted = this.deregistrationDelaySeconds;
+    if (wanted !== undefined) {
+      const attributes = await this.elb.targetGroupAttributes(this.targetGroupArn);
+      if (attributes[DEREGISTRATION_DELAY] !== String(wanted)) {
+        await this.elb.setTargetGroupAttributes(this.targetGroupArn, { [DEREGISTRATION_DELAY]: String(wanted) });
+      }
+      return wanted * 1000;
+    }
+    try {
+      const seconds = (await this.elb.targetGroupAttributes(this.targetGroupArn))[DEREGISTRATION_DELAY];
+      if (seconds !== undefined && /^\d+$/.test(seconds)) return Number(seconds) * 1000;
+      debug('target group %s has no %s: polling while targets drain', this.targetGroupArn, DEREGISTRATION_DELAY);
+    } catch (error) {
+      debug(
+        'cannot read the %s of %s (%s): polling while targets drain',
+        DEREGISTRATION_DELAY,
+        this.targetGroupArn,
+        awsErrorName(error) ?? String(error),
+      );
+    }
+    return undefined;
   }
 
   private instanceId(machineId: string): string {

@@ -14,9 +14,9 @@ import { resolveDesired } from './desired.ts';
 import { ec2Port } from './ec2-port.ts';
 import { elbv2Port } from './elbv2-port.ts';
 import { wrapAwsError } from './errors.ts';
-import { checkClusterTags, drift, type Ec2Machine, instanceIdOf, listMachines } from './instances.ts';
+import { ControlPlaneListing, checkClusterTags, drift, type Ec2Machine, instanceIdOf } from './instances.ts';
 import { launchTemplateData, type ResolvedLaunchTemplate, resolveLaunchTemplate } from './launch-template.ts';
-import { type AwsEc2ProviderOptions, awsSettings, resolveOptions } from './options.ts';
+import { type AwsEc2ProviderOptions, awsSettings, resolveOptions, USER_AGENT } from './options.ts';
 import { parameterStore } from './parameter-store.ts';
 import { Ec2Pools } from './pools.ts';
 import { createReplacement } from './replacement.ts';
@@ -40,6 +40,7 @@ const PROVIDER_ID_FORM = /^aws:\/\/\/[^/]*\/i-[0-9a-z]+$/;
 export function createAwsEc2Provider(input: AwsEc2ProviderOptions): AwsEc2Provider {
   const options = resolveOptions(input);
   const clientConfig = {
+    customUserAgent: USER_AGENT,
     ...(options.region ? { region: options.region } : {}),
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
@@ -71,6 +72,7 @@ export function createAwsEc2Provider(input: AwsEc2ProviderOptions): AwsEc2Provid
     return data;
   };
   const pools = new Ec2Pools(ec2, options.clusterName, options.pools ?? []);
+  const controlPlane = new ControlPlaneListing(ec2, options.clusterName);
   const failing =
     (action: string) =>
     (error: unknown): never => {
@@ -89,12 +91,15 @@ export function createAwsEc2Provider(input: AwsEc2ProviderOptions): AwsEc2Provid
     checkMachines: (machines) => checkClusterTags(machines, options.clusterName),
     listMachines: async (pool, providerIds) =>
       pool === CONTROL_PLANE_POOL
-        ? listMachines(ec2, options.clusterName, providerIds).catch(failing('list control-plane instances'))
+        ? controlPlane.list(providerIds).catch(failing('list control-plane instances'))
         : pools.list(pool, providerIds).catch(failing(`list the instances of pool ${pool}`)),
     machineIdOf: (providerId) => (PROVIDER_ID_FORM.test(providerId) ? instanceIdOf(providerId) : undefined),
     drift,
 
     async createReplacement(request) {
+      // A control-plane launch (or an attempt at one) may add a replacement: the next listing looks them up by tag.
+      const controlPlaneLaunch = request.pool === CONTROL_PLANE_POOL;
+      if (controlPlaneLaunch) controlPlane.forget();
       try {
         const launchTemplate: ResolvedLaunchTemplate =
           request.pool !== CONTROL_PLANE_POOL
@@ -109,6 +114,8 @@ export function createAwsEc2Provider(input: AwsEc2ProviderOptions): AwsEc2Provid
         );
       } catch (error) {
         throw wrapAwsError(`launch the replacement of ${request.replaces.id}`, error);
+      } finally {
+        if (controlPlaneLaunch) controlPlane.forget();
       }
     },
 

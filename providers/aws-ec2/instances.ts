@@ -80,11 +80,68 @@ export function replacementFilters(clusterName: string): Filter[] {
 }
 
 /**
- * Machines linked by providerID (in any state, so the engine sees a terminated one) plus every live
- * control-plane machine kubeswap tagged for the cluster, each once, ordered by launch time.
+ * How long the set of kubeswap's own live replacements found by their tags stands before it is looked up again: only
+ * kubeswap launches them, under the run's lock, and each launch looks them up again, so this only bounds how long a
+ * replacement from outside the run (none expected) goes unseen.
  */
-export async function listMachines(ec2: Ec2Port, clusterName: string, providerIds: string[]): Promise<Ec2Machine[]> {
-  const ids = [...new Set(providerIds.map(instanceIdOf).filter((id): id is string => id !== undefined))];
+export const TAGGED_REFRESH_MS = 300_000;
+
+/**
+ * The control plane's machines: those linked by providerID (in any state, so the engine sees a terminated one) plus
+ * every live control-plane machine kubeswap tagged for the cluster, each once, ordered by launch time.
+ *
+ * In ONE DescribeInstances per call where it can: the engine reads the control plane every
+ * pass while a machine leaves (the next swap waits on it), and the two-part listing sent two requests each time. The
+ * tag lookup (kubeswap's live replacements) only finds something new after a launch, and only kubeswap launches
+ * them under the run's lock; so its ids are remembered and asked for by id together with the linked ones, and the tag
+ * lookup runs again after each createReplacement (whatever its outcome: a launch whose answer was lost still counts)
+ * and every `refreshMs`. A remembered replacement that is no longer live drops out, as the tag lookup (live states
+ * only) would drop it, unless a Node links it.
+ */
+export class ControlPlaneListing {
+  private tagged?: { at: number; ids: Set<string> };
+
+  constructor(
+    private readonly ec2: Ec2Port,
+    private readonly clusterName: string,
+    private readonly refreshMs = TAGGED_REFRESH_MS,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The next call looks replacements up by their tags again. */
+  forget(): void {
+    this.tagged = undefined;
+  }
+
+  async list(providerIds: string[]): Promise<Ec2Machine[]> {
+    const linked = linkedIds(providerIds);
+    const at = this.now();
+    const tagged = this.tagged;
+    if (!tagged || at - tagged.at >= this.refreshMs) {
+      const listing = await listFully(this.ec2, this.clusterName, linked);
+      this.tagged = { at, ids: listing.taggedIds };
+      return listing.machines;
+    }
+    const ids = [...new Set([...linked, ...tagged.ids])];
+    if (ids.length === 0) return [];
+    const live = new Set<string>(LIVE_STATES);
+    const machines = (await this.ec2.describeInstances([{ Name: 'instance-id', Values: ids }]))
+      .map((instance) => toMachine(instance))
+      .filter((m) => linked.includes(m.id) || live.has(m.state));
+    for (const id of tagged.ids) if (!machines.some((m) => m.id === id && live.has(m.state))) tagged.ids.delete(id);
+    return byLaunch(machines);
+  }
+}
+
+function linkedIds(providerIds: string[]): string[] {
+  return [...new Set(providerIds.map(instanceIdOf).filter((id): id is string => id !== undefined))];
+}
+
+async function listFully(
+  ec2: Ec2Port,
+  clusterName: string,
+  ids: string[],
+): Promise<{ machines: Ec2Machine[]; taggedIds: Set<string> }> {
   const [linked, tagged] = await Promise.all([
     ids.length > 0 ? ec2.describeInstances([{ Name: 'instance-id', Values: ids }]) : Promise.resolve([]),
     ec2.describeInstances([...replacementFilters(clusterName), { Name: 'instance-state-name', Values: LIVE_STATES }]),
@@ -94,7 +151,14 @@ export async function listMachines(ec2: Ec2Port, clusterName: string, providerId
     const machine = toMachine(instance);
     byId.set(machine.id, machine);
   }
-  return [...byId.values()].sort((a, b) => a.launchedAt.getTime() - b.launchedAt.getTime() || a.id.localeCompare(b.id));
+  return {
+    machines: byLaunch([...byId.values()]),
+    taggedIds: new Set(tagged.map((i) => i.InstanceId ?? '').filter((id) => id !== '')),
+  };
+}
+
+function byLaunch(machines: Ec2Machine[]): Ec2Machine[] {
+  return machines.sort((a, b) => a.launchedAt.getTime() - b.launchedAt.getTime() || a.id.localeCompare(b.id));
 }
 
 /** The instance one replacement request already launched, if any is still alive. */

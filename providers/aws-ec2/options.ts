@@ -3,6 +3,12 @@
 import type { EC2ClientConfig } from '@aws-sdk/client-ec2';
 import { ProviderError } from './errors.ts';
 
+/**
+ * Appended to the SDK's user agent on every request (`customUserAgent`): CloudTrail's userAgent field then tells
+ * kubeswap's calls from others', and the sandbox counts them (integration/sandbox/aws-front.ts).
+ */
+export const USER_AGENT = 'kubeswap';
+
 export interface ThrottleRetryOptions {
   /** Retries on top of the SDK's own attempts (each retry is one SDK `send`, itself up to 3 tries). */
   retries: number;

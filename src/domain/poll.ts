@@ -1,6 +1,6 @@
 // Polling at our own short interval, for the providers' waits (termination, deregistration): the AWS SDK
 // waiters' minimum delay is 15 s, which would put up to 15 s of idle time into every swap.
-import { setTimeout as sleep } from 'node:timers/promises';
+import { type Clock, systemClock } from './clock.ts';
 
 export interface PollOptions {
   /** Longest pause between checks. */
@@ -8,17 +8,20 @@ export interface PollOptions {
   timeoutMs: number;
   /** First pause; pauses double from here up to intervalMs (most transitions finish in well under a second). */
   firstIntervalMs?: number;
+  /** Injected in tests (fake time); the system clock otherwise. */
+  clock?: Clock;
 }
 
 /** Calls `check` until it returns true; returns false when the timeout passes first. */
 export async function pollUntil(check: () => Promise<boolean>, options: PollOptions): Promise<boolean> {
-  const deadline = Date.now() + options.timeoutMs;
+  const clock = options.clock ?? systemClock;
+  const deadline = clock.now().getTime() + options.timeoutMs;
   let pause = Math.min(options.firstIntervalMs ?? 100, options.intervalMs);
   for (;;) {
     if (await check()) return true;
-    const left = deadline - Date.now();
+    const left = deadline - clock.now().getTime();
     if (left <= 0) return false;
-    await sleep(Math.min(pause, left));
+    await clock.sleep(Math.min(pause, left));
     pause = Math.min(pause * 2, options.intervalMs);
   }
 }

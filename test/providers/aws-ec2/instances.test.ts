@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, type Filter, type Instance } from '@aws-sdk/client-ec2';
+import type { Ec2Port } from '../../../providers/aws-ec2/ec2-port.ts';
 import { instanceIdOf } from '../../../providers/aws-ec2/index.ts';
-import { checkClusterTags, type Ec2Machine } from '../../../providers/aws-ec2/instances.ts';
+import { ControlPlaneListing, checkClusterTags, type Ec2Machine } from '../../../providers/aws-ec2/instances.ts';
 import { checkProvider } from '../../../providers/index.ts';
 import { ec2Mock, instance, provider } from './builders.ts';
 
@@ -106,5 +107,62 @@ describe('aws-ec2 cluster ownership', () => {
     assert.equal(problems.length, 1);
     assert.equal(problems[0]!.code, 'machine.not-in-cluster');
     assert.match(problems[0]!.message, /i-1 is not tagged kubernetes\.io\/cluster\/staging=owned/);
+  });
+});
+
+describe('aws-ec2 control-plane listing within a run', () => {
+  /** EC2 with the given instances; records each DescribeInstances' filter names. */
+  function fakeEc2(instances: Instance[]) {
+    const requests: string[][] = [];
+    const port = {
+      async describeInstances(filters: Filter[]) {
+        requests.push(filters.map((f) => f.Name ?? ''));
+        return instances.filter((i) =>
+          filters.every((f) => {
+            if (f.Name === 'instance-id') return f.Values!.includes(i.InstanceId!);
+            if (f.Name === 'instance-state-name') return f.Values!.includes(i.State!.Name!);
+            const key = f.Name!.replace(/^tag:/, '');
+            return i.Tags?.some((t) => t.Key === key && f.Values!.includes(t.Value!));
+          }),
+        );
+      },
+    } as unknown as Ec2Port;
+    return { port, requests };
+  }
+  const owned = [
+    { Key: 'kubernetes.io/cluster/prod', Value: 'owned' },
+    { Key: 'kubeswap.io/role', Value: 'control-plane' },
+  ];
+
+  it('lists by tag once, then sends ONE DescribeInstances per call for the linked and remembered machines', async () => {
+    const old = instance({ InstanceId: 'i-0old', Tags: [] });
+    const replacement = instance({ InstanceId: 'i-0new', Tags: owned, State: { Name: 'pending' } });
+    const ec2 = fakeEc2([old, replacement]);
+    let now = 0;
+    const listing = new ControlPlaneListing(ec2.port, 'prod', 60_000, () => now);
+    const first = await listing.list(['aws:///us-east-1a/i-0old']);
+    assert.equal(ec2.requests.length, 2);
+    now += 1000;
+    const second = await listing.list(['aws:///us-east-1a/i-0old']);
+    assert.equal(ec2.requests.length, 3);
+    assert.deepEqual(ec2.requests[2], ['instance-id']);
+    assert.deepEqual(
+      second.map((m) => m.id),
+      first.map((m) => m.id),
+    );
+    // The remembered replacement terminated with no Node linking it: dropped, as the tag lookup (live only) drops it.
+    replacement.State = { Name: 'terminated' };
+    now += 1000;
+    assert.deepEqual(
+      (await listing.list(['aws:///us-east-1a/i-0old'])).map((m) => m.id),
+      ['i-0old'],
+    );
+    // After a launch (forget) and after the refresh interval, the tag lookup runs again.
+    listing.forget();
+    await listing.list(['aws:///us-east-1a/i-0old']);
+    assert.equal(ec2.requests.length, 6);
+    now += 60_000;
+    await listing.list(['aws:///us-east-1a/i-0old']);
+    assert.equal(ec2.requests.length, 8);
   });
 });
