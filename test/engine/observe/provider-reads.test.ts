@@ -155,6 +155,24 @@ describe('ProviderReads: the provider view between passes', () => {
     }
   });
 
+  it('a machine shutting down: read every pass at first, then after a tenth of the time it has been leaving, at most 5 s apart', () => {
+    const reads = new ProviderReads(15_000, 5_000, 5_000);
+    const leaving = [machine('cp-a', { phase: 'deleting' }), machine('cp-b')];
+    const readAt = (at: number) => reads.rememberMachines(at, ids, leaving);
+    readAt(0);
+    assert.equal(reads.reusableMachines(1, ids), undefined, 'just started leaving: every pass');
+    readAt(20_000);
+    assert.ok(reads.reusableMachines(21_999, ids), 'leaving for 20 s: the read stands 2 s');
+    assert.equal(reads.reusableMachines(22_000, ids), undefined);
+    readAt(200_000);
+    assert.ok(reads.reusableMachines(204_999, ids), 'leaving for 200 s: stands the 5 s cap');
+    assert.equal(reads.reusableMachines(205_000, ids), undefined);
+    // Gone, then another machine starts leaving: its own time counts, from its first read so.
+    reads.rememberMachines(210_000, ids, [machine('cp-a', { phase: 'gone' }), machine('cp-b')]);
+    reads.rememberMachines(300_000, ids, [machine('cp-a', { phase: 'gone' }), machine('cp-b', { phase: 'deleting' })]);
+    assert.equal(reads.reusableMachines(300_001, ids), undefined, 'cp-b just started leaving');
+  });
+
   it('over a run: a replacement that dies while it boots is acted on within the launch interval, and a launching machine is not listed every pass', async () => {
     const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
     const bootMs = 30_000;
