@@ -108,10 +108,12 @@ export function createAwsEc2Provider(input: AwsEc2ProviderOptions): AwsEc2Provid
               ? { ...request.desired.template, name: request.desired.template.id }
               : await resolveLaunchTemplate(ec2, options.launchTemplate, options.launchTemplateVersion);
         const data = await dataOf(launchTemplate);
-        return await createReplacement(
+        const created = await createReplacement(
           { ec2, clusterName: options.clusterName, launchTemplate, launchTemplateData: data },
           request,
         );
+        if (controlPlaneLaunch) controlPlane.remember(created.id);
+        return created;
       } catch (error) {
         throw wrapAwsError(`launch the replacement of ${request.replaces.id}`, error);
       } finally {

@@ -97,9 +97,14 @@ export const TAGGED_REFRESH_MS = 300_000;
  * lookup runs again after each createReplacement (whatever its outcome: a launch whose answer was lost still counts)
  * and every `refreshMs`. A remembered replacement that is no longer live drops out, as the tag lookup (live states
  * only) would drop it, unless a Node links it.
+ * A replacement launched by this process is pinned (`remember`): EC2's API is eventually consistent (EC2 API
+ * Reference, "Eventual consistency in the Amazon EC2 API"), so a tag lookup right after the launch may not return it
+ * yet, and were it then forgotten until the next lookup, the engine would see no replacement for minutes and plan
+ * another. A pinned id is asked for by id until it is seen no longer live.
  */
 export class ControlPlaneListing {
   private tagged?: { at: number; ids: Set<string> };
+  private readonly pinned = new Set<string>();
 
   constructor(
     private readonly ec2: Ec2Port,
@@ -113,23 +118,47 @@ export class ControlPlaneListing {
     this.tagged = undefined;
   }
 
+  /** A replacement this process launched: listed by id from now on, whatever a tag lookup returns. */
+  remember(id: string): void {
+    this.pinned.add(id);
+    this.tagged?.ids.add(id);
+  }
+
   async list(providerIds: string[]): Promise<Ec2Machine[]> {
     const linked = linkedIds(providerIds);
     const at = this.now();
     const tagged = this.tagged;
     if (!tagged || at - tagged.at >= this.refreshMs) {
       const listing = await listFully(this.ec2, this.clusterName, linked);
-      this.tagged = { at, ids: listing.taggedIds };
-      return listing.machines;
+      this.tagged = { at, ids: new Set([...listing.taggedIds, ...this.pinned]) };
+      const missed = [...this.pinned].filter((id) => !listing.machines.some((m) => m.id === id));
+      if (missed.length === 0) return listing.machines;
+      // A pinned replacement the tag lookup did not return (yet): asked for by id, as every later call does.
+      return byLaunch([...listing.machines, ...(await this.byId(missed, linked))]);
     }
     const ids = [...new Set([...linked, ...tagged.ids])];
     if (ids.length === 0) return [];
+    return byLaunch(await this.byId(ids, linked));
+  }
+
+  /**
+   * These instances by id, the linked ones in any state and the others only while live. An id answered in a state no
+   * longer live drops out of the remembered ones; one not answered at all drops out too unless pinned (a just-launched
+   * instance EC2 may not show yet).
+   */
+  private async byId(ids: string[], linked: string[]): Promise<Ec2Machine[]> {
     const live = new Set<string>(LIVE_STATES);
-    const machines = (await this.ec2.describeInstances([{ Name: 'instance-id', Values: ids }]))
-      .map((instance) => toMachine(instance))
-      .filter((m) => linked.includes(m.id) || live.has(m.state));
-    for (const id of tagged.ids) if (!machines.some((m) => m.id === id && live.has(m.state))) tagged.ids.delete(id);
-    return byLaunch(machines);
+    const answered = (await this.ec2.describeInstances([{ Name: 'instance-id', Values: ids }])).map((instance) =>
+      toMachine(instance),
+    );
+    for (const id of ids) {
+      const m = answered.find((x) => x.id === id);
+      if (m ? !live.has(m.state) : !this.pinned.has(id)) {
+        this.tagged?.ids.delete(id);
+        this.pinned.delete(id);
+      }
+    }
+    return answered.filter((m) => linked.includes(m.id) || live.has(m.state));
   }
 }
 

@@ -165,4 +165,30 @@ describe('aws-ec2 control-plane listing within a run', () => {
     await listing.list(['aws:///us-east-1a/i-0old']);
     assert.equal(ec2.requests.length, 8);
   });
+
+  it('keeps a replacement it launched although a tag lookup right after the launch misses it (eventual consistency)', async () => {
+    const old = instance({ InstanceId: 'i-0old', Tags: [] });
+    const launched = instance({ InstanceId: 'i-0new', Tags: owned, State: { Name: 'pending' } });
+    const instances = [old];
+    const ec2 = fakeEc2(instances);
+    const listing = new ControlPlaneListing(ec2.port, 'prod', 60_000, () => 0);
+    const ids = async () => (await listing.list(['aws:///us-east-1a/i-0old'])).map((m) => m.id).sort();
+    assert.deepEqual(await ids(), ['i-0old']);
+    // Launched: EC2 answers it by id, but its tags are not searchable yet.
+    instances.push({ ...launched, Tags: [] });
+    listing.forget();
+    listing.remember('i-0new');
+    assert.deepEqual(await ids(), ['i-0new', 'i-0old'], 'the full listing asks for the pinned id it missed');
+    assert.deepEqual(await ids(), ['i-0new', 'i-0old'], 'and the remembered listing keeps asking for it');
+    // Not even answered by id yet (an older read replica): kept, not dropped.
+    instances.pop();
+    assert.deepEqual(await ids(), ['i-0old']);
+    instances.push(launched);
+    assert.deepEqual(await ids(), ['i-0new', 'i-0old'], 'pinned: asked for again once EC2 shows it');
+    // Terminated: dropped, as the tag lookup drops it.
+    launched.State = { Name: 'terminated' };
+    assert.deepEqual(await ids(), ['i-0old']);
+    launched.State = { Name: 'running' };
+    assert.deepEqual(await ids(), ['i-0old'], 'no longer asked for once seen terminated');
+  });
 });
