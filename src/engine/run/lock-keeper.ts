@@ -160,12 +160,13 @@ export class LockKeeper {
       const due = now - this.renewedAt >= (this.lock.ttlSeconds * 1000) / 3;
       const proving = options.fresh === true && this.resourceVersion !== undefined;
       // A renewal within PROOF_REUSE_MS proved the Lease ours then (issue 15 §2: terminate follows the member's
-      // removal by ~0.1 s, and each wrote the Lease). Relying on it leaves a window no larger than the step between
-      // them: a foreign write in that window would have gone unseen by the previous step too, which ran right after
-      // the same proof. And nobody but a person can write it then: another run takes the Lease only once it has seen it
-      // unchanged for a whole TTL (acquireLock), and our renewal is less than a second old. A foreign write the watch
-      // delivered meanwhile has already marked the lock lost (consider); a renewal of unknown outcome cleared the proof.
-      let proven = proving && !due && this.provenAt !== undefined && now - this.provenAt <= PROOF_REUSE_MS;
+      // removal by ~0.1 s, and each wrote the Lease). It stands for a new proof only while the watch is trusted and
+      // has delivered that renewal: any write after it (another run taking a Lease `unlock --force` freed, an edit)
+      // then comes as an event, which marks the lock lost (consider), so what is left unseen is the stream's latency,
+      // as for every non-fresh check. Without such a watch the check writes again. A renewal of unknown outcome
+      // cleared the proof; a clock stepped back (now before provenAt) does not count as young.
+      const young = this.provenAt !== undefined && now >= this.provenAt && now - this.provenAt <= PROOF_REUSE_MS;
+      let proven = proving && !due && young && this.watchTrusted() && this.watch.unseen === undefined;
       if (!this.lostReason && (due || (proving && !proven))) {
         // Written by us just now, over our own last write (its outcome known): nothing else to check.
         proven = (await this.renewNow()) && proving;

@@ -55,6 +55,17 @@ describe('LockKeeper: a fresh check right after a proving renewal', () => {
     keeper.stop();
   });
 
+  it('does not rely on a proof without a trusted watch: a later foreign write would go unseen, so it writes again', async () => {
+    const { clock, keeper, writes } = keep({ watched: false });
+    await clock.sleep(5_000);
+    await keeper.verify({ fresh: true });
+    assert.equal(writes(), 1);
+    await clock.sleep(100);
+    await keeper.verify({ fresh: true });
+    assert.equal(writes(), 2, 'no watch to deliver a write made after the proof');
+    keeper.stop();
+  });
+
   it('counts a periodic renewal as a proof too', async () => {
     const { clock, keeper, writes } = keep();
     await keeper.renew();
