@@ -172,9 +172,11 @@ export interface KubePort {
   canI(checks: readonly AccessCheck[]): Promise<boolean[]>;
   /**
    * Every Node, with the control-plane static pods (kube-system mirror pods) attached to control-plane nodes.
-   * `fresh`: from the API server, never from a run's watched cache (watchChanges).
+   * `fresh`: from the API server, never from a run's watched cache (watchChanges); `'control-plane'`: only the
+   * control-plane Nodes and their static pods so, the others from the cache while it is current (a large cluster's
+   * workers are not listed for a decision about the control plane).
    */
-  listNodes(options?: { fresh?: boolean }): Promise<NodeView[]>;
+  listNodes(options?: { fresh?: boolean | 'control-plane' }): Promise<NodeView[]>;
   deleteNode(name: string): Promise<'deleted' | 'gone'>;
   /**
    * Merge-patch annotations; null removes a key. `unschedulable`: sets the cordon in the same patch (one request, and

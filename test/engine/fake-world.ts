@@ -56,6 +56,8 @@ export class FakeWorld {
   /** Throws once right after this call took effect: kill -9 after a step's work, before its events. */
   crashAfter?: string;
   readonly log = new EventLog();
+  /** The `fresh` option of each fresh Node read, in order. */
+  readonly freshNodeReads: (true | 'control-plane')[] = [];
   /** Permissions the identity lacks, as `verb resource[/subresource]` (SelfSubjectAccessReview says no). */
   readonly denied = new Set<string>();
   /** Pods bound to each Node, as podsOnNode lists them (none unless a test puts some). */
@@ -191,7 +193,10 @@ export class FakeWorld {
     etcdClientUrls: async () => this.members.flatMap((m) => m.clientUrls),
     canI: async (checks) =>
       checks.map((c) => !this.denied.has(`${c.verb} ${c.resource}${c.subresource ? `/${c.subresource}` : ''}`)),
-    listNodes: async () => [...this.nodes.values()],
+    listNodes: async (options) => {
+      if (options?.fresh) this.freshNodeReads.push(options.fresh);
+      return [...this.nodes.values()];
+    },
     deleteNode: async (name) => {
       this.record(`deleteNode ${name}`);
       return this.nodes.delete(name) ? 'deleted' : 'gone';

@@ -176,7 +176,7 @@ export function kubePortOver(apis: KubeApis, cached: () => NodeCache | undefined
       // Not fresh: from memory once current (waiting a moment while it settles after our own write).
       if (!options?.fresh) return (await cache?.nodeViewsSettled()) ?? listNodes(apis, cache?.staticPods());
       const views = cache?.nodeViews();
-      return views ? freshControlPlaneNodes(apis, views) : listNodes(apis);
+      return options.fresh === 'control-plane' && views ? freshControlPlaneNodes(apis, views) : listNodes(apis);
     },
     deleteNode: async (name) => {
       const result = await deleteNode(apis, name);

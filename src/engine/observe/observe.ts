@@ -53,8 +53,11 @@ export interface ObserveOptions {
   nodes?: Promise<Snapshot['nodes']>;
   /** The retiring record, when the loop knows it unchanged since its last step (only our steps write it). */
   retiring?: () => Promise<RetiringRecord | undefined>;
-  /** Nodes and static pods from the API server, not from the run's watched cache. */
-  freshNodes?: boolean;
+  /**
+   * Nodes and static pods from the API server, not from the run's watched cache; `'control-plane'`: only the
+   * control-plane ones (the decisions of the control-plane loop and its gate rest on no other Node).
+   */
+  freshNodes?: boolean | 'control-plane';
 }
 
 export async function observe(ports: Ports, options: ObserveOptions): Promise<Snapshot> {
@@ -73,7 +76,8 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
   const keptTargets = lb ? reads?.reusableTargets(now) : undefined;
   const targetsRead = lb && !keptTargets ? lb.targets() : undefined;
   targetsRead?.catch(() => undefined);
-  const nodesRead = options.nodes ?? ports.kube.listNodes(options.freshNodes ? { fresh: true } : undefined);
+  const nodesRead =
+    options.nodes ?? ports.kube.listNodes(options.freshNodes ? { fresh: options.freshNodes } : undefined);
   const nodesAndProvider = nodesRead.then(async (nodes) => {
     const providerIds = controlPlaneProviderIds(nodes);
     const same = guessed && guessed.length === providerIds.length && guessed.every((id, i) => id === providerIds[i]);

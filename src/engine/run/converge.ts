@@ -134,7 +134,8 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
           pools: poolNames,
           etcdReads,
           retiring: readRetiringOnce,
-          freshNodes: freshNodes || reused !== undefined,
+          // Worker decisions (readiness within maxUnavailable) rest on the worker Nodes too: those are read whole.
+          freshNodes: freshNodes || reused !== undefined ? (scope === 'control-plane' ? 'control-plane' : true) : false,
           ...(reused ? { nodes: Promise.resolve(reused.nodes) } : {}),
         });
         if (snapshot.nodesFresh && !reused) lastFresh = { at: snapshot.at.getTime(), nodes: snapshot.nodes };
@@ -272,6 +273,9 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
           providerReads.forgetAfter(decision.step.kind);
           etcdReads.forget();
           if (WRITES_RETIRING.has(decision.step.kind)) retiring = undefined;
+          // Before the step, not after it: a step that wrote a Node and then failed (its answer lost) must not leave
+          // a read from before its write standing for a fresh one.
+          if (!WRITES_NO_NODE.has(decision.step.kind)) lastFresh = undefined;
           try {
             await act(decision.step, ports, ctx, decision.machine);
           } catch (err) {
@@ -283,7 +287,6 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
           }
           transientRetries = 0;
           steps++;
-          if (!WRITES_NO_NODE.has(decision.step.kind)) lastFresh = undefined;
           if (decision.pool) lastPool = { name: decision.pool, at: ports.clock.now().getTime() };
           if (startsSwap(decision.step)) {
             swapStarted.set(decision.machine, ports.clock.now().getTime());

@@ -64,7 +64,8 @@ export async function awaitHealthyStart(
         withTargets,
         desired: start.desired,
         retiring: start.retiring ?? readRetiringOnce,
-        freshNodes: true,
+        // The gate judges the control plane alone; a workers-only run's loop does not start from this read.
+        freshNodes: 'control-plane',
       });
       start.onFreshNodes?.({ at: snapshot.at.getTime(), nodes: snapshot.nodes });
       last = gateFor(snapshot);
