@@ -1,5 +1,6 @@
-// Every list and watch the kube adapter sends is granted by templates/rbac/permissions.ts (and so by kubeswap.yaml,
-// which rbac.test.ts keeps equal to it). The adapter runs against a local HTTP server that records each request; each
+// The lists and watches the kube adapter sends for the calls driven below are granted by templates/rbac/permissions.ts
+// (and so by kubeswap.yaml, which rbac.test.ts keeps equal to it). The calls are listed by hand: a new list or watch
+// path is covered once it is added here. The adapter runs against a local HTTP server that records each request; each
 // is turned into what the API server's RBAC authorizer checks (verb, group, resource, namespace, name: a list or watch
 // selecting metadata.name is authorized for that name) and matched against the grants. The drain's pod watch was once
 // refused with the shipped RBAC and silently fell back to polling: this test names such a request.
@@ -127,7 +128,7 @@ const until = async (ok: () => boolean, what: string) => {
   assert.ok(ok(), `timed out waiting for ${what}`);
 };
 
-describe('templates/rbac grants every list and watch the kube adapter sends', () => {
+describe('templates/rbac grants the lists and watches of the kube adapter calls driven here', () => {
   let recorded: Attributes[] = [];
 
   before(async function () {
