@@ -77,13 +77,6 @@ export class HttpCounter {
     return n;
   }
 
-  /** The requests sent within [from, to), counted by kind, most frequent first. */
-  between(from: number, to: number): [string, number][] {
-    const counts = new Map<string, number>();
-    for (const r of this.sent) if (r.at >= from && r.at < to) counts.set(r.key, (counts.get(r.key) ?? 0) + 1);
-    return [...counts.entries()].sort((a, b) => b[1] - a[1]);
-  }
-
   close(): void {
     diagnostics.unsubscribe('undici:request:create', this.listener);
   }
