@@ -17,7 +17,7 @@ import { gateFor, streakGate } from '../plan/swaps.ts';
 import type { Ports } from '../ports.ts';
 import { GateStreak } from './gate-streak.ts';
 import type { LockKeeper } from './lock-keeper.ts';
-import { type RetiringRecord, readRetiring } from './retiring.ts';
+import { type RetiringRecord, retiringReader } from './retiring.ts';
 import { Wakeup } from './wakeup.ts';
 
 export interface ConvergeHooks {
@@ -79,14 +79,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
   const etcdReads = new EtcdReads();
   // The retiring record is written only by our own begin-/finish-retirement steps (act.ts): read once, then again
   // after one of those (a resumed run reads what the earlier process left).
-  let retiring: Promise<RetiringRecord | undefined> | undefined = hooks.retiring?.();
-  const readRetiringOnce = () => {
-    retiring ??= readRetiring(ports.kube);
-    retiring.catch(() => {
-      retiring = undefined;
-    });
-    return retiring;
-  };
+  const retiring = retiringReader(ports.kube, hooks.retiring?.());
   const scope = hooks.scope ?? 'all';
   const pools = scope === 'control-plane' ? [] : (ctx.options.pools ?? []);
   const poolNames = pools.length > 0 ? pools.map((p) => p.name) : undefined;
@@ -133,7 +126,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
           providerReads,
           pools: poolNames,
           etcdReads,
-          retiring: readRetiringOnce,
+          retiring: retiring.read,
           // Worker decisions (readiness within maxUnavailable) rest on the worker Nodes too: those are read whole.
           freshNodes: freshNodes || reused !== undefined ? (scope === 'control-plane' ? 'control-plane' : true) : false,
           ...(reused ? { nodes: Promise.resolve(reused.nodes) } : {}),
@@ -272,7 +265,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
           // touches only Kubernetes or etcd leaves the provider's view standing (provider-reads.ts).
           providerReads.forgetAfter(decision.step.kind);
           etcdReads.forget();
-          if (WRITES_RETIRING.has(decision.step.kind)) retiring = undefined;
+          if (WRITES_RETIRING.has(decision.step.kind)) retiring.forget();
           // Before the step, not after it: a step that wrote a Node and then failed (its answer lost) must not leave
           // a read from before its write standing for a fresh one.
           if (!WRITES_NO_NODE.has(decision.step.kind)) lastFresh = undefined;

@@ -10,7 +10,7 @@ import { gateFor } from '../plan/swaps.ts';
 import type { EngineOptions, Ports } from '../ports.ts';
 import { interrupted } from './converge.ts';
 import { GateStreak } from './gate-streak.ts';
-import { readRetiring } from './retiring.ts';
+import { type readRetiring, retiringReader } from './retiring.ts';
 
 export interface HealthyStartOptions {
   desired: Desired;
@@ -49,21 +49,14 @@ export async function awaitHealthyStart(
   let lastReported = '';
   // The retiring record is written only by a run's own steps (act.ts), and this one holds the lock and has taken
   // none yet: read once for all the passes (a failed read is tried again).
-  let retiring: ReturnType<typeof readRetiring> | undefined;
-  const readRetiringOnce = () => {
-    retiring ??= readRetiring(ports.kube);
-    retiring.catch(() => {
-      retiring = undefined;
-    });
-    return retiring;
-  };
+  const readRetiringOnce = start.retiring ?? retiringReader(ports.kube).read;
   for (;;) {
     const at = ports.clock.now().getTime();
     try {
       const snapshot = await observe(ports, {
         withTargets,
         desired: start.desired,
-        retiring: start.retiring ?? readRetiringOnce,
+        retiring: readRetiringOnce,
         // The gate judges the control plane alone; a workers-only run's loop does not start from this read.
         freshNodes: 'control-plane',
       });

@@ -10,6 +10,31 @@ import type { KubePort } from '../../ports/kube.ts';
 
 export const RETIRING_CONFIGMAP = 'kubeswap-retiring';
 
+/**
+ * The retiring record read at most once until `forget()`: only a run's own steps write it (act.ts), and a run holds
+ * the lock, so one read serves every pass until one of its steps writes it (issue 15 §2). A failed read is tried again
+ * at the next call. `seed`: a read someone already made (the start gate's, for the loop).
+ */
+export function retiringReader(
+  kube: Pick<KubePort, 'getConfigMap'>,
+  seed?: Promise<RetiringRecord | undefined>,
+): { read: () => Promise<RetiringRecord | undefined>; forget: () => void } {
+  let read = seed;
+  return {
+    read: () => {
+      read ??= readRetiring(kube);
+      const current = read;
+      current.catch(() => {
+        if (read === current) read = undefined;
+      });
+      return current;
+    },
+    forget: () => {
+      read = undefined;
+    },
+  };
+}
+
 export interface RetiringRecord {
   runId: string;
   /** Node name of the machine being removed first. */

@@ -38,7 +38,7 @@ import { awaitHealthyStart } from './healthy-start.ts';
 import { acquireLock, formatHolder, processStart, releaseLock } from './lock.ts';
 import { LockKeeper } from './lock-keeper.ts';
 import { newRunId, type ProgressRecord, readProgress, readProgressObject, writeProgress } from './progress.ts';
-import { readRetiring } from './retiring.ts';
+import { retiringReader } from './retiring.ts';
 import { lastMeasuredRun } from './run-record.ts';
 import { type ClusterChanges, type ClusterFingerprint, staleProblems, workerFingerprint } from './saved-plan.ts';
 import { notReadyAtStart, verificationFailure, verifyRun } from './verify.ts';
@@ -499,14 +499,7 @@ export async function apply(
   let startNodes: { at: number; nodes: Snapshot['nodes'] } | undefined;
   // The retiring record, read once under the lock for the start gate's passes and the loop's first (only a run's own
   // steps write it, and this one holds the lock and has taken none yet; issue 15 §2: it was read once each).
-  let retiringRead: ReturnType<typeof readRetiring> | undefined;
-  const retiringOnce = () => {
-    retiringRead ??= readRetiring(ports.kube);
-    retiringRead.catch(() => {
-      retiringRead = undefined;
-    });
-    return retiringRead;
-  };
+  const retiringOnce = retiringReader(ports.kube).read;
   const snapshotFile = path.join(options.snapshotDir, `kubeswap-etcd-${runId}-${Date.now()}.db`);
   const snap = await (async () => {
     if (!report.inFlight) {
