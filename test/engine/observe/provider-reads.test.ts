@@ -170,7 +170,36 @@ describe('ProviderReads: the provider view between passes', () => {
     // Gone, then another machine starts leaving: its own time counts, from its first read so.
     reads.rememberMachines(210_000, ids, [machine('cp-a', { phase: 'gone' }), machine('cp-b')]);
     reads.rememberMachines(300_000, ids, [machine('cp-a', { phase: 'gone' }), machine('cp-b', { phase: 'deleting' })]);
-    assert.equal(reads.reusableMachines(300_001, ids), undefined, 'cp-b just started leaving');
+    assert.ok(reads.reusableMachines(304_999, ids), 'cp-b just started leaving, and cp-a took 210 s: the 5 s cap');
+    assert.equal(reads.reusableMachines(305_000, ids), undefined);
+  });
+
+  it('a termination after one seen to its end: read at the cap until a tenth before the shortest seen, then as the first', () => {
+    const reads = new ProviderReads(15_000, 5_000, 5_000);
+    const at = (t: number, a: Machine['phase'], b: Machine['phase'] = 'running') =>
+      reads.rememberMachines(t, ids, [machine('cp-a', { phase: a }), machine('cp-b', { phase: b })]);
+    at(0, 'deleting');
+    assert.equal(reads.reusableMachines(1, ids), undefined, 'nothing seen yet: every pass');
+    at(12_500, 'gone');
+    // cp-b leaves at 100 s: close reads from 0.9 x 12.5 s = 11.25 s into its leaving.
+    at(100_000, 'gone', 'deleting');
+    assert.ok(reads.reusableMachines(104_999, ids), 'stands the 5 s cap');
+    assert.equal(reads.reusableMachines(105_000, ids), undefined);
+    at(110_000, 'gone', 'deleting');
+    assert.ok(reads.reusableMachines(111_249, ids), 'stands until 11.25 s into the leaving');
+    assert.equal(reads.reusableMachines(111_250, ids), undefined);
+    at(111_250, 'gone', 'deleting');
+    assert.ok(reads.reusableMachines(112_374, ids), 'then a tenth of the time it has been leaving');
+    assert.equal(reads.reusableMachines(112_375, ids), undefined);
+    // A quicker termination (no longer listed, 3 s) shortens the schedule for the next; one that goes back to
+    // running teaches nothing.
+    at(200_000, 'deleting', 'deleting');
+    reads.rememberMachines(203_000, ids, [machine('cp-b', { phase: 'deleting' })]);
+    at(300_000, 'deleting', 'gone');
+    at(300_500, 'running', 'gone');
+    at(400_000, 'deleting', 'gone');
+    assert.ok(reads.reusableMachines(402_699, ids), 'close reads from 0.9 x 3 s, not from 0.9 x 0.5 s');
+    assert.equal(reads.reusableMachines(402_700, ids), undefined);
   });
 
   it('over a run: a replacement that dies while it boots is acted on within the launch interval, and a launching machine is not listed every pass', async () => {
