@@ -210,6 +210,8 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
       await ports.kube.deleteNode(step.node);
       emit('node.deleted', `deleted node ${step.node}`);
       if (step.machineGone) await releaseDaemonPods(step.node, ports, emit, ctx.drained);
+      // The drain's last list is kept for this step only (released above, or the garbage collector's to do).
+      ctx.drained?.delete(step.node);
       return;
     case 'rollback':
       await rollback(step, ports, ctx, emit);

@@ -112,4 +112,17 @@ describe('apply with a provider that terminates in the background', () => {
     // Recorded on the Node before the termination started (the wait's bound).
     assert.deepEqual(unrecorded, []);
   });
+
+  it("keeps the drain's last list of a Node only until that Node's deletion, whether its pods are released or not", async () => {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    const drained = new Map([
+      ['cp-a', []],
+      ['cp-b', []],
+    ]);
+    const run = { ...ctx, drained };
+    await act({ kind: 'delete-node', node: 'cp-a', machineGone: true }, world.ports(), run, 'cp-a');
+    // A Node deleted while its machine is not known gone (a rollback, a provider that deletes it): nothing released.
+    await act({ kind: 'delete-node', node: 'cp-b' }, world.ports(), run, 'cp-b');
+    assert.deepEqual([...drained.keys()], []);
+  });
 });
