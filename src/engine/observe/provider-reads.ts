@@ -12,9 +12,11 @@
 //   the time it has been leaving, at most `leavingMaxMs` apart. A termination is then seen at most a tenth of its
 //   length late (the model bench's 12 s: 1.2 s) instead of costing a request every pass (60 at one a second on AWS).
 //   Once a termination in this run was seen to its end, the next one is read at `leavingMaxMs` until a tenth before
-//   the shortest termination seen so far, then as above: a provider terminates its machines in much the same time
-//   (EC2: the same instance type, image and shutdown), so the early every-pass reads tell nothing. A later
-//   termination quicker than the shortest seen is noticed at most `leavingMaxMs` late;
+//   the shortest termination seen so far, every pass from there to a quarter past it, then at a tenth as above: a
+//   provider terminates its machines in much the same time (EC2: the same instance type, image and shutdown), so the
+//   early every-pass reads tell nothing, and the end is seen within a pass where it is expected (a minute-long EC2
+//   termination: a pass late instead of up to 6 s). One quicker than the shortest seen is noticed at most
+//   `leavingMaxMs` late;
 // - a machine launching (provisioning): read every `launchMs`. Nothing waits on pending -> running (the join is seen
 //   through Kubernetes and etcd, and a provisioning machine counts as live: snapshot.ts isLive); the one thing its
 //   phase tells is a replacement that died while booting (rollback), which is then seen within `launchMs`, long
@@ -38,8 +40,9 @@ export const PROVIDER_LAUNCH_INTERVAL_MS = 20_000;
 /** A machine shutting down is read again after a tenth of the time it has been leaving, but at least this often. */
 export const PROVIDER_LEAVING_MAX_MS = 5_000;
 const LEAVING_FRACTION = 0.1;
-/** A termination's read schedule after an earlier one was seen: close reads from this share of the shortest seen. */
-const LEARNED_LEAD = 0.9;
+/** A termination's reads after an earlier one was seen to its end: every pass between these shares of the shortest. */
+const EXPECTED_FROM = 0.9;
+const EXPECTED_UNTIL = 1.25;
 
 const STABLE_PHASES: ReadonlySet<MachinePhase> = new Set(['running', 'gone']);
 const STABLE_TARGETS: ReadonlySet<ApiTargetState> = new Set(['serving', 'absent', 'unmonitored']);
@@ -110,8 +113,12 @@ export class ProviderReads {
     if (m.phase === 'provisioning') return this.launchMs;
     if (m.phase !== 'deleting') return 0;
     const leavingMs = readAt - (this.leavingSince.get(m.id) ?? readAt);
-    const closeFrom = this.shortestLeavingMs === undefined ? 0 : this.shortestLeavingMs * LEARNED_LEAD;
-    if (leavingMs < closeFrom) return Math.min(closeFrom - leavingMs, this.leavingMaxMs);
+    const expected = this.shortestLeavingMs;
+    if (expected !== undefined) {
+      if (leavingMs < expected * EXPECTED_FROM)
+        return Math.min(expected * EXPECTED_FROM - leavingMs, this.leavingMaxMs);
+      if (leavingMs < expected * EXPECTED_UNTIL) return 0;
+    }
     return Math.min(leavingMs * LEAVING_FRACTION, this.leavingMaxMs);
   }
 

@@ -174,7 +174,7 @@ describe('ProviderReads: the provider view between passes', () => {
     assert.equal(reads.reusableMachines(305_000, ids), undefined);
   });
 
-  it('a termination after one seen to its end: read at the cap until a tenth before the shortest seen, then as the first', () => {
+  it('a termination after one seen to its end: read at the cap until a tenth before the shortest seen, every pass to a quarter past it, then as the first', () => {
     const reads = new ProviderReads(15_000, 5_000, 5_000);
     const at = (t: number, a: Machine['phase'], b: Machine['phase'] = 'running') =>
       reads.rememberMachines(t, ids, [machine('cp-a', { phase: a }), machine('cp-b', { phase: b })]);
@@ -189,8 +189,12 @@ describe('ProviderReads: the provider view between passes', () => {
     assert.ok(reads.reusableMachines(111_249, ids), 'stands until 11.25 s into the leaving');
     assert.equal(reads.reusableMachines(111_250, ids), undefined);
     at(111_250, 'gone', 'deleting');
-    assert.ok(reads.reusableMachines(112_374, ids), 'then a tenth of the time it has been leaving');
-    assert.equal(reads.reusableMachines(112_375, ids), undefined);
+    assert.equal(reads.reusableMachines(111_251, ids), undefined, 'every pass where its end is expected');
+    at(115_624, 'gone', 'deleting');
+    assert.equal(reads.reusableMachines(115_625, ids), undefined, 'up to 1.25 x 12.5 s');
+    at(115_625, 'gone', 'deleting');
+    assert.ok(reads.reusableMachines(117_187, ids), 'then a tenth of the time it has been leaving');
+    assert.equal(reads.reusableMachines(117_188, ids), undefined);
     // A quicker termination (no longer listed, 3 s) shortens the schedule for the next; one that goes back to
     // running teaches nothing.
     at(200_000, 'deleting', 'deleting');
