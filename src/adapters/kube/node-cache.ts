@@ -53,6 +53,8 @@ const RECONNECT_DELAY_MAX_MS = 1000;
 /** The watch client (client-node's Watch, or a fake in tests). */
 export type WatchClient = Pick<Watch, 'watch'>;
 const WRITE_SEEN_MS = 10_000;
+/** How many of each object's latest resourceVersions are remembered as delivered (Follower.delivered). */
+const DELIVERED_KEPT = 3;
 
 type Signature = (obj: unknown) => string;
 
@@ -92,6 +94,13 @@ export class Follower<T extends Named> {
   private readonly seen = new Map<string, string>();
   /** Names whose deletion or resourceVersion (our own write) the stream is still to deliver, with the write's time. */
   private readonly awaited = new Map<string, { rv: string | undefined; since: number }>();
+  /**
+   * The last few resourceVersions the stream delivered per name. The stream may deliver our write before our write's
+   * answer is read, and a newer version right behind it (the node lifecycle controller tainting a Node we cordoned):
+   * the store then holds the newer one, and waiting for ours would wait WRITE_SEEN_MS (a full list per pass) for an
+   * event already seen. resourceVersions are opaque (no ordering may be assumed), so seen ones are kept, not compared.
+   */
+  private readonly delivered = new Map<string, string[]>();
 
   constructor(
     private readonly kc: KubeConfig,
@@ -117,6 +126,7 @@ export class Follower<T extends Named> {
     this.openSince = undefined;
     this.closedAt = undefined;
     this.awaited.clear();
+    this.delivered.clear();
     const watch = this.newWatch();
     const resilient = {
       watch: (
@@ -196,10 +206,12 @@ export class Follower<T extends Named> {
       if (this.lw !== lw) return;
       const key = `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
       const next = type === 'delete' ? undefined : this.signature(obj);
-      const awaited = this.awaited.get(obj.metadata?.name ?? '');
-      if (awaited && (type === 'delete' || awaited.rv === obj.metadata?.resourceVersion)) {
-        this.awaited.delete(obj.metadata?.name ?? '');
-      }
+      const name = obj.metadata?.name ?? '';
+      const rv = obj.metadata?.resourceVersion;
+      const awaited = this.awaited.get(name);
+      if (awaited && (type === 'delete' || awaited.rv === rv)) this.awaited.delete(name);
+      if (type === 'delete' || rv === undefined) this.delivered.delete(name);
+      else this.delivered.set(name, [...(this.delivered.get(name) ?? []), rv].slice(-DELIVERED_KEPT));
       const before = this.seen.get(key);
       if (next === undefined) this.seen.delete(key);
       else this.seen.set(key, next);
@@ -263,7 +275,7 @@ export class Follower<T extends Named> {
   wrote(name: string, rv: string | undefined): void {
     if (!this.lw) return;
     const current = this.lw.get(name);
-    if (rv === undefined ? current === undefined : current?.metadata?.resourceVersion === rv) return;
+    if (rv === undefined ? current === undefined : this.delivered.get(name)?.includes(rv)) return;
     this.awaited.set(name, { rv, since: Date.now() });
   }
 

@@ -28,6 +28,8 @@ class FakeApiServer {
   failWatches = 0;
   /** The next N Node lists are answered only when `releaseList()` is called (a slow LIST), first come first out. */
   holdNodeLists = 0;
+  /** After a Node patch is stored and sent: a change someone else makes right behind it, sent before the answer. */
+  afterPatch?: (patched: Obj) => void;
   private heldLists: (() => void)[] = [];
   private held: (() => void)[] = [];
   server: Server;
@@ -165,8 +167,14 @@ class FakeApiServer {
         } as Obj;
         this.nodes.set(name, after);
         this.send('nodes', 'MODIFIED', after);
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(after));
+        const answer = () => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(after));
+        };
+        if (!this.afterPatch) return answer();
+        this.afterPatch(after);
+        // The answer after both events are through the stream, as when the write's answer is read late.
+        setTimeout(answer, 50);
       });
       return;
     }
@@ -351,6 +359,25 @@ current-context: x
       assert.equal(seen.find((n) => n.name === 'cp-a')!.unschedulable, true, 'our cordon is never unseen');
       assert.deepEqual(api.requests.slice(before), [], 'no request: the stream delivered the write');
       assert.ok(performance.now() - started < SETTLE_MS + 200);
+    } finally {
+      stop();
+      kube.close();
+    }
+  });
+
+  it('our write delivered before its answer, and a newer version right behind it: memory, no list, no restart', async () => {
+    const kube = openKube({ kubeconfig, retry: { retries: 0 } });
+    const stop = kube.watchChanges!(() => {});
+    try {
+      await watching(api, kube);
+      // The node lifecycle controller taints a Node as soon as it is cordoned.
+      api.afterPatch = (patched) =>
+        api.put('nodes', { ...patched, metadata: { ...patched.metadata, resourceVersion: String(++api.rv) } });
+      await kube.setUnschedulable('cp-a', true);
+      const before = api.requests.length;
+      const seen = await kube.listNodes();
+      assert.equal(seen.find((n) => n.name === 'cp-a')!.unschedulable, true);
+      assert.deepEqual(api.requests.slice(before), [], 'the stream had delivered the write: no request');
     } finally {
       stop();
       kube.close();
