@@ -276,14 +276,24 @@ function applyOnce(bin: string, args: string[], counter: ChildCounter, env: Node
   });
 }
 
-const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-const megabytes = (requests: SentRequest[]) =>
-  `${(requests.reduce((sum, r) => sum + r.bytes, 0) / 1024 / 1024).toFixed(2)} MB`;
+// Function declarations, not consts: the script's top-level await runs before a const below it is initialised.
+function seconds(ms: number) {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+function megabytes(requests: SentRequest[]) {
+  return `${(requests.reduce((sum, r) => sum + r.bytes, 0) / 1024 / 1024).toFixed(2)} MB`;
+}
 /** A Node list or watch: the collection, not one Node by name. */
-const ofNodes = (r: SentRequest) => / \/api\/v1\/nodes( \(watch\))?$/.test(r.key);
+function ofNodes(r: SentRequest) {
+  return / \/api\/v1\/nodes( \(watch\))?$/.test(r.key);
+}
 /** A pod list or watch: cluster-wide or in one namespace. */
-const ofPods = (r: SentRequest) => / \/api\/v1\/(namespaces\/\*\/)?pods( \(watch\))?$/.test(r.key);
-const isWatch = (r: SentRequest) => r.key.endsWith('(watch)');
+function ofPods(r: SentRequest) {
+  return / \/api\/v1\/(namespaces\/\*\/)?pods( \(watch\))?$/.test(r.key);
+}
+function isWatch(r: SentRequest) {
+  return r.key.endsWith('(watch)');
+}
 
 /** Where a request falls in an apply: before the first replacement is created, inside the swaps, or after the last. */
 function phaseOf(events: KubeswapEvent[], at: number): { phase: string; step: string } {
