@@ -455,6 +455,27 @@ current-context: x
     }
   });
 
+  it('a watch whose connection drops resumes from its resourceVersion: no LIST, and a change made meanwhile is seen', async () => {
+    // Issue 15 §3: the load balancer cuts the connections a deregistered API server kept, and the old VM's termination
+    // ends its own. Taken for a failure, each drop cost a pause in which every read listed every Node, then a LIST.
+    const kube = openKube({ kubeconfig, retry: { retries: 0 } });
+    const stop = kube.watchChanges!(() => {});
+    try {
+      await watching(api, kube);
+      api.requests = [];
+      api.nodes.set('cp-b', api.node('cp-b', false, { 'node-role.kubernetes.io/control-plane': '' }));
+      api.breakWatches();
+      await until('both watched again', () => api.requests.filter((r) => r.endsWith('watch')).length === 2);
+      await until('the change made while the connection was down is seen', async () =>
+        (await kube.listNodes()).some((n) => n.name === 'cp-b' && !n.ready),
+      );
+      assert.deepEqual(api.requests.sort(), ['GET nodes watch', 'GET pods watch'], 'no LIST, one WATCH each');
+    } finally {
+      stop();
+      kube.close();
+    }
+  });
+
   it('watchOne: a reconnect while a restart is pending still watches again (two reconnects in a row)', async () => {
     const kc = new KubeConfig();
     kc.loadFromFile(kubeconfig);
