@@ -175,8 +175,11 @@ export function kubePortOver(apis: KubeApis, cached: () => NodeCache | undefined
       const cache = cached();
       // Not fresh: from memory once current (waiting a moment while it settles after our own write).
       if (!options?.fresh) return (await cache?.nodeViewsSettled()) ?? listNodes(apis, cache?.staticPods());
-      const views = cache?.nodeViews();
-      return options.fresh === 'control-plane' && views ? freshControlPlaneNodes(apis, views) : listNodes(apis);
+      if (options.fresh !== 'control-plane') return listNodes(apis);
+      // The reads made afresh follow our own Node writes (the old Node deleted at a swap's end, the retiring one
+      // cordoned): waiting the moment the stream takes to deliver them beats a list of every Node (issue 15 §3).
+      const views = await cache?.nodeViewsSettled();
+      return views ? freshControlPlaneNodes(apis, views) : listNodes(apis);
     },
     deleteNode: async (name) => {
       const result = await deleteNode(apis, name);

@@ -88,6 +88,8 @@ export class Follower<T extends Named> {
   /** When the last watch ended cleanly (the server's timeout), while the next one is not open yet. */
   private closedAt?: number;
   private stopped = true;
+  /** The next re-watch goes out without ListWatch's pause: the last watch lost its connection (see `end`). */
+  private rewatchAtOnce = false;
   private restartTimer?: NodeJS.Timeout;
   /** Ends the current watch request and resumes from the last resourceVersion; undefined while none is under way. */
   private resume?: () => void;
@@ -138,16 +140,32 @@ export class Follower<T extends Named> {
         // Open from its answer to its end: only then does the stream carry every change.
         let ended = false;
         let controller: AbortController | undefined;
+        /** When this watch was answered; undefined until then. */
+        let answeredAt: number | undefined;
         const end = (err: unknown) => {
           if (ended) return;
           ended = true;
           if (this.resume === resume) this.resume = undefined;
+          // A watch that was open and lost its connection (no HTTP status: its API server left the load balancer,
+          // which cuts the connections it let drain, or stopped) resumes from its last resourceVersion, as after the
+          // server's clean close: the new watch replays what changed meanwhile (or answers 410 Gone and ListWatch
+          // lists afresh). Taken for a failure, it cost a pause with every read a list of every Node, then a LIST of
+          // every Node (issue 15 §3: 2-4 per swap at its termination). Not trusted until the new watch is open. A
+          // client-side timeout is ListWatch's own to resume; an HTTP error still restarts after a pause.
+          const dropped =
+            err !== null &&
+            err !== undefined &&
+            answeredAt !== undefined &&
+            (err as { statusCode?: unknown }).statusCode === undefined &&
+            (err as { name?: unknown }).name !== 'TimeoutError';
           if (this.lw === lw) {
             // A clean end of a watch that had opened: the gap to the next one is trusted briefly (CLEAN_GAP_MS).
             this.closedAt = !err && this.openSince !== undefined ? this.now() : undefined;
             this.openSince = undefined;
+            // At once, unless it had been open only a moment (a server that drops every watch): ListWatch's pause.
+            if (dropped) this.rewatchAtOnce = this.now() - answeredAt! >= RECONNECT_DELAY_MAX_MS;
           }
-          done(err);
+          done(dropped ? null : err);
         };
         // Ends this watch on purpose and has ListWatch watch again from its last resourceVersion: the new request
         // replays every change since (or answers 410 Gone, and ListWatch lists afresh), so no LIST is needed. Not
@@ -156,6 +174,7 @@ export class Follower<T extends Named> {
           if (ended || this.lw !== lw) return;
           ended = true;
           this.resume = undefined;
+          this.rewatchAtOnce = true;
           this.openSince = undefined;
           this.closedAt = undefined;
           controller?.abort();
@@ -171,6 +190,7 @@ export class Follower<T extends Named> {
           .watch(path, { ...params, timeoutSeconds: watchSeconds(), allowWatchBookmarks: true }, heard, end)
           .then((answered) => {
             controller = answered;
+            answeredAt = this.now();
             // Answered after this watch was ended, or after its ListWatch was stopped or replaced (ListWatch.stop()
             // aborts only a request already answered): closed here, or it would stay open for its whole timeout
             // (minutes) and keep the process alive.
@@ -198,8 +218,11 @@ export class Follower<T extends Named> {
       return result;
     };
     const lw = new ListWatch<T>(this.path, resilient, listed as never, false, this.labelSelector, undefined, {
-      delayFn: (ms: number) =>
-        new Promise<void>((resolve) => setTimeout(resolve, Math.min(ms, RECONNECT_DELAY_MAX_MS))),
+      delayFn: (ms: number) => {
+        const atOnce = this.rewatchAtOnce;
+        this.rewatchAtOnce = false;
+        return new Promise<void>((resolve) => setTimeout(resolve, atOnce ? 0 : Math.min(ms, RECONNECT_DELAY_MAX_MS)));
+      },
     } as never);
     this.lw = lw;
     const changed = (type: 'set' | 'delete') => (obj: T) => {

@@ -302,6 +302,37 @@ current-context: x
     }
   });
 
+  it('a control-plane fresh read just after our own Node write waits for the watch to deliver it, not a list of every Node', async () => {
+    // Issue 15 §3: the passes that read afresh follow our own Node writes (the old Node deleted at a swap's end, the
+    // retiring Node cordoned): with the write still on its way through the stream, each listed every Node.
+    api.nodes.set('worker-1', api.node('worker-1', true, {}));
+    const kube = openKube({ kubeconfig, retry: { retries: 0 } });
+    const stop = kube.watchChanges!(() => {});
+    try {
+      await watching(api, kube);
+      api.holdEvents = true;
+      await kube.setUnschedulable('cp-a', true);
+      const before = api.requests.length;
+      // The stream delivers the cordon a moment after its response, well within SETTLE_MS.
+      const server = api; // this test's: the timer may fire after the next test's beforeEach replaced `api`
+      setTimeout(() => server.release(), SETTLE_MS / 5);
+      const fresh = await kube.listNodes({ fresh: 'control-plane' });
+      assert.deepEqual(
+        fresh.map((n) => n.name),
+        ['cp-a', 'cp-b', 'worker-1'],
+      );
+      assert.equal(fresh.find((n) => n.name === 'cp-a')!.unschedulable, true, 'our cordon is never unseen');
+      assert.deepEqual(api.requests.slice(before).sort(), [
+        'GET nodes node-role.kubernetes.io/control-plane',
+        'GET pods',
+      ]);
+    } finally {
+      api.release();
+      stop();
+      kube.close();
+    }
+  });
+
   it('a fresh read lists every Node while a control-plane Node carries only the legacy label', async () => {
     api.nodes.set('cp-old', api.node('cp-old', true, { 'node-role.kubernetes.io/master': '' }));
     const kube = openKube({ kubeconfig, retry: { retries: 0 } });
@@ -445,6 +476,27 @@ current-context: x
         (await kube.listNodes()).some((n) => n.name === 'cp-b' && !n.ready),
       );
       assert.equal(api.requests.filter((r) => r.endsWith('watch')).length, 2, 'one new watch each');
+    } finally {
+      stop();
+      kube.close();
+    }
+  });
+
+  it('a watch whose connection drops resumes from its resourceVersion: no LIST, and a change made meanwhile is seen', async () => {
+    // Issue 15 §3: the load balancer cuts the connections a deregistered API server kept, and the old VM's termination
+    // ends its own. Taken for a failure, each drop cost a pause in which every read listed every Node, then a LIST.
+    const kube = openKube({ kubeconfig, retry: { retries: 0 } });
+    const stop = kube.watchChanges!(() => {});
+    try {
+      await watching(api, kube);
+      api.requests = [];
+      api.nodes.set('cp-b', api.node('cp-b', false, { 'node-role.kubernetes.io/control-plane': '' }));
+      api.breakWatches();
+      await until('both watched again', () => api.requests.filter((r) => r.endsWith('watch')).length === 2);
+      await until('the change made while the connection was down is seen', async () =>
+        (await kube.listNodes()).some((n) => n.name === 'cp-b' && !n.ready),
+      );
+      assert.deepEqual(api.requests.sort(), ['GET nodes watch', 'GET pods watch'], 'no LIST, one WATCH each');
     } finally {
       stop();
       kube.close();
