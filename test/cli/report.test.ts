@@ -276,6 +276,19 @@ describe('the stored timeline and the duration estimate', () => {
     assert.equal(kept[kept.length - 1]!.runId, `20260602t00000${RUNS_KEPT + 1}-bbbbbb`);
   });
 
+  it("keeps the run's final error bounded, so the record fits its ConfigMap", async () => {
+    const kube = new FakeWorld(['cp-a']).ports().kube;
+    const r = new RunRecorder(kube, assert.fail);
+    r.sink({ code: 'run.started', at: new Date().toISOString(), level: 'info', message: 'x', data: { runId: 'r1' } });
+    await r.finish({
+      exitCode: 4,
+      error: `verification failed: ${'kube-system/kube-proxy-x is Pending; '.repeat(30_000)}`,
+    });
+    const [run] = await readStoredRuns(kube);
+    assert.ok(run!.outcome!.error!.startsWith('verification failed: kube-system/kube-proxy-x'));
+    assert.ok(run!.outcome!.error!.length <= 2_001, `${run!.outcome!.error!.length} characters kept`);
+  });
+
   it('writes the timeline at phase changes only (steps, swap start/join/finish, run end), not once per event', async () => {
     const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
     const ports = world.ports();

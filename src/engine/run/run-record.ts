@@ -46,6 +46,9 @@ export const PHASE_CHANGES: ReadonlySet<EventCode> = new Set([
   'run.nothing-to-do',
 ]);
 
+/** How much of the error a run ended with is kept with its outcome. */
+const ERROR_KEPT = 2_000;
+
 /** Events worth keeping: the repeated waits go; messages are bounded. */
 function kept(event: KubeswapEvent): KubeswapEvent | undefined {
   if (TIMELINE_DROPS.has(event.code)) return undefined;
@@ -167,7 +170,10 @@ export class RunRecorder {
   /** The process ends: its exit code goes with the timeline. */
   async finish(outcome: { exitCode: number; error?: string }): Promise<void> {
     if (!this.run) return;
-    this.run.outcome = { ...outcome, at: new Date().toISOString() };
+    // The error as the run printed it, bounded as an event's message is (kept): the record must fit its ConfigMap.
+    const error =
+      outcome.error && outcome.error.length > ERROR_KEPT ? `${outcome.error.slice(0, ERROR_KEPT)}…` : outcome.error;
+    this.run.outcome = { ...outcome, ...(error !== undefined ? { error } : {}), at: new Date().toISOString() };
     this.enqueue(false);
     await this.chain;
   }

@@ -106,6 +106,17 @@ export async function verifyRun(
   }
 }
 
+/**
+ * A check's problems, the first DETAIL_NAMED of them by name: on a large cluster one failed check can name thousands
+ * (a kube-proxy pod Pending on each of 5,000 Nodes), which would flood the output and outgrow the run's stored timeline
+ * (a ConfigMap: 1 MiB). `kubectl get` shows the rest.
+ */
+function named(problems: string[]): string {
+  const shown = problems.slice(0, DETAIL_NAMED).join('; ');
+  return problems.length > DETAIL_NAMED ? `${shown}; and ${problems.length - DETAIL_NAMED} more` : shown;
+}
+const DETAIL_NAMED = 10;
+
 async function verifyOnce(
   ports: Ports,
   context: {
@@ -122,7 +133,7 @@ async function verifyOnce(
   const snapshot = await observe(ports, { withTargets: false, desired });
   const checks: VerifyCheck[] = [];
   const check = (name: string, problems: string[], okDetail: string, level: VerifyCheck['level'] = 'fail') =>
-    checks.push({ check: name, ok: problems.length === 0, level, detail: problems.join('; ') || okDetail });
+    checks.push({ check: name, ok: problems.length === 0, level, detail: named(problems) || okDetail });
 
   const cps = controlPlaneMachines(snapshot);
   const notReady = notReadyNodes(snapshot.nodes, context.notReadyAtStart ?? []);

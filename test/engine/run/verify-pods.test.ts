@@ -52,4 +52,23 @@ describe('verification: kube-system pods from one list', () => {
       assert.ok(lists >= 1);
     });
   }
+
+  it('a failed check names its first 10 problems and counts the rest (5,000 Pending kube-proxy pods flooded the output)', async () => {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    const ports = world.ports();
+    ports.kube = {
+      ...ports.kube,
+      podsInNamespace: async () => {
+        const node = [...world.nodes.keys()][0]!;
+        return Array.from({ length: 25 }, (_, i) => pod(`kube-proxy-${i}`, node, 'Pending'));
+      },
+    };
+    const err = (await apply(ports, { version: TO, force: false }, APPLY_OPTIONS).then(
+      () => assert.fail('apply should fail'),
+      (e: unknown) => e,
+    )) as { code: string; message: string };
+    assert.equal(err.code, 'verify.failed');
+    assert.equal(err.message.match(/kube-proxy-\d+ on/g)?.length, 10);
+    assert.match(err.message, /; and 15 more/);
+  });
 });
