@@ -24,6 +24,9 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 export interface KubeswapRun {
   exitCode: number | null;
   signal: NodeJS.Signals | null;
+  /** With interruptAfter: when the SIGINT was sent, and when the process ended (ms since the epoch). */
+  interruptedAt?: number;
+  endedAt?: number;
   events: KubeswapEvent[];
   stdout: string;
   stderr: string;
@@ -36,6 +39,8 @@ export interface RunOptions {
   killAfter?: (event: KubeswapEvent) => boolean;
   /** With killAfter: SIGKILL this long after the first matching event instead of at once (a crash mid-step). */
   killDelayMs?: number;
+  /** SIGINT (Ctrl-C, a CI cancel's first signal) this long after the first event matching `event`. */
+  interruptAfter?: { event: (event: KubeswapEvent) => boolean; delayMs?: number };
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
 }
@@ -58,6 +63,7 @@ export function kubeswap(sb: Sandbox, args: string[], options: RunOptions = {}):
   const run: KubeswapRun = { exitCode: null, signal: null, events: [], stdout: '', stderr: '' };
   let buffered = '';
   let killArmed = false;
+  let interruptArmed = false;
   child.stdout.on('data', (chunk: Buffer) => {
     run.stdout += chunk;
     buffered += chunk;
@@ -75,6 +81,13 @@ export function kubeswap(sb: Sandbox, args: string[], options: RunOptions = {}):
         if (options.killDelayMs) setTimeout(() => child.kill('SIGKILL'), options.killDelayMs);
         else child.kill('SIGKILL');
       }
+      if (!interruptArmed && options.interruptAfter?.event(event)) {
+        interruptArmed = true;
+        setTimeout(() => {
+          run.interruptedAt = Date.now();
+          child.kill('SIGINT');
+        }, options.interruptAfter.delayMs ?? 0);
+      }
     }
   });
   child.stderr.on('data', (chunk: Buffer) => {
@@ -83,6 +96,7 @@ export function kubeswap(sb: Sandbox, args: string[], options: RunOptions = {}):
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 15 * 60_000);
   return new Promise((resolve, reject) => {
     child.on('close', (code, signal) => {
+      run.endedAt = Date.now();
       clearTimeout(timer);
       run.exitCode = code;
       run.signal = signal;

@@ -10,11 +10,12 @@ import {
   type MachineProvider,
   PROVIDER_CONTRACT_VERSION,
   type ProviderModule,
+  type ProviderWait,
 } from '../../src/ports/machines.ts';
 import { ApiTargetGroup } from '../aws-ec2/api-targets.ts';
 import { ec2Port } from '../aws-ec2/ec2-port.ts';
 import { elbv2Port } from '../aws-ec2/elbv2-port.ts';
-import { wrapAwsError } from '../aws-ec2/errors.ts';
+import { interruptedOr, wrapAwsError } from '../aws-ec2/errors.ts';
 import { drift, type Ec2Machine, instanceIdOf, toMachine } from '../aws-ec2/instances.ts';
 import { awsSettings, USER_AGENT } from '../aws-ec2/options.ts';
 import { throttleRetrying } from '../aws-ec2/retry.ts';
@@ -61,9 +62,9 @@ export function createAwsAsgProvider(input: AwsAsgProviderOptions): MachineProvi
   // Worker pools: each a worker Auto Scaling group (workerPools[].autoScalingGroup).
   const pools = new AsgPools(asg, ec2, context, options.clusterName, options.pools ?? []);
   const failing =
-    (action: string) =>
+    (action: string, wait?: ProviderWait) =>
     (error: unknown): never => {
-      throw wrapAwsError(action, error);
+      throw interruptedOr(wait, error, () => wrapAwsError(action, error));
     };
   // The group as last seen (resolveDesired, every listMachines): checkMachines and the target group read it.
   let seen: GroupFacts | undefined;
@@ -94,11 +95,11 @@ export function createAwsAsgProvider(input: AwsAsgProviderOptions): MachineProvi
           await completeLaunchHooks(context, id).catch(failing(`complete the launch lifecycle action of ${id}`));
         },
         // The old machine leaves only once its replacement joined and serves: its launch hook can go.
-        deregister: async (id, timeoutMs) => {
+        deregister: async (id, timeoutMs, wait) => {
           await completeLaunchHooksOfRun(context, { replaces: id }).catch(
             failing(`complete the launch lifecycle action of the replacement of ${id}`),
           );
-          await group.deregister(id, timeoutMs).catch(failing(`deregister API target ${id}`));
+          await group.deregister(id, timeoutMs, wait).catch(failing(`deregister API target ${id}`, wait));
         },
       };
     }
@@ -190,27 +191,27 @@ export function createAwsAsgProvider(input: AwsAsgProviderOptions): MachineProvi
         })),
     ],
 
-    async createReplacement(request) {
+    async createReplacement(request, wait) {
       const launch = async () => {
-        if (!pools.has(request.pool)) return createReplacement(context, request);
+        if (!pools.has(request.pool)) return createReplacement(context, request, wait);
         // The pool's group launches its target version from now on (preflight resolved it).
         await pools.pointAtTarget(request.pool);
-        return createReplacement(pools.contextOf(request.pool), request);
+        return createReplacement(pools.contextOf(request.pool), request, wait);
       };
-      return launch().catch(failing(`launch the replacement of ${request.replaces.id}`));
+      return launch().catch(failing(`launch the replacement of ${request.replaces.id}`, wait));
     },
 
-    async terminate(machineId, timeoutMs) {
+    async terminate(machineId, timeoutMs, wait) {
       const pool = pools.poolOfInstance(machineId);
       const retire = async () => {
-        if (!pool) return terminateInGroup(context, machineId, timeoutMs);
+        if (!pool) return terminateInGroup(context, machineId, timeoutMs, wait);
         const group = pools.contextOf(pool);
         // The engine retires a worker once its replacement is Ready (surge) or before creating it (unavailable
         // slot): the replacement's launch hook, if any, can go now, as the control plane's does at deregistration.
         await completeLaunchHooksOfRun(group, { replaces: machineId });
-        return terminateInGroup(group, machineId, timeoutMs);
+        return terminateInGroup(group, machineId, timeoutMs, wait);
       };
-      return retire().catch(failing(`terminate ${machineId}`));
+      return retire().catch(failing(`terminate ${machineId}`, wait));
     },
 
     // The group's termination is asynchronous: start it and let the engine watch the instance leave (issue 15). Only

@@ -10,7 +10,7 @@
 // machine in the group, so listing the group is the truth, and Auto Scaling's own terminate path
 // (TerminateInstanceInAutoScalingGroup, deregistration, lifecycle hooks) retires the old one.
 import { pollUntil } from '../../src/domain/poll.ts';
-import type { ReplacementRequest } from '../../src/ports/machines.ts';
+import type { ProviderWait, ReplacementRequest } from '../../src/ports/machines.ts';
 import type { Ec2Port } from '../aws-ec2/ec2-port.ts';
 import { ProviderError } from '../aws-ec2/errors.ts';
 import { type Ec2Machine, toMachine } from '../aws-ec2/instances.ts';
@@ -47,7 +47,15 @@ async function launched(context: SwapContext, request: ReplacementRequest): Prom
   return found.map((i) => toMachine(i))[0];
 }
 
-export async function createReplacement(context: SwapContext, request: ReplacementRequest): Promise<Ec2Machine> {
+/**
+ * Interrupted (`wait.signal`) while the group launches, the wait ends at once: the raised capacity and the propagated
+ * tags stay, and the re-run finds the launched instance by its token instead of raising the capacity again.
+ */
+export async function createReplacement(
+  context: SwapContext,
+  request: ReplacementRequest,
+  wait: ProviderWait = {},
+): Promise<Ec2Machine> {
   const { asg } = context;
   // The previous swaps' replacements have joined and passed the gate: let their launch hooks go.
   await completeLaunchHooksOfRun(context, { runId: request.runId, exceptToken: request.token });
@@ -69,7 +77,7 @@ export async function createReplacement(context: SwapContext, request: Replaceme
         machine = await launched(context, request);
         return machine !== undefined;
       },
-      { intervalMs: context.pollIntervalMs, timeoutMs: context.launchTimeoutMs },
+      { intervalMs: context.pollIntervalMs, timeoutMs: context.launchTimeoutMs, signal: wait.signal },
     );
     if (!machine) {
       throw new ProviderError(
@@ -170,10 +178,18 @@ export async function terminateHookMs(context: SwapContext): Promise<number> {
   return Math.max(0, ...(await hooksOf(context, 'TERMINATING')).map((h) => h.heartbeatMs));
 }
 
-/** Retires through the group and waits until the instance is terminated (a terminate hook's time allowed). */
-export async function terminateInGroup(context: SwapContext, machineId: string, timeoutMs: number): Promise<void> {
+/**
+ * Retires through the group and waits until the instance is terminated (a terminate hook's time allowed); interrupted,
+ * the wait ends and the instance goes on leaving the group.
+ */
+export async function terminateInGroup(
+  context: SwapContext,
+  machineId: string,
+  timeoutMs: number,
+  wait: ProviderWait = {},
+): Promise<void> {
   const hookMs = await terminateHookMs(context);
-  await terminate(context.ec2, machineId, timeoutMs + hookMs, context.pollIntervalMs, startInGroup(context));
+  await terminate(context.ec2, machineId, timeoutMs + hookMs, context.pollIntervalMs, startInGroup(context), wait);
 }
 
 /**

@@ -19,7 +19,7 @@ import type { TargetHealthStateEnum } from '@aws-sdk/client-elastic-load-balanci
 import { type Clock, systemClock } from '../../src/domain/clock.ts';
 import type { ApiTarget, ApiTargetState } from '../../src/domain/model.ts';
 import { pollUntil } from '../../src/domain/poll.ts';
-import type { LoadBalancerMembership } from '../../src/ports/machines.ts';
+import type { LoadBalancerMembership, ProviderWait } from '../../src/ports/machines.ts';
 import type { Elbv2Port } from './elbv2-port.ts';
 import { awsErrorName, ProviderError } from './errors.ts';
 import { instanceIdOf } from './instances.ts';
@@ -53,7 +53,12 @@ export class ApiTargetGroup implements LoadBalancerMembership {
     await this.elb.registerTargets(this.targetGroupArn, [this.instanceId(machineId)]);
   }
 
-  async deregister(machineId: string, timeoutMs: number): Promise<void> {
+  /**
+   * Interrupted (`wait.signal`), the sleep through the delay and the polls after it end at once: the target keeps
+   * draining in ELB, and the re-run finds it `draining` and polls for its end.
+   */
+  async deregister(machineId: string, timeoutMs: number, wait: ProviderWait = {}): Promise<void> {
+    const { signal } = wait;
     const id = this.instanceId(machineId);
     const now = () => this.clock.now().getTime();
     const deadline = now() + timeoutMs;
@@ -77,18 +82,20 @@ export class ApiTargetGroup implements LoadBalancerMembership {
     // One look at once: a target ELB is done with already (gone, or never serving) returns now, not after the delay.
     let drained = await unused();
     if (!drained && drainsUntil !== undefined) {
-      await this.clock.sleep(Math.max(0, Math.min(drainsUntil, deadline) - now()));
+      await this.clock.sleep(Math.max(0, Math.min(drainsUntil, deadline) - now()), signal);
       drained = await pollUntil(unused, {
         firstIntervalMs: DRAIN_END_POLL_MS,
         intervalMs: this.pollIntervalMs,
         timeoutMs: Math.max(0, deadline - now()),
         clock: this.clock,
+        signal,
       });
     } else if (!drained) {
       drained = await pollUntil(unused, {
         intervalMs: this.pollIntervalMs,
         timeoutMs: Math.max(0, deadline - now()),
         clock: this.clock,
+        signal,
       });
     }
     if (!drained) {

@@ -2,7 +2,7 @@
 // says what to do, `cause` keeps the AWS error. Expected "not there" answers from resolveDesired are
 // ProviderProblems instead; this is for failures.
 import { KubeswapError } from '../../src/domain/errors.ts';
-import type { ProviderProblem } from '../../src/ports/machines.ts';
+import type { ProviderProblem, ProviderWait } from '../../src/ports/machines.ts';
 
 export type ProviderErrorCode =
   | 'image.not-found'
@@ -99,4 +99,9 @@ export function wrapAwsError(action: string, error: unknown): ProviderError {
     });
   }
   return new ProviderError('aws.request-failed', `failed to ${action}: ${name}: ${detail}`, { cause: error });
+}
+
+/** An interrupted wait rejects with the signal's reason as it is (the contract's ProviderWait); anything else wrapped. */
+export function interruptedOr(wait: ProviderWait | undefined, error: unknown, wrap: () => unknown): unknown {
+  return wait?.signal?.aborted && error === wait.signal.reason ? error : wrap();
 }

@@ -7,13 +7,14 @@ import {
   type MachineProvider,
   PROVIDER_CONTRACT_VERSION,
   type ProviderModule,
+  type ProviderWait,
   type ReplacementRequest,
 } from '../../src/ports/machines.ts';
 import { ApiTargetGroup } from './api-targets.ts';
 import { resolveDesired } from './desired.ts';
 import { ec2Port } from './ec2-port.ts';
 import { elbv2Port } from './elbv2-port.ts';
-import { wrapAwsError } from './errors.ts';
+import { interruptedOr, wrapAwsError } from './errors.ts';
 import { ControlPlaneListing, checkClusterTags, drift, type Ec2Machine, instanceIdOf } from './instances.ts';
 import { launchTemplateData, type ResolvedLaunchTemplate, resolveLaunchTemplate } from './launch-template.ts';
 import { type AwsEc2ProviderOptions, awsSettings, resolveOptions, USER_AGENT } from './options.ts';
@@ -74,9 +75,9 @@ export function createAwsEc2Provider(input: AwsEc2ProviderOptions): AwsEc2Provid
   const pools = new Ec2Pools(ec2, options.clusterName, options.pools ?? []);
   const controlPlane = new ControlPlaneListing(ec2, options.clusterName);
   const failing =
-    (action: string) =>
+    (action: string, wait?: ProviderWait) =>
     (error: unknown): never => {
-      throw wrapAwsError(action, error);
+      throw interruptedOr(wait, error, () => wrapAwsError(action, error));
     };
 
   return {
@@ -121,8 +122,10 @@ export function createAwsEc2Provider(input: AwsEc2ProviderOptions): AwsEc2Provid
       }
     },
 
-    terminate: (machineId, timeoutMs) =>
-      terminate(ec2, machineId, timeoutMs, options.pollIntervalMs).catch(failing(`terminate ${machineId}`)),
+    terminate: (machineId, timeoutMs, wait) =>
+      terminate(ec2, machineId, timeoutMs, options.pollIntervalMs, undefined, wait).catch(
+        failing(`terminate ${machineId}`, wait),
+      ),
     beginTermination: (machineId) =>
       beginTermination(ec2, machineId).then(() => undefined, failing(`terminate ${machineId}`)),
 
@@ -137,8 +140,8 @@ export function createAwsEc2Provider(input: AwsEc2ProviderOptions): AwsEc2Provid
             ],
       targets: () => targetGroup.targets().catch(failing('list API targets')),
       register: (machineId) => targetGroup.register(machineId).catch(failing(`register ${machineId} as an API target`)),
-      deregister: (machineId, timeoutMs) =>
-        targetGroup.deregister(machineId, timeoutMs).catch(failing(`deregister API target ${machineId}`)),
+      deregister: (machineId, timeoutMs, wait) =>
+        targetGroup.deregister(machineId, timeoutMs, wait).catch(failing(`deregister API target ${machineId}`, wait)),
     },
 
     bootstrapSecrets,

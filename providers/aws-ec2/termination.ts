@@ -2,6 +2,7 @@
 // unknown counts as done, so a re-run after a kill passes through.
 
 import { pollUntil } from '../../src/domain/poll.ts';
+import type { ProviderWait } from '../../src/ports/machines.ts';
 import type { Ec2Port } from './ec2-port.ts';
 import { awsErrorName, ProviderError } from './errors.ts';
 import { instanceIdOf } from './instances.ts';
@@ -13,6 +14,8 @@ export async function terminate(
   pollIntervalMs: number,
   /** How the termination starts (an Auto Scaling Group's instance goes through the group). */
   start: (instanceId: string) => Promise<void> = (id) => ec2.terminateInstances([id]),
+  /** Interrupted, the polls end at once; the instance keeps shutting down and the re-run waits for it again. */
+  wait: ProviderWait = {},
 ): Promise<void> {
   const instanceId = instanceIdOf(machineId) ?? machineId;
   const state = async () =>
@@ -23,7 +26,7 @@ export async function terminate(
       const now = await state();
       return now === undefined || now === 'terminated';
     },
-    { intervalMs: pollIntervalMs, timeoutMs },
+    { intervalMs: pollIntervalMs, timeoutMs, signal: wait.signal },
   );
   if (!done) {
     throw new ProviderError('terminate.timeout', `instance ${instanceId} was not terminated within ${timeoutMs} ms`, {

@@ -4,6 +4,7 @@
 // bootstrap provider renders; retirement follows KubeadmControlPlane's order (a pre-terminate hook holds the
 // Machine after Cluster API drained its Node while kubeswap removes the etcd member).
 import { createHash } from 'node:crypto';
+import { systemClock } from '../../src/domain/clock.ts';
 import { KubeswapError } from '../../src/domain/errors.ts';
 import { CONTROL_PLANE_POOL, type DriftReason, type Machine } from '../../src/domain/model.ts';
 import {
@@ -50,7 +51,8 @@ const notClonable = (machine: string, why: string): ProviderProblem => ({
 export function createClusterApiProvider(
   options: ClusterApiOptions,
   port: CapiPort,
-  sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms)),
+  /** Rejects with the signal's reason when aborted (Clock.sleep). */
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void> = systemClock.sleep,
 ): MachineProvider {
   const { clusterName, namespace } = options;
   const selector = `${CLUSTER_NAME_LABEL}=${clusterName},${CONTROL_PLANE_LABEL}`;
@@ -407,9 +409,12 @@ export function createClusterApiProvider(
       if (!machine.metadata.deletionTimestamp) await port.remove(CORE_API, 'Machine', machineId);
     },
 
-    async terminate(machineId, timeoutMs) {
+    // Interrupted (`wait.signal`), the wait ends between two looks: the Machine's deletion, hook released, goes on in
+    // Cluster API, and the re-run finds it deleting (or gone) and waits again.
+    async terminate(machineId, timeoutMs, wait = {}) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
+        wait.signal?.throwIfAborted();
         const machine = await port.get(CORE_API, 'Machine', machineId);
         if (!machine) return;
         if (!machine.metadata.deletionTimestamp) await port.remove(CORE_API, 'Machine', machineId);
@@ -430,7 +435,7 @@ export function createClusterApiProvider(
             },
           );
         }
-        await sleep(options.pollIntervalMs);
+        await sleep(options.pollIntervalMs, wait.signal);
       }
     },
   };

@@ -23,6 +23,9 @@ export function createExecProvider(
   options: ExecProviderOptions,
   baseEnv: Readonly<Record<string, string | undefined>> = {},
 ): MachineProvider {
+  // An interrupt (ProviderWait) ends the waits between commands, never a command: one may be half-way through a change
+  // (a terraform apply holding its state lock) and is better let finish, bounded by provider.timeout. It runs in a
+  // process group of its own (invoke.ts), so the terminal's Ctrl-C does not reach it either.
   const call = (verb: Verb, request: Record<string, unknown>) =>
     invoke(
       { command: options.command, timeoutMs: options.timeoutMs, env: { ...baseEnv, ...options.env } },
@@ -44,7 +47,7 @@ export function createExecProvider(
     register: async (machineId) => {
       await call('register', { machineId });
     },
-    async deregister(machineId, timeoutMs) {
+    async deregister(machineId, timeoutMs, wait = {}) {
       const stateOf = async () => (await loadBalancer.targets()).find((t) => t.machineId === machineId)?.state;
       const before = await stateOf();
       if (before === undefined || before === 'absent') return;
@@ -53,6 +56,7 @@ export function createExecProvider(
       const drained = await pollUntil(async () => ((await stateOf()) ?? 'absent') === 'absent', {
         intervalMs: options.pollIntervalMs,
         timeoutMs,
+        signal: wait.signal,
       });
       if (!drained) {
         throw new ExecProviderError(
@@ -139,13 +143,14 @@ export function createExecProvider(
       return created;
     },
 
-    async terminate(machineId, timeoutMs) {
+    async terminate(machineId, timeoutMs, wait = {}) {
       const before = await statusOf(machineId);
       if (before === undefined || before.phase === 'gone') return;
       if (before.phase !== 'deleting') await call('delete', { machineId });
       const gone = await pollUntil(async () => ((await statusOf(machineId))?.phase ?? 'gone') === 'gone', {
         intervalMs: options.pollIntervalMs,
         timeoutMs,
+        signal: wait.signal,
       });
       if (!gone) {
         throw new ExecProviderError('terminate.timeout', `machine ${machineId} was not gone within ${timeoutMs} ms`, {

@@ -10,18 +10,25 @@ export interface PollOptions {
   firstIntervalMs?: number;
   /** Injected in tests (fake time); the system clock otherwise. */
   clock?: Clock;
+  /** The run's interrupt: the poll rejects with its reason between checks, at once and not after the pause. */
+  signal?: AbortSignal;
 }
 
-/** Calls `check` until it returns true; returns false when the timeout passes first. */
+/**
+ * Calls `check` until it returns true; returns false when the timeout passes first. Aborting `signal` rejects with
+ * its reason; a check in flight finishes first.
+ */
 export async function pollUntil(check: () => Promise<boolean>, options: PollOptions): Promise<boolean> {
+  const { signal } = options;
   const clock = options.clock ?? systemClock;
   const deadline = clock.now().getTime() + options.timeoutMs;
   let pause = Math.min(options.firstIntervalMs ?? 100, options.intervalMs);
   for (;;) {
+    signal?.throwIfAborted();
     if (await check()) return true;
     const left = deadline - clock.now().getTime();
     if (left <= 0) return false;
-    await clock.sleep(Math.min(pause, left));
+    await clock.sleep(Math.min(pause, left), signal);
     pause = Math.min(pause * 2, options.intervalMs);
   }
 }

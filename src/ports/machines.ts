@@ -90,7 +90,22 @@ export interface LoadBalancerMembership {
   targets(): Promise<ApiTarget[]>;
   register(machineId: string): Promise<void>;
   /** Deregisters and waits until the target has finished draining. */
-  deregister(machineId: string, timeoutMs: number): Promise<void>;
+  deregister(machineId: string, timeoutMs: number, wait?: ProviderWait): Promise<void>;
+}
+
+/**
+ * What the engine hands a call that waits (a deregistration's draining, a termination, a launch through a group),
+ * besides its arguments. Optional on both sides: a provider that ignores it waits to the end as before, and one
+ * that reads it from an engine that gives none gets undefined.
+ */
+export interface ProviderWait {
+  /**
+   * The run's interrupt (Ctrl-C, a CI cancel's SIGINT or SIGTERM): the wait then rejects promptly with the signal's
+   * reason. What the call already started stays started (a target draining, an instance shutting down): the re-run
+   * finds it so and waits for it again. A request in flight may finish first; the engine's cleanup after the
+   * interrupt (`run.end`, the lock) is never given it.
+   */
+  signal?: AbortSignal;
 }
 
 export interface MachineProvider {
@@ -113,10 +128,10 @@ export interface MachineProvider {
    * instance lacks this cluster's tag: a wrong cluster name would tag replacements so a re-run cannot find them).
    */
   checkMachines(machines: Machine[]): ProviderProblem[];
-  /** Creates (or finds, by token) the replacement. */
-  createReplacement(request: ReplacementRequest): Promise<Machine>;
+  /** Creates (or finds, by token) the replacement; a provider that waits for its launch (a group) ends on `wait`. */
+  createReplacement(request: ReplacementRequest, wait?: ProviderWait): Promise<Machine>;
   /** Deletes and waits until gone. Succeeds when already gone. */
-  terminate(machineId: string, timeoutMs: number): Promise<void>;
+  terminate(machineId: string, timeoutMs: number, wait?: ProviderWait): Promise<void>;
   /**
    * Optional: starts the machine's termination and returns without waiting (idempotent; succeeds when it is
    * already going or gone). The machine then reads phase `deleting` until it is `gone`, and the engine waits for

@@ -7,6 +7,7 @@ import { KubeswapError } from '../../domain/errors.ts';
 import type { EventCode } from '../../domain/events.ts';
 import type { Desired } from '../../domain/model.ts';
 import type { PodOnNode } from '../../ports/kube.ts';
+import type { ProviderWait } from '../../ports/machines.ts';
 import {
   DRAINED_ANNOTATION,
   RETIRING_ANNOTATION,
@@ -45,7 +46,18 @@ export function replacementToken(runId: string, oldMachineId: string, attempt: n
   return `kubeswap-${digest.slice(0, 48)}`;
 }
 
-export async function act(step: Step, ports: Ports, ctx: RunContext, machine: string): Promise<void> {
+/**
+ * `signal`: the run's interrupt. The step's waits (a drain, the provider's deregistration, termination or launch) then
+ * reject with its reason, leaving what they started to the re-run, which finds it half done and repeats the step.
+ */
+export async function act(
+  step: Step,
+  ports: Ports,
+  ctx: RunContext,
+  machine: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  const wait = signal ? { signal } : {};
   const emit = (code: EventCode, message: string, data?: Record<string, unknown>, level: 'info' | 'warn' = 'info') =>
     ports.emit({ code, at: ports.clock.now().toISOString(), level, message, machine, data });
   const nodeEvent = (node: string, reason: string, message: string, type: 'Normal' | 'Warning' = 'Normal') =>
@@ -55,17 +67,19 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
     case 'create-replacement': {
       // A worker joins with its pool's launch template user data: render mode writes control-plane joins only.
       const userData = step.worker ? undefined : await ctx.userDataFor?.(step);
-      const replacement = await createWithUnusedToken(step, userData, ports, ctx, emit).catch((err: unknown) => {
-        // No capacity anywhere the old machine may move: nothing was created, the old one is untouched.
-        if ((err as { code?: string }).code === 'capacity.insufficient') {
-          throw new KubeswapError('rolled-back', 'replacement.no-capacity', (err as Error).message, {
-            hint:
-              (err as { hint?: string }).hint ?? 'retry later or choose another instance type in the launch template',
-            cause: err,
-          });
-        }
-        throw err;
-      });
+      const replacement = await createWithUnusedToken(step, userData, ports, ctx, emit, signal).catch(
+        (err: unknown) => {
+          // No capacity anywhere the old machine may move: nothing was created, the old one is untouched.
+          if ((err as { code?: string }).code === 'capacity.insufficient') {
+            throw new KubeswapError('rolled-back', 'replacement.no-capacity', (err as Error).message, {
+              hint:
+                (err as { hint?: string }).hint ?? 'retry later or choose another instance type in the launch template',
+              cause: err,
+            });
+          }
+          throw err;
+        },
+      );
       if (!step.oldRetired) {
         emit('swap.started', `replacing ${step.oldNode} (${step.old.id})`, {
           oldMachine: step.old.id,
@@ -114,7 +128,7 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
       return;
     case 'deregister-target': {
       const deregistered = (async () => {
-        await ports.provider.loadBalancer?.deregister(step.machineId, ctx.options.deregisterTimeoutMs);
+        await ports.provider.loadBalancer?.deregister(step.machineId, ctx.options.deregisterTimeoutMs, wait);
         // Our own kept-alive connection may be one of those the load balancer let drain: start afresh
         // before this server loses its etcd member, instead of failing over after a broken request.
         ports.kube.reconnect?.();
@@ -123,7 +137,7 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
       // The Node drains meanwhile (retirement.ts says why that is safe). Both are awaited whatever happens to
       // the other, so nothing of this step still runs when the loop plans the next one.
       const drained = step.drainNode
-        ? drain(step.drainNode, ports, ctx, emit, nodeEvent, undefined, step.cordoned)
+        ? drain(step.drainNode, ports, ctx, emit, nodeEvent, undefined, step.cordoned, signal)
         : Promise.resolve();
       const [a, b] = await Promise.allSettled([deregistered, drained]);
       if (a.status === 'rejected') throw a.reason;
@@ -132,7 +146,7 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
     }
     case 'drain':
       // The control plane's drain evicts everything but DaemonSet and mirror pods, as it always did.
-      await drain(step.node, ports, ctx, emit, nodeEvent, undefined, step.cordoned);
+      await drain(step.node, ports, ctx, emit, nodeEvent, undefined, step.cordoned, signal);
       return;
     case 'drain-worker':
       // Recorded before the cordon, with what a rollback puts back: the cordon an operator may have set and
@@ -144,7 +158,7 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
         [SCALE_DOWN_DISABLED_ANNOTATION]: 'true',
         ...(step.scaleDownWas !== undefined ? { [SCALE_DOWN_WAS_ANNOTATION]: step.scaleDownWas } : {}),
       });
-      await drain(step.node, ports, ctx, emit, nodeEvent, ctx.options.deleteEmptyDirData ?? false);
+      await drain(step.node, ports, ctx, emit, nodeEvent, ctx.options.deleteEmptyDirData ?? false, undefined, signal);
       return;
     case 'bump-pool': {
       const pools = ports.provider.capabilities.rollsPools ? ports.provider.pools : undefined;
@@ -198,7 +212,7 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
         emit('machine.terminating', `started terminating ${step.machineId} (${step.node})`);
         return;
       }
-      await ports.provider.terminate(step.machineId, ctx.options.terminateTimeoutMs);
+      await ports.provider.terminate(step.machineId, ctx.options.terminateTimeoutMs, wait);
       emit('machine.terminated', `terminated ${step.machineId} (${step.node})`);
       // A provider that drains on delete deletes the Node itself, and only once the machine is gone: Cluster API
       // deletes the infrastructure machine, then the Node, then lets the Machine go (machine_controller.go
@@ -214,7 +228,7 @@ export async function act(step: Step, ports: Ports, ctx: RunContext, machine: st
       ctx.drained?.delete(step.node);
       return;
     case 'rollback':
-      await rollback(step, ports, ctx, emit);
+      await rollback(step, ports, ctx, emit, wait);
       return;
     default:
       step satisfies never;
@@ -275,6 +289,7 @@ async function drain(
   deleteEmptyDirData: boolean | undefined,
   /** The plan saw the Node cordoned already (DrainOptions.cordoned). */
   cordoned?: boolean,
+  signal?: AbortSignal,
 ): Promise<void> {
   emit('node.drain-started', `cordoning and draining ${node}`);
   await nodeEvent(node, 'Draining', 'kubeswap is draining this node to replace its machine');
@@ -284,6 +299,7 @@ async function drain(
     clock: ports.clock,
     deleteEmptyDirData,
     ...(cordoned ? { cordoned } : {}),
+    ...(signal ? { signal } : {}),
   });
   if (!result.ok) {
     const blockers = result.blocking.map((b) => `${b.pod}${b.pdbs.length ? ` (PDB ${b.pdbs.join(', ')})` : ''}`);
@@ -335,18 +351,22 @@ async function createWithUnusedToken(
   ports: Ports,
   ctx: RunContext,
   emit: (code: EventCode, message: string, data?: Record<string, unknown>) => void,
+  signal: AbortSignal | undefined,
 ) {
   for (let attempt = step.attempt; ; attempt++) {
     try {
-      return await ports.provider.createReplacement({
-        pool: step.old.pool,
-        replaces: step.old,
-        runId: ctx.runId,
-        token: replacementToken(ctx.runId, step.old.id, attempt),
-        desired: ctx.desired,
-        userData,
-        tags: { 'kubeswap.io/attempt': String(attempt) },
-      });
+      return await ports.provider.createReplacement(
+        {
+          pool: step.old.pool,
+          replaces: step.old,
+          runId: ctx.runId,
+          token: replacementToken(ctx.runId, step.old.id, attempt),
+          desired: ctx.desired,
+          userData,
+          tags: { 'kubeswap.io/attempt': String(attempt) },
+        },
+        signal ? { signal } : {},
+      );
     } catch (err) {
       if ((err as { code?: string }).code !== 'replacement.token-reused' || attempt >= step.attempt + MAX_TOKEN_SKIPS) {
         throw err;
@@ -370,6 +390,7 @@ async function rollback(
   ports: Ports,
   ctx: RunContext,
   emit: (code: EventCode, message: string, data?: Record<string, unknown>, level?: 'info' | 'warn') => void,
+  wait: ProviderWait,
 ): Promise<never> {
   const r = step.replacement;
   emit('replacement.failed', `replacement ${r.id} failed: ${step.reason}`, { replacement: r.id }, 'warn');
@@ -389,10 +410,10 @@ async function rollback(
         : {}),
     });
   }
-  if (step.registered) await ports.provider.loadBalancer?.deregister(r.id, ctx.options.deregisterTimeoutMs);
+  if (step.registered) await ports.provider.loadBalancer?.deregister(r.id, ctx.options.deregisterTimeoutMs, wait);
   // Its member first: a learner or a fresh voter leaked by a failed join blocks every later join.
   for (const member of step.members) await ports.etcd.removeMember(member.id);
-  await ports.provider.terminate(r.id, ctx.options.terminateTimeoutMs);
+  await ports.provider.terminate(r.id, ctx.options.terminateTimeoutMs, wait);
   if (step.node) await ports.kube.deleteNode(step.node);
   const before = step.oldRetired
     ? `${step.oldNode} was already removed, so the control plane runs one machine short`

@@ -270,7 +270,7 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
           // a read from before its write standing for a fresh one.
           if (!WRITES_NO_NODE.has(decision.step.kind)) lastFresh = undefined;
           try {
-            await act(decision.step, ports, ctx, decision.machine);
+            await act(decision.step, ports, ctx, decision.machine, hooks.signal);
           } catch (err) {
             // etcd refuses membership changes for 5 s after the last one ("unhealthy cluster"), and
             // a member may be briefly unreachable while another restarts: observe again and re-plan.

@@ -32,7 +32,7 @@ import type { EngineOptions, Ports, RenderRequest } from '../ports.ts';
 import { kubeletConfigPlan } from '../prepare/kubelet-config.ts';
 import { kubeletConfigMaps, type PrepareSeen, prepareCluster, rbacLabel } from '../prepare/prepare.ts';
 import { prepareRenderMode, type RenderMode } from '../prepare/render-mode.ts';
-import { converge } from './converge.ts';
+import { converge, interrupted } from './converge.ts';
 import type { GateStreak } from './gate-streak.ts';
 import { awaitHealthyStart } from './healthy-start.ts';
 import { acquireLock, formatHolder, processStart, releaseLock } from './lock.ts';
@@ -701,7 +701,8 @@ export async function apply(
       durationMs: elapsed(),
     });
     return { result: 'done', runId, swaps: result.swaps, snapshotFile: snap.file, durationMs: elapsed(), report };
-  } catch (err) {
+  } catch (thrown) {
+    const err = interruptedOr(thrown, signal);
     const failure = err instanceof KubeswapError ? err.failure : 'internal';
     // An interrupted or rolled-back run keeps `running` so a re-run resumes with the same run id.
     // A run that lost its lock leaves the record and the join token to the run that holds it now.
@@ -723,6 +724,16 @@ export async function apply(
       emit('lock.released', 'lock released');
     }
   }
+}
+
+/**
+ * Once the run is interrupted, a wait it ended rejects with the signal's reason, or a provider's error wrapping it: such
+ * a failure is the interrupt (exit 130, the re-run repeats the step), while a verdict of the run's own (a rollback
+ * finished, a drain blocked, the lock lost) stands.
+ */
+function interruptedOr(err: unknown, signal: AbortSignal | undefined): unknown {
+  if (!signal?.aborted) return err;
+  return err instanceof KubeswapError && err.failure !== 'internal' ? err : interrupted();
 }
 
 /** The pools a run replaces machines in, the control plane's included (its scope and --pools). */

@@ -191,6 +191,40 @@ describe('aws-asg swaps and run hooks over a fake group', () => {
     assert.ok(!fake.calls.some((c) => c.startsWith('complete')), 'kubeswap never completes a terminate hook');
   });
 
+  it('ends the wait for a held termination on an interrupt, with its reason; the instance goes on leaving', async () => {
+    const { fake, context } = setup();
+    fake.min = 2;
+    fake.lifecycleHooks = [{ name: 'backup', transition: 'TERMINATING', heartbeatSeconds: 600 }];
+    const interrupt = new AbortController();
+    const reason = new Error('interrupted');
+    const done = terminateInGroup(context, 'i-0000', 60_000, { signal: interrupt.signal });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    interrupt.abort(reason);
+    await assert.rejects(done, (err) => err === reason);
+    assert.equal(fake.instances[0]!.lifecycle, 'Terminating:Wait', 'left to its hook and the group');
+  });
+
+  it('ends the wait for the group to launch on an interrupt; the re-run finds the launch instead of raising again', async () => {
+    const { fake, context, request } = setup();
+    const req = await request('i-0000');
+    // The group takes its time: the launched instance is not visible yet.
+    const describe = fake.ec2.describeInstances;
+    let visible = false;
+    fake.ec2.describeInstances = async (filters) =>
+      !visible && filters.some((f) => f.Values?.includes(req.token)) ? [] : describe(filters);
+    const interrupt = new AbortController();
+    const reason = new Error('interrupted');
+    const launching = createReplacement({ ...context, launchTimeoutMs: 60_000 }, req, { signal: interrupt.signal });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    interrupt.abort(reason);
+    await assert.rejects(launching, (err) => err === reason);
+    assert.equal(fake.desired, 4, 'the capacity raised once');
+    visible = true;
+    const found = await createReplacement(context, req);
+    assert.equal(fake.desired, 4, 'not raised again');
+    assert.equal(found.id, fake.instances.at(-1)!.id);
+  });
+
   it('begins a retirement through the group and returns while a terminate hook holds it (beginTermination)', async () => {
     const { fake, context } = setup();
     fake.min = 2;

@@ -13,7 +13,10 @@ const POLL_MS = 2000;
  * ELBv2 as its user guide describes it: a deregistered target reads `draining` until the group's delay has passed
  * since the DeregisterTargets answer (plus `lateMs`: ELB finishing a little late), then `unused`.
  */
-function fakeElb(clock: ReturnType<typeof fakeClock>, options: { delaySeconds?: number; lateMs?: number } = {}) {
+function fakeElb(
+  clock: ReturnType<typeof fakeClock>,
+  options: { delaySeconds?: number; lateMs?: number; onDeregister?: () => void } = {},
+) {
   const at = () => clock.now().getTime();
   const registered = new Map<string, { drainsUntil?: number }>([['i-0old', {}]]);
   const calls = { health: 0, deregister: 0, attributes: 0, set: 0 };
@@ -36,6 +39,7 @@ function fakeElb(clock: ReturnType<typeof fakeClock>, options: { delaySeconds?: 
     async registerTargets() {},
     async deregisterTargets(_arn, ids) {
       calls.deregister++;
+      options.onDeregister?.();
       const seconds = Number(attributes['deregistration_delay.timeout_seconds'] ?? 300);
       for (const id of ids) {
         const target = registered.get(id);
@@ -154,5 +158,23 @@ describe('aws-ec2 API target deregistration wait', () => {
     assert.equal((result as { code?: string }).code, 'api-target.draining-timeout');
     assert.equal(ended - started, 60_000);
     assert.equal(elb.calls.health, 3);
+  });
+
+  it('ends the sleep through the delay at once on an interrupt, with its reason; the target keeps draining', async () => {
+    const clock = fakeClock();
+    const interrupt = new AbortController();
+    const reason = new Error('interrupted');
+    // Ctrl-C while DeregisterTargets is in flight: ELB has started the delay by the time it answers.
+    const elb = fakeElb(clock, { delaySeconds: 300, onDeregister: () => interrupt.abort(reason) });
+    const group = new ApiTargetGroup(elb.port, TG, POLL_MS, undefined, clock);
+    await assert.rejects(group.deregister('i-0old', 3_600_000, { signal: interrupt.signal }), (err) => err === reason);
+    assert.deepEqual(clock.slept, [], 'no sleep through the 300 s delay');
+    assert.equal(elb.calls.deregister, 1);
+    const drainsUntil = elb.drainsUntil('i-0old');
+    assert.ok(drainsUntil !== undefined, 'ELB drains it on');
+    // The re-run finds it draining and waits for the end of that same draining.
+    await group.deregister('i-0old', 3_600_000);
+    assert.equal(elb.drainsUntil('i-0old'), drainsUntil);
+    assert.ok(clock.now().getTime() >= drainsUntil);
   });
 });

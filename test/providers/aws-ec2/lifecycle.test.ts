@@ -62,6 +62,25 @@ describe('aws-ec2 terminate', () => {
     await assert.rejects(provider().terminate('i-0old', 1_000), { code: 'terminate.protected' });
   });
 
+  it('ends the wait on an interrupt with its reason as it is, the instance left shutting down', async () => {
+    const interrupt = new AbortController();
+    const reason = new Error('interrupted');
+    ec2
+      .on(DescribeInstancesCommand)
+      .resolvesOnce(described('running'))
+      .callsFake(() => {
+        interrupt.abort(reason);
+        return described('shutting-down');
+      });
+    ec2.on(TerminateInstancesCommand).resolves({});
+    const terminating = provider({ pollIntervalMs: 60_000 }).terminate('i-0old', 3_600_000, {
+      signal: interrupt.signal,
+    });
+    await assert.rejects(terminating, (err) => err === reason);
+    assert.equal(ec2.commandCalls(TerminateInstancesCommand).length, 1);
+    assert.equal(ec2.commandCalls(DescribeInstancesCommand).length, 2, 'no look after the interrupt');
+  });
+
   it('retries a throttled describe and still terminates once', async () => {
     ec2
       .on(DescribeInstancesCommand)
@@ -102,6 +121,27 @@ describe('aws-ec2 API targets', () => {
     await assert.rejects(provider({ pollIntervalMs: 5 }).loadBalancer!.deregister('i-0old', 30), {
       code: 'api-target.draining-timeout',
     });
+  });
+
+  it('ends the wait on an interrupt with its reason as it is (not a wrapped AWS failure)', async () => {
+    const interrupt = new AbortController();
+    const reason = new Error('interrupted');
+    elb
+      .on(DescribeTargetHealthCommand)
+      .resolvesOnce(health('healthy'))
+      .callsFake(() => {
+        interrupt.abort(reason);
+        return health('draining');
+      });
+    elb.on(DeregisterTargetsCommand).resolves({});
+    elb.on(DescribeTargetGroupAttributesCommand).resolves({
+      Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: '300' }],
+    });
+    const deregistering = provider({ pollIntervalMs: 60_000 }).loadBalancer!.deregister('i-0old', 3_600_000, {
+      signal: interrupt.signal,
+    });
+    await assert.rejects(deregistering, (err) => err === reason);
+    assert.equal(elb.commandCalls(DeregisterTargetsCommand).length, 1);
   });
 
   it('skips deregistration of a target that is not registered', async () => {

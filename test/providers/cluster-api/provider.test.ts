@@ -326,6 +326,21 @@ describe('cluster-api provider: replacement and retirement', () => {
     assert.ok(fake.find('Machine', 'c1-cp-0'), 'the old Machine is untouched');
   });
 
+  it('ends the wait for a deleting Machine on an interrupt, with its reason; Cluster API goes on deleting it', async () => {
+    const fake = machineCluster();
+    const interrupt = new AbortController();
+    const reason = new Error('interrupted');
+    let pauses = 0;
+    const p = createClusterApiProvider(options(), fake, async (_ms, signal) => {
+      if (++pauses === 1) interrupt.abort(reason);
+      signal?.throwIfAborted();
+    });
+    fake.remove = async () => {}; // a finalizer still at work
+    await assert.rejects(p.terminate('c1-cp-0', 200, { signal: interrupt.signal }), (err) => err === reason);
+    assert.equal(pauses, 1);
+    assert.ok(fake.find('Machine', 'c1-cp-0'));
+  });
+
   it('fails a termination that does not finish in time with what to look at', async () => {
     const { p, fake } = setup();
     fake.find('Machine', 'c1-cp-0')!.metadata.annotations = { [`${PRE_TERMINATE_HOOK.split('/')[0]}/other`]: '' };

@@ -203,6 +203,18 @@ describe('exec provider', () => {
       assert.deepEqual(fake.verbs(), ['status', 'status']);
     });
 
+    it('lets the command in flight finish on an interrupt, then ends the wait with its reason', async () => {
+      const { fake, provider } = setup();
+      const interrupt = new AbortController();
+      const reason = new Error('interrupted');
+      const terminating = provider.terminate('vm-old', 60_000, { signal: interrupt.signal });
+      // Ctrl-C while `status` runs: it finishes, and so does the `delete` the step was in; no `status` poll follows.
+      setTimeout(() => interrupt.abort(reason), 0);
+      await assert.rejects(terminating, (err) => err === reason);
+      assert.deepEqual(fake.verbs(), ['status', 'delete']);
+      assert.equal(fake.state().machines[0]!.phase, 'deleting');
+    });
+
     it('gives up at the timeout when the machine stays', async () => {
       const { provider } = setup({ machines: [{ ...OLD, phase: 'failed' }] }, {});
       // `failed` never turns gone in the fake unless deleted; deleting takes two looks, more than 1 ms allows.
@@ -284,6 +296,19 @@ describe('exec provider', () => {
       assert.equal(fake.state().targets['vm-old'], 'absent');
       await lb.deregister('vm-never-registered', 5_000);
       assert.deepEqual(fake.verbs(), ['register', 'targets', 'targets', 'deregister', 'targets', 'targets', 'targets']);
+    });
+  });
+
+  describe('load balancer, interrupted', () => {
+    it('ends the wait for draining with the reason once the command in flight finished', async () => {
+      const { fake, provider } = setup({ machines: [OLD], targets: { 'vm-old': 'serving' } }, { loadBalancer: true });
+      const interrupt = new AbortController();
+      const reason = new Error('interrupted');
+      const deregistering = provider.loadBalancer!.deregister('vm-old', 60_000, { signal: interrupt.signal });
+      setTimeout(() => interrupt.abort(reason), 0);
+      await assert.rejects(deregistering, (err) => err === reason);
+      assert.deepEqual(fake.verbs(), ['targets', 'deregister']);
+      assert.equal(fake.state().targets['vm-old'], 'draining');
     });
   });
 
