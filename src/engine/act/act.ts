@@ -218,7 +218,11 @@ export async function act(
       // deletes the infrastructure machine, then the Node, then lets the Machine go (machine_controller.go
       // reconcileDelete). So no delete-node step of ours follows, and its DaemonSet pods wait for the garbage
       // collector as below; the machine is gone when terminate returns, so they are released here.
-      if (ports.provider.capabilities.drainsOnDelete) await releaseDaemonPods(step.node, ports, emit);
+      if (ports.provider.capabilities.drainsOnDelete) {
+        await releaseDaemonPods(step.node, ports, emit);
+        // No delete-node step of ours follows: the drain's list (none: the provider drained) goes here.
+        ctx.drained?.delete(step.node);
+      }
       return;
     case 'delete-node':
       await ports.kube.deleteNode(step.node);
@@ -228,7 +232,9 @@ export async function act(
       ctx.drained?.delete(step.node);
       return;
     case 'rollback':
-      await rollback(step, ports, ctx, emit, wait);
+      // Never cut short by an interrupt: until the failed replacement's member is removed the cluster has one more
+      // voter than it can lose (4 members, quorum 3), and the rollback waits out its target's deregistration first.
+      await rollback(step, ports, ctx, emit, {});
       return;
     default:
       step satisfies never;

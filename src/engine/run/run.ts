@@ -728,12 +728,17 @@ export async function apply(
 
 /**
  * Once the run is interrupted, a wait it ended rejects with the signal's reason, or a provider's error wrapping it: such
- * a failure is the interrupt (exit 130, the re-run repeats the step), while a verdict of the run's own (a rollback
- * finished, a drain blocked, the lock lost) stands.
+ * a failure is the interrupt (exit 130, the re-run repeats the step). Anything else stands as it is, also after the
+ * interrupt: a verdict of the run's own (a rollback finished, a drain blocked, the lock lost), and a real failure that
+ * happened to come meanwhile (an etcd or API error), which must not read "re-run to resume".
  */
 function interruptedOr(err: unknown, signal: AbortSignal | undefined): unknown {
-  if (!signal?.aborted) return err;
-  return err instanceof KubeswapError && err.failure !== 'internal' ? err : interrupted();
+  if (!signal?.aborted || (err instanceof KubeswapError && err.failure !== 'internal')) return err;
+  for (let cause = err, depth = 0; cause !== undefined && depth < 10; depth++) {
+    if (cause === signal.reason) return interrupted();
+    cause = (cause as { cause?: unknown } | null)?.cause;
+  }
+  return err;
 }
 
 /** The pools a run replaces machines in, the control plane's included (its scope and --pools). */

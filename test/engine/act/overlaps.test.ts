@@ -124,5 +124,12 @@ describe('apply with a provider that terminates in the background', () => {
     // A Node deleted while its machine is not known gone (a rollback, a provider that deletes it): nothing released.
     await act({ kind: 'delete-node', node: 'cp-b' }, world.ports(), run, 'cp-b');
     assert.deepEqual([...drained.keys()], []);
+    // A provider that drains on delete deletes the Node itself: no delete-node step comes, the release at terminate
+    // drops it.
+    const capi = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    capi.useDrainsOnDelete();
+    drained.set('cp-c', []);
+    await act({ kind: 'terminate', machineId: 'i-cp-c', node: 'cp-c', endsSwap: true }, capi.ports(), run, 'cp-c');
+    assert.deepEqual([...drained.keys()], []);
   });
 });

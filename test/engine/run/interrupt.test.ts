@@ -77,6 +77,43 @@ describe('apply interrupted while the provider waits', () => {
   });
 });
 
+describe('apply interrupted: what is not cut short, and what is not the interrupt', () => {
+  it('a rollback runs to its end: the failed replacement and its member are gone, exit class rolled-back', async () => {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    world.pendingFault = 'dies-after-member-add';
+    const interrupt = new AbortController();
+    const terminate = world.provider.terminate;
+    let waitedWithSignal = false;
+    world.provider.terminate = async (id, timeoutMs, wait) => {
+      interrupt.abort(new Error('interrupted'));
+      if (wait?.signal) {
+        waitedWithSignal = true;
+        return untilInterrupted(wait);
+      }
+      return terminate(id, timeoutMs, wait);
+    };
+    const err = await failure(apply(world.ports(), request, APPLY_OPTIONS, interrupt.signal));
+    assert.deepEqual([err.failure, err.code], ['rolled-back', 'replacement.rolled-back']);
+    assert.equal(waitedWithSignal, false, "the rollback's termination wait is not given the interrupt");
+    assert.deepEqual(world.members.map((m) => m.name).sort(), ['cp-a', 'cp-b', 'cp-c']);
+    assert.equal(world.machines.filter((m) => m.phase === 'running').length, 3);
+  });
+
+  it('a failure of its own that comes after the interrupt keeps its class, not "re-run to resume"', async () => {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    const interrupt = new AbortController();
+    world.provider.loadBalancer!.deregister = async () => {
+      interrupt.abort(new Error('interrupted'));
+      throw new Error('target group not found');
+    };
+    // Thrown as it is: the command line's exit 1 with its message, not exit 130.
+    await assert.rejects(
+      apply(world.ports(), request, APPLY_OPTIONS, interrupt.signal),
+      (err: Error) => err.message === 'target group not found' && (err as { failure?: string }).failure === undefined,
+    );
+  });
+});
+
 describe('act interrupted while a drain waits for a refused eviction', () => {
   it("ends the drain's wait with the interrupt's reason", async () => {
     const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
