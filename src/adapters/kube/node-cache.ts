@@ -52,7 +52,7 @@ const RECONNECT_DELAY_MAX_MS = 1000;
 
 /** The watch client (client-node's Watch, or a fake in tests). */
 export type WatchClient = Pick<Watch, 'watch'>;
-const WRITE_SEEN_MS = 10_000;
+export const WRITE_SEEN_MS = 10_000;
 /** How many of each object's latest resourceVersions are remembered as delivered (Follower.delivered). */
 const DELIVERED_KEPT = 3;
 
@@ -151,19 +151,21 @@ export class Follower<T extends Named> {
           // server's clean close: the new watch replays what changed meanwhile (or answers 410 Gone and ListWatch
           // lists afresh). Taken for a failure, it cost a pause with every read a list of every Node, then a LIST of
           // every Node (issue 15 §3: 2-4 per swap at its termination). Not trusted until the new watch is open. A
-          // client-side timeout is ListWatch's own to resume; an HTTP error still restarts after a pause.
+          // client-side timeout is ListWatch's own to resume; an HTTP error still restarts after a pause, and so does a
+          // watch dropped within RECONNECT_DELAY_MAX_MS of its answer (a server that crash-loops behind the load
+          // balancer: ListWatch re-watches without a pause after any event, so resuming could spin).
           const dropped =
             err !== null &&
             err !== undefined &&
             answeredAt !== undefined &&
+            this.now() - answeredAt >= RECONNECT_DELAY_MAX_MS &&
             (err as { statusCode?: unknown }).statusCode === undefined &&
             (err as { name?: unknown }).name !== 'TimeoutError';
           if (this.lw === lw) {
             // A clean end of a watch that had opened: the gap to the next one is trusted briefly (CLEAN_GAP_MS).
             this.closedAt = !err && this.openSince !== undefined ? this.now() : undefined;
             this.openSince = undefined;
-            // At once, unless it had been open only a moment (a server that drops every watch): ListWatch's pause.
-            if (dropped) this.rewatchAtOnce = this.now() - answeredAt! >= RECONNECT_DELAY_MAX_MS;
+            if (dropped) this.rewatchAtOnce = true;
           }
           done(dropped ? null : err);
         };
@@ -191,6 +193,9 @@ export class Follower<T extends Named> {
           .then((answered) => {
             controller = answered;
             answeredAt = this.now();
+            // A flag ListWatch's pause did not consume (it pauses only after a watch that brought nothing) must not
+            // skip the pause of a later, unrelated reconnect.
+            this.rewatchAtOnce = false;
             // Answered after this watch was ended, or after its ListWatch was stopped or replaced (ListWatch.stop()
             // aborts only a request already answered): closed here, or it would stay open for its whole timeout
             // (minutes) and keep the process alive.
@@ -209,11 +214,14 @@ export class Follower<T extends Named> {
       },
     } as unknown as Watch;
     const listed = async () => {
+      const asked = this.now();
       const result = await this.list();
       // A list of a ListWatch that a restart has replaced meanwhile says nothing about the new one's (empty) store.
       if (this.lw === lw) {
         this.synced = true;
         this.down = false;
+        // A list asked after our write holds it (or a later version): nothing more to wait for.
+        for (const [name, write] of this.awaited) if (write.since <= asked) this.awaited.delete(name);
       }
       return result;
     };
@@ -278,7 +286,7 @@ export class Follower<T extends Named> {
     // resourceVersion (one WATCH request); otherwise (listing, or down after an error) listed afresh.
     if (this.resume && this.synced && !this.down) {
       // Our writes not yet seen: the new watch gets WRITE_SEEN_MS of its own to deliver them.
-      for (const write of this.awaited.values()) write.since = Date.now();
+      for (const write of this.awaited.values()) write.since = this.now();
       this.resume();
       return;
     }
@@ -299,7 +307,7 @@ export class Follower<T extends Named> {
     if (!this.lw) return;
     const current = this.lw.get(name);
     if (rv === undefined ? current === undefined : this.delivered.get(name)?.includes(rv)) return;
-    this.awaited.set(name, { rv, since: Date.now() });
+    this.awaited.set(name, { rv, since: this.now() });
   }
 
   trusted(): boolean {
@@ -310,9 +318,12 @@ export class Follower<T extends Named> {
       if (this.closedAt === undefined || this.now() - this.closedAt > CLEAN_GAP_MS) return false;
     } else if (this.now() - (this.heardAt ?? this.openSince) > SILENCE_MS) return false;
     for (const { since } of this.awaited.values()) {
-      if (Date.now() - since > WRITE_SEEN_MS) {
-        // The stream did not deliver our own write: it is stuck; read the API meanwhile.
-        this.restart();
+      if (this.now() - since > WRITE_SEEN_MS) {
+        // The stream did not deliver our own write: it is stuck, or it moved past our version unseen (a relist
+        // after 410 Gone, more than DELIVERED_KEPT versions behind ours before our answer was read). Listed afresh,
+        // not resumed: a resumed watch could wait for that version for ever. The API answers meanwhile.
+        void this.lw?.stop();
+        this.start();
         return false;
       }
     }

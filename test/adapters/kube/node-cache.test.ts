@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { openKube } from '../../../src/adapters/kube/client.ts';
-import { Follower, SETTLE_MS, SILENCE_MS } from '../../../src/adapters/kube/node-cache.ts';
+import { Follower, SETTLE_MS, SILENCE_MS, WRITE_SEEN_MS } from '../../../src/adapters/kube/node-cache.ts';
 import { watchOne } from '../../../src/adapters/kube/watch-one.ts';
 
 type Obj = {
@@ -489,6 +489,8 @@ current-context: x
     const stop = kube.watchChanges!(() => {});
     try {
       await watching(api, kube);
+      // Open longer than RECONNECT_DELAY_MAX_MS (1 s): a drop, not a server that drops every watch at once.
+      await new Promise((r) => setTimeout(r, 1_100));
       api.requests = [];
       api.nodes.set('cp-b', api.node('cp-b', false, { 'node-role.kubernetes.io/control-plane': '' }));
       api.breakWatches();
@@ -497,6 +499,10 @@ current-context: x
         (await kube.listNodes()).some((n) => n.name === 'cp-b' && !n.ready),
       );
       assert.deepEqual(api.requests.sort(), ['GET nodes watch', 'GET pods watch'], 'no LIST, one WATCH each');
+      // Dropped again at once (a crash-looping server): the restart's pause and LIST, not a spin of re-watches.
+      api.requests = [];
+      api.breakWatches();
+      await until('listed afresh', () => api.requests.includes('GET nodes'), 5000);
     } finally {
       stop();
       kube.close();
@@ -624,6 +630,36 @@ describe('node-cache: a watch that went silent is not trusted', () => {
     assert.equal(follower.trusted(), true, 'just closed cleanly');
     now += 2_500;
     assert.equal(follower.trusted(), false, 'no watch open 2.5 s after the close');
+    follower.stop();
+    api.close();
+  });
+
+  it('an own write the stream never delivers: after WRITE_SEEN_MS the store is listed afresh and trusted again', async () => {
+    let now = 1_000_000;
+    let lists = 0;
+    const fake = new FakeWatch();
+    const api = new FakeApiServer();
+    const follower = new Follower<V1Node>(
+      undefined as never,
+      '/api/v1/nodes',
+      async () => {
+        lists++;
+        return { items: [api.node('cp-a', true)], metadata: { resourceVersion: String(10 * lists) } };
+      },
+      () => 'sig',
+      () => undefined,
+      undefined,
+      () => fake as never,
+      () => now,
+    );
+    follower.start();
+    await until('the watch is open', () => follower.trusted());
+    // Our write's version, which this stream will never bring (it moved past it unseen).
+    follower.wrote('cp-a', 'never-delivered');
+    assert.equal(follower.trusted(), false);
+    now += WRITE_SEEN_MS + 1;
+    assert.equal(follower.trusted(), false, 'stuck: the API answers');
+    await until('listed afresh and trusted again', () => lists === 2 && follower.trusted(), 3000);
     follower.stop();
     api.close();
   });
