@@ -287,6 +287,18 @@ describe('the stored timeline and the duration estimate', () => {
     const [run] = await readStoredRuns(kube);
     assert.ok(run!.outcome!.error!.startsWith('verification failed: kube-system/kube-proxy-x'));
     assert.ok(run!.outcome!.error!.length <= 2_001, `${run!.outcome!.error!.length} characters kept`);
+    // Cut at a character, never inside one (a surrogate pair split at the bound).
+    const split = new RunRecorder(kube, assert.fail);
+    split.sink({
+      code: 'run.started',
+      at: new Date().toISOString(),
+      level: 'info',
+      message: 'x',
+      data: { runId: 'r2' },
+    });
+    await split.finish({ exitCode: 1, error: `${'a'.repeat(1_999)}${'🙂'.repeat(10)}` });
+    const cut = (await readStoredRuns(kube)).find((r) => r.runId === 'r2')!.outcome!.error!;
+    assert.equal(cut, `${'a'.repeat(1_999)}…`);
   });
 
   it('writes the timeline at phase changes only (steps, swap start/join/finish, run end), not once per event', async () => {

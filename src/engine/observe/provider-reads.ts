@@ -135,9 +135,9 @@ export class ProviderReads {
     for (const [id, since] of this.leavingSince) {
       if (leaving.has(id)) continue;
       this.leavingSince.delete(id);
-      // Gone or no longer listed: a termination seen to its end. (A machine back to another phase teaches nothing.)
-      const now = machines.find((m) => m.id === id);
-      if (now && now.phase !== 'gone') continue;
+      // Read gone: a termination seen to its end. A machine no longer listed (its Node went, and the listing follows
+      // the Nodes) or back to another phase teaches nothing: its end was not seen.
+      if (machines.find((m) => m.id === id)?.phase !== 'gone') continue;
       this.shortestLeavingMs = Math.min(this.shortestLeavingMs ?? Infinity, at - since);
     }
     for (const id of leaving) if (!this.leavingSince.has(id)) this.leavingSince.set(id, at);

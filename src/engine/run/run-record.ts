@@ -172,7 +172,9 @@ export class RunRecorder {
     if (!this.run) return;
     // The error as the run printed it, bounded as an event's message is (kept): the record must fit its ConfigMap.
     const error =
-      outcome.error && outcome.error.length > ERROR_KEPT ? `${outcome.error.slice(0, ERROR_KEPT)}…` : outcome.error;
+      outcome.error && outcome.error.length > ERROR_KEPT
+        ? `${outcome.error.slice(0, ERROR_KEPT).replace(/[\uD800-\uDBFF]$/, '')}…`
+        : outcome.error;
     this.run.outcome = { ...outcome, ...(error !== undefined ? { error } : {}), at: new Date().toISOString() };
     this.enqueue(false);
     await this.chain;

@@ -195,14 +195,16 @@ describe('ProviderReads: the provider view between passes', () => {
     at(115_625, 'gone', 'deleting');
     assert.ok(reads.reusableMachines(117_187, ids), 'then a tenth of the time it has been leaving');
     assert.equal(reads.reusableMachines(117_188, ids), undefined);
-    // A quicker termination (no longer listed, 3 s) shortens the schedule for the next; one that goes back to
-    // running teaches nothing.
+    // A quicker termination read gone (3 s) shortens the schedule for the next; one no longer listed (its Node went)
+    // or back to running teaches nothing.
     at(200_000, 'deleting', 'deleting');
-    reads.rememberMachines(203_000, ids, [machine('cp-b', { phase: 'deleting' })]);
+    reads.rememberMachines(201_000, ids, [machine('cp-b', { phase: 'deleting' })]);
+    at(250_000, 'deleting', 'deleting');
+    at(253_000, 'gone', 'deleting');
     at(300_000, 'deleting', 'gone');
     at(300_500, 'running', 'gone');
     at(400_000, 'deleting', 'gone');
-    assert.ok(reads.reusableMachines(402_699, ids), 'close reads from 0.9 x 3 s, not from 0.9 x 0.5 s');
+    assert.ok(reads.reusableMachines(402_699, ids), 'close reads from 0.9 x 3 s, not from 0.9 x 1 s or 0.9 x 0.5 s');
     assert.equal(reads.reusableMachines(402_700, ids), undefined);
   });
 
