@@ -702,7 +702,7 @@ export async function apply(
     });
     return { result: 'done', runId, swaps: result.swaps, snapshotFile: snap.file, durationMs: elapsed(), report };
   } catch (thrown) {
-    const err = interruptedOr(thrown, signal);
+    const err = asInterrupt(thrown, signal);
     const failure = err instanceof KubeswapError ? err.failure : 'internal';
     // An interrupted or rolled-back run keeps `running` so a re-run resumes with the same run id.
     // A run that lost its lock leaves the record and the join token to the run that holds it now.
@@ -732,7 +732,7 @@ export async function apply(
  * interrupt: a verdict of the run's own (a rollback finished, a drain blocked, the lock lost), and a real failure that
  * happened to come meanwhile (an etcd or API error), which must not read "re-run to resume".
  */
-function interruptedOr(err: unknown, signal: AbortSignal | undefined): unknown {
+function asInterrupt(err: unknown, signal: AbortSignal | undefined): unknown {
   if (!signal?.aborted || (err instanceof KubeswapError && err.failure !== 'internal')) return err;
   for (let cause = err, depth = 0; cause !== undefined && depth < 10; depth++) {
     if (cause === signal.reason) return interrupted();
