@@ -56,7 +56,12 @@ const reused = stateDir !== undefined && existsSync(path.join(stateDir, 'sandbox
 console.log(`bench:scale: ${reused ? `reusing the sandbox in ${stateDir}` : 'bringing up a 3-machine sandbox'}...`);
 const sb = reused
   ? attachSandbox(stateDir)
-  : await upSandbox({ controlPlanes: 3, ...(stateDir ? { stateDir } : { ownerPid: process.pid }) });
+  : await upSandbox({
+      controlPlanes: 3,
+      // The added Nodes stay Ready with no kubelet renewing their Leases (SandboxPlan.controllerManagerArgs says why).
+      controllerManagerArgs: ['--node-monitor-grace-period=24h'],
+      ...(stateDir ? { stateDir } : { ownerPid: process.pid }),
+    });
 const counter = values.apply ? preloadRequestCounter() : undefined;
 try {
   const env = { ...process.env, ...sandboxEnv(sb) };
@@ -385,17 +390,18 @@ async function populate(kc: k8s.KubeConfig, core: k8s.CoreV1Api, nodes: number, 
   const server = new URL(kc.getCurrentCluster()!.server);
   // The server may close a kept-alive connection between two requests (socket hang up): that create is sent again
   // (a 409 from a create that did land counts as done).
-  const post = async (apiPath: string, body: unknown) => {
+  const post = (apiPath: string, body: unknown) => send('POST', apiPath, body, 'application/json');
+  const send = async (method: string, apiPath: string, body: unknown, contentType: string) => {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await postOnce(apiPath, body);
+        return await sendOnce(method, apiPath, body, contentType);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (attempt >= 5 || (code !== 'ECONNRESET' && code !== 'EPIPE')) throw err;
       }
     }
   };
-  const postOnce = (apiPath: string, body: unknown) =>
+  const sendOnce = (method: string, apiPath: string, body: unknown, contentType: string) =>
     new Promise<void>((resolve, reject) => {
       const data = JSON.stringify(body);
       const req = https.request(
@@ -404,8 +410,8 @@ async function populate(kc: k8s.KubeConfig, core: k8s.CoreV1Api, nodes: number, 
           host: server.hostname,
           port: server.port,
           path: apiPath,
-          method: 'POST',
-          headers: { ...opts.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
+          method,
+          headers: { ...opts.headers, 'content-type': contentType, 'content-length': Buffer.byteLength(data) },
         },
         (res) => {
           let text = '';
@@ -415,7 +421,7 @@ async function populate(kc: k8s.KubeConfig, core: k8s.CoreV1Api, nodes: number, 
           res.on('end', () =>
             res.statusCode! < 300 || res.statusCode === 409
               ? resolve()
-              : reject(new Error(`POST ${apiPath}: ${res.statusCode} ${text.slice(0, 500)}`)),
+              : reject(new Error(`${method} ${apiPath}: ${res.statusCode} ${text.slice(0, 500)}`)),
           );
         },
       );
@@ -430,6 +436,7 @@ async function populate(kc: k8s.KubeConfig, core: k8s.CoreV1Api, nodes: number, 
       .createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'default' } } })
       .catch(() => undefined);
   const names = Array.from({ length: nodes }, (_, i) => `worker-${String(i).padStart(5, '0')}`);
+  const benchTaint = { key: 'scale-bench', value: 'true', effect: 'NoSchedule' };
   // Ready, at the cluster's version, as kubelets would report them (nothing else updates these objects).
   const status = {
     conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status' }],
@@ -447,15 +454,20 @@ async function populate(kc: k8s.KubeConfig, core: k8s.CoreV1Api, nodes: number, 
       },
       // Tainted NoSchedule: nothing runs them (no kubelet), so a pod the drain of a control-plane Node moves (CoreDNS)
       // must not land there, or the apply waits for it to become available until its addon timeout (5 min).
-      spec: {
-        providerID: `aws:///us-east-1a/i-scale${String(i).padStart(12, '0')}`,
-        taints: [{ key: 'scale-bench', value: 'true', effect: 'NoSchedule' }],
-      },
+      spec: { providerID: `aws:///us-east-1a/i-scale${String(i).padStart(12, '0')}`, taints: [benchTaint] },
       // A Node takes its status on create (kube-apiserver pkg/registry/core/node/strategy.go: "Nodes allow *all*
       // fields, including status, to be set on create"), as the kubelet registers it: one request per Node.
       status,
     });
   });
+  // The TaintNodesByCondition admission plugin adds node.kubernetes.io/not-ready to every Node created, and the node
+  // lifecycle controller lifts it once the Node is Ready, one PATCH each at the controller-manager's client rate
+  // (20/s): 5,000 of them queue for minutes, and the replacements' Nodes wait behind them with their own taint, so
+  // CoreDNS, evicted by the drains, cannot be scheduled (the apply then fails at its addon timeout). Lifted here, as
+  // a kubelet's Node would have it within seconds.
+  await inParallel(names, 32, (name) =>
+    send('PATCH', `/api/v1/nodes/${name}`, { spec: { taints: [benchTaint] } }, 'application/merge-patch+json'),
+  );
   const pod = (i: number) => {
     const node = names[i % names.length]!;
     const system = i < names.length;
@@ -464,7 +476,9 @@ async function populate(kc: k8s.KubeConfig, core: k8s.CoreV1Api, nodes: number, 
       body: {
         metadata: {
           name: system ? `kube-proxy-scale-${i}` : `app-${i}`,
-          labels: (system ? { 'k8s-app': 'kube-proxy' } : { app: `app-${i % 50}` }) as Record<string, string>,
+          // Not k8s-app=kube-proxy: the kube-proxy DaemonSet would adopt them and, as their Nodes lack its node
+          // selector (kubernetes.io/os), count them misscheduled (5,000 patches at the controller's rate meanwhile).
+          labels: (system ? { 'k8s-app': 'scale-bench-agent' } : { app: `app-${i % 50}` }) as Record<string, string>,
         },
         spec: {
           nodeName: node,
@@ -481,6 +495,31 @@ async function populate(kc: k8s.KubeConfig, core: k8s.CoreV1Api, nodes: number, 
       const p = pod(i);
       return post(`/api/v1/namespaces/${p.namespace}/pods`, p.body);
     },
+  );
+  // The kube-system ones Running and Ready, as their kubelets would report them: an apply's verification fails on any
+  // kube-system pod Pending (verify.ts), which is what a pod with no kubelet stays.
+  const now = new Date().toISOString();
+  const running = {
+    status: {
+      phase: 'Running',
+      startTime: now,
+      conditions: ['Initialized', 'ContainersReady', 'Ready', 'PodScheduled'].map((type) => ({
+        type,
+        status: 'True',
+        lastTransitionTime: now,
+      })),
+    },
+  };
+  await inParallel(
+    Array.from({ length: Math.min(pods, names.length) }, (_, i) => i),
+    32,
+    (i) =>
+      send(
+        'PATCH',
+        `/api/v1/namespaces/kube-system/pods/kube-proxy-scale-${i}/status`,
+        running,
+        'application/merge-patch+json',
+      ),
   );
   agent.destroy();
 }

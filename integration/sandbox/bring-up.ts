@@ -198,11 +198,10 @@ export async function bringUp(
   rt.core = kubeClient(admin);
 
   // 7. One kube-controller-manager and kube-scheduler of TO, the workers, and the Cluster API CRDs.
-  processes.start(
-    'kube-controller-manager',
-    binaryOf(plan, to, 'kube-controller-manager'),
-    controllerManagerArgs(dir.pki, kcmConfig, await allocatePort()),
-  );
+  processes.start('kube-controller-manager', binaryOf(plan, to, 'kube-controller-manager'), [
+    ...controllerManagerArgs(dir.pki, kcmConfig, await allocatePort()),
+    ...(plan.controllerManagerArgs ?? []),
+  ]);
   processes.start(
     'kube-scheduler',
     binaryOf(plan, to, 'kube-scheduler'),

@@ -70,6 +70,8 @@ export interface UpOptions {
    * only: TO no longer has it, and an apiserver refuses to start with a group version it does not know).
    */
   apiServerArgs?: Record<string, string[]>;
+  /** Extra kube-controller-manager flags (SandboxPlan.controllerManagerArgs). */
+  controllerManagerArgs?: string[];
 }
 
 export interface SandboxStatus {
@@ -167,6 +169,7 @@ async function planSandbox(
     ownerPid: options.ownerPid,
     ownerOnlyUntilReady: options.ownerOnlyUntilReady,
     apiServerArgs: options.apiServerArgs,
+    controllerManagerArgs: options.controllerManagerArgs,
   };
 }
 

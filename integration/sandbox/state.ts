@@ -102,6 +102,13 @@ export interface SandboxPlan {
   ownerOnlyUntilReady?: boolean;
   /** Extra kube-apiserver flags by Kubernetes version (UpOptions.apiServerArgs). */
   apiServerArgs?: Record<string, string[]>;
+  /**
+   * Extra kube-controller-manager flags, after the sandbox's own. bench:scale sets `--node-monitor-grace-period` long:
+   * its plain Nodes have no kubelet to renew a Lease, and TO's node lifecycle controller, once a Node's grace period
+   * is over, reads its Lease with a permission FROM's RBAC does not grant and gives up the whole pass
+   * (NodeControllerLeaseCircuitBreaker), so the control-plane Nodes' not-ready taints would never be lifted.
+   */
+  controllerManagerArgs?: string[];
 }
 
 export type SandboxProvider = 'aws-ec2' | 'aws-asg' | 'cluster-api';
