@@ -53,6 +53,15 @@ const RECONNECT_DELAY_MAX_MS = 1000;
 /** The watch client (client-node's Watch, or a fake in tests). */
 export type WatchClient = Pick<Watch, 'watch'>;
 export const WRITE_SEEN_MS = 10_000;
+/**
+ * Our own write not delivered this long: the watch resumes on a new connection, once per write. Its connection may be
+ * pinned to an API server that no longer follows etcd: kubeadm's apiserver reads only its own machine's member, which
+ * a swap removes, and the load balancer may still have handed that server a connection opened while it learned of the
+ * deregistration (the sandbox's polls moto every 200 ms). Such a watch delivers nothing more, and every read waited
+ * SETTLE_MS and then listed every Node until WRITE_SEEN_MS (2 per swap at 5,000 Nodes: issue 15 §3). The new watch
+ * replays from the last resourceVersion, our write included, within the read's SETTLE_MS.
+ */
+export const WRITE_RESUME_MS = 100;
 /** How many of each object's latest resourceVersions are remembered as delivered (Follower.delivered). */
 const DELIVERED_KEPT = 3;
 
@@ -95,7 +104,7 @@ export class Follower<T extends Named> {
   private resume?: () => void;
   private readonly seen = new Map<string, string>();
   /** Names whose deletion or resourceVersion (our own write) the stream is still to deliver, with the write's time. */
-  private readonly awaited = new Map<string, { rv: string | undefined; since: number }>();
+  private readonly awaited = new Map<string, { rv: string | undefined; since: number; resumed?: boolean }>();
   /**
    * The last few resourceVersions the stream delivered per name. The stream may deliver our write before our write's
    * answer is read, and a newer version right behind it (the node lifecycle controller tainting a Node we cordoned):
@@ -327,7 +336,13 @@ export class Follower<T extends Named> {
         return false;
       }
     }
-    return this.awaited.size === 0;
+    if (this.awaited.size === 0) return true;
+    const late = [...this.awaited.values()].filter((w) => !w.resumed && this.now() - w.since > WRITE_RESUME_MS);
+    if (late.length > 0 && this.resume) {
+      for (const write of late) write.resumed = true;
+      this.resume();
+    }
+    return false;
   }
 
   /**

@@ -21,7 +21,7 @@ class FakeApiServer {
   pods = new Map<string, Obj>();
   requests: string[] = [];
   /** Open watch streams, by kind. */
-  private watchers: { kind: 'nodes' | 'pods'; res: ServerResponse }[] = [];
+  private watchers: { kind: 'nodes' | 'pods'; res: ServerResponse; stuck?: boolean }[] = [];
   /** When set, the event of a write is held back (a watch that lags behind the write's response). */
   holdEvents = false;
   /** The next N watch requests are answered 500 (a server in trouble). */
@@ -72,7 +72,7 @@ class FakeApiServer {
 
   private send(kind: 'nodes' | 'pods', type: string, obj: Obj) {
     const go = () => {
-      for (const w of this.watchers.filter((x) => x.kind === kind))
+      for (const w of this.watchers.filter((x) => x.kind === kind && !x.stuck))
         w.res.write(`${JSON.stringify({ type, object: obj })}\n`);
     };
     if (this.holdEvents) this.held.push(go);
@@ -93,6 +93,11 @@ class FakeApiServer {
   release() {
     this.holdEvents = false;
     for (const go of this.held.splice(0)) go();
+  }
+
+  /** The watches open now deliver nothing more, for ever (their API server lost its etcd member); new ones do. */
+  stickWatches() {
+    for (const w of this.watchers) w.stuck = true;
   }
 
   /** Ends every watch with an error status, as a server going away mid-stream would not say more. */
@@ -127,9 +132,13 @@ class FakeApiServer {
       res.flushHeaders();
       // As the API server does: a watch from a resourceVersion first sends what changed since.
       const from = Number(url.searchParams.get('resourceVersion') ?? 0);
-      for (const obj of (kind === 'nodes' ? this.nodes : this.pods).values())
-        if (Number(obj.metadata.resourceVersion) > from)
-          res.write(`${JSON.stringify({ type: 'MODIFIED', object: obj })}\n`);
+      // A lagging server (holdEvents) holds the replay back too.
+      for (const obj of (kind === 'nodes' ? this.nodes : this.pods).values()) {
+        if (Number(obj.metadata.resourceVersion) <= from) continue;
+        const replay = () => res.write(`${JSON.stringify({ type: 'MODIFIED', object: obj })}\n`);
+        if (this.holdEvents) this.held.push(replay);
+        else replay();
+      }
       const w = { kind: kind as 'nodes' | 'pods', res };
       this.watchers.push(w);
       res.on('close', () => {
@@ -390,6 +399,28 @@ current-context: x
       assert.equal(seen.find((n) => n.name === 'cp-a')!.unschedulable, true, 'our cordon is never unseen');
       assert.deepEqual(api.requests.slice(before), [], 'no request: the stream delivered the write');
       assert.ok(performance.now() - started < SETTLE_MS + 200);
+    } finally {
+      stop();
+      kube.close();
+    }
+  });
+
+  it('our write not delivered by a stuck watch: it resumes on a new connection, one WATCH and no list (WRITE_RESUME_MS)', async () => {
+    const kube = openKube({ kubeconfig, retry: { retries: 0 } });
+    const stop = kube.watchChanges!(() => {});
+    try {
+      await watching(api, kube);
+      // The open watch delivers nothing more (its API server lost its etcd member); a new one replays what changed.
+      api.stickWatches();
+      await kube.setUnschedulable('cp-a', true);
+      const before = api.requests.length;
+      const seen = await kube.listNodes();
+      assert.equal(seen.find((n) => n.name === 'cp-a')!.unschedulable, true, 'our cordon is never unseen');
+      assert.deepEqual(
+        api.requests.slice(before).filter((r) => r.startsWith('GET nodes')),
+        ['GET nodes watch'],
+        'the Node watch resumed once, no list of every Node',
+      );
     } finally {
       stop();
       kube.close();
