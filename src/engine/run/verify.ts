@@ -31,6 +31,12 @@ export interface Verification {
 
 /** Pods and Nodes settle for a moment after the last rollout (kubelet status updates): re-checked for this long. */
 export const VERIFY_SETTLE_MS = 60_000;
+/**
+ * Each re-check reads every Node afresh, as an operator's check would (at 5,000 Nodes a few MB): the pause between
+ * two doubles from the poll interval up to this, so a cluster that settles at once is seen at once, and one that does
+ * not costs a handful of reads within VERIFY_SETTLE_MS instead of one per poll interval (issue 15 §3).
+ */
+export const VERIFY_RECHECK_MAX_MS = 10_000;
 
 const KUBESWAP_ANNOTATIONS = [RETIRING_ANNOTATION, DRAINED_ANNOTATION, WAS_CORDONED_ANNOTATION];
 /** Pod phases of a pod that cannot run; a Failed one waits for garbage collection while its controller runs another. */
@@ -84,6 +90,7 @@ export async function verifyRun(
 ): Promise<Verification> {
   const deadline = ports.clock.now().getTime() + VERIFY_SETTLE_MS;
   let said = '';
+  let pause = context.pollIntervalMs;
   while (true) {
     const result = await verifyOnce(ports, context);
     if (result.ok || ports.clock.now().getTime() >= deadline || context.signal?.aborted) return result;
@@ -102,7 +109,8 @@ export async function verifyRun(
       });
       said = failing;
     }
-    await ports.clock.sleep(context.pollIntervalMs, context.signal).catch(() => undefined);
+    await ports.clock.sleep(pause, context.signal).catch(() => undefined);
+    pause = Math.max(context.pollIntervalMs, Math.min(pause * 2, VERIFY_RECHECK_MAX_MS));
   }
 }
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { apply } from '../../../src/engine/run/run.ts';
+import { VERIFY_RECHECK_MAX_MS, VERIFY_SETTLE_MS } from '../../../src/engine/run/verify.ts';
 import { APPLY_OPTIONS, TO } from '../builders.ts';
 import { FakeWorld } from '../fake-world.ts';
 
@@ -70,5 +71,36 @@ describe('verification: kube-system pods from one list', () => {
     assert.equal(err.code, 'verify.failed');
     assert.equal(err.message.match(/kube-proxy-\d+ on/g)?.length, 10);
     assert.match(err.message, /; and 15 more/);
+  });
+
+  it('re-checks a failing verification at a doubling pause: a handful of reads of every Node, not one per poll interval', async () => {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    const ports = world.ports();
+    const at: number[] = [];
+    ports.kube = {
+      ...ports.kube,
+      podsInNamespace: async () => {
+        at.push(ports.clock.now().getTime());
+        return [pod('kube-proxy-x', [...world.nodes.keys()][0]!, 'Pending')];
+      },
+    };
+    const err = (await apply(ports, { version: TO, force: false }, APPLY_OPTIONS).then(
+      () => assert.fail('apply should fail'),
+      (e: unknown) => e,
+    )) as { code: string };
+    assert.equal(err.code, 'verify.failed');
+    const pauses = at.slice(1).map((t, i) => t - at[i]!);
+    // The first re-check after one poll interval (a cluster that settles at once is seen at once), then doubling.
+    assert.ok(pauses[0]! >= APPLY_OPTIONS.pollIntervalMs && pauses[0]! < 2 * APPLY_OPTIONS.pollIntervalMs, `${pauses}`);
+    assert.ok(
+      pauses.every((p) => p < VERIFY_RECHECK_MAX_MS + APPLY_OPTIONS.pollIntervalMs),
+      `${pauses}`,
+    );
+    assert.ok(
+      at.at(-1)! - at[0]! >= VERIFY_SETTLE_MS - VERIFY_RECHECK_MAX_MS,
+      'it still re-checks for VERIFY_SETTLE_MS',
+    );
+    // One per poll interval would be 60 reads.
+    assert.ok(at.length <= 12, `${at.length} verification passes in ${VERIFY_SETTLE_MS} ms`);
   });
 });
