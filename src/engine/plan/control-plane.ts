@@ -101,8 +101,9 @@ function planSwap(input: PlanInput, swap: Swap, gate: GateResult): Decision {
     return retire(input, swap);
   }
   if (missing.length > 0) {
-    // The machine timeout is the join's: a replacement that has joined is never torn down for it (a gate
-    // failing elsewhere is waited on), and neither is one whose old machine is already being retired.
+    // The machine timeout is the join's: it tears down a replacement that is not (or no longer) joined, its Node
+    // or member missing or unhealthy, only while the old machine is untouched; once the old machine is being
+    // retired the replacement is waited on, and so is a gate failing elsewhere.
     if (pastMachineTimeout(input, r) && !oldTouched) {
       return rollback(s, swap, `not joined within the machine timeout: ${missing.join('; ')}`);
     }
