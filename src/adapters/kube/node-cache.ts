@@ -102,6 +102,13 @@ export class Follower<T extends Named> {
   private restartTimer?: NodeJS.Timeout;
   /** Ends the current watch request and resumes from the last resourceVersion; undefined while none is under way. */
   private resume?: () => void;
+  /**
+   * Every watch request answered and not ended, closed by stop() and by the next start(). ListWatch.stop() closes only
+   * the request it awaited last, and after two resumes in one tick (a deregistration's reconnect and a lost
+   * connection's) that can be the older, already ended one while the newer stays open for its whole timeout (up to
+   * 10 min): a finished run's process then waited for it before exiting.
+   */
+  private readonly answered = new Set<AbortController>();
   private readonly seen = new Map<string, string>();
   /** Names whose deletion or resourceVersion (our own write) the stream is still to deliver, with the write's time. */
   private readonly awaited = new Map<string, { rv: string | undefined; since: number; resumed?: boolean }>();
@@ -130,6 +137,7 @@ export class Follower<T extends Named> {
   ) {}
 
   start(): void {
+    this.closeAnswered();
     this.resume = undefined;
     this.stopped = false;
     this.down = false;
@@ -152,6 +160,7 @@ export class Follower<T extends Named> {
         /** When this watch was answered; undefined until then. */
         let answeredAt: number | undefined;
         const end = (err: unknown) => {
+          if (controller) this.answered.delete(controller);
           if (ended) return;
           ended = true;
           if (this.resume === resume) this.resume = undefined;
@@ -188,6 +197,7 @@ export class Follower<T extends Named> {
           this.rewatchAtOnce = true;
           this.openSince = undefined;
           this.closedAt = undefined;
+          if (controller) this.answered.delete(controller);
           controller?.abort();
           done(null);
         };
@@ -201,6 +211,7 @@ export class Follower<T extends Named> {
           .watch(path, { ...params, timeoutSeconds: watchSeconds(), allowWatchBookmarks: true }, heard, end)
           .then((answered) => {
             controller = answered;
+            this.answered.add(answered);
             answeredAt = this.now();
             // A flag ListWatch's pause did not consume (it pauses only after a watch that brought nothing) must not
             // skip the pause of a later, unrelated reconnect.
@@ -208,8 +219,10 @@ export class Follower<T extends Named> {
             // Answered after this watch was ended, or after its ListWatch was stopped or replaced (ListWatch.stop()
             // aborts only a request already answered): closed here, or it would stay open for its whole timeout
             // (minutes) and keep the process alive.
-            if (ended || this.lw !== lw) answered.abort();
-            else if (this.lw === lw) {
+            if (ended || this.lw !== lw) {
+              this.answered.delete(answered);
+              answered.abort();
+            } else if (this.lw === lw) {
               this.openSince = this.now();
               this.heardAt = this.openSince;
               this.closedAt = undefined;
@@ -309,6 +322,12 @@ export class Follower<T extends Named> {
     this.restartTimer = undefined;
     void this.lw?.stop();
     this.lw = undefined;
+    this.closeAnswered();
+  }
+
+  private closeAnswered(): void {
+    for (const request of this.answered) request.abort();
+    this.answered.clear();
   }
 
   /** Our own write of `name` (its new resourceVersion; undefined for a deletion): answer from the API until seen. */

@@ -24,6 +24,8 @@ class FakeApiServer {
   private watchers: { kind: 'nodes' | 'pods'; res: ServerResponse; stuck?: boolean }[] = [];
   /** When set, the event of a write is held back (a watch that lags behind the write's response). */
   holdEvents = false;
+  /** The next watch requests are answered after these delays (ms), in order: a slow server's answer. */
+  watchAnswerDelays: number[] = [];
   /** The next N watch requests are answered 500 (a server in trouble). */
   failWatches = 0;
   /** The next N Node lists are answered only when `releaseList()` is called (a slow LIST), first come first out. */
@@ -126,26 +128,45 @@ class FakeApiServer {
       res.writeHead(500).end();
       return;
     }
-    if (req.method === 'GET' && watch) {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      // As the API server does: the answer's headers go out at once, before any event.
-      res.flushHeaders();
-      // As the API server does: a watch from a resourceVersion first sends what changed since.
-      const from = Number(url.searchParams.get('resourceVersion') ?? 0);
-      // A lagging server (holdEvents) holds the replay back too.
-      for (const obj of (kind === 'nodes' ? this.nodes : this.pods).values()) {
-        if (Number(obj.metadata.resourceVersion) <= from) continue;
-        const replay = () => res.write(`${JSON.stringify({ type: 'MODIFIED', object: obj })}\n`);
-        if (this.holdEvents) this.held.push(replay);
-        else replay();
-      }
-      const w = { kind: kind as 'nodes' | 'pods', res };
-      this.watchers.push(w);
-      res.on('close', () => {
-        this.watchers = this.watchers.filter((x) => x !== w);
-      });
+    const answerDelay = req.method === 'GET' && watch ? this.watchAnswerDelays.shift() : undefined;
+    if (answerDelay !== undefined) {
+      setTimeout(() => this.answerWatch(kind, url, res), answerDelay);
       return;
     }
+    if (req.method === 'GET' && watch) {
+      this.answerWatch(kind, url, res);
+      return;
+    }
+    this.handleRest(req, res, url, kind, selected);
+  }
+
+  private answerWatch(kind: 'nodes' | 'pods', url: URL, res: ServerResponse) {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    // As the API server does: the answer's headers go out at once, before any event.
+    res.flushHeaders();
+    // As the API server does: a watch from a resourceVersion first sends what changed since.
+    const from = Number(url.searchParams.get('resourceVersion') ?? 0);
+    // A lagging server (holdEvents) holds the replay back too.
+    for (const obj of (kind === 'nodes' ? this.nodes : this.pods).values()) {
+      if (Number(obj.metadata.resourceVersion) <= from) continue;
+      const replay = () => res.write(`${JSON.stringify({ type: 'MODIFIED', object: obj })}\n`);
+      if (this.holdEvents) this.held.push(replay);
+      else replay();
+    }
+    const w = { kind: kind as 'nodes' | 'pods', res };
+    this.watchers.push(w);
+    res.on('close', () => {
+      this.watchers = this.watchers.filter((x) => x !== w);
+    });
+  }
+
+  private handleRest(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    kind: 'nodes' | 'pods',
+    selected: (obj: Obj) => boolean,
+  ) {
     if (req.method === 'GET') {
       const answer = () => {
         const items = [...(kind === 'nodes' ? this.nodes : this.pods).values()].filter(selected);
@@ -577,6 +598,22 @@ current-context: x
     await until('watching', () => api.openWatches >= 2);
     kube.close();
     await until('all closed', () => api.openWatches === 0);
+  });
+
+  it('two reconnects in one tick, then stop: no watch left open (one was orphaned and kept the process alive for minutes)', async () => {
+    const kube = openKube({ kubeconfig, retry: { retries: 0 } });
+    const stop = kube.watchChanges!(() => {});
+    await watching(api, kube);
+    // A deregistration's reconnect and a lost connection's at once: the second resumes the watch the first began,
+    // whose answer comes after the one that replaced it.
+    api.watchAnswerDelays = [150, 150];
+    kube.reconnect?.();
+    kube.reconnect?.();
+    await until('watching again', () => api.openWatches >= 2);
+    await new Promise((r) => setTimeout(r, 200));
+    stop();
+    await until('no watch left open after stop', () => api.openWatches === 0);
+    kube.close();
   });
 
   it("awaitPodsGone follows the node's pods with one LIST and one WATCH until the evicted ones are gone", async () => {
