@@ -57,8 +57,11 @@ export interface Kube extends KubePort {
 export function openKube(options: OpenKubeOptions = {}): Kube {
   const { kc, summary } = loadKubeconfig(options);
   const apis = connectApis(kc, summary, options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
-  // The run's watched Nodes and static pods (node-cache.ts), while the loop watches; reads fall back to the API.
+  // The run's watched Nodes and static pods (node-cache.ts), while anyone watches; reads fall back to the API. One
+  // cache for all of them: the run keeps it from its start gate to its end, and each loop (the control plane's, the
+  // workers') subscribes to it for its wake-ups, instead of each starting its own with a LIST of every Node.
   let cache: NodeCache | undefined;
+  const subscribers = new Set<() => void>();
   const port = kubePortOver(apis, () => cache);
   const objectWatches = new Set<{ restart(): void; stop(): void }>();
   const reconnect = () => {
@@ -79,11 +82,16 @@ export function openKube(options: OpenKubeOptions = {}): Kube {
     summary,
     ...retryingOnLostConnections(port, reconnect, options.retry),
     watchChanges: (onChange) => {
-      const started = new NodeCache(kc, apis, onChange).start();
-      cache = started;
+      const subscriber = () => onChange();
+      subscribers.add(subscriber);
+      cache ??= new NodeCache(kc, apis, () => {
+        for (const notify of subscribers) notify();
+      }).start();
       return () => {
-        started.stop();
-        if (cache === started) cache = undefined;
+        subscribers.delete(subscriber);
+        if (subscribers.size > 0) return;
+        cache?.stop();
+        cache = undefined;
       };
     },
     // Outside the retrying wrapper: it returns a stop function, not a promise, and restarts its own watches.
@@ -98,6 +106,7 @@ export function openKube(options: OpenKubeOptions = {}): Kube {
     close: () => {
       cache?.stop();
       cache = undefined;
+      subscribers.clear();
       for (const watch of objectWatches) watch.stop();
       objectWatches.clear();
       port.close();

@@ -373,6 +373,11 @@ export class Follower<T extends Named> {
     return this.openSince === undefined || this.now() - (this.heardAt ?? this.openSince) <= SILENCE_MS;
   }
 
+  /** Its first LIST (or the one after a restart) is under way: the store will be current once it is answered. */
+  listing(): boolean {
+    return !this.stopped && !this.synced && !this.down && this.lw !== undefined;
+  }
+
   objects(): T[] {
     return this.lw ? [...this.lw.list()] : [];
   }
@@ -385,6 +390,12 @@ export class Follower<T extends Named> {
  * per swap). Shorter than the list it saves on a large cluster, far shorter than a poll interval.
  */
 export const SETTLE_MS = 250;
+/**
+ * How long a read waits for the cache's LIST under way (its first, or after a restart) before it lists every Node itself:
+ * a list of its own would cost the API server the same and end no sooner (issue 15 §3: the start gate's first reads
+ * each listed every Node beside the cache's LIST). Bounded for a LIST that hangs.
+ */
+export const LIST_WAIT_MS = 10_000;
 const SETTLE_POLL_MS = 10;
 
 export class NodeCache {
@@ -450,12 +461,18 @@ export class NodeCache {
     return this.nodes.objects().map((n) => toNodeView(n, pods));
   }
 
-  /** nodeViews, once current: waits up to `waitMs` while the cache is only settling (Follower.settling). */
+  /**
+   * nodeViews, once current: waits up to `waitMs` while the cache is only settling (Follower.settling), and up to
+   * LIST_WAIT_MS while a LIST of its own is under way.
+   */
   async nodeViewsSettled(waitMs = SETTLE_MS): Promise<NodeView[] | undefined> {
-    const deadline = Date.now() + waitMs;
+    const started = Date.now();
     for (;;) {
       const views = this.nodeViews();
-      if (views || Date.now() >= deadline || !this.nodes.settling() || !this.pods.settling()) return views;
+      if (views) return views;
+      const listing = this.nodes.listing() || this.pods.listing();
+      const waiting = listing || (this.nodes.settling() && this.pods.settling());
+      if (!waiting || Date.now() - started >= (listing ? LIST_WAIT_MS : waitMs)) return views;
       await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS));
     }
   }

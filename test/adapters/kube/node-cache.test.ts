@@ -467,6 +467,50 @@ current-context: x
     }
   });
 
+  it("a read during the cache's first LIST waits for it instead of listing every Node beside it", async () => {
+    api.holdNodeLists = 1;
+    const kube = openKube({ kubeconfig, retry: { retries: 0 } });
+    const stop = kube.watchChanges!(() => undefined);
+    try {
+      await until("the cache's Node list is pending", () => api.heldListCount === 1);
+      setTimeout(() => api.releaseList(), 100);
+      const [plain, fresh] = await Promise.all([kube.listNodes(), kube.listNodes({ fresh: 'control-plane' })]);
+      assert.deepEqual(plain.map((n) => n.name).sort(), ['cp-a', 'cp-b']);
+      assert.deepEqual(fresh.map((n) => n.name).sort(), ['cp-a', 'cp-b']);
+      assert.deepEqual(
+        api.requests.filter((r) => r.startsWith('GET nodes') && !r.includes('watch')),
+        ['GET nodes', 'GET nodes node-role.kubernetes.io/control-plane'],
+        "the cache's LIST, and the control-plane Nodes by label for the fresh read: no list of every Node beside them",
+      );
+    } finally {
+      stop();
+      kube.close();
+    }
+  });
+
+  it('one cache for every subscriber: a second watchChanges lists nothing, and the cache lives until the last stops', async () => {
+    const kube = openKube({ kubeconfig, retry: { retries: 0 } });
+    let runWakes = 0;
+    let loopWakes = 0;
+    const stopRun = kube.watchChanges!(() => runWakes++);
+    try {
+      await watching(api, kube);
+      const stopLoop = kube.watchChanges!(() => loopWakes++);
+      const before = api.requests.length;
+      api.put('nodes', api.node('cp-a', false, { 'node-role.kubernetes.io/control-plane': '' }));
+      await until('both subscribers woken', () => runWakes > 0 && loopWakes > 0);
+      stopLoop();
+      const nodes = await kube.listNodes();
+      assert.equal(nodes.find((n) => n.name === 'cp-a')!.ready, false, 'the change, from memory');
+      assert.deepEqual(api.requests.slice(before), [], 'no LIST or WATCH for the second subscriber, no read after');
+      assert.ok(api.openWatches >= 2, 'still watching for the run');
+    } finally {
+      stopRun();
+    }
+    await until('the last stop closes the watches', () => api.openWatches === 0);
+    kube.close();
+  });
+
   it('a restart during a slow list: the replaced list never marks the new (empty) cache current', async () => {
     api.holdNodeLists = 2;
     const kube = openKube({ kubeconfig, retry: { retries: 0 } });
@@ -477,13 +521,14 @@ current-context: x
       await until('the restarted cache lists again', () => api.heldListCount === 2);
       assert.ok(api.releaseList(), 'the first (replaced) list is answered');
       await new Promise((r) => setTimeout(r, 50));
+      // The read waits for the list under way (LIST_WAIT_MS), answered a moment later.
+      setTimeout(() => api.releaseList(), 50);
       const nodes = await kube.listNodes();
       assert.deepEqual(
         nodes.map((n) => n.name).sort(),
         ['cp-a', 'cp-b'],
         'the Nodes, not the empty store of the list still pending',
       );
-      api.releaseList();
     } finally {
       stop();
       kube.close();
