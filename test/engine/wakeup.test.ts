@@ -112,9 +112,40 @@ describe('converge with a watched Node cache', () => {
     }
     // The termination right after the member's removal takes that pass's fresh read: per swap, the reads before its
     // start, before the removal and after its end (the pass that may start the next), not a fourth before termination;
-    // the first swap's start stands on the start gate's last read (2 passes, before the loop watches).
-    assert.equal(order.filter((o) => o.what === 'fresh').length, 2 + 9 - 1);
+    // the first swap's start stands on the start gate's last read (2 passes, before the loop watches); and the
+    // verification's, which reads every Node from the API server, not from the run's cache.
+    assert.equal(order.filter((o) => o.what === 'fresh').length, 2 + 9 - 1 + 1);
     assert.ok(order.filter((o) => o.what === 'cached').length > order.filter((o) => o.what === 'fresh').length);
+  });
+
+  it('keeps one watched cache from the start gate to the end of the run: each loop subscribes, none starts its own', async () => {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    const ports = world.ports();
+    const trace: string[] = [];
+    let active = 0;
+    ports.kube = {
+      ...ports.kube,
+      watchChanges: () => {
+        trace.push(active === 0 ? 'cache started' : 'subscribed');
+        active++;
+        return () => {
+          active--;
+          trace.push(active === 0 ? 'cache stopped' : 'unsubscribed');
+        };
+      },
+      listNodes: async (options) => {
+        if (options?.fresh === 'control-plane' && !trace.includes('start gate read')) trace.push('start gate read');
+        return world.kube.listNodes();
+      },
+    };
+    const options = { ...DEFAULT_ENGINE_OPTIONS, gatePasses: 2, pollIntervalMs: 1000, snapshotDir: '/tmp' };
+    assert.equal((await apply(ports, { version: TO, force: false }, options)).swaps, 3);
+    assert.deepEqual(
+      trace.filter((t) => t !== 'subscribed' && t !== 'unsubscribed'),
+      ['cache started', 'start gate read', 'cache stopped'],
+      'one cache, started before the start gate reads and stopped once, at the end',
+    );
+    assert.ok(trace.includes('subscribed'), 'the loop subscribed to it');
   });
 
   it('reads the Nodes afresh again before a termination when the fresh read before the member removal is older than FRESH_REUSE_MS', async () => {

@@ -491,6 +491,10 @@ export async function apply(
         message: `lock lost: ${why}`,
       }),
   ).start();
+  // The Nodes and static pods watched from here to the run's end, for the start gate, each loop and the steps between
+  // (issue 15 §3: each loop started its own watch with a LIST of every Node, and the start gate's reads each listed
+  // every Node). The loops subscribe for their wake-ups; this subscription only keeps the cache for the run.
+  const stopWatchingRun = ports.kube.watchChanges?.(() => undefined);
 
   // Nothing changes until the gate has held (bounded): an unhealthy cluster is refused, not waited on.
   // A swap in flight is the exception: its replacement is part of what the gate sees and must finish.
@@ -516,6 +520,7 @@ export async function apply(
     await keeper.verify();
     return ports.etcd.snapshot(snapshotFile);
   })().catch(async (err: unknown) => {
+    stopWatchingRun?.();
     keeper.stop();
     await releaseLock(ports.kube, { ...lock, now: ports.clock.now() }).catch(() => undefined);
     emit('lock.released', 'lock released');
@@ -718,6 +723,7 @@ export async function apply(
     if (render && !keepBootstrap) await cleanupBootstrap(ports, render);
     // Under the lock still: a run that lost it leaves the group to the run that holds it now.
     if (hooked && ports.provider.run && !keeper.lost) await endProviderRun(ports, record, finished);
+    stopWatchingRun?.();
     keeper.stop();
     if (!keeper.lost) {
       await releaseLock(ports.kube, { ...lock, now: ports.clock.now() }).catch(() => undefined);

@@ -138,7 +138,8 @@ async function verifyOnce(
   const { desired, render } = context;
   const scope = context.scope ?? 'all';
   const target = normalizeVersion(desired.version);
-  const snapshot = await observe(ports, { withTargets: false, desired });
+  // Every Node from the API server, not from the run's watched cache: what the run's own view may have missed.
+  const snapshot = await observe(ports, { withTargets: false, desired, freshNodes: true });
   const checks: VerifyCheck[] = [];
   const check = (name: string, problems: string[], okDetail: string, level: VerifyCheck['level'] = 'fail') =>
     checks.push({ check: name, ok: problems.length === 0, level, detail: named(problems) || okDetail });
