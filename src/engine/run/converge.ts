@@ -127,8 +127,9 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
           pools: poolNames,
           etcdReads,
           retiring: retiring.read,
-          // Worker decisions (readiness within maxUnavailable) rest on the worker Nodes too: those are read whole.
-          freshNodes: freshNodes || reused !== undefined ? (scope === 'control-plane' ? 'control-plane' : true) : false,
+          // Worker decisions (readiness within maxUnavailable) rest on their pools' Nodes too: those are read afresh
+          // by name, the rest of the workers come from the watch (observe/pool-nodes.ts).
+          freshNodes: freshNodes || reused !== undefined ? 'in-scope' : false,
           ...(reused ? { nodes: Promise.resolve(reused.nodes) } : {}),
         });
         if (snapshot.nodesFresh && !reused) lastFresh = { at: snapshot.at.getTime(), nodes: snapshot.nodes };
