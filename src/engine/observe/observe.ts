@@ -12,7 +12,7 @@ import type { Ports } from '../ports.ts';
 import type { RetiringRecord } from '../run/retiring.ts';
 import { readRetiring } from '../run/retiring.ts';
 import type { EtcdReads } from './etcd-reads.ts';
-import { poolNodeNames, poolNodesDoubt } from './pool-nodes.ts';
+import { poolNodeNames, unreadPoolNodes } from './pool-nodes.ts';
 import type { ProviderReads } from './provider-reads.ts';
 import type { ClusterConfigView, Snapshot } from './snapshot.ts';
 
@@ -104,6 +104,7 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
   };
   const nodesAndProvider = nodesRead.then(async (first) => {
     let nodes = first;
+    let everyNode = fresh === true && !options.nodes;
     let controlPlane = controlPlaneMachinesOf(nodes);
     const workers = listWorkers(nodes);
     let workerMachines = await workers.read;
@@ -113,14 +114,14 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
         workerMachines,
         workerIds: workers.workerIds,
       });
-      ({ nodes, workerMachines } = read);
+      ({ nodes, workerMachines, everyNode } = read);
       const providerIds = controlPlaneProviderIds(nodes);
       if (providerIds.join(' ') !== controlPlane.providerIds.join(' ')) controlPlane = controlPlaneMachinesOf(nodes);
     }
     const [machines, apiTargets] = await Promise.all([controlPlane.read, keptTargets ?? targetsRead]);
     if (!controlPlane.kept) reads?.rememberMachines(now, controlPlane.providerIds, machines);
     if (apiTargets && !keptTargets) reads?.rememberTargets(now, apiTargets);
-    return { nodes, machines, apiTargets, workerMachines };
+    return { nodes, machines, apiTargets, workerMachines, everyNode };
   });
   // A view an earlier pass read stands only while the plan waits on Kubernetes or the provider (EtcdReads); converge
   // plans such a pass again from a fresh read unless it still only waits.
@@ -135,8 +136,12 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
       ? Promise.all((options.pools ?? []).map((pool) => rolled.rollouts(pool, options.desired!))).then((r) => r.flat())
       : Promise.resolve(undefined);
   rolloutsRead.catch(() => undefined);
-  const [{ nodes, machines, apiTargets, workerMachines }, { view: etcd, reused: etcdReused }, retiring, poolRollouts] =
-    await Promise.all([nodesAndProvider, etcdRead, options.retiring?.() ?? readRetiring(ports.kube), rolloutsRead]);
+  const [
+    { nodes, machines, apiTargets, workerMachines, everyNode },
+    { view: etcd, reused: etcdReused },
+    retiring,
+    poolRollouts,
+  ] = await Promise.all([nodesAndProvider, etcdRead, options.retiring?.() ?? readRetiring(ports.kube), rolloutsRead]);
   if (!etcdReused) options.etcdReads?.remember(at.getTime(), etcd);
   const { provider } = ports;
   const desired = options.desired;
@@ -150,6 +155,7 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
     etcd,
     ...(etcdReused ? { etcdReused: true } : {}),
     ...(options.freshNodes ? { nodesFresh: true } : {}),
+    ...(everyNode ? { everyNodeFresh: true } : {}),
     machines: desired ? machines.map((m) => ({ ...m, drift: provider.drift(m, desired) })) : machines,
     apiTargets,
     retiring,
@@ -199,32 +205,32 @@ function freshRead(
 }
 
 /**
- * A fresh read by name is complete for the pools once every Node this pass links to their machines was asked for and
- * no live machine lacks its Node (pool-nodes.ts). Otherwise the missing names are read too, once; then every Node.
- * The machines are listed again when the Nodes read last point at other ones.
+ * A fresh read by name is complete for the pools once every Node this pass links to their machines was asked for
+ * (pool-nodes.ts). Otherwise the missing names are read too, once; then every Node. The machines are listed again
+ * when the Nodes read last point at other ones.
  */
 async function poolNodesRead(
   ports: Ports,
   pools: readonly string[],
   asked: readonly string[],
   first: { nodes: Snapshot['nodes']; workerMachines: Machine[]; workerIds: string[] },
-): Promise<{ nodes: Snapshot['nodes']; workerMachines: Machine[] }> {
+): Promise<{ nodes: Snapshot['nodes']; workerMachines: Machine[]; everyNode: boolean }> {
   const machineIdOf = (providerId: string) => ports.provider.machineIdOf(providerId);
   let { nodes, workerMachines, workerIds } = first;
   let names = asked;
   for (let attempt = 0; ; attempt++) {
-    const doubt = poolNodesDoubt(nodes, workerMachines, names, machineIdOf);
-    if (!doubt) return { nodes, workerMachines };
-    const whole = doubt.kind === 'unseen' || attempt > 0;
-    if (doubt.kind === 'unread') names = [...names, ...doubt.names];
-    nodes = await ports.kube.listNodes({ fresh: whole ? true : { workers: names } });
+    const unread = unreadPoolNodes(nodes, workerMachines, names, machineIdOf);
+    if (unread.length === 0) return { nodes, workerMachines, everyNode: false };
+    const everyNode = attempt > 0;
+    names = [...names, ...unread];
+    nodes = await ports.kube.listNodes({ fresh: everyNode ? true : { workers: names } });
     const ids = workerProviderIds(nodes);
     if (ids.join(' ') !== workerIds.join(' ')) {
       workerIds = ids;
       const perPool = await Promise.all(pools.map((pool) => ports.provider.listMachines(pool, ids)));
       workerMachines = perPool.flat();
     }
-    if (whole) return { nodes, workerMachines };
+    if (everyNode) return { nodes, workerMachines, everyNode };
   }
 }
 

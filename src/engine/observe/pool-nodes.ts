@@ -1,10 +1,11 @@
 // Which worker Nodes a fresh read must take from the API server (issue 15 §3). A worker pool's decisions count the
 // readiness of its machines' Nodes (maxUnavailable, a replacement Ready, the old Node still there: plan/workers.ts),
 // so those are read afresh by name; the rest of a large cluster's workers come from the run's watch. The names are
-// those of the last pass; once this pass's machines are listed, what the names missed is read too, and a live
-// machine without a Node in view is settled by a list of every Node.
+// those of the last pass; once this pass's machines are listed, the pool Nodes the names missed are read too.
+// A Node the watch never delivered has no name to ask for: a replacement's registered while the watch was silently
+// dead stays unseen, which only holds a pool back (its slot counts as unavailable, its batch as still opening) except
+// before a rollback, which converge.ts takes only from a read of every Node.
 import type { Machine, NodeView } from '../../domain/model.ts';
-import { isLive } from './snapshot.ts';
 
 /**
  * The worker Nodes of the pools' `machines`, as plan/workers.ts links them: by providerID, by the machine id the
@@ -29,29 +30,13 @@ export function poolNodeNames(
     .map((n) => n.name);
 }
 
-/** What a fresh read of the pools' Nodes still lacks, once the pass's machines are listed. */
-export type PoolNodesDoubt =
-  /** Pool Nodes in view that were not asked for by name: read them too. */
-  | { kind: 'unread'; names: string[] }
-  /**
-   * A live machine with no Node in view (a replacement booting, a machine its pool launched): its Node may have
-   * registered while the watch was silently dead, and no name to ask for is known: every Node is read.
-   */
-  | { kind: 'unseen'; machine: string };
-
-export function poolNodesDoubt(
+/** The pool Nodes in view, once the pass's machines are listed, that a fresh read by name did not ask for. */
+export function unreadPoolNodes(
   nodes: readonly NodeView[],
   machines: readonly Machine[],
   asked: readonly string[],
   machineIdOf: (providerId: string) => string | undefined,
-): PoolNodesDoubt | undefined {
-  const unseen = machines.find(
-    (m) =>
-      isLive(m) &&
-      !nodes.some((n) => !n.controlPlane && ((m.providerId && n.providerId === m.providerId) || n.name === m.nodeName)),
-  );
-  if (unseen) return { kind: 'unseen', machine: unseen.id };
+): string[] {
   const read = new Set(asked);
-  const unread = poolNodeNames(nodes, machines, machineIdOf).filter((name) => !read.has(name));
-  return unread.length > 0 ? { kind: 'unread', names: unread } : undefined;
+  return poolNodeNames(nodes, machines, machineIdOf).filter((name) => !read.has(name));
 }
