@@ -39,13 +39,10 @@ describe('fresh Node reads by loop', () => {
     }
   });
 
-  it("a worker pool's rollback is taken from a read of every Node, the pool's other steps from reads by name", async () => {
-    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
-    world.machines.push(machine('w-1', { pool: 'blue' }));
-    world.nodes.set('w-1', node('w-1', { controlPlane: false, staticPods: {} }));
+  /** The fresh reads and the steps, in order; a watch as the real port keeps (a pass that starts a swap or takes an
+   * irreversible step then reads afresh instead of standing on it); `never` boots no replacement of those workers. */
+  function traced(world: FakeWorld, never: string[]) {
     const ports = world.ports();
-    // The fresh reads and the steps, in order; a watch as the real port keeps (the passes that start a swap or take
-    // an irreversible step then read afresh instead of standing on it).
     const trail: unknown[] = [];
     ports.kube = {
       ...ports.kube,
@@ -60,27 +57,64 @@ describe('fresh Node reads by loop', () => {
       if (event.code === 'plan.step') trail.push(`step ${String(event.data?.['step'])}`);
       emit(event);
     };
-    // The worker's replacement never boots: rolled back after the machine timeout.
     const create = ports.provider.createReplacement;
     ports.provider = {
       ...ports.provider,
       createReplacement: (request, wait) => {
-        if (request.pool === 'blue') world.pendingFault = 'never-boots';
+        if (never.includes(request.replaces.id)) world.pendingFault = 'never-boots';
         return create(request, wait);
       },
     };
-    const pools = [{ name: 'blue', maxSurge: 1, maxUnavailable: 0 }];
-    const failure = await apply(ports, { version: TO, force: false }, { ...APPLY_OPTIONS, pools }).then(
-      () => assert.fail('the worker replacement never boots'),
-      (err: KubeswapError) => err,
+    return { ports, trail };
+  }
+
+  function cluster(workers: string[]) {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    for (const name of workers) {
+      world.machines.push(machine(name, { pool: 'blue' }));
+      world.nodes.set(name, node(name, { controlPlane: false, staticPods: {} }));
+    }
+    return world;
+  }
+
+  const rolledBack = (run: Promise<unknown>) =>
+    run.then(
+      () => assert.fail('a worker replacement never boots'),
+      (err: KubeswapError) => assert.equal(err.failure, 'rolled-back', err.message),
     );
-    assert.equal(failure.failure, 'rolled-back', failure.message);
+
+  it("a worker pool's rollback is taken from a read of every Node, the pool's other steps from reads by name", async () => {
+    const world = cluster(['w-1']);
+    const { ports, trail } = traced(world, ['i-w-1']);
+    const pools = [{ name: 'blue', maxSurge: 1, maxUnavailable: 0 }];
+    await rolledBack(apply(ports, { version: TO, force: false }, { ...APPLY_OPTIONS, pools }));
     const rollback = trail.indexOf('step rollback');
     assert.ok(rollback > 0, JSON.stringify(trail));
     assert.equal(trail[rollback - 1], true, JSON.stringify(trail));
     // The worker's create-replacement stood on a read by name.
-    const create1 = trail.findLastIndex((t, i) => i < rollback && t === 'step create-replacement');
-    assert.deepEqual(trail[create1 - 1], { workers: ['w-1'] }, JSON.stringify(trail));
+    const create = trail.findLastIndex((t, i) => i < rollback && t === 'step create-replacement');
+    assert.deepEqual(trail[create - 1], { workers: ['w-1'] }, JSON.stringify(trail));
     assert.equal(trail.filter((t) => t === true).length, 1, JSON.stringify(trail));
+  });
+
+  it('also when the pass that plans the rollback read the pool afresh by name (right after a swap ended)', async () => {
+    // Two replacements at once (maxSurge 2): w-1's boots and its swap ends, w-2's never boots and its machine timeout
+    // passes while w-1's old Node is deleted, so the rollback is planned on the fresh read by name after that swap.
+    const world = cluster(['w-1', 'w-2']);
+    const { ports, trail } = traced(world, ['i-w-2']);
+    const deleteNode = ports.kube.deleteNode;
+    ports.kube.deleteNode = async (name) => {
+      const r2 = world.machines.find((m) => m.replaces === 'i-w-2');
+      if (name === 'w-1' && r2)
+        world.now = Math.max(world.now, r2.launchedAt.getTime() + APPLY_OPTIONS.machineTimeoutMs + 1000);
+      return deleteNode(name);
+    };
+    const pools = [{ name: 'blue', maxSurge: 2, maxUnavailable: 0 }];
+    await rolledBack(apply(ports, { version: TO, force: false }, { ...APPLY_OPTIONS, pools }));
+    const rollback = trail.indexOf('step rollback');
+    const around = JSON.stringify(trail.slice(rollback - 3, rollback + 1));
+    assert.equal(trail[rollback - 3], 'step delete-node', around);
+    assert.ok(typeof trail[rollback - 2] === 'object', around);
+    assert.equal(trail[rollback - 1], true, around);
   });
 });
