@@ -1,6 +1,7 @@
 // `npm run bench:pools` (issue 12 §3): 30 workers in 3 pools on the sandbox, one control-plane machine. Prints the
 // pools' time against the waits their batch sizes make unavoidable (each batch: the replacements boot and join, the
-// old Nodes' pods stop), as a ratio, and the API calls per machine. A script, not a test: it asserts nothing.
+// old Nodes' pods stop), as a ratio, the API calls per machine, and the Node lists the pools' swaps sent. A script,
+// not a test: it asserts nothing.
 import { parseArgs } from 'node:util';
 import { engineOptions, wire } from '../../src/cli/commands/wiring.ts';
 import { EventLog, type KubeswapEvent } from '../../src/domain/events.ts';
@@ -9,7 +10,7 @@ import { upSandbox } from '../sandbox/index.ts';
 import { GRACEFUL_POD_ANNOTATION } from '../sandbox/kwok.ts';
 import { POOL_TAG } from '../sandbox/workers.ts';
 import { deployWebWithPdb, sandboxEnv } from '../scenarios/harness.ts';
-import { CallCounter } from './counting.ts';
+import { CallCounter, HttpCounter, type SentRequest } from './counting.ts';
 import { readSettingsForSandbox } from './sandbox-settings.ts';
 
 const { values } = parseArgs({
@@ -65,6 +66,7 @@ try {
   });
   const log = new EventLog();
   const counter = new CallCounter();
+  const http = new HttpCounter();
   const wired = await wire(settings, log.sink);
   const ports = {
     ...wired.ports,
@@ -73,10 +75,14 @@ try {
     provider: counter.wrap('aws', wired.ports.provider),
   };
   const started = Date.now();
-  const outcome = await apply(ports, { version: sb.versions.to, force: false }, engineOptions(settings));
+  const outcome = await http.track(() =>
+    apply(ports, { version: sb.versions.to, force: false }, engineOptions(settings)),
+  );
   const totalMs = Date.now() - started;
   wired.close();
+  http.close();
   report(log.events, totalMs, outcome.swaps, counter);
+  reportNodeLists(log.events, http.sent);
 } finally {
   await sb.down();
 }
@@ -117,6 +123,32 @@ function report(events: KubeswapEvent[], totalMs: number, swaps: number, counter
   );
   const top = [...counter.counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8);
   console.log(`  most frequent calls        ${top.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+}
+
+/**
+ * The Node lists the worker pools' swaps sent (issue 15 §3), from the pools' first step to the last swap's end: lists of
+ * every Node (no selector; a page after the first counted apart), by hostname (a pool's Nodes read afresh by name),
+ * by the control-plane label. Watches are not lists.
+ */
+function reportNodeLists(events: KubeswapEvent[], sent: SentRequest[]) {
+  const first = events.find((e) => e.code === 'plan.step' && poolOf(e) !== undefined);
+  if (!first) return;
+  const from = Date.parse(first.at);
+  // Up to the last swap's end: the verification after it reads every Node on its own.
+  const to = Date.parse(events.findLast((e) => e.code === 'swap.finished')?.at ?? new Date().toISOString());
+  const lists = sent.filter((r) => r.at >= from && r.at <= to && r.key === 'GET /api/v1/nodes');
+  const kinds = [
+    ['every Node', (r: SentRequest) => r.selector === undefined],
+    ['by hostname', (r: SentRequest) => r.selector?.startsWith('labelSelector=kubernetes.io/hostname') === true],
+    ['control-plane label', (r: SentRequest) => r.selector?.includes('node-role.kubernetes.io/control-plane') === true],
+  ] as const;
+  console.log("\nNode lists inside the worker pools (first pool step to the last swap's end):");
+  for (const [name, is] of kinds) {
+    const of = lists.filter(is);
+    const pages = of.filter((r) => r.continued).length;
+    const kb = of.reduce((n, r) => n + r.bytes, 0) / 1024;
+    console.log(`  ${name.padEnd(20)} ${of.length - pages} lists (+${pages} pages), ${kb.toFixed(0)} KiB`);
+  }
 }
 
 function poolOf(e: KubeswapEvent): string | undefined {

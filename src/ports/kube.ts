@@ -163,6 +163,9 @@ export interface WorkloadWatchHandlers {
   onConnection(connected: boolean): void;
 }
 
+/** Which Nodes a fresh read takes from the API server (KubePort.listNodes); false: none. */
+export type FreshNodes = boolean | 'control-plane' | { workers: readonly string[] };
+
 export interface KubePort {
   /** gitVersion of the apiserver answering (e.g. through the load balancer). */
   serverVersion(): Promise<string>;
@@ -174,9 +177,10 @@ export interface KubePort {
    * Every Node, with the control-plane static pods (kube-system mirror pods) attached to control-plane nodes.
    * `fresh`: from the API server, never from a run's watched cache (watchChanges); `'control-plane'`: only the
    * control-plane Nodes and their static pods so, the others from the cache while it is current (a large cluster's
-   * workers are not listed for a decision about the control plane).
+   * workers are not listed for a decision about the control plane); `{ workers }`: those and the named worker Nodes
+   * so (a worker pool's decisions count its Nodes' readiness). A named Node absent from the answer is gone.
    */
-  listNodes(options?: { fresh?: boolean | 'control-plane' }): Promise<NodeView[]>;
+  listNodes(options?: { fresh?: FreshNodes }): Promise<NodeView[]>;
   deleteNode(name: string): Promise<'deleted' | 'gone'>;
   /**
    * Merge-patch annotations; null removes a key. `unschedulable`: sets the cordon in the same patch (one request, and

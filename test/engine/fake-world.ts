@@ -18,6 +18,7 @@ import type { EtcdPort } from '../../src/ports/etcd.ts';
 import {
   type ConfigMapView,
   ConflictError,
+  type FreshNodes,
   type KubePort,
   type LeaseView,
   type PodOnNode,
@@ -57,7 +58,7 @@ export class FakeWorld {
   crashAfter?: string;
   readonly log = new EventLog();
   /** The `fresh` option of each fresh Node read, in order. */
-  readonly freshNodeReads: (true | 'control-plane')[] = [];
+  readonly freshNodeReads: Exclude<FreshNodes, false>[] = [];
   /** Permissions the identity lacks, as `verb resource[/subresource]` (SelfSubjectAccessReview says no). */
   readonly denied = new Set<string>();
   /** Pods bound to each Node, as podsOnNode lists them (none unless a test puts some). */

@@ -12,8 +12,8 @@ import {
   annotateNode,
   deleteNode,
   etcdClientUrls,
-  freshControlPlaneNodes,
   listNodes,
+  readAfresh,
   recordNodeEvent,
   setUnschedulable,
 } from './nodes.ts';
@@ -184,11 +184,12 @@ export function kubePortOver(apis: KubeApis, cached: () => NodeCache | undefined
       const cache = cached();
       // Not fresh: from memory once current (waiting a moment while it settles after our own write).
       if (!options?.fresh) return (await cache?.nodeViewsSettled()) ?? listNodes(apis, cache?.staticPods());
-      if (options.fresh !== 'control-plane') return listNodes(apis);
+      if (options.fresh === true) return listNodes(apis);
       // The reads made afresh follow our own Node writes (the old Node deleted at a swap's end, the retiring one
       // cordoned): waiting the moment the stream takes to deliver them beats a list of every Node (issue 15 §3).
       const views = await cache?.nodeViewsSettled();
-      return views ? freshControlPlaneNodes(apis, views) : listNodes(apis);
+      const workers = options.fresh === 'control-plane' ? [] : options.fresh.workers;
+      return views ? readAfresh(apis, views, workers) : listNodes(apis);
     },
     deleteNode: async (name) => {
       const result = await deleteNode(apis, name);

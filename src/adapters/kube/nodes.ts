@@ -119,23 +119,76 @@ export async function listNodes(apis: KubeApis, staticPods?: V1Pod[], labelSelec
   }
 }
 
+/** kubelet labels its Node with its hostname (k8s.io/api/core/v1 LabelHostname), usually the Node's name. */
+export const HOSTNAME_LABEL = 'kubernetes.io/hostname';
+
+/**
+ * The worker Nodes of a fresh read are asked for by their hostname label, `kubernetes.io/hostname in (...)`, in
+ * selectors of at most `selectorChars` URL-encoded characters each (a URL of a few KB passes every proxy and load
+ * balancer in front of an API server). Node lists have no index on labels: each selector costs the server a pass over
+ * every Node, so beyond `maxLists` of them one list of every Node is read instead.
+ */
+export const FRESH_BY_NAME = { selectorChars: 4096, maxLists: 8 } as const;
+
 /**
  * The Nodes afresh while the run's watched cache (node-cache.ts) is current: the control-plane Nodes and their static
- * pods read from the API by label, every other Node from the cache. The reads made afresh (a swap's start, a member's
- * removal, a machine's termination: converge.ts) exist for the control plane's health, which the gate judges on the
- * control-plane Nodes and their static pods; read whole, they cost a full Node list each, 2-3 per swap, at 5,000
- * Nodes tens of MB over several pages each (issue 15: requests per swap independent of the cluster's size). The other
- * Nodes are as current as the watch. Any doubt reads every Node as before: a control-plane Node labelled only the
- * legacy way (the selector would miss it), or one the cache holds that the fresh read no longer returns (deleted or
- * relabelled since: the whole list tells which).
+ * pods read from the API by label, the named `workers` (a worker pool's Nodes, whose readiness its decisions count) by
+ * their hostname label, every other Node from the cache. The reads made afresh (a swap's start, a member's removal, a
+ * machine's termination: converge.ts) exist because a watch may be silently dead (node-cache.ts): every Node whose
+ * readiness the decision counts is read from the API. Read whole, they cost a full Node list each, 2-3 per swap, at
+ * 5,000 Nodes tens of MB over several pages each (issue 15: requests per swap independent of the cluster's size).
+ * The other Nodes are as current as the watch. Any doubt reads every Node as before: a control-plane Node labelled
+ * only the legacy way, or a named worker without a hostname label (a selector would miss either); one the cache holds
+ * that the fresh read no longer returns (deleted or relabelled since: the whole list tells which); more worker
+ * selectors than FRESH_BY_NAME.maxLists. A named worker the cache does not hold is not read: the cache saw it go.
  */
-export async function freshControlPlaneNodes(apis: KubeApis, cached: NodeView[]): Promise<NodeView[]> {
+export async function readAfresh(
+  apis: KubeApis,
+  cached: NodeView[],
+  workers: readonly string[] = [],
+): Promise<NodeView[]> {
   if (cached.some((n) => n.controlPlane && !(CONTROL_PLANE_LABEL in n.labels))) return listNodes(apis);
-  const fresh = await listNodes(apis, undefined, CONTROL_PLANE_LABEL);
-  const names = new Set(fresh.map((n) => n.name));
-  if (cached.some((n) => n.controlPlane && !names.has(n.name))) return listNodes(apis);
-  const others = cached.filter((n) => !n.controlPlane && !names.has(n.name));
-  return [...fresh, ...others].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const wanted = new Set(workers);
+  const asked = cached.filter((n) => wanted.has(n.name) && !n.controlPlane);
+  if (asked.some((n) => !n.labels[HOSTNAME_LABEL])) return listNodes(apis);
+  const selectors = hostnameSelectors([...new Set(asked.map((n) => n.labels[HOSTNAME_LABEL]!))]);
+  if (selectors.length > FRESH_BY_NAME.maxLists) return listNodes(apis);
+  const [controlPlane, ...named] = await Promise.all([
+    listNodes(apis, undefined, CONTROL_PLANE_LABEL),
+    // Worker Nodes run no kubeadm static pods: no pod list for them.
+    ...selectors.map((selector) => listNodes(apis, [], selector)),
+  ]);
+  const fresh = new Map<string, NodeView>();
+  for (const n of named.flat()) fresh.set(n.name, n);
+  // A Node in both answers (a worker given the control-plane label since): the control-plane read has its static pods.
+  for (const n of controlPlane!) fresh.set(n.name, n);
+  const controlPlaneNames = new Set(controlPlane!.map((n) => n.name));
+  if (cached.some((n) => n.controlPlane && !controlPlaneNames.has(n.name))) return listNodes(apis);
+  if (asked.some((n) => !fresh.has(n.name))) return listNodes(apis);
+  const others = cached.filter((n) => !n.controlPlane && !fresh.has(n.name));
+  return [...fresh.values(), ...others].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** `kubernetes.io/hostname in (...)` selectors covering `hostnames`, each within FRESH_BY_NAME.selectorChars. */
+export function hostnameSelectors(hostnames: readonly string[]): string[] {
+  // URL-encoding is character by character, so a selector's encoded length is the sum of its parts'.
+  const fixed = encodeURIComponent(`${HOSTNAME_LABEL} in ()`).length;
+  const comma = encodeURIComponent(',').length;
+  const selectors: string[] = [];
+  let chunk: string[] = [];
+  let length = fixed;
+  for (const hostname of [...hostnames].sort()) {
+    const more = encodeURIComponent(hostname).length + (chunk.length > 0 ? comma : 0);
+    if (chunk.length > 0 && length + more > FRESH_BY_NAME.selectorChars) {
+      selectors.push(`${HOSTNAME_LABEL} in (${chunk.join(',')})`);
+      chunk = [];
+      length = fixed;
+    }
+    length += encodeURIComponent(hostname).length + (chunk.length > 0 ? comma : 0);
+    chunk.push(hostname);
+  }
+  if (chunk.length > 0) selectors.push(`${HOSTNAME_LABEL} in (${chunk.join(',')})`);
+  return selectors;
 }
 
 /**

@@ -5,13 +5,14 @@ import { createHash } from 'node:crypto';
 import { KubeswapError } from '../../domain/errors.ts';
 import { agreedLeader } from '../../domain/etcd.ts';
 import { KUBEADM_CONFIG, KUBEADM_NAMESPACE, parseClusterConfiguration } from '../../domain/kubeadm/cluster-config.ts';
-import type { Desired } from '../../domain/model.ts';
+import type { Desired, Machine } from '../../domain/model.ts';
 import { CONTROL_PLANE_POOL } from '../../domain/model.ts';
-import type { ConfigMapView } from '../../ports/kube.ts';
+import type { ConfigMapView, FreshNodes } from '../../ports/kube.ts';
 import type { Ports } from '../ports.ts';
 import type { RetiringRecord } from '../run/retiring.ts';
 import { readRetiring } from '../run/retiring.ts';
 import type { EtcdReads } from './etcd-reads.ts';
+import { poolNodeNames, unreadPoolNodes } from './pool-nodes.ts';
 import type { ProviderReads } from './provider-reads.ts';
 import type { ClusterConfigView, Snapshot } from './snapshot.ts';
 
@@ -55,9 +56,10 @@ export interface ObserveOptions {
   retiring?: () => Promise<RetiringRecord | undefined>;
   /**
    * Nodes and static pods from the API server, not from the run's watched cache; `'control-plane'`: only the
-   * control-plane ones (the decisions of the control-plane loop and its gate rest on no other Node).
+   * control-plane ones (the decisions of the control-plane loop and its gate rest on no other Node); `'in-scope'`:
+   * those and the Nodes of the machines of `pools`, whose readiness a worker pool's decisions count (pool-nodes.ts).
    */
-  freshNodes?: boolean | 'control-plane';
+  freshNodes?: boolean | 'control-plane' | 'in-scope';
 }
 
 export async function observe(ports: Ports, options: ObserveOptions): Promise<Snapshot> {
@@ -76,27 +78,50 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
   const keptTargets = lb ? reads?.reusableTargets(now) : undefined;
   const targetsRead = lb && !keptTargets ? lb.targets() : undefined;
   targetsRead?.catch(() => undefined);
-  const nodesRead =
-    options.nodes ?? ports.kube.listNodes(options.freshNodes ? { fresh: options.freshNodes } : undefined);
-  const nodesAndProvider = nodesRead.then(async (nodes) => {
+  const pools = options.pools ?? [];
+  const fresh = freshRead(options, (providerId) => ports.provider.machineIdOf(providerId));
+  const nodesRead = options.nodes ?? ports.kube.listNodes(fresh === undefined ? undefined : { fresh });
+  // Worker pools' machines are listed every pass (only the control plane's view is reused between passes).
+  const listWorkers = (nodes: Snapshot['nodes']) => {
+    const workerIds = pools.length > 0 ? workerProviderIds(nodes) : [];
+    const read = Promise.all(pools.map((pool) => ports.provider.listMachines(pool, workerIds))).then((perPool) =>
+      pools.length > 0 ? perPool.flat() : undefined,
+    );
+    read.catch(() => undefined);
+    return { workerIds, read };
+  };
+  const controlPlaneMachinesOf = (nodes: Snapshot['nodes']) => {
     const providerIds = controlPlaneProviderIds(nodes);
     const same = guessed && guessed.length === providerIds.length && guessed.every((id, i) => id === providerIds[i]);
-    // Worker pools' machines are listed every pass (only the control plane's view is reused between passes).
-    const pools = options.pools ?? [];
-    const workerIds = pools.length > 0 ? workerProviderIds(nodes) : [];
-    const workersRead = Promise.all(pools.map((pool) => ports.provider.listMachines(pool, workerIds))).then(
-      (perPool) => (pools.length > 0 ? perPool.flat() : undefined),
-    );
-    workersRead.catch(() => undefined);
     const machinesKept = same ? keptMachines || undefined : reads?.reusableMachines(now, providerIds);
-    const [machines, apiTargets, workerMachines] = await Promise.all([
-      machinesKept ?? (same && early ? early : ports.provider.listMachines(CONTROL_PLANE_POOL, providerIds)),
-      keptTargets ?? targetsRead,
-      workersRead,
-    ]);
-    if (!machinesKept) reads?.rememberMachines(now, providerIds, machines);
+    const read = machinesKept
+      ? Promise.resolve(machinesKept)
+      : same && early
+        ? early
+        : ports.provider.listMachines(CONTROL_PLANE_POOL, providerIds);
+    read.catch(() => undefined);
+    return { providerIds, read, kept: machinesKept !== undefined };
+  };
+  const nodesAndProvider = nodesRead.then(async (first) => {
+    let nodes = first;
+    let everyNode = fresh === true && !options.nodes;
+    let controlPlane = controlPlaneMachinesOf(nodes);
+    const workers = listWorkers(nodes);
+    let workerMachines = await workers.read;
+    if (typeof fresh === 'object' && workerMachines) {
+      const read = await poolNodesRead(ports, pools, fresh.workers, {
+        nodes,
+        workerMachines,
+        workerIds: workers.workerIds,
+      });
+      ({ nodes, workerMachines, everyNode } = read);
+      const providerIds = controlPlaneProviderIds(nodes);
+      if (providerIds.join(' ') !== controlPlane.providerIds.join(' ')) controlPlane = controlPlaneMachinesOf(nodes);
+    }
+    const [machines, apiTargets] = await Promise.all([controlPlane.read, keptTargets ?? targetsRead]);
+    if (!controlPlane.kept) reads?.rememberMachines(now, controlPlane.providerIds, machines);
     if (apiTargets && !keptTargets) reads?.rememberTargets(now, apiTargets);
-    return { nodes, machines, apiTargets, workerMachines };
+    return { nodes, machines, apiTargets, workerMachines, everyNode };
   });
   // A view an earlier pass read stands only while the plan waits on Kubernetes or the provider (EtcdReads); converge
   // plans such a pass again from a fresh read unless it still only waits.
@@ -111,8 +136,12 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
       ? Promise.all((options.pools ?? []).map((pool) => rolled.rollouts(pool, options.desired!))).then((r) => r.flat())
       : Promise.resolve(undefined);
   rolloutsRead.catch(() => undefined);
-  const [{ nodes, machines, apiTargets, workerMachines }, { view: etcd, reused: etcdReused }, retiring, poolRollouts] =
-    await Promise.all([nodesAndProvider, etcdRead, options.retiring?.() ?? readRetiring(ports.kube), rolloutsRead]);
+  const [
+    { nodes, machines, apiTargets, workerMachines, everyNode },
+    { view: etcd, reused: etcdReused },
+    retiring,
+    poolRollouts,
+  ] = await Promise.all([nodesAndProvider, etcdRead, options.retiring?.() ?? readRetiring(ports.kube), rolloutsRead]);
   if (!etcdReused) options.etcdReads?.remember(at.getTime(), etcd);
   const { provider } = ports;
   const desired = options.desired;
@@ -126,6 +155,7 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
     etcd,
     ...(etcdReused ? { etcdReused: true } : {}),
     ...(options.freshNodes ? { nodesFresh: true } : {}),
+    ...(everyNode ? { everyNodeFresh: true } : {}),
     machines: desired ? machines.map((m) => ({ ...m, drift: provider.drift(m, desired) })) : machines,
     apiTargets,
     retiring,
@@ -159,6 +189,49 @@ export async function readEtcdView(ports: Pick<Ports, 'etcd'>): Promise<Snapshot
     endpoints: health,
     leaderId: agreedLeader(health.filter((h) => h.healthy).map((h) => h.leaderId)),
   };
+}
+
+/** What the port is asked for: the pools' Nodes by the names the last pass linked to their machines. */
+function freshRead(
+  options: ObserveOptions,
+  machineIdOf: (providerId: string) => string | undefined,
+): FreshNodes | undefined {
+  if (!options.freshNodes) return undefined;
+  if (options.freshNodes !== 'in-scope') return options.freshNodes;
+  if ((options.pools ?? []).length === 0) return 'control-plane';
+  // No pass before this one: no machine of the pools is known yet, so neither are their Nodes' names.
+  if (!options.previous) return true;
+  return { workers: poolNodeNames(options.previous.nodes, options.previous.workerMachines ?? [], machineIdOf) };
+}
+
+/**
+ * A fresh read by name is complete for the pools once every Node this pass links to their machines was asked for
+ * (pool-nodes.ts). Otherwise the missing names are read too, once; then every Node. The machines are listed again
+ * when the Nodes read last point at other ones.
+ */
+async function poolNodesRead(
+  ports: Ports,
+  pools: readonly string[],
+  asked: readonly string[],
+  first: { nodes: Snapshot['nodes']; workerMachines: Machine[]; workerIds: string[] },
+): Promise<{ nodes: Snapshot['nodes']; workerMachines: Machine[]; everyNode: boolean }> {
+  const machineIdOf = (providerId: string) => ports.provider.machineIdOf(providerId);
+  let { nodes, workerMachines, workerIds } = first;
+  let names = asked;
+  for (let attempt = 0; ; attempt++) {
+    const unread = unreadPoolNodes(nodes, workerMachines, names, machineIdOf);
+    if (unread.length === 0) return { nodes, workerMachines, everyNode: false };
+    const everyNode = attempt > 0;
+    names = [...names, ...unread];
+    nodes = await ports.kube.listNodes({ fresh: everyNode ? true : { workers: names } });
+    const ids = workerProviderIds(nodes);
+    if (ids.join(' ') !== workerIds.join(' ')) {
+      workerIds = ids;
+      const perPool = await Promise.all(pools.map((pool) => ports.provider.listMachines(pool, ids)));
+      workerMachines = perPool.flat();
+    }
+    if (everyNode) return { nodes, workerMachines, everyNode };
+  }
 }
 
 function workerProviderIds(nodes: Snapshot['nodes']): string[] {

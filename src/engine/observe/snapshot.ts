@@ -20,6 +20,8 @@ export interface Snapshot {
   etcdReused?: true;
   /** The Nodes and static pods were read from the API server, not from the run's watched cache. */
   nodesFresh?: true;
+  /** Every Node was read from the API server, not only those the decisions in scope count (nodesFresh). */
+  everyNodeFresh?: true;
   /** Machines behind the control-plane Nodes plus every machine tagged for this cluster. */
   machines: Machine[];
   /** API load-balancer targets; undefined when no target group is configured. */

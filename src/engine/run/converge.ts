@@ -112,6 +112,8 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
     let reuseFresh =
       freshNodes && lastFresh !== undefined && ports.clock.now().getTime() - lastFresh.at < FRESH_REUSE_MS;
     if (reuseFresh) freshNodes = false;
+    /** The next pass reads every Node from the API server (a worker pool's rollback, below). */
+    let everyNode = false;
     for (;;) {
       if (hooks.signal?.aborted) throw interrupted();
       hooks.lock?.assertHeld();
@@ -127,13 +129,15 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
           pools: poolNames,
           etcdReads,
           retiring: retiring.read,
-          // Worker decisions (readiness within maxUnavailable) rest on the worker Nodes too: those are read whole.
-          freshNodes: freshNodes || reused !== undefined ? (scope === 'control-plane' ? 'control-plane' : true) : false,
+          // Worker decisions (readiness within maxUnavailable) rest on their pools' Nodes too: those are read afresh
+          // by name, the rest of the workers come from the watch (observe/pool-nodes.ts).
+          freshNodes: everyNode ? true : freshNodes || reused !== undefined ? 'in-scope' : false,
           ...(reused ? { nodes: Promise.resolve(reused.nodes) } : {}),
         });
         if (snapshot.nodesFresh && !reused) lastFresh = { at: snapshot.at.getTime(), nodes: snapshot.nodes };
         freshNodes = false;
         reuseFresh = false;
+        everyNode = false;
       } catch (err) {
         // A member or API server restarting mid-swap: look again shortly rather than fail the run.
         await retryLater(err, `observing the cluster failed: ${(err as Error).message}`, undefined, 'observe.failed');
@@ -187,17 +191,23 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
       // The same before every step no second run may take (READS_LEASE_FIRST: a member removed, a machine terminated):
       // the Node readiness the gate judged before it is read from the API server, not from a watch that may be dead.
       const irreversible = decision.kind === 'step' && READS_LEASE_FIRST.has(decision.step.kind);
+      // A worker pool's rollback rests on its replacement's Node being absent: one that registered while the watch
+      // was silently dead has a name no read by name can ask for (observe/pool-nodes.ts), so every Node is read first.
+      const everyNodeFirst =
+        decision.kind === 'step' && decision.step.kind === 'rollback' && decision.pool !== undefined;
       if (
         decision.kind === 'step' &&
         (startsSwap(decision.step) || irreversible) &&
-        !snapshot.nodesFresh &&
+        (!snapshot.nodesFresh || (everyNodeFirst && !snapshot.everyNodeFresh)) &&
         stopWatching !== undefined
       ) {
         // A read younger than FRESH_REUSE_MS, with no Node written by us since, stands for one now (issue 15 §2: terminate
         // follows the member's removal by a fraction of a second, and each read every Node and static pod): the pass is
         // repeated on those Nodes, as fresh as the pass of the step before was when that step acted.
-        reuseFresh = lastFresh !== undefined && ports.clock.now().getTime() - lastFresh.at < FRESH_REUSE_MS;
+        reuseFresh =
+          !everyNodeFirst && lastFresh !== undefined && ports.clock.now().getTime() - lastFresh.at < FRESH_REUSE_MS;
         freshNodes = !reuseFresh;
+        everyNode = everyNodeFirst;
         etcdReads.waiting(false);
         continue;
       }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { openKube } from '../../../src/adapters/kube/client.ts';
 import { Follower, SETTLE_MS, SILENCE_MS, WRITE_SEEN_MS } from '../../../src/adapters/kube/node-cache.ts';
+import { FRESH_BY_NAME, hostnameSelectors } from '../../../src/adapters/kube/nodes.ts';
 import { watchOne } from '../../../src/adapters/kube/watch-one.ts';
 
 type Obj = {
@@ -111,13 +112,16 @@ class FakeApiServer {
     const url = new URL(req.url ?? '/', 'http://x');
     const kind = url.pathname.endsWith('/nodes') || url.pathname.includes('/nodes/') ? 'nodes' : 'pods';
     const watch = url.searchParams.get('watch') === 'true';
-    // Label selectors as the API server reads them: terms joined by commas, each `key` (exists) or `key=value`.
+    // Label selectors as the API server reads them: terms joined by commas (outside parentheses), each `key`
+    // (exists), `key=value` or `key in (v1,v2)`.
     const selector = url.searchParams.get('labelSelector');
     const selected = (obj: Obj) =>
-      (selector ?? '').split(',').every((term) => {
+      (selector ?? '').split(/,(?![^(]*\))/).every((term) => {
         if (!term) return true;
-        const [key, value] = term.split('=');
         const labels = (obj.metadata as { labels?: Record<string, string> }).labels ?? {};
+        const set = /^(\S+) in \((.*)\)$/.exec(term);
+        if (set) return set[2]!.split(',').includes(labels[set[1]!] ?? '\0');
+        const [key, value] = term.split('=');
         return value === undefined ? key! in labels : labels[key!] === value;
       });
     this.requests.push(
@@ -330,6 +334,137 @@ current-context: x
       stop();
       kube.close();
     }
+  });
+
+  describe("a fresh read of named worker Nodes (a worker pool's)", () => {
+    const hostname = (name: string) => ({ 'kubernetes.io/hostname': name });
+    const nodeLists = (requests: string[]) => requests.filter((r) => r.startsWith('GET nodes') && !r.endsWith('watch'));
+    const FULL = 'GET nodes';
+
+    /** The port with its watches open over cp-a, cp-b and the workers w-1, w-2, w-3 (w-3's hostname: host-3). */
+    async function watched(workers: Record<string, Record<string, string>> = {}) {
+      const labels: Record<string, Record<string, string>> = {
+        'w-1': hostname('w-1'),
+        'w-2': hostname('w-2'),
+        'w-3': hostname('host-3'),
+        ...workers,
+      };
+      for (const [name, l] of Object.entries(labels)) api.nodes.set(name, api.node(name, true, l));
+      const kube = openKube({ kubeconfig, retry: { retries: 0 } });
+      const stop = kube.watchChanges!(() => {});
+      await watching(api, kube);
+      return {
+        kube,
+        close: () => {
+          api.release();
+          stop();
+          kube.close();
+        },
+      };
+    }
+
+    it('asks for the control-plane Nodes by label and the named workers by hostname, never for every Node', async () => {
+      // Issue 15 §3: the worker loop's fresh reads (2-3 per swap) each listed every Node, at 5,000 Nodes ~10 pages.
+      const { kube, close } = await watched();
+      try {
+        // Changes the watch has not delivered: a named worker's is in the answer, an unnamed one's is not (memory).
+        api.holdEvents = true;
+        api.put('nodes', api.node('w-1', false, hostname('w-1')));
+        api.put('nodes', api.node('w-2', false, hostname('w-2')));
+        api.put('nodes', api.node('w-3', false, hostname('host-3')));
+        const before = api.requests.length;
+        const fresh = await kube.listNodes({ fresh: { workers: ['w-1', 'w-3'] } });
+        assert.deepEqual(
+          fresh.map((n) => [n.name, n.ready]),
+          [
+            ['cp-a', true],
+            ['cp-b', true],
+            ['w-1', false],
+            ['w-2', true],
+            ['w-3', false],
+          ],
+        );
+        assert.equal(fresh.find((n) => n.name === 'cp-a')!.staticPods['kube-apiserver']?.ready, true);
+        assert.deepEqual(nodeLists(api.requests.slice(before)).sort(), [
+          'GET nodes kubernetes.io/hostname in (host-3,w-1)',
+          'GET nodes node-role.kubernetes.io/control-plane',
+        ]);
+      } finally {
+        close();
+      }
+    });
+
+    const doubts: {
+      name: string;
+      workers?: Record<string, Record<string, string>>;
+      change: () => void;
+      /** The Node lists sent, in order. */
+      lists: string[];
+    }[] = [
+      {
+        name: 'a named Node the cache holds is gone from the API',
+        change: () => api.nodes.delete('w-1'),
+        lists: [
+          'GET nodes node-role.kubernetes.io/control-plane',
+          'GET nodes kubernetes.io/hostname in (w-1,w-2)',
+          FULL,
+        ],
+      },
+      {
+        name: "a named Node's hostname label changed (the selector misses it)",
+        change: () => api.nodes.set('w-1', api.node('w-1', true, hostname('w-1b'))),
+        lists: [
+          'GET nodes node-role.kubernetes.io/control-plane',
+          'GET nodes kubernetes.io/hostname in (w-1,w-2)',
+          FULL,
+        ],
+      },
+      // No selector can name it: every Node at once.
+      { name: 'a named Node carries no hostname label', workers: { 'w-1': {} }, change: () => {}, lists: [FULL] },
+    ];
+    for (const doubt of doubts) {
+      it(`lists every Node when ${doubt.name}`, async () => {
+        const { kube, close } = await watched(doubt.workers);
+        try {
+          api.holdEvents = true;
+          doubt.change();
+          const before = api.requests.length;
+          const fresh = await kube.listNodes({ fresh: { workers: ['w-1', 'w-2'] } });
+          assert.deepEqual(nodeLists(api.requests.slice(before)).sort(), doubt.lists.toSorted());
+          assert.deepEqual(
+            fresh.map((n) => n.name),
+            [...api.nodes.keys()].sort(),
+          );
+        } finally {
+          close();
+        }
+      });
+    }
+
+    it('lists every Node rather than more selectors than FRESH_BY_NAME.maxLists', async () => {
+      // Hostnames of 60 characters: about 65 to a selector.
+      const many: Record<string, Record<string, string>> = {};
+      const names = Array.from(
+        { length: 65 * FRESH_BY_NAME.maxLists + 1 },
+        (_, i) => `w-${String(i).padStart(58, '0')}`,
+      );
+      for (const name of names) many[name] = hostname(name);
+      assert.ok(hostnameSelectors(names).length > FRESH_BY_NAME.maxLists);
+      const { kube, close } = await watched(many);
+      try {
+        const before = api.requests.length;
+        await kube.listNodes({ fresh: { workers: names } });
+        assert.deepEqual(nodeLists(api.requests.slice(before)), [FULL]);
+        const fewer = names.slice(0, 65 * 2);
+        const n = api.requests.length;
+        await kube.listNodes({ fresh: { workers: fewer } });
+        const lists = nodeLists(api.requests.slice(n));
+        assert.ok(!lists.includes(FULL), lists.join(', '));
+        assert.equal(lists.length, 1 + hostnameSelectors(fewer).length);
+      } finally {
+        close();
+      }
+    });
   });
 
   it('a control-plane fresh read just after our own Node write waits for the watch to deliver it, not a list of every Node', async () => {

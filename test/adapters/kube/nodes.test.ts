@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import type { V1Node, V1NodeSystemInfo, V1Pod } from '@kubernetes/client-node';
 import {
   etcdClientUrlsOf,
+  FRESH_BY_NAME,
+  hostnameSelectors,
   listNodes,
   NODE_PAGE,
   nextNodePageLimit,
@@ -182,5 +184,30 @@ describe('listNodes paging', () => {
       { limit: big, continue: '500' },
       { limit: big, continue: String(500 + big) },
     ]);
+  });
+});
+
+describe('hostnameSelectors', () => {
+  it('covers every hostname once, each selector within FRESH_BY_NAME.selectorChars once URL-encoded', () => {
+    const hostnames = Array.from({ length: 500 }, (_, i) => `ip-10-0-${i % 256}-${i}.eu-west-1.compute.internal`);
+    const selectors = hostnameSelectors(hostnames);
+    assert.ok(selectors.length > 1);
+    for (const s of selectors) {
+      assert.ok(encodeURIComponent(s).length <= FRESH_BY_NAME.selectorChars, `${encodeURIComponent(s).length}`);
+      assert.match(s, /^kubernetes\.io\/hostname in \([^()]+\)$/);
+    }
+    const covered = selectors.flatMap((s) => /\((.*)\)/.exec(s)![1]!.split(','));
+    assert.deepEqual(covered, [...hostnames].sort());
+    // Full: one more hostname would not have fitted in any but the last.
+    for (const s of selectors.slice(0, -1)) {
+      assert.ok(
+        encodeURIComponent(`${s.slice(0, -1)},ip-10-0-255-999.eu-west-1.compute.internal)`).length >
+          FRESH_BY_NAME.selectorChars,
+      );
+    }
+  });
+
+  it('asks for nothing when no worker is named', () => {
+    assert.deepEqual(hostnameSelectors([]), []);
   });
 });

@@ -1,0 +1,42 @@
+// Which worker Nodes a fresh read must take from the API server (issue 15 §3). A worker pool's decisions count the
+// readiness of its machines' Nodes (maxUnavailable, a replacement Ready, the old Node still there: plan/workers.ts),
+// so those are read afresh by name; the rest of a large cluster's workers come from the run's watch. The names are
+// those of the last pass; once this pass's machines are listed, the pool Nodes the names missed are read too.
+// A Node the watch never delivered has no name to ask for: a replacement's registered while the watch was silently
+// dead stays unseen, which only holds a pool back (its slot counts as unavailable, its batch as still opening) except
+// before a rollback, which converge.ts takes only from a read of every Node.
+import type { Machine, NodeView } from '../../domain/model.ts';
+
+/**
+ * The worker Nodes of the pools' `machines`, as plan/workers.ts links them: by providerID, by the machine id the
+ * provider reads in it (a replacement's old Node, also once the provider no longer lists the old machine), or by
+ * the name the provider's system linked (Machine.nodeName).
+ */
+export function poolNodeNames(
+  nodes: readonly NodeView[],
+  machines: readonly Machine[],
+  machineIdOf: (providerId: string) => string | undefined,
+): string[] {
+  const providerIds = new Set(machines.map((m) => m.providerId).filter(Boolean));
+  const ids = new Set(machines.flatMap((m) => (m.replaces ? [m.id, m.replaces] : [m.id])));
+  const linked = new Set(machines.flatMap((m) => (m.nodeName ? [m.nodeName] : [])));
+  return nodes
+    .filter((n) => !n.controlPlane)
+    .filter(
+      (n) =>
+        linked.has(n.name) ||
+        (n.providerId !== undefined && (providerIds.has(n.providerId) || ids.has(machineIdOf(n.providerId) ?? ''))),
+    )
+    .map((n) => n.name);
+}
+
+/** The pool Nodes in view, once the pass's machines are listed, that a fresh read by name did not ask for. */
+export function unreadPoolNodes(
+  nodes: readonly NodeView[],
+  machines: readonly Machine[],
+  asked: readonly string[],
+  machineIdOf: (providerId: string) => string | undefined,
+): string[] {
+  const read = new Set(asked);
+  return poolNodeNames(nodes, machines, machineIdOf).filter((name) => !read.has(name));
+}
