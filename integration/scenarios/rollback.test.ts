@@ -215,6 +215,9 @@ describe('scenario: failed replacements are rolled back', function () {
     // The rollback ran to its end after the SIGINT: the draining began after replacement.failed, so at most 2 s before
     // the SIGINT, and was waited out to its end; the run ended as rolled back, not interrupted.
     assert.equal(run.exitCode, 3, describeRun(run));
+    // The signal reached the process (not a run that merely took as long): it says so as it arrives.
+    const heard = run.events.find((e) => e.code === 'run.interrupt-received');
+    assert.ok(heard && Date.parse(heard.at) >= run.interruptedAt - 1000, `SIGINT heard: ${describeRun(run)}`);
     assert.ok(tookMs >= DRAIN_SECONDS * 1000 - 2500, `ended ${tookMs} ms after SIGINT: ${describeRun(run)}`);
     const rolledBack = run.events.find((e) => e.code === 'replacement.rolled-back');
     assert.equal((rolledBack?.data?.['removedMembers'] as string[] | undefined)?.length, 1, describeRun(run));

@@ -8,6 +8,7 @@ export const EVENT_CODES = [
   'run.nothing-to-do',
   'run.failed',
   'run.interrupted',
+  'run.interrupt-received',
   'preflight.passed',
   'preflight.problem',
   'readiness.checked',

@@ -7,8 +7,10 @@
 // - before its first LIST completed, and while a watch is down after an error (restarted after a pause);
 // - after one of our own writes to a Node until the watch delivered that write (read-your-writes: the patch's
 //   resourceVersion, or the Node's deletion, seen in the stream). The loop therefore never plans from a view older
-//   than its own last step, exactly as with a fresh LIST. A write the stream does not deliver within
-//   WRITE_SEEN_MS means the watch is stuck: it is restarted.
+//   than its own last step, exactly as with a fresh LIST. A write an open watch does not deliver within
+//   WRITE_RESUME_MS, with nothing else heard since, resumes the watch on a new connection (its server may no longer
+//   follow etcd); one not delivered within WRITE_SEEN_MS means the watch is stuck: it is listed afresh.
+// - A read while the cache's own LIST is under way waits for it (LIST_WAIT_MS) rather than list every Node beside it.
 // - A watch that goes silent (a connection pinned to an API server that left the load balancer) is caught by its
 //   silence: each watch asks allowWatchBookmarks, and the API server then sends a BOOKMARK roughly every minute even
 //   when nothing changed (and 2 s before the watch's timeout: k8s.io/apiserver pkg/storage/cacher, cacher.go
@@ -356,7 +358,16 @@ export class Follower<T extends Named> {
       }
     }
     if (this.awaited.size === 0) return true;
-    const late = [...this.awaited.values()].filter((w) => !w.resumed && this.now() - w.since > WRITE_RESUME_MS);
+    // Only an open watch that has brought nothing since the write: one not answered yet is on a new connection
+    // already, and one that brings other events is lagging, not stuck (a busy API server's usual delivery lag).
+    const late = [...this.awaited.values()].filter(
+      (w) =>
+        !w.resumed &&
+        this.now() - w.since > WRITE_RESUME_MS &&
+        this.openSince !== undefined &&
+        this.now() - this.openSince > WRITE_RESUME_MS &&
+        (this.heardAt ?? this.openSince) <= w.since,
+    );
     if (late.length > 0 && this.resume) {
       for (const write of late) write.resumed = true;
       this.resume();
@@ -395,7 +406,7 @@ export const SETTLE_MS = 250;
  * a list of its own would cost the API server the same and end no sooner (issue 15 §3: the start gate's first reads
  * each listed every Node beside the cache's LIST). Bounded for a LIST that hangs.
  */
-export const LIST_WAIT_MS = 10_000;
+export const LIST_WAIT_MS = 5_000;
 const SETTLE_POLL_MS = 10;
 
 export class NodeCache {
@@ -467,12 +478,16 @@ export class NodeCache {
    */
   async nodeViewsSettled(waitMs = SETTLE_MS): Promise<NodeView[] | undefined> {
     const started = Date.now();
+    /** The settling wait counts from the end of a LIST waited for: its first WATCH is still to be answered then. */
+    let settleFrom = started;
     for (;;) {
       const views = this.nodeViews();
       if (views) return views;
+      const now = Date.now();
       const listing = this.nodes.listing() || this.pods.listing();
+      if (listing) settleFrom = now;
       const waiting = listing || (this.nodes.settling() && this.pods.settling());
-      if (!waiting || Date.now() - started >= (listing ? LIST_WAIT_MS : waitMs)) return views;
+      if (!waiting || now - started >= LIST_WAIT_MS || (!listing && now - settleFrom >= waitMs)) return views;
       await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS));
     }
   }

@@ -68,7 +68,17 @@ export async function run(command: Command, args: Record<string, unknown>, io: I
   let planned: Awaited<ReturnType<typeof inspect>> | undefined;
   let error: string | undefined;
   const controller = new AbortController();
-  const onSignal = () => controller.abort(new Error('interrupted'));
+  // Said at once, so an operator (or a pipeline's log) knows the signal was heard even while a rollback runs on.
+  const onSignal = (signal: NodeJS.Signals) => {
+    emit({
+      code: 'run.interrupt-received',
+      at: new Date().toISOString(),
+      level: 'warn',
+      message: `${signal} received: stopping at the next step boundary (a rollback in progress runs to its end; a second ${signal} ends the process at once)`,
+      data: { signal },
+    });
+    controller.abort(new Error('interrupted'));
+  };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let close = () => {};

@@ -57,7 +57,8 @@ export async function prepareCluster(ports: Ports, from: string, to: string, see
     const migration = migrationFor(bumped.text, to);
     // ClusterStatus exists only up to kubeadm 1.21; from 1.22 endpoints live on the static pods.
     // Only then are the Nodes needed: every Node is one list of 5,000 on a large cluster (issue 15 §3).
-    if (data['ClusterStatus']) nodeNames ??= (await ports.kube.listNodes()).map((n) => n.name);
+    // From the API server, not the run's watched cache: ClusterStatus is written from it, and a watch may be silently dead.
+    if (data['ClusterStatus']) nodeNames ??= (await ports.kube.listNodes({ fresh: true })).map((n) => n.name);
     const pruned = data['ClusterStatus'] ? pruneClusterStatus(data['ClusterStatus'], nodeNames ?? []) : undefined;
     if (!bumped.changed && !migration && !pruned?.changed) return;
     data['ClusterConfiguration'] = migration?.text ?? bumped.text;

@@ -520,10 +520,10 @@ export async function apply(
     await keeper.verify();
     return ports.etcd.snapshot(snapshotFile);
   })().catch(async (err: unknown) => {
-    stopWatchingRun?.();
     keeper.stop();
     await releaseLock(ports.kube, { ...lock, now: ports.clock.now() }).catch(() => undefined);
     emit('lock.released', 'lock released');
+    stopWatching(stopWatchingRun);
     throw changedNotInvalid(err, changedBefore);
   });
 
@@ -723,12 +723,21 @@ export async function apply(
     if (render && !keepBootstrap) await cleanupBootstrap(ports, render);
     // Under the lock still: a run that lost it leaves the group to the run that holds it now.
     if (hooked && ports.provider.run && !keeper.lost) await endProviderRun(ports, record, finished);
-    stopWatchingRun?.();
     keeper.stop();
     if (!keeper.lost) {
       await releaseLock(ports.kube, { ...lock, now: ports.clock.now() }).catch(() => undefined);
       emit('lock.released', 'lock released');
     }
+    stopWatching(stopWatchingRun);
+  }
+}
+
+/** Ends the run's watched cache, after the lock's release: a hint's teardown never stands in front of it. */
+function stopWatching(stop: (() => void) | undefined): void {
+  try {
+    stop?.();
+  } catch {
+    // Nothing to undo: the watches end with the process at the latest.
   }
 }
 

@@ -93,7 +93,10 @@ export async function verifyRun(
   let pause = context.pollIntervalMs;
   while (true) {
     const result = await verifyOnce(ports, context);
-    if (result.ok || ports.clock.now().getTime() >= deadline || context.signal?.aborted) return result;
+    if (result.ok) return result;
+    // Interrupted: the upgrade is done, its check was not (exit 130, not a failed verification).
+    if (context.signal?.aborted) throw context.signal.reason;
+    if (ports.clock.now().getTime() >= deadline) return result;
     // Says what it waits for (once per change), so a slow verification is explained in the output.
     const failing = result.checks
       .filter((c) => !c.ok && c.level === 'fail')
@@ -109,7 +112,10 @@ export async function verifyRun(
       });
       said = failing;
     }
-    await ports.clock.sleep(pause, context.signal).catch(() => undefined);
+    await ports.clock
+      .sleep(Math.min(pause, deadline - ports.clock.now().getTime()), context.signal)
+      .catch(() => undefined);
+    if (context.signal?.aborted) throw context.signal.reason;
     pause = Math.max(context.pollIntervalMs, Math.min(pause * 2, VERIFY_RECHECK_MAX_MS));
   }
 }

@@ -25,6 +25,8 @@ class FakeApiServer {
   private watchers: { kind: 'nodes' | 'pods'; res: ServerResponse; stuck?: boolean }[] = [];
   /** When set, the event of a write is held back (a watch that lags behind the write's response). */
   holdEvents = false;
+  /** When set, only the events of this object are held back (a server slow to deliver one change, not all). */
+  holdEventsOf?: string;
   /** The next watch requests are answered after these delays (ms), in order: a slow server's answer. */
   watchAnswerDelays: number[] = [];
   /** The next N watch requests are answered 500 (a server in trouble). */
@@ -78,7 +80,7 @@ class FakeApiServer {
       for (const w of this.watchers.filter((x) => x.kind === kind && !x.stuck))
         w.res.write(`${JSON.stringify({ type, object: obj })}\n`);
     };
-    if (this.holdEvents) this.held.push(go);
+    if (this.holdEvents || this.holdEventsOf === obj.metadata.name) this.held.push(go);
     else go();
   }
 
@@ -95,6 +97,7 @@ class FakeApiServer {
 
   release() {
     this.holdEvents = false;
+    this.holdEventsOf = undefined;
     for (const go of this.held.splice(0)) go();
   }
 
@@ -567,6 +570,8 @@ current-context: x
     try {
       await watching(api, kube);
       // The open watch delivers nothing more (its API server lost its etcd member); a new one replays what changed.
+      // (Our write some milliseconds after the watch last brought anything: the cache compares clock readings.)
+      await new Promise((r) => setTimeout(r, 20));
       api.stickWatches();
       await kube.setUnschedulable('cp-a', true);
       const before = api.requests.length;
@@ -577,6 +582,31 @@ current-context: x
         ['GET nodes watch'],
         'the Node watch resumed once, no list of every Node',
       );
+    } finally {
+      stop();
+      kube.close();
+    }
+  });
+
+  it('a watch slow to deliver our write but bringing other changes is lagging, not stuck: not resumed', async () => {
+    const kube = openKube({ kubeconfig, retry: { retries: 0 } });
+    let wakes = 0;
+    const stop = kube.watchChanges!(() => wakes++);
+    try {
+      await watching(api, kube);
+      api.holdEventsOf = 'cp-a';
+      await kube.setUnschedulable('cp-a', true);
+      const before = api.requests.length;
+      // Another change right behind our write comes through the same watch (seen before the read): it is alive.
+      // (Some milliseconds later: what the cache compares are millisecond clock readings.)
+      await new Promise((r) => setTimeout(r, 20));
+      const woken = wakes;
+      api.put('nodes', api.node('cp-b', false, { 'node-role.kubernetes.io/control-plane': '' }));
+      await until('the other change seen', () => wakes > woken);
+      setTimeout(() => api.release(), 150);
+      const seen = await kube.listNodes();
+      assert.equal(seen.find((n) => n.name === 'cp-a')!.unschedulable, true, 'our cordon is never unseen');
+      assert.deepEqual(api.requests.slice(before), [], 'no new watch, no list: the stream delivered our write late');
     } finally {
       stop();
       kube.close();
@@ -608,7 +638,8 @@ current-context: x
     const stop = kube.watchChanges!(() => undefined);
     try {
       await until("the cache's Node list is pending", () => api.heldListCount === 1);
-      setTimeout(() => api.releaseList(), 100);
+      // Longer than SETTLE_MS, as a LIST at 5,000 Nodes takes: the wait for its first WATCH counts from its end.
+      setTimeout(() => api.releaseList(), SETTLE_MS + 150);
       const [plain, fresh] = await Promise.all([kube.listNodes(), kube.listNodes({ fresh: 'control-plane' })]);
       assert.deepEqual(plain.map((n) => n.name).sort(), ['cp-a', 'cp-b']);
       assert.deepEqual(fresh.map((n) => n.name).sort(), ['cp-a', 'cp-b']);

@@ -142,3 +142,36 @@ describe('act interrupted while a drain waits for a refused eviction', () => {
     );
   });
 });
+
+describe('apply interrupted during its verification', () => {
+  it('ends as interrupted (exit 130), not as a failed verification (a needs-person exit 4)', async () => {
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
+    const interrupt = new AbortController();
+    const ports = world.ports();
+    let checks = 0;
+    ports.kube = {
+      ...ports.kube,
+      // The verification's kube-system check finds a pod Pending; Ctrl-C comes while it looks.
+      podsInNamespace: async () => {
+        checks++;
+        interrupt.abort(new Error('interrupted'));
+        const node = [...world.nodes.keys()][0]!;
+        return [
+          {
+            namespace: 'kube-system',
+            name: 'kube-proxy-x',
+            uid: 'x',
+            daemonSet: true,
+            mirror: false,
+            phase: 'Pending',
+            labels: {},
+            node,
+          },
+        ];
+      },
+    };
+    const err = await failure(apply(ports, request, APPLY_OPTIONS, interrupt.signal));
+    assert.deepEqual([err.failure, err.code], ['interrupted', 'run.interrupted']);
+    assert.equal(checks, 1, 'no further check after the interrupt');
+  });
+});
