@@ -38,6 +38,8 @@ export class FakeWorld {
   /** Idempotency keys of the replacements created, by machine id. */
   private readonly tokens = new Map<string, string>();
   configMaps = new Map<string, ConfigMapView>();
+  /** Nodes the run's watched cache never delivered (a watch gone silent): listNodes has them only when asked for. */
+  unwatched = new Set<string>();
   leases = new Map<string, LeaseView>();
   pendingFault?: JoinFault;
   faults = new Map<string, JoinFault>();
@@ -195,8 +197,14 @@ export class FakeWorld {
     canI: async (checks) =>
       checks.map((c) => !this.denied.has(`${c.verb} ${c.resource}${c.subresource ? `/${c.subresource}` : ''}`)),
     listNodes: async (options) => {
-      if (options?.fresh) this.freshNodeReads.push(options.fresh);
-      return [...this.nodes.values()];
+      const fresh = options?.fresh;
+      if (fresh) this.freshNodeReads.push(fresh);
+      // As the real port answers with a cache that missed the `unwatched` Nodes: those only when asked for.
+      const asked = (n: NodeView) =>
+        fresh === true ||
+        ((fresh === 'control-plane' || typeof fresh === 'object') && n.controlPlane) ||
+        (typeof fresh === 'object' && fresh.workers.includes(n.name));
+      return [...this.nodes.values()].filter((n) => !this.unwatched.has(n.name) || asked(n));
     },
     deleteNode: async (name) => {
       this.record(`deleteNode ${name}`);

@@ -140,7 +140,8 @@ export const FRESH_BY_NAME = { selectorChars: 4096, maxLists: 8 } as const;
  * The other Nodes are as current as the watch. Any doubt reads every Node as before: a control-plane Node labelled
  * only the legacy way, or a named worker without a hostname label (a selector would miss either); one the cache holds
  * that the fresh read no longer returns (deleted or relabelled since: the whole list tells which); more worker
- * selectors than FRESH_BY_NAME.maxLists. A named worker the cache does not hold is not read: the cache saw it go.
+ * selectors than FRESH_BY_NAME.maxLists. A named worker the cache does not hold (deleted, or never delivered by a
+ * watch that went silent) is read by its name, one list by `metadata.name` each: absent there, it is gone.
  */
 export async function readAfresh(
   apis: KubeApis,
@@ -151,15 +152,19 @@ export async function readAfresh(
   const wanted = new Set(workers);
   const asked = cached.filter((n) => wanted.has(n.name) && !n.controlPlane);
   if (asked.some((n) => !n.labels[HOSTNAME_LABEL])) return listNodes(apis);
+  const held = new Set(cached.map((n) => n.name));
+  const unheld = [...wanted].filter((name) => !held.has(name));
   const selectors = hostnameSelectors([...new Set(asked.map((n) => n.labels[HOSTNAME_LABEL]!))]);
-  if (selectors.length > FRESH_BY_NAME.maxLists) return listNodes(apis);
-  const [controlPlane, ...named] = await Promise.all([
+  if (selectors.length + unheld.length > FRESH_BY_NAME.maxLists) return listNodes(apis);
+  const [controlPlane, byName, ...named] = await Promise.all([
     listNodes(apis, undefined, CONTROL_PLANE_LABEL),
+    Promise.all(unheld.map((name) => readNode(apis, name))),
     // Worker Nodes run no kubeadm static pods: no pod list for them.
     ...selectors.map((selector) => listNodes(apis, [], selector)),
   ]);
   const fresh = new Map<string, NodeView>();
   for (const n of named.flat()) fresh.set(n.name, n);
+  for (const n of byName!) if (n) fresh.set(n.name, n);
   // A Node in both answers (a worker given the control-plane label since): the control-plane read has its static pods.
   for (const n of controlPlane!) fresh.set(n.name, n);
   const controlPlaneNames = new Set(controlPlane!.map((n) => n.name));
@@ -167,6 +172,22 @@ export async function readAfresh(
   if (asked.some((n) => !fresh.has(n.name))) return listNodes(apis);
   const others = cached.filter((n) => !n.controlPlane && !fresh.has(n.name));
   return [...fresh.values(), ...others].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/**
+ * One worker Node from the API server by its name; undefined when there is none. A list with a field selector, not a
+ * GET: kubeswap's role may `list` Nodes, not `get` them (templates/rbac/kubeswap.yaml).
+ */
+async function readNode(apis: KubeApis, name: string): Promise<NodeView | undefined> {
+  try {
+    const { value } = await apis.getJson<{ items: NodeFields[] }>('/api/v1/nodes', {
+      fieldSelector: `metadata.name=${name}`,
+    });
+    const node = value.items[0];
+    return node ? toNodeView(node, []) : undefined;
+  } catch (err) {
+    throw apis.fail(err, `read Node ${name}`);
+  }
 }
 
 /** `kubernetes.io/hostname in (...)` selectors covering `hostnames`, each within FRESH_BY_NAME.selectorChars. */

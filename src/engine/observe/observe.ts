@@ -12,7 +12,7 @@ import type { Ports } from '../ports.ts';
 import type { RetiringRecord } from '../run/retiring.ts';
 import { readRetiring } from '../run/retiring.ts';
 import type { EtcdReads } from './etcd-reads.ts';
-import { poolNodeNames, unreadPoolNodes } from './pool-nodes.ts';
+import { machinesWithoutNode, poolNodeNames, unreadPoolNodes } from './pool-nodes.ts';
 import type { ProviderReads } from './provider-reads.ts';
 import type { ClusterConfigView, Snapshot } from './snapshot.ts';
 
@@ -220,8 +220,9 @@ async function poolNodesRead(
   let names = asked;
   for (let attempt = 0; ; attempt++) {
     const unread = unreadPoolNodes(nodes, workerMachines, names, machineIdOf);
-    if (unread.length === 0) return { nodes, workerMachines, everyNode: false };
-    const everyNode = attempt > 0;
+    const withoutNode = machinesWithoutNode(nodes, workerMachines, machineIdOf);
+    if (unread.length === 0 && withoutNode.length === 0) return { nodes, workerMachines, everyNode: false };
+    const everyNode = attempt > 0 || withoutNode.length > 0;
     names = [...names, ...unread];
     nodes = await ports.kube.listNodes({ fresh: everyNode ? true : { workers: names } });
     const ids = workerProviderIds(nodes);

@@ -2,10 +2,13 @@
 // readiness of its machines' Nodes (maxUnavailable, a replacement Ready, the old Node still there: plan/workers.ts),
 // so those are read afresh by name; the rest of a large cluster's workers come from the run's watch. The names are
 // those of the last pass; once this pass's machines are listed, the pool Nodes the names missed are read too.
-// A Node the watch never delivered has no name to ask for: a replacement's registered while the watch was silently
-// dead stays unseen, which only holds a pool back (its slot counts as unavailable, its batch as still opening) except
-// before a rollback, which converge.ts takes only from a read of every Node.
+// A Node the watch never delivered has no name to ask for. Our own replacement's, registered while the watch was
+// silently dead, stays unseen, which only holds a pool back (its slot counts as unavailable, its batch as still
+// opening) except before a rollback, which converge.ts takes only from a read of every Node. Any other live machine
+// of a pool with no Node in view (a scale-up's, say) makes the pass read every Node: its Node, NotReady, would count
+// against maxUnavailable, and a view without it would count the pool one machine short (machinesWithoutNode).
 import type { Machine, NodeView } from '../../domain/model.ts';
+import { isLive } from './snapshot.ts';
 
 /**
  * The worker Nodes of the pools' `machines`, as plan/workers.ts links them: by providerID, by the machine id the
@@ -39,4 +42,18 @@ export function unreadPoolNodes(
 ): string[] {
   const read = new Set(asked);
   return poolNodeNames(nodes, machines, machineIdOf).filter((name) => !read.has(name));
+}
+
+/**
+ * The pools' live machines, not replacements of ours, that no Node in view links to: their Nodes, if they registered
+ * while the watch was silently dead, have no name a read by name could ask for.
+ */
+export function machinesWithoutNode(
+  nodes: readonly NodeView[],
+  machines: readonly Machine[],
+  machineIdOf: (providerId: string) => string | undefined,
+): Machine[] {
+  return machines.filter(
+    (m) => isLive(m) && m.replaces === undefined && poolNodeNames(nodes, [m], machineIdOf).length === 0,
+  );
 }

@@ -195,9 +195,12 @@ export async function converge(ports: Ports, ctx: RunContext, hooks: ConvergeHoo
       // was silently dead has a name no read by name can ask for (observe/pool-nodes.ts), so every Node is read first.
       const everyNodeFirst =
         decision.kind === 'step' && decision.step.kind === 'rollback' && decision.pool !== undefined;
+      // A worker's drain rests on its replacement counted Ready, or on the pool's unavailable machines: from Nodes read
+      // afresh too (by name: a small read), not from a watch that may have gone silent.
+      const drainsWorker = decision.kind === 'step' && decision.step.kind === 'drain-worker';
       if (
         decision.kind === 'step' &&
-        (startsSwap(decision.step) || irreversible) &&
+        (startsSwap(decision.step) || irreversible || drainsWorker) &&
         (!snapshot.nodesFresh || (everyNodeFirst && !snapshot.everyNodeFresh)) &&
         stopWatching !== undefined
       ) {

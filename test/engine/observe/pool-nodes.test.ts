@@ -71,6 +71,20 @@ describe('a fresh read of the worker loop (observe, freshNodes in-scope)', () =>
     assert.equal(snapshot.everyNodeFresh, undefined);
   });
 
+  it('reads every Node when a live machine of the pool, not ours, has no Node in view (its Node missed by a silent watch)', async () => {
+    const world = cluster();
+    // A scale-up's machine whose Node registered NotReady while the watch was silent: no name asks for it.
+    world.machines.push(machine('w-3', { pool: 'blue' }));
+    world.nodes.set('w-3', { ...worker('w-3'), ready: false });
+    world.unwatched.add('w-3');
+    const previous = await pass(world);
+    assert.ok(!previous.nodes.some((n) => n.name === 'w-3'), 'the cache never had it');
+    const snapshot = await pass(world, previous);
+    assert.deepEqual(world.freshNodeReads, [{ workers: ['w-1', 'w-2'] }, true]);
+    assert.equal(snapshot.everyNodeFresh, true);
+    assert.equal(snapshot.nodes.find((n) => n.name === 'w-3')?.ready, false, 'its NotReady Node counts in the pool');
+  });
+
   it('lists every Node when no pass before tells the names of the pool Nodes', async () => {
     const world = cluster();
     const snapshot = await observe(world.ports(), { withTargets: false, pools: ['blue'], freshNodes: 'in-scope' });

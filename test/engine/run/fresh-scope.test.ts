@@ -119,4 +119,20 @@ describe('fresh Node reads by loop', () => {
     assert.ok(typeof trail[rollback - 2] === 'object', around);
     assert.equal(trail[rollback - 1], true, around);
   });
+
+  it("drains a worker only from a read made afresh since the pool's last step (its replacement counted Ready from the API)", async () => {
+    const world = cluster(['w-1', 'w-2']);
+    const { ports, trail } = traced(world, []);
+    const pools = [{ name: 'blue', maxSurge: 1, maxUnavailable: 0 }];
+    await apply(ports, { version: TO, force: false }, { ...APPLY_OPTIONS, pools });
+    const drains = trail.flatMap((t, i) => (t === 'step drain-worker' ? [i] : []));
+    assert.equal(drains.length, 2, JSON.stringify(trail));
+    for (const i of drains) {
+      const sinceStep = trail.slice(trail.findLastIndex((t, j) => j < i && typeof t === 'string') + 1, i);
+      assert.ok(
+        sinceStep.some((t) => typeof t === 'object' || t === true),
+        `no fresh read between the step before and this drain: ${JSON.stringify(trail.slice(Math.max(0, i - 4), i + 1))}`,
+      );
+    }
+  });
 });
