@@ -7,7 +7,7 @@ import { clientUrl, etcdArgs, etcdClient } from './etcd.ts';
 import { apiCall } from './join-facts.ts';
 import { renderInitConfig, writeConfig } from './kubeadm.ts';
 import { markNodeDead, nudgeUnreportedPods, registerMachine, setMirrorPodReady } from './nodes.ts';
-import { allocatePort, retryingFor, waitFor } from './processes.ts';
+import { allocatePort, retryingFor, waitFor, within } from './processes.ts';
 import { apiServerProcess, binaryOf, etcdProcess, type Machine, type Runtime } from './runtime.ts';
 
 /** What a machine is before it boots: who it is, as the instance and its image say. */
@@ -140,17 +140,30 @@ export async function healMachine(rt: Runtime, m: Machine): Promise<void> {
     restartEtcd(rt, m);
     // Ready like the kubelet's probe says it: once the member answers, not when its process was spawned.
     await waitEtcdServing(rt, m);
-    await retryingFor(() => setMirrorPodReady(rt.core, `etcd-${m.node}`, true), STATUS_REPORT_MS);
+    await retryingFor(
+      () => within(setMirrorPodReady(rt.core, `etcd-${m.node}`, true), ATTEMPT_MS, `etcd-${m.node} Ready`),
+      STATUS_REPORT_MS,
+    );
   }
   if (!rt.processes.has(apiServerProcess(m))) {
     startApiServer(rt, m);
     await waitApiServerReady(m);
-    await retryingFor(() => setMirrorPodReady(rt.core, `kube-apiserver-${m.node}`, true), STATUS_REPORT_MS);
+    await retryingFor(
+      () =>
+        within(
+          setMirrorPodReady(rt.core, `kube-apiserver-${m.node}`, true),
+          ATTEMPT_MS,
+          `kube-apiserver-${m.node} Ready`,
+        ),
+      STATUS_REPORT_MS,
+    );
   }
 }
 
 /** How long a mirror pod status update may keep failing (apiservers restarting, a busy machine). */
 const STATUS_REPORT_MS = 60_000;
+/** One attempt of a heal's probe or status update; a hung one is given up and tried again (sandbox `within`). */
+const ATTEMPT_MS = 10_000;
 
 async function waitEtcdServing(rt: Runtime, m: Machine, timeoutMs = 60_000): Promise<void> {
   await waitFor(
@@ -158,7 +171,7 @@ async function waitEtcdServing(rt: Runtime, m: Machine, timeoutMs = 60_000): Pro
     async () => {
       const client = etcdClient([clientUrl(m.ports.etcdClient)], rt.etcdTls, 3000);
       try {
-        return (await client.maintenance.status()) ? true : undefined;
+        return (await within(client.maintenance.status(), 5000, `etcd of ${m.node} status`)) ? true : undefined;
       } finally {
         client.close();
       }

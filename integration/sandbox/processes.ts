@@ -132,6 +132,19 @@ export async function waitFor<T>(
   }
 }
 
+/**
+ * `promise`, or a rejection once `ms` have passed: an attempt that hangs (a request held by an API server whose etcd
+ * was just restarted, a gRPC channel still connecting to a member coming back) must not hold up its retries.
+ */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  promise.catch(() => undefined);
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** Retries `action` until it succeeds or `timeoutMs` has passed, then throws its last error. */
 export async function retryingFor<T>(action: () => Promise<T>, timeoutMs: number, delayMs = 1000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
