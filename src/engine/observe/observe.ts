@@ -84,9 +84,7 @@ export async function observe(ports: Ports, options: ObserveOptions): Promise<Sn
   // Worker pools' machines are listed every pass (only the control plane's view is reused between passes).
   const listWorkers = (nodes: Snapshot['nodes']) => {
     const workerIds = pools.length > 0 ? workerProviderIds(nodes) : [];
-    const read = Promise.all(pools.map((pool) => ports.provider.listMachines(pool, workerIds))).then((perPool) =>
-      pools.length > 0 ? perPool.flat() : undefined,
-    );
+    const read = pools.length > 0 ? listPoolMachines(ports, pools, workerIds) : Promise.resolve(undefined);
     read.catch(() => undefined);
     return { workerIds, read };
   };
@@ -228,11 +226,15 @@ async function poolNodesRead(
     const ids = workerProviderIds(nodes);
     if (ids.join(' ') !== workerIds.join(' ')) {
       workerIds = ids;
-      const perPool = await Promise.all(pools.map((pool) => ports.provider.listMachines(pool, ids)));
-      workerMachines = perPool.flat();
+      workerMachines = await listPoolMachines(ports, pools, ids);
     }
     if (everyNode) return { nodes, workerMachines, everyNode };
   }
+}
+
+/** The machines of every pool, with the worker Nodes' providerIDs as the provider's hint. */
+async function listPoolMachines(ports: Ports, pools: readonly string[], providerIds: string[]): Promise<Machine[]> {
+  return (await Promise.all(pools.map((pool) => ports.provider.listMachines(pool, providerIds)))).flat();
 }
 
 function workerProviderIds(nodes: Snapshot['nodes']): string[] {
