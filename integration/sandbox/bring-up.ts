@@ -24,6 +24,7 @@ import { Kubeadm, newBootstrapToken, renderInitConfig, storeAsV1beta3, writeConf
 import { startKwok } from './kwok.ts';
 import { LoadBalancer, readyzProbe } from './load-balancer.ts';
 import { createCerts, newMachine, registerNode, startApiServer, startEtcd, waitApiServerReady } from './machine.ts';
+import { MirrorPodStatus } from './pod-status.ts';
 import { allocatePort, type ProcessTable, waitFor } from './processes.ts';
 import { binaryOf, type Runtime } from './runtime.ts';
 import { SandboxInfraController } from './sandbox-infra.ts';
@@ -95,6 +96,7 @@ export async function bringUp(
     topology,
     machines: new Map(),
     core: undefined as unknown as k8s.CoreV1Api,
+    podStatus: new MirrorPodStatus(() => rt.core),
     etcdTls: {
       caFile: join(dir.pki, 'etcd/ca.crt'),
       certFile: join(dir.pki, 'apiserver-etcd-client.crt'),

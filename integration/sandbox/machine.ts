@@ -6,7 +6,8 @@ import { apiServerArgs, apiServerReady } from './control-plane.ts';
 import { clientUrl, etcdArgs, etcdClient } from './etcd.ts';
 import { apiCall } from './join-facts.ts';
 import { renderInitConfig, writeConfig } from './kubeadm.ts';
-import { markNodeDead, nudgeUnreportedPods, registerMachine, setMirrorPodReady } from './nodes.ts';
+import { markNodeDead, nudgeUnreportedPods, registerMachine } from './nodes.ts';
+import { STATUS_REPORT_MS } from './pod-status.ts';
 import { allocatePort, retryingFor, waitFor, within } from './processes.ts';
 import { apiServerProcess, binaryOf, etcdProcess, type Machine, type Runtime } from './runtime.ts';
 
@@ -128,10 +129,10 @@ export async function reportCrash(rt: Runtime, m: Machine, component: string): P
   if (m.state !== 'running') return;
   rt.log(`${m.node}: ${component} crashed`);
   // Through the load balancer, a request can land on this machine's own apiserver, which hangs or fails with its etcd
-  // gone until the health checks take it out: keep trying for as long as a kubelet would, not a fixed 5 attempts.
-  await retryingFor(() => setMirrorPodReady(rt.core, `${component}-${m.node}`, false), STATUS_REPORT_MS).catch((err) =>
-    rt.log(`report ${component}-${m.node} not ready: ${err}`),
-  );
+  // gone until the health checks take it out: the report keeps trying as a kubelet would, until a heal's supersedes it.
+  await rt.podStatus
+    .report(`${component}-${m.node}`, false)
+    .catch((err) => rt.log(`report ${component}-${m.node} not ready: ${err}`));
 }
 
 /** The kubelet restarts crashed static pods: bring back whatever of the machine is down. */
@@ -140,30 +141,14 @@ export async function healMachine(rt: Runtime, m: Machine): Promise<void> {
     restartEtcd(rt, m);
     // Ready like the kubelet's probe says it: once the member answers, not when its process was spawned.
     await waitEtcdServing(rt, m);
-    await retryingFor(
-      () => within(setMirrorPodReady(rt.core, `etcd-${m.node}`, true), ATTEMPT_MS, `etcd-${m.node} Ready`),
-      STATUS_REPORT_MS,
-    );
+    await rt.podStatus.report(`etcd-${m.node}`, true);
   }
   if (!rt.processes.has(apiServerProcess(m))) {
     startApiServer(rt, m);
     await waitApiServerReady(m);
-    await retryingFor(
-      () =>
-        within(
-          setMirrorPodReady(rt.core, `kube-apiserver-${m.node}`, true),
-          ATTEMPT_MS,
-          `kube-apiserver-${m.node} Ready`,
-        ),
-      STATUS_REPORT_MS,
-    );
+    await rt.podStatus.report(`kube-apiserver-${m.node}`, true);
   }
 }
-
-/** How long a mirror pod status update may keep failing (apiservers restarting, a busy machine). */
-const STATUS_REPORT_MS = 60_000;
-/** One attempt of a heal's probe or status update; a hung one is given up and tried again (sandbox `within`). */
-const ATTEMPT_MS = 10_000;
 
 async function waitEtcdServing(rt: Runtime, m: Machine, timeoutMs = 60_000): Promise<void> {
   await waitFor(

@@ -194,7 +194,11 @@ async function patchReadyUnknown(core: k8s.CoreV1Api, node: string): Promise<voi
   );
 }
 
-/** How the kubelet reports a static pod whose container keeps crashing (or is back). */
+/**
+ * How the kubelet reports a static pod whose container keeps crashing (or is back). Conditional on the pod read (its
+ * resourceVersion in the patch): a write given up while an API server held it cannot land after a later one
+ * (pod-status.ts); it fails with a conflict instead.
+ */
 export async function setMirrorPodReady(core: k8s.CoreV1Api, pod: string, ready: boolean): Promise<void> {
   const now = new Date().toISOString();
   const status = ready ? 'True' : 'False';
@@ -205,6 +209,7 @@ export async function setMirrorPodReady(core: k8s.CoreV1Api, pod: string, ready:
       name: pod,
       namespace: 'kube-system',
       body: {
+        metadata: { resourceVersion: current.metadata!.resourceVersion },
         status: {
           phase: 'Running',
           conditions: [

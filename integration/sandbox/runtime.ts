@@ -8,6 +8,7 @@ import type { EtcdTls } from './etcd.ts';
 import { clientUrl } from './etcd.ts';
 import type { ArmedFault } from './faults.ts';
 import type { Kubeadm, KubeadmClusterSettings } from './kubeadm.ts';
+import type { MirrorPodStatus } from './pod-status.ts';
 import type { ProcessTable } from './processes.ts';
 import type { SandboxPlan } from './state.ts';
 
@@ -53,6 +54,8 @@ export interface Runtime {
   /** By instance id. */
   machines: Map<string, Machine>;
   core: k8s.CoreV1Api;
+  /** The mirror pods' readiness as the kubelets report it: the latest report of each pod wins (pod-status.ts). */
+  podStatus: MirrorPodStatus;
   etcdTls: EtcdTls;
   kubeadm: (version: string) => Kubeadm;
   cluster: KubeadmClusterSettings;

@@ -1,0 +1,64 @@
+// The kubelet's status manager, as far as the sandbox plays it for the mirror pods of static pods: the latest
+// readiness of each pod is the one written, one write at a time. A crash report and a heal's report used to be two
+// independent retry loops; the crash's first write, sent through the load balancer to the crashed member's own API
+// server (which hangs with its etcd gone), was retried after the heal had written Ready and left the pod not Ready
+// for good while its member served (exact-rollback (2) in CI). The kubelet never writes a status older than the one
+// it wrote last (pkg/kubelet/status/status_manager.go syncs the latest version of each pod's status).
+import type * as k8s from '@kubernetes/client-node';
+import { setMirrorPodReady } from './nodes.ts';
+import { sleep, within } from './processes.ts';
+
+/** How long a status report may keep failing (API servers restarting, a busy machine), counted from the last report. */
+export const STATUS_REPORT_MS = 60_000;
+/** One write attempt; a hung one is given up and tried again (each write is conditional: see setMirrorPodReady). */
+export const ATTEMPT_MS = 10_000;
+
+export interface StatusTimings {
+  reportMs: number;
+  attemptMs: number;
+  retryMs: number;
+}
+
+type WriteReadiness = (pod: string, ready: boolean) => Promise<void>;
+
+export class MirrorPodStatus {
+  private readonly wanted = new Map<string, { ready: boolean; deadline: number }>();
+  private readonly syncing = new Map<string, Promise<void>>();
+  private readonly write: WriteReadiness;
+
+  constructor(
+    core: () => k8s.CoreV1Api,
+    private readonly timings: StatusTimings = { reportMs: STATUS_REPORT_MS, attemptMs: ATTEMPT_MS, retryMs: 1000 },
+    write?: WriteReadiness,
+  ) {
+    this.write = write ?? ((pod, ready) => setMirrorPodReady(core(), pod, ready));
+  }
+
+  /**
+   * Settles once the pod shows `ready`, or a later report's readiness (which then stands); rejects when no write got
+   * through within the report time.
+   */
+  report(pod: string, ready: boolean): Promise<void> {
+    this.wanted.set(pod, { ready, deadline: Date.now() + this.timings.reportMs });
+    let sync = this.syncing.get(pod);
+    if (!sync) {
+      sync = this.sync(pod).finally(() => this.syncing.delete(pod));
+      this.syncing.set(pod, sync);
+    }
+    return sync;
+  }
+
+  private async sync(pod: string): Promise<void> {
+    for (;;) {
+      const { ready } = this.wanted.get(pod)!;
+      try {
+        await within(this.write(pod, ready), this.timings.attemptMs, `${pod} ${ready ? 'Ready' : 'not Ready'}`);
+        // Done unless a report came in meanwhile with the other readiness.
+        if (this.wanted.get(pod)!.ready === ready) return;
+      } catch (err) {
+        if (Date.now() + this.timings.retryMs > this.wanted.get(pod)!.deadline) throw err;
+        await sleep(this.timings.retryMs);
+      }
+    }
+  }
+}

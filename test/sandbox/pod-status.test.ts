@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { MirrorPodStatus } from '../../integration/sandbox/pod-status.ts';
+
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const timings = { reportMs: 300, attemptMs: 40, retryMs: 5 };
+
+/** One mirror pod behind an API server: writes are conditional on the version they read, as setMirrorPodReady's are. */
+class FakePod {
+  version = 1;
+  ready = true;
+  readonly landed: boolean[] = [];
+  /** Writes held (an API server whose etcd is gone) until the test lets them go. */
+  readonly held: Array<() => void> = [];
+  holdNext = 0;
+  failAll = false;
+
+  write = async (_pod: string, ready: boolean): Promise<void> => {
+    const read = this.version;
+    if (this.failAll) throw new Error('connection refused');
+    if (this.holdNext > 0) {
+      this.holdNext--;
+      await new Promise<void>((release) => this.held.push(release));
+    } else {
+      await wait(2);
+    }
+    if (this.version !== read) throw new Error('409 Conflict: the object has been modified');
+    this.version++;
+    this.ready = ready;
+    this.landed.push(ready);
+  };
+}
+
+describe('sandbox MirrorPodStatus', () => {
+  it("a crash report held by an API server never lands after the heal's Ready (the pod ends Ready)", async () => {
+    const pod = new FakePod();
+    const status = new MirrorPodStatus(() => assert.fail('no API client in this test'), timings, pod.write);
+    pod.holdNext = 1;
+    const crash = status.report('etcd-a', false);
+    await wait(5);
+    const heal = status.report('etcd-a', true);
+    await Promise.all([crash, heal]);
+    assert.equal(pod.ready, true);
+    // The held write comes through afterwards: it read an older version, so it conflicts and changes nothing.
+    pod.held.shift()!();
+    await wait(10);
+    assert.equal(pod.ready, true);
+    assert.deepEqual(pod.landed, [true]);
+  });
+
+  it('a report made while a write is under way is written after it, so the latest report stands', async () => {
+    const pod = new FakePod();
+    const status = new MirrorPodStatus(() => assert.fail('no API client in this test'), timings, pod.write);
+    const crash = status.report('etcd-a', false);
+    const heal = status.report('etcd-a', true);
+    await Promise.all([crash, heal]);
+    assert.deepEqual(pod.landed, [false, true]);
+    assert.equal(pod.ready, true);
+  });
+
+  it('each pod is written on its own: a held write of one does not hold up another', async () => {
+    const pod = new FakePod();
+    const status = new MirrorPodStatus(() => assert.fail('no API client in this test'), timings, pod.write);
+    pod.holdNext = 1;
+    const held = status.report('etcd-a', false);
+    const started = Date.now();
+    await status.report('kube-apiserver-a', false);
+    assert.ok(Date.now() - started < timings.attemptMs, 'written without waiting for the held one');
+    pod.held.shift()!();
+    await held;
+  });
+
+  it('gives up after the report time without a write getting through, counted from the latest report', async () => {
+    const pod = new FakePod();
+    pod.failAll = true;
+    const status = new MirrorPodStatus(() => assert.fail('no API client in this test'), timings, pod.write);
+    const started = Date.now();
+    const first = status.report('etcd-a', false);
+    await wait(150);
+    const second = status.report('etcd-a', true);
+    await assert.rejects(first, /connection refused/);
+    await assert.rejects(second, /connection refused/);
+    const took = Date.now() - started;
+    assert.ok(
+      took >= 150 + timings.reportMs - timings.retryMs,
+      `gave up after ${took} ms, not before the later report's time`,
+    );
+  });
+});
