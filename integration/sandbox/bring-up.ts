@@ -96,7 +96,7 @@ export async function bringUp(
     topology,
     machines: new Map(),
     core: undefined as unknown as k8s.CoreV1Api,
-    podStatus: new MirrorPodStatus(() => rt.core),
+    podStatus: new MirrorPodStatus(() => rt.core, log),
     etcdTls: {
       caFile: join(dir.pki, 'etcd/ca.crt'),
       certFile: join(dir.pki, 'apiserver-etcd-client.crt'),

@@ -28,6 +28,7 @@ export class MirrorPodStatus {
 
   constructor(
     core: () => k8s.CoreV1Api,
+    private readonly log: (line: string) => void = () => {},
     private readonly timings: StatusTimings = { reportMs: STATUS_REPORT_MS, attemptMs: ATTEMPT_MS, retryMs: 1000 },
     write?: WriteReadiness,
   ) {
@@ -55,8 +56,10 @@ export class MirrorPodStatus {
         await within(this.write(pod, ready), this.timings.attemptMs, `${pod} ${ready ? 'Ready' : 'not Ready'}`);
         // Done unless a report came in meanwhile with the other readiness.
         if (this.wanted.get(pod)!.ready === ready) return;
+        this.log(`${pod}: wrote ${ready ? 'Ready' : 'not Ready'}, then a later report came; writing that`);
       } catch (err) {
         if (Date.now() + this.timings.retryMs > this.wanted.get(pod)!.deadline) throw err;
+        this.log(`${pod}: ${(err as Error).message}; trying again with the latest report`);
         await sleep(this.timings.retryMs);
       }
     }

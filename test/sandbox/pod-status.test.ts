@@ -33,7 +33,12 @@ class FakePod {
 describe('sandbox MirrorPodStatus', () => {
   it("a crash report held by an API server never lands after the heal's Ready (the pod ends Ready)", async () => {
     const pod = new FakePod();
-    const status = new MirrorPodStatus(() => assert.fail('no API client in this test'), timings, pod.write);
+    const status = new MirrorPodStatus(
+      () => assert.fail('no API client in this test'),
+      () => {},
+      timings,
+      pod.write,
+    );
     pod.holdNext = 1;
     const crash = status.report('etcd-a', false);
     await wait(5);
@@ -49,7 +54,12 @@ describe('sandbox MirrorPodStatus', () => {
 
   it('a report made while a write is under way is written after it, so the latest report stands', async () => {
     const pod = new FakePod();
-    const status = new MirrorPodStatus(() => assert.fail('no API client in this test'), timings, pod.write);
+    const status = new MirrorPodStatus(
+      () => assert.fail('no API client in this test'),
+      () => {},
+      timings,
+      pod.write,
+    );
     const crash = status.report('etcd-a', false);
     const heal = status.report('etcd-a', true);
     await Promise.all([crash, heal]);
@@ -59,7 +69,12 @@ describe('sandbox MirrorPodStatus', () => {
 
   it('each pod is written on its own: a held write of one does not hold up another', async () => {
     const pod = new FakePod();
-    const status = new MirrorPodStatus(() => assert.fail('no API client in this test'), timings, pod.write);
+    const status = new MirrorPodStatus(
+      () => assert.fail('no API client in this test'),
+      () => {},
+      timings,
+      pod.write,
+    );
     pod.holdNext = 1;
     const held = status.report('etcd-a', false);
     const started = Date.now();
@@ -72,7 +87,12 @@ describe('sandbox MirrorPodStatus', () => {
   it('gives up after the report time without a write getting through, counted from the latest report', async () => {
     const pod = new FakePod();
     pod.failAll = true;
-    const status = new MirrorPodStatus(() => assert.fail('no API client in this test'), timings, pod.write);
+    const status = new MirrorPodStatus(
+      () => assert.fail('no API client in this test'),
+      () => {},
+      timings,
+      pod.write,
+    );
     const started = Date.now();
     const first = status.report('etcd-a', false);
     await wait(150);

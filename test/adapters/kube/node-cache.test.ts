@@ -1,11 +1,11 @@
 // The run's watched Nodes and static pods (node-cache.ts) through the real KubePort (openKube) against a small API
 // server of our own: LIST and WATCH of Nodes and kube-system pods, PATCH of a Node, with resourceVersions.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { openKube } from '../../../src/adapters/kube/client.ts';
 import {
@@ -278,7 +278,10 @@ current-context: x
 `,
     );
   });
-  afterEach(() => api.close());
+  afterEach(() => {
+    api.close();
+    rmSync(dirname(kubeconfig), { recursive: true, force: true });
+  });
 
   it('answers listNodes from memory once synced, and a watched change wakes the loop', async () => {
     const kube = openKube({ kubeconfig, retry: { retries: 0 } });

@@ -5,7 +5,7 @@
 // selecting metadata.name is authorized for that name) and matched against the grants. The drain's pod watch was once
 // refused with the shipped RBAC and silently fell back to polling: this test names such a request.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -134,7 +134,8 @@ describe('templates/rbac grants the lists and watches of the kube adapter calls 
   before(async function () {
     this.timeout(20_000);
     const { server, url, requests } = await fakeApiServer();
-    const kube = openKube({ kubeconfig: kubeconfigFor(url), retry: { retries: 0 } });
+    const kubeconfig = kubeconfigFor(url);
+    const kube = openKube({ kubeconfig, retry: { retries: 0 } });
     try {
       // Every list: the Nodes with the static pods, the pods of a Node and of a namespace (by phase), the etcd static
       // pods, the budgets, the run's bootstrap tokens (render mode).
@@ -169,6 +170,7 @@ describe('templates/rbac grants the lists and watches of the kube adapter calls 
       kube.close();
       server.closeAllConnections();
       server.close();
+      rmSync(path.dirname(kubeconfig), { recursive: true, force: true });
     }
     recorded = requests
       .map((r) => attributesOf(r.method, r.url))
