@@ -17,6 +17,7 @@ import {
 } from '../../../src/adapters/kube/node-cache.ts';
 import { FRESH_BY_NAME, hostnameSelectors } from '../../../src/adapters/kube/nodes.ts';
 import { watchOne } from '../../../src/adapters/kube/watch-one.ts';
+import type { KubePort } from '../../../src/ports/kube.ts';
 
 type Obj = {
   metadata: { name: string; namespace?: string; resourceVersion: string; labels?: Record<string, string> };
@@ -283,6 +284,19 @@ current-context: x
     rmSync(dirname(kubeconfig), { recursive: true, force: true });
   });
 
+  /** `body` on a KubePort whose Node cache runs (one watchChanges subscriber) and has synced; both stopped after it. */
+  const withCache = async (body: (kube: KubePort) => Promise<void>) => {
+    const kube = openKube({ kubeconfig, retry: { retries: 0 } });
+    const stop = kube.watchChanges!(() => {});
+    try {
+      await watching(api, kube);
+      await body(kube);
+    } finally {
+      stop();
+      kube.close();
+    }
+  };
+
   it('answers listNodes from memory once synced, and a watched change wakes the loop', async () => {
     const kube = openKube({ kubeconfig, retry: { retries: 0 } });
     let wakes = 0;
@@ -542,10 +556,7 @@ current-context: x
 
   it('a fresh read lists every Node while a control-plane Node carries only the legacy label', async () => {
     api.nodes.set('cp-old', api.node('cp-old', true, { 'node-role.kubernetes.io/master': '' }));
-    const kube = openKube({ kubeconfig, retry: { retries: 0 } });
-    const stop = kube.watchChanges!(() => {});
-    try {
-      await watching(api, kube);
+    await withCache(async (kube) => {
       const before = api.requests.length;
       const fresh = await kube.listNodes({ fresh: 'control-plane' });
       assert.ok(
@@ -553,17 +564,11 @@ current-context: x
         'the legacy-labelled Node is a control-plane one',
       );
       assert.deepEqual(api.requests.slice(before).sort(), ['GET nodes', 'GET pods']);
-    } finally {
-      stop();
-      kube.close();
-    }
+    });
   });
 
   it('reads the API after our own write until the watch delivered it, then memory again', async () => {
-    const kube = openKube({ kubeconfig, retry: { retries: 0 } });
-    const stop = kube.watchChanges!(() => {});
-    try {
-      await watching(api, kube);
+    await withCache(async (kube) => {
       api.holdEvents = true;
       await kube.setUnschedulable('cp-a', true);
       const listsBefore = api.requests.filter((r) => r === 'GET nodes').length;
@@ -576,17 +581,11 @@ current-context: x
         const nodes = await kube.listNodes();
         return api.requests.length === n && nodes.find((x) => x.name === 'cp-a')!.unschedulable;
       });
-    } finally {
-      stop();
-      kube.close();
-    }
+    });
   });
 
   it('waits a moment for the stream to deliver our own write instead of listing every Node (SETTLE_MS)', async () => {
-    const kube = openKube({ kubeconfig, retry: { retries: 0 } });
-    const stop = kube.watchChanges!(() => {});
-    try {
-      await watching(api, kube);
+    await withCache(async (kube) => {
       api.holdEvents = true;
       await kube.setUnschedulable('cp-a', true);
       const before = api.requests.length;
@@ -601,17 +600,11 @@ current-context: x
         'no list: the stream delivered the write (a loaded machine may add one WATCH: WRITE_RESUME_MS)',
       );
       assert.ok(performance.now() - started < SETTLE_MS + 200);
-    } finally {
-      stop();
-      kube.close();
-    }
+    });
   });
 
   it('our write not delivered by a stuck watch: it resumes on a new connection, one WATCH and no list (WRITE_RESUME_MS)', async () => {
-    const kube = openKube({ kubeconfig, retry: { retries: 0 } });
-    const stop = kube.watchChanges!(() => {});
-    try {
-      await watching(api, kube);
+    await withCache(async (kube) => {
       // The open watch delivers nothing more (its API server lost its etcd member); a new one replays what changed.
       // (Our write some milliseconds after the watch last brought anything: the cache compares clock readings.)
       await new Promise((r) => setTimeout(r, 20));
@@ -625,10 +618,7 @@ current-context: x
         ['GET nodes watch'],
         'the Node watch resumed once, no list of every Node',
       );
-    } finally {
-      stop();
-      kube.close();
-    }
+    });
   });
 
   it('a watch slow to deliver our write but bringing other changes is lagging, not stuck: not resumed', async () => {
@@ -659,10 +649,7 @@ current-context: x
   });
 
   it('our write delivered before its answer, and a newer version right behind it: memory, no list, no restart', async () => {
-    const kube = openKube({ kubeconfig, retry: { retries: 0 } });
-    const stop = kube.watchChanges!(() => {});
-    try {
-      await watching(api, kube);
+    await withCache(async (kube) => {
       // The node lifecycle controller taints a Node as soon as it is cordoned.
       api.afterPatch = (patched) =>
         api.put('nodes', { ...patched, metadata: { ...patched.metadata, resourceVersion: String(++api.rv) } });
@@ -671,10 +658,7 @@ current-context: x
       const seen = await kube.listNodes();
       assert.equal(seen.find((n) => n.name === 'cp-a')!.unschedulable, true);
       assert.deepEqual(api.requests.slice(before), [], 'the stream had delivered the write: no request');
-    } finally {
-      stop();
-      kube.close();
-    }
+    });
   });
 
   it("a read during the cache's first LIST waits for it instead of listing every Node beside it", async () => {
@@ -769,10 +753,7 @@ current-context: x
     }
   });
   it('reconnect resumes both watches from their resourceVersion: no LIST, and a change made meanwhile is seen', async () => {
-    const kube = openKube({ kubeconfig, retry: { retries: 0 } });
-    const stop = kube.watchChanges!(() => {});
-    try {
-      await watching(api, kube);
+    await withCache(async (kube) => {
       api.requests = [];
       api.holdEvents = true;
       kube.reconnect?.();
@@ -784,19 +765,13 @@ current-context: x
         (await kube.listNodes()).some((n) => n.name === 'cp-b' && !n.ready),
       );
       assert.equal(api.requests.filter((r) => r.endsWith('watch')).length, 2, 'one new watch each');
-    } finally {
-      stop();
-      kube.close();
-    }
+    });
   });
 
   it('a watch whose connection drops resumes from its resourceVersion: no LIST, and a change made meanwhile is seen', async () => {
     // Issue 15 §3: the load balancer cuts the connections a deregistered API server kept, and the old VM's termination
     // ends its own. Taken for a failure, each drop cost a pause in which every read listed every Node, then a LIST.
-    const kube = openKube({ kubeconfig, retry: { retries: 0 } });
-    const stop = kube.watchChanges!(() => {});
-    try {
-      await watching(api, kube);
+    await withCache(async (kube) => {
       // Open longer than RECONNECT_DELAY_MAX_MS (1 s): a drop, not a server that drops every watch at once.
       await new Promise((r) => setTimeout(r, 1_100));
       api.requests = [];
@@ -811,10 +786,7 @@ current-context: x
       api.requests = [];
       api.breakWatches();
       await until('listed afresh', () => api.requests.includes('GET nodes'), 5000);
-    } finally {
-      stop();
-      kube.close();
-    }
+    });
   });
 
   it('watchOne: a reconnect while a restart is pending still watches again (two reconnects in a row)', async () => {
