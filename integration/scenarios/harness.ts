@@ -123,8 +123,14 @@ export function sandboxEnv(sb: Sandbox): Record<string, string> {
 
 export const codes = (run: KubeswapRun) => run.events.map((e) => e.code);
 
+/**
+ * The run's exit, events and stderr's end. Its first line also names the last event: CI's failure summary keeps only
+ * an error's first lines, and a run that stalled is told by where it stopped, not by how it began.
+ */
 export function describeRun(run: KubeswapRun): string {
-  return `exit ${run.exitCode} ${run.signal ?? ''}\n${run.events.map((e) => `${e.code}: ${e.message}`).join('\n')}\n${run.stderr.slice(-3000)}`;
+  const last = run.events.at(-1);
+  const stopped = last ? `, last event ${last.code}: ${last.message}` : ', no event';
+  return `exit ${run.exitCode} ${run.signal ?? ''}${stopped}\n${run.events.map((e) => `${e.code}: ${e.message}`).join('\n')}\n${run.stderr.slice(-3000)}`;
 }
 
 /**
