@@ -197,12 +197,18 @@ async function patchReadyUnknown(core: k8s.CoreV1Api, node: string): Promise<voi
 /**
  * How the kubelet reports a static pod whose container keeps crashing (or is back). Conditional on the pod read (its
  * resourceVersion in the patch): a write given up while an API server held it cannot land after a later one
- * (pod-status.ts); it fails with a conflict instead.
+ * (pod-status.ts); it fails with a conflict instead. Nor is it sent once `live` says the attempt was given up.
  */
-export async function setMirrorPodReady(core: k8s.CoreV1Api, pod: string, ready: boolean): Promise<void> {
+export async function setMirrorPodReady(
+  core: k8s.CoreV1Api,
+  pod: string,
+  ready: boolean,
+  live: () => boolean = () => true,
+): Promise<void> {
   const now = new Date().toISOString();
   const status = ready ? 'True' : 'False';
   const current = await core.readNamespacedPod({ name: pod, namespace: 'kube-system' });
+  if (!live()) throw new Error(`${pod}: status read answered after its attempt was given up; not written`);
   const container = current.spec!.containers[0]!;
   await core.patchNamespacedPodStatus(
     {

@@ -19,7 +19,8 @@ export interface StatusTimings {
   retryMs: number;
 }
 
-type WriteReadiness = (pod: string, ready: boolean) => Promise<void>;
+/** Writes a pod's readiness; `live` turns false once the attempt was given up, and a write not yet sent is then not. */
+type WriteReadiness = (pod: string, ready: boolean, live: () => boolean) => Promise<void>;
 
 export class MirrorPodStatus {
   private readonly wanted = new Map<string, { ready: boolean; deadline: number }>();
@@ -32,7 +33,7 @@ export class MirrorPodStatus {
     private readonly timings: StatusTimings = { reportMs: STATUS_REPORT_MS, attemptMs: ATTEMPT_MS, retryMs: 1000 },
     write?: WriteReadiness,
   ) {
-    this.write = write ?? ((pod, ready) => setMirrorPodReady(core(), pod, ready));
+    this.write = write ?? ((pod, ready, live) => setMirrorPodReady(core(), pod, ready, live));
   }
 
   /**
@@ -52,8 +53,17 @@ export class MirrorPodStatus {
   private async sync(pod: string): Promise<void> {
     for (;;) {
       const { ready } = this.wanted.get(pod)!;
+      // An attempt given up may still get its read answered later (an API server holding it until its etcd is back):
+      // it must not write then, from a read that may already show a later report's write.
+      let live = true;
       try {
-        await within(this.write(pod, ready), this.timings.attemptMs, `${pod} ${ready ? 'Ready' : 'not Ready'}`);
+        await within(
+          this.write(pod, ready, () => live),
+          this.timings.attemptMs,
+          `${pod} ${ready ? 'Ready' : 'not Ready'}`,
+        ).finally(() => {
+          live = false;
+        });
         // Done unless a report came in meanwhile with the other readiness.
         if (this.wanted.get(pod)!.ready === ready) return;
         this.log(`${pod}: wrote ${ready ? 'Ready' : 'not Ready'}, then a later report came; writing that`);

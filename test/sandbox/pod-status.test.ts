@@ -4,18 +4,28 @@ import { MirrorPodStatus } from '../../integration/sandbox/pod-status.ts';
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const timings = { reportMs: 300, attemptMs: 40, retryMs: 5 };
 
-/** One mirror pod behind an API server: writes are conditional on the version they read, as setMirrorPodReady's are. */
+/**
+ * One mirror pod behind an API server, written as setMirrorPodReady does: a read, then (while the attempt is live) a
+ * write conditional on the version read.
+ */
 class FakePod {
   version = 1;
   ready = true;
   readonly landed: boolean[] = [];
-  /** Writes held (an API server whose etcd is gone) until the test lets them go. */
+  /** Requests held (an API server whose etcd is gone) until the test lets them go. */
   readonly held: Array<() => void> = [];
+  /** Hold the next write's read, or its write. */
+  holdNextRead = 0;
   holdNext = 0;
   failAll = false;
 
-  write = async (_pod: string, ready: boolean): Promise<void> => {
+  write = async (_pod: string, ready: boolean, live: () => boolean): Promise<void> => {
+    if (this.holdNextRead > 0) {
+      this.holdNextRead--;
+      await new Promise<void>((release) => this.held.push(release));
+    }
     const read = this.version;
+    if (!live()) throw new Error('given up: not written');
     if (this.failAll) throw new Error('connection refused');
     if (this.holdNext > 0) {
       this.holdNext--;
@@ -50,6 +60,21 @@ describe('sandbox MirrorPodStatus', () => {
     await Promise.all([crash, heal]);
     assert.equal(pod.ready, true);
     // The held write comes through afterwards: it read an older version, so it conflicts and changes nothing.
+    pod.held.shift()!();
+    await wait(10);
+    assert.equal(pod.ready, true);
+    assert.deepEqual(pod.landed, [true]);
+  });
+
+  it("a crash report whose read is answered after the heal's Ready was written does not write from it", async () => {
+    const pod = new FakePod();
+    const status = reporterOf(pod);
+    pod.holdNextRead = 1;
+    const crash = status.report('etcd-a', false);
+    await wait(5);
+    const heal = status.report('etcd-a', true);
+    await Promise.all([crash, heal]);
+    // The held read is answered now, showing the heal's write: the given-up attempt must not write False on top of it.
     pod.held.shift()!();
     await wait(10);
     assert.equal(pod.ready, true);
