@@ -145,6 +145,13 @@ export class FakeWorld {
     };
   }
 
+  /** A worker machine of `pool` and its Ready Node, both named `name`. */
+  addWorker(name: string, pool: string): this {
+    this.machines.push(machine(name, { pool }));
+    this.nodes.set(name, node(name, { controlPlane: false, staticPods: {} }));
+    return this;
+  }
+
   /** Boots every launched replacement that has not joined yet. */
   tick() {
     if (this.drainsOnDelete) {

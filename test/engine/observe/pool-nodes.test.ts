@@ -10,16 +10,8 @@ const worker = (name: string) => node(name, { controlPlane: false, staticPods: {
 
 /** Control plane cp-a..c, pool blue (w-1, w-2) in scope, pool green (g-1) and a Node of no pool (x-1) not. */
 function cluster() {
-  const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
-  for (const [name, pool] of [
-    ['w-1', 'blue'],
-    ['w-2', 'blue'],
-    ['g-1', 'green'],
-  ] as const) {
-    world.machines.push(machine(name, { pool }));
-    world.nodes.set(name, worker(name));
-  }
-  world.nodes.set('x-1', worker('x-1'));
+  const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']).addWorker('w-1', 'blue').addWorker('w-2', 'blue');
+  world.addWorker('g-1', 'green').nodes.set('x-1', worker('x-1'));
   return world;
 }
 

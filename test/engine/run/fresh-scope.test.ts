@@ -6,20 +6,13 @@
 import assert from 'node:assert/strict';
 import type { KubeswapError } from '../../../src/domain/errors.ts';
 import { apply } from '../../../src/engine/run/run.ts';
-import { APPLY_OPTIONS, machine, node, TO } from '../builders.ts';
+import { APPLY_OPTIONS, TO } from '../builders.ts';
 import { FakeWorld } from '../fake-world.ts';
 
 describe('fresh Node reads by loop', () => {
   it("the control-plane loop reads the control plane afresh, the worker loop its pool's Nodes by name", async () => {
-    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
-    for (const [name, pool] of [
-      ['w-1', 'blue'],
-      ['w-2', 'blue'],
-      ['g-1', 'green'],
-    ] as const) {
-      world.machines.push(machine(name, { pool }));
-      world.nodes.set(name, node(name, { controlPlane: false, staticPods: {} }));
-    }
+    const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']).addWorker('w-1', 'blue').addWorker('w-2', 'blue');
+    world.addWorker('g-1', 'green');
     const pools = [{ name: 'blue', maxSurge: 1, maxUnavailable: 0 }];
     const outcome = await apply(world.ports(), { version: TO, force: false }, { ...APPLY_OPTIONS, pools });
     assert.equal(outcome.swaps, 5);
@@ -72,10 +65,7 @@ describe('fresh Node reads by loop', () => {
 
   function cluster(workers: string[]) {
     const world = new FakeWorld(['cp-a', 'cp-b', 'cp-c']);
-    for (const name of workers) {
-      world.machines.push(machine(name, { pool: 'blue' }));
-      world.nodes.set(name, node(name, { controlPlane: false, staticPods: {} }));
-    }
+    for (const name of workers) world.addWorker(name, 'blue');
     return world;
   }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readProgress } from '../../../src/engine/run/progress.ts';
 import { apply } from '../../../src/engine/run/run.ts';
-import { APPLY_OPTIONS, machine, node, TO } from '../builders.ts';
+import { APPLY_OPTIONS, TO } from '../builders.ts';
 import { FakeWorld } from '../fake-world.ts';
 
 const MIN = 60_000;
@@ -13,15 +13,7 @@ const options = { ...APPLY_OPTIONS, pools, poolIntervalMs: 30 * MIN };
 const request = { version: TO, force: false };
 
 function world(): FakeWorld {
-  const w = new FakeWorld(['cp-a']);
-  for (const [name, pool] of [
-    ['w-1', 'blue'],
-    ['w-2', 'green'],
-  ] as const) {
-    w.nodes.set(name, node(name, { controlPlane: false, staticPods: {} }));
-    w.machines.push(machine(name, { pool }));
-  }
-  return w;
+  return new FakeWorld(['cp-a']).addWorker('w-1', 'blue').addWorker('w-2', 'green');
 }
 
 /** The fake clock's sleeps of at least a minute: the --pool-interval pauses (poll waits are a second). */

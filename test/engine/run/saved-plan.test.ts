@@ -93,9 +93,7 @@ describe('saved plan', () => {
 
   it('refuses when a worker of a pool was added or replaced since, as for the control plane', async () => {
     const pools = [{ name: 'blue', maxSurge: 1, maxUnavailable: 0 }];
-    const world = new FakeWorld(['cp-a']);
-    world.nodes.set('w-1', node('w-1', { controlPlane: false, staticPods: {} }));
-    world.machines.push(machine('w-1', { pool: 'blue' }));
+    const world = new FakeWorld(['cp-a']).addWorker('w-1', 'blue');
     const { fingerprint: saved } = await inspect(world.ports(), request, { pools });
     assert.deepEqual(saved.workers, ['blue:w-1=i-w-1']);
     // Someone scaled the pool out after the review: a machine the plan never showed, no Node yet.
