@@ -12,7 +12,7 @@ import type { Ports } from '../ports.ts';
 import type { RetiringRecord } from '../run/retiring.ts';
 import { readRetiring } from '../run/retiring.ts';
 import type { EtcdReads } from './etcd-reads.ts';
-import { machinesWithoutNode, poolNodeNames, unreadPoolNodes } from './pool-nodes.ts';
+import { poolLinks } from './pool-nodes.ts';
 import type { ProviderReads } from './provider-reads.ts';
 import type { ClusterConfigView, Snapshot } from './snapshot.ts';
 
@@ -199,7 +199,7 @@ function freshRead(
   if ((options.pools ?? []).length === 0) return 'control-plane';
   // No pass before this one: no machine of the pools is known yet, so neither are their Nodes' names.
   if (!options.previous) return true;
-  return { workers: poolNodeNames(options.previous.nodes, options.previous.workerMachines ?? [], machineIdOf) };
+  return { workers: poolLinks(options.previous.nodes, options.previous.workerMachines ?? [], machineIdOf).nodeNames };
 }
 
 /**
@@ -217,8 +217,9 @@ async function poolNodesRead(
   let { nodes, workerMachines, workerIds } = first;
   let names = asked;
   for (let attempt = 0; ; attempt++) {
-    const unread = unreadPoolNodes(nodes, workerMachines, names, machineIdOf);
-    const withoutNode = machinesWithoutNode(nodes, workerMachines, machineIdOf);
+    const { nodeNames, withoutNode } = poolLinks(nodes, workerMachines, machineIdOf);
+    const read = new Set(names);
+    const unread = nodeNames.filter((name) => !read.has(name));
     if (unread.length === 0 && withoutNode.length === 0) return { nodes, workerMachines, everyNode: false };
     const everyNode = attempt > 0 || withoutNode.length > 0;
     names = [...names, ...unread];

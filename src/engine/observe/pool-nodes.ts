@@ -6,62 +6,50 @@
 // silently dead, stays unseen, which only holds a pool back (its slot counts as unavailable, its batch as still
 // opening) except before a rollback, which converge.ts takes only from a read of every Node. Any other live machine
 // of a pool with no Node in view (a scale-up's, say) makes the pass read every Node: its Node, NotReady, would count
-// against maxUnavailable, and a view without it would count the pool one machine short (machinesWithoutNode).
+// against maxUnavailable, and a view without it would count the pool one machine short (poolLinks).
 import type { Machine, NodeView } from '../../domain/model.ts';
 import { isLive } from './snapshot.ts';
 
 /**
- * The worker Nodes of the pools' `machines`, as plan/workers.ts links them: by providerID, by the machine id the
- * provider reads in it (a replacement's old Node, also once the provider no longer lists the old machine), or by
- * the name the provider's system linked (Machine.nodeName).
+ * The worker Nodes of the pools' `machines` (`nodeNames`) and the pools' live machines, not replacements of ours, that
+ * no Node in view links to (`withoutNode`): their Nodes, if they registered while the watch was silently dead, have no
+ * name a read by name could ask for. Linked as plan/workers.ts links them: by providerID, by the machine id the
+ * provider reads in it (a replacement's old Node, also once the provider no longer lists the old machine), or by the
+ * name the provider's system linked (Machine.nodeName). One pass over the Nodes (a fresh pass at 5,000 Nodes).
  */
-export function poolNodeNames(
+export function poolLinks(
   nodes: readonly NodeView[],
   machines: readonly Machine[],
   machineIdOf: (providerId: string) => string | undefined,
-): string[] {
-  const providerIds = new Set(machines.map((m) => m.providerId).filter(Boolean));
-  const ids = new Set(machines.flatMap((m) => (m.replaces ? [m.id, m.replaces] : [m.id])));
-  const linked = new Set(machines.flatMap((m) => (m.nodeName ? [m.nodeName] : [])));
-  return nodes
-    .filter((n) => !n.controlPlane)
-    .filter(
-      (n) =>
-        linked.has(n.name) ||
-        (n.providerId !== undefined && (providerIds.has(n.providerId) || ids.has(machineIdOf(n.providerId) ?? ''))),
-    )
-    .map((n) => n.name);
-}
-
-/** The pool Nodes in view, once the pass's machines are listed, that a fresh read by name did not ask for. */
-export function unreadPoolNodes(
-  nodes: readonly NodeView[],
-  machines: readonly Machine[],
-  asked: readonly string[],
-  machineIdOf: (providerId: string) => string | undefined,
-): string[] {
-  const read = new Set(asked);
-  return poolNodeNames(nodes, machines, machineIdOf).filter((name) => !read.has(name));
-}
-
-/**
- * The pools' live machines, not replacements of ours, that no Node in view links to: their Nodes, if they registered
- * while the watch was silently dead, have no name a read by name could ask for.
- */
-export function machinesWithoutNode(
-  nodes: readonly NodeView[],
-  machines: readonly Machine[],
-  machineIdOf: (providerId: string) => string | undefined,
-): Machine[] {
-  // One pass over the Nodes, not one per machine (a fresh pass at 5,000 Nodes): what links a Node to a machine, as
-  // poolNodeNames links them.
-  const workers = nodes.filter((n) => !n.controlPlane);
-  const names = new Set(workers.map((n) => n.name));
-  const providerIds = new Set(workers.flatMap((n) => (n.providerId ? [n.providerId] : [])));
-  const machineIds = new Set(workers.flatMap((n) => (n.providerId ? [machineIdOf(n.providerId) ?? ''] : [])));
-  const linked = (m: Machine) =>
-    (m.nodeName !== undefined && names.has(m.nodeName)) ||
-    (m.providerId !== '' && providerIds.has(m.providerId)) ||
-    machineIds.has(m.id);
-  return machines.filter((m) => isLive(m) && m.replaces === undefined && !linked(m));
+): { nodeNames: string[]; withoutNode: Machine[] } {
+  const byProviderId = new Map<string, Machine[]>();
+  const byId = new Map<string, Machine[]>();
+  const byNodeName = new Map<string, Machine[]>();
+  const add = (index: Map<string, Machine[]>, key: string, m: Machine) => {
+    const list = index.get(key);
+    if (list) list.push(m);
+    else index.set(key, [m]);
+  };
+  for (const m of machines) {
+    if (m.providerId) add(byProviderId, m.providerId, m);
+    add(byId, m.id, m);
+    if (m.replaces) add(byId, m.replaces, m);
+    if (m.nodeName) add(byNodeName, m.nodeName, m);
+  }
+  const nodeNames: string[] = [];
+  const linked = new Set<Machine>();
+  for (const n of nodes) {
+    if (n.controlPlane) continue;
+    const id = n.providerId === undefined ? undefined : machineIdOf(n.providerId);
+    const of = [
+      ...(byNodeName.get(n.name) ?? []),
+      ...(n.providerId === undefined ? [] : (byProviderId.get(n.providerId) ?? [])),
+      ...(id === undefined ? [] : (byId.get(id) ?? [])),
+    ];
+    if (of.length === 0) continue;
+    nodeNames.push(n.name);
+    for (const m of of) linked.add(m);
+  }
+  const withoutNode = machines.filter((m) => isLive(m) && m.replaces === undefined && !linked.has(m));
+  return { nodeNames, withoutNode };
 }
